@@ -1,0 +1,82 @@
+/**
+ * Settings loader: env file + environment → validated {@link Settings}.
+ *
+ * `validateSettings` is pure; `loadSettings` is the thin I/O wrapper that reads the env file.
+ * Precedence: a variable set in the process environment wins over the same key in the file
+ * (systemd's EnvironmentFile= and the file agree; an operator can override one value ad hoc).
+ */
+import { readFileSync } from "node:fs";
+import { parseEnv } from "node:util";
+import type { z } from "zod";
+import { SECRET_SETTINGS, SETTING_NAMES, settingsSchema, type Settings } from "./schema.ts";
+import { ConfigError } from "../errors.ts";
+
+/** Default env file, read when present; `--config FILE` names another (which then must exist). */
+export const DEFAULT_CONFIG_FILE = "/etc/agent-supervisor/agent-supervisor.env";
+
+/** One human line per problem: `SETTING: problem`. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => {
+    const key = issue.path.length > 0 ? issue.path.join(".") : "(settings)";
+    if (issue.code === "unrecognized_keys") {
+      return `${issue.keys.join(", ")}: unknown setting (check the spelling; see 'agent-supervisor config print')`;
+    }
+    return `${key}: ${issue.message}`;
+  });
+}
+
+/**
+ * Validate raw string settings. Pure.
+ * @param fileVars variables from the env file (every key must be a known setting)
+ * @param env the process environment (only known setting names are taken from it)
+ * @throws ConfigError listing every invalid setting by name
+ */
+export function validateSettings(fileVars: Record<string, string>, env: NodeJS.ProcessEnv): Settings {
+  const raw: Record<string, string> = { ...fileVars };
+  for (const name of SETTING_NAMES) {
+    const v = env[name];
+    if (v !== undefined) raw[name] = v;
+  }
+  const parsed = settingsSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(`invalid settings:\n  ${formatIssues(parsed.error.issues).join("\n  ")}`);
+  }
+  return parsed.data;
+}
+
+/** Where the settings came from, for `config print` and the startup log. */
+export type LoadedSettings = { settings: Settings; file: string | undefined };
+
+/**
+ * Read the env file (if any) and validate.
+ * @param configFile explicit `--config` path (must exist), or undefined for {@link DEFAULT_CONFIG_FILE} (optional)
+ * @throws ConfigError on an unreadable explicit file, a malformed file or any invalid setting
+ */
+export function loadSettings(configFile: string | undefined, env: NodeJS.ProcessEnv): LoadedSettings {
+  const path = configFile ?? DEFAULT_CONFIG_FILE;
+  let text: string | undefined;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (configFile !== undefined || code !== "ENOENT") {
+      throw new ConfigError(`cannot read config file ${path}: ${code ?? String(err)}`);
+    }
+  }
+  let fileVars: Record<string, string> = {};
+  if (text !== undefined) {
+    try {
+      fileVars = parseEnv(text) as Record<string, string>;
+    } catch (err) {
+      throw new ConfigError(`config file ${path} is not a valid env file: ${(err as Error).message}`);
+    }
+  }
+  return { settings: validateSettings(fileVars, env), file: text === undefined ? undefined : path };
+}
+
+/** Settings as printable strings with every secret replaced by `[redacted]` (unset ones stay unset). */
+export function redactSettings(settings: Settings): Record<string, string | number | boolean | undefined> {
+  const out: Record<string, string | number | boolean | undefined> = { ...settings };
+  for (const key of SECRET_SETTINGS) if (out[key] !== undefined) out[key] = "[redacted]";
+  return out;
+}

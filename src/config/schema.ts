@@ -1,0 +1,150 @@
+/**
+ * The one schema for every agent-supervisor setting.
+ *
+ * Settings arrive as strings (environment variables or an env file), so every field coerces
+ * from a string. Each key is `.describe()`d and defaulted; README's configuration reference is
+ * generated from this table (`agent-supervisor config print --reference`), so the two cannot drift.
+ */
+import { z } from "zod";
+
+const ms = (def: number, what: string) =>
+  z.coerce.number().int().min(0).max(24 * 3600_000).default(def).describe(`${what} (milliseconds)`);
+
+const positiveInt = (def: number, max: number, what: string) =>
+  z.coerce.number().int().min(1).max(max).default(def).describe(what);
+
+const optionalString = (what: string) =>
+  z
+    .string()
+    .trim()
+    .transform((s) => (s === "" ? undefined : s))
+    .optional()
+    .describe(what);
+
+const optionalUrl = (what: string) =>
+  z
+    .string()
+    .trim()
+    .transform((s) => (s === "" ? undefined : s))
+    .pipe(z.url({ protocol: /^https?$/ }).optional())
+    .optional()
+    .describe(what);
+
+const bool = (def: boolean, what: string) =>
+  z
+    .enum(["1", "0", "true", "false", "yes", "no", "on", "off"])
+    .transform((v) => v === "1" || v === "true" || v === "yes" || v === "on")
+    .prefault(def ? "true" : "false")
+    .describe(what);
+
+/** Env names whose values are secrets: redacted by `config print` and by the logger. */
+export const SECRET_SETTINGS = ["MOONSHOT_API_KEY", "OPENAI_API_KEY", "OPENAI_COMPAT_API_KEY"] as const;
+
+/**
+ * Every setting, keyed by its environment variable name.
+ * Numbers are milliseconds (`*_MS`), bytes (`*_BYTES`) or counts, as each description says.
+ */
+export const settingsSchema = z
+  .object({
+    AGENT_SUPERVISOR_DATA_DIR: z
+      .string()
+      .trim()
+      .min(1)
+      .default("/var/lib/agent-supervisor")
+      .describe("Data directory: SQLite database, gateway state and workspace, tokens, managed OpenClaw runtime"),
+    AGENT_SUPERVISOR_LOG_LEVEL: z
+      .enum(["fatal", "error", "warn", "info", "debug", "trace"])
+      .default("info")
+      .describe("Log level of the daemon's JSON log on stdout"),
+    AGENT_SUPERVISOR_HTTP_HOST: z
+      .string()
+      .trim()
+      .min(1)
+      .default("127.0.0.1")
+      .describe("Address the local API and health endpoints listen on"),
+    AGENT_SUPERVISOR_HTTP_PORT: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(18790)
+      .describe("Port of the local API and health endpoints (0 picks a free port)"),
+
+    OPENCLAW_VERSION: z
+      .string()
+      .trim()
+      .regex(/^\d{4}\.\d{1,2}\.\d{1,3}(-[0-9A-Za-z.-]+)?$/, "must look like 2026.9.6")
+      .default("2026.9.6")
+      .describe("OpenClaw version that `openclaw install` installs and the daemon runs"),
+    OPENCLAW_NODE: optionalString(
+      "Path to an existing Node >= 24.16 to run the gateway with, instead of the managed runtime (needs OPENCLAW_ENTRY)",
+    ),
+    OPENCLAW_ENTRY: optionalString(
+      "Path to an existing openclaw.mjs to run, instead of the managed runtime (needs OPENCLAW_NODE)",
+    ),
+    OPENCLAW_GATEWAY_PORT: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .default(18789)
+      .describe("Loopback port the gateway listens on"),
+    NPM_REGISTRY: z
+      .url({ protocol: /^https?$/ })
+      .default("https://registry.npmjs.org")
+      .describe("npm registry that `openclaw install` fetches Node, npm and openclaw from"),
+
+    GATEWAY_STARTUP_TIMEOUT_MS: ms(240_000, "How long the gateway may take to answer hello-ok before it is killed and restarted"),
+    GATEWAY_STOP_GRACE_MS: ms(15_000, "How long after SIGTERM the gateway may take to exit before SIGKILL"),
+    RESTART_BACKOFF_INITIAL_MS: ms(1_000, "First restart delay after a gateway exit"),
+    RESTART_BACKOFF_MAX_MS: ms(60_000, "Largest restart delay"),
+    RESTART_BACKOFF_RESET_MS: ms(120_000, "Uptime after which the gateway counts as stable and the backoff resets"),
+    DRAIN_TIMEOUT_MS: ms(30_000, "On SIGTERM/SIGINT, how long in-flight turns may finish before the gateway is stopped"),
+
+    TURN_CONCURRENCY: positiveInt(4, 256, "Turns delivered to the gateway at once (one at a time per conversation)"),
+    TURN_TIMEOUT_MS: ms(600_000, "Deadline of one turn, from its first delivery, after which it fails"),
+    TURN_MAX_ATTEMPTS: positiveInt(5, 100, "Deliveries of one turn (first try plus retries after gateway restarts) before it fails"),
+    TURN_MAX_MESSAGE_BYTES: positiveInt(256 * 1024, 16 * 1024 * 1024, "Largest accepted turn message (bytes, UTF-8); larger gets 413"),
+    TURN_QUEUE_LIMIT: positiveInt(10_000, 10_000_000, "Most turns waiting (accepted or delivering) before new ones get 503"),
+
+    MOONSHOT_API_KEY: optionalString("Moonshot API key; when set, moonshot/<MOONSHOT_MODEL> is the primary model"),
+    MOONSHOT_BASE_URL: z
+      .url({ protocol: /^https?$/ })
+      .default("https://api.moonshot.ai/v1")
+      .describe("Moonshot API base URL"),
+    MOONSHOT_MODEL: z.string().trim().min(1).default("kimi-k2.5").describe("Moonshot model id"),
+    OPENAI_API_KEY: optionalString("OpenAI API key; the fallback model when Moonshot is also set, else the primary"),
+    OPENAI_MODEL: z.string().trim().min(1).default("gpt-5.4-mini").describe("OpenAI model id"),
+    OPENAI_COMPAT_BASE_URL: optionalUrl(
+      "Base URL of any OpenAI-compatible chat-completions server (e.g. http://127.0.0.1:18999/v1); adds provider 'compat'",
+    ),
+    OPENAI_COMPAT_API_KEY: optionalString("API key for OPENAI_COMPAT_BASE_URL (optional for local servers)"),
+    OPENAI_COMPAT_MODEL: z.string().trim().min(1).default("default").describe("Model id served at OPENAI_COMPAT_BASE_URL"),
+    OPENAI_COMPAT_CONTEXT_TOKENS: positiveInt(128_000, 10_000_000, "Context window of the compat model (tokens)"),
+
+    TMP_CLEAN: bool(true, "Remove /tmp/openclaw and /tmp/openclaw-* owned by this user before each gateway start"),
+    TMP_DIR: z.string().trim().min(1).default("/tmp").describe("Directory swept for openclaw* leftovers"),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if ((s.OPENCLAW_NODE === undefined) !== (s.OPENCLAW_ENTRY === undefined)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [s.OPENCLAW_NODE === undefined ? "OPENCLAW_NODE" : "OPENCLAW_ENTRY"],
+        message: "OPENCLAW_NODE and OPENCLAW_ENTRY must be set together",
+      });
+    }
+    if (s.RESTART_BACKOFF_INITIAL_MS > s.RESTART_BACKOFF_MAX_MS) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["RESTART_BACKOFF_INITIAL_MS"],
+        message: "must not exceed RESTART_BACKOFF_MAX_MS",
+      });
+    }
+  });
+
+/** Parsed, validated settings. */
+export type Settings = z.infer<typeof settingsSchema>;
+
+/** Every setting's env name. */
+export const SETTING_NAMES = Object.keys(settingsSchema.shape) as (keyof Settings)[];

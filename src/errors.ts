@@ -1,0 +1,60 @@
+/**
+ * Typed errors. Every error the daemon raises on purpose extends {@link SupervisorError} and
+ * carries a stable `code`; callers branch on `code`, never on message text. `main.ts` maps
+ * codes to process exit codes (sysexits.h: 78 EX_CONFIG, 69 EX_UNAVAILABLE, 70 EX_SOFTWARE).
+ */
+
+/** Base class: `code` is stable API, `message` is for humans. */
+export class SupervisorError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Invalid or unreadable configuration. Exit code 78 (EX_CONFIG). */
+export class ConfigError extends SupervisorError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_CONFIG", message, options);
+  }
+}
+
+/** A required external resource (registry, runtime, port) is unavailable. Exit code 69 (EX_UNAVAILABLE). */
+export class UnavailableError extends SupervisorError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** sysexits.h codes used by the CLI. */
+export const EXIT = { OK: 0, SOFTWARE: 70, UNAVAILABLE: 69, CONFIG: 78, USAGE: 64 } as const;
+
+/** Map any thrown value to a process exit code. */
+export function exitCodeFor(err: unknown): number {
+  if (err instanceof ConfigError) return EXIT.CONFIG;
+  if (err instanceof UnavailableError) return EXIT.UNAVAILABLE;
+  return EXIT.SOFTWARE;
+}
+
+/** The turn queue is at TURN_QUEUE_LIMIT. HTTP 503 with Retry-After. */
+export class QueueFullError extends SupervisorError {
+  constructor(limit: number) {
+    super("ERR_QUEUE_FULL", `turn queue is full (${limit} turns waiting); retry later`);
+  }
+}
+
+/** The daemon is draining for shutdown and takes no new turns. HTTP 503. */
+export class DrainingError extends SupervisorError {
+  constructor() {
+    super("ERR_DRAINING", "agent-supervisor is shutting down and accepts no new turns");
+  }
+}
+
+/** The disk holding the data directory is full (SQLITE_FULL / ENOSPC). HTTP 507. */
+export class StorageFullError extends SupervisorError {
+  constructor(cause: unknown) {
+    super("ERR_STORAGE_FULL", "the data directory's disk is full; the turn was not accepted", { cause });
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * The one persistent WebSocket to the gateway, per gateway generation.
+ *
+ * Built on OpenClaw's reference client (`@openclaw/gateway-client`): it owns the protocol 4
+ * handshake (connect.challenge → connect → hello-ok), request correlation, the two-frame
+ * `expectFinal` responses of `agent`, reconnect backoff (1 s → 30 s) and the startup retry hints
+ * (`UNAVAILABLE startup-sidecars` + `retryAfterMs`). This wrapper adds generations (a fresh
+ * client for every gateway spawn, so backoff never carries over from a dead child), a ready
+ * flag other parts can await, and a snapshot for /health.
+ */
+import { GatewayClient, type GatewayClientOptions } from "@openclaw/gateway-client";
+import { PROTOCOL_VERSION } from "@openclaw/gateway-protocol/version";
+import type { Logger } from "pino";
+import { SupervisorError } from "../errors.ts";
+
+/** Requests made while no hello-ok'd connection exists. */
+export class NotConnectedError extends SupervisorError {
+  constructor() {
+    super("ERR_GATEWAY_NOT_CONNECTED", "no ready connection to the gateway");
+  }
+}
+
+/** The subset of the reference client this module uses (a seam for tests). */
+export type GatewayClientLike = {
+  start(): void;
+  stop(): void;
+  request<T = unknown>(
+    method: string,
+    params?: unknown,
+    opts?: { expectFinal?: boolean; timeoutMs?: number | null; onAccepted?: (payload: unknown) => void; signal?: AbortSignal },
+  ): Promise<T>;
+};
+
+/** Creates a client; the default builds the reference `GatewayClient`. */
+export type GatewayClientFactory = (opts: GatewayClientOptions) => GatewayClientLike;
+
+/** Connection state for /health. `since` is epoch ms. */
+export type ConnectionSnapshot = { connected: boolean; since: number; lastError: string | null; serverVersion: string | null };
+
+/** Options for {@link GatewayConnection}. */
+export type GatewayConnectionOptions = {
+  url: string;
+  token: () => string;
+  clientVersion: string;
+  log: Logger;
+  now: () => number;
+  factory?: GatewayClientFactory;
+  /** hello-ok received for `generation` (also after an in-generation reconnect). */
+  onReady?: (generation: number) => void;
+};
+
+/** A persistent, generation-scoped gateway connection. */
+export class GatewayConnection {
+  readonly #o: GatewayConnectionOptions;
+  #client: GatewayClientLike | undefined;
+  #generation = 0;
+  #snap: ConnectionSnapshot;
+  #readyWaiters = new Set<() => void>();
+
+  constructor(opts: GatewayConnectionOptions) {
+    this.#o = opts;
+    this.#snap = { connected: false, since: opts.now(), lastError: null, serverVersion: null };
+  }
+
+  /** The generation whose gateway this connection talks to (0 before the first). */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** True after hello-ok and until the socket closes. */
+  get ready(): boolean {
+    return this.#snap.connected;
+  }
+
+  /** Current state (a copy). */
+  snapshot(): ConnectionSnapshot {
+    return { ...this.#snap };
+  }
+
+  /** Drop any previous client and connect to the gateway of `generation`. */
+  connect(generation: number): void {
+    this.disconnect();
+    this.#generation = generation;
+    const log = this.#o.log;
+    const factory = this.#o.factory ?? ((o: GatewayClientOptions) => new GatewayClient(o));
+    const client = factory({
+      url: this.#o.url,
+      token: this.#o.token(),
+      clientName: "gateway-client",
+      mode: "backend",
+      clientDisplayName: "agent-supervisor",
+      clientVersion: this.#o.clientVersion,
+      platform: "linux",
+      role: "operator",
+      scopes: ["operator.read", "operator.write"],
+      minProtocol: PROTOCOL_VERSION,
+      maxProtocol: PROTOCOL_VERSION,
+      deviceIdentity: null,
+      onHelloOk: (hello) => {
+        if (this.#client !== client) return;
+        this.#set({ connected: true, lastError: null, serverVersion: hello.server?.version ?? null });
+        log.info({ generation, serverVersion: hello.server?.version, protocol: hello.protocol }, "gateway connection ready (hello-ok)");
+        for (const w of this.#readyWaiters) w();
+        this.#readyWaiters.clear();
+        this.#o.onReady?.(generation);
+      },
+      onConnectError: (err) => {
+        if (this.#client !== client) return;
+        this.#snap.lastError = err.message;
+        log.debug({ err: err.message, generation }, "gateway connect attempt failed; the client retries with backoff");
+      },
+      onClose: (code, reason) => {
+        if (this.#client !== client) return;
+        if (this.#snap.connected) log.warn({ code, reason, generation }, "gateway connection closed");
+        this.#set({ connected: false, lastError: `closed ${code}${reason ? ` ${reason}` : ""}` });
+      },
+    });
+    this.#client = client;
+    client.start();
+  }
+
+  /** Close the current client (pending requests reject). Idempotent. */
+  disconnect(): void {
+    const c = this.#client;
+    this.#client = undefined;
+    if (c) {
+      if (this.#snap.connected) this.#set({ connected: false, lastError: "disconnected by supervisor" });
+      c.stop();
+    }
+  }
+
+  /**
+   * Resolve when the connection is ready, or when `signal` aborts (check `ready` after).
+   */
+  waitReady(signal: AbortSignal): Promise<void> {
+    if (this.#snap.connected || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#readyWaiters.delete(done);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      this.#readyWaiters.add(done);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  /**
+   * Send a request on the ready connection.
+   * @throws NotConnectedError when not ready; the reference client's errors otherwise
+   *   (GatewayProtocolRequestError for gateway answers, CLIENT_TIMEOUT, or a close error)
+   */
+  request<T>(
+    method: string,
+    params: unknown,
+    opts?: { expectFinal?: boolean; timeoutMs?: number | null; onAccepted?: (payload: unknown) => void; signal?: AbortSignal },
+  ): Promise<T> {
+    if (!this.#client || !this.#snap.connected) return Promise.reject(new NotConnectedError());
+    return this.#client.request<T>(method, params, opts);
+  }
+
+  #set(change: Partial<ConnectionSnapshot>): void {
+    const connectedChanged = change.connected !== undefined && change.connected !== this.#snap.connected;
+    this.#snap = { ...this.#snap, ...change, since: connectedChanged ? this.#o.now() : this.#snap.since };
+  }
+}

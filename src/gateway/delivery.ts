@@ -1,0 +1,261 @@
+/**
+ * Turn delivery: takes turns from the durable queue and runs each exactly once through the
+ * gateway's `agent` method, with the turn id as the idempotency key and one session per
+ * conversation (`agent:main:<conversationId>`).
+ *
+ * A delivery interrupted by a gateway crash, a dropped connection or a daemon restart is
+ * *reconciled*, not blindly re-sent: the session transcript tells whether the gateway has the
+ * message (then its own restart recovery answers it, and we collect that answer) or not (then
+ * sending again is safe, and the idempotency key still guards a race). See transcript.ts.
+ */
+import { isGatewayProtocolResponseError } from "@openclaw/gateway-client";
+import type { Logger } from "pino";
+import type { Clock } from "../clock.ts";
+import type { Turn, TurnStore } from "../store/turns.ts";
+import { agentReplyText, findTurnOutcome } from "./transcript.ts";
+
+/** Limits, in milliseconds and counts. */
+export type DeliveryPolicy = {
+  /** Turns in flight at once. */
+  concurrency: number;
+  /** A turn's deadline, from its first delivery. */
+  turnTimeoutMs: number;
+  /** Sends of one turn before it fails with TOO_MANY_ATTEMPTS. */
+  maxAttempts: number;
+  /** Pause between transcript checks while a recovered turn is still running. */
+  reconcilePollMs: number;
+};
+
+/** What delivery needs from the gateway connection. */
+export type GatewayPort = {
+  readonly ready: boolean;
+  readonly generation: number;
+  waitReady(signal: AbortSignal): Promise<void>;
+  request<T>(
+    method: string,
+    params: unknown,
+    opts?: { expectFinal?: boolean; timeoutMs?: number | null; onAccepted?: (payload: unknown) => void; signal?: AbortSignal },
+  ): Promise<T>;
+};
+
+/** Collaborators. */
+export type DeliveryDeps = {
+  turns: TurnStore;
+  gateway: GatewayPort;
+  clock: Clock;
+  log: Logger;
+  policy: DeliveryPolicy;
+  /** Called once per turn when it reaches `done` or `failed`. */
+  onFinished?: (turn: Turn) => void;
+};
+
+type Mode = "send" | "reconcile";
+type AgentFinal = { runId?: string; status?: string; summary?: string; error?: unknown; result?: unknown };
+type AgentWait = { status?: string; error?: string; terminalReply?: { text?: string } };
+
+/** The dispatcher and its per-turn jobs. */
+export class TurnDelivery {
+  readonly #d: DeliveryDeps;
+  readonly #inFlight = new Map<string, Promise<void>>();
+  readonly #jobs = new AbortController();
+  #wake: (() => void) | undefined;
+  #draining = false;
+
+  constructor(deps: DeliveryDeps) {
+    this.#d = deps;
+  }
+
+  /** Number of turns being delivered right now. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** New work or a connection change: look at the queue now. */
+  notify(): void {
+    this.#wake?.();
+  }
+
+  /**
+   * Dispatch until `signal` aborts. Turns left `delivering` by a previous run are reconciled
+   * first. Resolves when the loop stops (in-flight jobs are handled by {@link drain}).
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    for (const t of this.#d.turns.delivering()) this.#launch(t, "reconcile");
+    while (!signal.aborted) {
+      if (!this.#draining && this.#d.gateway.ready) this.#fill();
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+        void this.#d.clock.sleep(1000, signal).then(resolve);
+      });
+      this.#wake = undefined;
+    }
+  }
+
+  /**
+   * Stop taking turns and give in-flight ones up to `graceMs` (ms) to finish; then abort the
+   * rest, which stay `delivering` and are reconciled on the next start.
+   * @returns how many were still in flight at the deadline
+   */
+  async drain(graceMs: number): Promise<number> {
+    this.#draining = true;
+    const grace = new AbortController();
+    const all = Promise.allSettled([...this.#inFlight.values()]);
+    await Promise.race([all, this.#d.clock.sleep(graceMs, grace.signal)]);
+    grace.abort();
+    const left = this.#inFlight.size;
+    this.#jobs.abort();
+    await Promise.allSettled([...this.#inFlight.values()]);
+    return left;
+  }
+
+  #fill(): void {
+    const { turns, clock, policy } = this.#d;
+    let free = policy.concurrency - this.#inFlight.size;
+    if (free <= 0) return;
+    for (const t of turns.deliverable(free + this.#inFlight.size)) {
+      if (free <= 0) break;
+      if (this.#inFlight.has(t.id)) continue;
+      const started = turns.startDelivery(t.id, clock.now(), policy.turnTimeoutMs);
+      if (!started) continue;
+      free--;
+      this.#launch(started, "send");
+    }
+  }
+
+  #launch(turn: Turn, mode: Mode): void {
+    const job = this.#deliver(turn, mode)
+      .catch((err) => this.#d.log.error({ err, turnId: turn.id }, "turn job crashed; it will be reconciled on restart"))
+      .finally(() => {
+        this.#inFlight.delete(turn.id);
+        this.notify();
+      });
+    this.#inFlight.set(turn.id, job);
+  }
+
+  async #deliver(turn: Turn, initial: Mode): Promise<void> {
+    const { turns, gateway, clock, log, policy } = this.#d;
+    const signal = this.#jobs.signal;
+    let t = turn;
+    let mode = initial;
+    let sentThisJob = initial === "send";
+    while (!signal.aborted) {
+      const remaining = (t.deadlineAt ?? clock.now() + policy.turnTimeoutMs) - clock.now();
+      if (remaining <= 0) return this.#fail(t, "TURN_TIMEOUT", `no reply within ${policy.turnTimeoutMs} ms`);
+      if (!gateway.ready) {
+        const bounded = AbortSignal.any([signal, AbortSignal.timeout(Math.min(remaining, 2_147_483_647))]);
+        await gateway.waitReady(bounded);
+        continue;
+      }
+      try {
+        if (mode === "reconcile") {
+          const done = await this.#reconcile(t, remaining, signal);
+          if (done) return;
+          if (done === false) {
+            await clock.sleep(policy.reconcilePollMs, signal);
+            continue;
+          }
+          // undefined: the gateway never got the message; send it (again).
+          mode = "send";
+          sentThisJob = false;
+        }
+        if (!sentThisJob) {
+          const again = turns.startDelivery(t.id, clock.now(), policy.turnTimeoutMs);
+          if (!again) return;
+          t = again;
+          sentThisJob = true;
+        }
+        if (t.attempts > policy.maxAttempts) {
+          return this.#fail(t, "TOO_MANY_ATTEMPTS", `gave up after ${policy.maxAttempts} deliveries`);
+        }
+        const generation = gateway.generation;
+        const res = await gateway.request<AgentFinal>(
+          "agent",
+          { message: t.message, sessionKey: t.sessionKey, idempotencyKey: t.id, timeout: Math.ceil(remaining / 1000) },
+          {
+            expectFinal: true,
+            timeoutMs: remaining,
+            signal,
+            onAccepted: (p) => {
+              const runId = (p as { runId?: unknown })?.runId;
+              turns.setRun(t.id, typeof runId === "string" ? runId : t.id, generation, clock.now());
+            },
+          },
+        );
+        if (res?.status === "ok") return this.#complete(t, agentReplyText(res));
+        return this.#fail(t, "GATEWAY_RUN_FAILED", `run ended with status ${res?.status ?? "unknown"}: ${JSON.stringify(res?.error ?? res?.summary ?? null)}`);
+      } catch (err) {
+        if (signal.aborted) return;
+        t = turns.get(t.id) ?? t;
+        if (isGatewayProtocolResponseError(err)) {
+          if (!err.retryable && err.gatewayCode !== "UNAVAILABLE") {
+            return this.#fail(t, err.gatewayCode || err.code, err.message);
+          }
+          log.info({ turnId: t.id, code: err.gatewayCode, retryAfterMs: err.retryAfterMs }, "gateway asked to retry; reconciling");
+          mode = "reconcile";
+          await clock.sleep(err.retryAfterMs ?? policy.reconcilePollMs, signal);
+          continue;
+        }
+        // Transport trouble (socket closed, not connected, local timeout): the gateway may or
+        // may not have the turn. Reconcile once it is reachable again.
+        log.warn({ turnId: t.id, err: (err as Error).message }, "turn delivery interrupted; will reconcile");
+        mode = "reconcile";
+        await clock.sleep(Math.min(250, policy.reconcilePollMs), signal);
+      }
+    }
+  }
+
+  /**
+   * Look the turn up in its session transcript.
+   * @returns true when finished (recorded), false while still running, undefined if absent
+   */
+  async #reconcile(t: Turn, remaining: number, signal: AbortSignal): Promise<boolean | undefined> {
+    const { gateway } = this.#d;
+    if (t.runId && t.gatewayGeneration === gateway.generation) {
+      // Same gateway process: the run still exists, so agent.wait is exact and cheap.
+      const waitMs = Math.min(remaining, 30_000);
+      const w = await gateway.request<AgentWait>("agent.wait", { runId: t.runId, timeoutMs: waitMs }, { timeoutMs: waitMs + 5_000, signal });
+      if (w?.status === "ok") {
+        this.#complete(t, w.terminalReply?.text ?? "");
+        return true;
+      }
+      if (w?.status === "error") {
+        this.#fail(t, "GATEWAY_RUN_FAILED", w.error ?? "run failed");
+        return true;
+      }
+    }
+    const history = await gateway.request<{ messages?: unknown[] }>(
+      "chat.history",
+      { sessionKey: t.sessionKey, limit: 50 },
+      { timeoutMs: 30_000, signal },
+    );
+    const outcome = findTurnOutcome(history?.messages ?? [], t.id);
+    switch (outcome.kind) {
+      case "replied":
+        this.#complete(t, outcome.reply);
+        return true;
+      case "errored":
+        this.#fail(t, "GATEWAY_RUN_FAILED", outcome.reason);
+        return true;
+      case "pending":
+        return false;
+      case "absent":
+        return undefined;
+    }
+  }
+
+  #complete(t: Turn, reply: string): void {
+    const { turns, clock, log } = this.#d;
+    if (turns.complete(t.id, reply, clock.now())) {
+      log.info({ turnId: t.id, conversationId: t.conversationId, attempts: t.attempts }, "turn done");
+      this.#d.onFinished?.(turns.get(t.id)!);
+    }
+  }
+
+  #fail(t: Turn, code: string, message: string): void {
+    const { turns, clock, log } = this.#d;
+    if (turns.fail(t.id, code, message, clock.now())) {
+      log.warn({ turnId: t.id, code, message }, "turn failed");
+      this.#d.onFinished?.(turns.get(t.id)!);
+    }
+  }
+}

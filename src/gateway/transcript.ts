@@ -1,0 +1,89 @@
+/**
+ * Pure reading of a gateway session transcript (`chat.history`) to learn what became of a turn
+ * whose delivery was interrupted (gateway crash, connection loss, daemon restart).
+ *
+ * Facts this relies on (observed on openclaw 2026.9.6, see OPENCLAW_FACTS and
+ * docs/gateway/restart-recovery.md):
+ * - the user message of an `agent` request is stored with `idempotencyKey: "<key>:user"`;
+ * - assistant messages carry `__openclaw.runId` and a `stopReason`;
+ * - after a crash the gateway itself resumes an interrupted turn: it appends an internal
+ *   `[System]` user message (provenance.sourceTool "main_session_restart_recovery") and answers
+ *   under a new run id. That answer is the reply to our turn; sending the turn again would run
+ *   it twice.
+ */
+
+/** What the transcript says about a turn. */
+export type TranscriptOutcome =
+  /** The gateway never stored the message: safe to send it again. */
+  | { kind: "absent" }
+  /** Stored, no final answer yet (still running or being recovered). */
+  | { kind: "pending" }
+  /** Answered: `reply` is the final assistant text, `runId` the run that produced it. */
+  | { kind: "replied"; reply: string; runId: string | null }
+  /** The run ended in an error or was aborted. */
+  | { kind: "errored"; reason: string };
+
+type Msg = Record<string, unknown>;
+
+const TERMINAL_ERROR = new Set(["error", "aborted"]);
+const NOT_FINAL = new Set(["toolUse", "tool_use", "tool_calls"]);
+
+function meta(m: Msg): Msg {
+  const v = m.__openclaw;
+  return v && typeof v === "object" ? (v as Msg) : {};
+}
+
+function isInternal(m: Msg): boolean {
+  const p = m.provenance;
+  return !!p && typeof p === "object" && (p as Msg).kind === "internal_system";
+}
+
+/** Plain text of a message's content (a string, or text parts of an array). */
+export function messageText(m: Msg): string {
+  const c = m.content;
+  if (typeof c === "string") return c;
+  if (!Array.isArray(c)) return "";
+  return c
+    .filter((p): p is Msg => !!p && typeof p === "object" && (p as Msg).type === "text")
+    .map((p) => String(p.text ?? ""))
+    .join("");
+}
+
+/**
+ * Find turn `idempotencyKey` in `messages` (oldest first, as `chat.history` returns them) and
+ * classify it. Only messages after the turn and before the next non-internal user message count.
+ */
+export function findTurnOutcome(messages: readonly unknown[], idempotencyKey: string): TranscriptOutcome {
+  const key = `${idempotencyKey}:user`;
+  const list = messages.filter((m): m is Msg => !!m && typeof m === "object");
+  const start = list.findIndex((m) => m.role === "user" && (m.idempotencyKey === key || meta(m).idempotencyKey === key));
+  if (start < 0) return { kind: "absent" };
+  let last: TranscriptOutcome = { kind: "pending" };
+  for (const m of list.slice(start + 1)) {
+    if (m.role === "user" && !isInternal(m)) break;
+    if (m.role !== "assistant") continue;
+    const stop = typeof m.stopReason === "string" ? m.stopReason : "";
+    if (TERMINAL_ERROR.has(stop)) {
+      last = { kind: "errored", reason: String(m.errorMessage ?? stop) };
+    } else if (!NOT_FINAL.has(stop)) {
+      const runId = meta(m).runId;
+      last = { kind: "replied", reply: messageText(m), runId: typeof runId === "string" ? runId : null };
+    } else {
+      last = { kind: "pending" };
+    }
+  }
+  return last;
+}
+
+/**
+ * The reply text of a final `agent` response: its payload texts joined by a blank line.
+ * Shape (observed): `{status:"ok", result:{payloads:[{text}]}}`.
+ */
+export function agentReplyText(res: unknown): string {
+  const payloads = (res as { result?: { payloads?: unknown } })?.result?.payloads;
+  if (!Array.isArray(payloads)) return "";
+  return payloads
+    .map((p) => (p && typeof p === "object" && typeof (p as Msg).text === "string" ? String((p as Msg).text) : ""))
+    .filter((t) => t !== "")
+    .join("\n\n");
+}

@@ -1,0 +1,118 @@
+/**
+ * The one entry point for new turns, whoever submits them (the local API now, the control
+ * plane's claims later): validates queue limits, commits the turn to SQLite, wakes delivery,
+ * and lets callers wait for a result.
+ */
+import { randomUUID } from "node:crypto";
+import { DrainingError, QueueFullError, StorageFullError } from "../errors.ts";
+import type { TurnsPort, TurnView } from "../health/ports.ts";
+import type { Turn, TurnSource, TurnStore } from "../store/turns.ts";
+
+/** Session key of a conversation: one OpenClaw session per conversation on the default agent. */
+export function sessionKeyFor(conversationId: string): string {
+  return `agent:main:${conversationId}`;
+}
+
+/** API view of a stored turn. */
+export function toTurnView(t: Turn): TurnView {
+  return {
+    turnId: t.id,
+    conversationId: t.conversationId,
+    state: t.state,
+    reply: t.reply,
+    error: t.errorCode ? { code: t.errorCode, message: t.errorMessage ?? "" } : null,
+    attempts: t.attempts,
+    createdAt: new Date(t.createdAt).toISOString(),
+    finishedAt: t.finishedAt === null ? null : new Date(t.finishedAt).toISOString(),
+  };
+}
+
+function isDiskFull(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return code === "SQLITE_FULL" || code === "ENOSPC";
+}
+
+/** Options for {@link TurnService}. */
+export type TurnServiceOptions = {
+  turns: TurnStore;
+  now: () => number;
+  /** Most turns accepted or delivering at once. */
+  queueLimit: number;
+  /** Called after a turn is committed (wakes delivery). */
+  onSubmitted: () => void;
+};
+
+/** Implements {@link TurnsPort} over the durable store. */
+export class TurnService implements TurnsPort {
+  readonly #o: TurnServiceOptions;
+  readonly #waiters = new Map<string, Set<() => void>>();
+  #draining = false;
+
+  constructor(opts: TurnServiceOptions) {
+    this.#o = opts;
+  }
+
+  /** Refuse new turns from now on (shutdown). */
+  startDraining(): void {
+    this.#draining = true;
+  }
+
+  /** True once {@link startDraining} was called. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** @inheritdoc */
+  submit(input: { conversationId: string; message: string; idempotencyKey?: string | undefined }, source: TurnSource = "local") {
+    if (this.#draining) throw new DrainingError();
+    const { turns, now, queueLimit } = this.#o;
+    const c = turns.counts();
+    if (c.accepted + c.delivering >= queueLimit) throw new QueueFullError(queueLimit);
+    let result;
+    try {
+      result = turns.insert({
+        id: randomUUID(),
+        source,
+        clientKey: input.idempotencyKey === undefined ? undefined : `${source}:${input.idempotencyKey}`,
+        conversationId: input.conversationId,
+        sessionKey: sessionKeyFor(input.conversationId),
+        message: input.message,
+        now: now(),
+      });
+    } catch (err) {
+      if (isDiskFull(err)) throw new StorageFullError(err);
+      throw err;
+    }
+    if (result.created) this.#o.onSubmitted();
+    return { turnId: result.turn.id, created: result.created };
+  }
+
+  /** @inheritdoc */
+  get(turnId: string): TurnView | undefined {
+    const t = this.#o.turns.get(turnId);
+    return t ? toTurnView(t) : undefined;
+  }
+
+  /** @inheritdoc */
+  waitFinished(turnId: string, timeoutMs: number): Promise<TurnView | undefined> {
+    const view = this.get(turnId);
+    if (!view || view.state === "done" || view.state === "failed" || timeoutMs <= 0) return Promise.resolve(view);
+    return new Promise((resolve) => {
+      const set = this.#waiters.get(turnId) ?? new Set();
+      this.#waiters.set(turnId, set);
+      const finish = () => {
+        clearTimeout(timer);
+        set.delete(finish);
+        if (set.size === 0) this.#waiters.delete(turnId);
+        resolve(this.get(turnId));
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      set.add(finish);
+    });
+  }
+
+  /** Delivery finished a turn: release its long-pollers. */
+  finished(turnId: string): void {
+    for (const w of [...(this.#waiters.get(turnId) ?? [])]) w();
+  }
+}

@@ -1,0 +1,326 @@
+/**
+ * agent-supervisor: the composition root. The only module that reads process.env, creates the
+ * clock, spawn, fetch, the SQLite handle and the root logger, installs signal handlers, wires
+ * the subsystems together and maps typed errors to exit codes.
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Command, CommanderError } from "commander";
+import pkg from "../package.json" with { type: "json" };
+import { systemClock } from "./clock.ts";
+import { loadSettings, redactSettings, type LoadedSettings } from "./config/load.ts";
+import { settingsSchema, SETTING_NAMES } from "./config/schema.ts";
+import { ensureSecretFile, readSecretFile } from "./config/secret-file.ts";
+import { startMockModel } from "./dev/mock-model.ts";
+import { EXIT, exitCodeFor, SupervisorError } from "./errors.ts";
+import { GatewayConnection } from "./gateway/connection.ts";
+import { TurnDelivery } from "./gateway/delivery.ts";
+import { TurnService } from "./gateway/turn-service.ts";
+import { createHealthApp } from "./health/app.ts";
+import { createApiClient } from "./health/client.ts";
+import { statfsDiskUsage } from "./health/disk.ts";
+import { formatStatus } from "./health/format.ts";
+import { createMetrics } from "./health/metrics.ts";
+import { startHttpServer } from "./health/server.ts";
+import { createLogger } from "./logger.ts";
+import { runOpenclawInstall } from "./runtime/command.ts";
+import { resolveGatewayRuntime } from "./runtime/resolve.ts";
+import { openDb } from "./store/db.ts";
+import { EventStore } from "./store/events.ts";
+import { TurnStore } from "./store/turns.ts";
+import { gatewayArgs, gatewayEnv, gatewayLayout, prepareGatewayFiles, selectModels } from "./supervisor/gateway-config.ts";
+import { GatewaySupervisor } from "./supervisor/supervisor.ts";
+import { sweepGatewayTmp } from "./supervisor/tmp-sweep.ts";
+
+const VERSION: string = pkg.version;
+
+/** Files under the data directory. */
+function dataFiles(dataDir: string) {
+  return {
+    db: join(dataDir, "agent-supervisor.db"),
+    gatewayToken: join(dataDir, "gateway.token"),
+    apiToken: join(dataDir, "api.token"),
+    gatewayPid: join(dataDir, "gateway.pid"),
+  };
+}
+
+/** `agent-supervisor run`: supervise the gateway and serve the local API until SIGTERM/SIGINT. */
+async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number> {
+  selectModels(s); // no provider configured is a config error (78), before anything starts
+  const log = createLogger(s.AGENT_SUPERVISOR_LOG_LEVEL);
+  const clock = systemClock;
+  mkdirSync(s.AGENT_SUPERVISOR_DATA_DIR, { recursive: true, mode: 0o700 });
+  const files = dataFiles(s.AGENT_SUPERVISOR_DATA_DIR);
+  const runtime = await resolveGatewayRuntime({
+    dataDir: s.AGENT_SUPERVISOR_DATA_DIR,
+    openclawNode: s.OPENCLAW_NODE,
+    openclawEntry: s.OPENCLAW_ENTRY,
+    openclawVersion: s.OPENCLAW_VERSION,
+  });
+  const db = openDb(files.db);
+  const turns = new TurnStore(db);
+  const events = new EventStore(db);
+  const gatewayToken = await ensureSecretFile(files.gatewayToken);
+  const apiToken = await ensureSecretFile(files.apiToken);
+  const layout = gatewayLayout(s.AGENT_SUPERVISOR_DATA_DIR);
+  const metrics = createMetrics();
+  const secrets = [gatewayToken, apiToken, s.MOONSHOT_API_KEY, s.OPENAI_API_KEY, s.OPENAI_COMPAT_API_KEY].filter(
+    (v): v is string => v !== undefined,
+  );
+  log.info({ version: VERSION, configFile: file ?? null, dataDir: s.AGENT_SUPERVISOR_DATA_DIR, runtime }, "agent-supervisor starting");
+
+  const stop = new AbortController();
+  let service: TurnService;
+  let delivery: TurnDelivery;
+  let lastState = "stopped";
+  const connection = new GatewayConnection({
+    url: `ws://127.0.0.1:${s.OPENCLAW_GATEWAY_PORT}`,
+    token: () => gatewayToken,
+    clientVersion: VERSION,
+    log: log.child({ subsystem: "connection" }),
+    now: clock.now,
+    onReady: (generation) => {
+      supervisor.markReady(generation);
+      delivery.notify();
+    },
+  });
+  const supervisor = new GatewaySupervisor({
+    spawn,
+    clock,
+    random: Math.random,
+    log: log.child({ subsystem: "supervisor" }),
+    events,
+    pidFile: files.gatewayPid,
+    policy: {
+      initialMs: s.RESTART_BACKOFF_INITIAL_MS,
+      maxMs: s.RESTART_BACKOFF_MAX_MS,
+      resetAfterMs: s.RESTART_BACKOFF_RESET_MS,
+      startupTimeoutMs: s.GATEWAY_STARTUP_TIMEOUT_MS,
+      stopGraceMs: s.GATEWAY_STOP_GRACE_MS,
+    },
+    secrets: () => secrets,
+    prepare: async () => {
+      if (s.TMP_CLEAN) {
+        const swept = await sweepGatewayTmp(s.TMP_DIR, process.getuid?.() ?? 0);
+        if (swept.removed.length + swept.skipped.length > 0) log.info({ ...swept }, "swept gateway scratch files");
+      }
+      await prepareGatewayFiles(s, layout);
+      return { command: runtime.nodePath, args: gatewayArgs(runtime.entryPath, s), env: gatewayEnv(s, layout, gatewayToken, process.env), cwd: layout.root };
+    },
+    onState: (snap) => {
+      if (snap.state === "starting" && snap.pid !== null) connection.connect(snap.generation);
+      else if (snap.state !== "ready" && snap.state !== "starting") connection.disconnect();
+      if (snap.state === "backoff" && lastState !== "backoff") metrics.gatewayRestartsTotal.inc({ cause: "exit" });
+      lastState = snap.state;
+    },
+  });
+  delivery = new TurnDelivery({
+    turns,
+    gateway: connection,
+    clock,
+    log: log.child({ subsystem: "delivery" }),
+    policy: { concurrency: s.TURN_CONCURRENCY, turnTimeoutMs: s.TURN_TIMEOUT_MS, maxAttempts: s.TURN_MAX_ATTEMPTS, reconcilePollMs: 1000 },
+    onFinished: (t) => {
+      service.finished(t.id);
+      metrics.turnsTotal.inc({ outcome: t.state === "done" ? "done" : "failed" });
+      if (t.finishedAt !== null) metrics.turnDurationSeconds.observe((t.finishedAt - t.createdAt) / 1000);
+    },
+  });
+  service = new TurnService({ turns, now: clock.now, queueLimit: s.TURN_QUEUE_LIMIT, onSubmitted: () => delivery.notify() });
+
+  let loopTickAt = clock.now();
+  const ticker = setInterval(() => (loopTickAt = clock.now()), 1000);
+  const app = createHealthApp({
+    turns: service,
+    snapshot: () => {
+      const sup = supervisor.snapshot();
+      return {
+        loopTickAt,
+        gateway: { ...sup, openclawVersion: runtime.openclawVersion ?? null },
+        connection: connection.snapshot(),
+        queue: { ...turns.counts(), limit: s.TURN_QUEUE_LIMIT },
+        draining: service.draining,
+      };
+    },
+    disk: () => statfsDiskUsage(s.AGENT_SUPERVISOR_DATA_DIR),
+    metrics,
+    now: clock.now,
+    token: apiToken,
+    maxMessageBytes: s.TURN_MAX_MESSAGE_BYTES,
+    service: { version: VERSION, releaseId: VERSION, serviceId: "agent-supervisor", description: "OpenClaw gateway supervisor" },
+    log: log.child({ subsystem: "http" }),
+  });
+  const http = await startHttpServer({ app, host: s.AGENT_SUPERVISOR_HTTP_HOST, port: s.AGENT_SUPERVISOR_HTTP_PORT });
+  log.info({ host: s.AGENT_SUPERVISOR_HTTP_HOST, port: http.port }, "local API listening");
+
+  const supervising = supervisor.run(stop.signal);
+  const delivering = delivery.run(stop.signal);
+
+  let signals = 0;
+  const drained = new Promise<void>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) {
+        log.warn({ signal: sig }, "second signal: exiting now");
+        supervisor.killNow();
+        process.exit(EXIT.SOFTWARE);
+      }
+      log.info({ signal: sig, graceMs: s.DRAIN_TIMEOUT_MS }, "draining: no new turns; waiting for in-flight turns");
+      service.startDraining();
+      void delivery.drain(s.DRAIN_TIMEOUT_MS).then((left) => {
+        if (left > 0) log.warn({ left }, "drain deadline reached; unfinished turns resume on next start");
+        resolve();
+      });
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+  await drained;
+  stop.abort();
+  await Promise.all([supervising, delivering]);
+  connection.disconnect();
+  clearInterval(ticker);
+  await http.close();
+  db.close();
+  log.info("agent-supervisor stopped");
+  return EXIT.OK;
+}
+
+function apiClientFor(s: LoadedSettings["settings"], token: string) {
+  const host = s.AGENT_SUPERVISOR_HTTP_HOST === "0.0.0.0" ? "127.0.0.1" : s.AGENT_SUPERVISOR_HTTP_HOST;
+  return createApiClient({ baseUrl: `http://${host.includes(":") ? `[${host}]` : host}:${s.AGENT_SUPERVISOR_HTTP_PORT}`, token, fetch });
+}
+
+function out(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function err(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/** Build the CLI. Each action sets `process.exitCode`. */
+function buildCli(): Command {
+  const program = new Command("agent-supervisor")
+    .description("Keeps an OpenClaw gateway alive and delivers turns to it")
+    .version(VERSION, "-V, --version")
+    .option("-c, --config <file>", "env file with settings (default /etc/agent-supervisor/agent-supervisor.env, optional)")
+    .exitOverride();
+  const load = () => loadSettings(program.opts().config, process.env);
+
+  program
+    .command("run")
+    .description("run the daemon: supervise the gateway, deliver turns, serve the local API")
+    .action(async () => {
+      process.exitCode = await runDaemon(load());
+      // Everything is closed; do not let a stray handle keep a stopped daemon alive.
+      setTimeout(() => process.exit(), 2000).unref();
+    });
+
+  const config = program.command("config").description("inspect settings");
+  config
+    .command("check")
+    .description("validate settings and exit (78 when invalid)")
+    .action(() => {
+      const { settings, file } = load();
+      selectModels(settings);
+      out(`config ok${file ? ` (${file})` : " (environment only)"}`);
+    });
+  config
+    .command("print")
+    .description("print the effective settings, secrets redacted")
+    .option("--json", "as JSON")
+    .option("--reference", "print every setting with its default and meaning (markdown)")
+    .action((o: { json?: boolean; reference?: boolean }) => {
+      if (o.reference) {
+        out("| Setting | Default | Meaning |\n| --- | --- | --- |");
+        for (const name of SETTING_NAMES) {
+          const field = settingsSchema.shape[name];
+          const def = field.safeParse(undefined);
+          const shown = def.success && def.data !== undefined ? `\`${String(def.data)}\`` : "(unset)";
+          out(`| \`${name}\` | ${shown} | ${field.description ?? ""} |`);
+        }
+        return;
+      }
+      const red = redactSettings(load().settings);
+      if (o.json) return out(JSON.stringify(red, null, 2));
+      for (const [k, v] of Object.entries(red)) out(`${k}=${v ?? ""}`);
+    });
+
+  program
+    .command("openclaw")
+    .description("manage the OpenClaw runtime")
+    .command("install")
+    .description("install Node 24 and openclaw into the data directory from the npm registry")
+    .option("--version <version>", "openclaw version (default OPENCLAW_VERSION)")
+    .action(async (o: { version?: string }) => {
+      const { settings } = load();
+      await runOpenclawInstall({ settings, version: o.version, fetch, spawn, now: Date.now, env: process.env, writeErr: err });
+    });
+
+  program
+    .command("turn")
+    .description("send one turn through the running daemon and print the reply")
+    .argument("<text>", "the message")
+    .option("--conversation <id>", "conversation id (one gateway session per conversation)", "cli")
+    .option("--timeout <ms>", "how long to wait for the reply (ms)", "600000")
+    .action(async (text: string, o: { conversation: string; timeout: string }) => {
+      const { settings } = load();
+      const client = apiClientFor(settings, await readSecretFile(dataFiles(settings.AGENT_SUPERVISOR_DATA_DIR).apiToken));
+      const { turnId } = await client.submitTurn({ conversationId: o.conversation, message: text });
+      const view = await client.waitTurn(turnId, Number(o.timeout));
+      if (view.state === "done") return out(view.reply ?? "");
+      err(`turn ${turnId} failed: ${view.error?.code ?? "unknown"}: ${view.error?.message ?? ""}`);
+      process.exitCode = 1;
+    });
+
+  program
+    .command("status")
+    .description("summarise the daemon's health (from its local API)")
+    .option("--json", "print the application/health+json document")
+    .action(async (o: { json?: boolean }) => {
+      const { settings } = load();
+      const client = apiClientFor(settings, "");
+      const doc = await client.health();
+      out(o.json ? JSON.stringify(doc, null, 2) : formatStatus(doc));
+      process.exitCode = doc.status === "fail" ? 1 : 0;
+    });
+
+  program
+    .command("dev")
+    .description("development tools")
+    .command("mock-model")
+    .description("serve a local OpenAI-compatible echo model (stands in for the LLM provider)")
+    .option("--port <port>", "port on 127.0.0.1", "18999")
+    .action(async (o: { port: string }) => {
+      const m = await startMockModel(Number(o.port));
+      err(`mock model listening at ${m.url} (model id: any; replies "echo: <prompt>")`);
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", resolve);
+        process.once("SIGTERM", resolve);
+      });
+      await m.close();
+    });
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  // `agent-supervisor config print | head` closes our stdout early: that is not an error.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+  });
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : EXIT.USAGE;
+      return;
+    }
+    const code = exitCodeFor(e);
+    err(`agent-supervisor: ${e instanceof SupervisorError ? `${e.message} [${e.code}]` : (e as Error)?.stack ?? String(e)}`);
+    process.exitCode = code;
+  }
+}
+
+void main(process.argv);

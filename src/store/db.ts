@@ -1,0 +1,92 @@
+/**
+ * SQLite handle and schema migrations.
+ *
+ * One file under the data directory, WAL mode with `synchronous=FULL`: a committed turn or
+ * result survives a `kill -9` of the daemon and a power cut. Migrations are an append-only list
+ * applied in one transaction each, tracked by `PRAGMA user_version`.
+ */
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+/** A better-sqlite3 database. */
+export type Db = Database.Database;
+
+/** Append-only. Never edit a shipped entry; add a new one. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE turns (
+     id TEXT PRIMARY KEY,
+     source TEXT NOT NULL,
+     client_key TEXT UNIQUE,
+     conversation_id TEXT NOT NULL,
+     session_key TEXT NOT NULL,
+     message TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('accepted','delivering','done','failed')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     run_id TEXT,
+     gateway_generation INTEGER,
+     reply TEXT,
+     error_code TEXT,
+     error_message TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     first_delivered_at INTEGER,
+     deadline_at INTEGER,
+     finished_at INTEGER
+   );
+   CREATE INDEX turns_state_created ON turns(state, created_at);
+   CREATE INDEX turns_conversation ON turns(conversation_id, state, created_at);
+   CREATE TABLE gateway_events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at INTEGER NOT NULL,
+     generation INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     reason TEXT,
+     pid INTEGER,
+     exit_code INTEGER,
+     signal TEXT
+   );
+   CREATE INDEX gateway_events_at ON gateway_events(at);
+   CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+];
+
+/** Schema version this build writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Options for {@link openDb}. */
+export type OpenDbOptions = {
+  /** A loaded better-sqlite3 addon (`module.exports` of the `.node` file), for the single executable. */
+  nativeBinding?: unknown;
+};
+
+/**
+ * Open (creating if needed) the database at `path` and migrate it to {@link SCHEMA_VERSION}.
+ * @throws SqliteError if the file is unreadable or the disk is full; Error if the file was
+ *   written by a newer build (its user_version is above ours), so we never corrupt it.
+ */
+export function openDb(path: string, options: OpenDbOptions = {}): Db {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const db = new Database(path, options.nativeBinding ? { nativeBinding: options.nativeBinding as string } : {});
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = FULL");
+  db.pragma("busy_timeout = 5000");
+  db.pragma("foreign_keys = ON");
+  migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    db.close();
+    throw new Error(
+      `database schema version ${current} is newer than this build supports (${MIGRATIONS.length}); upgrade agent-supervisor`,
+    );
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Gateway lifecycle events: every supervisor state change with its time and reason.
+ */
+import type { Db } from "./db.ts";
+
+/** A recorded supervisor state change. `at` is epoch ms; `generation` counts gateway spawns. */
+export type GatewayEvent = {
+  id: number;
+  at: number;
+  generation: number;
+  state: string;
+  reason: string | null;
+  pid: number | null;
+  exitCode: number | null;
+  signal: string | null;
+};
+
+/** Input for {@link EventStore.record}. */
+export type NewGatewayEvent = Omit<GatewayEvent, "id" | "reason" | "pid" | "exitCode" | "signal"> & {
+  reason?: string | undefined;
+  pid?: number | undefined;
+  exitCode?: number | null | undefined;
+  signal?: string | null | undefined;
+};
+
+/** Append-only log of gateway events, plus a tiny key-value table for daemon bookkeeping. */
+export class EventStore {
+  readonly #db: Db;
+  readonly #insert;
+  readonly #recent;
+  readonly #kvGet;
+  readonly #kvSet;
+  readonly #prune;
+
+  constructor(db: Db) {
+    this.#db = db;
+    this.#insert = db.prepare(
+      `INSERT INTO gateway_events (at, generation, state, reason, pid, exit_code, signal)
+       VALUES (@at, @generation, @state, @reason, @pid, @exitCode, @signal)`,
+    );
+    this.#recent = db.prepare(`SELECT * FROM gateway_events ORDER BY id DESC LIMIT ?`);
+    this.#kvGet = db.prepare(`SELECT value FROM kv WHERE key = ?`);
+    this.#kvSet = db.prepare(`INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`);
+    this.#prune = db.prepare(`DELETE FROM gateway_events WHERE id <= (SELECT MAX(id) FROM gateway_events) - ?`);
+  }
+
+  /** Append one event; keeps the newest 10,000 so a restart loop cannot grow the file without bound. */
+  record(e: NewGatewayEvent): void {
+    this.#db.transaction(() => {
+      this.#insert.run({
+        at: e.at,
+        generation: e.generation,
+        state: e.state,
+        reason: e.reason ?? null,
+        pid: e.pid ?? null,
+        exitCode: e.exitCode ?? null,
+        signal: e.signal ?? null,
+      });
+      this.#prune.run(10_000);
+    })();
+  }
+
+  /** Newest first. */
+  recent(limit: number): GatewayEvent[] {
+    return (this.#recent.all(limit) as Record<string, unknown>[]).map((r) => ({
+      id: r.id as number,
+      at: r.at as number,
+      generation: r.generation as number,
+      state: r.state as string,
+      reason: r.reason as string | null,
+      pid: r.pid as number | null,
+      exitCode: r.exit_code as number | null,
+      signal: r.signal as string | null,
+    }));
+  }
+
+  /** Read a bookkeeping value. */
+  getValue(key: string): string | undefined {
+    return (this.#kvGet.get(key) as { value: string } | undefined)?.value;
+  }
+
+  /** Write a bookkeeping value (durable on return). */
+  setValue(key: string, value: string): void {
+    this.#kvSet.run(key, value);
+  }
+}

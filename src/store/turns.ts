@@ -1,0 +1,208 @@
+/**
+ * The durable turn queue.
+ *
+ * States: `accepted` → `delivering` → `done`, or `failed` (from either). A turn leaves
+ * `delivering` only through {@link TurnStore.complete} or {@link TurnStore.fail}, each a single
+ * conditional UPDATE, so a result is recorded at most once even if two paths race.
+ * Turns of one conversation are delivered one at a time, oldest first (one gateway session
+ * per conversation; concurrent runs on one session conflict upstream).
+ */
+import type { Db } from "./db.ts";
+
+/** Lifecycle state of a turn. */
+export type TurnState = "accepted" | "delivering" | "done" | "failed";
+
+/** Where a turn came from. */
+export type TurnSource = "local" | "central";
+
+/** A turn row. Times are Unix epoch milliseconds. */
+export type Turn = {
+  id: string;
+  source: TurnSource;
+  clientKey: string | null;
+  conversationId: string;
+  sessionKey: string;
+  message: string;
+  state: TurnState;
+  attempts: number;
+  runId: string | null;
+  gatewayGeneration: number | null;
+  reply: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  createdAt: number;
+  updatedAt: number;
+  firstDeliveredAt: number | null;
+  deadlineAt: number | null;
+  finishedAt: number | null;
+};
+
+/** Input for {@link TurnStore.insert}. */
+export type NewTurn = {
+  id: string;
+  source: TurnSource;
+  clientKey?: string | undefined;
+  conversationId: string;
+  sessionKey: string;
+  message: string;
+  now: number;
+};
+
+/** Count of turns per state. */
+export type TurnCounts = Record<TurnState, number>;
+
+type Row = {
+  id: string;
+  source: TurnSource;
+  client_key: string | null;
+  conversation_id: string;
+  session_key: string;
+  message: string;
+  state: TurnState;
+  attempts: number;
+  run_id: string | null;
+  gateway_generation: number | null;
+  reply: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  created_at: number;
+  updated_at: number;
+  first_delivered_at: number | null;
+  deadline_at: number | null;
+  finished_at: number | null;
+};
+
+function toTurn(r: Row): Turn {
+  return {
+    id: r.id,
+    source: r.source,
+    clientKey: r.client_key,
+    conversationId: r.conversation_id,
+    sessionKey: r.session_key,
+    message: r.message,
+    state: r.state,
+    attempts: r.attempts,
+    runId: r.run_id,
+    gatewayGeneration: r.gateway_generation,
+    reply: r.reply,
+    errorCode: r.error_code,
+    errorMessage: r.error_message,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    firstDeliveredAt: r.first_delivered_at,
+    deadlineAt: r.deadline_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+/** Queries over the `turns` table. All methods are synchronous and each is one transaction. */
+export class TurnStore {
+  readonly #db: Db;
+  readonly #stmts;
+
+  constructor(db: Db) {
+    this.#db = db;
+    this.#stmts = {
+      insert: db.prepare(
+        `INSERT INTO turns (id, source, client_key, conversation_id, session_key, message, state, created_at, updated_at)
+         VALUES (@id, @source, @clientKey, @conversationId, @sessionKey, @message, 'accepted', @now, @now)
+         ON CONFLICT DO NOTHING`,
+      ),
+      get: db.prepare(`SELECT * FROM turns WHERE id = ?`),
+      getByClientKey: db.prepare(`SELECT * FROM turns WHERE client_key = ?`),
+      deliverable: db.prepare(
+        `SELECT * FROM turns t
+          WHERE t.state = 'accepted'
+            AND NOT EXISTS (SELECT 1 FROM turns d WHERE d.conversation_id = t.conversation_id AND d.state = 'delivering')
+            AND NOT EXISTS (SELECT 1 FROM turns o WHERE o.conversation_id = t.conversation_id AND o.state = 'accepted'
+                              AND (o.created_at < t.created_at OR (o.created_at = t.created_at AND o.rowid < t.rowid)))
+          ORDER BY t.created_at, t.rowid LIMIT ?`,
+      ),
+      startDelivery: db.prepare(
+        `UPDATE turns SET state = 'delivering', attempts = attempts + 1, updated_at = @now,
+                first_delivered_at = COALESCE(first_delivered_at, @now),
+                deadline_at = COALESCE(deadline_at, @now + @timeoutMs)
+          WHERE id = @id AND state IN ('accepted', 'delivering')`,
+      ),
+      setRun: db.prepare(
+        `UPDATE turns SET run_id = @runId, gateway_generation = @generation, updated_at = @now
+          WHERE id = @id AND state = 'delivering'`,
+      ),
+      complete: db.prepare(
+        `UPDATE turns SET state = 'done', reply = @reply, finished_at = @now, updated_at = @now
+          WHERE id = @id AND state = 'delivering'`,
+      ),
+      fail: db.prepare(
+        `UPDATE turns SET state = 'failed', error_code = @code, error_message = @message, finished_at = @now, updated_at = @now
+          WHERE id = @id AND state IN ('accepted', 'delivering')`,
+      ),
+      delivering: db.prepare(`SELECT * FROM turns WHERE state = 'delivering' ORDER BY created_at, rowid`),
+      counts: db.prepare(`SELECT state, COUNT(*) AS n FROM turns GROUP BY state`),
+    };
+  }
+
+  /**
+   * Insert a new turn in state `accepted`. Idempotent on `id` and on `clientKey`: a repeat
+   * returns the existing row with `created: false`.
+   * @throws SqliteError (code `SQLITE_FULL` when the disk is full); nothing is half-written
+   */
+  insert(t: NewTurn): { turn: Turn; created: boolean } {
+    return this.#db.transaction(() => {
+      if (t.clientKey !== undefined) {
+        const prior = this.#stmts.getByClientKey.get(t.clientKey) as Row | undefined;
+        if (prior) return { turn: toTurn(prior), created: false };
+      }
+      const info = this.#stmts.insert.run({ ...t, clientKey: t.clientKey ?? null });
+      const row = this.#stmts.get.get(t.id) as Row;
+      return { turn: toTurn(row), created: info.changes === 1 };
+    })();
+  }
+
+  /** The turn with this id, or undefined. */
+  get(id: string): Turn | undefined {
+    const row = this.#stmts.get.get(id) as Row | undefined;
+    return row ? toTurn(row) : undefined;
+  }
+
+  /** Up to `limit` accepted turns that may start now: the oldest of each conversation with none delivering. */
+  deliverable(limit: number): Turn[] {
+    return (this.#stmts.deliverable.all(limit) as Row[]).map(toTurn);
+  }
+
+  /**
+   * Move a turn to `delivering` and count one delivery attempt. The deadline is fixed at the
+   * first delivery (`now + timeoutMs`) and kept on retries.
+   * @returns the updated turn, or undefined if it is already done or failed
+   */
+  startDelivery(id: string, now: number, timeoutMs: number): Turn | undefined {
+    const info = this.#stmts.startDelivery.run({ id, now, timeoutMs });
+    return info.changes === 1 ? this.get(id) : undefined;
+  }
+
+  /** Remember the gateway run id (and the gateway generation that accepted it) of a delivering turn. */
+  setRun(id: string, runId: string, generation: number, now: number): void {
+    this.#stmts.setRun.run({ id, runId, generation, now });
+  }
+
+  /** Record the reply. @returns false if the turn was not delivering (already finished): nothing changed. */
+  complete(id: string, reply: string, now: number): boolean {
+    return this.#stmts.complete.run({ id, reply, now }).changes === 1;
+  }
+
+  /** Record a failure with a stable code. @returns false if the turn had already finished. */
+  fail(id: string, code: string, message: string, now: number): boolean {
+    return this.#stmts.fail.run({ id, code, message, now }).changes === 1;
+  }
+
+  /** Every turn in `delivering`, oldest first (after a restart: the ones to reconcile). */
+  delivering(): Turn[] {
+    return (this.#stmts.delivering.all() as Row[]).map(toTurn);
+  }
+
+  /** Number of turns in each state. */
+  counts(): TurnCounts {
+    const out: TurnCounts = { accepted: 0, delivering: 0, done: 0, failed: 0 };
+    for (const r of this.#stmts.counts.all() as { state: TurnState; n: number }[]) out[r.state] = r.n;
+    return out;
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The gateway's files and environment, derived from settings.
+ *
+ * `renderGatewayConfig` and `gatewayEnv` are pure; `writeGatewayConfig` writes atomically with
+ * mode 0600. Provider keys and the gateway token never appear in the config file or argv: the
+ * file holds `${VAR}` references (OpenClaw's env substitution, docs/gateway/config-secrets-env.md)
+ * and the values travel only in the child's environment.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, open, rename } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import template from "../../openclaw/openclaw.template.json" with { type: "json" };
+import type { Settings } from "../config/schema.ts";
+import { ConfigError } from "../errors.ts";
+
+/** Where the gateway's state lives under the data directory. All absolute paths. */
+export type GatewayLayout = {
+  root: string;
+  homeDir: string;
+  stateDir: string;
+  configPath: string;
+  workspaceDir: string;
+  logFile: string;
+};
+
+/** Layout of the gateway's directories under `dataDir`. */
+export function gatewayLayout(dataDir: string): GatewayLayout {
+  const root = join(dataDir, "gateway");
+  return {
+    root,
+    homeDir: join(root, "home"),
+    stateDir: join(root, "state"),
+    configPath: join(root, "state", "openclaw.json"),
+    workspaceDir: join(root, "workspace"),
+    logFile: join(root, "logs", "openclaw.log"),
+  };
+}
+
+/** Env var through which the gateway token reaches the child (referenced from openclaw.json). */
+export const GATEWAY_TOKEN_ENV = "AGENT_SUPERVISOR_GATEWAY_TOKEN";
+
+type ProviderModel = { id: string; name: string; reasoning: boolean; contextWindow: number; maxTokens: number };
+type ModelSelection = { providers: Record<string, unknown>; primary: string; fallbacks: string[] };
+
+function provider(baseUrl: string, apiKeyEnv: string, model: ProviderModel): Record<string, unknown> {
+  return {
+    baseUrl,
+    apiKey: `\${${apiKeyEnv}}`,
+    api: "openai-completions",
+    timeoutSeconds: 120,
+    models: [
+      { ...model, input: ["text"], cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 } },
+    ],
+  };
+}
+
+/**
+ * Pick providers and the failover chain. Moonshot is primary when its key is set, OpenAI next,
+ * then the OpenAI-compatible server (docs/concepts/model-failover.md: primary + fallbacks).
+ * @throws ConfigError when no provider is configured
+ */
+export function selectModels(s: Settings): ModelSelection {
+  const providers: Record<string, unknown> = {};
+  const chain: string[] = [];
+  if (s.MOONSHOT_API_KEY !== undefined) {
+    providers.moonshot = provider(s.MOONSHOT_BASE_URL, "MOONSHOT_API_KEY", {
+      id: s.MOONSHOT_MODEL, name: `Moonshot ${s.MOONSHOT_MODEL}`, reasoning: true, contextWindow: 262_144, maxTokens: 32_768,
+    });
+    chain.push(`moonshot/${s.MOONSHOT_MODEL}`);
+  }
+  if (s.OPENAI_API_KEY !== undefined) {
+    providers.openai = provider("https://api.openai.com/v1", "OPENAI_API_KEY", {
+      id: s.OPENAI_MODEL, name: `OpenAI ${s.OPENAI_MODEL}`, reasoning: false, contextWindow: 128_000, maxTokens: 16_384,
+    });
+    chain.push(`openai/${s.OPENAI_MODEL}`);
+  }
+  if (s.OPENAI_COMPAT_BASE_URL !== undefined) {
+    providers.compat = provider(s.OPENAI_COMPAT_BASE_URL, "OPENAI_COMPAT_API_KEY", {
+      id: s.OPENAI_COMPAT_MODEL, name: s.OPENAI_COMPAT_MODEL, reasoning: false,
+      contextWindow: s.OPENAI_COMPAT_CONTEXT_TOKENS, maxTokens: 4096,
+    });
+    chain.push(`compat/${s.OPENAI_COMPAT_MODEL}`);
+  }
+  const [primary, ...fallbacks] = chain;
+  if (primary === undefined) {
+    throw new ConfigError(
+      "no model provider configured: set MOONSHOT_API_KEY, OPENAI_API_KEY or OPENAI_COMPAT_BASE_URL",
+    );
+  }
+  return { providers, primary, fallbacks };
+}
+
+/**
+ * The full openclaw.json object: the template in `openclaw/` plus settings. Pure.
+ * @throws ConfigError when no provider is configured
+ */
+export function renderGatewayConfig(s: Settings, layout: GatewayLayout): Record<string, unknown> {
+  const { $comment: _comment, ...base } = structuredClone(template) as Record<string, any>;
+  const models = selectModels(s);
+  base.gateway = {
+    ...base.gateway,
+    port: s.OPENCLAW_GATEWAY_PORT,
+    auth: { mode: "token", token: `\${${GATEWAY_TOKEN_ENV}}` },
+  };
+  base.models = { ...base.models, providers: models.providers };
+  base.agents = {
+    ...base.agents,
+    defaults: {
+      ...base.agents.defaults,
+      workspace: layout.workspaceDir,
+      model: { primary: models.primary, fallbacks: models.fallbacks },
+    },
+  };
+  base.logging = { file: layout.logFile };
+  return base;
+}
+
+/** Env presets for a supervised, offline-quiet gateway (docs/gateway/embedding.md, OPENCLAW_FACTS). */
+export const GATEWAY_ENV_PRESETS: Readonly<Record<string, string>> = {
+  OPENCLAW_DISABLE_BONJOUR: "1",
+  OPENCLAW_NO_RESPAWN: "1",
+  OPENCLAW_SKIP_CHANNELS: "1",
+  OPENCLAW_EXEC_SHELL_SNAPSHOT: "0",
+  OPENCLAW_NO_AUTO_UPDATE: "1",
+  OPENCLAW_SKIP_CRON: "1",
+  DO_NOT_TRACK: "1",
+};
+
+/** Variables of the daemon's own environment passed through to the gateway; nothing else leaks. */
+const PASSTHROUGH = ["PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "HTTPS_PROXY", "NO_PROXY"];
+
+/**
+ * The child's complete environment. Pure.
+ * @param token the gateway token (secret: only ever placed here)
+ */
+export function gatewayEnv(s: Settings, layout: GatewayLayout, token: string, parentEnv: NodeJS.ProcessEnv): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of PASSTHROUGH) {
+    const v = parentEnv[k];
+    if (v !== undefined) env[k] = v;
+  }
+  Object.assign(env, GATEWAY_ENV_PRESETS, {
+    HOME: layout.homeDir,
+    OPENCLAW_HOME: layout.homeDir,
+    OPENCLAW_STATE_DIR: layout.stateDir,
+    OPENCLAW_CONFIG_PATH: layout.configPath,
+    [GATEWAY_TOKEN_ENV]: token,
+  });
+  if (s.MOONSHOT_API_KEY !== undefined) env.MOONSHOT_API_KEY = s.MOONSHOT_API_KEY;
+  if (s.OPENAI_API_KEY !== undefined) env.OPENAI_API_KEY = s.OPENAI_API_KEY;
+  if (s.OPENAI_COMPAT_BASE_URL !== undefined) env.OPENAI_COMPAT_API_KEY = s.OPENAI_COMPAT_API_KEY ?? "not-needed";
+  return env;
+}
+
+/** argv for the gateway (no secrets: they are in the environment). */
+export function gatewayArgs(entryPath: string, s: Settings): string[] {
+  return [entryPath, "gateway", "run", "--port", String(s.OPENCLAW_GATEWAY_PORT), "--bind", "loopback"];
+}
+
+/**
+ * Write `content` to `path` atomically (temp file, fsync, rename) with mode 0600.
+ * @throws the underlying fs error (ENOSPC on a full disk); the old file stays intact
+ */
+export async function writeFileAtomic(path: string, content: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.tmp-${randomBytes(4).toString("hex")}`;
+  const fh = await open(tmp, "w", 0o600);
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+/** Create the gateway's directories (0700) and write openclaw.json. */
+export async function prepareGatewayFiles(s: Settings, layout: GatewayLayout): Promise<void> {
+  for (const d of [layout.homeDir, layout.stateDir, layout.workspaceDir, dirname(layout.logFile)]) {
+    await mkdir(d, { recursive: true, mode: 0o700 });
+  }
+  await writeFileAtomic(layout.configPath, `${JSON.stringify(renderGatewayConfig(s, layout), null, 2)}\n`);
+}

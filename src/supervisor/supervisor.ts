@@ -1,0 +1,267 @@
+/**
+ * The gateway supervisor: one loop that prepares, spawns, waits for protocol readiness,
+ * watches and restarts the OpenClaw gateway, recording every state change in SQLite.
+ *
+ * Readiness is not decided here: the gateway connection reports `hello-ok` through
+ * {@link GatewaySupervisor.markReady} (an open port is not readiness; OPENCLAW_FACTS).
+ */
+import { readFileSync, rmSync } from "node:fs";
+import type { Logger } from "pino";
+import type { Clock } from "../clock.ts";
+import type { GatewayProcessState } from "../health/ports.ts";
+import type { EventStore } from "../store/events.ts";
+import { writeFileAtomic } from "./gateway-config.ts";
+import {
+  processStartTicks,
+  signalProcessGroup,
+  spawnChild,
+  type ChildExit,
+  type LaunchSpec,
+  type RunningChild,
+  type SpawnFn,
+} from "./child.ts";
+import { decideRestart, type BackoffPolicy, type RestartHistory } from "./restart-policy.ts";
+
+/** Timing policy, all in milliseconds. */
+export type SupervisorPolicy = BackoffPolicy & {
+  /** Time from spawn to hello-ok before the child is killed and restarted. */
+  startupTimeoutMs: number;
+  /** Time from SIGTERM to SIGKILL. */
+  stopGraceMs: number;
+};
+
+/** Why the gateway was (re)started or stopped; recorded with each event. */
+export type RestartCause = "crash" | "startup-timeout" | "requested" | "shutdown";
+
+/** Point-in-time view of the supervisor. Times are epoch ms. */
+export type SupervisorSnapshot = {
+  state: GatewayProcessState;
+  pid: number | null;
+  since: number;
+  reason: string | null;
+  generation: number;
+  restarts: number;
+  lastExit: { code: number | null; signal: string | null; at: number } | null;
+};
+
+/** Collaborators, injected by main.ts. */
+export type SupervisorDeps = {
+  spawn: SpawnFn;
+  clock: Clock;
+  random: () => number;
+  log: Logger;
+  events: EventStore;
+  policy: SupervisorPolicy;
+  /** Where the running child's pid is kept, to reap it if this daemon is killed. */
+  pidFile: string;
+  /** Called before every spawn: sweep /tmp, write config, resolve the runtime. May throw. */
+  prepare: (generation: number) => Promise<LaunchSpec>;
+  /** Values to scrub from the child's output lines. */
+  secrets: () => readonly string[];
+  /** Notified on every state change (main wires the connection and systemd here). */
+  onState?: (snapshot: SupervisorSnapshot) => void;
+};
+
+type PidRecord = { pid: number; startTicks: number | null };
+
+/** Supervises one gateway child at a time. Call {@link run} once. */
+export class GatewaySupervisor {
+  readonly #d: SupervisorDeps;
+  #snap: SupervisorSnapshot;
+  #readyWaiter: { generation: number; resolve: () => void } | undefined;
+  #restartWaiter: ((cause: RestartCause) => void) | undefined;
+  #child: RunningChild | undefined;
+
+  constructor(deps: SupervisorDeps) {
+    this.#d = deps;
+    // Generations are unique across daemon restarts, so a run id recorded under one gateway
+    // process is never mistaken for a run of a later one.
+    const generation = Number(deps.events.getValue("gateway.generation") ?? "0") || 0;
+    this.#snap = { state: "stopped", pid: null, since: deps.clock.now(), reason: null, generation, restarts: 0, lastExit: null };
+  }
+
+  /** Current state (a copy). */
+  snapshot(): SupervisorSnapshot {
+    return { ...this.#snap };
+  }
+
+  /** The connection saw hello-ok from generation `generation`. Stale generations are ignored. */
+  markReady(generation: number): void {
+    if (this.#readyWaiter?.generation === generation) this.#readyWaiter.resolve();
+  }
+
+  /** Ask for a graceful restart of the running gateway (SIGTERM, then SIGKILL after the grace). */
+  requestRestart(cause: RestartCause = "requested"): void {
+    this.#restartWaiter?.(cause);
+  }
+
+  /** Emergency stop (second signal): SIGKILL the gateway's process group now. */
+  killNow(): void {
+    this.#child?.signalGroup("SIGKILL");
+  }
+
+  /**
+   * Run until `signal` aborts, then stop the child (SIGTERM, SIGKILL after the grace) and resolve.
+   * Never rejects: every failure becomes a recorded state and a backoff.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    const { clock, policy, log } = this.#d;
+    await this.#reapOrphan();
+    let history: RestartHistory = { consecutiveFailures: 0 };
+    while (!signal.aborted) {
+      const generation = this.#snap.generation + 1;
+      this.#d.events.setValue("gateway.generation", String(generation));
+      this.#set({ state: "starting", generation, pid: null, reason: this.#snap.restarts === 0 ? "boot" : "restart" });
+      const startedAt = clock.now();
+      let cause: RestartCause;
+      try {
+        const spec = await this.#d.prepare(generation);
+        if (signal.aborted) break;
+        const child = await spawnChild(this.#d.spawn, spec, log.child({ subsystem: "gateway", generation }), this.#d.secrets());
+        this.#child = child;
+        await this.#writePid({ pid: child.pid, startTicks: child.startTicks });
+        this.#set({ state: "starting", pid: child.pid, reason: "waiting for hello-ok" });
+        cause = await this.#watch(child, generation, signal);
+        this.#child = undefined;
+        this.#clearPid();
+      } catch (err) {
+        log.error({ err }, "gateway could not be started");
+        this.#set({ state: "failed", pid: null, reason: `cannot start gateway: ${(err as Error).message}` });
+        cause = "crash";
+      }
+      if (signal.aborted) break;
+      const decision = decideRestart(history, clock.now() - startedAt, policy, this.#d.random);
+      history = decision.history;
+      this.#snap.restarts += 1;
+      this.#set({ state: "backoff", pid: null, reason: `${cause}; restarting in ${decision.delayMs} ms` });
+      await clock.sleep(decision.delayMs, signal);
+    }
+    this.#set({ state: "stopped", pid: null, reason: "daemon stopping" });
+  }
+
+  /** Wait for readiness and then for the exit; handle timeouts, restart requests and shutdown. */
+  async #watch(child: RunningChild, generation: number, signal: AbortSignal): Promise<RestartCause> {
+    const { clock, policy } = this.#d;
+    const stopTimer = new AbortController();
+    const aborted = new Promise<"abort">((res) => {
+      if (signal.aborted) res("abort");
+      signal.addEventListener("abort", () => res("abort"), { once: true });
+    });
+    const restart = new Promise<RestartCause>((res) => (this.#restartWaiter = res));
+    const ready = new Promise<"ready">((res) => (this.#readyWaiter = { generation, resolve: () => res("ready") }));
+    const timeout = clock.sleep(policy.startupTimeoutMs, stopTimer.signal).then(() => "timeout" as const);
+    try {
+      const first = await Promise.race([child.exited, ready, timeout, aborted, restart]);
+      stopTimer.abort();
+      if (first === "timeout") {
+        this.#set({ state: "stopping", reason: `not ready within ${policy.startupTimeoutMs} ms` });
+        await this.#stop(child);
+        return "startup-timeout";
+      }
+      if (first === "ready") {
+        this.#set({ state: "ready", reason: "hello-ok" });
+        const next = await Promise.race([child.exited, aborted, restart]);
+        if (typeof next === "object") return this.#exited(next);
+        this.#set({ state: "stopping", reason: next === "abort" ? "daemon stopping" : `restart requested (${next})` });
+        await this.#stop(child);
+        return next === "abort" ? "shutdown" : next;
+      }
+      if (typeof first === "object") return this.#exited(first);
+      this.#set({ state: "stopping", reason: first === "abort" ? "daemon stopping" : `restart requested (${first})` });
+      await this.#stop(child);
+      return first === "abort" ? "shutdown" : first;
+    } finally {
+      stopTimer.abort();
+      this.#readyWaiter = undefined;
+      this.#restartWaiter = undefined;
+      // Sweep any process the gateway left in its group (workers, brokers).
+      child.signalGroup("SIGKILL");
+    }
+  }
+
+  #exited(exit: ChildExit): RestartCause {
+    this.#snap.lastExit = { code: exit.code, signal: exit.signal, at: this.#d.clock.now() };
+    this.#set({
+      state: "stopped",
+      pid: null,
+      reason: `exited ${exit.signal ? `on signal ${exit.signal}` : `with code ${exit.code}`}`,
+      exitCode: exit.code,
+      signal: exit.signal,
+    });
+    return "crash";
+  }
+
+  /** SIGTERM the group, SIGKILL after the grace period; resolves when the child has exited. */
+  async #stop(child: RunningChild): Promise<void> {
+    const { clock, policy, log } = this.#d;
+    const graceOver = new AbortController();
+    child.signalGroup("SIGTERM");
+    const result = await Promise.race([child.exited, clock.sleep(policy.stopGraceMs, graceOver.signal).then(() => "grace" as const)]);
+    graceOver.abort();
+    let exit: ChildExit;
+    if (result === "grace") {
+      log.warn({ pid: child.pid, graceMs: policy.stopGraceMs }, "gateway ignored SIGTERM; sending SIGKILL");
+      child.signalGroup("SIGKILL");
+      exit = await child.exited;
+    } else {
+      exit = result;
+    }
+    this.#snap.lastExit = { code: exit.code, signal: exit.signal, at: clock.now() };
+    this.#set({ state: "stopped", pid: null, reason: "stopped", exitCode: exit.code, signal: exit.signal });
+  }
+
+  /** A gateway left running by a previous daemon that was killed: stop it before starting ours. */
+  async #reapOrphan(): Promise<void> {
+    let rec: PidRecord;
+    try {
+      rec = JSON.parse(readFileSync(this.#d.pidFile, "utf8")) as PidRecord;
+    } catch {
+      return;
+    }
+    const { clock, policy, log } = this.#d;
+    if (typeof rec.pid !== "number" || rec.pid <= 1) return this.#clearPid();
+    const alive = () => processStartTicks(rec.pid) !== null && processStartTicks(rec.pid) === rec.startTicks;
+    if (rec.startTicks !== null && alive()) {
+      log.warn({ pid: rec.pid }, "stopping a gateway left running by a previous daemon");
+      this.#d.events.record({ at: clock.now(), generation: 0, state: "stopping", reason: "orphan from previous daemon", pid: rec.pid });
+      signalProcessGroup(rec.pid, "SIGTERM");
+      const deadline = clock.now() + policy.stopGraceMs;
+      while (alive() && clock.now() < deadline) await clock.sleep(100);
+      signalProcessGroup(rec.pid, "SIGKILL");
+      while (alive()) await clock.sleep(50);
+    }
+    this.#clearPid();
+  }
+
+  #set(change: Partial<SupervisorSnapshot> & { reason: string; exitCode?: number | null; signal?: string | null }): void {
+    const { exitCode, signal, ...rest } = change;
+    this.#snap = { ...this.#snap, ...rest, since: this.#d.clock.now() };
+    try {
+      this.#d.events.record({
+        at: this.#snap.since,
+        generation: this.#snap.generation,
+        state: this.#snap.state,
+        reason: change.reason,
+        pid: this.#snap.pid ?? undefined,
+        exitCode,
+        signal,
+      });
+    } catch (err) {
+      this.#d.log.error({ err }, "could not record gateway event");
+    }
+    this.#d.log.info({ state: this.#snap.state, reason: change.reason, generation: this.#snap.generation, pid: this.#snap.pid }, "gateway state");
+    this.#d.onState?.(this.snapshot());
+  }
+
+  async #writePid(rec: PidRecord): Promise<void> {
+    try {
+      await writeFileAtomic(this.#d.pidFile, JSON.stringify(rec));
+    } catch (err) {
+      this.#d.log.error({ err }, "could not write pid file; an orphaned gateway could not be reaped after a daemon crash");
+    }
+  }
+
+  #clearPid(): void {
+    rmSync(this.#d.pidFile, { force: true });
+  }
+}
