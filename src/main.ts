@@ -13,7 +13,7 @@ import { loadSettings, redactSettings, type LoadedSettings } from "./config/load
 import { settingsSchema, SETTING_NAMES } from "./config/schema.ts";
 import { ensureSecretFile, readSecretFile } from "./config/secret-file.ts";
 import { startMockModel } from "./dev/mock-model.ts";
-import { EXIT, exitCodeFor, SupervisorError } from "./errors.ts";
+import { EXIT, exitCodeFor, SupervisorError, UnavailableError } from "./errors.ts";
 import { GatewayConnection } from "./gateway/connection.ts";
 import { TurnDelivery } from "./gateway/delivery.ts";
 import { TurnService } from "./gateway/turn-service.ts";
@@ -192,6 +192,20 @@ function apiClientFor(s: LoadedSettings["settings"], token: string) {
   return createApiClient({ baseUrl: `http://${host.includes(":") ? `[${host}]` : host}:${s.AGENT_SUPERVISOR_HTTP_PORT}`, token, fetch });
 }
 
+/** The local API token, for CLI clients. @throws UnavailableError ERR_API_TOKEN with a hint */
+async function readApiToken(dataDir: string): Promise<string> {
+  const path = dataFiles(dataDir).apiToken;
+  try {
+    return await readSecretFile(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    throw new UnavailableError(
+      "ERR_API_TOKEN",
+      `cannot read the local API token ${path} (${code}): is the daemon running with this data directory, and are you its user or root?`,
+    );
+  }
+}
+
 function out(line: string): void {
   process.stdout.write(`${line}\n`);
 }
@@ -267,7 +281,7 @@ function buildCli(): Command {
     .option("--timeout <ms>", "how long to wait for the reply (ms)", "600000")
     .action(async (text: string, o: { conversation: string; timeout: string }) => {
       const { settings } = load();
-      const client = apiClientFor(settings, await readSecretFile(dataFiles(settings.AGENT_SUPERVISOR_DATA_DIR).apiToken));
+      const client = apiClientFor(settings, await readApiToken(settings.AGENT_SUPERVISOR_DATA_DIR));
       const { turnId } = await client.submitTurn({ conversationId: o.conversation, message: text });
       const view = await client.waitTurn(turnId, Number(o.timeout));
       if (view.state === "done") return out(view.reply ?? "");

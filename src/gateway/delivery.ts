@@ -170,7 +170,7 @@ export class TurnDelivery {
         const generation = gateway.generation;
         const res = await gateway.request<AgentFinal>(
           "agent",
-          { message: t.message, sessionKey: t.sessionKey, idempotencyKey: t.id, timeout: Math.ceil(remaining / 1000) },
+          { message: t.message, sessionKey: t.sessionKey, idempotencyKey: t.idempotencyKey ?? t.id, timeout: Math.ceil(remaining / 1000) },
           {
             expectFinal: true,
             timeoutMs: remaining,
@@ -223,12 +223,12 @@ export class TurnDelivery {
         return true;
       }
     }
-    const history = await gateway.request<{ messages?: unknown[] }>(
+    const history = await gateway.request<{ messages?: unknown; pendingInputs?: unknown }>(
       "chat.history",
       { sessionKey: t.sessionKey, limit: 50 },
       { timeoutMs: 30_000, signal },
     );
-    const outcome = findTurnOutcome(history?.messages ?? [], t.id);
+    const outcome = findTurnOutcome(history ?? {}, t.id);
     switch (outcome.kind) {
       case "replied":
         this.#complete(t, outcome.reply);
@@ -240,6 +240,13 @@ export class TurnDelivery {
         return false;
       case "absent":
         return undefined;
+      case "abandoned": {
+        // The gateway dropped custody of the request without running it and refuses its key.
+        const key = `${t.id}~${t.attempts + 1}`;
+        this.#d.log.info({ turnId: t.id, state: outcome.state, key }, "gateway abandoned the input; sending again under a new key");
+        this.#d.turns.rekey(t.id, key, this.#d.clock.now());
+        return undefined;
+      }
     }
   }
 

@@ -9,13 +9,22 @@
  * - after a crash the gateway itself resumes an interrupted turn: it appends an internal
  *   `[System]` user message (provenance.sourceTool "main_session_restart_recovery") and answers
  *   under a new run id. That answer is the reply to our turn; sending the turn again would run
- *   it twice.
+ *   it twice;
+ * - an input admitted but not yet in the transcript is listed in `pendingInputs.items` with its
+ *   `runId` (our idempotency key) and a state `queued`, `cancelled` or `interrupted`; cancelled and
+ *   interrupted inputs "never run automatically" (docs/concepts/session-tool.md) and the gateway
+ *   refuses the old key ("Pending input ownership ended; submit a new turn"), so such a turn is
+ *   sent again under a new key.
+ *
+ * A turn's keys are its id and, after such a refusal, `<id>~<n>` (see {@link turnKeyFamily}).
  */
 
 /** What the transcript says about a turn. */
 export type TranscriptOutcome =
   /** The gateway never stored the message: safe to send it again. */
   | { kind: "absent" }
+  /** Admitted, then interrupted or cancelled before it ran; the gateway will not run it. Send under a new key. */
+  | { kind: "abandoned"; state: string }
   /** Stored, no final answer yet (still running or being recovered). */
   | { kind: "pending" }
   /** Answered: `reply` is the final assistant text, `runId` the run that produced it. */
@@ -49,15 +58,38 @@ export function messageText(m: Msg): string {
     .join("");
 }
 
+/** True when `key` is turn `turnId`'s own key or one of its re-keys (`<id>~<n>`). Pure. */
+export function turnKeyFamily(turnId: string, key: unknown): boolean {
+  return typeof key === "string" && (key === turnId || key.startsWith(`${turnId}~`));
+}
+
+function userKeyOf(m: Msg): unknown {
+  const k = m.idempotencyKey ?? meta(m).idempotencyKey;
+  return typeof k === "string" && k.endsWith(":user") ? k.slice(0, -":user".length) : undefined;
+}
+
 /**
- * Find turn `idempotencyKey` in `messages` (oldest first, as `chat.history` returns them) and
- * classify it. Only messages after the turn and before the next non-internal user message count.
+ * Classify turn `turnId` from a `chat.history` response: its `messages` (oldest first) and
+ * `pendingInputs.items`. Only messages after the turn's user message and before the next
+ * non-internal user message count.
  */
-export function findTurnOutcome(messages: readonly unknown[], idempotencyKey: string): TranscriptOutcome {
-  const key = `${idempotencyKey}:user`;
-  const list = messages.filter((m): m is Msg => !!m && typeof m === "object");
-  const start = list.findIndex((m) => m.role === "user" && (m.idempotencyKey === key || meta(m).idempotencyKey === key));
-  if (start < 0) return { kind: "absent" };
+export function findTurnOutcome(history: { messages?: unknown; pendingInputs?: unknown }, turnId: string): TranscriptOutcome {
+  const raw = Array.isArray(history.messages) ? history.messages : [];
+  const list = raw.filter((m): m is Msg => !!m && typeof m === "object");
+  let start = -1;
+  list.forEach((m, i) => {
+    if (m.role === "user" && turnKeyFamily(turnId, userKeyOf(m))) start = i;
+  });
+  if (start < 0) {
+    const items = (history.pendingInputs as { items?: unknown } | undefined)?.items;
+    const mine = (Array.isArray(items) ? items : []).filter(
+      (p): p is Msg => !!p && typeof p === "object" && turnKeyFamily(turnId, (p as Msg).runId),
+    );
+    const latest = mine.at(-1);
+    if (!latest) return { kind: "absent" };
+    const state = String(latest.state ?? "");
+    return state === "queued" ? { kind: "pending" } : { kind: "abandoned", state };
+  }
   let last: TranscriptOutcome = { kind: "pending" };
   for (const m of list.slice(start + 1)) {
     if (m.role === "user" && !isInternal(m)) break;

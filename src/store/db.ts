@@ -23,6 +23,7 @@ const MIGRATIONS: readonly string[] = [
      message TEXT NOT NULL,
      state TEXT NOT NULL CHECK (state IN ('accepted','delivering','done','failed')),
      attempts INTEGER NOT NULL DEFAULT 0,
+     idempotency_key TEXT,
      run_id TEXT,
      gateway_generation INTEGER,
      reply TEXT,

@@ -25,6 +25,8 @@ export type Turn = {
   message: string;
   state: TurnState;
   attempts: number;
+  /** Key of the current gateway run request: the turn id, or `<id>~<n>` after the gateway ended custody of an earlier one. */
+  idempotencyKey: string | null;
   runId: string | null;
   gatewayGeneration: number | null;
   reply: string | null;
@@ -60,6 +62,7 @@ type Row = {
   message: string;
   state: TurnState;
   attempts: number;
+  idempotency_key: string | null;
   run_id: string | null;
   gateway_generation: number | null;
   reply: string | null;
@@ -82,6 +85,7 @@ function toTurn(r: Row): Turn {
     message: r.message,
     state: r.state,
     attempts: r.attempts,
+    idempotencyKey: r.idempotency_key,
     runId: r.run_id,
     gatewayGeneration: r.gateway_generation,
     reply: r.reply,
@@ -120,12 +124,17 @@ export class TurnStore {
       ),
       startDelivery: db.prepare(
         `UPDATE turns SET state = 'delivering', attempts = attempts + 1, updated_at = @now,
+                idempotency_key = COALESCE(idempotency_key, id),
                 first_delivered_at = COALESCE(first_delivered_at, @now),
                 deadline_at = COALESCE(deadline_at, @now + @timeoutMs)
           WHERE id = @id AND state IN ('accepted', 'delivering')`,
       ),
       setRun: db.prepare(
         `UPDATE turns SET run_id = @runId, gateway_generation = @generation, updated_at = @now
+          WHERE id = @id AND state = 'delivering'`,
+      ),
+      rekey: db.prepare(
+        `UPDATE turns SET idempotency_key = @key, run_id = NULL, gateway_generation = NULL, updated_at = @now
           WHERE id = @id AND state = 'delivering'`,
       ),
       complete: db.prepare(
@@ -182,6 +191,14 @@ export class TurnStore {
   /** Remember the gateway run id (and the gateway generation that accepted it) of a delivering turn. */
   setRun(id: string, runId: string, generation: number, now: number): void {
     this.#stmts.setRun.run({ id, runId, generation, now });
+  }
+
+  /**
+   * Use a new idempotency key for the next send (the gateway ended custody of the previous
+   * request without running it). Clears the run id.
+   */
+  rekey(id: string, key: string, now: number): void {
+    this.#stmts.rekey.run({ id, key, now });
   }
 
   /** Record the reply. @returns false if the turn was not delivering (already finished): nothing changed. */

@@ -1,0 +1,167 @@
+/**
+ * The health decision, pure: snapshot + disk reading + time in, draft-inadarei-api-health-check
+ * `status`/`output`/`checks` out. No clock, no I/O; the `/health` route adds the service fields.
+ */
+import type { DiskUsage, HealthSnapshot } from "./ports.ts";
+import type { HealthCheck, HealthStatus } from "./wire.ts";
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+/** Where `warn` and `fail` begin. Ratios are fractions (0.8 = 80 %), sizes are bytes. */
+export type HealthThresholds = {
+  /** Queue depth (accepted + delivering) / limit at or above which the queue warns. */
+  queueWarnRatio: number;
+  /** ... at or above which it fails (1 = the queue refuses new turns). */
+  queueFailRatio: number;
+  /** Disk warns below this free fraction or below `diskWarnFreeBytes`. */
+  diskWarnFreeRatio: number;
+  diskWarnFreeBytes: number;
+  /** Disk fails below this free fraction or below `diskFailFreeBytes`. */
+  diskFailFreeRatio: number;
+  diskFailFreeBytes: number;
+};
+
+/** Defaults: queue 80 % warn / 100 % fail; disk < 10 % or < 1 GiB warn, < 2 % or < 256 MiB fail. */
+export const DEFAULT_HEALTH_THRESHOLDS: HealthThresholds = {
+  queueWarnRatio: 0.8,
+  queueFailRatio: 1,
+  diskWarnFreeRatio: 0.1,
+  diskWarnFreeBytes: GiB,
+  diskFailFreeRatio: 0.02,
+  diskFailFreeBytes: 256 * MiB,
+};
+
+/** The disk reading, or why it could not be read (then `disk:free` warns). */
+export type DiskReading = DiskUsage | { error: string };
+
+/** Keys of the `checks` object, `{componentName}:{metricName}` as the draft suggests. */
+export type CheckKey = "gateway:process" | "gateway:connection" | "queue:depth" | "disk:free";
+
+/** `status`, `output` (omitted on pass, per the draft) and `checks` of the health document. */
+export type HealthAssessment = {
+  status: HealthStatus;
+  output?: string;
+  checks: Record<CheckKey, [HealthCheck]>;
+};
+
+const RANK: Record<HealthStatus, number> = { pass: 0, warn: 1, fail: 2 };
+const iso = (ms: number) => new Date(ms).toISOString();
+
+type CheckFields = { componentType: string; observedValue: unknown; observedUnit: string; time: string; [detail: string]: unknown };
+
+function check(status: HealthStatus, output: string | null, fields: CheckFields): [HealthCheck] {
+  const { componentType, observedValue, observedUnit, time, ...details } = fields;
+  const head = { componentType, observedValue, observedUnit, status, time };
+  return [output === null ? { ...head, ...details } : { ...head, output, ...details }];
+}
+
+function gatewayProcess(s: HealthSnapshot, time: string): [HealthCheck] {
+  const g = s.gateway;
+  const why = g.reason ? `: ${g.reason}` : "";
+  let status: HealthStatus = "pass";
+  let output: string | null = null;
+  if (g.state === "failed") [status, output] = ["fail", `gateway gave up restarting${why}`];
+  else if (g.state === "starting" || g.state === "backoff") [status, output] = ["warn", `gateway is ${g.state} (recovering)${why}`];
+  else if (g.state === "stopping") [status, output] = ["warn", `gateway is stopping${why}`];
+  // Stopped on purpose during shutdown is expected; stopped otherwise means nothing will restart it.
+  else if (g.state === "stopped") [status, output] = s.draining ? ["warn", "gateway stopped (draining)"] : ["fail", `gateway is stopped${why}`];
+  const lastExit = g.lastExit && { code: g.lastExit.code, signal: g.lastExit.signal, at: iso(g.lastExit.at) };
+  return check(status, output, {
+    componentType: "system",
+    observedValue: g.state,
+    observedUnit: "state",
+    time,
+    pid: g.pid,
+    since: iso(g.since),
+    restarts: g.restarts,
+    generation: g.generation,
+    lastExit,
+    openclawVersion: g.openclawVersion,
+  });
+}
+
+function gatewayConnection(s: HealthSnapshot, time: string): [HealthCheck] {
+  const c = s.connection;
+  let status: HealthStatus = "pass";
+  let output: string | null = null;
+  // While the process is not ready, gateway:process already reports it; do not count it twice.
+  if (!c.connected && s.gateway.state === "ready") {
+    [status, output] = ["warn", `gateway connection is down${c.lastError ? `: ${c.lastError}` : ""}`];
+  }
+  return check(status, output, {
+    componentType: "component",
+    observedValue: c.connected,
+    observedUnit: "connected",
+    time,
+    since: iso(c.since),
+    lastError: c.lastError,
+  });
+}
+
+function queueDepth(s: HealthSnapshot, t: HealthThresholds, time: string): [HealthCheck] {
+  const q = s.queue;
+  const depth = q.accepted + q.delivering;
+  const ratio = q.limit > 0 ? depth / q.limit : 1;
+  let status: HealthStatus = "pass";
+  if (ratio >= t.queueFailRatio) status = "fail";
+  else if (ratio >= t.queueWarnRatio) status = "warn";
+  const output = status === "pass" ? null : `queue holds ${depth} of ${q.limit} turns (${Math.round(ratio * 100)} %)`;
+  return check(status, output, {
+    componentType: "component",
+    observedValue: depth,
+    observedUnit: "turns",
+    time,
+    limit: q.limit,
+    accepted: q.accepted,
+    delivering: q.delivering,
+  });
+}
+
+function diskFree(d: DiskReading, t: HealthThresholds, time: string): [HealthCheck] {
+  if ("error" in d) {
+    return check("warn", `cannot read disk usage: ${d.error}`, { componentType: "system", observedValue: null, observedUnit: "bytes", time });
+  }
+  // totalBytes 0 (odd pseudo filesystems): judge by bytes only.
+  const ratio = d.totalBytes > 0 ? d.freeBytes / d.totalBytes : 1;
+  let status: HealthStatus = "pass";
+  if (ratio < t.diskFailFreeRatio || d.freeBytes < t.diskFailFreeBytes) status = "fail";
+  else if (ratio < t.diskWarnFreeRatio || d.freeBytes < t.diskWarnFreeBytes) status = "warn";
+  const output =
+    status === "pass" ? null : `${(d.freeBytes / GiB).toFixed(2)} GiB free on ${d.path} (${(ratio * 100).toFixed(1)} %)`;
+  return check(status, output, {
+    componentType: "system",
+    observedValue: d.freeBytes,
+    observedUnit: "bytes",
+    time,
+    totalBytes: d.totalBytes,
+    path: d.path,
+  });
+}
+
+/**
+ * Judge the daemon's health (draft-inadarei-api-health-check). Overall status is the worst check;
+ * `output` joins the outputs of the checks that are not `pass`.
+ * @param snapshot the daemon state (epoch ms times)
+ * @param disk the data directory's filesystem, or the error reading it
+ * @param nowMs epoch ms stamped into each check's `time`
+ * @param thresholds see {@link DEFAULT_HEALTH_THRESHOLDS}
+ */
+export function assessHealth(
+  snapshot: HealthSnapshot,
+  disk: DiskReading,
+  nowMs: number,
+  thresholds: HealthThresholds = DEFAULT_HEALTH_THRESHOLDS,
+): HealthAssessment {
+  const time = iso(nowMs);
+  const checks: HealthAssessment["checks"] = {
+    "gateway:process": gatewayProcess(snapshot, time),
+    "gateway:connection": gatewayConnection(snapshot, time),
+    "queue:depth": queueDepth(snapshot, thresholds, time),
+    "disk:free": diskFree(disk, thresholds, time),
+  };
+  const all = Object.values(checks).map(([c]) => c);
+  const status = all.reduce<HealthStatus>((w, c) => (RANK[c.status] > RANK[w] ? c.status : w), "pass");
+  const outputs = all.flatMap((c) => (c.output === undefined ? [] : [c.output]));
+  return outputs.length === 0 ? { status, checks } : { status, output: outputs.join("; "), checks };
+}

@@ -1,0 +1,152 @@
+/**
+ * Client of the local API, for the `agent-supervisor turn` and `agent-supervisor status` commands.
+ * Responses are validated with the wire schemas; failures are typed errors with stable codes.
+ */
+import type { z } from "zod";
+import { SupervisorError, UnavailableError } from "../errors.ts";
+import type { TurnView } from "./ports.ts";
+import {
+  errorBodySchema,
+  type HealthDocument,
+  healthDocumentSchema,
+  type Readyz,
+  readyzSchema,
+  type SubmitTurnBody,
+  submitTurnResponseSchema,
+  turnViewSchema,
+} from "./wire.ts";
+
+/** The daemon is not listening (ECONNREFUSED): code ERR_DAEMON_UNREACHABLE; exit code 69 via exitCodeFor. */
+export class DaemonUnreachableError extends UnavailableError {
+  constructor(baseUrl: string, cause: unknown) {
+    super("ERR_DAEMON_UNREACHABLE", `cannot connect to ${baseUrl}: is agent-supervisor running? (systemctl status agent-supervisor)`, { cause });
+  }
+}
+
+/**
+ * Any other failed call. `code` is the server's (ERR_UNAUTHORIZED, ERR_QUEUE_FULL, ERR_NOT_FOUND,
+ * ERR_TOO_LARGE, ...) or the client's own: ERR_NETWORK, ERR_TIMEOUT, ERR_BAD_RESPONSE, ERR_WAIT_TIMEOUT.
+ * `status` is the HTTP status, or null if there was no response.
+ */
+export class ApiError extends SupervisorError {
+  readonly status: number | null;
+  /** Seconds from `Retry-After`, if the server sent one. */
+  readonly retryAfterS: number | null;
+  /** For ERR_WAIT_TIMEOUT: the turn as last seen. */
+  readonly turn: TurnView | null;
+  constructor(code: string, message: string, extra: { status?: number | null; retryAfterS?: number | null; turn?: TurnView; cause?: unknown } = {}) {
+    super(code, message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    this.status = extra.status ?? null;
+    this.retryAfterS = extra.retryAfterS ?? null;
+    this.turn = extra.turn ?? null;
+  }
+}
+
+/** The client; every method rejects with {@link DaemonUnreachableError} or {@link ApiError}. */
+export type ApiClient = {
+  /** POST /v1/turns. `created` is false for an idempotent repeat (HTTP 200 instead of 202). */
+  submitTurn(input: SubmitTurnBody): Promise<{ turnId: string; created: boolean }>;
+  /** GET /v1/turns/:id, long-polling up to `waitMs` (ms, server caps it at 60000); 0 returns at once. */
+  getTurn(id: string, waitMs?: number): Promise<TurnView>;
+  /** Long-poll repeatedly until the turn is done or failed. @throws ApiError ERR_WAIT_TIMEOUT after `totalTimeoutMs` (ms) */
+  waitTurn(id: string, totalTimeoutMs: number): Promise<TurnView>;
+  /** GET /health: the draft-inadarei-api-health-check document, for 200 and 503 alike. */
+  health(): Promise<HealthDocument>;
+  /** GET /readyz, for 200 and 503 alike. */
+  readyz(): Promise<Readyz>;
+};
+
+const POLL_MS = 60_000;
+// Room for the server to answer after its long-poll ends, before the client gives up (ms).
+const RESPONSE_SLACK_MS = 10_000;
+
+/**
+ * Create a client for `baseUrl` (e.g. "http://127.0.0.1:18790"). `token` is sent as
+ * `Authorization: Bearer` (RFC 6750) to `/v1/*` only. `now` (epoch ms) defaults to Date.now.
+ */
+export function createApiClient(opts: { baseUrl: string; token: string; fetch: typeof fetch; now?: () => number }): ApiClient {
+  const base = opts.baseUrl.replace(/\/+$/, "");
+  const now = opts.now ?? Date.now;
+
+  async function call<S extends z.ZodType>(path: string, schema: S, init: RequestInit & { timeoutMs: number; okStatuses?: number[] }): Promise<{ status: number; body: z.infer<S> }> {
+    const headers = new Headers(init.headers);
+    if (path.startsWith("/v1/")) headers.set("Authorization", `Bearer ${opts.token}`);
+    let res: Response;
+    try {
+      res = await opts.fetch(base + path, { ...init, headers, signal: AbortSignal.timeout(init.timeoutMs) });
+    } catch (err) {
+      if (hasCode(err, "ECONNREFUSED")) throw new DaemonUnreachableError(base, err);
+      if (err instanceof DOMException && err.name === "TimeoutError") {
+        throw new ApiError("ERR_TIMEOUT", `no answer from ${base}${path} within ${init.timeoutMs} ms`, { cause: err });
+      }
+      throw new ApiError("ERR_NETWORK", `request to ${base}${path} failed: ${describe(err)}`, { cause: err });
+    }
+    const text = await res.text();
+    const json = safeJson(text);
+    if (!res.ok && !(init.okStatuses ?? []).includes(res.status)) {
+      const e = errorBodySchema.safeParse(json);
+      const retry = Number(res.headers.get("retry-after"));
+      throw new ApiError(e.success ? e.data.error.code : `ERR_HTTP_${res.status}`, e.success ? e.data.error.message : `HTTP ${res.status} from ${path}`, {
+        status: res.status,
+        retryAfterS: Number.isFinite(retry) && retry > 0 ? retry : null,
+      });
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) throw new ApiError("ERR_BAD_RESPONSE", `unexpected response from ${path} (HTTP ${res.status})`, { status: res.status });
+    return { status: res.status, body: parsed.data };
+  }
+
+  const getTurn = async (id: string, waitMs = 0): Promise<TurnView> => {
+    const q = waitMs > 0 ? `?wait=${Math.ceil(waitMs)}` : "";
+    return (await call(`/v1/turns/${encodeURIComponent(id)}${q}`, turnViewSchema, { timeoutMs: waitMs + RESPONSE_SLACK_MS })).body;
+  };
+
+  return {
+    async submitTurn(input) {
+      const r = await call("/v1/turns", submitTurnResponseSchema, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(input),
+        timeoutMs: RESPONSE_SLACK_MS,
+      });
+      return { turnId: r.body.turnId, created: r.status === 202 };
+    },
+    getTurn,
+    async waitTurn(id, totalTimeoutMs) {
+      const deadline = now() + totalTimeoutMs;
+      for (;;) {
+        const left = deadline - now();
+        const turn = await getTurn(id, Math.max(0, Math.min(left, POLL_MS)));
+        if (turn.state === "done" || turn.state === "failed") return turn;
+        if (deadline - now() <= 0) {
+          throw new ApiError("ERR_WAIT_TIMEOUT", `turn ${id} is still ${turn.state} after ${totalTimeoutMs} ms`, { turn });
+        }
+      }
+    },
+    async health() {
+      return (await call("/health", healthDocumentSchema, { timeoutMs: RESPONSE_SLACK_MS, okStatuses: [503] })).body;
+    },
+    async readyz() {
+      return (await call("/readyz", readyzSchema, { timeoutMs: RESPONSE_SLACK_MS, okStatuses: [503] })).body;
+    },
+  };
+}
+
+function hasCode(err: unknown, code: string): boolean {
+  // fetch (undici) wraps socket errors: TypeError("fetch failed", { cause: { code } }), sometimes an AggregateError.
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if ((e as NodeJS.ErrnoException).code === code) return true;
+    if (e instanceof AggregateError && e.errors.some((x) => hasCode(x, code))) return true;
+  }
+  return false;
+}
+
+const describe = (err: unknown) => (err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err));
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

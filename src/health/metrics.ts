@@ -1,0 +1,89 @@
+/**
+ * Prometheus metrics (prom-client) on a registry of our own, never the global default, so two
+ * daemons in one test process do not share counters. Counters and the histogram are incremented
+ * by the rest of the daemon; gauges are set from the snapshot at scrape time by {@link Metrics.observe}.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { DiskReading } from "./assess.ts";
+import type { GatewayProcessState, HealthSnapshot } from "./ports.ts";
+
+const GATEWAY_STATES: readonly GatewayProcessState[] = ["stopped", "starting", "ready", "backoff", "stopping", "failed"];
+
+/** The registry plus the instruments other subsystems update. */
+export type Metrics = {
+  /** Serve with `registry.metrics()` (content type `registry.contentType`, Prometheus text 0.0.4). */
+  registry: Registry;
+  /** `agent_supervisor_turns_total{outcome="done"|"failed"}`: finished turns. */
+  turnsTotal: Counter<"outcome">;
+  /**
+   * `agent_supervisor_gateway_restarts_total{cause}`: gateway restarts. Keep `cause` a small fixed
+   * set (e.g. "exit", "startup-timeout", "watchdog"), never free text: each value is a time series.
+   */
+  gatewayRestartsTotal: Counter<"cause">;
+  /** `agent_supervisor_turn_duration_seconds`: accept-to-finish time of finished turns (seconds). */
+  turnDurationSeconds: Histogram;
+  /** Set the scrape-time gauges from a snapshot and (optionally) a disk reading. */
+  observe(snapshot: HealthSnapshot, disk?: DiskReading): void;
+};
+
+/**
+ * Create the registry and every metric. Names are prefixed `agent_supervisor_`.
+ * @param options.processMetrics also collect prom-client's default process metrics (CPU, memory,
+ *   event-loop lag, ...) under their usual unprefixed names (`process_cpu_seconds_total`, `nodejs_*`); default true
+ */
+export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const turnsTotal = new Counter({
+    name: "agent_supervisor_turns_total",
+    help: "Turns finished, by outcome (done or failed)",
+    labelNames: ["outcome"] as const,
+    registers,
+  });
+  // Zero series up front so rate() works from the first scrape.
+  for (const outcome of ["done", "failed"]) turnsTotal.inc({ outcome }, 0);
+  const gatewayRestartsTotal = new Counter({
+    name: "agent_supervisor_gateway_restarts_total",
+    help: "Gateway process restarts, by cause",
+    labelNames: ["cause"] as const,
+    registers,
+  });
+  const turnDurationSeconds = new Histogram({
+    name: "agent_supervisor_turn_duration_seconds",
+    help: "Time from accepting a turn to its result (seconds)",
+    // Model turns take seconds to minutes; the last bucket is the default turn timeout.
+    buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600],
+    registers,
+  });
+
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Gauge<L>({ name: `agent_supervisor_${name}`, help, labelNames, registers });
+  const queueTurns = gauge("queue_turns", "Turns in the queue, by state (accepted, delivering)", ["state"]);
+  const queueLimit = gauge("queue_limit", "Most turns that may wait before new ones get 503");
+  const gatewayUp = gauge("gateway_up", "1 when the gateway process is ready and connected, else 0");
+  const gatewayState = gauge("gateway_state", "1 for the gateway process's current state, 0 for the others", ["state"]);
+  const draining = gauge("draining", "1 while the daemon drains for shutdown");
+  const diskFree = gauge("disk_free_bytes", "Free bytes on the data directory's filesystem (bytes)");
+  const diskTotal = gauge("disk_total_bytes", "Size of the data directory's filesystem (bytes)");
+
+  return {
+    registry,
+    turnsTotal,
+    gatewayRestartsTotal,
+    turnDurationSeconds,
+    observe(s, disk) {
+      queueTurns.set({ state: "accepted" }, s.queue.accepted);
+      queueTurns.set({ state: "delivering" }, s.queue.delivering);
+      queueLimit.set(s.queue.limit);
+      gatewayUp.set(s.gateway.state === "ready" && s.connection.connected ? 1 : 0);
+      for (const state of GATEWAY_STATES) gatewayState.set({ state }, s.gateway.state === state ? 1 : 0);
+      draining.set(s.draining ? 1 : 0);
+      if (disk && !("error" in disk)) {
+        diskFree.set(disk.freeBytes);
+        diskTotal.set(disk.totalBytes);
+      }
+    },
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * Where the managed runtime lives under the data directory, and its record `current.json`.
+ *
+ * ```
+ * <dataDir>/runtime/
+ *   current.json            which pieces the daemon runs (CurrentRecord), replaced atomically
+ *   .install.lock           held by a running installer (lock.ts)
+ *   node-<nodeVersion>/     registry package node-linux-<arch>, unpacked: bin/node
+ *   npm-<npmVersion>/       registry package npm, unpacked: bin/npm-cli.js (used only to install)
+ *   openclaw-<version>/     npm --prefix: node_modules/openclaw/openclaw.mjs
+ *   *.partial-<hex>/        a piece being installed; renamed into place once complete
+ * ```
+ * A directory without `.partial-` exists only once complete, so its presence means "installed".
+ */
+import { randomBytes } from "node:crypto";
+import { open, readFile, rename, rm } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { z } from "zod";
+import { RUNTIME_ERROR_CODES as E, RuntimeError } from "./errors.ts";
+
+/** Node version the managed runtime pins (openclaw needs >= 24.16; matches `.node-version`). */
+export const PINNED_NODE_VERSION = "24.21.0";
+/** npm version used to install openclaw (self-contained tarball: its dependencies are bundled). */
+export const PINNED_NPM_VERSION = "11.21.2";
+
+/**
+ * Registry package holding the Node binary for this OS/CPU (`process.platform`, `process.arch`).
+ * @throws RuntimeError ERR_UNSUPPORTED_PLATFORM unless linux x64 or arm64
+ */
+export function nodePackageName(platform: string, arch: string): string {
+  if (platform === "linux" && (arch === "x64" || arch === "arm64")) return `node-linux-${arch}`;
+  throw new RuntimeError(E.UNSUPPORTED_PLATFORM, `no managed Node runtime for ${platform}/${arch}; supported: linux/x64, linux/arm64 (or set OPENCLAW_NODE and OPENCLAW_ENTRY)`);
+}
+
+/** Absolute paths of the runtime tree for one data directory. Pure. */
+export function runtimeLayout(dataDir: string) {
+  const root = join(resolve(dataDir), "runtime");
+  return {
+    root,
+    currentFile: join(root, "current.json"),
+    lockFile: join(root, ".install.lock"),
+    nodeDir: (version: string) => join(root, `node-${version}`),
+    npmDir: (version: string) => join(root, `npm-${version}`),
+    openclawDir: (version: string) => join(root, `openclaw-${version}`),
+  };
+}
+
+/** Return type of {@link runtimeLayout}. */
+export type RuntimeLayout = ReturnType<typeof runtimeLayout>;
+
+/** `<nodeDir>/bin/node`. */
+export const nodeBinPath = (nodeDir: string): string => join(nodeDir, "bin", "node");
+/** `<npmDir>/bin/npm-cli.js`. */
+export const npmCliPath = (npmDir: string): string => join(npmDir, "bin", "npm-cli.js");
+/** `<prefix>/node_modules/openclaw/openclaw.mjs`: what the daemon runs with the managed Node. */
+export const openclawEntryPath = (prefix: string): string => join(prefix, "node_modules", "openclaw", "openclaw.mjs");
+
+/** Schema of `current.json`. Paths are absolute; `installedAt` is an ISO-8601 UTC timestamp. */
+export const currentRecordSchema = z.object({
+  openclawVersion: z.string().min(1),
+  nodeVersion: z.string().min(1),
+  npmVersion: z.string().min(1),
+  nodePath: z.string().min(1),
+  entryPath: z.string().min(1),
+  installedAt: z.iso.datetime(),
+});
+
+/** The installed runtime, as recorded in `current.json`. */
+export type CurrentRecord = z.infer<typeof currentRecordSchema>;
+
+/**
+ * Read `current.json`.
+ * @returns undefined when the file does not exist
+ * @throws RuntimeError ERR_RUNTIME_MISSING when it exists but is not a valid record
+ */
+export async function readCurrent(file: string): Promise<CurrentRecord | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  let parsed;
+  try {
+    parsed = currentRecordSchema.safeParse(JSON.parse(text));
+  } catch (err) {
+    throw new RuntimeError(E.RUNTIME_MISSING, `${file} is not JSON; run 'agent-supervisor openclaw install' to rewrite it`, { cause: err });
+  }
+  if (!parsed.success) {
+    throw new RuntimeError(E.RUNTIME_MISSING, `${file} is not a valid runtime record (${parsed.error.issues.map((i) => i.path.join(".")).join(", ")}); run 'agent-supervisor openclaw install' to rewrite it`);
+  }
+  return parsed.data;
+}
+
+/** A fresh suffix for temporary names: 12 hex characters. */
+export const randomSuffix = (): string => randomBytes(6).toString("hex");
+
+/**
+ * Replace `file` with `data` atomically: write a sibling temp file, fsync it, rename it over
+ * `file`, fsync the directory. Readers see the old or the new content, never a mix, even after
+ * a power cut.
+ */
+export async function writeFileAtomic(file: string, data: string): Promise<void> {
+  const tmp = `${file}.tmp-${randomSuffix()}`;
+  try {
+    const fh = await open(tmp, "wx", 0o644);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(dirname(file));
+}
+
+/** fsync a directory so a rename in it survives a crash. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const dh = await open(dir, "r");
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}

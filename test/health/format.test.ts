@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { assessHealth } from "../../src/health/assess.ts";
+import { formatBytes, formatDuration, formatStatus } from "../../src/health/format.ts";
+import type { HealthDocument } from "../../src/health/wire.ts";
+import { snapshot } from "./fakes.ts";
+
+const NOW = Date.parse("2026-03-01T12:00:00.000Z");
+const GiB = 1024 ** 3;
+const service = { version: "1", releaseId: "0.1.0", serviceId: "vps-7", description: "test" };
+const doc = (a: ReturnType<typeof assessHealth>): HealthDocument => ({ ...service, ...a });
+
+describe("formatStatus", () => {
+  it("summarises a healthy daemon", () => {
+    const a = assessHealth(snapshot(NOW), { path: "/var/lib/agent-supervisor", freeBytes: 30 * GiB, totalBytes: 40 * GiB }, NOW);
+    expect(formatStatus(doc(a))).toBe(
+      [
+        "agent-supervisor 0.1.0 (vps-7): PASS",
+        "  [pass] gateway:    ready for 1h 0m, pid 4242, 2 restarts, last exit code 1 1h 1m ago, openclaw 2026.9.6",
+        "  [pass] connection: connected for 58m 20s",
+        "  [pass] queue:      4 of 100 turns (3 accepted, 1 delivering)",
+        "  [pass] disk:       30.0 GiB free of 40.0 GiB (75.0 %) on /var/lib/agent-supervisor",
+      ].join("\n"),
+    );
+  });
+
+  it("shows the output under each check that is not passing", () => {
+    const s = snapshot(NOW, {
+      gateway: { state: "backoff", pid: null, since: NOW - 4000, reason: "exit code 1", lastExit: { code: null, signal: "SIGKILL", at: NOW - 4000 } },
+      connection: { connected: false },
+    });
+    const text = formatStatus(doc(assessHealth(s, { error: "EACCES" }, NOW)));
+    expect(text).toContain("(vps-7): WARN");
+    expect(text).toContain("  [warn] gateway:    backoff for 4s, 2 restarts, last exit SIGKILL 4s ago");
+    expect(text).toContain("gateway is backoff (recovering): exit code 1");
+    expect(text).toContain("  [pass] connection: disconnected for");
+    expect(text).toContain("  [warn] disk:       unknown");
+    expect(text).toContain("cannot read disk usage: EACCES");
+  });
+
+  it("tolerates a document without the detail fields", () => {
+    const minimal: HealthDocument = {
+      ...service,
+      status: "fail",
+      checks: { "queue:depth": [{ componentType: "component", observedValue: 7, observedUnit: "turns", status: "fail", time: "2026-03-01T12:00:00Z" }] },
+    };
+    expect(formatStatus(minimal)).toBe("agent-supervisor 0.1.0 (vps-7): FAIL\n  [fail] queue:      7 of ? turns (? accepted, ? delivering)");
+  });
+});
+
+describe("formatDuration / formatBytes", () => {
+  it.each([
+    [0, "0s"],
+    [999, "0s"],
+    [45_000, "45s"],
+    [3_600_000, "1h 0m"],
+    [11_520_000, "3h 12m"],
+    [190_800_000, "2d 5h"],
+    [-1, "?"],
+  ])("%d ms → %s", (ms, text) => expect(formatDuration(ms)).toBe(text));
+
+  it.each([
+    [512, "512 B"],
+    [1536, "1.5 KiB"],
+    [256 * 1024 ** 2, "256.0 MiB"],
+    [12.3 * GiB, "12.3 GiB"],
+  ])("%d bytes → %s", (b, text) => expect(formatBytes(b)).toBe(text));
+});
