@@ -37,6 +37,9 @@ export function validateSettings(fileVars: Record<string, string>, env: NodeJS.P
     const v = env[name];
     if (v !== undefined) raw[name] = v;
   }
+  // A blank value means unset, so the default applies (`KEY=` lines are common in env files).
+  // Without this z.coerce.number() reads "" as 0: `GATEWAY_STOP_GRACE_MS=` meant no grace at all.
+  for (const name of SETTING_NAMES) if (raw[name]?.trim() === "") delete raw[name];
   const parsed = settingsSchema.safeParse(raw);
   if (!parsed.success) {
     throw new ConfigError(`invalid settings:\n  ${formatIssues(parsed.error.issues).join("\n  ")}`);

@@ -64,8 +64,13 @@ export class TurnService implements TurnsPort {
 
   /** @inheritdoc */
   submit(input: { conversationId: string; message: string; idempotencyKey?: string | undefined }, source: TurnSource = "local") {
-    if (this.#draining) throw new DrainingError();
     const { turns, now, queueLimit } = this.#o;
+    const clientKey = input.idempotencyKey === undefined ? undefined : `${source}:${input.idempotencyKey}`;
+    // A repeat of an accepted turn gets that turn even when full or draining: the client is
+    // retrying a submit whose answer it lost, and a 503 would tell it the turn was refused.
+    const prior = clientKey === undefined ? undefined : turns.getByClientKey(clientKey);
+    if (prior) return { turnId: prior.id, created: false };
+    if (this.#draining) throw new DrainingError();
     const c = turns.counts();
     if (c.accepted + c.delivering >= queueLimit) throw new QueueFullError(queueLimit);
     let result;
@@ -73,7 +78,7 @@ export class TurnService implements TurnsPort {
       result = turns.insert({
         id: randomUUID(),
         source,
-        clientKey: input.idempotencyKey === undefined ? undefined : `${source}:${input.idempotencyKey}`,
+        clientKey,
         conversationId: input.conversationId,
         sessionKey: sessionKeyFor(input.conversationId),
         message: input.message,

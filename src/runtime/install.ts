@@ -85,6 +85,8 @@ export async function installOpenclaw(opts: InstallOptions): Promise<InstallResu
   const done = await usableCurrent(layout.currentFile, version, nodeVersion);
   if (done) return { status: "already-installed", record: done, previous: done };
 
+  // The data directory also holds tokens: create it private, as the daemon does (a no-op if it exists).
+  await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   await mkdir(layout.root, { recursive: true, mode: 0o755 });
   const lock = await acquireInstallLock(layout.lockFile, { pid: opts.pid ?? process.pid, nowIso: new Date(opts.now()).toISOString() });
   try {
@@ -113,7 +115,7 @@ export async function installOpenclaw(opts: InstallOptions): Promise<InstallResu
       if (await exists(npmCliPath(npmDir))) onProgress({ kind: "reuse", piece: "npm", version: npmVersion, dir: npmDir });
       else await installPieceFromTarball({ ...common, piece: "npm", name: "npm", version: npmVersion, dir: npmDir, mustHave: "bin/npm-cli.js" });
       await installOpenclawPrefix({
-        version, dir: prefix, nodePath, npmCliPath: npmCliPath(npmDir), registry: opts.registry,
+        version, dir: prefix, nodePath, npmCliPath: npmCliPath(npmDir), logsDir: layout.npmLogsDir, registry: opts.registry,
         spawn: opts.spawn, env: npmEnv(opts.env ?? {}, dirname(nodePath)), signal: opts.signal, onProgress, now: opts.now,
       });
     }

@@ -8,6 +8,7 @@
  *   node-<nodeVersion>/     registry package node-linux-<arch>, unpacked: bin/node
  *   npm-<npmVersion>/       registry package npm, unpacked: bin/npm-cli.js (used only to install)
  *   openclaw-<version>/     npm --prefix: node_modules/openclaw/openclaw.mjs
+ *   npm-logs/               npm's debug logs, named in its error output
  *   *.partial-<hex>/        a piece being installed; renamed into place once complete
  * ```
  * A directory without `.partial-` exists only once complete, so its presence means "installed".
@@ -39,6 +40,8 @@ export function runtimeLayout(dataDir: string) {
     root,
     currentFile: join(root, "current.json"),
     lockFile: join(root, ".install.lock"),
+    /** npm's debug logs (`--logs-dir`), kept after a failed install; npm keeps the last 10. */
+    npmLogsDir: join(root, "npm-logs"),
     nodeDir: (version: string) => join(root, `node-${version}`),
     npmDir: (version: string) => join(root, `npm-${version}`),
     openclawDir: (version: string) => join(root, `openclaw-${version}`),

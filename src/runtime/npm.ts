@@ -26,6 +26,8 @@ export type NpmInstall = {
   dir: string;
   nodePath: string;
   npmCliPath: string;
+  /** npm's `--logs-dir`, outside the partial directory so a failed run's log survives. */
+  logsDir: string;
   registry: string;
   spawn: SpawnLike;
   /** The npm child's environment (see `npmEnv` in install.ts). */
@@ -37,8 +39,13 @@ export type NpmInstall = {
 };
 
 /** The npm command lines, for a prefix and its cache directory. Pure. */
-export function npmArgs(step: "install" | "rebuild", p: { npmCliPath: string; version: string; registry: string }, prefix: string, cache: string): string[] {
-  const common = ["--prefix", prefix, "--no-fund", "--no-audit", "--no-update-notifier", "--cache", cache, "--registry", p.registry];
+export function npmArgs(
+  step: "install" | "rebuild",
+  p: { npmCliPath: string; version: string; registry: string; logsDir: string },
+  prefix: string,
+  cache: string,
+): string[] {
+  const common = ["--prefix", prefix, "--no-fund", "--no-audit", "--no-update-notifier", "--cache", cache, "--logs-dir", p.logsDir, "--registry", p.registry];
   return step === "install"
     ? [p.npmCliPath, "install", ...common, "--omit=dev", "--ignore-scripts", `openclaw@${p.version}`]
     : [p.npmCliPath, "rebuild", "openclaw", ...common, "--ignore-scripts=false", "--foreground-scripts"];

@@ -99,11 +99,17 @@ export async function fetchPackageDist(fetch: FetchLike, registry: string, name:
   const res = await get(fetch, url, registry, what, signal);
   const bad = (why: string, cause?: unknown) =>
     new RegistryError(E.REGISTRY_RESPONSE, `registry sent an invalid document for ${what} (${redactUrl(url)}): ${why}`, { url: redactUrl(url) }, { cause });
-  let body: unknown;
+  let text: string;
   try {
-    body = JSON.parse(await res.text());
+    text = await res.text();
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
+    throw new RegistryError(E.REGISTRY_NETWORK, `reading the registry's answer for ${what} failed (${redactUrl(url)}): ${(err as Error).message}`, { url: redactUrl(url) }, { cause: err });
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
     throw bad("not JSON", err);
   }
   const doc = versionDocument.safeParse(body);
@@ -131,7 +137,8 @@ export type DownloadOptions = {
 /**
  * Stream `dist.tarball` to `file` and check it against `dist.integrity`.
  * @returns the tarball size in bytes; on return the file is complete and verified
- * @throws RegistryError (ERR_REGISTRY_NETWORK, ERR_REGISTRY_HTTP, ERR_TARBALL_TOO_LARGE),
+ * @throws RegistryError (ERR_REGISTRY_NETWORK, ERR_REGISTRY_HTTP, ERR_TARBALL_TOO_LARGE,
+ *   ERR_REGISTRY_RESPONSE for an unusable `dist.integrity`),
  *   IntegrityError (ERR_INTEGRITY); `signal.reason` when aborted
  */
 export async function downloadTarball(opts: DownloadOptions): Promise<number> {
@@ -140,7 +147,8 @@ export async function downloadTarball(opts: DownloadOptions): Promise<number> {
   const what = `${dist.name}@${dist.version} tarball`;
   const url = redactUrl(dist.tarball);
   const tooLarge = (n: number) => new RegistryError(E.TARBALL_TOO_LARGE, `${what} is ${n} bytes or more, over the ${maxBytes}-byte limit (${url})`, { url });
-  const sri = parseIntegrity(dist.integrity) as SriHash; // fetchPackageDist checked it
+  const sri = parseIntegrity(dist.integrity);
+  if (!sri) throw new RegistryError(E.REGISTRY_RESPONSE, `unsupported dist.integrity "${dist.integrity}" for ${what}`, { url });
   const res = await get(opts.fetch, dist.tarball, opts.registry, what, signal);
   const lengthHeader = res.headers.get("content-length");
   const total = lengthHeader !== null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
@@ -149,7 +157,10 @@ export async function downloadTarball(opts: DownloadOptions): Promise<number> {
     throw tooLarge(total);
   }
   const hash = createHash(sri.algorithm);
-  const fh = await open(file, "wx", 0o600);
+  const fh = await open(file, "wx", 0o600).catch(async (err: unknown) => {
+    await res.body?.cancel().catch(() => {});
+    throw err;
+  });
   let received = 0;
   let complete = false;
   try {
@@ -167,7 +178,6 @@ export async function downloadTarball(opts: DownloadOptions): Promise<number> {
       if (err instanceof RegistryError) throw err;
       throw new RegistryError(E.REGISTRY_NETWORK, `download of ${what} broke off after ${received} bytes (${url}): ${(err as Error).message}`, { url }, { cause: err });
     }
-    await fh.sync();
     const actual = hash.digest("base64");
     if (actual !== sri.digest) {
       throw new IntegrityError(`${what} failed its integrity check: registry says ${sri.algorithm}-${sri.digest}, download is ${sri.algorithm}-${actual} (${url})`, { expected: sri.digest, actual });

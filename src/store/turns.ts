@@ -173,6 +173,12 @@ export class TurnStore {
     return row ? toTurn(row) : undefined;
   }
 
+  /** The turn submitted with this client key (`<source>:<key>`), or undefined. */
+  getByClientKey(clientKey: string): Turn | undefined {
+    const row = this.#stmts.getByClientKey.get(clientKey) as Row | undefined;
+    return row ? toTurn(row) : undefined;
+  }
+
   /** Up to `limit` accepted turns that may start now: the oldest of each conversation with none delivering. */
   deliverable(limit: number): Turn[] {
     return (this.#stmts.deliverable.all(limit) as Row[]).map(toTurn);

@@ -143,9 +143,12 @@ export class GatewaySupervisor {
   async #watch(child: RunningChild, generation: number, signal: AbortSignal): Promise<RestartCause> {
     const { clock, policy } = this.#d;
     const stopTimer = new AbortController();
+    // Removed in finally: `signal` lives as long as the daemon, and a listener per generation would pile up.
+    let onAbort = () => {};
     const aborted = new Promise<"abort">((res) => {
+      onAbort = () => res("abort");
       if (signal.aborted) res("abort");
-      signal.addEventListener("abort", () => res("abort"), { once: true });
+      signal.addEventListener("abort", onAbort, { once: true });
     });
     const restart = new Promise<RestartCause>((res) => (this.#restartWaiter = res));
     const ready = new Promise<"ready">((res) => (this.#readyWaiter = { generation, resolve: () => res("ready") }));
@@ -172,6 +175,7 @@ export class GatewaySupervisor {
       return first === "abort" ? "shutdown" : first;
     } finally {
       stopTimer.abort();
+      signal.removeEventListener("abort", onAbort);
       this.#readyWaiter = undefined;
       this.#restartWaiter = undefined;
       // Sweep any process the gateway left in its group (workers, brokers).

@@ -84,7 +84,7 @@ describe("installOpenclaw", () => {
     ]);
     const runs = (await readFile(npmLog, "utf8")).trim().split("\n").map((l) => JSON.parse(l) as { args: string[]; firstPath: string });
     expect(runs.map((r) => r.args[0])).toEqual(["install", "rebuild"]);
-    expect(runs[0]!.args).toEqual(expect.arrayContaining(["--no-fund", "--no-audit", "--omit=dev", "--ignore-scripts", "--registry", registry.url, `openclaw@${V1}`]));
+    expect(runs[0]!.args).toEqual(expect.arrayContaining(["--no-fund", "--no-audit", "--omit=dev", "--ignore-scripts", "--registry", registry.url, "--logs-dir", join(runtime, "npm-logs"), `openclaw@${V1}`]));
     expect(runs[0]!.firstPath).toBe(join(runtime, `node-${PINNED_NODE_VERSION}`, "bin"));
     // the unpacked Node was run once (--version) before it was renamed into place
     expect(spawned[0]).toEqual([expect.stringMatching(/\/node-[\d.]+\.partial-[0-9a-f]{12}\/bin\/node$/), "--version"]);
@@ -122,7 +122,7 @@ describe("installOpenclaw", () => {
     expect(registry.requests).toEqual([]); // node and npm were reused; npm (faked) did the rest
     expect(events.filter((e) => e.kind === "reuse").map((e) => e.kind === "reuse" && e.piece)).toEqual(["node", "npm"]);
     expect(events.at(-1)).toEqual({ kind: "switch", openclawVersion: V2, previousVersion: V1 });
-    expect((await readdir(runtime)).sort()).toEqual(["current.json", `node-${PINNED_NODE_VERSION}`, `npm-${PINNED_NPM_VERSION}`, `openclaw-${V1}`, `openclaw-${V2}`].sort());
+    expect((await readdir(runtime)).filter((n) => n !== "npm-logs").sort()).toEqual(["current.json", `node-${PINNED_NODE_VERSION}`, `npm-${PINNED_NPM_VERSION}`, `openclaw-${V1}`, `openclaw-${V2}`].sort());
 
     // switching back reuses the old prefix: no registry request, no npm run
     spawned.length = 0;

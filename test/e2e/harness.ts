@@ -1,0 +1,185 @@
+/**
+ * End-to-end harness: runs the real daemon (bin/agent-supervisor run) as a child process against
+ * the real OpenClaw gateway and a mock model server on loopback.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import { GatewayClient } from "@openclaw/gateway-client";
+
+export const ROOT = resolve(import.meta.dirname, "..", "..");
+export const CLI = join(ROOT, "bin", "agent-supervisor");
+
+/** A free TCP port on 127.0.0.1 (closed again before returning). */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** Poll `fn` until it returns a truthy value or `timeoutMs` passes. */
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ""}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** One daemon installation: a data dir with the cached runtime linked in, and its env file. */
+export type Site = { dir: string; dataDir: string; envFile: string; httpPort: number; gatewayPort: number };
+
+/** Make a site under `dir` that uses the runtime installed by the global setup. */
+export async function makeSite(dir: string, runtimeDir: string, modelUrl: string, extra: Record<string, string> = {}): Promise<Site> {
+  const dataDir = join(dir, "data");
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  symlinkSync(runtimeDir, join(dataDir, "runtime"));
+  const httpPort = await freePort();
+  const gatewayPort = await freePort();
+  const env: Record<string, string> = {
+    AGENT_SUPERVISOR_DATA_DIR: dataDir,
+    AGENT_SUPERVISOR_HTTP_PORT: String(httpPort),
+    AGENT_SUPERVISOR_LOG_LEVEL: "debug",
+    OPENCLAW_GATEWAY_PORT: String(gatewayPort),
+    OPENAI_COMPAT_BASE_URL: modelUrl,
+    OPENAI_COMPAT_MODEL: "echo-1",
+    OPENAI_COMPAT_API_KEY: "sk-e2e-compat-secret-value",
+    TMP_DIR: join(dir, "tmp"),
+    ...extra,
+  };
+  mkdirSync(env.TMP_DIR!, { recursive: true });
+  const envFile = join(dir, "agent-supervisor.env");
+  writeFileSync(envFile, Object.entries(env).map(([k, v]) => `${k}=${v}`).join("\n") + "\n");
+  return { dir, dataDir, envFile, httpPort, gatewayPort };
+}
+
+/** A running daemon process. */
+export type Daemon = {
+  proc: ChildProcess;
+  logs: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+};
+
+/** Start `agent-supervisor run` for a site; its stdout/stderr lines are collected. */
+export function startDaemon(site: Site): Daemon {
+  const proc = spawn(CLI, ["--config", site.envFile, "run"], {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: site.dir },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: string[] = [];
+  for (const s of [proc.stdout!, proc.stderr!]) {
+    let buf = "";
+    s.setEncoding("utf8");
+    s.on("data", (d: string) => {
+      buf += d;
+      const lines = buf.split("\n");
+      buf = lines.pop() ?? "";
+      logs.push(...lines);
+    });
+  }
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    proc.once("exit", (code, signal) => res({ code, signal })),
+  );
+  return { proc, logs, exited };
+}
+
+/** The local API's bearer token. */
+export function apiToken(site: Site): string {
+  return readFileSync(join(site.dataDir, "api.token"), "utf8").trim();
+}
+
+/** GET a JSON document from the daemon. */
+export async function getJson(site: Site, path: string, auth = false): Promise<{ status: number; body: any }> {
+  const res = await fetch(`http://127.0.0.1:${site.httpPort}${path}`, {
+    headers: auth ? { authorization: `Bearer ${apiToken(site)}` } : {},
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+/** POST a turn; returns its id. */
+export async function postTurn(site: Site, conversationId: string, message: string): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${site.httpPort}/v1/turns`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${apiToken(site)}`, "content-type": "application/json" },
+    body: JSON.stringify({ conversationId, message }),
+  });
+  if (res.status !== 202) throw new Error(`POST /v1/turns: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { turnId: string }).turnId;
+}
+
+/** Wait for the turn to be done or failed (long-polls). */
+export async function waitTurn(site: Site, turnId: string, timeoutMs: number): Promise<any> {
+  return until(`turn ${turnId} to finish`, async () => {
+    const { body } = await getJson(site, `/v1/turns/${turnId}?wait=10000`, true);
+    return body.state === "done" || body.state === "failed" ? body : undefined;
+  }, timeoutMs, 0);
+}
+
+/** Wait until /readyz says ready; returns the /health document. */
+export async function waitReady(site: Site, timeoutMs = 180_000): Promise<any> {
+  await until("daemon /readyz", async () => (await getJson(site, "/readyz")).status === 200, timeoutMs, 500);
+  return (await getJson(site, "/health")).body;
+}
+
+/** The gateway's pid as /health reports it. */
+export async function gatewayPid(site: Site): Promise<number> {
+  const doc = (await getJson(site, "/health")).body;
+  const pid = doc.checks["gateway:process"][0].pid ?? doc.checks["gateway:process"][0].observedValue?.pid;
+  if (typeof pid !== "number") throw new Error(`no gateway pid in /health: ${JSON.stringify(doc.checks["gateway:process"])}`);
+  return pid;
+}
+
+/** Read a session transcript straight from the gateway (independent of the daemon). */
+export async function chatHistory(site: Site, sessionKey: string): Promise<any> {
+  const token = readFileSync(join(site.dataDir, "gateway.token"), "utf8").trim();
+  const ready = Promise.withResolvers<void>();
+  const client = new GatewayClient({
+    url: `ws://127.0.0.1:${site.gatewayPort}`,
+    token,
+    minProtocol: 4,
+    maxProtocol: 4,
+    deviceIdentity: null,
+    onHelloOk: () => ready.resolve(),
+    onConnectError: (e) => ready.reject(e),
+  });
+  client.start();
+  try {
+    await ready.promise;
+    return await client.request("chat.history", { sessionKey, limit: 100 });
+  } finally {
+    client.stop();
+  }
+}
+
+/** Kill whatever gateway a site's pid file names (cleanup after a test). */
+export function killSiteGateway(site: Site): void {
+  try {
+    const { pid } = JSON.parse(readFileSync(join(site.dataDir, "gateway.pid"), "utf8")) as { pid: number };
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // no pid file or already gone
+  }
+}
+
+/** True while a process with this pid exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

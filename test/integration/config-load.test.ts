@@ -1,0 +1,123 @@
+/**
+ * loadSettings over real env files in a temp dir, and the real CLI's `config check`. The real
+ * /etc is never read: file cases pass a temp path, CLI runs pass `--config <temp file>`.
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { loadSettings } from "../../src/config/load.ts";
+import { ConfigError } from "../../src/errors.ts";
+import { removeTempDirs, tempDir } from "./helpers.ts";
+
+afterEach(removeTempDirs);
+
+function envFile(text: string): string {
+  const path = join(tempDir("as-cfg-"), "agent-supervisor.env");
+  writeFileSync(path, text);
+  return path;
+}
+
+function loadError(configFile: string | undefined, env: NodeJS.ProcessEnv = {}): ConfigError {
+  try {
+    loadSettings(configFile, env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error("expected loadSettings to throw a ConfigError");
+}
+
+describe("loadSettings", () => {
+  it("reads settings from the env file and reports the file", () => {
+    const path = envFile("# comment\nTURN_CONCURRENCY=7\nMOONSHOT_API_KEY='sk-moon-abcdef'\nTMP_CLEAN=no\n");
+    const { settings, file } = loadSettings(path, {});
+    expect(file).toBe(path);
+    expect(settings.TURN_CONCURRENCY).toBe(7);
+    expect(settings.MOONSHOT_API_KEY).toBe("sk-moon-abcdef");
+    expect(settings.TMP_CLEAN).toBe(false);
+  });
+
+  it("the environment overrides the file", () => {
+    const path = envFile("TURN_CONCURRENCY=7\nTURN_QUEUE_LIMIT=50\n");
+    const { settings } = loadSettings(path, { TURN_CONCURRENCY: "3" });
+    expect(settings.TURN_CONCURRENCY).toBe(3);
+    expect(settings.TURN_QUEUE_LIMIT).toBe(50);
+  });
+
+  it("an unknown key in the file is reported as an unknown setting", () => {
+    const err = loadError(envFile("TURN_CONCURRENCY=2\nOPENAI_KEY=sk-1\n"));
+    expect(err.message).toContain("OPENAI_KEY: unknown setting");
+  });
+
+  it("an invalid value in the file names the setting", () => {
+    expect(loadError(envFile("TURN_CONCURRENCY=abc\n")).message).toContain("TURN_CONCURRENCY:");
+  });
+
+  it("a blank line for a setting in the file keeps its default", () => {
+    const { settings } = loadSettings(envFile("GATEWAY_STOP_GRACE_MS=\nTURN_TIMEOUT_MS=\n"), {});
+    expect(settings.GATEWAY_STOP_GRACE_MS).toBe(15_000);
+    expect(settings.TURN_TIMEOUT_MS).toBe(600_000);
+  });
+
+  it("an explicit --config file that does not exist is a ConfigError naming it", () => {
+    const missing = join(tempDir(), "nope.env");
+    const err = loadError(missing);
+    expect(err.message).toContain(missing);
+    expect(err.message).toContain("ENOENT");
+  });
+
+  it.runIf(process.getuid?.() !== 0)("an unreadable explicit file is a ConfigError", () => {
+    const path = envFile("TURN_CONCURRENCY=2\n");
+    chmodSync(path, 0o000);
+    expect(loadError(path).message).toContain("EACCES");
+  });
+
+  it("a config path that is a directory is a ConfigError", () => {
+    expect(loadError(tempDir()).message).toContain("EISDIR");
+  });
+
+  it("an empty file gives the defaults", () => {
+    const path = envFile("");
+    const { settings, file } = loadSettings(path, {});
+    expect(file).toBe(path);
+    expect(settings.TURN_CONCURRENCY).toBe(4);
+  });
+});
+
+describe("agent-supervisor config check (real CLI)", () => {
+  const bin = resolve(import.meta.dirname, "../../bin/agent-supervisor");
+
+  function check(env: Record<string, string>) {
+    const dir = tempDir("as-cli-");
+    const cfg = join(dir, "empty.env");
+    writeFileSync(cfg, "");
+    const res = spawnSync(bin, ["--config", cfg, "config", "check"], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", AGENT_SUPERVISOR_DATA_DIR: join(dir, "data"), ...env },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    if (res.error) throw res.error;
+    return res;
+  }
+
+  it("exits 78 and names the setting for an invalid value", () => {
+    const res = check({ TURN_CONCURRENCY: "abc", OPENAI_COMPAT_BASE_URL: "http://127.0.0.1:1/v1" });
+    expect(res.status).toBe(78);
+    expect(res.stderr).toContain("TURN_CONCURRENCY");
+    expect(res.stderr).toContain("ERR_CONFIG");
+  });
+
+  it("exits 0 with an OpenAI-compatible provider configured", () => {
+    const res = check({ OPENAI_COMPAT_BASE_URL: "http://127.0.0.1:1/v1" });
+    expect(res.stderr).toBe("");
+    expect(res.status).toBe(0);
+    expect(res.stdout).toContain("config ok");
+  });
+
+  it("exits 78 when no model provider is configured", () => {
+    const res = check({});
+    expect(res.status).toBe(78);
+    expect(res.stderr).toContain("no model provider configured");
+  });
+});

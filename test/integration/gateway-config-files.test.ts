@@ -1,0 +1,49 @@
+/** writeFileAtomic / prepareGatewayFiles on a real temp directory. */
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { validateSettings } from "../../src/config/load.ts";
+import { gatewayLayout, prepareGatewayFiles, writeFileAtomic } from "../../src/supervisor/gateway-config.ts";
+import { removeTempDirs, tempDir } from "./helpers.ts";
+
+afterEach(removeTempDirs);
+
+describe("writeFileAtomic", () => {
+  it("writes the content with mode 0600 and leaves no temp file", async () => {
+    const dir = tempDir();
+    const path = join(dir, "nested", "openclaw.json");
+    await writeFileAtomic(path, "{\"a\":1}\n");
+    expect(readFileSync(path, "utf8")).toBe("{\"a\":1}\n");
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, "nested")).mode & 0o777).toBe(0o700);
+    expect(readdirSync(join(dir, "nested"))).toEqual(["openclaw.json"]);
+  });
+
+  it("replaces an existing, more permissive file and ends at 0600", async () => {
+    const dir = tempDir();
+    const path = join(dir, "gateway.pid");
+    writeFileSync(path, "old", { mode: 0o644 });
+    await writeFileAtomic(path, "new");
+    expect(readFileSync(path, "utf8")).toBe("new");
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readdirSync(dir)).toEqual(["gateway.pid"]);
+  });
+});
+
+describe("prepareGatewayFiles", () => {
+  it("creates the 0700 directories and an openclaw.json without secret values", async () => {
+    const dataDir = tempDir("as-data-");
+    const layout = gatewayLayout(dataDir);
+    const key = "sk-moonshot-SECRET-9999999999";
+    await prepareGatewayFiles(validateSettings({ MOONSHOT_API_KEY: key }, {}), layout);
+    for (const d of [layout.homeDir, layout.stateDir, layout.workspaceDir, join(layout.root, "logs")]) {
+      expect(statSync(d).mode & 0o777, d).toBe(0o700);
+    }
+    const text = readFileSync(layout.configPath, "utf8");
+    expect(statSync(layout.configPath).mode & 0o777).toBe(0o600);
+    expect(text).not.toContain(key);
+    const cfg = JSON.parse(text);
+    expect(cfg.models.providers.moonshot.apiKey).toBe("${MOONSHOT_API_KEY}");
+    expect(cfg.agents.defaults.workspace).toBe(layout.workspaceDir);
+  });
+});
