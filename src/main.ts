@@ -220,12 +220,21 @@ function buildCli(): Command {
     .description("Keeps an OpenClaw gateway alive and delivers turns to it")
     .version(VERSION, "-V, --version")
     .option("-c, --config <file>", "env file with settings (default /etc/agent-supervisor/agent-supervisor.env, optional)")
+    .enablePositionalOptions()
     .exitOverride();
-  const load = () => loadSettings(program.opts().config, process.env);
+  // `--config` is accepted before and after the subcommand (`agent-supervisor run --config F`).
+  const configOpt = "-c, --config <file>";
+  const configHelp = "env file with settings";
+  let leafConfig: string | undefined;
+  const load = () => loadSettings(leafConfig ?? program.opts().config, process.env);
+  program.hook("preAction", (_root, leaf) => {
+    leafConfig = leaf.opts().config;
+  });
 
   program
     .command("run")
     .description("run the daemon: supervise the gateway, deliver turns, serve the local API")
+    .option(configOpt, configHelp)
     .action(async () => {
       process.exitCode = await runDaemon(load());
       // Everything is closed; do not let a stray handle keep a stopped daemon alive.
@@ -236,6 +245,7 @@ function buildCli(): Command {
   config
     .command("check")
     .description("validate settings and exit (78 when invalid)")
+    .option(configOpt, configHelp)
     .action(() => {
       const { settings, file } = load();
       selectModels(settings);
@@ -244,6 +254,7 @@ function buildCli(): Command {
   config
     .command("print")
     .description("print the effective settings, secrets redacted")
+    .option(configOpt, configHelp)
     .option("--json", "as JSON")
     .option("--reference", "print every setting with its default and meaning (markdown)")
     .action((o: { json?: boolean; reference?: boolean }) => {
@@ -268,6 +279,7 @@ function buildCli(): Command {
     .command("install")
     .description("install Node 24 and openclaw into the data directory from the npm registry")
     .option("--version <version>", "openclaw version (default OPENCLAW_VERSION)")
+    .option(configOpt, configHelp)
     .action(async (o: { version?: string }) => {
       const { settings } = load();
       await runOpenclawInstall({ settings, version: o.version, fetch, spawn, now: Date.now, env: process.env, writeErr: err });
@@ -278,6 +290,7 @@ function buildCli(): Command {
     .description("send one turn through the running daemon and print the reply")
     .argument("<text>", "the message")
     .option("--conversation <id>", "conversation id (one gateway session per conversation)", "cli")
+    .option(configOpt, configHelp)
     .option("--timeout <ms>", "how long to wait for the reply (ms)", "600000")
     .action(async (text: string, o: { conversation: string; timeout: string }) => {
       const { settings } = load();
@@ -293,6 +306,7 @@ function buildCli(): Command {
     .command("status")
     .description("summarise the daemon's health (from its local API)")
     .option("--json", "print the application/health+json document")
+    .option(configOpt, configHelp)
     .action(async (o: { json?: boolean }) => {
       const { settings } = load();
       const client = apiClientFor(settings, "");

@@ -5,6 +5,7 @@
  * from a string. Each key is `.describe()`d and defaulted; README's configuration reference is
  * generated from this table (`agent-supervisor config print --reference`), so the two cannot drift.
  */
+import { resolve } from "node:path";
 import { z } from "zod";
 
 const ms = (def: number, what: string) =>
@@ -51,7 +52,8 @@ export const settingsSchema = z
       .trim()
       .min(1)
       .default("/var/lib/agent-supervisor")
-      .describe("Data directory: SQLite database, gateway state and workspace, tokens, managed OpenClaw runtime"),
+      .transform((p) => resolve(p))
+      .describe("Data directory (a relative path is resolved against the working directory): SQLite database, gateway state and workspace, tokens, managed OpenClaw runtime"),
     AGENT_SUPERVISOR_LOG_LEVEL: z
       .enum(["fatal", "error", "warn", "info", "debug", "trace"])
       .default("info")
@@ -123,7 +125,7 @@ export const settingsSchema = z
     OPENAI_COMPAT_CONTEXT_TOKENS: positiveInt(128_000, 10_000_000, "Context window of the compat model (tokens)"),
 
     TMP_CLEAN: bool(true, "Remove /tmp/openclaw and /tmp/openclaw-* owned by this user before each gateway start"),
-    TMP_DIR: z.string().trim().min(1).default("/tmp").describe("Directory swept for openclaw* leftovers"),
+    TMP_DIR: z.string().trim().min(1).default("/tmp").transform((p) => resolve(p)).describe("Directory swept for openclaw* leftovers"),
   })
   .strict()
   .superRefine((s, ctx) => {

@@ -28,14 +28,22 @@ function contentText(content: unknown): string {
   return "";
 }
 
-/** Extract the user's own words from OpenClaw's wrapped prompt. Pure. */
+/**
+ * Extract the user's own words from OpenClaw's wrapped prompt. Pure.
+ * Handles, as observed on openclaw 2026.9.6: a `[timestamp] ` prefix and `Runtime:` footer, the
+ * internal-context user message, and a restart-recovery prompt that carries the interrupted
+ * input as `[Queued user message ...]\n<text>\n\n[System] Your previous turn was interrupted...`.
+ */
 export function extractPrompt(messages: unknown): string {
   if (!Array.isArray(messages)) return "";
   const users = messages.filter((m) => m?.role === "user").map((m) => contentText(m.content));
   const real = users.filter((t) => !t.includes("BEGIN_OPENCLAW_INTERNAL_CONTEXT") && !t.startsWith("[System]"));
   const last = (real.length > 0 ? real : users).at(-1) ?? "";
   return last
-    .replace(/^\s*\[[^\]]*\]\s*/, "")
+    .replace(/^\s*\[(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [^\]]*\]\s*/, "")
+    .replace(/^\s*\[Queued user message[^\]]*\]\s*/, "")
+    .replace(/\n+\[System\][\s\S]*$/, "")
+    .replace(/^\s*\[(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [^\]]*\]\s*/, "")
     .replace(/\n+Runtime:[\s\S]*$/, "")
     .trim();
 }

@@ -3,7 +3,8 @@
  * installed by the global setup through `agent-supervisor openclaw install`) and a mock
  * OpenAI-compatible model server on loopback (the only stand-in: the LLM provider).
  */
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -64,14 +65,14 @@ describe("agent-supervisor with the real OpenClaw gateway", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("boots the gateway and `agent-supervisor turn` prints the model's reply", () => {
-    const res = spawnSync(CLI, ["--config", site.envFile, "turn", "hello from e2e", "--conversation", "e2e-cli"], {
+  it("boots the gateway and `agent-supervisor turn` prints the model's reply", async () => {
+    // Async: the mock model runs in this process and must keep serving while the CLI waits.
+    const res = await promisify(execFile)(CLI, ["--config", site.envFile, "turn", "hello from e2e", "--conversation", "e2e-cli"], {
       encoding: "utf8",
       env: { PATH: process.env.PATH ?? "" },
       timeout: 120_000,
     });
     expect(res.stderr).toBe("");
-    expect(res.status).toBe(0);
     expect(res.stdout.trim()).toBe("echo: hello from e2e");
     // The provider key reached the model server through the gateway's environment.
     expect(model.requests.at(-1)?.authorization).toBe("Bearer sk-e2e-compat-secret-value");
