@@ -11,7 +11,7 @@ export type Clock = {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 };
 
-/** The real clock: Date.now and unref'd timers, cleared on abort. */
+/** The real clock: Date.now and timers that are cleared as soon as the signal aborts. */
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms, signal) =>

@@ -159,13 +159,13 @@ export class TurnDelivery {
           sentThisJob = false;
         }
         if (!sentThisJob) {
+          if (t.attempts >= policy.maxAttempts) {
+            return this.#fail(t, "TOO_MANY_ATTEMPTS", `gave up after ${t.attempts} deliveries`);
+          }
           const again = turns.startDelivery(t.id, clock.now(), policy.turnTimeoutMs);
           if (!again) return;
           t = again;
           sentThisJob = true;
-        }
-        if (t.attempts > policy.maxAttempts) {
-          return this.#fail(t, "TOO_MANY_ATTEMPTS", `gave up after ${policy.maxAttempts} deliveries`);
         }
         const generation = gateway.generation;
         const res = await gateway.request<AgentFinal>(

@@ -77,7 +77,7 @@ async function get(fetch: FetchLike, url: string, registry: string, what: string
     res = await fetch(req.url, { signal, headers: req.headers });
   } catch (err) {
     if (signal?.aborted) throw signal.reason;
-    throw new RegistryError(E.REGISTRY_NETWORK, `cannot reach the registry for ${what} (${redactUrl(url)}): ${(err as Error).message}`, { url: redactUrl(url) }, { cause: err });
+    throw new RegistryError(E.REGISTRY_NETWORK, `cannot reach the registry for ${what} (${redactUrl(url)}): ${describeNetworkError(err)}`, { url: redactUrl(url) }, { cause: err });
   }
   if (!res.ok) {
     await res.body?.cancel().catch(() => {});
@@ -188,4 +188,16 @@ export async function downloadTarball(opts: DownloadOptions): Promise<number> {
     await fh.close();
     if (!complete) await rm(file, { force: true });
   }
+}
+
+/**
+ * undici's "fetch failed" hides the reason in `cause`: surface its code and message (e.g.
+ * `UNABLE_TO_GET_ISSUER_CERT_LOCALLY`: a TLS-intercepting proxy whose CA is not in
+ * NODE_EXTRA_CA_CERTS; `ENOTFOUND`: no DNS).
+ */
+export function describeNetworkError(err: unknown): string {
+  const msg = (err as Error)?.message ?? String(err);
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+  if (!cause) return msg;
+  return `${msg} (${[cause.code, cause.message].filter(Boolean).join(": ")})`;
 }

@@ -187,6 +187,7 @@ export class GatewaySupervisor {
     this.#snap.lastExit = { code: exit.code, signal: exit.signal, at: this.#d.clock.now() };
     this.#set({
       state: "stopped",
+      event: "exited",
       pid: null,
       reason: `exited ${exit.signal ? `on signal ${exit.signal}` : `with code ${exit.code}`}`,
       exitCode: exit.code,
@@ -232,19 +233,22 @@ export class GatewaySupervisor {
       const deadline = clock.now() + policy.stopGraceMs;
       while (alive() && clock.now() < deadline) await clock.sleep(100);
       signalProcessGroup(rec.pid, "SIGKILL");
-      while (alive()) await clock.sleep(50);
+      // Bounded: a zombie keeps its /proc entry until its parent reaps it.
+      const killDeadline = clock.now() + 5_000;
+      while (alive() && clock.now() < killDeadline) await clock.sleep(50);
     }
     this.#clearPid();
   }
 
-  #set(change: Partial<SupervisorSnapshot> & { reason: string; exitCode?: number | null; signal?: string | null }): void {
-    const { exitCode, signal, ...rest } = change;
+  /** Change state and record it; `event` names the recorded state when it differs (an exit is recorded as "exited"). */
+  #set(change: Partial<SupervisorSnapshot> & { reason: string; event?: string; exitCode?: number | null; signal?: string | null }): void {
+    const { exitCode, signal, event, ...rest } = change;
     this.#snap = { ...this.#snap, ...rest, since: this.#d.clock.now() };
     try {
       this.#d.events.record({
         at: this.#snap.since,
         generation: this.#snap.generation,
-        state: this.#snap.state,
+        state: event ?? this.#snap.state,
         reason: change.reason,
         pid: this.#snap.pid ?? undefined,
         exitCode,

@@ -19,7 +19,9 @@ declare module "vitest" {
 export default function setup(project: TestProject): void {
   const dataDir = join(ROOT, ".cache", "e2e-runtime");
   const res = spawnSync(join(ROOT, "bin", "agent-supervisor"), ["--config", "/dev/null", "openclaw", "install"], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", AGENT_SUPERVISOR_DATA_DIR: dataDir },
+    // The caller's environment as is: it may carry what reaching the registry needs (a CA bundle
+    // in NODE_EXTRA_CA_CERTS, proxy settings).
+    env: { ...process.env, AGENT_SUPERVISOR_DATA_DIR: dataDir },
     stdio: ["ignore", "inherit", "inherit"],
     timeout: 15 * 60_000,
   });

@@ -252,7 +252,7 @@ describe("TurnDelivery", () => {
     gw.handlers["chat.history"] = async () => ({ messages: [] });
     start();
     const id = submit("c");
-    expect(await whenFinished(id)).toMatchObject({ state: "failed", errorCode: "TOO_MANY_ATTEMPTS", attempts: 3 });
+    expect(await whenFinished(id)).toMatchObject({ state: "failed", errorCode: "TOO_MANY_ATTEMPTS", attempts: 2 });
     expect(gw.callsOf("agent")).toHaveLength(2);
   });
 

@@ -234,7 +234,7 @@ describe("GatewaySupervisor with real child processes", () => {
     await stop(h);
 
     const evs = events(h);
-    const exits = evs.filter((e) => e.state === "stopped" && e.exitCode !== null);
+    const exits = evs.filter((e) => e.state === "exited");
     expect(exits.length).toBeGreaterThanOrEqual(3);
     for (const e of exits) expect(e).toMatchObject({ exitCode: 3, signal: null, reason: "exited with code 3" });
     const backoffs = evs.filter((e) => e.state === "backoff").map((e) => e.reason);
