@@ -21,26 +21,29 @@ export async function ensureSecretFile(path: string): Promise<string> {
       const value = (await readFile(path, "utf8")).trim();
       if (value.length >= 16) return value;
       // Too short or empty (e.g. a crash between create and write): replace it.
-      const fh = await open(path, "w", 0o600);
-      const fresh = randomBytes(32).toString("base64url");
-      await fh.writeFile(`${fresh}\n`);
-      await fh.sync();
-      await fh.close();
-      return fresh;
+      return await writeFreshSecret(path, "w");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     }
     try {
-      const fh = await open(path, "wx", 0o600);
-      const fresh = randomBytes(32).toString("base64url");
-      await fh.writeFile(`${fresh}\n`);
-      await fh.sync();
-      await fh.close();
-      return fresh;
+      return await writeFreshSecret(path, "wx");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       // Another process created it between our stat and open: read theirs.
     }
+  }
+}
+
+/** Write 32 random bytes (base64url) to `path` with mode 0600; `flags` "wx" fails if it exists. */
+async function writeFreshSecret(path: string, flags: "w" | "wx"): Promise<string> {
+  const fh = await open(path, flags, 0o600);
+  try {
+    const fresh = randomBytes(32).toString("base64url");
+    await fh.writeFile(`${fresh}\n`);
+    await fh.sync();
+    return fresh;
+  } finally {
+    await fh.close();
   }
 }
 

@@ -13,6 +13,7 @@
  * ```
  * A directory without `.partial-` exists only once complete, so its presence means "installed".
  */
+import { fsyncDir, writeFileAtomic as writeFileAtomicShared } from "../fs-atomic.ts";
 import { randomBytes } from "node:crypto";
 import { open, readFile, rename, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
@@ -99,35 +100,7 @@ export async function readCurrent(file: string): Promise<CurrentRecord | undefin
 /** A fresh suffix for temporary names: 12 hex characters. */
 export const randomSuffix = (): string => randomBytes(6).toString("hex");
 
-/**
- * Replace `file` with `data` atomically: write a sibling temp file, fsync it, rename it over
- * `file`, fsync the directory. Readers see the old or the new content, never a mix, even after
- * a power cut.
- */
-export async function writeFileAtomic(file: string, data: string): Promise<void> {
-  const tmp = `${file}.tmp-${randomSuffix()}`;
-  try {
-    const fh = await open(tmp, "wx", 0o644);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await fsyncDir(dirname(file));
-}
+/** Replace `file` atomically; runtime records are world-readable (0644). See {@link writeFileAtomicShared}. */
+export const writeFileAtomic = (file: string, data: string): Promise<void> => writeFileAtomicShared(file, data, 0o644);
 
-/** fsync a directory so a rename in it survives a crash. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const dh = await open(dir, "r");
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
-}
+export { fsyncDir };

@@ -6,8 +6,8 @@
  * file holds `${VAR}` references (OpenClaw's env substitution, docs/gateway/config-secrets-env.md)
  * and the values travel only in the child's environment.
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, open, rename } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
+import { writeFileAtomic } from "../fs-atomic.ts";
 import { dirname, join } from "node:path";
 import template from "../../openclaw/openclaw.template.json" with { type: "json" };
 import type { Settings } from "../config/schema.ts";
@@ -155,23 +155,6 @@ export function gatewayEnv(s: Settings, layout: GatewayLayout, token: string, pa
 /** argv for the gateway (no secrets: they are in the environment). */
 export function gatewayArgs(entryPath: string, s: Settings): string[] {
   return [entryPath, "gateway", "run", "--port", String(s.OPENCLAW_GATEWAY_PORT), "--bind", "loopback"];
-}
-
-/**
- * Write `content` to `path` atomically (temp file, fsync, rename) with mode 0600.
- * @throws the underlying fs error (ENOSPC on a full disk); the old file stays intact
- */
-export async function writeFileAtomic(path: string, content: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${randomBytes(4).toString("hex")}`;
-  const fh = await open(tmp, "w", 0o600);
-  try {
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
 }
 
 /** Create the gateway's directories (0700) and write openclaw.json. */

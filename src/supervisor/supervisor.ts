@@ -8,9 +8,9 @@
 import { readFileSync, rmSync } from "node:fs";
 import type { Logger } from "pino";
 import type { Clock } from "../clock.ts";
-import type { GatewayProcessState } from "../health/ports.ts";
+import type { HealthSnapshot } from "../health/ports.ts";
 import type { EventStore } from "../store/events.ts";
-import { writeFileAtomic } from "./gateway-config.ts";
+import { writeFileAtomic } from "../fs-atomic.ts";
 import {
   processStartTicks,
   signalProcessGroup,
@@ -33,16 +33,8 @@ export type SupervisorPolicy = BackoffPolicy & {
 /** Why the gateway was (re)started or stopped; recorded with each event. */
 export type RestartCause = "crash" | "startup-timeout" | "requested" | "shutdown";
 
-/** Point-in-time view of the supervisor. Times are epoch ms. */
-export type SupervisorSnapshot = {
-  state: GatewayProcessState;
-  pid: number | null;
-  since: number;
-  reason: string | null;
-  generation: number;
-  restarts: number;
-  lastExit: { code: number | null; signal: string | null; at: number } | null;
-};
+/** Point-in-time view of the supervisor (the health snapshot's gateway part). Times are epoch ms. */
+export type SupervisorSnapshot = Omit<HealthSnapshot["gateway"], "openclawVersion">;
 
 /** Collaborators, injected by main.ts. */
 export type SupervisorDeps = {
