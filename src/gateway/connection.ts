@@ -10,6 +10,7 @@
  */
 import { GatewayClient, type GatewayClientOptions } from "@openclaw/gateway-client";
 import { PROTOCOL_VERSION } from "@openclaw/gateway-protocol/version";
+import { connect as tcpConnect } from "node:net";
 import type { Logger } from "pino";
 import { SupervisorError } from "../errors.ts";
 
@@ -56,6 +57,7 @@ export class GatewayConnection {
   #generation = 0;
   #snap: ConnectionSnapshot;
   #readyWaiters = new Set<() => void>();
+  #portWait: AbortController | undefined;
 
   constructor(opts: GatewayConnectionOptions) {
     this.#o = opts;
@@ -77,10 +79,39 @@ export class GatewayConnection {
     return { ...this.#snap };
   }
 
-  /** Drop any previous client and connect to the gateway of `generation`. */
+  /**
+   * Drop any previous client and connect to the gateway of `generation`. The WebSocket client is
+   * started once the port accepts TCP (polled every 250 ms): the reference client's reconnect
+   * backoff (1 s, 2 s, 4 s, 8 s...) would otherwise add seconds to every boot. Readiness is
+   * still only hello-ok.
+   */
   connect(generation: number): void {
     this.disconnect();
     this.#generation = generation;
+    const waiting = new AbortController();
+    this.#portWait = waiting;
+    void this.#whenPortOpen(waiting.signal).then(() => {
+      if (!waiting.signal.aborted && this.#generation === generation) this.#startClient(generation);
+    });
+  }
+
+  async #whenPortOpen(signal: AbortSignal): Promise<void> {
+    const { hostname, port } = new URL(this.#o.url);
+    while (!signal.aborted) {
+      const open = await new Promise<boolean>((resolve) => {
+        const sock = tcpConnect({ host: hostname, port: Number(port) });
+        sock.once("connect", () => {
+          sock.destroy();
+          resolve(true);
+        });
+        sock.once("error", () => resolve(false));
+      });
+      if (open) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  #startClient(generation: number): void {
     const log = this.#o.log;
     const factory = this.#o.factory ?? ((o: GatewayClientOptions) => new GatewayClient(o));
     const client = factory({
@@ -121,6 +152,8 @@ export class GatewayConnection {
 
   /** Close the current client (pending requests reject). Idempotent. */
   disconnect(): void {
+    this.#portWait?.abort();
+    this.#portWait = undefined;
     const c = this.#client;
     this.#client = undefined;
     if (c) {
