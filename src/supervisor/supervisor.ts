@@ -109,7 +109,7 @@ export class GatewaySupervisor {
       try {
         const spec = await this.#d.prepare(generation);
         if (signal.aborted) break;
-        const child = await spawnChild(this.#d.spawn, spec, log.child({ subsystem: "gateway", generation }), this.#d.secrets());
+        const child = await spawnChild(this.#d.spawn, spec, log.child({ source: "gateway", generation }), this.#d.secrets());
         this.#child = child;
         await this.#writePid({ pid: child.pid, startTicks: child.startTicks });
         this.#set({ state: "starting", pid: child.pid, reason: "waiting for hello-ok" });

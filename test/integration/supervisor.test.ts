@@ -372,7 +372,7 @@ describe("GatewaySupervisor with real child processes", () => {
       msg: "gateway listening with key [redacted]",
       stream: "stdout",
       level: "info",
-      subsystem: "gateway",
+      source: "gateway",
       generation: 1,
     });
     expect(child.find((l) => String(l.msg).startsWith("warning:"))).toMatchObject({ msg: "warning: auth [redacted]", stream: "stderr", level: "warn" });
