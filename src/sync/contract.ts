@@ -1,0 +1,203 @@
+/**
+ * The HTTP contract between agent-supervisor and the fleet's control plane, version 1.
+ *
+ * One source of truth: these zod schemas validate every body in both directions (the daemon's
+ * client and the reference control plane), and `docs/control-plane-api.schema.json` is generated
+ * from them (`z.toJSONSchema`) and snapshot-tested. Shapes are modelled on lease-based worker
+ * contracts (claim / heartbeat / complete / fail, as in Buildkite's agent API and job queues
+ * such as SQS visibility timeouts): a claimed turn is owned until its lease expires; heartbeats
+ * extend it; results are idempotent on the turn id.
+ *
+ * Conventions: times are RFC 3339 strings in UTC; durations are integer milliseconds (`*Ms`);
+ * sizes are bytes. Every response body names `accountId` and `runtimeId`, and the daemon rejects
+ * one that names another identity. Requests carry `Authorization: Bearer <service token>`.
+ * Objects are strict: an unknown field is a contract violation (clear error, defined reaction).
+ */
+import { z } from "zod";
+
+/** Contract version; the path prefix is `/v1`. */
+export const API_VERSION = "v1";
+
+/** Largest response body the daemon reads (bytes); anything larger is rejected unread. */
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+const id = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:@-]+$/, "must be 1-128 characters of [A-Za-z0-9._:@-]");
+const time = z.iso.datetime({ offset: true }).describe("RFC 3339 timestamp");
+const identity = { accountId: id.describe("Account that owns the runtime"), runtimeId: id.describe("This runtime (VPS)") };
+
+/** A stable error code and a human message. */
+export const errorSchema = z.strictObject({
+  code: z.string().min(1).max(64).describe("Stable machine-readable code"),
+  message: z.string().max(4096).describe("Human-readable explanation"),
+});
+
+/** Error response body of any endpoint (4xx/5xx). */
+export const errorResponseSchema = z.strictObject({ error: errorSchema });
+
+// ---------------------------------------------------------------- status report
+
+/** Gateway supervisor states, as in /health. */
+export const gatewayStateSchema = z.enum(["stopped", "starting", "ready", "backoff", "stopping", "failed"]);
+
+/** `POST /v1/runtimes/{runtimeId}/status`: sent on an interval and on every state change. */
+export const statusReportSchema = z.strictObject({
+  ...identity,
+  daemonVersion: z.string().min(1).max(64),
+  openclawVersion: z.string().max(64).nullable(),
+  gatewayState: gatewayStateSchema,
+  status: z.enum(["online", "degraded", "offline"]).describe("online: serving; degraded: serving with a problem or recovering; offline: not serving"),
+  reason: z.string().max(1024).nullable().describe("Why the status is not online (null when online)"),
+  host: z.strictObject({
+    cpuLoadPercent: z.number().min(0).describe("Current CPU load over all cores, percent"),
+    memTotalBytes: z.number().int().min(0),
+    memAvailableBytes: z.number().int().min(0),
+    diskTotalBytes: z.number().int().min(0).describe("Filesystem of the data directory"),
+    diskFreeBytes: z.number().int().min(0),
+  }),
+  queue: z.strictObject({
+    accepted: z.number().int().min(0),
+    delivering: z.number().int().min(0),
+    outbox: z.number().int().min(0).describe("Results not yet acknowledged by the control plane"),
+  }),
+  sentAt: time,
+});
+
+/** Response to a status report. */
+export const statusAckSchema = z.strictObject({ ...identity, receivedAt: time });
+
+// ---------------------------------------------------------------- claims and leases
+
+/** `POST /v1/runtimes/{runtimeId}/claims` request. */
+export const claimRequestSchema = z.strictObject({
+  ...identity,
+  max: z.number().int().min(1).max(100).describe("Most turns to hand out"),
+  waitMs: z.number().int().min(0).max(60_000).describe("Long-poll budget: the server may hold the request this long for work"),
+});
+
+/** One claimed turn, owned by this runtime until `leaseExpiresAt` unless heartbeats extend it. */
+export const claimedTurnSchema = z.strictObject({
+  turnId: id.describe("Idempotency key of the turn, unique in the fleet"),
+  conversationId: id.describe("One gateway session per conversation"),
+  sessionKey: z.string().min(1).max(256).optional().describe("Explicit gateway session key (default agent:main:<conversationId>)"),
+  agentId: id.optional().describe("Gateway agent id (default main); ignored when sessionKey is set"),
+  message: z.string().min(1).max(16 * 1024 * 1024),
+  leaseId: id.describe("Proof of ownership, sent back with heartbeats and results"),
+  leaseExpiresAt: time,
+  attempt: z.number().int().min(1).describe("1 for the first claim of this turn, more after lease expiries"),
+});
+
+/** Claim response (also the body of 200 when there is no work: `turns: []`). */
+export const claimResponseSchema = z.strictObject({ ...identity, turns: z.array(claimedTurnSchema).max(100) });
+
+/** `POST /v1/runtimes/{runtimeId}/leases/heartbeat` request. */
+export const heartbeatRequestSchema = z.strictObject({
+  ...identity,
+  leases: z.array(z.strictObject({ turnId: id, leaseId: id })).max(1000),
+});
+
+/** Heartbeat response: each lease extended, or lost (expired, reassigned or cancelled). */
+export const heartbeatResponseSchema = z.strictObject({
+  ...identity,
+  leases: z.array(
+    z.discriminatedUnion("status", [
+      z.strictObject({ turnId: id, leaseId: id, status: z.literal("extended"), leaseExpiresAt: time }),
+      z.strictObject({ turnId: id, leaseId: id, status: z.literal("lost"), reason: z.string().max(1024) }),
+    ]),
+  ),
+});
+
+// ---------------------------------------------------------------- results
+
+/** `POST /v1/turns/{turnId}/complete` request. Idempotent on the turn id. */
+export const completeRequestSchema = z.strictObject({
+  ...identity,
+  leaseId: id,
+  reply: z.string().max(16 * 1024 * 1024),
+  attempts: z.number().int().min(1).describe("Gateway deliveries this runtime made"),
+  finishedAt: time,
+});
+
+/** `POST /v1/turns/{turnId}/fail` request. Idempotent on the turn id. */
+export const failRequestSchema = z.strictObject({
+  ...identity,
+  leaseId: id,
+  error: errorSchema,
+  attempts: z.number().int().min(0),
+  finishedAt: time,
+});
+
+/**
+ * Result acknowledgement. `duplicate` is true when the control plane already had this result
+ * (a retried report); both count as acknowledged.
+ */
+export const resultAckSchema = z.strictObject({ ...identity, turnId: id, duplicate: z.boolean() });
+
+// ---------------------------------------------------------------- secrets and skills
+
+/**
+ * `GET /v1/runtimes/{runtimeId}/secrets` (with `If-None-Match`; 304 when unchanged): provider
+ * keys, model selection and gateway settings. `version` also travels as the ETag.
+ */
+export const secretsSchema = z.strictObject({
+  ...identity,
+  version: z.string().min(1).max(128),
+  providers: z.strictObject({
+    moonshot: z.strictObject({ apiKey: z.string().min(1).max(4096), baseUrl: z.url().optional(), model: z.string().min(1).max(128).optional() }).optional(),
+    openai: z.strictObject({ apiKey: z.string().min(1).max(4096), model: z.string().min(1).max(128).optional() }).optional(),
+    compat: z
+      .strictObject({ baseUrl: z.url(), apiKey: z.string().max(4096).optional(), model: z.string().min(1).max(128), contextTokens: z.number().int().min(1).optional() })
+      .optional(),
+  }),
+});
+
+/** One file of a skill bundle; `sha256` is the lowercase hex digest of the UTF-8 `content`. */
+export const skillFileSchema = z.strictObject({
+  path: z
+    .string()
+    .min(1)
+    .max(512)
+    .refine((p) => !p.startsWith("/") && !p.split("/").some((seg) => seg === ".." || seg === "." || seg === ""), "must be a relative path without '.', '..' or empty segments"),
+  content: z.string().max(4 * 1024 * 1024),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters"),
+});
+
+/** `GET /v1/runtimes/{runtimeId}/skills`: the approved skill bundles (each a directory). */
+export const skillsManifestSchema = z.strictObject({
+  ...identity,
+  version: z.string().min(1).max(128),
+  skills: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "must be a directory name of [a-z0-9._-], at most 64 characters"),
+        files: z.array(skillFileSchema).min(1).max(1000),
+      }),
+    )
+    .max(200),
+});
+
+export type StatusReport = z.infer<typeof statusReportSchema>;
+export type ClaimRequest = z.infer<typeof claimRequestSchema>;
+export type ClaimedTurn = z.infer<typeof claimedTurnSchema>;
+export type ClaimResponse = z.infer<typeof claimResponseSchema>;
+export type HeartbeatRequest = z.infer<typeof heartbeatRequestSchema>;
+export type HeartbeatResponse = z.infer<typeof heartbeatResponseSchema>;
+export type CompleteRequest = z.infer<typeof completeRequestSchema>;
+export type FailRequest = z.infer<typeof failRequestSchema>;
+export type ResultAck = z.infer<typeof resultAckSchema>;
+export type Secrets = z.infer<typeof secretsSchema>;
+export type SkillsManifest = z.infer<typeof skillsManifestSchema>;
+
+/** Every operation: method, path template, request and response schema. Drives docs and tests. */
+export const OPERATIONS = {
+  reportStatus: { method: "POST", path: "/v1/runtimes/{runtimeId}/status", request: statusReportSchema, response: statusAckSchema },
+  claim: { method: "POST", path: "/v1/runtimes/{runtimeId}/claims", request: claimRequestSchema, response: claimResponseSchema },
+  heartbeat: { method: "POST", path: "/v1/runtimes/{runtimeId}/leases/heartbeat", request: heartbeatRequestSchema, response: heartbeatResponseSchema },
+  complete: { method: "POST", path: "/v1/turns/{turnId}/complete", request: completeRequestSchema, response: resultAckSchema },
+  fail: { method: "POST", path: "/v1/turns/{turnId}/fail", request: failRequestSchema, response: resultAckSchema },
+  secrets: { method: "GET", path: "/v1/runtimes/{runtimeId}/secrets", request: null, response: secretsSchema },
+  skills: { method: "GET", path: "/v1/runtimes/{runtimeId}/skills", request: null, response: skillsManifestSchema },
+} as const;
