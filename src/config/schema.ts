@@ -39,7 +39,13 @@ const bool = (def: boolean, what: string) =>
     .describe(what);
 
 /** Env names whose values are secrets: redacted by `config print` and by the logger. */
-export const SECRET_SETTINGS = ["MOONSHOT_API_KEY", "OPENAI_API_KEY", "OPENAI_COMPAT_API_KEY"] as const;
+export const SECRET_SETTINGS = ["MOONSHOT_API_KEY", "OPENAI_API_KEY", "OPENAI_COMPAT_API_KEY", "CONTROL_PLANE_TOKEN"] as const;
+
+/** True for http(s) URLs whose host is loopback (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
 
 /**
  * Every setting, keyed by its environment variable name.
@@ -124,6 +130,19 @@ export const settingsSchema = z
     OPENAI_COMPAT_MODEL: z.string().trim().min(1).default("default").describe("Model id served at OPENAI_COMPAT_BASE_URL"),
     OPENAI_COMPAT_CONTEXT_TOKENS: positiveInt(128_000, 10_000_000, "Context window of the compat model (tokens)"),
 
+    CONTROL_PLANE_URL: optionalUrl(
+      "Base URL of the fleet control plane (its API lives under /v1); unset runs standalone. HTTPS is required except to loopback",
+    ),
+    CONTROL_PLANE_TOKEN: optionalString("Service token sent as `Authorization: Bearer` to the control plane"),
+    RUNTIME_ID: optionalString("This runtime's id at the control plane (required with CONTROL_PLANE_URL)"),
+    ACCOUNT_ID: optionalString("The account this runtime belongs to (required with CONTROL_PLANE_URL)"),
+    CLAIM_MAX: positiveInt(4, 100, "Most turns asked for in one claim (never more than free delivery slots)"),
+    CLAIM_WAIT_MS: ms(25_000, "Long-poll budget of one claim request"),
+    CLAIM_IDLE_JITTER_MS: ms(2_000, "Random pause added between claims that returned no work"),
+    HEARTBEAT_INTERVAL_MS: ms(10_000, "How often leases of in-flight central turns are extended"),
+    STATUS_INTERVAL_MS: ms(30_000, "How often the runtime status is reported (also sent on every state change)"),
+    SECRETS_POLL_MS: ms(60_000, "How often secrets and the skills manifest are polled"),
+    SYNC_BACKOFF_MAX_MS: ms(60_000, "Largest pause between retries of control-plane calls (results, claims)"),
     TMP_CLEAN: bool(true, "Remove /tmp/openclaw and /tmp/openclaw-* owned by this user before each gateway start"),
     TMP_DIR: z.string().trim().min(1).default("/tmp").transform((p) => resolve(p)).describe("Directory swept for openclaw* leftovers"),
   })
@@ -135,6 +154,14 @@ export const settingsSchema = z
         path: [s.OPENCLAW_NODE === undefined ? "OPENCLAW_NODE" : "OPENCLAW_ENTRY"],
         message: "OPENCLAW_NODE and OPENCLAW_ENTRY must be set together",
       });
+    }
+    if (s.CONTROL_PLANE_URL !== undefined) {
+      for (const key of ["CONTROL_PLANE_TOKEN", "RUNTIME_ID", "ACCOUNT_ID"] as const) {
+        if (s[key] === undefined) ctx.addIssue({ code: "custom", path: [key], message: "is required when CONTROL_PLANE_URL is set" });
+      }
+      if (new URL(s.CONTROL_PLANE_URL).protocol !== "https:" && !isLoopbackUrl(s.CONTROL_PLANE_URL)) {
+        ctx.addIssue({ code: "custom", path: ["CONTROL_PLANE_URL"], message: "must use https (plain http is allowed only to loopback)" });
+      }
     }
     if (s.RESTART_BACKOFF_INITIAL_MS > s.RESTART_BACKOFF_MAX_MS) {
       ctx.addIssue({

@@ -49,6 +49,16 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX gateway_events_at ON gateway_events(at);
    CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  // 2: central turns. The lease a claimed turn is held under, and the result outbox: a finished
+  // central turn whose reported_at is NULL is a result still to be acknowledged by the control
+  // plane. Keeping the outbox in the turns row makes "finished" and "queued for report" one write.
+  `ALTER TABLE turns ADD COLUMN lease_id TEXT;
+   ALTER TABLE turns ADD COLUMN lease_expires_at INTEGER;
+   ALTER TABLE turns ADD COLUMN lease_lost_at INTEGER;
+   ALTER TABLE turns ADD COLUMN reported_at INTEGER;
+   ALTER TABLE turns ADD COLUMN report_attempts INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE turns ADD COLUMN next_report_at INTEGER;
+   CREATE INDEX turns_outbox ON turns(source, reported_at, state);`,
 ];
 
 /** Schema version this build writes. */
