@@ -57,9 +57,11 @@ type AgentWait = { status?: string; error?: string; terminalReply?: { text?: str
 export class TurnDelivery {
   readonly #d: DeliveryDeps;
   readonly #inFlight = new Map<string, Promise<void>>();
+  readonly #jobAborts = new Map<string, AbortController>();
   readonly #jobs = new AbortController();
   #wake: (() => void) | undefined;
   #draining = false;
+  #paused = false;
 
   constructor(deps: DeliveryDeps) {
     this.#d = deps;
@@ -68,6 +70,37 @@ export class TurnDelivery {
   /** Number of turns being delivered right now. */
   get inFlight(): number {
     return this.#inFlight.size;
+  }
+
+  /**
+   * Stop delivering one turn at once (its control-plane lease was lost: someone else may run it).
+   * Its in-flight request is abandoned and no result is recorded by delivery.
+   * @returns true if the turn was in flight here
+   */
+  abortTurn(turnId: string): boolean {
+    const ac = this.#jobAborts.get(turnId);
+    ac?.abort();
+    return ac !== undefined;
+  }
+
+  /**
+   * Stop starting new turns and wait up to `graceMs` (ms) for the in-flight ones (before a
+   * planned gateway restart, e.g. a key rotation). Turns still running at the deadline keep
+   * running and are reconciled after the restart. Call {@link resume} afterwards.
+   * @returns how many were still in flight at the deadline
+   */
+  async pause(graceMs: number): Promise<number> {
+    this.#paused = true;
+    const grace = new AbortController();
+    await Promise.race([Promise.allSettled([...this.#inFlight.values()]), this.#d.clock.sleep(graceMs, grace.signal)]);
+    grace.abort();
+    return this.#inFlight.size;
+  }
+
+  /** Undo {@link pause}. */
+  resume(): void {
+    this.#paused = false;
+    this.notify();
   }
 
   /** New work or a connection change: look at the queue now. */
@@ -82,7 +115,7 @@ export class TurnDelivery {
   async run(signal: AbortSignal): Promise<void> {
     for (const t of this.#d.turns.delivering()) this.#launch(t, "reconcile");
     while (!signal.aborted) {
-      if (!this.#draining && this.#d.gateway.ready) this.#fill();
+      if (!this.#draining && !this.#paused && this.#d.gateway.ready) this.#fill();
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
         void this.#d.clock.sleep(1000, signal).then(resolve);
@@ -123,18 +156,20 @@ export class TurnDelivery {
   }
 
   #launch(turn: Turn, mode: Mode): void {
-    const job = this.#deliver(turn, mode)
+    const abort = new AbortController();
+    this.#jobAborts.set(turn.id, abort);
+    const job = this.#deliver(turn, mode, AbortSignal.any([this.#jobs.signal, abort.signal]))
       .catch((err) => this.#d.log.error({ err, turnId: turn.id }, "turn job crashed; it will be reconciled on restart"))
       .finally(() => {
         this.#inFlight.delete(turn.id);
+        this.#jobAborts.delete(turn.id);
         this.notify();
       });
     this.#inFlight.set(turn.id, job);
   }
 
-  async #deliver(turn: Turn, initial: Mode): Promise<void> {
+  async #deliver(turn: Turn, initial: Mode, signal: AbortSignal): Promise<void> {
     const { turns, gateway, clock, log, policy } = this.#d;
-    const signal = this.#jobs.signal;
     let t = turn;
     let mode = initial;
     let sentThisJob = initial === "send";

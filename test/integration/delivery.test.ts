@@ -369,6 +369,44 @@ describe("TurnDelivery", () => {
     expect(finished.has(id)).toBe(false);
   });
 
+  it("abortTurn stops one in-flight turn at once, records no result, and others go on", async () => {
+    setup();
+    gw.handlers.agent = async (params: any) => (String(params.message).includes("keep") ? okReply("kept") : never());
+    start();
+    const lost = submit("lost-lease", "drop me");
+    await waitFor(() => gw.callsOf("agent").length === 1, "the first send");
+    expect(delivery.abortTurn(lost)).toBe(true);
+    await waitFor(() => delivery.inFlight === 0, "the aborted job to end");
+    expect(gw.callsOf("agent")[0]!.opts?.signal?.aborted).toBe(true);
+    expect(finished.has(lost)).toBe(false);
+    expect(db.turns.get(lost)?.state).toBe("delivering");
+    expect(delivery.abortTurn("unknown-turn")).toBe(false);
+    const other = submit("other", "keep going");
+    expect(await whenFinished(other)).toMatchObject({ state: "done", reply: "kept" });
+  });
+
+  it("pause waits for in-flight turns and starts none until resume", async () => {
+    setup();
+    const gate = deferred();
+    gw.handlers.agent = async (params: any) => {
+      if (String(params.message) === "first") await gate.promise;
+      return okReply(`re: ${params.message}`);
+    };
+    start();
+    const first = submit("a", "first");
+    await waitFor(() => gw.callsOf("agent").length === 1, "the first send");
+    const pausing = delivery.pause(10_000);
+    const second = submit("b", "second");
+    gate.resolve();
+    expect(await pausing).toBe(0);
+    expect(db.turns.get(first)?.state).toBe("done");
+    delivery.notify();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(db.turns.get(second)?.state).toBe("accepted");
+    delivery.resume();
+    expect(await whenFinished(second)).toMatchObject({ state: "done", reply: "re: second" });
+  });
+
   it("takes no new turns once draining", async () => {
     setup();
     gw.handlers.agent = async () => okReply("x");
