@@ -1,0 +1,96 @@
+/**
+ * Approved skill bundles from the control plane, materialized into the gateway workspace's
+ * `skills/` directory (OpenClaw loads `<workspace>/skills/<name>/SKILL.md`, docs/tools/skills.md).
+ *
+ * Only what the manifest lists exists afterwards: the directory is rebuilt beside the old one and
+ * swapped in with renames, so the gateway never sees a half-written or unapproved skill. A crash
+ * mid-swap leaves the old set, the new set, or (between the two renames) none; the next gateway
+ * start materializes the stored manifest again and removes leftovers.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { dirname, join, resolve, sep } from "node:path";
+import type { SkillsManifest } from "../sync/contract.ts";
+import { SupervisorError } from "../errors.ts";
+import { fsyncDir } from "../fs-atomic.ts";
+
+/** A manifest that fails verification; nothing is written. */
+export class SkillsManifestError extends SupervisorError {
+  constructor(message: string) {
+    super("ERR_SKILLS_MANIFEST", message);
+  }
+}
+
+/** Lowercase hex SHA-256 of a string's UTF-8 bytes. */
+export function sha256Hex(content: string): string {
+  return createHash("sha256").update(content, "utf8").digest("hex");
+}
+
+/**
+ * Check every checksum, duplicate names and paths. Pure.
+ * @returns one message per problem (empty when the manifest is good)
+ */
+export function verifySkillsManifest(m: SkillsManifest): string[] {
+  const problems: string[] = [];
+  const names = new Set<string>();
+  for (const skill of m.skills) {
+    if (names.has(skill.name)) problems.push(`skill ${skill.name}: listed twice`);
+    names.add(skill.name);
+    const paths = new Set<string>();
+    for (const f of skill.files) {
+      if (paths.has(f.path)) problems.push(`skill ${skill.name}: file ${f.path} listed twice`);
+      paths.add(f.path);
+      const actual = sha256Hex(f.content);
+      if (actual !== f.sha256) problems.push(`skill ${skill.name}: file ${f.path} has sha256 ${actual}, manifest says ${f.sha256}`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * Replace `<workspaceDir>/skills` with exactly the manifest's bundles.
+ * @returns the installed skill names
+ * @throws SkillsManifestError when any checksum or path is wrong (the current skills stay);
+ *   fs errors (ENOSPC) after cleaning up the partial directory
+ */
+export async function materializeSkills(workspaceDir: string, m: SkillsManifest): Promise<string[]> {
+  const problems = verifySkillsManifest(m);
+  if (problems.length > 0) throw new SkillsManifestError(`skills manifest ${m.version} rejected: ${problems.join("; ")}`);
+  const target = join(workspaceDir, "skills");
+  const staging = join(workspaceDir, `.skills.staging-${randomBytes(4).toString("hex")}`);
+  const retired = join(workspaceDir, `.skills.retired-${randomBytes(4).toString("hex")}`);
+  await mkdir(workspaceDir, { recursive: true, mode: 0o700 });
+  try {
+    await mkdir(staging, { mode: 0o700 });
+    for (const skill of m.skills) {
+      const root = join(staging, skill.name);
+      for (const f of skill.files) {
+        const file = resolve(root, f.path);
+        if (!file.startsWith(root + sep)) throw new SkillsManifestError(`skill ${skill.name}: path ${f.path} escapes its directory`);
+        await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+        await writeFile(file, f.content, { mode: 0o600 });
+      }
+    }
+    await rename(target, retired).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") throw err;
+    });
+    await rename(staging, target);
+    await fsyncDir(workspaceDir);
+  } catch (err) {
+    await rm(staging, { recursive: true, force: true });
+    throw err;
+  } finally {
+    await rm(retired, { recursive: true, force: true });
+  }
+  await removeLeftovers(workspaceDir);
+  return m.skills.map((s) => s.name);
+}
+
+/** Staging or retired directories left by a crash mid-swap. */
+async function removeLeftovers(workspaceDir: string): Promise<void> {
+  for (const name of await readdir(workspaceDir)) {
+    if (name.startsWith(".skills.staging-") || name.startsWith(".skills.retired-")) {
+      await rm(join(workspaceDir, name), { recursive: true, force: true });
+    }
+  }
+}
