@@ -137,7 +137,7 @@ export const settingsSchema = z
     RUNTIME_ID: optionalString("This runtime's id at the control plane (required with CONTROL_PLANE_URL)"),
     ACCOUNT_ID: optionalString("The account this runtime belongs to (required with CONTROL_PLANE_URL)"),
     CLAIM_MAX: positiveInt(4, 100, "Most turns asked for in one claim (never more than free delivery slots)"),
-    CLAIM_WAIT_MS: ms(25_000, "Long-poll budget of one claim request"),
+    CLAIM_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(25_000).describe("Long-poll budget of one claim request (milliseconds, at most 60000 as the contract allows)"),
     CLAIM_IDLE_JITTER_MS: ms(2_000, "Random pause added between claims that returned no work"),
     HEARTBEAT_INTERVAL_MS: ms(10_000, "How often leases of in-flight central turns are extended"),
     STATUS_INTERVAL_MS: ms(30_000, "How often the runtime status is reported (also sent on every state change)"),

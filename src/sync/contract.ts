@@ -29,6 +29,19 @@ const id = z
 const time = z.iso.datetime({ offset: true }).describe("RFC 3339 timestamp");
 const identity = { accountId: id.describe("Account that owns the runtime"), runtimeId: id.describe("This runtime (VPS)") };
 
+/** Stable `error.code` values the daemon branches on, with their HTTP status. */
+export const ERROR_CODES = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  NO_SECRETS: 404,
+  LEASE_LOST: 409,
+  TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  UNAVAILABLE: 503,
+} as const;
+
 /** A stable error code and a human message. */
 export const errorSchema = z.strictObject({
   code: z.string().min(1).max(64).describe("Stable machine-readable code"),
@@ -84,7 +97,7 @@ export const claimedTurnSchema = z.strictObject({
   conversationId: id.describe("One gateway session per conversation"),
   sessionKey: z.string().min(1).max(256).optional().describe("Explicit gateway session key (default agent:main:<conversationId>)"),
   agentId: id.optional().describe("Gateway agent id (default main); ignored when sessionKey is set"),
-  message: z.string().min(1).max(16 * 1024 * 1024),
+  message: z.string().min(1).max(1024 * 1024).describe("At most 1 Mi characters, so a claim answer fits MAX_RESPONSE_BYTES"),
   leaseId: id.describe("Proof of ownership, sent back with heartbeats and results"),
   leaseExpiresAt: time,
   attempt: z.number().int().min(1).describe("1 for the first claim of this turn, more after lease expiries"),
@@ -160,7 +173,8 @@ export const skillFileSchema = z.strictObject({
     .string()
     .min(1)
     .max(512)
-    .refine((p) => !p.startsWith("/") && !p.split("/").some((seg) => seg === ".." || seg === "." || seg === ""), "must be a relative path without '.', '..' or empty segments"),
+    .refine((p) => !p.startsWith("/") && !p.split("/").some((seg) => seg === ".." || seg === "." || seg === ""), "must be a relative path without '.', '..' or empty segments")
+    .describe("Relative path in the skill directory: no leading '/', no '.', '..' or empty segments"),
   content: z.string().max(4 * 1024 * 1024),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters"),
 });

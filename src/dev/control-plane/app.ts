@@ -1,0 +1,115 @@
+/**
+ * The reference control plane: an in-repo implementation of the daemon's control-plane contract
+ * (src/sync/contract.ts), for tests and development. It is a test peer, not the fleet's real
+ * control plane: one process, one SQLite file, no HA.
+ *
+ * `createReferenceControlPlane` builds the hono app and its admin operations (test it with
+ * `app.request()`); server.ts serves it on a socket.
+ */
+import { randomBytes } from "node:crypto";
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { createAdmin, type ControlPlaneAdmin } from "./admin.ts";
+import { requireBearer } from "./auth.ts";
+import { FaultTable, faultInjection } from "./faults.ts";
+import { ControlPlaneError, errorJson } from "./http.ts";
+import { adminRoutes } from "./routes_admin.ts";
+import { resultRoutes } from "./routes_results.ts";
+import { runtimeRoutes } from "./routes_runtime.ts";
+import { openControlPlaneDb } from "./store_db.ts";
+import { RuntimeRegistry, type RuntimeRecord } from "./store_runtimes.ts";
+import { TurnQueue } from "./store_turns.ts";
+import { Wakeups } from "./waiters.ts";
+
+/** Largest request body accepted (bytes, by Content-Length): a 16 MiB reply plus JSON escapes and the envelope; larger gets 413 TOO_LARGE. */
+export const MAX_REQUEST_BYTES = 40 * 1024 * 1024;
+
+/** Options of {@link createReferenceControlPlane}. Times are epoch ms, durations ms. */
+export type ReferenceControlPlaneOptions = {
+  /** SQLite file (state survives a restart) or ":memory:" (default). */
+  dbPath?: string | undefined;
+  /** Bearer token the daemon presents on `/v1` (RFC 6750 b64token). */
+  serviceToken: string;
+  /** Bearer token of `/admin`; default a fresh random one (see the returned `adminToken`). Must differ from `serviceToken`. */
+  adminToken?: string | undefined;
+  /** Runtimes to register (upserted into the database at start). */
+  runtimes?: RuntimeRecord[] | undefined;
+  /** Lease length of claims and heartbeats; default 60000. */
+  leaseMs?: number | undefined;
+  /** Wall clock for leases and timestamps; default Date.now. Long-poll budgets use real timers. */
+  now?: (() => number) | undefined;
+  /** Status reports kept per runtime; default 100. */
+  statusHistory?: number | undefined;
+  /** Turn and lease id generator; default crypto.randomUUID. */
+  newId?: (() => string) | undefined;
+  /** Where unexpected errors (HTTP 500) go; a pino logger fits. Default: none. */
+  log?: { error(obj: object, msg: string): void } | undefined;
+};
+
+/** A reference control plane: its app, admin operations and tokens. */
+export type ReferenceControlPlane = ControlPlaneAdmin & {
+  /** The hono app: `/v1/*` (daemon-facing, service token) and `/admin/*` (admin token). */
+  app: Hono;
+  serviceToken: string;
+  adminToken: string;
+  /** Answer parked long-polls and hanging or delayed faults at once (the server is going down). Idempotent. */
+  interrupt(): void;
+  /** {@link interrupt}, then close the database. Idempotent. */
+  close(): void;
+};
+
+/**
+ * Build a reference control plane over a new or existing database.
+ * @throws Error if a token is not a valid bearer token or both tokens are equal; SqliteError if
+ *   the database cannot be opened
+ */
+export function createReferenceControlPlane(o: ReferenceControlPlaneOptions): ReferenceControlPlane {
+  const adminToken = o.adminToken ?? randomBytes(24).toString("base64url");
+  if (adminToken === o.serviceToken) throw new Error("the admin token must differ from the service token");
+  const now = o.now ?? Date.now;
+  const db = openControlPlaneDb(o.dbPath ?? ":memory:");
+  const turns = new TurnQueue(db, o.newId);
+  const registry = new RuntimeRegistry(db, { statusHistory: o.statusHistory ?? 100 });
+  const wakeups = new Wakeups();
+  const faults = new FaultTable();
+  const closing = new AbortController();
+  const admin = createAdmin({ turns, registry, wakeups, faults, now });
+  for (const r of o.runtimes ?? []) admin.registerRuntime(r);
+
+  const app = new Hono();
+  // By Content-Length only: hono's bodyLimit re-wraps chunked requests in a global Request, which
+  // @hono/node-server's lightweight request (overrideGlobalObjects: false) does not survive.
+  app.use("*", async (c, next) => {
+    if (Number(c.req.header("content-length") ?? 0) > MAX_REQUEST_BYTES) return errorJson(c, "TOO_LARGE", `request body exceeds ${MAX_REQUEST_BYTES} bytes`);
+    await next();
+    // While closing, end each connection after its answer so the server can close without waiting out keep-alives.
+    if (closing.signal.aborted) c.header("Connection", "close");
+  });
+  // Faults come first: an injected 503 or a dropped connection happens before anything else would.
+  app.use("/v1/*", faultInjection(faults, closing.signal, now));
+  app.use("/v1/*", requireBearer(o.serviceToken, "control-plane"));
+  app.use("/admin/*", requireBearer(adminToken, "control-plane-admin"));
+  app.route("/v1/runtimes", runtimeRoutes({ turns, registry, wakeups, now, leaseMs: o.leaseMs ?? 60_000, closing: closing.signal }));
+  app.route("/v1/turns", resultRoutes({ turns, registry, now }));
+  app.route("/admin", adminRoutes(admin));
+
+  app.notFound((c) => errorJson(c, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`));
+  app.onError((err, c) => {
+    if (err instanceof ControlPlaneError) return errorJson(c, err.code, err.message, err.status);
+    if (err instanceof HTTPException) return err.getResponse();
+    o.log?.error({ err, method: c.req.method, path: c.req.path }, "reference control plane request failed");
+    return errorJson(c, "INTERNAL", "internal error of the reference control plane", 500);
+  });
+
+  return {
+    ...admin,
+    app,
+    serviceToken: o.serviceToken,
+    adminToken,
+    interrupt: () => closing.abort(),
+    close: () => {
+      closing.abort();
+      if (db.open) db.close();
+    },
+  };
+}

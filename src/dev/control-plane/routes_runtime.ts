@@ -1,0 +1,95 @@
+/**
+ * Daemon-facing routes under `/v1/runtimes/{runtimeId}`: status, claims (long-poll), lease
+ * heartbeats, secrets and skills, exactly as OPERATIONS in src/sync/contract.ts. Bearer auth is
+ * applied by the app; identity is checked here (auth.ts); errors are thrown to the app's onError.
+ */
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { OPERATIONS } from "../../sync/contract.ts";
+import { identify } from "./auth.ts";
+import { ControlPlaneError, iso, parseBody, sendChecked } from "./http.ts";
+import type { RuntimeRegistry } from "./store_runtimes.ts";
+import type { TurnQueue } from "./store_turns.ts";
+import { longPoll, type Wakeups } from "./waiters.ts";
+
+/** What the runtime routes need. Times are epoch ms; durations ms. */
+export type RuntimeRoutesDeps = {
+  turns: TurnQueue;
+  registry: RuntimeRegistry;
+  wakeups: Wakeups;
+  now: () => number;
+  /** Lease length handed out by claims and heartbeats (ms). */
+  leaseMs: number;
+  /** Aborts when the control plane closes: parked long-polls answer at once. */
+  closing: AbortSignal;
+};
+
+/** True when an `If-None-Match` header value names `etag` (or is `*`); weak tags compare equal (RFC 9110 13.1.2). */
+export function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (ifNoneMatch === undefined) return false;
+  return ifNoneMatch.split(",").some((t) => {
+    const tag = t.trim().replace(/^W\//, "");
+    return tag === "*" || tag === etag;
+  });
+}
+
+/** A 304 (no body) when the client already has `version`, else the checked body with its ETag. */
+function versioned(c: Context, version: string, send: (headers: Record<string, string>) => Response): Response {
+  const etag = `"${version}"`;
+  if (etagMatches(c.req.header("if-none-match"), etag)) return c.body(null, 304, { ETag: etag });
+  return send({ ETag: etag, "Cache-Control": "no-store" });
+}
+
+/** The `/v1/runtimes/:runtimeId/*` routes, to be mounted at `/v1/runtimes`. */
+export function runtimeRoutes(d: RuntimeRoutesDeps): Hono {
+  const app = new Hono();
+
+  app.post("/:runtimeId/status", async (c) => {
+    const body = await parseBody(c, OPERATIONS.reportStatus.request);
+    const rt = identify(d.registry, c.req.param("runtimeId"), body);
+    const now = d.now();
+    d.registry.recordStatus(body, now);
+    return sendChecked(c, OPERATIONS.reportStatus.response, { ...rt, receivedAt: iso(now) });
+  });
+
+  app.post("/:runtimeId/claims", async (c) => {
+    const body = await parseBody(c, OPERATIONS.claim.request);
+    const rt = identify(d.registry, c.req.param("runtimeId"), body);
+    const signal = AbortSignal.any([c.req.raw.signal, d.closing]);
+    const turns = await longPoll({
+      attempt: () => d.turns.claim({ ...rt, max: body.max, nowMs: d.now(), leaseMs: d.leaseMs }),
+      waitMs: body.waitMs,
+      wakeups: d.wakeups,
+      key: rt.accountId,
+      signal,
+      wakeInMs: () => {
+        const at = d.turns.nextExpiry(rt.accountId, rt.runtimeId);
+        // Capped by the budget: a far expiry (long leases) must not overflow setTimeout.
+        return at === null ? undefined : Math.min(Math.max(1, at - d.now()), body.waitMs);
+      },
+    });
+    return sendChecked(c, OPERATIONS.claim.response, { ...rt, turns });
+  });
+
+  app.post("/:runtimeId/leases/heartbeat", async (c) => {
+    const body = await parseBody(c, OPERATIONS.heartbeat.request);
+    const rt = identify(d.registry, c.req.param("runtimeId"), body);
+    const leases = d.turns.heartbeat(rt.runtimeId, body.leases, d.now(), d.leaseMs);
+    return sendChecked(c, OPERATIONS.heartbeat.response, { ...rt, leases });
+  });
+
+  app.get("/:runtimeId/secrets", (c) => {
+    const rt = identify(d.registry, c.req.param("runtimeId"), undefined);
+    const s = d.registry.secrets(rt.runtimeId);
+    if (s === undefined) throw new ControlPlaneError("NO_SECRETS", `no secrets are set for runtime ${rt.runtimeId}`);
+    return versioned(c, s.version, (h) => sendChecked(c, OPERATIONS.secrets.response, { ...rt, ...s }, 200, h));
+  });
+
+  app.get("/:runtimeId/skills", (c) => {
+    const rt = identify(d.registry, c.req.param("runtimeId"), undefined);
+    const m = d.registry.skills(rt.accountId);
+    return versioned(c, m.version, (h) => sendChecked(c, OPERATIONS.skills.response, { ...rt, ...m }, 200, h));
+  });
+
+  return app;
+}
