@@ -12,6 +12,7 @@ import { systemClock } from "./clock.ts";
 import { loadSettings, redactSettings, type LoadedSettings } from "./config/load.ts";
 import { settingsSchema, SETTING_NAMES } from "./config/schema.ts";
 import { ensureSecretFile, readSecretFile } from "./config/secret-file.ts";
+import { runControlPlaneCommand } from "./dev/control-plane/command.ts";
 import { startMockModel } from "./dev/mock-model.ts";
 import { EXIT, exitCodeFor, SupervisorError, UnavailableError } from "./errors.ts";
 import { GatewayConnection } from "./gateway/connection.ts";
@@ -315,9 +316,22 @@ function buildCli(): Command {
       process.exitCode = doc.status === "fail" ? 1 : 0;
     });
 
-  program
-    .command("dev")
-    .description("development tools")
+  const dev = program.command("dev").description("development tools and test peers");
+  dev
+    .command("control-plane")
+    .description("run the reference control plane (a test peer and development tool, not a production service)")
+    .option("--port <port>", "port on 127.0.0.1", "18800")
+    .option("--db <file>", "SQLite file (default: in memory)")
+    .option("--runtime <rid:account...>", "register runtime ids with their account (default dev-runtime:dev-account)")
+    .option("--state-dir <dir>", "where the generated service and admin tokens are kept", ".data/control-plane")
+    .option("--lease-ms <ms>", "lease length (ms)", "60000")
+    .action(async (o: { port: string; db?: string; runtime?: string[]; stateDir: string; leaseMs: string }) => {
+      await runControlPlaneCommand(
+        { port: o.port, db: o.db, runtime: o.runtime, stateDir: o.stateDir, leaseMs: Number(o.leaseMs) },
+        { writeErr: err },
+      );
+    });
+  dev
     .command("mock-model")
     .description("serve a local OpenAI-compatible echo model (stands in for the LLM provider)")
     .option("--port <port>", "port on 127.0.0.1", "18999")
