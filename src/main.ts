@@ -32,6 +32,15 @@ import { EventStore } from "./store/events.ts";
 import { TurnStore } from "./store/turns.ts";
 import { gatewayArgs, gatewayEnv, gatewayLayout, prepareGatewayFiles, selectModels } from "./supervisor/gateway-config.ts";
 import { GatewaySupervisor } from "./supervisor/supervisor.ts";
+import { applyProviderSecrets, loadStoredSecrets, secretValues, storeSecrets } from "./supervisor/provider-secrets.ts";
+import { loadStoredSkills, materializeSkills } from "./supervisor/skills.ts";
+import { createControlPlaneClient } from "./sync/client.ts";
+import { SecretsPoller } from "./sync/secrets-poller.ts";
+import { deriveRuntimeStatus, hostMetrics } from "./sync/status.ts";
+import { SyncWorker } from "./sync/worker.ts";
+import { CentralTurnStore } from "./store/central.ts";
+import { writeFileAtomic } from "./fs-atomic.ts";
+import type { HealthSnapshot } from "./health/ports.ts";
 import { sweepGatewayTmp } from "./supervisor/tmp-sweep.ts";
 
 const VERSION: string = pkg.version;
@@ -48,7 +57,6 @@ function dataFiles(dataDir: string) {
 
 /** `agent-supervisor run`: supervise the gateway and serve the local API until SIGTERM/SIGINT. */
 async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number> {
-  selectModels(s); // no provider configured is a config error (78), before anything starts
   const log = createLogger(s.AGENT_SUPERVISOR_LOG_LEVEL);
   const clock = systemClock;
   mkdirSync(s.AGENT_SUPERVISOR_DATA_DIR, { recursive: true, mode: 0o700 });
@@ -65,8 +73,16 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
   const gatewayToken = await ensureSecretFile(files.gatewayToken);
   const apiToken = await ensureSecretFile(files.apiToken);
   const layout = gatewayLayout(s.AGENT_SUPERVISOR_DATA_DIR);
+  // Provider secrets and skills from the control plane, as last applied (0600 files, never SQLite).
+  const secretsFile = join(layout.root, "provider-secrets.json");
+  const skillsFile = join(layout.root, "skills-manifest.json");
+  let cpSecrets = await loadStoredSecrets(secretsFile).catch((e) => (log.error({ err: (e as Error).message }, "ignoring stored secrets"), undefined));
+  let cpSkills = await loadStoredSkills(skillsFile).catch((e) => (log.error({ err: (e as Error).message }, "ignoring stored skills"), undefined));
+  const gatewaySettings = () => applyProviderSecrets(s, cpSecrets);
+  // Standalone, a provider is required now (78). With a control plane, keys may arrive from it.
+  if (s.CONTROL_PLANE_URL === undefined || cpSecrets !== undefined) selectModels(gatewaySettings());
   const metrics = createMetrics();
-  const secrets = [gatewayToken, apiToken, s.MOONSHOT_API_KEY, s.OPENAI_API_KEY, s.OPENAI_COMPAT_API_KEY].filter(
+  const secrets = [gatewayToken, apiToken, s.MOONSHOT_API_KEY, s.OPENAI_API_KEY, s.OPENAI_COMPAT_API_KEY, s.CONTROL_PLANE_TOKEN].filter(
     (v): v is string => v !== undefined,
   );
   log.info({ version: VERSION, configFile: file ?? null, dataDir: s.AGENT_SUPERVISOR_DATA_DIR, runtime }, "agent-supervisor starting");
@@ -100,16 +116,19 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
       startupTimeoutMs: s.GATEWAY_STARTUP_TIMEOUT_MS,
       stopGraceMs: s.GATEWAY_STOP_GRACE_MS,
     },
-    secrets: () => secrets,
+    secrets: () => [...secrets, ...secretValues(cpSecrets)],
     prepare: async () => {
       if (s.TMP_CLEAN) {
         const swept = await sweepGatewayTmp(s.TMP_DIR, process.getuid?.() ?? 0);
         if (swept.removed.length + swept.skipped.length > 0) log.info({ ...swept }, "swept gateway scratch files");
       }
-      await prepareGatewayFiles(s, layout);
-      return { command: runtime.nodePath, args: gatewayArgs(runtime.entryPath, s), env: gatewayEnv(s, layout, gatewayToken, process.env), cwd: layout.root };
+      const gs = gatewaySettings();
+      if (cpSkills) await materializeSkills(layout.workspaceDir, cpSkills);
+      await prepareGatewayFiles(gs, layout);
+      return { command: runtime.nodePath, args: gatewayArgs(runtime.entryPath, gs), env: gatewayEnv(gs, layout, gatewayToken, process.env), cwd: layout.root };
     },
     onState: (snap) => {
+      sync?.notifyStateChange();
       if (snap.state === "starting" && snap.pid !== null) connection.connect(snap.generation);
       else if (snap.state !== "ready" && snap.state !== "starting") connection.disconnect();
       if (snap.state === "backoff" && lastState !== "backoff") metrics.gatewayRestartsTotal.inc({ cause: "exit" });
@@ -123,6 +142,8 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
     log: log.child({ subsystem: "delivery" }),
     policy: { concurrency: s.TURN_CONCURRENCY, turnTimeoutMs: s.TURN_TIMEOUT_MS, maxAttempts: s.TURN_MAX_ATTEMPTS, reconcilePollMs: 1000 },
     onFinished: (t) => {
+      if (t.source === "central") sync?.notifyResult();
+      sync?.notifyCapacity();
       service.finished(t.id);
       metrics.turnsTotal.inc({ outcome: t.state === "done" ? "done" : "failed" });
       if (t.finishedAt !== null) metrics.turnDurationSeconds.observe((t.finishedAt - t.createdAt) / 1000);
@@ -130,20 +151,114 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
   });
   service = new TurnService({ turns, now: clock.now, queueLimit: s.TURN_QUEUE_LIMIT, onSubmitted: () => delivery.notify() });
 
+  // The control plane: claims, leases, results outbox, status, secrets and skills.
+  let sync: SyncWorker | undefined;
+  let poller: SecretsPoller | undefined;
+  let cpProblem: string | null = null;
+  let central: CentralTurnStore | undefined;
+  if (s.CONTROL_PLANE_URL !== undefined) {
+    const client = createControlPlaneClient({
+      baseUrl: s.CONTROL_PLANE_URL,
+      token: s.CONTROL_PLANE_TOKEN!,
+      runtimeId: s.RUNTIME_ID!,
+      accountId: s.ACCOUNT_ID!,
+      fetch,
+    });
+    const store = (central = new CentralTurnStore(db));
+    const syncLog = log.child({ subsystem: "sync" });
+    const worker = (sync = new SyncWorker({
+      client,
+      central: store,
+      clock,
+      random: Math.random,
+      log: syncLog,
+      policy: {
+        claimMax: s.CLAIM_MAX,
+        claimWaitMs: s.CLAIM_WAIT_MS,
+        idleJitterMs: s.CLAIM_IDLE_JITTER_MS,
+        heartbeatIntervalMs: s.HEARTBEAT_INTERVAL_MS,
+        statusIntervalMs: s.STATUS_INTERVAL_MS,
+        backoffMaxMs: s.SYNC_BACKOFF_MAX_MS,
+      },
+      capacity: () => (service.draining ? 0 : s.TURN_CONCURRENCY - delivery.inFlight - turns.counts().accepted),
+      onClaimed: () => delivery.notify(),
+      onLeaseLost: (turnId) => {
+        delivery.abortTurn(turnId);
+        service.finished(turnId);
+      },
+      statusSnapshot: async () => {
+        const h = healthSnapshot();
+        const derived = deriveRuntimeStatus(h, worker.snapshot().claiming === "stopped-auth");
+        const status = derived.status === "online" && cpProblem ? { status: "degraded" as const, reason: cpProblem } : derived;
+        return {
+          daemonVersion: VERSION,
+          openclawVersion: runtime.openclawVersion ?? null,
+          gatewayState: h.gateway.state,
+          ...status,
+          host: await hostMetrics(s.AGENT_SUPERVISOR_DATA_DIR, syncLog),
+          queue: { accepted: h.queue.accepted, delivering: h.queue.delivering, outbox: store.outboxDepth() },
+        };
+      },
+    }));
+    poller = new SecretsPoller({
+      source: client,
+      clock,
+      random: Math.random,
+      log: syncLog,
+      intervalMs: s.SECRETS_POLL_MS,
+      backoffMaxMs: s.SYNC_BACKOFF_MAX_MS,
+      current: { secretsVersion: cpSecrets?.version, skillsVersion: cpSkills?.version },
+      onProblem: (p) => {
+        if (p === cpProblem) return;
+        cpProblem = p;
+        worker.notifyStateChange();
+      },
+      apply: async (change) => {
+        // 1. Rewrite the gateway's env source (and skills) atomically; openclaw.json is rendered at start.
+        if (change.secrets) await storeSecrets(secretsFile, change.secrets);
+        if (change.skills) await writeFileAtomic(skillsFile, `${JSON.stringify(change.skills)}\n`, 0o600);
+        if (change.secrets) cpSecrets = change.secrets;
+        if (change.skills) cpSkills = change.skills;
+        const before = supervisor.snapshot();
+        if (before.state !== "ready" && before.state !== "starting") {
+          supervisor.wake(); // not running: the next start uses the new files at once
+          return;
+        }
+        // 2. Drain in-flight turns, 3. restart the gateway; delivery resumes once it is ready.
+        const left = await delivery.pause(s.DRAIN_TIMEOUT_MS);
+        log.info({ left, secretsVersion: change.secrets?.version, skillsVersion: change.skills?.version }, "restarting the gateway for new secrets/skills");
+        supervisor.requestRestart("rotation");
+        delivery.resume();
+      },
+    });
+  }
+
   let loopTickAt = clock.now();
+  const healthSnapshot = (): HealthSnapshot => {
+    const sup = supervisor.snapshot();
+    const syncSnap = sync?.snapshot();
+    return {
+      loopTickAt,
+      gateway: { ...sup, openclawVersion: runtime.openclawVersion ?? null },
+      connection: connection.snapshot(),
+      queue: { ...turns.counts(), limit: s.TURN_QUEUE_LIMIT },
+      draining: service.draining,
+      ...(syncSnap
+        ? {
+            controlPlane: {
+              claiming: syncSnap.claiming,
+              outboxDepth: syncSnap.outboxDepth,
+              lastError: syncSnap.lastError ? `${syncSnap.lastError.code}: ${syncSnap.lastError.message}` : null,
+              problem: cpProblem,
+            },
+          }
+        : {}),
+    };
+  };
   const ticker = setInterval(() => (loopTickAt = clock.now()), 1000);
   const app = createHealthApp({
     turns: service,
-    snapshot: () => {
-      const sup = supervisor.snapshot();
-      return {
-        loopTickAt,
-        gateway: { ...sup, openclawVersion: runtime.openclawVersion ?? null },
-        connection: connection.snapshot(),
-        queue: { ...turns.counts(), limit: s.TURN_QUEUE_LIMIT },
-        draining: service.draining,
-      };
-    },
+    snapshot: () => healthSnapshot(),
     disk: () => statfsDiskUsage(s.AGENT_SUPERVISOR_DATA_DIR),
     metrics,
     now: clock.now,
@@ -157,6 +272,13 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
 
   const supervising = supervisor.run(stop.signal);
   const delivering = delivery.run(stop.signal);
+  // The sync loops stop only after the drain, so results of drained turns are still reported.
+  const syncStop = new AbortController();
+  const syncing = Promise.all([sync?.run(syncStop.signal), poller?.run(syncStop.signal)]);
+  process.on("SIGHUP", () => {
+    log.info("SIGHUP: polling the control plane for secrets and skills now");
+    poller?.refresh();
+  });
 
   let signals = 0;
   const drained = new Promise<void>((resolve) => {
@@ -169,6 +291,7 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
       }
       log.info({ signal: sig, graceMs: s.DRAIN_TIMEOUT_MS }, "draining: no new turns; waiting for in-flight turns");
       service.startDraining();
+      sync?.stopClaiming();
       void delivery.drain(s.DRAIN_TIMEOUT_MS).then((left) => {
         if (left > 0) log.warn({ left }, "drain deadline reached; unfinished turns resume on next start");
         resolve();
@@ -180,6 +303,8 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
   await drained;
   stop.abort();
   await Promise.all([supervising, delivering]);
+  syncStop.abort();
+  await syncing;
   connection.disconnect();
   clearInterval(ticker);
   await http.close();

@@ -36,13 +36,13 @@ export const DEFAULT_HEALTH_THRESHOLDS: HealthThresholds = {
 export type DiskReading = DiskUsage | { error: string };
 
 /** Keys of the `checks` object, `{componentName}:{metricName}` as the draft suggests. */
-export type CheckKey = "gateway:process" | "gateway:connection" | "queue:depth" | "disk:free";
+export type CheckKey = "gateway:process" | "gateway:connection" | "queue:depth" | "disk:free" | "control-plane:sync";
 
 /** `status`, `output` (omitted on pass, per the draft) and `checks` of the health document. */
 export type HealthAssessment = {
   status: HealthStatus;
   output?: string;
-  checks: Record<CheckKey, [HealthCheck]>;
+  checks: Record<Exclude<CheckKey, "control-plane:sync">, [HealthCheck]> & { "control-plane:sync"?: [HealthCheck] };
 };
 
 const RANK: Record<HealthStatus, number> = { pass: 0, warn: 1, fail: 2 };
@@ -139,6 +139,25 @@ function diskFree(d: DiskReading, t: HealthThresholds, time: string): [HealthChe
   });
 }
 
+function controlPlaneSync(s: HealthSnapshot, time: string): [HealthCheck] | undefined {
+  const c = s.controlPlane;
+  if (!c) return undefined;
+  let status: HealthStatus = "pass";
+  const problems: string[] = [];
+  if (c.claiming === "stopped-auth") problems.push("the control plane refuses the service token; not claiming work");
+  else if (c.claiming === "backoff") problems.push(`control plane unavailable, retrying${c.lastError ? `: ${c.lastError}` : ""}`);
+  if (c.problem) problems.push(c.problem);
+  if (problems.length > 0) status = "warn";
+  return check(status, problems.length > 0 ? problems.join("; ") : null, {
+    componentType: "component",
+    observedValue: c.claiming,
+    observedUnit: "state",
+    time,
+    outboxDepth: c.outboxDepth,
+    lastError: c.lastError,
+  });
+}
+
 /**
  * Judge the daemon's health (draft-inadarei-api-health-check). Overall status is the worst check;
  * `output` joins the outputs of the checks that are not `pass`.
@@ -160,7 +179,9 @@ export function assessHealth(
     "queue:depth": queueDepth(snapshot, thresholds, time),
     "disk:free": diskFree(disk, thresholds, time),
   };
-  const all = Object.values(checks).map(([c]) => c);
+  const sync = controlPlaneSync(snapshot, time);
+  if (sync) checks["control-plane:sync"] = sync;
+  const all = Object.values(checks).map((v) => v![0]);
   const status = all.reduce<HealthStatus>((w, c) => (RANK[c.status] > RANK[w] ? c.status : w), "pass");
   const outputs = all.flatMap((c) => (c.output === undefined ? [] : [c.output]));
   return outputs.length === 0 ? { status, checks } : { status, output: outputs.join("; "), checks };

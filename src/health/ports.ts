@@ -60,6 +60,16 @@ export type HealthSnapshot = {
   };
   queue: TurnCounts & { limit: number };
   draining: boolean;
+  /** The control-plane link; absent in standalone mode. */
+  controlPlane?: {
+    /** Claim loop: "active", "backoff", "stopped-auth" (token refused) or "stopped" (draining). */
+    claiming: string;
+    /** Results not yet acknowledged. */
+    outboxDepth: number;
+    lastError: string | null;
+    /** A configuration problem from the control plane (missing secrets, rejected manifest), or null. */
+    problem: string | null;
+  };
 };
 
 /** Free space of the filesystem holding the data directory, in bytes. */

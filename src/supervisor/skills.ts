@@ -8,9 +8,9 @@
  * start materializes the stored manifest again and removes leftovers.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
-import type { SkillsManifest } from "../sync/contract.ts";
+import { skillsManifestSchema, type SkillsManifest } from "../sync/contract.ts";
 import { SupervisorError } from "../errors.ts";
 import { fsyncDir } from "../fs-atomic.ts";
 
@@ -93,4 +93,22 @@ async function removeLeftovers(workspaceDir: string): Promise<void> {
       await rm(join(workspaceDir, name), { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * Read the last applied manifest (stored by main.ts with mode 0600).
+ * @returns undefined when none was stored yet
+ * @throws Error when the file is not a valid manifest
+ */
+export async function loadStoredSkills(path: string): Promise<SkillsManifest | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  const parsed = skillsManifestSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new Error(`stored skills manifest ${path} is invalid: ${parsed.error.issues.map((i) => i.path.join(".")).join(", ")}`);
+  return parsed.data;
 }

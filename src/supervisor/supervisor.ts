@@ -31,7 +31,7 @@ export type SupervisorPolicy = BackoffPolicy & {
 };
 
 /** Why the gateway was (re)started or stopped; recorded with each event. */
-export type RestartCause = "crash" | "startup-timeout" | "requested" | "shutdown";
+export type RestartCause = "crash" | "startup-timeout" | "requested" | "rotation" | "shutdown";
 
 /** Point-in-time view of the supervisor (the health snapshot's gateway part). Times are epoch ms. */
 export type SupervisorSnapshot = Omit<HealthSnapshot["gateway"], "openclawVersion">;
@@ -63,6 +63,7 @@ export class GatewaySupervisor {
   #readyWaiter: { generation: number; resolve: () => void } | undefined;
   #restartWaiter: ((cause: RestartCause) => void) | undefined;
   #child: RunningChild | undefined;
+  #wakeBackoff: (() => void) | undefined;
 
   constructor(deps: SupervisorDeps) {
     this.#d = deps;
@@ -85,6 +86,11 @@ export class GatewaySupervisor {
   /** Ask for a graceful restart of the running gateway (SIGTERM, then SIGKILL after the grace). */
   requestRestart(cause: RestartCause = "requested"): void {
     this.#restartWaiter?.(cause);
+  }
+
+  /** Cut a pending backoff short and start the gateway now (its configuration changed). */
+  wake(): void {
+    this.#wakeBackoff?.();
   }
 
   /** Emergency stop (second signal): SIGKILL the gateway's process group now. */
@@ -126,7 +132,10 @@ export class GatewaySupervisor {
       history = decision.history;
       this.#snap.restarts += 1;
       this.#set({ state: "backoff", pid: null, reason: `${cause}; restarting in ${decision.delayMs} ms` });
-      await clock.sleep(decision.delayMs, signal);
+      const woken = new AbortController();
+      this.#wakeBackoff = () => woken.abort();
+      await clock.sleep(decision.delayMs, AbortSignal.any([signal, woken.signal]));
+      this.#wakeBackoff = undefined;
     }
     this.#set({ state: "stopped", pid: null, reason: "daemon stopping" });
   }

@@ -33,7 +33,7 @@ describe("assessHealth", () => {
 
   it.each(cases)("$name: $key is $check, overall $overall", ({ snap, disk, key, check, overall }) => {
     const a = assessHealth(snapshot(NOW, snap), disk ?? roomyDisk, NOW, DEFAULT_HEALTH_THRESHOLDS);
-    expect(a.checks[key as keyof typeof a.checks][0].status).toBe(check);
+    expect(a.checks[key as keyof typeof a.checks]![0].status).toBe(check);
     expect(a.status).toBe(overall);
     // The draft: output SHOULD be omitted on pass, and explains warn/fail.
     if (overall === "pass") expect(a).not.toHaveProperty("output");
@@ -92,5 +92,22 @@ describe("assessReadiness", () => {
     expect(r.ready).toBe(ready);
     if (reason === null) expect(r.reason).toBeNull();
     else expect(r.reason).toMatch(reason);
+  });
+});
+
+describe("control-plane:sync check", () => {
+  const cp = (over: Partial<NonNullable<import("../../src/health/ports.ts").HealthSnapshot["controlPlane"]>>) => ({
+    claiming: "active", outboxDepth: 0, lastError: null, problem: null, ...over,
+  });
+  it.each([
+    ["absent in standalone mode", undefined, undefined],
+    ["active", cp({}), "pass"],
+    ["token refused", cp({ claiming: "stopped-auth" }), "warn"],
+    ["backing off", cp({ claiming: "backoff", lastError: "ERR_CP_NETWORK" }), "warn"],
+    ["missing secrets", cp({ problem: "the control plane has no secrets for this runtime" }), "warn"],
+  ])("%s", (_n, controlPlane, expected) => {
+    const a = assessHealth({ ...snapshot(NOW, {}), ...(controlPlane ? { controlPlane } : {}) }, roomyDisk, NOW, DEFAULT_HEALTH_THRESHOLDS);
+    expect(a.checks["control-plane:sync"]?.[0].status).toBe(expected);
+    if (expected === "warn") expect(a.output).toMatch(/token|retrying|secrets/);
   });
 });

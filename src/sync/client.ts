@@ -1,0 +1,351 @@
+/**
+ * HTTP client of the control-plane contract (src/sync/contract.ts, OPERATIONS).
+ *
+ * Every call: `Authorization: Bearer <token>`, a timeout (claims: their long-poll budget plus a
+ * margin), the response body read as a stream and abandoned past `maxResponseBytes`, JSON parsed
+ * and validated against the operation's response schema, and the identity in the body checked
+ * against ours. Failures are {@link ControlPlaneError}s with stable codes (see errors.ts); their
+ * messages never contain a body, the token or URL credentials.
+ */
+import type { z } from "zod";
+import { isLoopbackUrl } from "../config/schema.ts";
+import { ConfigError } from "../errors.ts";
+import {
+  MAX_RESPONSE_BYTES,
+  OPERATIONS,
+  errorResponseSchema,
+  type ClaimResponse,
+  type CompleteRequest,
+  type FailRequest,
+  type HeartbeatResponse,
+  type ResultAck,
+  type Secrets,
+  type SkillsManifest,
+  type StatusReport,
+} from "./contract.ts";
+import { ControlPlaneError, parseRetryAfter, redactUrl } from "./errors.ts";
+
+/** Added to a claim's `waitMs` for its request timeout (ms): the server answers at the end of the budget. */
+export const CLAIM_TIMEOUT_MARGIN_MS = 10_000;
+/** Default timeout of a non-claim request (ms), body included. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Error bodies larger than this (bytes) are not read for their code. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+/** Most zod issues named in one contract error message. */
+const MAX_ISSUES_IN_MESSAGE = 8;
+
+/** Options of {@link createControlPlaneClient}. */
+export type ControlPlaneClientOptions = {
+  /** CONTROL_PLANE_URL: https, or http only to loopback; no credentials in it. The API lives under `<baseUrl>/v1`. */
+  baseUrl: string;
+  /** Service token, sent as `Authorization: Bearer`. */
+  token: string;
+  runtimeId: string;
+  accountId: string;
+  /** The fetch to use (globalThis.fetch in production). */
+  fetch: typeof globalThis.fetch;
+  /** Timeout of every request except claims, body included (ms). Default {@link DEFAULT_REQUEST_TIMEOUT_MS}. */
+  requestTimeoutMs?: number;
+  /** Largest response body read (bytes). Default {@link MAX_RESPONSE_BYTES}. */
+  maxResponseBytes?: number;
+  /** Epoch ms, to read an HTTP-date Retry-After. Default Date.now. */
+  now?: () => number;
+  /** User-Agent header, e.g. `agent-supervisor/0.1.0`. */
+  userAgent?: string;
+};
+
+/** Per-call options. */
+export type CallOptions = {
+  /** Aborts the request (ERR_CP_ABORTED), e.g. on shutdown. */
+  signal?: AbortSignal;
+  /** Overrides the request timeout (ms). */
+  timeoutMs?: number;
+};
+
+type Identity = "accountId" | "runtimeId";
+/** A status report as the caller builds it; the client adds the identity. */
+export type StatusInput = Omit<StatusReport, Identity>;
+/** Body of a complete call without the identity. */
+export type CompleteInput = Omit<CompleteRequest, Identity>;
+/** Body of a fail call without the identity. */
+export type FailInput = Omit<FailRequest, Identity>;
+/** A lease held by this runtime. */
+export type LeaseRef = { turnId: string; leaseId: string };
+
+/** Outcome of {@link ControlPlaneClient.getSecrets}. */
+export type SecretsResult =
+  | { kind: "unchanged" }
+  | { kind: "changed"; secrets: Secrets; etag: string }
+  /** 404 NO_SECRETS: the account has none configured. */
+  | { kind: "none" };
+
+/** The control-plane API. Every method rejects only with {@link ControlPlaneError}. */
+export type ControlPlaneClient = {
+  /** POST /v1/runtimes/{runtimeId}/status. @returns the ack's `receivedAt` (RFC 3339) */
+  reportStatus(report: StatusInput, opts?: CallOptions): Promise<{ receivedAt: string }>;
+  /** POST /v1/runtimes/{runtimeId}/claims, long-polling up to `waitMs`. @returns the claimed turns (maybe none) */
+  claim(req: { max: number; waitMs: number }, opts?: CallOptions): Promise<ClaimResponse["turns"]>;
+  /** POST /v1/runtimes/{runtimeId}/leases/heartbeat. @returns each lease's fate */
+  heartbeat(leases: readonly LeaseRef[], opts?: CallOptions): Promise<HeartbeatResponse["leases"]>;
+  /** POST /v1/turns/{turnId}/complete. @throws ControlPlaneError ERR_CP_LEASE_LOST (409 LEASE_LOST) */
+  complete(turnId: string, body: CompleteInput, opts?: CallOptions): Promise<ResultAck>;
+  /** POST /v1/turns/{turnId}/fail. @throws ControlPlaneError ERR_CP_LEASE_LOST (409 LEASE_LOST) */
+  fail(turnId: string, body: FailInput, opts?: CallOptions): Promise<ResultAck>;
+  /** GET /v1/runtimes/{runtimeId}/secrets with If-None-Match `etag` (304 → unchanged, 404 NO_SECRETS → none). */
+  getSecrets(etag?: string, opts?: CallOptions): Promise<SecretsResult>;
+  /** GET /v1/runtimes/{runtimeId}/skills. */
+  getSkills(opts?: CallOptions): Promise<SkillsManifest>;
+};
+
+type OpName = keyof typeof OPERATIONS;
+
+/**
+ * Create the client. Nothing is sent until a method is called.
+ * @throws ConfigError if `baseUrl` is not a URL, is plain http to a non-loopback host, or holds credentials
+ */
+export function createControlPlaneClient(o: ControlPlaneClientOptions): ControlPlaneClient {
+  const base = checkBaseUrl(o.baseUrl);
+  const basePath = base.pathname.replace(/\/+$/, "");
+  const limit = o.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+  const now = o.now ?? Date.now;
+  const requestTimeoutMs = o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const identity = { accountId: o.accountId, runtimeId: o.runtimeId };
+
+  /** Never let the token reach a message, whatever a server echoes. */
+  const scrub = (s: string) => (o.token === "" ? s : s.split(o.token).join("[redacted]"));
+
+  type Sent = { res: Response; what: string; ac: AbortController };
+
+  async function send(op: OpName, path: string, body: unknown, opts: CallOptions, headers: Record<string, string>, run: (s: Sent) => Promise<unknown>) {
+    const spec = OPERATIONS[op];
+    const what = `${spec.method} ${basePath}${path}`;
+    if (spec.request !== null) {
+      const parsed = spec.request.safeParse(body);
+      if (!parsed.success) {
+        throw new ControlPlaneError("ERR_CP_INVALID_REQUEST", `request ${what} does not match the contract: ${describeIssues(parsed.error.issues)}`);
+      }
+    }
+    const ac = new AbortController();
+    let timedOut = false;
+    const timeoutMs = opts.timeoutMs ?? requestTimeoutMs;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort();
+    }, timeoutMs);
+    const onAbort = () => ac.abort();
+    if (opts.signal?.aborted) ac.abort();
+    else opts.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const res = await o.fetch(new URL(basePath + path, base), {
+        method: spec.method,
+        headers: {
+          authorization: `Bearer ${o.token}`,
+          accept: "application/json",
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...(o.userAgent === undefined ? {} : { "user-agent": o.userAgent }),
+          ...headers,
+        },
+        body: body === undefined ? null : JSON.stringify(body),
+        // A redirect could carry the bearer token elsewhere; the control plane has no reason to send one.
+        redirect: "error",
+        signal: ac.signal,
+      });
+      return await run({ res, what, ac });
+    } catch (err) {
+      if (err instanceof ControlPlaneError) throw err;
+      if (opts.signal?.aborted) throw new ControlPlaneError("ERR_CP_ABORTED", `${what} aborted`);
+      if (timedOut) throw new ControlPlaneError("ERR_CP_TIMEOUT", `${what} got no complete answer within ${timeoutMs} ms`);
+      throw new ControlPlaneError("ERR_CP_NETWORK", scrub(`${what} failed: ${networkReason(err)}`), { cause: err });
+    } finally {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Turn a non-2xx answer into its typed error (reads a small error body for its code). */
+  async function httpError(s: Sent): Promise<ControlPlaneError> {
+    const { res, what, ac } = s;
+    let serverCode: string | undefined;
+    let serverMessage = "";
+    const raw = await readBounded(res, Math.min(limit, MAX_ERROR_BODY_BYTES), ac).catch(() => undefined);
+    if (raw !== undefined && raw !== "too-large") {
+      const parsed = errorResponseSchema.safeParse(tryJson(raw));
+      if (parsed.success) {
+        serverCode = parsed.data.error.code;
+        serverMessage = parsed.data.error.message.slice(0, 200);
+      }
+    }
+    const status = res.status;
+    const retryAfterMs = parseRetryAfter(res.headers.get("retry-after"), now()) ?? undefined;
+    const tail = scrub(`${serverCode === undefined ? "" : ` ${serverCode}`}${serverMessage === "" ? "" : `: ${serverMessage}`}`);
+    const details = { status, retryAfterMs, serverCode };
+    if (status === 401 || status === 403) return new ControlPlaneError("ERR_CP_AUTH", `${what} was refused with ${status}${tail}: check CONTROL_PLANE_TOKEN`, details);
+    if (status === 429 || status === 503) {
+      const after = retryAfterMs === undefined ? "" : ` (retry after ${retryAfterMs} ms)`;
+      return new ControlPlaneError("ERR_CP_RETRY", `${what} answered ${status}${tail}${after}`, details);
+    }
+    if (status === 409 && serverCode === "LEASE_LOST") return new ControlPlaneError("ERR_CP_LEASE_LOST", `${what}: lease lost${tail}`, details);
+    if (status === 404) return new ControlPlaneError("ERR_CP_NOT_FOUND", `${what} answered 404${tail}`, details);
+    return new ControlPlaneError("ERR_CP_HTTP", `${what} answered ${status}${tail}`, details);
+  }
+
+  /** Read, parse, validate and identity-check a 2xx body. */
+  async function accept<S extends z.ZodType>(s: Sent, schema: S, name: string): Promise<z.infer<S>> {
+    const { res, what, ac } = s;
+    if (res.status < 200 || res.status > 299) throw await httpError(s);
+    const raw = await readBounded(res, limit, ac);
+    if (raw === "too-large") throw new ControlPlaneError("ERR_CP_CONTRACT", `response to ${what} exceeds ${limit} bytes; not read`, { status: res.status });
+    const json = tryJson(raw);
+    if (json === NOT_JSON) throw new ControlPlaneError("ERR_CP_CONTRACT", `response to ${what} is not valid UTF-8 JSON`, { status: res.status });
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new ControlPlaneError("ERR_CP_CONTRACT", `response to ${what} does not match the ${name} contract: ${describeIssues(parsed.error.issues)}`, { status: res.status });
+    }
+    const data = parsed.data as { accountId?: unknown; runtimeId?: unknown };
+    for (const key of ["accountId", "runtimeId"] as const) {
+      if (data[key] !== identity[key]) {
+        throw new ControlPlaneError("ERR_CP_CONTRACT", `response to ${what} names another account or runtime (${key} differs from ours); refused`, { status: res.status });
+      }
+    }
+    return parsed.data;
+  }
+
+  const rt = `/v1/runtimes/${encodeURIComponent(o.runtimeId)}`;
+  const turnPath = (turnId: string, verb: string) => `/v1/turns/${encodeURIComponent(turnId)}/${verb}`;
+
+  return {
+    async reportStatus(report, opts = {}) {
+      const ack = (await send("reportStatus", `${rt}/status`, { ...identity, ...report }, opts, {}, (s) =>
+        accept(s, OPERATIONS.reportStatus.response, "status ack"),
+      )) as { receivedAt: string };
+      return { receivedAt: ack.receivedAt };
+    },
+    async claim(req, opts = {}) {
+      const timeoutMs = opts.timeoutMs ?? req.waitMs + CLAIM_TIMEOUT_MARGIN_MS;
+      const r = (await send("claim", `${rt}/claims`, { ...identity, max: req.max, waitMs: req.waitMs }, { ...opts, timeoutMs }, {}, (s) =>
+        accept(s, OPERATIONS.claim.response, "claim response"),
+      )) as ClaimResponse;
+      return r.turns;
+    },
+    async heartbeat(leases, opts = {}) {
+      const body = { ...identity, leases: leases.map((l) => ({ turnId: l.turnId, leaseId: l.leaseId })) };
+      const r = (await send("heartbeat", `${rt}/leases/heartbeat`, body, opts, {}, (s) =>
+        accept(s, OPERATIONS.heartbeat.response, "heartbeat response"),
+      )) as HeartbeatResponse;
+      return r.leases;
+    },
+    complete: (turnId, body, opts = {}) => result("complete", turnId, body, opts),
+    fail: (turnId, body, opts = {}) => result("fail", turnId, body, opts),
+    async getSecrets(etag, opts = {}) {
+      const headers: Record<string, string> = etag === undefined ? {} : { "if-none-match": etag };
+      return (await send("secrets", `${rt}/secrets`, undefined, opts, headers, async (s): Promise<SecretsResult> => {
+        if (s.res.status === 304) {
+          await s.res.body?.cancel().catch(() => {});
+          return { kind: "unchanged" };
+        }
+        if (s.res.status === 404) {
+          const err = await httpError(s);
+          if (err.serverCode === "NO_SECRETS") return { kind: "none" };
+          throw err;
+        }
+        const secrets = await accept(s, OPERATIONS.secrets.response, "secrets");
+        return { kind: "changed", secrets, etag: s.res.headers.get("etag") ?? `"${secrets.version}"` };
+      })) as SecretsResult;
+    },
+    async getSkills(opts = {}) {
+      return (await send("skills", `${rt}/skills`, undefined, opts, {}, (s) => accept(s, OPERATIONS.skills.response, "skills manifest"))) as SkillsManifest;
+    },
+  };
+
+  async function result(op: "complete" | "fail", turnId: string, body: CompleteInput | FailInput, opts: CallOptions): Promise<ResultAck> {
+    const ack = (await send(op, turnPath(turnId, op), { ...identity, ...body }, opts, {}, (s) =>
+      accept(s, OPERATIONS[op].response, "result ack"),
+    )) as ResultAck;
+    if (ack.turnId !== turnId) {
+      throw new ControlPlaneError("ERR_CP_CONTRACT", `response to POST ${basePath}${turnPath(turnId, op)} acknowledges another turn; refused`);
+    }
+    return ack;
+  }
+}
+
+function checkBaseUrl(raw: string): URL {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new ConfigError("CONTROL_PLANE_URL is not a valid URL");
+  }
+  if (u.username !== "" || u.password !== "") {
+    throw new ConfigError(`CONTROL_PLANE_URL ${redactUrl(u)} must not contain credentials (the token goes in CONTROL_PLANE_TOKEN)`);
+  }
+  if (u.protocol !== "https:" && !(u.protocol === "http:" && isLoopbackUrl(raw))) {
+    throw new ConfigError(`CONTROL_PLANE_URL ${redactUrl(u)} must use https (plain http is allowed only to loopback)`);
+  }
+  if (u.search !== "" || u.hash !== "") throw new ConfigError(`CONTROL_PLANE_URL ${redactUrl(u)} must not have a query or fragment`);
+  return u;
+}
+
+/**
+ * Read a body as a stream, at most `limit` bytes. Past the limit the stream is cancelled and the
+ * request aborted, so a huge body is never buffered whole.
+ */
+async function readBounded(res: Response, limit: number, ac: AbortController): Promise<Uint8Array | "too-large"> {
+  const declared = Number(res.headers.get("content-length") ?? Number.NaN);
+  if (declared > limit) {
+    await res.body?.cancel().catch(() => {});
+    ac.abort();
+    return "too-large";
+  }
+  if (res.body === null) return new Uint8Array(0);
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => {});
+      ac.abort();
+      return "too-large";
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+const NOT_JSON: unique symbol = Symbol("not-json");
+
+/** Parse UTF-8 JSON; NOT_JSON on any failure (the parser's message quotes the body, so it is dropped). */
+function tryJson(raw: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
+  } catch {
+    return NOT_JSON;
+  }
+}
+
+/** Issue paths and kinds, never the offending values (a body may hold secrets). */
+export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  const parts = issues.slice(0, MAX_ISSUES_IN_MESSAGE).map((i) => {
+    const path = i.path.length === 0 ? "(root)" : i.path.map(String).join(".");
+    const keys = i.code === "unrecognized_keys" ? ` ${i.keys.map((k) => JSON.stringify(k.slice(0, 64))).join(", ")}` : "";
+    return `${path}: ${i.code}${keys}`;
+  });
+  const more = issues.length > MAX_ISSUES_IN_MESSAGE ? ` (and ${issues.length - MAX_ISSUES_IN_MESSAGE} more)` : "";
+  return parts.join("; ") + more;
+}
+
+/** The useful part of a fetch failure: undici wraps the socket error (ECONNREFUSED, ...) as `cause`. */
+function networkReason(err: unknown): string {
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } })?.cause;
+  if (cause && typeof cause.code === "string") return typeof cause.message === "string" ? `${cause.code} (${cause.message})` : cause.code;
+  if (cause && typeof cause.message === "string") return cause.message;
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,91 @@
+/**
+ * The heartbeat loop: every heartbeatIntervalMs, extend the leases of central turns in flight.
+ * A lease the control plane calls lost, or one whose expiry passes without a successful
+ * heartbeat (the control plane may have given the turn away), fails its turn with LEASE_LOST and
+ * tells delivery to stop.
+ */
+import type { LiveLease } from "../store/central.ts";
+import { DEFAULT_REQUEST_TIMEOUT_MS } from "./client.ts";
+import { classify, ControlPlaneError } from "./errors.ts";
+import { leaseState } from "./worker_decide.ts";
+import { LoopContext } from "./worker_context.ts";
+
+/** Most leases in one heartbeat request (the contract's limit). */
+const MAX_LEASES_PER_REQUEST = 1000;
+/** A heartbeat never waits less than this for an answer (ms), however short the interval. */
+const MIN_HEARTBEAT_TIMEOUT_MS = 1000;
+
+/** Heartbeat until `signal` aborts. Never throws. */
+export async function heartbeatLoop(ctx: LoopContext, signal: AbortSignal): Promise<void> {
+  const { deps, policy } = ctx;
+  let nextBeatAt = deps.clock.now() + policy.heartbeatIntervalMs;
+  while (!signal.aborted) {
+    const now = deps.clock.now();
+    const leases = deps.central.liveLeases();
+    // liveLeases() is ordered by expiry: the first one runs out first.
+    const earliest = leases[0]?.expiresAt ?? Number.POSITIVE_INFINITY;
+    const wakeAt = Math.min(nextBeatAt, earliest);
+    if (wakeAt > now) {
+      // Woken early by new claims: look again at the earliest expiry.
+      await ctx.wakes.heartbeat.sleep(wakeAt - now, signal);
+      continue;
+    }
+    if (now >= nextBeatAt) {
+      nextBeatAt = now + policy.heartbeatIntervalMs;
+      if (leases.length > 0) await beat(ctx, leases, signal);
+      if (signal.aborted) break;
+    }
+    expireLocally(ctx, deps.clock.now());
+  }
+}
+
+async function beat(ctx: LoopContext, leases: readonly LiveLease[], signal: AbortSignal): Promise<void> {
+  const { deps, policy, log } = ctx;
+  const timeoutMs = Math.max(MIN_HEARTBEAT_TIMEOUT_MS, Math.min(policy.heartbeatIntervalMs, DEFAULT_REQUEST_TIMEOUT_MS));
+  for (let i = 0; i < leases.length; i += MAX_LEASES_PER_REQUEST) {
+    const chunk = leases.slice(i, i + MAX_LEASES_PER_REQUEST);
+    const asked = new Set(chunk.map((l) => `${l.turnId}\u0000${l.leaseId}`));
+    let answer;
+    try {
+      answer = await deps.client.heartbeat(chunk, { signal, timeoutMs });
+    } catch (err) {
+      if (signal.aborted) return;
+      if (classify(err) === "auth" && err instanceof ControlPlaneError) ctx.authFailure(err, "heartbeat");
+      else {
+        ctx.recordError(err);
+        log.warn({ ...LoopContext.errFields(err), leases: chunk.length }, "heartbeat failed; leases expire unless a later one succeeds");
+      }
+      return;
+    }
+    ctx.state.lastHeartbeatAt = deps.clock.now();
+    for (const l of answer) {
+      if (!asked.has(`${l.turnId}\u0000${l.leaseId}`)) {
+        log.warn({ turnId: l.turnId }, "heartbeat answer names a lease we did not send; ignored");
+        continue;
+      }
+      if (l.status === "extended") {
+        deps.central.extendLease(l.turnId, l.leaseId, Date.parse(l.leaseExpiresAt));
+      } else {
+        lose(ctx, l.turnId, l.leaseId, `control plane: lease lost (${l.reason})`);
+      }
+    }
+  }
+}
+
+/** Leases whose expiry passed without a successful heartbeat are lost: the turn may already be someone else's. */
+function expireLocally(ctx: LoopContext, nowMs: number): void {
+  for (const l of ctx.deps.central.liveLeases()) {
+    if (leaseState(l, nowMs) === "expired") {
+      lose(ctx, l.turnId, l.leaseId, `lease expired at ${new Date(l.expiresAt).toISOString()} without a successful heartbeat`);
+    }
+  }
+}
+
+function lose(ctx: LoopContext, turnId: string, leaseId: string, reason: string): void {
+  const { deps, log } = ctx;
+  if (deps.central.loseLease(turnId, leaseId, deps.clock.now(), reason)) {
+    log.warn({ turnId, reason }, "lease lost; turn failed with LEASE_LOST and stopped (never reported)");
+    ctx.call("onLeaseLost", () => deps.onLeaseLost(turnId));
+    ctx.wakes.status.wake();
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * A SyncWorker wired like the daemon wires it: real client and fetch against a control plane on
+ * 127.0.0.1, a real SQLite file, the system clock; delivery is a stand-in that completes
+ * deliverable turns through the real TurnStore (or holds them, to keep leases in flight).
+ */
+import { createHook } from "node:async_hooks";
+import { systemClock } from "../../src/clock.ts";
+import { CentralTurnStore } from "../../src/store/central.ts";
+import { openDb, type Db } from "../../src/store/db.ts";
+import { TurnStore } from "../../src/store/turns.ts";
+import { createControlPlaneClient, type ControlPlaneClient } from "../../src/sync/client.ts";
+import type { ControlPlaneError } from "../../src/sync/errors.ts";
+import { SyncWorker, type StatusSnapshotInput, type SyncPolicy } from "../../src/sync/worker.ts";
+import { memoryLogger, type LogSink } from "../integration/helpers.ts";
+import { ACCOUNT, RUNTIME, TOKEN } from "./fake-control-plane.ts";
+
+/** Fast timings for tests (ms). */
+export const FAST: SyncPolicy = {
+  claimMax: 4,
+  claimWaitMs: 1_000,
+  idleJitterMs: 20,
+  heartbeatIntervalMs: 100,
+  statusIntervalMs: 10_000,
+  backoffMaxMs: 200,
+  backoffInitialMs: 20,
+  authRetryMs: 10_000,
+  capacityPollMs: 50,
+  outboxPollMs: 200,
+};
+
+export const STATUS: StatusSnapshotInput = {
+  daemonVersion: "0.1.0-test",
+  openclawVersion: "2026.9.6",
+  gatewayState: "ready",
+  status: "online",
+  reason: null,
+  host: { cpuLoadPercent: 0, memTotalBytes: 0, memAvailableBytes: 0, diskTotalBytes: 0, diskFreeBytes: 0 },
+  queue: { accepted: 0, delivering: 0, outbox: 0 },
+};
+
+export type HarnessOptions = {
+  url: string;
+  dbPath: string;
+  policy?: Partial<SyncPolicy>;
+  /** Free slots; default 4. */
+  capacity?: () => number;
+  /** Complete claimed turns at once (default true); false keeps them delivering. */
+  autoDeliver?: boolean;
+  client?: ControlPlaneClient;
+  token?: string;
+};
+
+/** A running worker and what it called back. */
+export type Harness = {
+  worker: SyncWorker;
+  db: Db;
+  turns: TurnStore;
+  central: CentralTurnStore;
+  sink: LogSink;
+  claimed: number;
+  leaseLost: string[];
+  authFailures: ControlPlaneError[];
+  recovered: number;
+  /** Complete every deliverable turn now (reply `echo: <message>`) and notify the worker. */
+  deliverAll(): void;
+  /** Abort and wait for run() to resolve; closes the database. Returns how long run() took to stop (ms). */
+  stop(): Promise<number>;
+};
+
+export function startWorker(o: HarnessOptions): Harness {
+  const db = openDb(o.dbPath);
+  const turns = new TurnStore(db);
+  const central = new CentralTurnStore(db);
+  const sink = memoryLogger("debug");
+  const client =
+    o.client ??
+    createControlPlaneClient({ baseUrl: o.url, token: o.token ?? TOKEN, runtimeId: RUNTIME, accountId: ACCOUNT, fetch: globalThis.fetch, requestTimeoutMs: 2_000 });
+  const ac = new AbortController();
+  const h: Harness = {
+    worker: undefined as unknown as SyncWorker,
+    db,
+    turns,
+    central,
+    sink,
+    claimed: 0,
+    leaseLost: [],
+    authFailures: [],
+    recovered: 0,
+    deliverAll() {
+      for (const t of turns.deliverable(100)) {
+        turns.startDelivery(t.id, Date.now(), 600_000);
+        turns.complete(t.id, `echo: ${t.message}`, Date.now());
+      }
+      h.worker.notifyResult();
+    },
+    async stop() {
+      const t0 = Date.now();
+      ac.abort();
+      await running;
+      const took = Date.now() - t0;
+      if (db.open) db.close();
+      return took;
+    },
+  };
+  h.worker = new SyncWorker({
+    client,
+    central,
+    clock: systemClock,
+    random: Math.random,
+    log: sink.log,
+    policy: { ...FAST, ...o.policy },
+    capacity: o.capacity ?? (() => 4),
+    onClaimed: () => {
+      h.claimed++;
+      if (o.autoDeliver !== false) queueMicrotask(() => h.deliverAll());
+    },
+    onLeaseLost: (id) => h.leaseLost.push(id),
+    statusSnapshot: async () => STATUS,
+    onAuthFailure: (err) => h.authFailures.push(err),
+    onAuthRecovered: () => h.recovered++,
+  });
+  const running = h.worker.run(ac.signal);
+  return h;
+}
+
+/** Resolve after `ms` (real time). */
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Track timers whose setTimeout was called directly from the project's own code (src/), as
+ * opposed to undici's or node:http's keep-alive timers of the same process. `live()` lists the
+ * call sites of those not yet fired or cleared.
+ */
+export function trackOwnTimers(): { live(): string[]; stop(): void } {
+  const own = new Map<number, string>();
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 20;
+  const hook = createHook({
+    init(id, type) {
+      if (type !== "Timeout") return;
+      const frames = new Error().stack!.split("\n");
+      const i = frames.findIndex((f) => /at setTimeout \(node:timers/.test(f));
+      const caller = i >= 0 ? frames[i + 1] : undefined;
+      if (caller?.includes("/src/")) own.set(id, caller.trim());
+    },
+    destroy(id) {
+      own.delete(id);
+    },
+  }).enable();
+  return {
+    live: () => [...own.values()],
+    stop: () => {
+      hook.disable();
+      Error.stackTraceLimit = limit;
+    },
+  };
+}
