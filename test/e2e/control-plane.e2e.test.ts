@@ -1,0 +1,169 @@
+/**
+ * End to end with the control plane: the real daemon and the real OpenClaw gateway, pointed at
+ * the reference control plane on loopback (the stand-in for the fleet's API) with provider keys
+ * coming only from its secrets, and the mock model as the provider.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { startReferenceControlPlane, type RunningControlPlane } from "../../src/dev/control-plane/server.ts";
+import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
+import { chatHistory, gatewayPid, getJson, killSiteGateway, makeSite, startDaemon, until, waitReady, type Daemon, type Site } from "./harness.ts";
+
+const BOOT_MS = 180_000;
+const RT = "rt-e2e";
+const ACC = "acct-e2e";
+const SERVICE_TOKEN = "svc-token-e2e-0123456789abcdef";
+
+describe("agent-supervisor with the reference control plane and the real gateway", () => {
+  let model: MockModel;
+  let cp: RunningControlPlane;
+  let dir: string;
+  let site: Site;
+  let daemon: Daemon;
+
+  const compat = (apiKey: string) => ({ compat: { baseUrl: model.url, apiKey, model: "echo-1" } });
+
+  async function finished(turnId: string, timeoutMs = 120_000) {
+    return until(`control-plane turn ${turnId} to finish`, () => {
+      const t = cp.getTurn(turnId);
+      return t && (t.state === "done" || t.state === "failed") ? t : undefined;
+    }, timeoutMs);
+  }
+
+  beforeAll(async () => {
+    model = await startMockModel();
+    cp = await startReferenceControlPlane({ serviceToken: SERVICE_TOKEN, runtimes: [{ runtimeId: RT, accountId: ACC }], leaseMs: 30_000 });
+    cp.setSecrets(RT, compat("sk-rotation-one"));
+    dir = mkdtempSync(join(tmpdir(), "as-e2e-cp-"));
+    site = await makeSite(dir, inject("e2eRuntimeDir"), model.url, {
+      // No provider in the settings: keys come from the control plane only.
+      OPENAI_COMPAT_BASE_URL: "",
+      OPENAI_COMPAT_API_KEY: "",
+      CONTROL_PLANE_URL: cp.url,
+      CONTROL_PLANE_TOKEN: SERVICE_TOKEN,
+      RUNTIME_ID: RT,
+      ACCOUNT_ID: ACC,
+      CLAIM_WAIT_MS: "5000",
+      CLAIM_IDLE_JITTER_MS: "200",
+      HEARTBEAT_INTERVAL_MS: "2000",
+      STATUS_INTERVAL_MS: "2000",
+      SECRETS_POLL_MS: "1000",
+      SYNC_BACKOFF_MAX_MS: "1000",
+    });
+    daemon = startDaemon(site);
+    await waitReady(site, BOOT_MS);
+  }, BOOT_MS + 10_000);
+
+  afterAll(async () => {
+    if (daemon?.proc.exitCode === null) {
+      daemon.proc.kill("SIGKILL");
+      await daemon.exited;
+    }
+    if (site) killSiteGateway(site);
+    await cp?.close();
+    await model?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("claims a turn, delivers it through the gateway and completes it at the control plane", async () => {
+    const { turnId } = cp.enqueueTurn({ accountId: ACC, conversationId: "cp-conv-1", message: "hello from the fleet" });
+    const t = await finished(turnId);
+    expect(t.state).toBe("done");
+    expect(t.reply).toBe("echo: hello from the fleet");
+    expect(t.reports.filter((r) => r.outcome === "accept")).toHaveLength(1);
+    // The key came from the control plane's secrets, through the gateway's environment.
+    expect(model.requests.at(-1)?.authorization).toBe("Bearer sk-rotation-one");
+    // Status reports arrive and say online.
+    const status = await until("an online status report", () => {
+      const s = cp.latestStatus(RT);
+      return s?.report.status === "online" ? s : undefined;
+    }, 30_000);
+    expect(status.report).toMatchObject({ runtimeId: RT, accountId: ACC, gatewayState: "ready", openclawVersion: "2026.9.6" });
+    expect(status.report.host.memTotalBytes).toBeGreaterThan(0);
+    // Secrets never reach SQLite or the daemon's log.
+    const db = readFileSync(join(site.dataDir, "agent-supervisor.db"));
+    expect(db.includes("sk-rotation-one")).toBe(false);
+    expect(daemon.logs.join("\n")).not.toContain("sk-rotation-one");
+    expect(daemon.logs.join("\n")).not.toContain(SERVICE_TOKEN);
+  }, BOOT_MS);
+
+  it("rotating a provider key restarts the gateway with the new key and loses no turn", async () => {
+    const before = await gatewayPid(site);
+    cp.setSecrets(RT, compat("sk-rotation-two"));
+    const ids = ["r1", "r2", "r3"].map((c) => cp.enqueueTurn({ accountId: ACC, conversationId: `rot-${c}`, message: `during rotation ${c}` }).turnId);
+    await until("a new gateway process", async () => {
+      const pid = await gatewayPid(site).catch(() => undefined);
+      return pid !== undefined && pid !== before;
+    }, BOOT_MS);
+    await waitReady(site, BOOT_MS);
+    for (const id of ids) {
+      const t = await finished(id, BOOT_MS);
+      expect(t.state).toBe("done");
+      expect(t.reports.filter((r) => r.outcome === "accept")).toHaveLength(1);
+    }
+    const after = cp.enqueueTurn({ accountId: ACC, conversationId: "rot-after", message: "after rotation" }).turnId;
+    expect((await finished(after)).reply).toBe("echo: after rotation");
+    expect(model.requests.at(-1)?.authorization).toBe("Bearer sk-rotation-two");
+    const events = (await getJson(site, "/health")).body.checks["gateway:process"][0];
+    expect(events.restarts).toBeGreaterThanOrEqual(1);
+    for (const [i, id] of ids.entries()) {
+      const conv = `rot-r${i + 1}`;
+      const history = await chatHistory(site, `agent:main:${conv}`);
+      const users = (history.messages ?? []).filter((m: any) => m.role === "user" && String(m.content).includes("during rotation"));
+      expect(users, `transcript of ${id}`).toHaveLength(1);
+    }
+  }, 3 * BOOT_MS);
+
+  it("keeps results while the control plane refuses them, then reports each exactly once", async () => {
+    const outage = cp.faults.add({ operation: "complete", action: { kind: "status", status: 503, retryAfter: 1 } });
+    const ids = [1, 2, 3].map((i) => cp.enqueueTurn({ accountId: ACC, conversationId: `outage-${i}`, message: `outage ${i}` }).turnId);
+    await until("results waiting in the daemon's outbox", async () => {
+      const sync = (await getJson(site, "/health")).body.checks["control-plane:sync"]?.[0];
+      return sync?.outboxDepth === 3;
+    }, 120_000);
+    expect(ids.map((id) => cp.getTurn(id)!.state)).not.toContain("done");
+    cp.faults.clear(outage.id);
+    for (const id of ids) {
+      const t = await finished(id);
+      expect(t.state).toBe("done");
+      expect(t.reports.filter((r) => r.outcome === "accept")).toHaveLength(1);
+      expect(t.reports.filter((r) => r.outcome === "duplicate")).toHaveLength(0);
+    }
+  }, BOOT_MS);
+
+  it("stops claiming on 401 and reports it, then resumes when the token is accepted again", async () => {
+    const refuse = cp.faults.add({ operation: "*", action: { kind: "status", status: 401 } });
+    let turnId: string;
+    try {
+      await until("claiming to stop on the refused token", async () => {
+        const sync = (await getJson(site, "/health")).body.checks["control-plane:sync"]?.[0];
+        return sync?.observedValue === "stopped-auth" && sync.status === "warn";
+      }, 60_000);
+      // A claim parked in its long-poll before the token was refused may still return; let it end.
+      await new Promise((r) => setTimeout(r, 6_000));
+      turnId = cp.enqueueTurn({ accountId: ACC, conversationId: "auth", message: "after auth" }).turnId;
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(cp.getTurn(turnId)!.state).toBe("queued");
+      // Every request after the refusal was answered 401: the daemon kept probing, slowly.
+      expect(refuse.hits).toBeGreaterThan(0);
+    } finally {
+      cp.faults.clear(refuse.id);
+    }
+    expect((await finished(turnId, 120_000)).reply).toBe("echo: after auth");
+  }, BOOT_MS);
+
+  it("a malformed claim answer is logged without its content and never crashes the daemon", async () => {
+    const raw = cp.faults.add({ operation: "claim", times: 2, action: { kind: "raw", body: '{"accountId":"acct-e2e","runtimeId":"rt-e2e","turns":[{"secret":"leak-me-not"}]}' } });
+    const foreign = cp.faults.add({ operation: "claim", times: 1, action: { kind: "mutate", mutation: "foreignAccount" } });
+    await until("the daemon to meet all three bad answers", () => raw.hits === 2 && foreign.hits === 1, 60_000);
+    const { turnId } = cp.enqueueTurn({ accountId: ACC, conversationId: "malformed", message: "survives bad answers" });
+    expect((await finished(turnId, 120_000)).reply).toBe("echo: survives bad answers");
+    expect(daemon.proc.exitCode).toBeNull();
+    expect(daemon.logs.join("\n")).not.toContain("leak-me-not");
+    expect(raw.hits).toBe(2);
+    expect(foreign.hits).toBe(1);
+    expect(daemon.logs.some((l) => l.includes("ERR_CP_CONTRACT"))).toBe(true);
+  }, BOOT_MS);
+});
