@@ -116,6 +116,25 @@ describe("agent-supervisor with the reference control plane and the real gateway
     }
   }, 3 * BOOT_MS);
 
+  it("a lease lost mid-turn stops that delivery and reports nothing for it; the re-claimed turn completes once", async () => {
+    const marker = "lease-expiry delay=5000";
+    const { turnId } = cp.enqueueTurn({ accountId: ACC, conversationId: "lease", message: marker });
+    await until("the model to receive the turn", () => model.requests.some((r) => r.prompt.includes(marker)), 60_000);
+    const firstLease = cp.getTurn(turnId)!.leases[0]!.leaseId;
+    cp.expireLease(turnId);
+    const t = await finished(turnId, BOOT_MS);
+    expect(t.state).toBe("done");
+    expect(t.reply).toBe(`echo: ${marker}`);
+    // Nothing was reported under the lost lease; one result under the new one.
+    expect(t.reports.filter((r) => r.leaseId === firstLease)).toHaveLength(0);
+    expect(t.reports.filter((r) => r.outcome === "accept")).toHaveLength(1);
+    expect(t.leases.length).toBeGreaterThanOrEqual(2);
+    // The gateway ran the conversation's message once: the retry reused the idempotency key.
+    const history = await chatHistory(site, "agent:main:lease");
+    const users = (history.messages ?? []).filter((m: any) => m.role === "user" && String(m.content).includes("lease-expiry"));
+    expect(users).toHaveLength(1);
+  }, BOOT_MS);
+
   it("keeps results while the control plane refuses them, then reports each exactly once", async () => {
     const outage = cp.faults.add({ operation: "complete", action: { kind: "status", status: 503, retryAfter: 1 } });
     const ids = [1, 2, 3].map((i) => cp.enqueueTurn({ accountId: ACC, conversationId: `outage-${i}`, message: `outage ${i}` }).turnId);
