@@ -74,6 +74,14 @@ export function loadSettings(configFile: string | undefined, env: NodeJS.Process
       throw new ConfigError(`config file ${path} is not a valid env file: ${(err as Error).message}`);
     }
   }
+  const tokenFile = env.CONTROL_PLANE_TOKEN_FILE || fileVars.CONTROL_PLANE_TOKEN_FILE;
+  if (tokenFile && !env.CONTROL_PLANE_TOKEN && !fileVars.CONTROL_PLANE_TOKEN) {
+    try {
+      fileVars = { ...fileVars, CONTROL_PLANE_TOKEN: readFileSync(tokenFile, "utf8").trim() };
+    } catch (err) {
+      throw new ConfigError(`CONTROL_PLANE_TOKEN_FILE: cannot read ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
   return { settings: validateSettings(fileVars, env), file: text === undefined ? undefined : path };
 }
 

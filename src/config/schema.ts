@@ -134,6 +134,9 @@ export const settingsSchema = z
       "Base URL of the fleet control plane (its API lives under /v1); unset runs standalone. HTTPS is required except to loopback",
     ),
     CONTROL_PLANE_TOKEN: optionalString("Service token sent as `Authorization: Bearer` to the control plane"),
+    CONTROL_PLANE_TOKEN_FILE: optionalString(
+      "File holding the service token (read at start; an alternative to CONTROL_PLANE_TOKEN, e.g. a systemd credential)",
+    ),
     RUNTIME_ID: optionalString("This runtime's id at the control plane (required with CONTROL_PLANE_URL)"),
     ACCOUNT_ID: optionalString("The account this runtime belongs to (required with CONTROL_PLANE_URL)"),
     CLAIM_MAX: positiveInt(4, 100, "Most turns asked for in one claim (never more than free delivery slots)"),

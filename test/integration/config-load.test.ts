@@ -121,3 +121,28 @@ describe("agent-supervisor config check (real CLI)", () => {
     expect(res.stderr).toContain("no model provider configured");
   });
 });
+
+describe("CONTROL_PLANE_TOKEN_FILE", () => {
+  it("reads the service token from a file, and names the setting when the file is missing", async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { loadSettings } = await import("../../src/config/load.ts");
+    const dir = mkdtempSync(join(tmpdir(), "as-tokfile-"));
+    try {
+      const tokenFile = join(dir, "service.token");
+      writeFileSync(tokenFile, "tok-from-file-123\n");
+      const cfg = join(dir, "a.env");
+      writeFileSync(cfg, `CONTROL_PLANE_URL=http://127.0.0.1:9/\nCONTROL_PLANE_TOKEN_FILE=${tokenFile}\nRUNTIME_ID=r\nACCOUNT_ID=a\n`);
+      expect(loadSettings(cfg, {}).settings.CONTROL_PLANE_TOKEN).toBe("tok-from-file-123");
+      expect(loadSettings(cfg, { CONTROL_PLANE_TOKEN: "from-env" }).settings.CONTROL_PLANE_TOKEN).toBe("from-env");
+      expect(() => loadSettings(cfg, { CONTROL_PLANE_TOKEN_FILE: join(dir, "nope") })).toThrow(/CONTROL_PLANE_TOKEN_FILE: cannot read .*ENOENT/);
+      writeFileSync(cfg, "CONTROL_PLANE_URL=http://10.0.0.1/\nCONTROL_PLANE_TOKEN=t\nRUNTIME_ID=r\nACCOUNT_ID=a\n");
+      expect(() => loadSettings(cfg, {})).toThrow(/CONTROL_PLANE_URL: must use https/);
+      writeFileSync(cfg, "CONTROL_PLANE_URL=https://cp.example.com/\n");
+      expect(() => loadSettings(cfg, {})).toThrow(/CONTROL_PLANE_TOKEN: is required when CONTROL_PLANE_URL is set/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
