@@ -13,6 +13,15 @@ case "$(uname -m)" in
 esac
 NODE_DIR="$ROOT/.cache/node"
 mkdir -p "$ROOT/.cache"
+# One setup at a time (e.g. `npm run mock-model` and `npm run daemon` started together).
+LOCK="$ROOT/.cache/setup.lock"
+while ! mkdir "$LOCK" 2>/dev/null; do
+  owner=$(cat "$LOCK/pid" 2>/dev/null || true)
+  if [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; then rm -rf "$LOCK"; continue; fi
+  sleep 1
+done
+echo $$ > "$LOCK/pid"
+trap 'rm -rf "$LOCK"' EXIT INT TERM
 if [ ! -x "$NODE_DIR/bin/node" ] || [ "$("$NODE_DIR/bin/node" --version 2>/dev/null)" != "v$NODE_VERSION" ]; then
   echo "setup: fetching $NODE_PKG@$NODE_VERSION from the npm registry" >&2
   tmp=$(mktemp -d "$ROOT/.cache/node-dl.XXXXXX")
@@ -26,6 +35,8 @@ export PATH
 stamp=node_modules/.setup-stamp
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   echo "setup: installing dependencies with Node $NODE_VERSION" >&2
-  npm ci --no-fund --no-audit --loglevel=error
+  # No dependency needs an install script (better-sqlite3 ships prebuilt binaries); skipping
+  # them keeps installs identical across npm versions and avoids compiling anything.
+  npm ci --no-fund --no-audit --ignore-scripts --loglevel=error
   cp package-lock.json "$stamp"
 fi
