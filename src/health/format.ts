@@ -61,11 +61,17 @@ function diskLine(c: HealthCheck): string {
   return `${formatBytes(free)} free${total ? ` of ${formatBytes(total)}` : ""}${pct}${str(c.path) ? ` on ${str(c.path)}` : ""}`;
 }
 
+function syncLine(c: HealthCheck): string {
+  const outbox = num(c.outboxDepth);
+  return `claiming ${String(c.observedValue)}${outbox !== null ? `, ${outbox} result${outbox === 1 ? "" : "s"} to report` : ""}`;
+}
+
 const ROWS: [key: string, label: string, line: (c: HealthCheck) => string][] = [
   ["gateway:process", "gateway", gatewayLine],
   ["gateway:connection", "connection", connectionLine],
   ["queue:depth", "queue", queueLine],
   ["disk:free", "disk", diskLine],
+  ["control-plane:sync", "sync", syncLine],
 ];
 
 /**

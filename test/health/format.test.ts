@@ -65,3 +65,17 @@ describe("formatDuration / formatBytes", () => {
     [12.3 * GiB, "12.3 GiB"],
   ])("%d bytes → %s", (b, text) => expect(formatBytes(b)).toBe(text));
 });
+
+describe("formatStatus with a control plane", () => {
+  it("adds the sync line with its problem", () => {
+    const doc = {
+      status: "warn", releaseId: "0.1.0", serviceId: "as",
+      checks: {
+        "control-plane:sync": [{ status: "warn", time: "2026-01-01T00:00:00Z", observedValue: "stopped-auth", outboxDepth: 2, output: "the control plane refuses the service token; not claiming work" }],
+      },
+    } as any;
+    expect(formatStatus(doc)).toBe(
+      "agent-supervisor 0.1.0 (as): WARN\n  [warn] sync:       claiming stopped-auth, 2 results to report\n                     the control plane refuses the service token; not claiming work",
+    );
+  });
+});
