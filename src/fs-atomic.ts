@@ -3,7 +3,7 @@
  * pid file, runtime record).
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 
 /**
@@ -41,4 +41,39 @@ export async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await dh.close();
   }
+}
+
+/** Why {@link readJsonState} rejected a file: not JSON, or JSON that fails the schema. */
+export class StateFileError extends Error {
+  readonly file: string;
+  constructor(file: string, detail: string, options?: { cause?: unknown }) {
+    super(`${file} ${detail}`, options);
+    this.name = "StateFileError";
+    this.file = file;
+  }
+}
+
+/**
+ * Read a JSON state file written by {@link writeFileAtomic} and validate it.
+ * @returns the parsed value, or undefined when the file does not exist
+ * @throws StateFileError when the file is not JSON or fails `schema` (message: the issue paths,
+ *   never the content, which may be secret); other fs errors as they are
+ */
+export async function readJsonState<T>(file: string, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[] }[] } } }): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new StateFileError(file, "is not JSON");
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new StateFileError(file, `is invalid: ${parsed.error.issues.map((i) => i.path.map(String).join(".")).join(", ")}`);
+  return parsed.data;
 }

@@ -13,9 +13,9 @@
  * ```
  * A directory without `.partial-` exists only once complete, so its presence means "installed".
  */
-import { fsyncDir, writeFileAtomic as writeFileAtomicShared } from "../fs-atomic.ts";
+import { fsyncDir, readJsonState, StateFileError, writeFileAtomic as writeFileAtomicShared } from "../fs-atomic.ts";
 import { randomBytes } from "node:crypto";
-import { open, readFile, rename, rm } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import { RUNTIME_ERROR_CODES as E, RuntimeError } from "./errors.ts";
@@ -78,23 +78,12 @@ export type CurrentRecord = z.infer<typeof currentRecordSchema>;
  * @throws RuntimeError ERR_RUNTIME_MISSING when it exists but is not a valid record
  */
 export async function readCurrent(file: string): Promise<CurrentRecord | undefined> {
-  let text: string;
   try {
-    text = await readFile(file, "utf8");
+    return await readJsonState(file, currentRecordSchema);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
+    if (!(err instanceof StateFileError)) throw err;
+    throw new RuntimeError(E.RUNTIME_MISSING, `${err.message}; run 'agent-supervisor openclaw install' to rewrite it`, { cause: err });
   }
-  let parsed;
-  try {
-    parsed = currentRecordSchema.safeParse(JSON.parse(text));
-  } catch (err) {
-    throw new RuntimeError(E.RUNTIME_MISSING, `${file} is not JSON; run 'agent-supervisor openclaw install' to rewrite it`, { cause: err });
-  }
-  if (!parsed.success) {
-    throw new RuntimeError(E.RUNTIME_MISSING, `${file} is not a valid runtime record (${parsed.error.issues.map((i) => i.path.join(".")).join(", ")}); run 'agent-supervisor openclaw install' to rewrite it`);
-  }
-  return parsed.data;
 }
 
 /** A fresh suffix for temporary names: 12 hex characters. */

@@ -2,9 +2,8 @@
  * Provider secrets from the control plane: kept in one 0600 file beside the gateway's config
  * (never in SQLite or a log) and merged over the settings each time the gateway is prepared.
  */
-import { readFile } from "node:fs/promises";
 import type { Settings } from "../config/schema.ts";
-import { writeFileAtomic } from "../fs-atomic.ts";
+import { readJsonState, writeFileAtomic } from "../fs-atomic.ts";
 import { secretsSchema, type Secrets } from "../sync/contract.ts";
 
 /**
@@ -42,20 +41,11 @@ export function secretValues(secrets: Secrets | undefined): string[] {
 /**
  * Read the stored secrets.
  * @returns undefined when none were stored yet
- * @throws Error when the file exists but is not a valid secrets document (it is never partially
- *   written, so this means tampering or corruption: surfaced, not ignored)
+ * @throws StateFileError when the file exists but is not a valid secrets document (it is never
+ *   partially written, so this means tampering or corruption: surfaced, not ignored)
  */
 export async function loadStoredSecrets(path: string): Promise<Secrets | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
-  }
-  const parsed = secretsSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`stored secrets ${path} are invalid: ${parsed.error.issues.map((i) => i.path.join(".")).join(", ")}`);
-  return parsed.data;
+  return readJsonState(path, secretsSchema);
 }
 
 /** Store secrets atomically with mode 0600. @throws fs errors (ENOSPC); the old file stays */

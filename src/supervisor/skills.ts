@@ -8,11 +8,11 @@
  * start materializes the stored manifest again and removes leftovers.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { skillsManifestSchema, type SkillsManifest } from "../sync/contract.ts";
 import { SupervisorError } from "../errors.ts";
-import { fsyncDir } from "../fs-atomic.ts";
+import { fsyncDir, readJsonState } from "../fs-atomic.ts";
 
 /** A manifest that fails verification; nothing is written. */
 export class SkillsManifestError extends SupervisorError {
@@ -98,17 +98,8 @@ async function removeLeftovers(workspaceDir: string): Promise<void> {
 /**
  * Read the last applied manifest (stored by main.ts with mode 0600).
  * @returns undefined when none was stored yet
- * @throws Error when the file is not a valid manifest
+ * @throws StateFileError when the file is not a valid manifest
  */
 export async function loadStoredSkills(path: string): Promise<SkillsManifest | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
-  }
-  const parsed = skillsManifestSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new Error(`stored skills manifest ${path} is invalid: ${parsed.error.issues.map((i) => i.path.join(".")).join(", ")}`);
-  return parsed.data;
+  return readJsonState(path, skillsManifestSchema);
 }

@@ -80,7 +80,7 @@ describe("resolveGatewayRuntime: managed", () => {
     ["another version is installed", () => record("2026.9.1"), /OPENCLAW_VERSION is 2026\.9\.6 but the installed runtime is 2026\.9\.1/],
     ["the recorded files are gone", () => record("2026.9.6", false), /lacks/],
     ["current.json is not JSON", () => touch(join(dir, "runtime", "current.json"), "{"), /not JSON/],
-    ["current.json lacks fields", () => touch(join(dir, "runtime", "current.json"), "{}"), /not a valid runtime record/],
+    ["current.json lacks fields", () => touch(join(dir, "runtime", "current.json"), "{}"), /current.json is invalid: .*run .agent-supervisor openclaw install./],
   ])("throws ERR_RUNTIME_MISSING telling to run install when %s", async (_, arrange, message) => {
     await arrange();
     const err = await resolveGatewayRuntime({ dataDir: dir, openclawVersion: "2026.9.6" }).catch((e: unknown) => e);

@@ -44,7 +44,7 @@ describe("stored secrets", () => {
       expect(statSync(path).mode & 0o777).toBe(0o600);
       expect(await loadStoredSecrets(path)).toEqual(secrets);
       writeFileSync(path, JSON.stringify({ ...secrets, providers: { moonshot: { apiKey: 5 } } }));
-      await expect(loadStoredSecrets(path)).rejects.toThrow(/stored secrets .* are invalid: providers.moonshot.apiKey/);
+      await expect(loadStoredSecrets(path)).rejects.toThrow(/provider-secrets.json is invalid: providers.moonshot.apiKey/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
