@@ -38,13 +38,14 @@ export function sanitizeLine(line: string, secrets: readonly string[]): string {
   return out.length > MAX_LINE ? `${out.slice(0, MAX_LINE)}… [${out.length - MAX_LINE} more chars]` : out;
 }
 
-function pipeLines(stream: Readable | null, log: Logger, name: "stdout" | "stderr", secrets: readonly string[]): void {
+function pipeLines(stream: Readable | null, log: Logger, name: "stdout" | "stderr", secrets: readonly string[], onLine?: (line: string) => void): void {
   if (!stream) return;
   // readline keeps reading whatever we do with the lines, so the child never blocks on a full pipe.
   const rl = createInterface({ input: stream, crlfDelay: Infinity });
   rl.on("line", (line) => {
     if (line.trim() === "") return;
     const msg = sanitizeLine(line, secrets);
+    onLine?.(msg);
     if (name === "stderr") log.warn({ stream: name }, msg);
     else log.info({ stream: name }, msg);
   });
@@ -80,10 +81,16 @@ export function signalProcessGroup(pgid: number, signal: NodeJS.Signals): boolea
 
 /**
  * Spawn the gateway detached (setsid: its own process group and session), stdin closed,
- * stdout/stderr drained into `log`.
+ * stdout/stderr drained into `log`; `onLine` sees each sanitized line (to recognise known errors).
  * @throws Error if the spawn fails synchronously (e.g. the node binary is missing: ENOENT)
  */
-export function spawnChild(spawn: SpawnFn, spec: LaunchSpec, log: Logger, secrets: readonly string[]): Promise<RunningChild> {
+export function spawnChild(
+  spawn: SpawnFn,
+  spec: LaunchSpec,
+  log: Logger,
+  secrets: readonly string[],
+  onLine?: (line: string) => void,
+): Promise<RunningChild> {
   return new Promise((resolve, reject) => {
     const child = spawn(spec.command, spec.args, {
       cwd: spec.cwd,
@@ -98,8 +105,8 @@ export function spawnChild(spawn: SpawnFn, spec: LaunchSpec, log: Logger, secret
     });
     child.once("spawn", () => {
       const pid = child.pid!;
-      pipeLines(child.stdout, log, "stdout", secrets);
-      pipeLines(child.stderr, log, "stderr", secrets);
+      pipeLines(child.stdout, log, "stdout", secrets, onLine);
+      pipeLines(child.stderr, log, "stderr", secrets, onLine);
       resolve({
         pid,
         startTicks: processStartTicks(pid),

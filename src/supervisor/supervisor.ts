@@ -20,7 +20,8 @@ import {
   type RunningChild,
   type SpawnFn,
 } from "./child.ts";
-import { decideRestart, type BackoffPolicy, type RestartHistory } from "./restart-policy.ts";
+import { ConfigError } from "../errors.ts";
+import { decideRestart, type BackoffPolicy, type BreakerPolicy, type RestartHistory } from "./restart-policy.ts";
 
 /** Timing policy, all in milliseconds. */
 export type SupervisorPolicy = BackoffPolicy & {
@@ -31,7 +32,13 @@ export type SupervisorPolicy = BackoffPolicy & {
 };
 
 /** Why the gateway was (re)started or stopped; recorded with each event. */
-export type RestartCause = "crash" | "startup-timeout" | "requested" | "rotation" | "shutdown";
+export type RestartCause = "crash" | "hang" | "memory" | "startup-timeout" | "config" | "requested" | "rotation" | "shutdown";
+
+/** Causes that are failures of the gateway (they count for backoff and the crash-loop breaker). */
+const FAILURE_CAUSES: ReadonlySet<RestartCause> = new Set(["crash", "hang", "memory", "startup-timeout", "config"]);
+
+/** How the gateway reports a config written by a newer OpenClaw (openclaw 2026.9.6, exit code 1). */
+const NEWER_CONFIG_LINE = /older than the config last written by OpenClaw (\S+?)\.?$/;
 
 /** Point-in-time view of the supervisor (the health snapshot's gateway part). Times are epoch ms. */
 export type SupervisorSnapshot = Omit<HealthSnapshot["gateway"], "openclawVersion">;
@@ -50,6 +57,15 @@ export type SupervisorDeps = {
   prepare: (generation: number) => Promise<LaunchSpec>;
   /** Values to scrub from the child's output lines. */
   secrets: () => readonly string[];
+  /** The crash-loop circuit breaker; without it only the backoff applies. */
+  breaker?: BreakerPolicy;
+  /**
+   * Run `openclaw doctor --fix --yes --non-interactive` against the same state and environment
+   * (docs/gateway/embedding.md) after the gateway exits 78 (EX_CONFIG). Resolves with its exit code.
+   */
+  doctor?: (spec: LaunchSpec) => Promise<number | null>;
+  /** The runtime's OpenClaw version, for the newer-config message. */
+  openclawVersion?: string | null;
   /** Notified on every state change (main wires the connection and systemd here). */
   onState?: (snapshot: SupervisorSnapshot) => void;
 };
@@ -63,6 +79,8 @@ export class GatewaySupervisor {
   #readyWaiter: { generation: number; resolve: () => void } | undefined;
   #restartWaiter: ((cause: RestartCause) => void) | undefined;
   #child: RunningChild | undefined;
+  #becameReady = false;
+  #lastCause: RestartCause | null = null;
   #wakeBackoff: (() => void) | undefined;
 
   constructor(deps: SupervisorDeps) {
@@ -76,6 +94,11 @@ export class GatewaySupervisor {
   /** Current state (a copy). */
   snapshot(): SupervisorSnapshot {
     return { ...this.#snap };
+  }
+
+  /** Cause of the latest restart or hold (crash, hang, memory, startup-timeout, config, rotation...), or null. */
+  get lastCause(): RestartCause | null {
+    return this.#lastCause;
   }
 
   /** The connection saw hello-ok from generation `generation`. Stale generations are ignored. */
@@ -106,16 +129,22 @@ export class GatewaySupervisor {
     const { clock, policy, log } = this.#d;
     await this.#reapOrphan();
     let history: RestartHistory = { consecutiveFailures: 0 };
+    let doctorTried = false;
     while (!signal.aborted) {
       const generation = this.#snap.generation + 1;
       this.#d.events.setValue("gateway.generation", String(generation));
       this.#set({ state: "starting", generation, pid: null, reason: this.#snap.restarts === 0 ? "boot" : "restart" });
       const startedAt = clock.now();
       let cause: RestartCause;
+      let spec: LaunchSpec | undefined;
+      let newerConfig: string | null = null;
+      this.#becameReady = false;
       try {
-        const spec = await this.#d.prepare(generation);
+        spec = await this.#d.prepare(generation);
         if (signal.aborted) break;
-        const child = await spawnChild(this.#d.spawn, spec, log.child({ source: "gateway", generation }), this.#d.secrets());
+        const child = await spawnChild(this.#d.spawn, spec, log.child({ source: "gateway", generation }), this.#d.secrets(), (line) => {
+          newerConfig ??= NEWER_CONFIG_LINE.exec(line)?.[1] ?? null;
+        });
         this.#child = child;
         await this.#writePid({ pid: child.pid, startTicks: child.startTicks });
         this.#set({ state: "starting", pid: child.pid, reason: "waiting for hello-ok" });
@@ -123,21 +152,71 @@ export class GatewaySupervisor {
         this.#child = undefined;
         this.#clearPid();
       } catch (err) {
+        if (err instanceof ConfigError) {
+          // Retrying cannot fix it; hold until the configuration changes (wake) or shutdown.
+          await this.#hold(`config: ${err.message}`, "config", signal);
+          continue;
+        }
         log.error({ err }, "gateway could not be started");
         this.#set({ state: "failed", pid: null, reason: `cannot start gateway: ${(err as Error).message}` });
         cause = "crash";
       }
       if (signal.aborted) break;
-      const decision = decideRestart(history, clock.now() - startedAt, policy, this.#d.random);
-      history = decision.history;
+      if (this.#becameReady) doctorTried = false;
+      if (newerConfig !== null) {
+        await this.#hold(
+          `config written by a newer OpenClaw (${newerConfig}) than this runtime (${this.#d.openclawVersion ?? "unknown"}): ` +
+            `run 'agent-supervisor openclaw install --version ${newerConfig}' and set OPENCLAW_VERSION=${newerConfig}`,
+          "config",
+          signal,
+        );
+        continue;
+      }
+      if (cause === "crash" && this.#snap.lastExit?.code === 78 && spec) {
+        if (!doctorTried && this.#d.doctor) {
+          doctorTried = true;
+          this.#snap.restarts += 1;
+          this.#set({ state: "starting", pid: null, reason: "config (exit 78, EX_CONFIG): running openclaw doctor --fix once, then one retry", cause: "config" });
+          const code = await this.#d.doctor(spec).catch((err: Error) => (log.error({ err }, "openclaw doctor failed to run"), null));
+          log.info({ code }, "openclaw doctor --fix finished");
+          continue;
+        }
+        await this.#hold(
+          `config: the gateway exits 78 (EX_CONFIG)${doctorTried ? " again after openclaw doctor --fix" : ""}; fix its configuration (see the gateway log)`,
+          "config",
+          signal,
+        );
+        doctorTried = false;
+        continue;
+      }
       this.#snap.restarts += 1;
-      this.#set({ state: "backoff", pid: null, reason: `${cause}; restarting in ${decision.delayMs} ms` });
+      if (!FAILURE_CAUSES.has(cause)) {
+        this.#set({ state: "backoff", pid: null, reason: `${cause}; restarting now`, cause });
+        continue;
+      }
+      const decision = decideRestart(history, clock.now() - startedAt, policy, this.#d.random, clock.now(), this.#d.breaker);
+      history = decision.history;
+      this.#set(
+        decision.breakerOpen
+          ? { state: "failed", pid: null, reason: `${decision.reason}; last cause: ${cause}`, cause }
+          : { state: "backoff", pid: null, reason: `${cause}; restarting in ${decision.delayMs} ms`, cause },
+      );
       const woken = new AbortController();
       this.#wakeBackoff = () => woken.abort();
       await clock.sleep(decision.delayMs, AbortSignal.any([signal, woken.signal]));
       this.#wakeBackoff = undefined;
     }
     this.#set({ state: "stopped", pid: null, reason: "daemon stopping" });
+  }
+
+  /** Stay `failed` with `reason` until {@link wake} (the configuration changed) or shutdown. */
+  async #hold(reason: string, cause: RestartCause, signal: AbortSignal): Promise<void> {
+    this.#set({ state: "failed", pid: null, reason, cause });
+    this.#d.log.error({ reason }, "gateway held: not restarting until the configuration changes");
+    const woken = new AbortController();
+    this.#wakeBackoff = () => woken.abort();
+    await this.#d.clock.sleep(2_147_483_647, AbortSignal.any([signal, woken.signal]));
+    this.#wakeBackoff = undefined;
   }
 
   /** Wait for readiness and then for the exit; handle timeouts, restart requests and shutdown. */
@@ -163,6 +242,7 @@ export class GatewaySupervisor {
         return "startup-timeout";
       }
       if (first === "ready") {
+        this.#becameReady = true;
         this.#set({ state: "ready", reason: "hello-ok" });
         const next = await Promise.race([child.exited, aborted, restart]);
         if (typeof next === "object") return this.#exited(next);
@@ -202,6 +282,8 @@ export class GatewaySupervisor {
     const { clock, policy, log } = this.#d;
     const graceOver = new AbortController();
     child.signalGroup("SIGTERM");
+    // A stopped (SIGSTOP, hung) process only acts on SIGTERM once continued.
+    child.signalGroup("SIGCONT");
     const result = await Promise.race([child.exited, clock.sleep(policy.stopGraceMs, graceOver.signal).then(() => "grace" as const)]);
     graceOver.abort();
     let exit: ChildExit;
@@ -242,8 +324,9 @@ export class GatewaySupervisor {
   }
 
   /** Change state and record it; `event` names the recorded state when it differs (an exit is recorded as "exited"). */
-  #set(change: Partial<SupervisorSnapshot> & { reason: string; event?: string; exitCode?: number | null; signal?: string | null }): void {
-    const { exitCode, signal, event, ...rest } = change;
+  #set(change: Partial<SupervisorSnapshot> & { reason: string; event?: string; exitCode?: number | null; signal?: string | null; cause?: RestartCause }): void {
+    const { exitCode, signal, event, cause, ...rest } = change;
+    if (cause !== undefined) this.#lastCause = cause;
     this.#snap = { ...this.#snap, ...rest, since: this.#d.clock.now() };
     try {
       this.#d.events.record({

@@ -33,6 +33,8 @@ const SCRIPTS: Record<string, string> = {
   "ignore-term.mjs": `process.on("SIGTERM", () => console.log("ignoring SIGTERM"));
 console.log("armed"); setInterval(() => {}, 1 << 30);`,
   "crash.mjs": `console.error("fatal: something broke"); process.exit(3);`,
+  "exit78.mjs": `console.error("Invalid config: gateway.bogus is not allowed"); process.exit(78);`,
+  "newer-config.mjs": `console.error("Refusing to run automatic gateway startup migrations because this OpenClaw binary (2026.9.6) is older than the config last written by OpenClaw 2099.1.1."); process.exit(1);`,
   // Spawns a grandchild in its own process group that ignores SIGTERM, then waits (or crashes).
   "with-grandchild.mjs": `import { spawn } from "node:child_process";
 const g = spawn(process.execPath, ["-e", "process.on('SIGTERM', () => {}); console.log('gc armed'); setInterval(() => {}, 1 << 30)"], { stdio: ["ignore", "pipe", "inherit"] });
@@ -107,6 +109,10 @@ type Options = {
   pidFile?: string;
   env?: Record<string, string>;
   onPrepare?: (generation: number) => void;
+  breaker?: { windowMs: number; maxRestarts: number };
+  doctor?: (spec: LaunchSpec) => Promise<number | null>;
+  /** Thrown by prepare() for this generation, if returned. */
+  prepareError?: (generation: number) => Error | undefined;
 };
 
 function supervisor(o: Options): Harness {
@@ -126,9 +132,14 @@ function supervisor(o: Options): Harness {
     policy,
     pidFile,
     secrets: () => [SECRET],
+    breaker: o.breaker,
+    doctor: o.doctor,
+    openclawVersion: "2026.9.6",
     prepare: async (generation): Promise<LaunchSpec> => {
       prepared.push(generation);
       o.onPrepare?.(generation);
+      const err = o.prepareError?.(generation);
+      if (err) throw err;
       return {
         command: process.execPath,
         args: [join(dir, o.script), ...(o.args ?? [])],
@@ -379,5 +390,75 @@ describe("GatewaySupervisor with real child processes", () => {
     expect(child.filter((l) => l.stream === "stdout" && /^y+$/.test(String(l.msg)))).toHaveLength(16 * 256);
     const big = child.find((l) => String(l.msg).startsWith("zzz"))!;
     expect(String(big.msg)).toBe(`${"z".repeat(8192)}… [${2 * 1024 * 1024 - 8192} more chars]`);
+  });
+});
+
+describe("restart policy with real children", () => {
+  it("opens the crash-loop breaker: state failed with the reason, still retrying slowly", async () => {
+    const h = supervisor({ script: "crash.mjs", breaker: { windowMs: 60_000, maxRestarts: 3 } });
+    void h.run();
+    await waitFor(() => h.states.some((s) => s.state === "failed" && /crash loop/.test(s.reason ?? "")), "the breaker to open", 15_000);
+    const at = h.sup.snapshot().generation;
+    await waitFor(() => h.sup.snapshot().generation > at, "a slow retry while open", 15_000);
+    expect(h.sup.lastCause).toBe("crash");
+    await stop(h);
+    const failed = events(h).filter((e) => e.state === "failed");
+    expect(failed[0]!.reason).toMatch(/^crash loop: 3 restarts within 60 s; retrying every 0 s; last cause: crash$/);
+  });
+
+  it("exit 78: runs doctor once, retries once, then holds in failed: config until woken", async () => {
+    const doctored: LaunchSpec[] = [];
+    const h = supervisor({ script: "exit78.mjs", doctor: async (spec) => (doctored.push(spec), 0) });
+    void h.run();
+    await waitFor(() => h.sup.snapshot().state === "failed", "the hold", 15_000);
+    expect(doctored).toHaveLength(1);
+    expect(doctored[0]!.args[0]).toContain("exit78.mjs");
+    expect(h.sup.snapshot().reason).toMatch(/^config: the gateway exits 78 \(EX_CONFIG\) again after openclaw doctor --fix/);
+    expect(h.sup.lastCause).toBe("config");
+    const spawnsWhenHeld = h.prepared.length;
+    expect(spawnsWhenHeld).toBe(2);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(h.prepared.length).toBe(spawnsWhenHeld); // no loop
+    h.sup.wake(); // e.g. new secrets were applied
+    await waitFor(() => h.prepared.length > spawnsWhenHeld, "a start after wake");
+    await stop(h);
+  });
+
+  it("a config written by a newer OpenClaw is reported plainly and not retried", async () => {
+    const h = supervisor({ script: "newer-config.mjs" });
+    void h.run();
+    await waitFor(() => h.sup.snapshot().state === "failed", "the hold", 15_000);
+    expect(h.sup.snapshot().reason).toBe(
+      "config written by a newer OpenClaw (2099.1.1) than this runtime (2026.9.6): run 'agent-supervisor openclaw install --version 2099.1.1' and set OPENCLAW_VERSION=2099.1.1",
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    expect(h.prepared).toEqual([1]);
+    await stop(h);
+  });
+
+  it("a configuration error from prepare() holds until woken, then starts", async () => {
+    const { ConfigError } = await import("../../src/errors.ts");
+    const h = supervisor({
+      script: "never-ready.mjs",
+      readyOn: true,
+      prepareError: (g) => (g === 1 ? new ConfigError("no model provider configured") : undefined),
+    });
+    void h.run();
+    await waitFor(() => h.sup.snapshot().state === "failed", "the hold");
+    expect(h.sup.snapshot().reason).toBe("config: no model provider configured");
+    h.sup.wake();
+    await waitFor(() => h.sup.snapshot().state === "ready", "ready after wake");
+    await stop(h);
+  });
+
+  it("a restart requested for a hang counts as a failure and records its cause", async () => {
+    const h = supervisor({ script: "never-ready.mjs", readyOn: true });
+    void h.run();
+    await waitFor(() => h.sup.snapshot().state === "ready", "ready");
+    h.sup.requestRestart("hang");
+    await waitFor(() => h.states.some((s) => s.state === "backoff"), "backoff");
+    expect(h.sup.lastCause).toBe("hang");
+    expect(events(h).find((e) => e.state === "backoff")!.reason).toMatch(/^hang; restarting in \d+ ms$/);
+    await stop(h);
   });
 });

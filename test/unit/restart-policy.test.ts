@@ -67,12 +67,42 @@ describe("decideRestart", () => {
     [9, 3_600_000, 500, 1],
   ])("after %i failures and %i ms uptime: %i ms, history %i", (failures, uptime, delay, after) => {
     const d = decideRestart({ consecutiveFailures: failures }, uptime, policy, lowest);
-    expect(d).toEqual({ kind: "restart", delayMs: delay, history: { consecutiveFailures: after } });
+    expect(d).toMatchObject({ kind: "restart", delayMs: delay, history: { consecutiveFailures: after }, breakerOpen: false, reason: null });
   });
 
   it("does not mutate the history it is given", () => {
     const history = { consecutiveFailures: 3 };
     decideRestart(history, 0, policy, lowest);
     expect(history).toEqual({ consecutiveFailures: 3 });
+  });
+});
+
+describe("crash-loop breaker", () => {
+  const breaker = { windowMs: 600_000, maxRestarts: 5 };
+  it("opens after maxRestarts unstable exits within the window, then retries at the maximum backoff forever", () => {
+    let history = { consecutiveFailures: 0, recentFailures: [] as number[] };
+    const decisions = [];
+    for (let i = 0; i < 8; i++) {
+      const d = decideRestart(history, 1_000, policy, lowest, 1_000_000 + i * 10_000, breaker);
+      decisions.push(d);
+      history = d.history as typeof history;
+    }
+    expect(decisions.slice(0, 4).map((d) => d.breakerOpen)).toEqual([false, false, false, false]);
+    for (const d of decisions.slice(4)) {
+      expect(d).toMatchObject({ breakerOpen: true, delayMs: policy.maxMs });
+      expect(d.reason).toMatch(/^crash loop: \d+ restarts within 600 s; retrying every \d+ s$/);
+    }
+  });
+
+  it("forgets failures older than the window", () => {
+    const old = [0, 1, 2, 3];
+    const d = decideRestart({ consecutiveFailures: 4, recentFailures: old }, 1_000, policy, lowest, 700_000, breaker);
+    expect(d.breakerOpen).toBe(false);
+    expect(d.history.recentFailures).toEqual([700_000]);
+  });
+
+  it("a stable run (recovery) closes it", () => {
+    const d = decideRestart({ consecutiveFailures: 9, recentFailures: [1, 2, 3, 4, 5] }, policy.resetAfterMs, policy, lowest, 10, breaker);
+    expect(d).toMatchObject({ breakerOpen: false, history: { consecutiveFailures: 1, recentFailures: [10] } });
   });
 });
