@@ -59,6 +59,9 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE turns ADD COLUMN report_attempts INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE turns ADD COLUMN next_report_at INTEGER;
    CREATE INDEX turns_outbox ON turns(source, reported_at, state);`,
+  // 3: the gateway's RSS trend (memory watchdog), bounded by EventStore.recordRss.
+  `CREATE TABLE rss_samples (at INTEGER NOT NULL, generation INTEGER NOT NULL, bytes INTEGER NOT NULL);
+   CREATE INDEX rss_samples_at ON rss_samples(at);`,
 ];
 
 /** Schema version this build writes. */

@@ -74,6 +74,26 @@ export class EventStore {
     }));
   }
 
+  /**
+   * Keep one RSS sample of the gateway tree; samples older than `keepMs` (default 7 days) are
+   * dropped, so the trend stays bounded (about 40,000 rows at one sample per 15 s).
+   */
+  recordRss(sample: { at: number; generation: number; bytes: number }, keepMs = 7 * 24 * 3_600_000): void {
+    this.#db.transaction(() => {
+      this.#db.prepare(`INSERT INTO rss_samples (at, generation, bytes) VALUES (?, ?, ?)`).run(sample.at, sample.generation, sample.bytes);
+      this.#db.prepare(`DELETE FROM rss_samples WHERE at < ?`).run(sample.at - keepMs);
+    })();
+  }
+
+  /** RSS samples since `sinceMs` (epoch ms), oldest first. */
+  rssTrend(sinceMs: number): { at: number; generation: number; bytes: number }[] {
+    return this.#db.prepare(`SELECT at, generation, bytes FROM rss_samples WHERE at >= ? ORDER BY at`).all(sinceMs) as {
+      at: number;
+      generation: number;
+      bytes: number;
+    }[];
+  }
+
   /** Read a bookkeeping value. */
   getValue(key: string): string | undefined {
     return (this.#kvGet.get(key) as { value: string } | undefined)?.value;
