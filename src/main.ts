@@ -41,7 +41,13 @@ import { SyncWorker } from "./sync/worker.ts";
 import { CentralTurnStore } from "./store/central.ts";
 import { writeFileAtomic } from "./fs-atomic.ts";
 import type { HealthSnapshot } from "./health/ports.ts";
-import { sweepGatewayTmp } from "./supervisor/tmp-sweep.ts";
+import { sweepGatewayTmp, sweepStaleGatewayTmp } from "./supervisor/tmp-sweep.ts";
+import { LivenessProbe } from "./gateway/liveness.ts";
+import { memoryLimitBytes, MemoryWatchdog } from "./supervisor/memory.ts";
+import { sanitizeLine, type LaunchSpec } from "./supervisor/child.ts";
+import type { Settings } from "./config/schema.ts";
+import type { Clock } from "./clock.ts";
+import type { Logger } from "pino";
 
 const VERSION: string = pkg.version;
 
@@ -53,6 +59,48 @@ function dataFiles(dataDir: string) {
     apiToken: join(dataDir, "api.token"),
     gatewayPid: join(dataDir, "gateway.pid"),
   };
+}
+
+/**
+ * `openclaw doctor --fix --yes --non-interactive` against the gateway's own state and environment
+ * (docs/gateway/embedding.md: after exit 78, once). Output goes to the log; at most 120 s.
+ * @returns its exit code (null if killed)
+ */
+function runDoctor(spec: LaunchSpec, log: Logger): Promise<number | null> {
+  return new Promise((resolve) => {
+    const child = spawn(spec.command, [spec.args[0]!, "doctor", "--fix", "--yes", "--non-interactive"], {
+      cwd: spec.cwd,
+      env: spec.env,
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 120_000,
+    });
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.setEncoding("utf8");
+      stream.on("data", (d: string) => {
+        for (const line of d.split("\n")) if (line.trim()) log.info({ source: "doctor" }, sanitizeLine(line, []));
+      });
+    }
+    child.once("error", (err) => {
+      log.error({ err: err.message }, "cannot run openclaw doctor");
+      resolve(null);
+    });
+    child.once("exit", (code) => resolve(code));
+  });
+}
+
+/** Periodic sweep of stale /tmp/openclaw* files while the gateway runs (before each start all of it goes). */
+async function sweepLoop(s: Settings, signal: AbortSignal, clock: Clock, log: Logger): Promise<void> {
+  if (!s.TMP_CLEAN) return;
+  while (!signal.aborted) {
+    await clock.sleep(s.TMP_SWEEP_INTERVAL_MS, signal);
+    if (signal.aborted) break;
+    try {
+      const r = await sweepStaleGatewayTmp(s.TMP_DIR, process.getuid?.() ?? 0, { nowMs: clock.now(), staleMs: s.TMP_STALE_MS });
+      if (r.removedFiles > 0) log.info({ removedFiles: r.removedFiles, removedBytes: r.removedBytes }, "swept stale gateway scratch files");
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "stale /tmp sweep failed");
+    }
+  }
 }
 
 /** `agent-supervisor run`: supervise the gateway and serve the local API until SIGTERM/SIGINT. */
@@ -117,6 +165,9 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
       stopGraceMs: s.GATEWAY_STOP_GRACE_MS,
     },
     secrets: () => [...secrets, ...secretValues(cpSecrets)],
+    breaker: { windowMs: s.CRASH_LOOP_WINDOW_MS, maxRestarts: s.CRASH_LOOP_MAX_RESTARTS },
+    openclawVersion: runtime.openclawVersion ?? null,
+    doctor: (spec) => runDoctor(spec, log.child({ subsystem: "doctor" })),
     prepare: async () => {
       if (s.TMP_CLEAN) {
         const swept = await sweepGatewayTmp(s.TMP_DIR, process.getuid?.() ?? 0);
@@ -131,7 +182,9 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
       sync?.notifyStateChange();
       if (snap.state === "starting" && snap.pid !== null) connection.connect(snap.generation);
       else if (snap.state !== "ready" && snap.state !== "starting") connection.disconnect();
-      if (snap.state === "backoff" && lastState !== "backoff") metrics.gatewayRestartsTotal.inc({ cause: "exit" });
+      if ((snap.state === "backoff" || snap.state === "failed") && snap.state !== lastState) {
+        metrics.gatewayRestartsTotal.inc({ cause: supervisor.lastCause ?? "crash" });
+      }
       lastState = snap.state;
     },
   });
@@ -233,6 +286,46 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
     });
   }
 
+  // Watchdogs: a protocol-level liveness probe and the memory of the gateway's process tree.
+  const liveness = new LivenessProbe({
+    gateway: () => {
+      const sup = supervisor.snapshot();
+      return { ready: sup.state === "ready", generation: sup.generation };
+    },
+    probe: (timeoutMs) =>
+      connection.ready ? connection.request("health", {}, { timeoutMs }) : Promise.reject(new Error("gateway connection is down")),
+    clock,
+    log: log.child({ subsystem: "liveness" }),
+    intervalMs: s.LIVENESS_INTERVAL_MS,
+    timeoutMs: s.LIVENESS_TIMEOUT_MS,
+    failures: s.LIVENESS_FAILURES,
+    onDead: (reason) => {
+      log.error({ reason }, "gateway is hung; restarting it");
+      supervisor.requestRestart("hang");
+    },
+  });
+  const memory = new MemoryWatchdog({
+    pid: () => supervisor.snapshot().pid,
+    now: clock.now,
+    sleep: clock.sleep,
+    policy: { limitBytes: memoryLimitBytes(s.MEMORY_LIMIT_MB, s.MEMORY_LIMIT_PERCENT), sustainMs: s.MEMORY_SUSTAIN_MS },
+    sampleMs: s.MEMORY_SAMPLE_MS,
+    record: (sample) => {
+      try {
+        events.recordRss({ ...sample, generation: supervisor.snapshot().generation });
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, "could not record the RSS trend");
+      }
+    },
+    onOver: (reason) => {
+      log.error({ reason }, "gateway memory over the limit; draining and restarting it");
+      void delivery.pause(s.DRAIN_TIMEOUT_MS).then(() => {
+        supervisor.requestRestart("memory");
+        delivery.resume();
+      });
+    },
+  });
+
   let loopTickAt = clock.now();
   const healthSnapshot = (): HealthSnapshot => {
     const sup = supervisor.snapshot();
@@ -243,6 +336,7 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
       connection: connection.snapshot(),
       queue: { ...turns.counts(), limit: s.TURN_QUEUE_LIMIT },
       draining: service.draining,
+      memory: memory.snapshot(),
       ...(syncSnap
         ? {
             controlPlane: {
@@ -264,6 +358,12 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
     now: clock.now,
     token: apiToken,
     maxMessageBytes: s.TURN_MAX_MESSAGE_BYTES,
+    thresholds: {
+      diskWarnFreeRatio: s.DISK_WARN_FREE_PERCENT / 100,
+      diskFailFreeRatio: s.DISK_FAIL_FREE_PERCENT / 100,
+      diskWarnFreeBytes: s.DISK_WARN_FREE_MB * 1024 * 1024,
+      diskFailFreeBytes: s.DISK_FAIL_FREE_MB * 1024 * 1024,
+    },
     service: { version: VERSION, releaseId: VERSION, serviceId: "agent-supervisor", description: "OpenClaw gateway supervisor" },
     log: log.child({ subsystem: "http" }),
   });
@@ -275,6 +375,7 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
   // The sync loops stop only after the drain, so results of drained turns are still reported.
   const syncStop = new AbortController();
   const syncing = Promise.all([sync?.run(syncStop.signal), poller?.run(syncStop.signal)]);
+  const watching = Promise.all([liveness.run(stop.signal), memory.run(stop.signal), sweepLoop(s, stop.signal, clock, log)]);
   process.on("SIGHUP", () => {
     log.info("SIGHUP: polling the control plane for secrets and skills now");
     poller?.refresh();
@@ -302,7 +403,7 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
   });
   await drained;
   stop.abort();
-  await Promise.all([supervising, delivering]);
+  await Promise.all([supervising, delivering, watching]);
   syncStop.abort();
   await syncing;
   connection.disconnect();

@@ -36,13 +36,16 @@ export const DEFAULT_HEALTH_THRESHOLDS: HealthThresholds = {
 export type DiskReading = DiskUsage | { error: string };
 
 /** Keys of the `checks` object, `{componentName}:{metricName}` as the draft suggests. */
-export type CheckKey = "gateway:process" | "gateway:connection" | "queue:depth" | "disk:free" | "control-plane:sync";
+export type CheckKey = "gateway:process" | "gateway:connection" | "queue:depth" | "disk:free" | "control-plane:sync" | "gateway:memory";
 
 /** `status`, `output` (omitted on pass, per the draft) and `checks` of the health document. */
 export type HealthAssessment = {
   status: HealthStatus;
   output?: string;
-  checks: Record<Exclude<CheckKey, "control-plane:sync">, [HealthCheck]> & { "control-plane:sync"?: [HealthCheck] };
+  checks: Record<Exclude<CheckKey, "control-plane:sync" | "gateway:memory">, [HealthCheck]> & {
+    "control-plane:sync"?: [HealthCheck];
+    "gateway:memory"?: [HealthCheck];
+  };
 };
 
 const RANK: Record<HealthStatus, number> = { pass: 0, warn: 1, fail: 2 };
@@ -139,6 +142,20 @@ function diskFree(d: DiskReading, t: HealthThresholds, time: string): [HealthChe
   });
 }
 
+function gatewayMemory(s: HealthSnapshot, time: string): [HealthCheck] | undefined {
+  const m = s.memory;
+  if (!m || m.bytes === null) return undefined;
+  const over = m.bytes > m.limitBytes;
+  const mb = (b: number) => `${Math.round(b / 1024 / 1024)} MB`;
+  return check(over ? "warn" : "pass", over ? `gateway RSS ${mb(m.bytes)} is above the ${mb(m.limitBytes)} limit${m.overSinceMs !== null ? ` since ${iso(m.overSinceMs)}` : ""}; it is restarted if this lasts` : null, {
+    componentType: "system",
+    observedValue: m.bytes,
+    observedUnit: "bytes",
+    time,
+    limitBytes: m.limitBytes,
+  });
+}
+
 function controlPlaneSync(s: HealthSnapshot, time: string): [HealthCheck] | undefined {
   const c = s.controlPlane;
   if (!c) return undefined;
@@ -179,6 +196,8 @@ export function assessHealth(
     "queue:depth": queueDepth(snapshot, thresholds, time),
     "disk:free": diskFree(disk, thresholds, time),
   };
+  const memory = gatewayMemory(snapshot, time);
+  if (memory) checks["gateway:memory"] = memory;
   const sync = controlPlaneSync(snapshot, time);
   if (sync) checks["control-plane:sync"] = sync;
   const all = Object.values(checks).map((v) => v![0]);

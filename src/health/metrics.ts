@@ -67,6 +67,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
   const draining = gauge("draining", "1 while the daemon drains for shutdown");
   const diskFree = gauge("disk_free_bytes", "Free bytes on the data directory's filesystem (bytes)");
   const diskTotal = gauge("disk_total_bytes", "Size of the data directory's filesystem (bytes)");
+  const gatewayRss = gauge("gateway_rss_bytes", "Resident memory of the gateway's process tree (bytes)");
+  const gatewayRssLimit = gauge("gateway_rss_limit_bytes", "Memory watchdog limit of the gateway's process tree (bytes)");
 
   return {
     registry,
@@ -80,6 +82,10 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       gatewayUp.set(s.gateway.state === "ready" && s.connection.connected ? 1 : 0);
       for (const state of GATEWAY_STATES) gatewayState.set({ state }, s.gateway.state === state ? 1 : 0);
       draining.set(s.draining ? 1 : 0);
+      if (s.memory) {
+        if (s.memory.bytes !== null) gatewayRss.set(s.memory.bytes);
+        gatewayRssLimit.set(s.memory.limitBytes);
+      }
       if (disk && !("error" in disk)) {
         diskFree.set(disk.freeBytes);
         diskTotal.set(disk.totalBytes);

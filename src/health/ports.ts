@@ -60,6 +60,8 @@ export type HealthSnapshot = {
   };
   queue: TurnCounts & { limit: number };
   draining: boolean;
+  /** The memory watchdog's reading (bytes; `overSinceMs` epoch ms while above the limit). */
+  memory?: { bytes: number | null; limitBytes: number; overSinceMs: number | null };
   /** The control-plane link; absent in standalone mode. */
   controlPlane?: {
     /** Claim loop: "active", "backoff", "stopped-auth" (token refused) or "stopped" (draining). */

@@ -111,7 +111,7 @@ export function renderGatewayConfig(s: Settings, layout: GatewayLayout): Record<
       model: { primary: models.primary, fallbacks: models.fallbacks },
     },
   };
-  base.logging = { file: layout.logFile };
+  base.logging = { file: layout.logFile, maxFileBytes: s.GATEWAY_LOG_MAX_BYTES };
   return base;
 }
 

@@ -1,0 +1,263 @@
+/**
+ * systemd integration: readiness, status text and watchdog keep-alives over the sd_notify(3)
+ * protocol, behind a two-method interface (as buildkite/agent does) so tests can use a fake.
+ *
+ * Node has no AF_UNIX datagram sockets, so a message is sent by running `systemd-notify`
+ * (systemd-notify(1)) with `--pid=<our pid> -- KEY=VALUE...`. That tool first sends with our pid
+ * as the SCM_CREDENTIALS sender, which only works with privileges (root / CAP_SYS_ADMIN);
+ * otherwise it sends under its own pid, which systemd accepts only with `NotifyAccess=all`. It then
+ * waits (a `BARRIER=1` round trip, up to 5 s) until the manager has processed the message, so the
+ * short-lived sender is still alive to be attributed to the unit. The unit therefore needs:
+ *
+ * ```ini
+ * [Service]
+ * Type=notify
+ * NotifyAccess=all      # systemd-notify is a child of the daemon, not the main process
+ * WatchdogSec=30s       # optional: the daemon pings every 15 s while it is healthy
+ * ```
+ *
+ * `--pid` also adds `MAINPID=<our pid>`, a no-op while the daemon is the main process.
+ */
+import { execFile } from "node:child_process";
+import { systemClock, type Clock } from "../clock.ts";
+import { SupervisorError } from "../errors.ts";
+
+/** Sends sd_notify state. `enabled` is false outside systemd (no `NOTIFY_SOCKET`); then `notify` does nothing. */
+export type SystemdNotifier = {
+  /**
+   * Send `KEY=VALUE` pairs (`READY: "1"`, `STATUS: "..."`, `WATCHDOG: "1"`, `STOPPING: "1"`).
+   * Resolves once a message carrying them was handed to systemd (or failed). Never rejects.
+   */
+  notify(state: Record<string, string>): Promise<void>;
+  readonly enabled: boolean;
+};
+
+/** Runs `file` with `args` and the complete environment `env`; rejects on a non-zero exit or after `timeoutMs` (ms). */
+export type NotifyExec = (
+  file: string,
+  args: readonly string[],
+  options: { env: Record<string, string>; timeoutMs: number },
+) => Promise<void>;
+
+/** The logger calls the notifier makes (a pino `Logger` fits). */
+export type NotifyLog = { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+
+/** `systemd-notify` failed: exit code (or signal, or spawn error code) and the start of its stderr. */
+export class SystemdNotifyError extends SupervisorError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_SYSTEMD_NOTIFY", message, options);
+  }
+}
+
+/** Options of {@link createSystemdNotifier}. */
+export type SystemdNotifierOptions = {
+  /** The daemon's environment (`process.env`); only `NOTIFY_SOCKET` and `PATH` are used. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** How to run `systemd-notify` (default: `child_process.execFile`). */
+  exec?: NotifyExec;
+  log?: NotifyLog;
+  /** For rate-limiting failure logs (default {@link systemClock}). */
+  clock?: Pick<Clock, "now">;
+  /** The pid named in `--pid=` (default `process.pid`). */
+  pid?: number;
+  /** The sender binary (default `systemd-notify`, looked up in `PATH`). */
+  command?: string;
+  /** Kill a sender still running after this many ms (default 10 000; its barrier waits up to 5 000). */
+  timeoutMs?: number;
+};
+
+/** At most one failure log line per this many ms. */
+export const NOTIFY_FAILURE_LOG_INTERVAL_MS = 60_000;
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const KEY = /^[A-Z][A-Z0-9_]*$/;
+
+/**
+ * The `systemd-notify` arguments for `state`: `--pid=<pid>`, `--`, then `KEY=VALUE` per entry.
+ * Keys that are not sd_notify-shaped (`[A-Z][A-Z0-9_]*`) are dropped; control characters in
+ * values become spaces, since a newline would start another assignment in the datagram.
+ */
+export function notifyArgs(state: Record<string, string>, pid: number): string[] {
+  const pairs = Object.entries(state)
+    .filter(([k]) => KEY.test(k))
+    .map(([k, v]) => `${k}=${v.replace(/[\u0000-\u001f\u007f]/g, " ")}`);
+  return [`--pid=${pid}`, "--", ...pairs];
+}
+
+/** The default {@link NotifyExec}: execFile with a SIGKILL timeout; failures become {@link SystemdNotifyError}. */
+export const execNotify: NotifyExec = (file, args, { env, timeoutMs }) =>
+  new Promise((resolve, reject) => {
+    execFile(file, args, { env, timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 64 * 1024 }, (err, _out, stderr) => {
+      if (!err) return resolve();
+      const e = err as NodeJS.ErrnoException & { code?: unknown; signal?: string | null };
+      const how = typeof e.code === "number" ? `exit ${e.code}` : e.signal ? `signal ${e.signal}` : String(e.code ?? e.message);
+      const detail = String(stderr).trim().slice(0, 200);
+      reject(new SystemdNotifyError(`${file} failed (${how})${detail ? `: ${detail}` : ""}`, { cause: err }));
+    });
+  });
+
+/**
+ * Create the notifier. Enabled only when `env.NOTIFY_SOCKET` is set (systemd sets it for
+ * `Type=notify` units). Calls are serialized: while one message is in flight, later calls are
+ * merged into one pending message (a later value of a key replaces an earlier one, so only the
+ * latest `STATUS=` is sent). Never throws; failures are logged at most once per minute.
+ */
+export function createSystemdNotifier(options: SystemdNotifierOptions): SystemdNotifier {
+  const socket = options.env.NOTIFY_SOCKET;
+  if (!socket) return { enabled: false, notify: async () => {} };
+  const exec = options.exec ?? execNotify;
+  const clock = options.clock ?? systemClock;
+  const pid = options.pid ?? process.pid;
+  const command = options.command ?? "systemd-notify";
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const env = { NOTIFY_SOCKET: socket, PATH: options.env.PATH || DEFAULT_PATH };
+
+  let pending: { state: Record<string, string>; done: (() => void)[] } | undefined;
+  let sending = false;
+  let lastLogAt = -Infinity;
+  let suppressed = 0;
+
+  const failed = (err: unknown) => {
+    const now = clock.now();
+    if (now - lastLogAt < NOTIFY_FAILURE_LOG_INTERVAL_MS) {
+      suppressed++;
+      return;
+    }
+    options.log?.warn({ err, suppressed, notifySocket: socket }, "systemd notification failed");
+    lastLogAt = now;
+    suppressed = 0;
+  };
+
+  const pump = async () => {
+    sending = true;
+    while (pending) {
+      const batch = pending;
+      pending = undefined;
+      try {
+        await exec(command, notifyArgs(batch.state, pid), { env, timeoutMs });
+      } catch (err) {
+        failed(err);
+      }
+      for (const done of batch.done) done();
+    }
+    sending = false;
+  };
+
+  return {
+    enabled: true,
+    notify: (state) =>
+      new Promise<void>((resolve) => {
+        if (!Object.keys(state).some((k) => KEY.test(k))) return resolve();
+        if (pending) {
+          Object.assign(pending.state, state);
+          pending.done.push(resolve);
+        } else pending = { state: { ...state }, done: [resolve] };
+        if (!sending) void pump();
+      }),
+  };
+}
+
+/**
+ * The watchdog ping interval in ms: half of `WATCHDOG_USEC` (µs), because systemd recommends
+ * notifying every half of WatchdogSec (sd_watchdog_enabled(3)). Null when `WATCHDOG_USEC` is
+ * unset or not a positive integer, or when `WATCHDOG_PID` is set to another process (the
+ * watchdog is not ours) or is malformed.
+ * @param pid our pid (default `process.pid`)
+ */
+export function watchdogIntervalMs(env: Readonly<Record<string, string | undefined>>, pid: number = process.pid): number | null {
+  const usec = env.WATCHDOG_USEC;
+  if (!usec || !/^\d+$/.test(usec) || Number(usec) <= 0) return null;
+  const wpid = env.WATCHDOG_PID;
+  if (wpid !== undefined && wpid !== "" && (!/^\d+$/.test(wpid) || Number(wpid) !== pid)) return null;
+  return Math.max(1, Math.floor(Number(usec) / 2000));
+}
+
+/** What {@link statusLine} summarizes (from the health snapshot). */
+export type StatusLineInput = {
+  /** Supervisor state: stopped, starting, ready, backoff, stopping, failed. */
+  gatewayState: string;
+  /** Why the gateway is in that state ("crash; restarting in 4000 ms"), or null. */
+  reason: string | null;
+  /** Turns accepted and waiting. */
+  queueDepth: number;
+  /** Turns being delivered now. */
+  delivering?: number;
+  /** The daemon is shutting down. */
+  draining?: boolean;
+  /** The WebSocket to the gateway is up (only reported when false while the gateway is ready). */
+  connected?: boolean;
+  /** A control-plane problem (missing secrets, token refused), or null. */
+  problem?: string | null;
+};
+
+/** Longest STATUS= text {@link statusLine} returns, in UTF-16 code units. */
+export const STATUS_LINE_MAX = 199;
+
+/**
+ * A one-line human status for `systemctl status` (STATUS=): "gateway ready; 0 turns queued",
+ * "gateway backoff: crash; restarting in 4000 ms". At most {@link STATUS_LINE_MAX} characters,
+ * no control characters, well-formed UTF-16 (systemd ignores a STATUS= that is not UTF-8 clean).
+ */
+export function statusLine(s: StatusLineInput): string {
+  const ready = s.gatewayState === "ready";
+  let line = ready ? "gateway ready" : `gateway ${s.gatewayState}${s.reason ? `: ${s.reason}` : ""}`;
+  if (ready && s.connected === false) line += ", not connected";
+  const delivering = s.delivering ?? 0;
+  if (ready || s.queueDepth > 0 || delivering > 0) {
+    line += `; ${s.queueDepth} turn${s.queueDepth === 1 ? "" : "s"} queued`;
+    if (delivering > 0) line += `, ${delivering} delivering`;
+  }
+  if (s.problem) line += `; problem: ${s.problem}`;
+  if (s.draining) line = `draining; ${line}`;
+  return truncate(line.replace(/[\u0000-\u001f\u007f]+/g, " ").replace(/ {2,}/g, " ").trim().toWellFormed());
+}
+
+function truncate(text: string): string {
+  if (text.length <= STATUS_LINE_MAX) return text;
+  let out = "";
+  for (const ch of text) {
+    if (out.length + ch.length > STATUS_LINE_MAX - 1) break;
+    out += ch;
+  }
+  return `${out}…`;
+}
+
+/** Options of {@link startWatchdogPings}. */
+export type WatchdogPingOptions = {
+  notifier: SystemdNotifier;
+  /** Time between pings, ms (from {@link watchdogIntervalMs}). */
+  intervalMs: number;
+  /** Checked before every ping; false (or a throw) withholds it, so systemd restarts a wedged daemon. */
+  healthy: () => boolean;
+  clock: Pick<Clock, "sleep">;
+  signal: AbortSignal;
+  log?: NotifyLog;
+};
+
+/**
+ * Send `WATCHDOG=1` every `intervalMs` while `healthy()` holds. Resolves once `signal` aborts and
+ * the last ping has been handed over, leaving no timer behind; resolves at once when the
+ * notifier is disabled or `intervalMs` is not positive.
+ */
+export async function startWatchdogPings(o: WatchdogPingOptions): Promise<void> {
+  if (!o.notifier.enabled || !(o.intervalMs > 0)) return;
+  let last: Promise<void> = Promise.resolve();
+  let withholding = false;
+  while (!o.signal.aborted) {
+    await o.clock.sleep(o.intervalMs, o.signal);
+    if (o.signal.aborted) break;
+    let ok: boolean;
+    try {
+      ok = o.healthy();
+    } catch {
+      ok = false;
+    }
+    if (ok !== !withholding) {
+      withholding = !ok;
+      if (withholding) o.log?.warn({ intervalMs: o.intervalMs }, "withholding systemd watchdog pings: daemon unhealthy");
+      else o.log?.info({ intervalMs: o.intervalMs }, "resuming systemd watchdog pings");
+    }
+    // Not awaited, to keep the cadence: a slow sender only coalesces the next ping into its queue.
+    if (ok) last = o.notifier.notify({ WATCHDOG: "1" });
+  }
+  await last;
+}
