@@ -45,6 +45,7 @@ import { sweepGatewayTmp, sweepStaleGatewayTmp } from "./supervisor/tmp-sweep.ts
 import { LivenessProbe } from "./gateway/liveness.ts";
 import { memoryLimitBytes, MemoryWatchdog } from "./supervisor/memory.ts";
 import { sanitizeLine, type LaunchSpec } from "./supervisor/child.ts";
+import { createSystemdNotifier, startWatchdogPings, statusLine, watchdogIntervalMs } from "./supervisor/systemd.ts";
 import type { Settings } from "./config/schema.ts";
 import type { Clock } from "./clock.ts";
 import type { Logger } from "pino";
@@ -136,6 +137,26 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
   log.info({ version: VERSION, configFile: file ?? null, dataDir: s.AGENT_SUPERVISOR_DATA_DIR, runtime }, "agent-supervisor starting");
 
   const stop = new AbortController();
+  // systemd: READY=1 once the gateway is ready, STATUS= on every state change, WATCHDOG=1 while healthy.
+  const notifier = createSystemdNotifier({ env: process.env, log: log.child({ subsystem: "systemd" }) });
+  let notifiedReady = false;
+  const notifyStatus = (extra: Record<string, string> = {}) => {
+    if (!notifier.enabled) return;
+    const sup = supervisor.snapshot();
+    const q = turns.counts();
+    void notifier.notify({
+      ...extra,
+      STATUS: statusLine({
+        gatewayState: sup.state,
+        reason: sup.reason,
+        queueDepth: q.accepted + q.delivering,
+        delivering: q.delivering,
+        draining: service?.draining ?? false,
+        connected: connection.ready,
+        problem: cpProblem,
+      }),
+    });
+  };
   let service: TurnService;
   let delivery: TurnDelivery;
   let lastState = "stopped";
@@ -180,6 +201,10 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
     },
     onState: (snap) => {
       sync?.notifyStateChange();
+      if (snap.state === "ready" && !notifiedReady) {
+        notifiedReady = true;
+        notifyStatus({ READY: "1" });
+      } else notifyStatus();
       if (snap.state === "starting" && snap.pid !== null) connection.connect(snap.generation);
       else if (snap.state !== "ready" && snap.state !== "starting") connection.disconnect();
       if ((snap.state === "backoff" || snap.state === "failed") && snap.state !== lastState) {
@@ -375,7 +400,16 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
   // The sync loops stop only after the drain, so results of drained turns are still reported.
   const syncStop = new AbortController();
   const syncing = Promise.all([sync?.run(syncStop.signal), poller?.run(syncStop.signal)]);
-  const watching = Promise.all([liveness.run(stop.signal), memory.run(stop.signal), sweepLoop(s, stop.signal, clock, log)]);
+  const watchdogMs = watchdogIntervalMs(process.env);
+  const watching = Promise.all([
+    liveness.run(stop.signal),
+    memory.run(stop.signal),
+    sweepLoop(s, stop.signal, clock, log),
+    // systemd recommends notifying every half of WatchdogSec; only while our own loop ticks.
+    watchdogMs !== null
+      ? startWatchdogPings({ notifier, intervalMs: watchdogMs, healthy: () => clock.now() - loopTickAt < 10_000, clock, signal: stop.signal })
+      : undefined,
+  ]);
   process.on("SIGHUP", () => {
     log.info("SIGHUP: polling the control plane for secrets and skills now");
     poller?.refresh();
@@ -393,6 +427,7 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
       log.info({ signal: sig, graceMs: s.DRAIN_TIMEOUT_MS }, "draining: no new turns; waiting for in-flight turns");
       service.startDraining();
       sync?.stopClaiming();
+      notifyStatus({ STOPPING: "1" });
       void delivery.drain(s.DRAIN_TIMEOUT_MS).then((left) => {
         if (left > 0) log.warn({ left }, "drain deadline reached; unfinished turns resume on next start");
         resolve();

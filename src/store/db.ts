@@ -62,6 +62,32 @@ const MIGRATIONS: readonly string[] = [
   // 3: the gateway's RSS trend (memory watchdog), bounded by EventStore.recordRss.
   `CREATE TABLE rss_samples (at INTEGER NOT NULL, generation INTEGER NOT NULL, bytes INTEGER NOT NULL);
    CREATE INDEX rss_samples_at ON rss_samples(at);`,
+  // 4: memory decay journal (src/supervisor/decay-journal.ts). A plan is committed with all its
+  // steps before any file moves; each step is marked once its effect is durable; a run left
+  // 'running' by a crash is resumed. owner_pid + heartbeat_at make the run a lock.
+  `CREATE TABLE decay_runs (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     workspace_dir TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('running','done','partial')),
+     plan_now_ms INTEGER NOT NULL,
+     plan_today TEXT NOT NULL,
+     owner_pid INTEGER NOT NULL,
+     heartbeat_at INTEGER NOT NULL,
+     started_at INTEGER NOT NULL,
+     finished_at INTEGER
+   );
+   CREATE INDEX decay_runs_workspace_state ON decay_runs(workspace_dir, state);
+   CREATE TABLE decay_steps (
+     run_id INTEGER NOT NULL REFERENCES decay_runs(id) ON DELETE CASCADE,
+     idx INTEGER NOT NULL,
+     kind TEXT NOT NULL CHECK (kind IN ('rollup','archive','trash','purge')),
+     step TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('pending','done','skipped','failed')),
+     code TEXT,
+     detail TEXT,
+     finished_at INTEGER,
+     PRIMARY KEY (run_id, idx)
+   ) WITHOUT ROWID;`,
 ];
 
 /** Schema version this build writes. */

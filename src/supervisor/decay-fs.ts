@@ -6,18 +6,21 @@
  */
 import { constants, type Stats } from "node:fs";
 import { lstat, mkdir, open, readdir } from "node:fs/promises";
-import { dirname, isAbsolute, join, normalize, sep } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import { fsyncDir } from "../fs-atomic.ts";
 import { DecayError } from "./decay-errors.ts";
 import type { DecayFile, DecayPolicy } from "./decay-plan.ts";
 
-/** Absolute path of a workspace-relative `/` path. @throws DecayError ERR_DECAY_PATH if it escapes */
+/**
+ * Absolute path of a workspace-relative `/` path.
+ * @throws DecayError ERR_DECAY_PATH for an absolute path, or one with an empty, `.` or `..` segment
+ *   (so not even a tampered journal can name the workspace itself or anything outside it)
+ */
 export function resolveInside(workspaceDir: string, rel: string): string {
-  const n = normalize(rel);
-  if (rel === "" || isAbsolute(rel) || n === ".." || n.startsWith(`..${sep}`) || rel.split("/").includes("..")) {
-    throw new DecayError("ERR_DECAY_PATH", `path ${JSON.stringify(rel)} is not inside the workspace`);
+  if (isAbsolute(rel) || rel.split("/").some((s) => s === "" || s === "." || s === ".." || s.includes("\\"))) {
+    throw new DecayError("ERR_DECAY_PATH", `path ${JSON.stringify(rel)} is not a plain path inside the workspace`);
   }
-  return join(workspaceDir, n);
+  return join(workspaceDir, rel);
 }
 
 /** lstat, or undefined when the path does not exist. */

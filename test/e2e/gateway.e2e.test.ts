@@ -11,6 +11,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
+import { startNotifyReceiver, type NotifyReceiver } from "../systemd/notify-receiver.ts";
 import {
   alive,
   chatHistory,
@@ -46,12 +47,15 @@ describe("agent-supervisor with the real OpenClaw gateway", () => {
   let dir: string;
   let site: Site;
   let daemon: Daemon;
+  let systemd: NotifyReceiver;
 
   beforeAll(async () => {
     model = await startMockModel();
+    systemd = await startNotifyReceiver();
     dir = mkdtempSync(join(tmpdir(), "as-e2e-"));
     site = await makeSite(dir, inject("e2eRuntimeDir"), model.url);
-    daemon = startDaemon(site);
+    // As under systemd with Type=notify, NotifyAccess=all and WatchdogSec=2s.
+    daemon = startDaemon(site, { NOTIFY_SOCKET: systemd.socketPath, WATCHDOG_USEC: "2000000" });
     await waitReady(site, BOOT_MS);
   }, BOOT_MS + 10_000);
 
@@ -62,8 +66,19 @@ describe("agent-supervisor with the real OpenClaw gateway", () => {
     }
     if (site) killSiteGateway(site);
     await model?.close();
+    systemd?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
+
+  it("tells systemd READY=1 once the gateway is ready, STATUS= in words, and WATCHDOG=1 while healthy", async () => {
+    const lines = () => systemd.messages.flatMap((m) => m.lines);
+    await until("READY=1", () => lines().includes("READY=1"), 30_000);
+    const readyMsg = systemd.messages.find((m) => m.lines.includes("READY=1"))!;
+    expect(readyMsg.lines.find((l) => l.startsWith("STATUS="))).toMatch(/^STATUS=gateway ready/);
+    // Nothing said READY before the gateway's hello-ok: the first STATUS was about starting.
+    expect(lines().find((l) => l.startsWith("STATUS="))).toMatch(/^STATUS=gateway starting/);
+    await until("two WATCHDOG=1 pings", () => lines().filter((l) => l === "WATCHDOG=1").length >= 2, 10_000);
+  }, 60_000);
 
   it("boots the gateway and `agent-supervisor turn` prints the model's reply", async () => {
     // Async: the mock model runs in this process and must keep serving while the CLI waits.

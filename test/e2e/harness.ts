@@ -73,10 +73,10 @@ export type Daemon = {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 };
 
-/** Start `agent-supervisor run` for a site; its stdout/stderr lines are collected. */
-export function startDaemon(site: Site): Daemon {
+/** Start `agent-supervisor run` for a site (plus process-level `env`, e.g. NOTIFY_SOCKET); its stdout/stderr lines are collected. */
+export function startDaemon(site: Site, env: Record<string, string> = {}): Daemon {
   const proc = spawn(CLI, ["--config", site.envFile, "run"], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: site.dir },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: site.dir, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: string[] = [];

@@ -4,10 +4,15 @@
  * with a fake exec.
  */
 import { spawnSync } from "node:child_process";
+import { chmodSync } from "node:fs";
+import { dirname } from "node:path";
+import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/clock.ts";
+import { createLogger } from "../../src/logger.ts";
 import {
   createSystemdNotifier,
+  execNotify,
   notifyArgs,
   startWatchdogPings,
   watchdogIntervalMs,
@@ -18,6 +23,7 @@ import { startNotifyReceiver, type NotifyReceiver } from "./notify-receiver.ts";
 
 const hasSender = spawnSync("systemd-notify", ["--version"]).status === 0;
 const hasPython = spawnSync("python3", ["--version"]).status === 0;
+const hasSetpriv = spawnSync("setpriv", ["--version"]).status === 0;
 
 let receiver: NotifyReceiver | undefined;
 afterEach(() => {
@@ -51,6 +57,21 @@ describe.runIf(hasSender && hasPython)("systemd-notify into a real notify socket
     // (hence NotifyAccess=all in the unit).
     if (process.getuid!() === 0) expect(first!.pid).toBe(process.pid);
     else expect(first!.pid).not.toBe(process.pid);
+  });
+
+  it.runIf(process.getuid!() === 0 && hasSetpriv)("unprivileged, the message comes from systemd-notify's own pid (why NotifyAccess=all)", async () => {
+    receiver = await startNotifyReceiver();
+    chmodSync(dirname(receiver.socketPath), 0o711);
+    chmodSync(receiver.socketPath, 0o666);
+    // The same sender, run as nobody: it cannot claim our pid, so it falls back to its own.
+    const notifier = createSystemdNotifier({
+      env: { NOTIFY_SOCKET: receiver.socketPath, PATH: process.env.PATH },
+      exec: (file, args, o) => execNotify("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", file, ...args], o),
+    });
+    await notifier.notify({ READY: "1" });
+    const [msg] = await receiver.waitFor(1);
+    expect(msg!.lines).toEqual([`MAINPID=${process.pid}`, "READY=1"]);
+    expect(msg!.pid).not.toBe(process.pid);
   });
 
   it("cannot be made to inject assignments through a value", async () => {
@@ -108,6 +129,19 @@ describe.runIf(hasSender && hasPython)("systemd-notify into a real notify socket
 });
 
 describe("createSystemdNotifier", () => {
+  it("logs failures through the daemon's pino logger with the typed error", async () => {
+    let out = "";
+    const sink = new Writable({ write: (chunk, _e, cb) => ((out += String(chunk)), cb()) });
+    const notifier = createSystemdNotifier({
+      env: { NOTIFY_SOCKET: "/s" },
+      exec: () => execNotify("/nonexistent/systemd-notify", [], { env: {}, timeoutMs: 1000 }),
+      log: createLogger("info", sink),
+    });
+    await notifier.notify({ READY: "1" });
+    const line = JSON.parse(out.trim()) as { level: string; msg: string; err: { code: string; type: string } };
+    expect(line).toMatchObject({ level: "warn", msg: "systemd notification failed", err: { code: "ERR_SYSTEMD_NOTIFY", type: "SystemdNotifyError" } });
+  });
+
   it("is disabled without NOTIFY_SOCKET and runs nothing", async () => {
     const calls: string[][] = [];
     const exec: NotifyExec = async (_f, args) => void calls.push([...args]);
