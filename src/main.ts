@@ -46,7 +46,11 @@ import { LivenessProbe } from "./gateway/liveness.ts";
 import { memoryLimitBytes, MemoryWatchdog } from "./supervisor/memory.ts";
 import { sanitizeLine, type LaunchSpec } from "./supervisor/child.ts";
 import { createSystemdNotifier, startWatchdogPings, statusLine, watchdogIntervalMs } from "./supervisor/systemd.ts";
-import type { Settings } from "./config/schema.ts";
+import { decayPolicyFrom, type Settings } from "./config/schema.ts";
+import cron from "node-cron";
+import { runDecaySchedule } from "./supervisor/decay-schedule.ts";
+import { runDecayCommand } from "./supervisor/decay-command.ts";
+import { readMemoryBudget } from "./supervisor/decay-budget.ts";
 import type { Clock } from "./clock.ts";
 import type { Logger } from "pino";
 
@@ -352,6 +356,7 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
   });
 
   let loopTickAt = clock.now();
+  let memoryFile: Awaited<ReturnType<typeof readMemoryBudget>> | undefined;
   const healthSnapshot = (): HealthSnapshot => {
     const sup = supervisor.snapshot();
     const syncSnap = sync?.snapshot();
@@ -362,6 +367,7 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
       queue: { ...turns.counts(), limit: s.TURN_QUEUE_LIMIT },
       draining: service.draining,
       memory: memory.snapshot(),
+      ...(memoryFile ? { memoryFile: { status: memoryFile.status, output: memoryFile.output ?? null, chars: memoryFile.observedValue } } : {}),
       ...(syncSnap
         ? {
             controlPlane: {
@@ -400,9 +406,33 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
   // The sync loops stop only after the drain, so results of drained turns are still reported.
   const syncStop = new AbortController();
   const syncing = Promise.all([sync?.run(syncStop.signal), poller?.run(syncStop.signal)]);
+  // Memory decay of the workspace on its schedule, and the MEMORY.md bootstrap-budget check.
+  const decaying = s.DECAY_ENABLED
+    ? runDecaySchedule(
+        {
+          scheduler: cron,
+          expression: s.DECAY_SCHEDULE,
+          workspaceDir: layout.workspaceDir,
+          db,
+          policy: decayPolicyFrom(s),
+          now: clock.now,
+          log: log.child({ subsystem: "decay" }),
+          memoryBudgetChars: s.MEMORY_BOOTSTRAP_MAX_CHARS,
+        },
+        stop.signal,
+      )
+    : undefined;
+  const budgetLoop = (async () => {
+    while (!stop.signal.aborted) {
+      memoryFile = await readMemoryBudget(layout.workspaceDir, s.MEMORY_BOOTSTRAP_MAX_CHARS);
+      await clock.sleep(60_000, stop.signal);
+    }
+  })();
   const watchdogMs = watchdogIntervalMs(process.env);
   const watching = Promise.all([
     liveness.run(stop.signal),
+    decaying,
+    budgetLoop,
     memory.run(stop.signal),
     sweepLoop(s, stop.signal, clock, log),
     // systemd recommends notifying every half of WatchdogSec; only while our own loop ticks.
@@ -545,6 +575,24 @@ function buildCli(): Command {
     .action(async (o: { version?: string }) => {
       const { settings } = load();
       await runOpenclawInstall({ settings, version: o.version, fetch, spawn, now: Date.now, env: process.env, writeErr: err });
+    });
+
+  program
+    .command("decay")
+    .description("run memory decay of the agent workspace now (roll-ups, archive, trash), journaled in SQLite")
+    .option("--dry-run", "print the plan and change nothing")
+    .option(configOpt, configHelp)
+    .action(async (o: { dryRun?: boolean }) => {
+      const { settings } = load();
+      await runDecayCommand({
+        workspaceDir: gatewayLayout(settings.AGENT_SUPERVISOR_DATA_DIR).workspaceDir,
+        dbPath: dataFiles(settings.AGENT_SUPERVISOR_DATA_DIR).db,
+        policy: decayPolicyFrom(settings),
+        now: Date.now,
+        dryRun: o.dryRun ?? false,
+        writeOut: out,
+        memoryBudgetChars: settings.MEMORY_BOOTSTRAP_MAX_CHARS,
+      });
     });
 
   program

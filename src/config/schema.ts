@@ -6,7 +6,9 @@
  * generated from this table (`agent-supervisor config print --reference`), so the two cannot drift.
  */
 import { resolve } from "node:path";
+import cron from "node-cron";
 import { z } from "zod";
+import { checkDecayPolicy, type DecayPolicy } from "../supervisor/decay-plan.ts";
 
 const ms = (def: number, what: string) =>
   z.coerce.number().int().min(0).max(24 * 3600_000).default(def).describe(`${what} (milliseconds)`);
@@ -162,6 +164,21 @@ export const settingsSchema = z
     DISK_FAIL_FREE_PERCENT: z.coerce.number().min(0).max(100).default(2).describe("/health fails below this much free space (percent)"),
     DISK_WARN_FREE_MB: z.coerce.number().int().min(0).default(1024).describe("/health warns below this much free space (MiB)"),
     DISK_FAIL_FREE_MB: z.coerce.number().int().min(0).default(256).describe("/health fails below this much free space (MiB)"),
+    DECAY_ENABLED: bool(true, "Run memory decay of the agent workspace on DECAY_SCHEDULE"),
+    DECAY_SCHEDULE: z
+      .string()
+      .trim()
+      .default("30 3 * * *")
+      .refine((e) => cron.validate(e), "must be a cron expression (node-cron syntax, e.g. '30 3 * * *')")
+      .describe("When memory decay runs (cron expression, read in DECAY_TIME_ZONE)"),
+    DECAY_ROLLUP_AFTER_DAYS: positiveInt(7, 3650, "Daily notes memory/YYYY-MM-DD*.md older than this roll up into one memory/YYYY-Www.md per ISO week (days)"),
+    DECAY_ARCHIVE_AFTER_DAYS: positiveInt(30, 36500, "Weekly roll-ups older than this move to DECAY_ARCHIVE_DIR, outside the memory search path (days)"),
+    DECAY_ARCHIVE_DELETE_AFTER_DAYS: positiveInt(365, 36500, "Archives older than this go to the trash (days)"),
+    DECAY_TRASH_RETENTION_DAYS: positiveInt(30, 36500, "How long removed files stay in DECAY_TRASH_DIR before they are purged (days)"),
+    DECAY_ARCHIVE_DIR: z.string().trim().min(1).default("memory-archive").describe("Archive folder, relative to the workspace; must be outside memory/"),
+    DECAY_TRASH_DIR: z.string().trim().min(1).default(".trash").describe("Trash folder, relative to the workspace; must be outside memory/ and the archive"),
+    DECAY_TIME_ZONE: z.string().trim().min(1).default("UTC").describe("IANA time zone the daily notes are dated in (the gateway's userTimezone or the host's)"),
+    MEMORY_BOOTSTRAP_MAX_CHARS: positiveInt(20_000, 10_000_000, "The gateway's bootstrap budget per file (agents.defaults.bootstrapMaxChars); /health warns when MEMORY.md is larger (characters)"),
     TMP_CLEAN: bool(true, "Remove /tmp/openclaw and /tmp/openclaw-* owned by this user before each gateway start"),
     TMP_DIR: z.string().trim().min(1).default("/tmp").transform((p) => resolve(p)).describe("Directory swept for openclaw* leftovers"),
   })
@@ -182,6 +199,7 @@ export const settingsSchema = z
         ctx.addIssue({ code: "custom", path: ["CONTROL_PLANE_URL"], message: "must use https (plain http is allowed only to loopback)" });
       }
     }
+    for (const problem of checkDecayPolicy(decayPolicyFrom(s))) ctx.addIssue({ code: "custom", path: ["DECAY_ARCHIVE_DIR"], message: problem });
     if (s.RESTART_BACKOFF_INITIAL_MS > s.RESTART_BACKOFF_MAX_MS) {
       ctx.addIssue({
         code: "custom",
@@ -196,3 +214,24 @@ export type Settings = z.infer<typeof settingsSchema>;
 
 /** Every setting's env name. */
 export const SETTING_NAMES = Object.keys(settingsSchema.shape) as (keyof Settings)[];
+
+/** The memory-decay policy named by the DECAY_* settings. */
+export function decayPolicyFrom(s: {
+  DECAY_ROLLUP_AFTER_DAYS: number;
+  DECAY_ARCHIVE_AFTER_DAYS: number;
+  DECAY_ARCHIVE_DELETE_AFTER_DAYS: number;
+  DECAY_TRASH_RETENTION_DAYS: number;
+  DECAY_ARCHIVE_DIR: string;
+  DECAY_TRASH_DIR: string;
+  DECAY_TIME_ZONE: string;
+}): DecayPolicy {
+  return {
+    rollupAfterDays: s.DECAY_ROLLUP_AFTER_DAYS,
+    archiveAfterDays: s.DECAY_ARCHIVE_AFTER_DAYS,
+    deleteArchiveAfterDays: s.DECAY_ARCHIVE_DELETE_AFTER_DAYS,
+    trashRetentionDays: s.DECAY_TRASH_RETENTION_DAYS,
+    archiveDir: s.DECAY_ARCHIVE_DIR,
+    trashDir: s.DECAY_TRASH_DIR,
+    timeZone: s.DECAY_TIME_ZONE,
+  };
+}

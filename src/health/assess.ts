@@ -36,15 +36,16 @@ export const DEFAULT_HEALTH_THRESHOLDS: HealthThresholds = {
 export type DiskReading = DiskUsage | { error: string };
 
 /** Keys of the `checks` object, `{componentName}:{metricName}` as the draft suggests. */
-export type CheckKey = "gateway:process" | "gateway:connection" | "queue:depth" | "disk:free" | "control-plane:sync" | "gateway:memory";
+export type CheckKey = "gateway:process" | "gateway:connection" | "queue:depth" | "disk:free" | "control-plane:sync" | "gateway:memory" | "workspace:memory-md";
 
 /** `status`, `output` (omitted on pass, per the draft) and `checks` of the health document. */
 export type HealthAssessment = {
   status: HealthStatus;
   output?: string;
-  checks: Record<Exclude<CheckKey, "control-plane:sync" | "gateway:memory">, [HealthCheck]> & {
+  checks: Record<Exclude<CheckKey, "control-plane:sync" | "gateway:memory" | "workspace:memory-md">, [HealthCheck]> & {
     "control-plane:sync"?: [HealthCheck];
     "gateway:memory"?: [HealthCheck];
+    "workspace:memory-md"?: [HealthCheck];
   };
 };
 
@@ -196,6 +197,15 @@ export function assessHealth(
     "queue:depth": queueDepth(snapshot, thresholds, time),
     "disk:free": diskFree(disk, thresholds, time),
   };
+  if (snapshot.memoryFile) {
+    const m = snapshot.memoryFile;
+    checks["workspace:memory-md"] = check(m.status, m.status === "pass" ? null : m.output, {
+      componentType: "component",
+      observedValue: m.chars,
+      observedUnit: "chars",
+      time,
+    });
+  }
   const memory = gatewayMemory(snapshot, time);
   if (memory) checks["gateway:memory"] = memory;
   const sync = controlPlaneSync(snapshot, time);

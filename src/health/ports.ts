@@ -62,6 +62,8 @@ export type HealthSnapshot = {
   draining: boolean;
   /** The memory watchdog's reading (bytes; `overSinceMs` epoch ms while above the limit). */
   memory?: { bytes: number | null; limitBytes: number; overSinceMs: number | null };
+  /** MEMORY.md against the gateway's bootstrap budget (characters). */
+  memoryFile?: { status: "pass" | "warn"; output: string | null; chars: number | null };
   /** The control-plane link; absent in standalone mode. */
   controlPlane?: {
     /** Claim loop: "active", "backoff", "stopped-auth" (token refused) or "stopped" (draining). */

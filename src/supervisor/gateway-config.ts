@@ -108,6 +108,7 @@ export function renderGatewayConfig(s: Settings, layout: GatewayLayout): Record<
     defaults: {
       ...base.agents.defaults,
       workspace: layout.workspaceDir,
+      bootstrapMaxChars: s.MEMORY_BOOTSTRAP_MAX_CHARS,
       model: { primary: models.primary, fallbacks: models.fallbacks },
     },
   };
