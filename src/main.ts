@@ -389,6 +389,7 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
     now: clock.now,
     token: apiToken,
     maxMessageBytes: s.TURN_MAX_MESSAGE_BYTES,
+    rssTrend: (since) => events.rssTrend(since),
     thresholds: {
       diskWarnFreeRatio: s.DISK_WARN_FREE_PERCENT / 100,
       diskFailFreeRatio: s.DISK_FAIL_FREE_PERCENT / 100,

@@ -35,6 +35,8 @@ export type HealthAppOptions = {
   /** `Retry-After` (seconds) sent with ERR_QUEUE_FULL; default 5. */
   queueFullRetryAfterS?: number;
   thresholds?: Partial<HealthThresholds>;
+  /** The gateway's RSS trend (epoch ms, bytes) since `sinceMs`, for `GET /v1/gateway/rss`. */
+  rssTrend?: (sinceMs: number) => { at: number; generation: number; bytes: number }[];
   /** Where unexpected errors (HTTP 500) are logged; a pino logger fits. */
   log?: { error(obj: object, msg: string): void };
 };
@@ -55,6 +57,13 @@ export function createHealthApp(o: HealthAppOptions): Hono {
 
   app.use("/v1/*", bearerAuth(o.token));
   app.route("/v1/turns", turnRoutes({ turns: o.turns, maxMessageBytes: o.maxMessageBytes, maxWaitMs: o.maxWaitMs ?? 60_000 }));
+  // The memory watchdog's samples: `?since=<epoch ms>` (default: the last 24 h), oldest first.
+  app.get("/v1/gateway/rss", (c) => {
+    const raw = c.req.query("since");
+    const since = raw === undefined ? o.now() - 24 * 3_600_000 : Number(raw);
+    if (!Number.isSafeInteger(since) || since < 0) return errorResponse(c, 400, HTTP_ERR.BAD_REQUEST, "since: must be epoch milliseconds");
+    return c.json({ samples: o.rssTrend?.(since) ?? [] });
+  });
   app.route(
     "/",
     probeRoutes({

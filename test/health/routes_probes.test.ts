@@ -116,3 +116,30 @@ describe("secrets", () => {
     expect(await (await h.get("/health", {})).text()).toContain("[REDACTED]");
   });
 });
+
+describe("GET /v1/gateway/rss", () => {
+  it("returns the trend since the given time, needs the token, and rejects a bad since", async () => {
+    const { createHealthApp } = await import("../../src/health/app.ts");
+    const { createMetrics } = await import("../../src/health/metrics.ts");
+    const { snapshot } = await import("./fakes.ts");
+    const calls: number[] = [];
+    const app = createHealthApp({
+      turns: { submit: () => ({ turnId: "t", created: true }), get: () => undefined, waitFinished: async () => undefined },
+      snapshot: () => snapshot(1_000_000, {}),
+      disk: async () => ({ path: "/d", freeBytes: 1, totalBytes: 2 }),
+      metrics: createMetrics({ processMetrics: false }),
+      now: () => 1_000_000_000,
+      token: "tok-rss-0123456789",
+      maxMessageBytes: 100,
+      service: { version: "1", releaseId: "1", serviceId: "s", description: "d" },
+      rssTrend: (since) => (calls.push(since), [{ at: since + 1, generation: 3, bytes: 123 }]),
+    });
+    const auth = { authorization: "Bearer tok-rss-0123456789" };
+    expect((await app.request("/v1/gateway/rss")).status).toBe(401);
+    const res = await app.request("/v1/gateway/rss?since=5000", { headers: auth });
+    expect(await res.json()).toEqual({ samples: [{ at: 5001, generation: 3, bytes: 123 }] });
+    await app.request("/v1/gateway/rss", { headers: auth });
+    expect(calls).toEqual([5000, 1_000_000_000 - 24 * 3_600_000]);
+    expect((await app.request("/v1/gateway/rss?since=abc", { headers: auth })).status).toBe(400);
+  });
+});
