@@ -66,11 +66,24 @@ function syncLine(c: HealthCheck): string {
   return `claiming ${String(c.observedValue)}${outbox !== null ? `, ${outbox} result${outbox === 1 ? "" : "s"} to report` : ""}`;
 }
 
+function memoryLine(c: HealthCheck): string {
+  const bytes = num(c.observedValue);
+  const limit = num(c.limitBytes);
+  return `${bytes === null ? "?" : formatBytes(bytes)} RSS${limit !== null ? ` (limit ${formatBytes(limit)})` : ""}`;
+}
+
+function memoryFileLine(c: HealthCheck): string {
+  const chars = num(c.observedValue);
+  return chars === null ? "no MEMORY.md" : `MEMORY.md ${chars} chars`;
+}
+
 const ROWS: [key: string, label: string, line: (c: HealthCheck) => string][] = [
   ["gateway:process", "gateway", gatewayLine],
   ["gateway:connection", "connection", connectionLine],
+  ["gateway:memory", "memory", memoryLine],
   ["queue:depth", "queue", queueLine],
   ["disk:free", "disk", diskLine],
+  ["workspace:memory-md", "workspace", memoryFileLine],
   ["control-plane:sync", "sync", syncLine],
 ];
 

@@ -79,3 +79,19 @@ describe("formatStatus with a control plane", () => {
     );
   });
 });
+
+describe("formatStatus with watchdog checks", () => {
+  it("shows the gateway's memory and MEMORY.md", () => {
+    const t = "2026-01-01T00:00:00Z";
+    const doc = {
+      status: "warn", releaseId: "0.1.0", serviceId: "as",
+      checks: {
+        "gateway:memory": [{ status: "pass", time: t, observedValue: 512 * 1024 * 1024, limitBytes: 2 * 1024 ** 3 }],
+        "workspace:memory-md": [{ status: "warn", time: t, observedValue: 25000, output: "MEMORY.md is 25000 chars, over the 20000-char bootstrap budget" }],
+      },
+    } as any;
+    expect(formatStatus(doc)).toBe(
+      "agent-supervisor 0.1.0 (as): WARN\n  [pass] memory:     512.0 MiB RSS (limit 2.0 GiB)\n  [warn] workspace:  MEMORY.md 25000 chars\n                     MEMORY.md is 25000 chars, over the 20000-char bootstrap budget",
+    );
+  });
+});
