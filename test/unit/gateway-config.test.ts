@@ -59,7 +59,8 @@ describe("renderGatewayConfig", () => {
   it("keeps the template's settings and fills workspace and log file from the layout", () => {
     expect(cfg.agents.defaults.skipBootstrap).toBe(true);
     expect(cfg.agents.defaults.workspace).toBe("/var/lib/agent-supervisor/gateway/workspace");
-    expect(cfg.logging).toEqual({ file: "/var/lib/agent-supervisor/gateway/logs/openclaw.log" });
+    expect(cfg.logging).toEqual({ file: "/var/lib/agent-supervisor/gateway/logs/openclaw.log", maxFileBytes: 20 * 1024 * 1024 });
+    expect(cfg.agents.defaults.bootstrapMaxChars).toBe(20_000);
     expect(cfg.models.mode).toBe("merge");
     expect(cfg.update).toEqual({ checkOnStart: false });
   });
