@@ -402,6 +402,13 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
   const http = await startHttpServer({ app, host: s.AGENT_SUPERVISOR_HTTP_HOST, port: s.AGENT_SUPERVISOR_HTTP_PORT });
   log.info({ host: s.AGENT_SUPERVISOR_HTTP_HOST, port: http.port }, "local API listening");
 
+  // With a control plane and no provider keys yet, read its secrets before the first start, so the
+  // gateway does not begin held in "failed: config" (bounded: the poll loop keeps trying anyway).
+  if (poller && cpSecrets === undefined) {
+    const waited = new AbortController();
+    await Promise.race([poller.pollOnce(), clock.sleep(15_000, waited.signal)]);
+    waited.abort();
+  }
   const supervising = supervisor.run(stop.signal);
   const delivering = delivery.run(stop.signal);
   // The sync loops stop only after the drain, so results of drained turns are still reported.

@@ -154,7 +154,7 @@ export const settingsSchema = z
     LIVENESS_TIMEOUT_MS: ms(10_000, "Timeout of one liveness probe"),
     LIVENESS_FAILURES: positiveInt(3, 100, "Consecutive failed liveness probes after which the gateway counts as hung and is restarted"),
     MEMORY_LIMIT_MB: z.coerce.number().int().min(64).max(1_048_576).optional().describe("RSS limit of the gateway's process tree in MiB (default: MEMORY_LIMIT_PERCENT of host memory)"),
-    MEMORY_LIMIT_PERCENT: z.coerce.number().min(1).max(100).default(60).describe("RSS limit of the gateway's process tree as a share of host memory (percent), when MEMORY_LIMIT_MB is unset"),
+    MEMORY_LIMIT_PERCENT: z.coerce.number().min(1).max(100).default(75).describe("RSS limit of the gateway's process tree as a share of host memory (percent), when MEMORY_LIMIT_MB is unset (the gateway alone takes about 1.2 GB after its first turn)"),
     MEMORY_SUSTAIN_MS: ms(300_000, "How long the RSS must stay above the limit before the gateway is drained and restarted"),
     MEMORY_SAMPLE_MS: ms(15_000, "Interval of RSS samples (kept in SQLite as a trend)"),
     GATEWAY_LOG_MAX_BYTES: positiveInt(20 * 1024 * 1024, 1024 * 1024 * 1024, "Size at which the gateway rotates its log file (OpenClaw logging.maxFileBytes; it keeps 5 archives)"),

@@ -1,0 +1,33 @@
+/**
+ * Every case of the fault-injection suite, in the order the runner takes them: the fast
+ * stand-in cases first, then the real-gateway ones (which share one booted daemon; the memory
+ * case boots its own and runs last).
+ */
+import { controlPlaneOutage } from "./case_control_plane.ts";
+import { daemonSigkill } from "./case_daemon_sigkill.ts";
+import { decayKill } from "./case_decay_kill.ts";
+import { diskFull } from "./case_disk_full.ts";
+import { exit78 } from "./case_exit78.ts";
+import { gatewaySigkill } from "./case_gateway_sigkill.ts";
+import { gatewaySigstop } from "./case_gateway_sigstop.ts";
+import { memoryBalloon } from "./case_memory.ts";
+import { neverReady } from "./case_never_ready.ts";
+import { tmpFlood } from "./case_tmp_flood.ts";
+import type { FaultCase } from "./types.ts";
+
+/** All cases, in run order. */
+export const CASES: readonly FaultCase[] = [
+  neverReady,
+  exit78,
+  tmpFlood,
+  diskFull,
+  decayKill,
+  gatewaySigkill,
+  gatewaySigstop,
+  controlPlaneOutage,
+  daemonSigkill,
+  memoryBalloon,
+];
+
+/** The cases CI runs (stand-ins only, well under a minute together). */
+export const FAST_CASES: readonly FaultCase[] = CASES.filter((c) => c.fast);

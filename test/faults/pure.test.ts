@@ -1,0 +1,67 @@
+/** The suite's pure parts: time formatting, the table, when a run fails, the memory limit it picks. */
+import { describe, expect, it } from "vitest";
+import { cell, failed, formatMs, renderTable, type Row } from "../../bench/faults/report.ts";
+import { memoryLimitFor } from "../../bench/faults/case_memory.ts";
+import type { FaultResult } from "../../bench/faults/types.ts";
+
+const result = (o: Partial<FaultResult> = {}): Row => ({
+  kind: "result",
+  result: { fault: "Gateway SIGKILL", realGateway: true, detectedMs: 12, servingAgainMs: 15_300, lost: 0, duplicated: 0, notes: "exited | SIGKILL", ...o },
+});
+
+describe("formatMs", () => {
+  it.each([
+    [null, "—"],
+    [0, "0 ms"],
+    [999.4, "999 ms"],
+    [1000, "1.00 s"],
+    [9_994, "9.99 s"],
+    [15_300, "15.3 s"],
+    [125_000, "125.0 s"],
+  ])("%s → %s", (v, text) => {
+    expect(formatMs(v)).toBe(text);
+  });
+});
+
+describe("renderTable", () => {
+  it("renders results, errors and skipped cases, escaping pipes", () => {
+    const table = renderTable([
+      result(),
+      { kind: "error", fault: "Gateway SIGSTOP", realGateway: true, error: "timed out\nwaiting" },
+      { kind: "skipped", fault: "/tmp flood", realGateway: false, why: "not run (--only)" },
+    ]);
+    expect(table.split("\n")).toEqual([
+      "| Fault | Gateway | Detected after | Serving again after | Lost | Duplicated | Notes |",
+      "| --- | --- | --- | --- | --- | --- | --- |",
+      "| Gateway SIGKILL | real | 12 ms | 15.3 s | 0 | 0 | exited \\| SIGKILL |",
+      "| Gateway SIGSTOP | real | ? | ? | ? | ? | case failed: timed out waiting |",
+      "| /tmp flood | stand-in | — | — | — | — | not run (--only) |",
+    ]);
+    expect(cell("a|b\r\nc")).toBe("a\\|b c");
+  });
+});
+
+describe("failed", () => {
+  it.each<[string, Row[], boolean]>([
+    ["all clean", [result(), result({ realGateway: false, servingAgainMs: null })], false],
+    ["a lost turn", [result(), result({ lost: 1 })], true],
+    ["a duplicated turn", [result({ duplicated: 2 })], true],
+    ["a case that could not measure", [result(), { kind: "error", fault: "x", realGateway: false, error: "boom" }], true],
+    ["skipped cases only", [{ kind: "skipped", fault: "x", realGateway: true, why: "--fast" }], false],
+  ])("%s", (_name, rows, expected) => {
+    expect(failed(rows)).toBe(expected);
+  });
+});
+
+describe("memoryLimitFor", () => {
+  it.each([
+    // Separable: halfway between the booted RSS (the larger of peak and idle) and the ballooned one.
+    [{ bootPeakMb: 930, idleMb: 925, afterFirstTurnMb: 1240 }, { limitMb: 1085, loop: false }],
+    [{ bootPeakMb: 900, idleMb: 950, afterFirstTurnMb: 1050 }, { limitMb: 1000, loop: false }],
+    // Too close to separate: below the booted RSS, and the row says every generation is over.
+    [{ bootPeakMb: 930, idleMb: 925, afterFirstTurnMb: 1000 }, { limitMb: 744, loop: true }],
+    [{ bootPeakMb: 50, idleMb: 40, afterFirstTurnMb: 60 }, { limitMb: 64, loop: true }],
+  ])("%o → %o", (cal, expected) => {
+    expect(memoryLimitFor(cal)).toEqual(expected);
+  });
+});
