@@ -28,6 +28,7 @@ import { createLogger } from "./logger.ts";
 import { runOpenclawInstall } from "./runtime/command.ts";
 import { resolveGatewayRuntime } from "./runtime/resolve.ts";
 import { openDb } from "./store/db.ts";
+import { loadNativeSqliteBinding } from "./store/native.ts";
 import { EventStore } from "./store/events.ts";
 import { TurnStore } from "./store/turns.ts";
 import { gatewayArgs, gatewayEnv, gatewayLayout, prepareGatewayFiles, selectModels } from "./supervisor/gateway-config.ts";
@@ -120,7 +121,7 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
     openclawEntry: s.OPENCLAW_ENTRY,
     openclawVersion: s.OPENCLAW_VERSION,
   });
-  const db = openDb(files.db);
+  const db = openDb(files.db, { nativeBinding: loadNativeSqliteBinding(s.AGENT_SUPERVISOR_DATA_DIR) });
   const turns = new TurnStore(db);
   const events = new EventStore(db);
   const gatewayToken = await ensureSecretFile(files.gatewayToken);
@@ -592,6 +593,7 @@ function buildCli(): Command {
     .option(configOpt, configHelp)
     .action(async (o: { dryRun?: boolean }) => {
       const { settings } = load();
+      loadNativeSqliteBinding(settings.AGENT_SUPERVISOR_DATA_DIR); // the single executable's SQLite addon (no-op otherwise)
       await runDecayCommand({
         workspaceDir: gatewayLayout(settings.AGENT_SUPERVISOR_DATA_DIR).workspaceDir,
         dbPath: dataFiles(settings.AGENT_SUPERVISOR_DATA_DIR).db,

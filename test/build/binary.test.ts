@@ -1,0 +1,144 @@
+/**
+ * The single executable (`npm run build` → dist/agent-supervisor-linux-<arch>), run the way it is
+ * shipped: from an empty directory, with no node_modules and an empty environment
+ * (`env -i PATH=/usr/bin:/bin`). Builds it once, or reuses dist/ when it is newer than every source.
+ * Ends with a real turn through the real OpenClaw gateway and the mock model.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
+import { getJson, killSiteGateway, makeSite, ROOT, until, type Site } from "../e2e/harness.ts";
+
+const ARCH = process.arch === "arm64" ? "arm64" : "x64";
+const BINARY = join(ROOT, "dist", `agent-supervisor-linux-${ARCH}`);
+const ENV = { PATH: "/usr/bin:/bin" };
+const BOOT_MS = 180_000;
+
+/** Newest mtime (ms) of the files the binary is built from. */
+function newestSource(): number {
+  let newest = 0;
+  const walk = (p: string): void => {
+    const st = statSync(p);
+    if (st.isDirectory()) {
+      for (const e of readdirSync(p)) if (e !== "node_modules") walk(join(p, e));
+    } else newest = Math.max(newest, st.mtimeMs);
+  };
+  for (const p of ["src", "build", "scripts/build.sh", "package.json", "package-lock.json", ".node-version"]) {
+    if (existsSync(join(ROOT, p))) walk(join(ROOT, p));
+  }
+  return newest;
+}
+
+function ensureBuilt(): void {
+  if (existsSync(BINARY) && existsSync(join(ROOT, "dist", "SHA256SUMS")) && statSync(BINARY).mtimeMs > newestSource()) return;
+  const r = spawnSync("sh", [join(ROOT, "scripts", "build.sh")], { cwd: ROOT, encoding: "utf8", timeout: 5 * 60_000 });
+  if (r.status !== 0) throw new Error(`npm run build failed (exit ${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
+}
+
+type Result = { code: number | null; stdout: string; stderr: string };
+
+/** Run the binary from `cwd` with nothing but PATH in its environment. */
+function runBinary(cwd: string, args: string[], timeoutMs = 60_000): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(BINARY, args, { cwd, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    p.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
+    p.once("error", reject);
+    p.once("exit", (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe("the single executable", () => {
+  let cwd: string;
+
+  beforeAll(() => {
+    ensureBuilt();
+    cwd = mkdtempSync(join(tmpdir(), "as-bin-"));
+  }, 5 * 60_000);
+
+  afterAll(() => {
+    if (cwd) rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it("is listed in dist/SHA256SUMS with its digest", () => {
+    const sums = readFileSync(join(ROOT, "dist", "SHA256SUMS"), "utf8");
+    const r = spawnSync("sha256sum", ["-c", "SHA256SUMS"], { cwd: join(ROOT, "dist"), encoding: "utf8" });
+    expect(sums).toMatch(new RegExp(`^[0-9a-f]{64}  agent-supervisor-linux-${ARCH}\\n$`));
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+
+  it("prints package.json's version", async () => {
+    const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+    const r = await runBinary(cwd, ["--version"]);
+    expect(r).toMatchObject({ code: 0, stdout: `${version}\n` });
+  });
+
+  it("config check: exits 78 naming an invalid setting, 0 for a valid file", async () => {
+    const bad = join(cwd, "bad.env");
+    const good = join(cwd, "good.env");
+    writeFileSync(bad, `AGENT_SUPERVISOR_DATA_DIR=${join(cwd, "data")}\nAGENT_SUPERVISOR_HTTP_PORT=not-a-port\nOPENAI_COMPAT_BASE_URL=http://127.0.0.1:1/v1\nOPENAI_COMPAT_MODEL=m\n`);
+    writeFileSync(good, `AGENT_SUPERVISOR_DATA_DIR=${join(cwd, "data")}\nOPENAI_COMPAT_BASE_URL=http://127.0.0.1:1/v1\nOPENAI_COMPAT_MODEL=m\n`);
+    const r1 = await runBinary(cwd, ["config", "check", "--config", bad]);
+    expect(r1.code, r1.stderr).toBe(78);
+    expect(r1.stderr).toContain("AGENT_SUPERVISOR_HTTP_PORT");
+    const r2 = await runBinary(cwd, ["config", "check", "--config", good]);
+    expect(r2.code, r2.stdout + r2.stderr).toBe(0);
+  });
+
+  describe("with the real gateway", () => {
+    let model: MockModel;
+    let site: Site;
+    let daemon: ReturnType<typeof spawn> | undefined;
+    let exited: Promise<unknown> = Promise.resolve();
+    const logs: string[] = [];
+
+    beforeAll(async () => {
+      model = await startMockModel();
+      site = await makeSite(join(cwd, "site"), inject("e2eRuntimeDir"), model.url);
+      const proc = spawn(BINARY, ["--config", site.envFile, "run"], { cwd, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+      daemon = proc;
+      exited = new Promise((r) => proc.once("exit", r));
+      for (const s of [proc.stdout, proc.stderr]) s.setEncoding("utf8").on("data", (d: string) => logs.push(d));
+      await until("the binary's daemon /readyz", async () => (await getJson(site, "/readyz")).status === 200, BOOT_MS, 500).catch((e: Error) => {
+        throw new Error(`${e.message}\n--- daemon output ---\n${logs.join("").slice(-4000)}`);
+      });
+    }, BOOT_MS + 10_000);
+
+    afterAll(async () => {
+      if (daemon && daemon.exitCode === null) {
+        daemon.kill("SIGTERM");
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+        if (daemon.exitCode === null) daemon.kill("SIGKILL");
+      }
+      if (site) killSiteGateway(site);
+      await model?.close();
+    }, 40_000);
+
+    it("delivers a turn: `turn hello` prints the model's reply", async () => {
+      const r = await runBinary(cwd, ["turn", "hello", "--config", site.envFile], 120_000);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain("echo: hello");
+    }, 130_000);
+
+    it("serves /health (SQLite, gateway and host checks through systeminformation)", async () => {
+      const { status, body } = await getJson(site, "/health");
+      expect(status, JSON.stringify(body)).toBe(200);
+      expect(body.status).toBe("pass");
+    });
+
+    it("extracted the embedded SQLite addon under the data directory", () => {
+      const files = readdirSync(join(site.dataDir, "native"));
+      expect(files.some((f) => /^better_sqlite3-\d+-[0-9a-f]{16}\.node$/.test(f)), files.join(", ")).toBe(true);
+      expect(files.filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    });
+  });
+});
