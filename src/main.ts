@@ -51,6 +51,7 @@ import { decayPolicyFrom, type Settings } from "./config/schema.ts";
 import cron from "node-cron";
 import { runDecaySchedule } from "./supervisor/decay-schedule.ts";
 import { runDecayCommand } from "./supervisor/decay-command.ts";
+import { doctorExitCode, formatDoctor, nearestExisting, portFree, runDoctorChecks } from "./doctor.ts";
 import { readMemoryBudget } from "./supervisor/decay-budget.ts";
 import type { Clock } from "./clock.ts";
 import type { Logger } from "pino";
@@ -584,6 +585,29 @@ function buildCli(): Command {
     .action(async (o: { version?: string }) => {
       const { settings } = load();
       await runOpenclawInstall({ settings, version: o.version, fetch, spawn, now: Date.now, env: process.env, writeErr: err });
+    });
+
+  program
+    .command("doctor")
+    .description("check config, data directory, runtime, ports, disk, control plane and gateway readiness (exit 0 pass, 1 warn, 2 fail)")
+    .option(configOpt, configHelp)
+    .action(async () => {
+      const { settings, file } = load();
+      const checks = await runDoctorChecks(settings, file, {
+        runtime: () =>
+          resolveGatewayRuntime({
+            dataDir: settings.AGENT_SUPERVISOR_DATA_DIR,
+            openclawNode: settings.OPENCLAW_NODE,
+            openclawEntry: settings.OPENCLAW_ENTRY,
+            openclawVersion: settings.OPENCLAW_VERSION,
+          }),
+        disk: () => statfsDiskUsage(nearestExisting(settings.AGENT_SUPERVISOR_DATA_DIR)),
+        portFree,
+        httpStatus: async (url, headers) => (await fetch(url, { headers, signal: AbortSignal.timeout(10_000) })).status,
+        uid: process.getuid?.() ?? 0,
+      });
+      out(formatDoctor(checks));
+      process.exitCode = doctorExitCode(checks);
     });
 
   program

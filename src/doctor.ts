@@ -1,0 +1,131 @@
+/**
+ * `agent-supervisor doctor`: operator checks, each `pass`, `warn` or `fail` with a hint for the
+ * fix. The verdict functions are pure; `runDoctorChecks` does the I/O through injected probes.
+ */
+import { existsSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import { createServer } from "node:net";
+import type { Settings } from "./config/schema.ts";
+
+/** One check's result. */
+export type DoctorCheck = { name: string; status: "pass" | "warn" | "fail"; detail: string; hint?: string };
+
+/** Exit code for the worst result: 0 pass, 1 warn, 2 fail. */
+export function doctorExitCode(checks: readonly DoctorCheck[]): number {
+  if (checks.some((c) => c.status === "fail")) return 2;
+  if (checks.some((c) => c.status === "warn")) return 1;
+  return 0;
+}
+
+/** Human lines: `[pass] name: detail` and an indented hint when not passing. Pure. */
+export function formatDoctor(checks: readonly DoctorCheck[]): string {
+  return checks
+    .flatMap((c) => [`[${c.status}] ${c.name}: ${c.detail}`, ...(c.status !== "pass" && c.hint ? [`       hint: ${c.hint}`] : [])])
+    .join("\n");
+}
+
+/** Data directory verdict from its mode and owner (uid). Pure. */
+export function dataDirVerdict(st: { mode: number; uid: number } | { error: string }, path: string, myUid: number): DoctorCheck {
+  const name = "data directory";
+  if ("error" in st) {
+    return st.error === "ENOENT"
+      ? { name, status: "warn", detail: `${path} does not exist yet`, hint: "it is created on first start; the installer creates it with mode 0700" }
+      : { name, status: "fail", detail: `${path}: ${st.error}`, hint: "run as the service user or root" };
+  }
+  if (st.uid !== myUid && myUid !== 0) {
+    return { name, status: "fail", detail: `${path} is owned by uid ${st.uid}, not by this user (${myUid})`, hint: "run doctor as the service user: sudo -u agent-supervisor agent-supervisor doctor" };
+  }
+  if ((st.mode & 0o077) !== 0) {
+    return { name, status: "warn", detail: `${path} has mode ${(st.mode & 0o777).toString(8)}`, hint: `chmod 700 ${path} (it holds tokens and conversations)` };
+  }
+  return { name, status: "pass", detail: `${path} (mode ${(st.mode & 0o777).toString(8)})` };
+}
+
+/** Free-space verdict with the same thresholds as /health. Pure. */
+export function diskVerdict(d: { freeBytes: number; totalBytes: number } | { error: string }, s: Settings): DoctorCheck {
+  const name = "disk";
+  if ("error" in d) return { name, status: "warn", detail: `cannot read free space: ${d.error}` };
+  const pct = d.totalBytes > 0 ? (d.freeBytes / d.totalBytes) * 100 : 100;
+  const mb = d.freeBytes / 1024 / 1024;
+  const detail = `${(mb / 1024).toFixed(1)} GiB free (${pct.toFixed(1)} %)`;
+  const hint = "free space on the data directory's filesystem (old /tmp/openclaw*, journald, other data)";
+  if (pct < s.DISK_FAIL_FREE_PERCENT || mb < s.DISK_FAIL_FREE_MB) return { name, status: "fail", detail, hint };
+  if (pct < s.DISK_WARN_FREE_PERCENT || mb < s.DISK_WARN_FREE_MB) return { name, status: "warn", detail, hint };
+  return { name, status: "pass", detail };
+}
+
+/** `path` or its nearest existing ancestor (free space of a data directory not created yet). */
+export function nearestExisting(path: string): string {
+  let p = path;
+  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+  return p;
+}
+
+/** Whether a TCP port on 127.0.0.1 can be bound right now. */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
+}
+
+/** What the checks need from the outside world. */
+export type DoctorProbes = {
+  runtime: () => Promise<{ nodePath: string; entryPath: string; openclawVersion: string | undefined }>;
+  disk: () => Promise<{ freeBytes: number; totalBytes: number }>;
+  portFree: (port: number) => Promise<boolean>;
+  /** GET a URL (daemon /readyz, control plane); resolves with the HTTP status or rejects. */
+  httpStatus: (url: string, headers?: Record<string, string>) => Promise<number>;
+  uid: number;
+};
+
+/**
+ * Run every check. The config has already been validated (an invalid config exits 78 before).
+ * @returns the checks in a stable order; never rejects
+ */
+export async function runDoctorChecks(s: Settings, configFile: string | undefined, probes: DoctorProbes): Promise<DoctorCheck[]> {
+  const out: DoctorCheck[] = [{ name: "config", status: "pass", detail: configFile ? `valid (${configFile})` : "valid (environment only)" }];
+  let st: { mode: number; uid: number } | { error: string };
+  try {
+    const x = statSync(s.AGENT_SUPERVISOR_DATA_DIR);
+    st = { mode: x.mode, uid: x.uid };
+  } catch (err) {
+    st = { error: (err as NodeJS.ErrnoException).code ?? String(err) };
+  }
+  out.push(dataDirVerdict(st, s.AGENT_SUPERVISOR_DATA_DIR, probes.uid));
+  try {
+    const r = await probes.runtime();
+    out.push({ name: "openclaw runtime", status: "pass", detail: `openclaw ${r.openclawVersion ?? "?"} (${r.entryPath})` });
+  } catch (err) {
+    out.push({ name: "openclaw runtime", status: "fail", detail: (err as Error).message, hint: "agent-supervisor openclaw install" });
+  }
+  out.push(await probes.disk().then((d) => diskVerdict(d, s), (err: Error) => diskVerdict({ error: err.message }, s)));
+  const base = `http://127.0.0.1:${s.AGENT_SUPERVISOR_HTTP_PORT}`;
+  const ready = await probes.httpStatus(`${base}/readyz`).catch(() => null);
+  if (ready === null) {
+    // No daemon answering: both ports must be free for it to start.
+    for (const [what, port] of [["local API port", s.AGENT_SUPERVISOR_HTTP_PORT], ["gateway port", s.OPENCLAW_GATEWAY_PORT]] as const) {
+      const free = await probes.portFree(port);
+      out.push(free
+        ? { name: what, status: "pass", detail: `${port} is free` }
+        : { name: what, status: "fail", detail: `${port} is in use by another process`, hint: `find it with 'ss -ltnp sport = :${port}' or change the port setting` });
+    }
+    out.push({ name: "gateway readiness", status: "warn", detail: "the daemon is not running (no answer on the local API)", hint: "systemctl start agent-supervisor; journalctl -u agent-supervisor" });
+  } else {
+    out.push({ name: "ports", status: "pass", detail: `the running daemon answers on ${s.AGENT_SUPERVISOR_HTTP_PORT}` });
+    out.push(ready === 200
+      ? { name: "gateway readiness", status: "pass", detail: "ready (hello-ok)" }
+      : { name: "gateway readiness", status: "fail", detail: `/readyz answered ${ready}`, hint: "agent-supervisor status shows why" });
+  }
+  if (s.CONTROL_PLANE_URL === undefined) {
+    out.push({ name: "control plane", status: "pass", detail: "not configured (standalone)" });
+  } else {
+    const url = `${s.CONTROL_PLANE_URL.replace(/\/+$/, "")}/v1/runtimes/${encodeURIComponent(s.RUNTIME_ID ?? "")}/skills`;
+    const code = await probes.httpStatus(url, { authorization: `Bearer ${s.CONTROL_PLANE_TOKEN ?? ""}` }).catch((err: Error) => err.message);
+    if (code === 200) out.push({ name: "control plane", status: "pass", detail: `reachable and accepts the service token (${new URL(s.CONTROL_PLANE_URL).host})` });
+    else if (code === 401 || code === 403) out.push({ name: "control plane", status: "fail", detail: `answers ${code}: the service token or runtime id is refused`, hint: "check CONTROL_PLANE_TOKEN, RUNTIME_ID and ACCOUNT_ID" });
+    else out.push({ name: "control plane", status: "fail", detail: `not reachable: ${code}`, hint: "check CONTROL_PLANE_URL, DNS and outbound HTTPS" });
+  }
+  return out;
+}

@@ -1,0 +1,81 @@
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { validateSettings } from "../../src/config/load.ts";
+import { dataDirVerdict, diskVerdict, doctorExitCode, formatDoctor, portFree, runDoctorChecks, type DoctorProbes } from "../../src/doctor.ts";
+
+const GiB = 1024 ** 3;
+const dataDir = mkdtempSync(join(tmpdir(), "as-doctor-")); // mode 0700, ours
+const s = validateSettings({ OPENAI_COMPAT_BASE_URL: "http://127.0.0.1:1/v1", AGENT_SUPERVISOR_DATA_DIR: dataDir }, {});
+
+describe("verdicts", () => {
+  it.each([
+    [{ mode: 0o40700, uid: 5 }, 5, "pass"],
+    [{ mode: 0o40755, uid: 5 }, 5, "warn"],
+    [{ mode: 0o40700, uid: 5 }, 6, "fail"],
+    [{ mode: 0o40700, uid: 5 }, 0, "pass"],
+    [{ error: "ENOENT" }, 5, "warn"],
+    [{ error: "EACCES" }, 5, "fail"],
+  ] as const)("data dir %o as uid %i: %s", (st, uid, status) => {
+    expect(dataDirVerdict(st, "/var/lib/agent-supervisor", uid).status).toBe(status);
+  });
+  it.each([
+    [{ freeBytes: 50 * GiB, totalBytes: 100 * GiB }, "pass"],
+    [{ freeBytes: 5 * GiB, totalBytes: 100 * GiB }, "warn"],
+    [{ freeBytes: 1 * GiB, totalBytes: 100 * GiB }, "fail"],
+    [{ freeBytes: 100 * 1024 * 1024, totalBytes: 1 * GiB }, "fail"],
+    [{ error: "EIO" }, "warn"],
+  ] as const)("disk %o: %s", (d, status) => {
+    expect(diskVerdict(d, s).status).toBe(status);
+  });
+  it("exit code is the worst result, and hints show only when not passing", () => {
+    const checks = [{ name: "a", status: "pass" as const, detail: "ok", hint: "never shown" }, { name: "b", status: "warn" as const, detail: "meh", hint: "do x" }];
+    expect(doctorExitCode(checks)).toBe(1);
+    expect(doctorExitCode([...checks, { name: "c", status: "fail", detail: "bad" }])).toBe(2);
+    expect(doctorExitCode([checks[0]!])).toBe(0);
+    expect(formatDoctor(checks)).toBe("[pass] a: ok\n[warn] b: meh\n       hint: do x");
+  });
+});
+
+describe("runDoctorChecks", () => {
+  const probes = (over: Partial<DoctorProbes>): DoctorProbes => ({
+    runtime: async () => ({ nodePath: "/n", entryPath: "/e/openclaw.mjs", openclawVersion: "2026.9.6" }),
+    disk: async () => ({ freeBytes: 50 * GiB, totalBytes: 100 * GiB }),
+    portFree: async () => true,
+    httpStatus: async () => 200,
+    uid: process.getuid?.() ?? 0,
+    ...over,
+  });
+  it("a running, ready daemon in standalone mode passes", async () => {
+    const checks = await runDoctorChecks(s, "/etc/x.env", probes({}));
+    expect(checks.map((c) => [c.name, c.status])).toEqual([
+      ["config", "pass"], ["data directory", "pass"], ["openclaw runtime", "pass"], ["disk", "pass"],
+      ["ports", "pass"], ["gateway readiness", "pass"], ["control plane", "pass"],
+    ]);
+  });
+  it("no daemon: port conflicts fail, readiness warns; missing runtime fails; a refused token fails", async () => {
+    const cp = validateSettings({ OPENAI_COMPAT_BASE_URL: "http://127.0.0.1:1/v1", AGENT_SUPERVISOR_DATA_DIR: dataDir, CONTROL_PLANE_URL: "http://127.0.0.1:9/", CONTROL_PLANE_TOKEN: "t", RUNTIME_ID: "r", ACCOUNT_ID: "a" }, {});
+    const checks = await runDoctorChecks(cp, undefined, probes({
+      runtime: async () => { throw new Error("no managed OpenClaw runtime"); },
+      portFree: async (port) => port !== cp.OPENCLAW_GATEWAY_PORT,
+      httpStatus: async (url) => { if (url.includes("/readyz")) throw new Error("ECONNREFUSED"); return 401; },
+    }));
+    const byName = Object.fromEntries(checks.map((c) => [c.name, c]));
+    expect(byName["openclaw runtime"]).toMatchObject({ status: "fail", hint: "agent-supervisor openclaw install" });
+    expect(byName["local API port"]!.status).toBe("pass");
+    expect(byName["gateway port"]).toMatchObject({ status: "fail", detail: `${cp.OPENCLAW_GATEWAY_PORT} is in use by another process` });
+    expect(byName["gateway readiness"]!.status).toBe("warn");
+    expect(byName["control plane"]).toMatchObject({ status: "fail", detail: "answers 401: the service token or runtime id is refused" });
+  });
+});
+
+it("portFree sees a real listener", async () => {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+  const port = (srv.address() as { port: number }).port;
+  expect(await portFree(port)).toBe(false);
+  await new Promise<void>((r) => srv.close(() => r()));
+  expect(await portFree(port)).toBe(true);
+});
