@@ -135,6 +135,14 @@ describe("the single executable", () => {
       expect(body.status).toBe("pass");
     });
 
+    it("`doctor` passes every check against the installed runtime and the running daemon", async () => {
+      const r = await runBinary(cwd, ["doctor", "--config", site.envFile], 60_000);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      for (const name of ["config", "data directory", "openclaw runtime", "disk", "ports", "gateway readiness", "control plane"]) {
+        expect(r.stdout).toContain(`[pass] ${name}:`);
+      }
+    }, 70_000);
+
     it("extracted the embedded SQLite addon under the data directory", () => {
       const files = readdirSync(join(site.dataDir, "native"));
       expect(files.some((f) => /^better_sqlite3-\d+-[0-9a-f]{16}\.node$/.test(f)), files.join(", ")).toBe(true);
