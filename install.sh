@@ -1,0 +1,490 @@
+#!/bin/sh
+# Install, upgrade or remove agent-supervisor on a Linux host (docs/operations.md).
+#
+#   curl -fsSL "$AGENT_SUPERVISOR_BASE_URL/install.sh" | sudo -E sh
+#   sh install.sh --base-url https://HOST/PATH [--root DIR] [--skip-openclaw]
+#   sh install.sh --uninstall [--purge]
+#
+# Downloads agent-supervisor-linux-<arch> and SHA256SUMS from the base URL, checks the checksum,
+# installs the binary to /usr/local/bin, creates the system user, the data and config directories
+# and (only if absent) the env file, installs and enables the systemd unit, installs the managed
+# OpenClaw runtime as the service user and starts the service. Running it again upgrades in place:
+# new binary, refreshed unit, the env file and the data kept.
+#
+# Settings taken from the environment when the env file is first written: CONTROL_PLANE_URL,
+# CONTROL_PLANE_TOKEN, RUNTIME_ID, ACCOUNT_ID, MOONSHOT_API_KEY, OPENAI_API_KEY,
+# OPENAI_COMPAT_BASE_URL, OPENAI_COMPAT_API_KEY, OPENAI_COMPAT_MODEL.
+set -eu
+
+NAME=agent-supervisor
+SERVICE_USER=agent-supervisor
+BIN_PATH=/usr/local/bin/agent-supervisor
+DATA_DIR=/var/lib/agent-supervisor
+CONFIG_DIR=/etc/agent-supervisor
+ENV_FILE=/etc/agent-supervisor/agent-supervisor.env
+UNIT_PATH=/etc/systemd/system/agent-supervisor.service
+ENV_KEYS="CONTROL_PLANE_URL CONTROL_PLANE_TOKEN RUNTIME_ID ACCOUNT_ID MOONSHOT_API_KEY OPENAI_API_KEY OPENAI_COMPAT_BASE_URL OPENAI_COMPAT_API_KEY OPENAI_COMPAT_MODEL"
+
+BASE_URL=${AGENT_SUPERVISOR_BASE_URL:-}
+ROOT=${DESTDIR:-}
+SKIP_OPENCLAW=0
+UNINSTALL=0
+PURGE=0
+TMP_DIR=
+
+say() { printf '%s\n' "agent-supervisor install: $*"; }
+warn() { printf '%s\n' "agent-supervisor install: warning: $*" >&2; }
+die() {
+  printf '%s\n' "agent-supervisor install: error: $*" >&2
+  exit 1
+}
+
+usage() {
+  cat <<'USAGE'
+Usage: install.sh [options]
+
+  --base-url URL    where agent-supervisor-linux-<arch> and SHA256SUMS are downloaded from
+                    (default: $AGENT_SUPERVISOR_BASE_URL; https, or http to loopback only)
+  --root DIR        install under a scratch root DIR (default: $DESTDIR); systemctl is skipped
+  --skip-openclaw   do not run 'agent-supervisor openclaw install'
+  --uninstall       stop and disable the service, remove the binary and the unit
+                    (the data and config directories and the user are kept)
+  --purge           with --uninstall: also remove the data and config directories and the user
+  -h, --help        this text
+USAGE
+}
+
+while [ $# -gt 0 ]; do
+  case $1 in
+    --base-url)
+      [ $# -ge 2 ] || die "--base-url needs a value"
+      BASE_URL=$2
+      shift 2
+      ;;
+    --base-url=*) BASE_URL=${1#--base-url=}; shift ;;
+    --root)
+      [ $# -ge 2 ] || die "--root needs a value"
+      ROOT=$2
+      shift 2
+      ;;
+    --root=*) ROOT=${1#--root=}; shift ;;
+    --skip-openclaw) SKIP_OPENCLAW=1; shift ;;
+    --uninstall) UNINSTALL=1; shift ;;
+    --purge) PURGE=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+done
+
+[ "$PURGE" = 0 ] || [ "$UNINSTALL" = 1 ] || die "--purge only goes with --uninstall"
+
+cleanup() {
+  if [ -n "$TMP_DIR" ]; then rm -rf "$TMP_DIR"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- where ------------------------------------------------------------------------------------
+
+IS_ROOT=0
+if [ "$(id -u)" = 0 ]; then IS_ROOT=1; fi
+
+if [ -n "$ROOT" ]; then
+  mkdir -p "$ROOT" || die "cannot create the root directory $ROOT"
+  ROOT=$(CDPATH='' cd -- "$ROOT" && pwd) || die "cannot enter the root directory $ROOT"
+  if [ "$ROOT" = / ]; then ROOT=; fi
+fi
+if [ -z "$ROOT" ] && [ "$IS_ROOT" = 0 ]; then
+  die "run as root (sudo sh install.sh ...), or install under a scratch root with --root DIR"
+fi
+
+# systemctl only on the live system, and only when systemd runs it.
+USE_SYSTEMD=0
+if [ -n "$ROOT" ]; then
+  SYSTEMD_SKIP="installing under $ROOT"
+elif [ ! -d /run/systemd/system ] || ! command -v systemctl >/dev/null 2>&1; then
+  SYSTEMD_SKIP="systemd is not running on this host"
+else
+  USE_SYSTEMD=1
+  SYSTEMD_SKIP=
+fi
+
+# --- uninstall --------------------------------------------------------------------------------
+
+user_in_root() {
+  # uid:gid of the service user in $ROOT/etc/passwd, empty if absent
+  awk -F: -v u="$SERVICE_USER" '$1 == u { print $3 ":" $4 }' "$ROOT/etc/passwd" 2>/dev/null || true
+}
+
+if [ "$UNINSTALL" = 1 ]; then
+  if [ "$USE_SYSTEMD" = 1 ]; then
+    systemctl disable --now "$NAME.service" 2>/dev/null || warn "could not stop/disable $NAME.service (not installed?)"
+  else
+    say "skipping systemctl stop/disable ($SYSTEMD_SKIP)"
+  fi
+  rm -f "$ROOT$UNIT_PATH" "$ROOT$BIN_PATH"
+  if [ "$USE_SYSTEMD" = 1 ]; then
+    systemctl daemon-reload || warn "systemctl daemon-reload failed"
+    systemctl reset-failed "$NAME.service" 2>/dev/null || true
+  fi
+  say "removed $ROOT$BIN_PATH and $ROOT$UNIT_PATH"
+  if [ "$PURGE" = 1 ]; then
+    rm -rf "$ROOT$DATA_DIR" "$ROOT$CONFIG_DIR"
+    say "removed $ROOT$DATA_DIR and $ROOT$CONFIG_DIR"
+    if [ -z "$ROOT" ]; then
+      if getent passwd "$SERVICE_USER" >/dev/null 2>&1; then
+        userdel "$SERVICE_USER" || warn "userdel $SERVICE_USER failed"
+        say "removed the user $SERVICE_USER"
+      fi
+    elif [ "$IS_ROOT" = 1 ] && [ -n "$(user_in_root)" ]; then
+      userdel --root "$ROOT" "$SERVICE_USER" || warn "userdel --root $ROOT $SERVICE_USER failed"
+      say "removed the user $SERVICE_USER from $ROOT/etc/passwd"
+    fi
+  else
+    say "kept $ROOT$DATA_DIR (data), $ROOT$CONFIG_DIR (config) and the user $SERVICE_USER; add --purge to remove them"
+  fi
+  exit 0
+fi
+
+# --- platform ---------------------------------------------------------------------------------
+
+os=$(uname -s)
+machine=$(uname -m)
+[ "$os" = Linux ] || die "unsupported operating system: $os (agent-supervisor is built for Linux x86_64 only)"
+case $machine in
+  x86_64 | amd64) ARCH=x64 ;;
+  aarch64 | arm64) die "unsupported architecture: $machine (only Linux x86_64 is built today; arm64 is not yet)" ;;
+  *) die "unsupported architecture: $machine (agent-supervisor is built for Linux x86_64 only)" ;;
+esac
+ASSET="agent-supervisor-linux-$ARCH"
+
+# --- download and verify ------------------------------------------------------------------------
+
+[ -n "$BASE_URL" ] || die "no download location: set AGENT_SUPERVISOR_BASE_URL or pass --base-url URL"
+BASE_URL=${BASE_URL%/}
+case $BASE_URL in
+  https://*) ;;
+  http://127.0.0.1:* | http://127.0.0.1/* | http://127.0.0.1 | http://localhost:* | http://localhost/* | http://localhost | http://\[::1\]*) ;;
+  *) die "the base URL must be https:// (plain http only to loopback): $BASE_URL" ;;
+esac
+
+fetch() {
+  # fetch URL FILE
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsSL --retry 3 --connect-timeout 20 -o "$2" "$1"
+  elif command -v wget >/dev/null 2>&1; then
+    wget -q -T 60 -t 3 -O "$2" "$1"
+  else
+    die "neither curl nor wget is installed"
+  fi
+}
+
+sha256_check() {
+  # sha256_check LINE (in the current directory)
+  if command -v sha256sum >/dev/null 2>&1; then
+    printf '%s\n' "$1" | sha256sum -c - >/dev/null 2>&1
+  elif command -v shasum >/dev/null 2>&1; then
+    printf '%s\n' "$1" | shasum -a 256 -c - >/dev/null 2>&1
+  else
+    die "neither sha256sum nor shasum is installed"
+  fi
+}
+
+TMP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/agent-supervisor-install.XXXXXX")
+say "downloading $BASE_URL/$ASSET"
+fetch "$BASE_URL/SHA256SUMS" "$TMP_DIR/SHA256SUMS" || die "download failed: $BASE_URL/SHA256SUMS"
+fetch "$BASE_URL/$ASSET" "$TMP_DIR/$ASSET" || die "download failed: $BASE_URL/$ASSET"
+
+# The one line naming the asset ("HASH  NAME" or "HASH *NAME").
+sum_line=$(grep -E "^[0-9a-fA-F]{64} [ *]$ASSET\$" "$TMP_DIR/SHA256SUMS" || true)
+[ -n "$sum_line" ] || die "SHA256SUMS has no line for $ASSET"
+[ "$(printf '%s\n' "$sum_line" | wc -l)" -eq 1 ] || die "SHA256SUMS has more than one line for $ASSET"
+(cd "$TMP_DIR" && sha256_check "$sum_line") || die "checksum mismatch for $ASSET: refusing to install it"
+say "checksum ok"
+chmod 0755 "$TMP_DIR/$ASSET"
+new_version=$("$TMP_DIR/$ASSET" --version 2>/dev/null) || die "the downloaded $ASSET does not run on this host"
+
+# --- env file template --------------------------------------------------------------------------
+
+env_value_ok() {
+  case $1 in
+    *[[:space:]\"\'\\\$\#]*) return 1 ;;
+    *) return 0 ;;
+  esac
+}
+
+write_env_template() {
+  cat <<'HEAD'
+# agent-supervisor settings (KEY=value lines; see 'agent-supervisor config print --reference').
+# Written once by install.sh; install.sh never overwrites this file. After a change:
+#   agent-supervisor config check && systemctl restart agent-supervisor
+# Keep it 0640 root:agent-supervisor: it holds secrets.
+
+HEAD
+  for key in $ENV_KEYS; do
+    eval "value=\${$key:-}"
+    if [ -n "$value" ]; then
+      printf '%s=%s\n' "$key" "$value"
+    else
+      printf '#%s=\n' "$key"
+    fi
+  done
+  cat <<'TAIL'
+
+# Also commonly set (defaults shown):
+#AGENT_SUPERVISOR_HTTP_PORT=18790
+#OPENCLAW_VERSION=2026.9.6
+#NPM_REGISTRY=https://registry.npmjs.org
+#MEMORY_LIMIT_PERCENT=75
+#AGENT_SUPERVISOR_LOG_LEVEL=info
+TAIL
+}
+
+for key in $ENV_KEYS; do
+  eval "value=\${$key:-}"
+  env_value_ok "$value" || die "$key contains whitespace, a quote, a backslash, \$ or #; write the env file by hand instead"
+done
+
+# --- user, directories -------------------------------------------------------------------------
+
+NOLOGIN=/usr/sbin/nologin
+[ -n "$ROOT" ] || [ -x "$NOLOGIN" ] || NOLOGIN=/sbin/nologin
+[ -n "$ROOT" ] || [ -x "$NOLOGIN" ] || NOLOGIN=/bin/false
+
+OWNER=  # uid:gid of the service user, empty when owners cannot be set
+if [ -z "$ROOT" ]; then
+  if ! getent passwd "$SERVICE_USER" >/dev/null 2>&1; then
+    useradd --system --user-group --home-dir "$DATA_DIR" --no-create-home --shell "$NOLOGIN" \
+      --comment "agent-supervisor daemon" "$SERVICE_USER" || die "useradd $SERVICE_USER failed"
+    say "created the system user $SERVICE_USER"
+  fi
+  OWNER="$(id -u "$SERVICE_USER"):$(id -g "$SERVICE_USER")"
+elif [ "$IS_ROOT" = 1 ] && [ -f "$ROOT/etc/passwd" ] && [ -f "$ROOT/etc/group" ]; then
+  if [ -z "$(user_in_root)" ]; then
+    useradd --root "$ROOT" --system --user-group --home-dir "$DATA_DIR" --no-create-home --shell "$NOLOGIN" \
+      --comment "agent-supervisor daemon" "$SERVICE_USER" 2>/dev/null || die "useradd --root $ROOT $SERVICE_USER failed"
+    say "created the system user $SERVICE_USER in $ROOT/etc/passwd"
+  fi
+  OWNER=$(user_in_root)
+else
+  say "not creating the user $SERVICE_USER and not setting owners under $ROOT (needs root and $ROOT/etc/passwd);" \
+    "intended: $DATA_DIR $SERVICE_USER:$SERVICE_USER 0700, $CONFIG_DIR and $ENV_FILE root:$SERVICE_USER 0750/0640"
+fi
+GID=${OWNER#*:}
+
+set_owner() {
+  # set_owner OWNER PATH...: chown when owners can be set
+  if [ -n "$OWNER" ]; then
+    o=$1
+    shift
+    chown "$o" "$@"
+  fi
+}
+
+mkdir -p "$ROOT$DATA_DIR" "$ROOT$CONFIG_DIR" "$ROOT/usr/local/bin" "$ROOT/etc/systemd/system"
+chmod 0700 "$ROOT$DATA_DIR"
+set_owner "$OWNER" "$ROOT$DATA_DIR"
+chmod 0750 "$ROOT$CONFIG_DIR"
+set_owner "0:$GID" "$ROOT$CONFIG_DIR"
+
+# --- binary (atomic) -----------------------------------------------------------------------------
+
+tmp_bin="$ROOT$BIN_PATH.new.$$"
+cp "$TMP_DIR/$ASSET" "$tmp_bin"
+chmod 0755 "$tmp_bin"
+mv -f "$tmp_bin" "$ROOT$BIN_PATH"
+say "installed $ROOT$BIN_PATH ($new_version)"
+
+# --- env file (only if absent) --------------------------------------------------------------------
+
+if [ -e "$ROOT$ENV_FILE" ]; then
+  # Content kept as is. Only its access is fixed when needed: the service user must be able to
+  # read it ('openclaw install', 'config check'); e.g. cloud-init writes it root:root before the
+  # user exists. Nobody else may.
+  if [ -n "$OWNER" ] && [ "$(stat -c %g "$ROOT$ENV_FILE")" != "$GID" ]; then
+    chgrp "$GID" "$ROOT$ENV_FILE"
+    say "set the group of $ROOT$ENV_FILE to $SERVICE_USER"
+  fi
+  chmod g+r,g-wx,o-rwx "$ROOT$ENV_FILE"
+  say "kept the existing $ROOT$ENV_FILE"
+else
+  tmp_env="$ROOT$ENV_FILE.new.$$"
+  (umask 077 && write_env_template >"$tmp_env")
+  chmod 0640 "$tmp_env"
+  set_owner "0:$GID" "$tmp_env"
+  mv "$tmp_env" "$ROOT$ENV_FILE"
+  say "wrote $ROOT$ENV_FILE"
+fi
+
+# --- systemd unit ----------------------------------------------------------------------------------
+
+write_unit() {
+  # A copy of systemd/agent-supervisor.service (test/install checks that they are equal).
+  cat <<'UNIT'
+# agent-supervisor: per-host keeper of an OpenClaw gateway.
+# Installed by install.sh to /etc/systemd/system/agent-supervisor.service (refreshed on every run).
+# Local changes belong in a drop-in: systemctl edit agent-supervisor
+# Settings and the reasoning for each hardening exception: docs/operations.md
+[Unit]
+Description=agent-supervisor (OpenClaw gateway keeper)
+Wants=network-online.target
+After=network-online.target
+# Never give up restarting: the daemon has its own backoff and crash-loop breaker for the gateway.
+StartLimitIntervalSec=0
+
+[Service]
+# READY=1 once the gateway first answers hello-ok; STATUS= and WATCHDOG=1 are sent by the
+# systemd-notify child of the daemon, hence NotifyAccess=all.
+Type=notify
+NotifyAccess=all
+WatchdogSec=30s
+# The gateway may take GATEWAY_STARTUP_TIMEOUT_MS (240 s) to answer hello-ok.
+TimeoutStartSec=300s
+# Drain (DRAIN_TIMEOUT_MS 30 s) + gateway SIGTERM grace (GATEWAY_STOP_GRACE_MS 15 s) + margin.
+TimeoutStopSec=60s
+# SIGTERM to the daemon only (it drains, then stops the gateway's process group itself);
+# whatever is left in the cgroup gets SIGKILL when the daemon has exited or at TimeoutStopSec.
+KillMode=mixed
+KillSignal=SIGTERM
+Restart=always
+RestartSec=5s
+# A gateway killed by the kernel OOM killer is restarted by the daemon, not by stopping the unit.
+OOMPolicy=continue
+
+User=agent-supervisor
+Group=agent-supervisor
+EnvironmentFile=-/etc/agent-supervisor/agent-supervisor.env
+ExecStart=/usr/local/bin/agent-supervisor run
+WorkingDirectory=/var/lib/agent-supervisor
+StateDirectory=agent-supervisor
+StateDirectoryMode=0700
+UMask=0077
+LimitNOFILE=65536
+
+# Hardening (systemd-analyze security: see docs/operations.md for the score and the exceptions).
+NoNewPrivileges=true
+ProtectSystem=strict
+ProtectHome=true
+ReadWritePaths=/var/lib/agent-supervisor
+# A private /tmp: the gateway's /tmp/openclaw* stay inside the unit and vanish with it.
+PrivateTmp=true
+PrivateDevices=true
+DevicePolicy=closed
+PrivateMounts=true
+ProtectKernelTunables=true
+ProtectKernelModules=true
+ProtectKernelLogs=true
+ProtectControlGroups=true
+ProtectClock=true
+ProtectHostname=true
+ProtectProc=invisible
+RestrictNamespaces=true
+RestrictRealtime=true
+RestrictSUIDSGID=true
+LockPersonality=true
+RemoveIPC=true
+CapabilityBoundingSet=
+AmbientCapabilities=
+# Model providers and the control plane (IPv4/IPv6), the loopback gateway, systemd-notify
+# (AF_UNIX) and interface enumeration (AF_NETLINK).
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged
+SystemCallErrorNumber=EPERM
+# Not set, on purpose: MemoryDenyWriteExecute (V8's JIT needs W+X pages), PrivateNetwork and
+# IPAddressDeny (providers are on the internet), PrivateUsers, ProcSubset=pid (memory sampling
+# reads /proc/meminfo).
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+}
+
+tmp_unit="$ROOT$UNIT_PATH.new.$$"
+write_unit >"$tmp_unit"
+chmod 0644 "$tmp_unit"
+mv -f "$tmp_unit" "$ROOT$UNIT_PATH"
+say "installed $ROOT$UNIT_PATH"
+
+if [ "$USE_SYSTEMD" = 1 ]; then
+  systemctl daemon-reload || die "systemctl daemon-reload failed"
+  systemctl enable "$NAME.service" || die "systemctl enable $NAME.service failed"
+  say "enabled $NAME.service"
+else
+  say "skipping systemctl daemon-reload and enable ($SYSTEMD_SKIP)"
+fi
+
+# --- commands as the service user ------------------------------------------------------------------
+
+as_service_user() {
+  if [ -n "$ROOT" ]; then
+    # The scratch root's user is not known to this host: run as the caller, owners fixed below.
+    "$@"
+  elif [ "$(id -u)" = "${OWNER%%:*}" ]; then
+    "$@"
+  elif command -v setpriv >/dev/null 2>&1; then
+    HOME=$DATA_DIR setpriv --reuid="${OWNER%%:*}" --regid="$GID" --init-groups -- "$@"
+  elif command -v runuser >/dev/null 2>&1; then
+    HOME=$DATA_DIR runuser -u "$SERVICE_USER" -- "$@"
+  else
+    die "neither setpriv nor runuser is installed: cannot run $* as $SERVICE_USER"
+  fi
+}
+
+# Settings for commands run under a scratch root: its env file and data directory.
+if [ -n "$ROOT" ]; then
+  set -- --config "$ROOT$ENV_FILE"
+else
+  set --
+fi
+
+if [ "$SKIP_OPENCLAW" = 1 ]; then
+  say "skipping 'agent-supervisor openclaw install' (--skip-openclaw)"
+else
+  say "installing the managed OpenClaw runtime (about 1-2 minutes; 'agent-supervisor openclaw install')"
+  (cd "$ROOT$DATA_DIR" && AGENT_SUPERVISOR_DATA_DIR="$ROOT$DATA_DIR" as_service_user "$ROOT$BIN_PATH" "$@" openclaw install) ||
+    die "'agent-supervisor openclaw install' failed; fix the cause and run this installer again"
+  if [ -n "$ROOT" ] && [ -n "$OWNER" ]; then chown -R "$OWNER" "$ROOT$DATA_DIR"; fi
+fi
+
+# --- start -------------------------------------------------------------------------------------------
+
+STARTED=0
+if [ "$USE_SYSTEMD" = 1 ]; then
+  if (cd / && as_service_user "$BIN_PATH" config check >/dev/null 2>&1); then
+    # --no-block: READY=1 comes only once the gateway answers, which can take minutes.
+    systemctl restart --no-block "$NAME.service" || die "systemctl restart $NAME.service failed"
+    STARTED=1
+    say "(re)started $NAME.service"
+  else
+    warn "'agent-supervisor config check' fails with $ENV_FILE: the service is enabled but not started"
+  fi
+else
+  say "skipping systemctl start ($SYSTEMD_SKIP)"
+fi
+
+# --- next steps ----------------------------------------------------------------------------------------
+
+cat <<EOF
+
+agent-supervisor $new_version is installed.
+
+Next steps:
+  1. Settings: $ROOT$ENV_FILE (at least one model provider, or the control plane's
+     CONTROL_PLANE_URL, CONTROL_PLANE_TOKEN, RUNTIME_ID and ACCOUNT_ID).
+  2. Check them:  sudo -u $SERVICE_USER $BIN_PATH config check
+EOF
+if [ "$STARTED" = 1 ]; then
+  cat <<EOF
+  3. Follow the start (the gateway can take a minute or two):
+       systemctl status $NAME   journalctl -u $NAME -f   $BIN_PATH status
+EOF
+else
+  cat <<EOF
+  3. Start it:  systemctl restart $NAME   then   systemctl status $NAME
+EOF
+fi
+[ "$SKIP_OPENCLAW" = 0 ] || printf '%s\n' "  Before starting: sudo -u $SERVICE_USER $BIN_PATH openclaw install"
+printf '%s\n' "  Upgrade: run this installer again. Remove: install.sh --uninstall [--purge]."
