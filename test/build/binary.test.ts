@@ -150,3 +150,58 @@ describe("the single executable", () => {
     });
   });
 });
+
+describe("the installer with the real binary (issue 5's walkthrough)", () => {
+  it("serves dist/ on loopback, installs into a scratch root, and the installed binary runs doctor", async () => {
+    ensureBuilt();
+    const { createServer } = await import("node:http");
+    const { copyFileSync, mkdirSync } = await import("node:fs");
+    const rel = mkdtempSync(join(tmpdir(), "as-rel-"));
+    const root = mkdtempSync(join(tmpdir(), "as-root-"));
+    for (const f of [BINARY, join(ROOT, "dist", "SHA256SUMS"), join(ROOT, "install.sh")]) copyFileSync(f, join(rel, f.split("/").pop()!));
+    mkdirSync(join(root, "etc"), { recursive: true });
+    for (const f of ["passwd", "group"]) copyFileSync(`/etc/${f}`, join(root, "etc", f));
+    const server = createServer((req, res) => {
+      const file = join(rel, (req.url ?? "/").replace(/^\/+/, ""));
+      if (!existsSync(file)) return void res.writeHead(404).end();
+      res.writeHead(200);
+      res.end(readFileSync(file));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const inst = await new Promise<Result>((resolve) => {
+        const p = spawn("sh", [join(rel, "install.sh"), "--base-url", base, "--root", root, "--skip-openclaw"], { stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        p.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+        p.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+        p.once("exit", (code) => resolve({ code, stdout, stderr }));
+      });
+      expect(inst.code, inst.stdout + inst.stderr).toBe(0);
+      const installed = join(root, "usr", "local", "bin", "agent-supervisor");
+      expect(statSync(installed).mode & 0o777).toBe(0o755);
+      expect(readFileSync(installed).equals(readFileSync(BINARY))).toBe(true);
+      // The runtime the installer would fetch is the e2e one (skipped above to keep CI fast).
+      const dataDir = join(root, "var", "lib", "agent-supervisor");
+      const { symlinkSync } = await import("node:fs");
+      symlinkSync(inject("e2eRuntimeDir"), join(dataDir, "runtime"));
+      const doctor = await new Promise<Result>((resolve) => {
+        const p = spawn(installed, ["--config", join(root, "etc", "agent-supervisor", "agent-supervisor.env"), "doctor"], {
+          env: { ...ENV, AGENT_SUPERVISOR_DATA_DIR: dataDir, OPENAI_COMPAT_BASE_URL: "http://127.0.0.1:9/v1", AGENT_SUPERVISOR_HTTP_PORT: "0" },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stdout = "";
+        p.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+        p.once("exit", (code) => resolve({ code, stdout, stderr: "" }));
+      });
+      expect(doctor.stdout).toContain("[pass] config:");
+      expect(doctor.stdout).toContain("[pass] openclaw runtime: openclaw 2026.9.6");
+      expect(doctor.stdout).toContain("[pass] data directory:");
+    } finally {
+      server.close();
+      rmSync(rel, { recursive: true, force: true });
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 5 * 60_000);
+});
