@@ -7,6 +7,7 @@
  * aside and checking that what was moved is the lock judged stale, so two installers breaking
  * the same stale lock cannot both win.
  */
+import { isPidAlive } from "../os-process.ts";
 import { link, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { RUNTIME_ERROR_CODES as E, RuntimeError } from "./errors.ts";
 import { randomSuffix } from "./layout.ts";
@@ -26,15 +27,7 @@ export type LockOptions = {
 
 type LockRecord = { pid: number; token: string; startedAt: string };
 
-/** Default liveness check: `kill(pid, 0)`. */
-export function isPidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+export { isPidAlive };
 
 async function readLock(file: string): Promise<LockRecord | "gone" | "invalid"> {
   let text: string;

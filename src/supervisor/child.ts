@@ -3,7 +3,7 @@
  * into the structured log, signalled as a group.
  */
 import type { ChildProcess, SpawnOptions } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { procStatFields } from "../os-process.ts";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
@@ -57,15 +57,8 @@ function pipeLines(stream: Readable | null, log: Logger, name: "stdout" | "stder
  * /proc is unavailable. Used with the pid to tell our orphan from a recycled pid.
  */
 export function processStartTicks(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may contain spaces and parentheses: parse after the last ')'.
-    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ticks = Number(rest[19]);
-    return Number.isFinite(ticks) ? ticks : null;
-  } catch {
-    return null;
-  }
+  const ticks = Number(procStatFields(pid)?.[19]);
+  return Number.isFinite(ticks) ? ticks : null;
 }
 
 /** Send `signal` to process group `pgid`. @returns false if no such group (ESRCH). */

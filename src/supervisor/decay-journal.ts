@@ -6,6 +6,7 @@
  * schedule and `agent-supervisor decay`: a run belongs to its owner pid while that process lives
  * and keeps recording steps within {@link DECAY_LEASE_MS}.
  */
+import { isPidAlive } from "../os-process.ts";
 import type { Db } from "../store/db.ts";
 import { DECAY_LEASE_MS, DecayBusyError } from "./decay-errors.ts";
 import type { DecayPlan, DecayStep } from "./decay-plan.ts";
@@ -51,7 +52,7 @@ export class DecayJournal {
    * @param pid this process (`process.pid`)
    * @param isAlive whether a pid is a live process (default: `kill(pid, 0)`)
    */
-  constructor(db: Db, pid: number, isAlive: (pid: number) => boolean = processAlive) {
+  constructor(db: Db, pid: number, isAlive: (pid: number) => boolean = isPidAlive) {
     this.#db = db;
     this.#pid = pid;
     this.#isAlive = isAlive;
@@ -136,12 +137,3 @@ export class DecayJournal {
   }
 }
 
-/** `kill(pid, 0)`: true unless the process does not exist (EPERM means it exists). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}

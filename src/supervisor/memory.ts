@@ -6,6 +6,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { totalmem } from "node:os";
+import { procStatFields } from "../os-process.ts";
 
 /** One RSS sample. `at` is epoch ms, `bytes` the summed resident set size. */
 export type RssSample = { at: number; bytes: number };
@@ -54,13 +55,8 @@ function rssOf(pid: number): number | null {
 
 /** Process group of a process from /proc/<pid>/stat (field 5), or null. */
 function pgrpOf(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[2]);
-  } catch {
-    return null;
-  }
+  const fields = procStatFields(pid);
+  return fields ? Number(fields[2]) : null;
 }
 
 /**

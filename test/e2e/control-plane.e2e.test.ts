@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startReferenceControlPlane, type RunningControlPlane } from "../../src/dev/control-plane/server.ts";
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
-import { chatHistory, gatewayPid, getJson, killSiteGateway, makeSite, startDaemon, until, waitReady, type Daemon, type Site } from "./harness.ts";
+import { chatHistory, gatewayPid, getJson, killDaemon, makeSite, startDaemon, until, waitReady, type Daemon, type Site } from "./harness.ts";
 
 const BOOT_MS = 180_000;
 const RT = "rt-e2e";
@@ -57,11 +57,7 @@ describe("agent-supervisor with the reference control plane and the real gateway
   }, BOOT_MS + 10_000);
 
   afterAll(async () => {
-    if (daemon?.proc.exitCode === null) {
-      daemon.proc.kill("SIGKILL");
-      await daemon.exited;
-    }
-    if (site) killSiteGateway(site);
+    await killDaemon(site, daemon);
     await cp?.close();
     await model?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -18,7 +18,7 @@ import {
   CLI,
   gatewayPid,
   getJson,
-  killSiteGateway,
+  killDaemon,
   makeSite,
   postTurn,
   startDaemon,
@@ -60,11 +60,7 @@ describe("agent-supervisor with the real OpenClaw gateway", () => {
   }, BOOT_MS + 10_000);
 
   afterAll(async () => {
-    if (daemon?.proc.exitCode === null) {
-      daemon.proc.kill("SIGKILL");
-      await daemon.exited;
-    }
-    if (site) killSiteGateway(site);
+    await killDaemon(site, daemon);
     await model?.close();
     systemd?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -183,3 +183,12 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+/** Test teardown: SIGKILL the daemon if it still runs, then whatever gateway its site's pid file names. */
+export async function killDaemon(site: Site | undefined, daemon: Daemon | undefined): Promise<void> {
+  if (daemon && daemon.proc.exitCode === null && daemon.proc.signalCode === null) {
+    daemon.proc.kill("SIGKILL");
+    await daemon.exited;
+  }
+  if (site) killSiteGateway(site);
+}
