@@ -674,6 +674,7 @@ function buildCli(): Command {
         { writeErr: err },
       );
     });
+      loadNativeSqliteBinding(o.stateDir); // the single executable's SQLite addon, under the state dir (no-op otherwise)
   dev
     .command("mock-model")
     .description("serve a local OpenAI-compatible echo model (stands in for the LLM provider)")

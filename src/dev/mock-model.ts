@@ -7,6 +7,9 @@
  * prompt is the last user message that is not internal context (OPENCLAW_FACTS).
  *
  * Test hooks, set by the prompt text itself: `delay=<ms>` waits before answering.
+ * `GET /mock/requests` lists the completion requests received so far (`{requests: [{at, prompt,
+ * stream}]}`, no headers), so a test that runs the server in another process or a container can
+ * count model calls: a second call for one turn is a second run of it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -75,6 +78,10 @@ export async function startMockModel(port = 0, host = "127.0.0.1"): Promise<Mock
       if (req.method === "GET" && req.url?.endsWith("/models")) {
         res.writeHead(200, { "content-type": "application/json" });
         return res.end(JSON.stringify({ object: "list", data: [{ id: "echo-1", object: "model", owned_by: "mock" }] }));
+      }
+      if (req.method === "GET" && req.url === "/mock/requests") {
+        res.writeHead(200, { "content-type": "application/json" });
+        return res.end(JSON.stringify({ requests: requests.map(({ at, prompt, stream }) => ({ at, prompt, stream })) }));
       }
       if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) {
         res.writeHead(404, { "content-type": "application/json" });

@@ -11,32 +11,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
 import { getJson, killSiteGateway, makeSite, ROOT, until, type Site } from "../e2e/harness.ts";
+import { BINARY, ensureBuilt } from "./ensure-built.ts";
 
 const ARCH = process.arch === "arm64" ? "arm64" : "x64";
-const BINARY = join(ROOT, "dist", `agent-supervisor-linux-${ARCH}`);
 const ENV = { PATH: "/usr/bin:/bin" };
 const BOOT_MS = 180_000;
-
-/** Newest mtime (ms) of the files the binary is built from. */
-function newestSource(): number {
-  let newest = 0;
-  const walk = (p: string): void => {
-    const st = statSync(p);
-    if (st.isDirectory()) {
-      for (const e of readdirSync(p)) if (e !== "node_modules") walk(join(p, e));
-    } else newest = Math.max(newest, st.mtimeMs);
-  };
-  for (const p of ["src", "build", "scripts/build.sh", "package.json", "package-lock.json", ".node-version"]) {
-    if (existsSync(join(ROOT, p))) walk(join(ROOT, p));
-  }
-  return newest;
-}
-
-function ensureBuilt(): void {
-  if (existsSync(BINARY) && existsSync(join(ROOT, "dist", "SHA256SUMS")) && statSync(BINARY).mtimeMs > newestSource()) return;
-  const r = spawnSync("sh", [join(ROOT, "scripts", "build.sh")], { cwd: ROOT, encoding: "utf8", timeout: 5 * 60_000 });
-  if (r.status !== 0) throw new Error(`npm run build failed (exit ${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
-}
 
 type Result = { code: number | null; stdout: string; stderr: string };
 
@@ -80,6 +59,29 @@ describe("the single executable", () => {
     const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
     const r = await runBinary(cwd, ["--version"]);
     expect(r).toMatchObject({ code: 0, stdout: `${version}\n` });
+  });
+
+  it("runs the reference control plane (`dev control-plane`, which needs the embedded SQLite addon)", async () => {
+    const stateDir = join(cwd, "cp-state");
+    const p = spawn(BINARY, ["dev", "control-plane", "--port", "0", "--state-dir", stateDir, "--db", join(cwd, "cp.db")], { cwd, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    p.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((r) => p.once("exit", (code) => r(code)));
+    try {
+      await until("the control plane to listen", () => /listening at http:\/\/127\.0\.0\.1:\d+/.test(stderr) || p.exitCode !== null, 30_000, 100);
+      const url = /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)?.[1];
+      expect(url, stderr).toBeDefined();
+      const token = readFileSync(join(stateDir, "admin.token"), "utf8").trim();
+      const res = await fetch(`${url}/admin/runtimes/dev-runtime/secrets`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ providers: { compat: { baseUrl: "http://127.0.0.1:9/v1", apiKey: "sk-x", model: "m" } } }),
+      });
+      expect(res.status).toBeLessThan(300);
+    } finally {
+      p.kill("SIGTERM");
+      await exited;
+    }
   });
 
   it("config check: exits 78 naming an invalid setting, 0 for a valid file", async () => {
