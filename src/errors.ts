@@ -1,7 +1,8 @@
 /**
  * Typed errors. Every error the daemon raises on purpose extends {@link SupervisorError} and
  * carries a stable `code`; callers branch on `code`, never on message text. `main.ts` maps
- * codes to process exit codes (sysexits.h: 78 EX_CONFIG, 69 EX_UNAVAILABLE, 70 EX_SOFTWARE).
+ * codes to process exit codes (sysexits.h: 78 EX_CONFIG, 69 EX_UNAVAILABLE, 75 EX_TEMPFAIL,
+ * 70 EX_SOFTWARE).
  */
 
 /** Base class: `code` is stable API, `message` is for humans. */
@@ -28,13 +29,27 @@ export class UnavailableError extends SupervisorError {
   }
 }
 
-/** sysexits.h codes used by the CLI. */
-export const EXIT = { OK: 0, SOFTWARE: 70, UNAVAILABLE: 69, CONFIG: 78, USAGE: 64 } as const;
+/**
+ * Not done yet, but nothing is broken: the work goes on (or can be retried) and may succeed later,
+ * e.g. a turn still running when the CLI stops waiting for it. Exit code 75 (EX_TEMPFAIL).
+ */
+export class TempFailError extends SupervisorError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
 
-/** Map any thrown value to a process exit code. */
+/**
+ * sysexits.h codes used by the CLI (BSD sysexits(3)): 64 EX_USAGE, 69 EX_UNAVAILABLE,
+ * 70 EX_SOFTWARE (internal error), 75 EX_TEMPFAIL (try again later), 78 EX_CONFIG.
+ */
+export const EXIT = { OK: 0, SOFTWARE: 70, UNAVAILABLE: 69, TEMPFAIL: 75, CONFIG: 78, USAGE: 64 } as const;
+
+/** Map any thrown value to a process exit code: by error class, 70 (EX_SOFTWARE) for anything else. */
 export function exitCodeFor(err: unknown): number {
   if (err instanceof ConfigError) return EXIT.CONFIG;
   if (err instanceof UnavailableError) return EXIT.UNAVAILABLE;
+  if (err instanceof TempFailError) return EXIT.TEMPFAIL;
   return EXIT.SOFTWARE;
 }
 

@@ -24,6 +24,7 @@ import { statfsDiskUsage } from "./health/disk.ts";
 import { formatStatus } from "./health/format.ts";
 import { createMetrics } from "./health/metrics.ts";
 import { startHttpServer } from "./health/server.ts";
+import { parseTimeoutMs, runTurnCommand } from "./health/turn-command.ts";
 import { createLogger } from "./logger.ts";
 import { runOpenclawInstall } from "./runtime/command.ts";
 import { resolveGatewayRuntime } from "./runtime/resolve.ts";
@@ -635,15 +636,19 @@ function buildCli(): Command {
     .argument("<text>", "the message")
     .option("--conversation <id>", "conversation id (one gateway session per conversation)", "cli")
     .option(configOpt, configHelp)
-    .option("--timeout <ms>", "how long to wait for the reply (ms)", "600000")
-    .action(async (text: string, o: { conversation: string; timeout: string }) => {
+    .option("--timeout <ms>", "how long to wait for the reply (ms); the turn goes on in the daemon after it (exit 75)", parseTimeoutMs, 600_000)
+    .action(async (text: string, o: { conversation: string; timeout: number }) => {
       const { settings } = load();
-      const client = apiClientFor(settings, await readApiToken(settings.AGENT_SUPERVISOR_DATA_DIR));
-      const { turnId } = await client.submitTurn({ conversationId: o.conversation, message: text });
-      const view = await client.waitTurn(turnId, Number(o.timeout));
-      if (view.state === "done") return out(view.reply ?? "");
-      err(`turn ${turnId} failed: ${view.error?.code ?? "unknown"}: ${view.error?.message ?? ""}`);
-      process.exitCode = 1;
+      const dataDir = settings.AGENT_SUPERVISOR_DATA_DIR;
+      process.exitCode = await runTurnCommand({
+        client: apiClientFor(settings, await readApiToken(dataDir)),
+        conversationId: o.conversation,
+        text,
+        timeoutMs: o.timeout,
+        tokenPath: dataFiles(dataDir).apiToken,
+        writeOut: out,
+        writeErr: err,
+      });
     });
 
   program

@@ -3,7 +3,7 @@
  * Responses are validated with the wire schemas; failures are typed errors with stable codes.
  */
 import type { z } from "zod";
-import { SupervisorError, UnavailableError } from "../errors.ts";
+import { SupervisorError, TempFailError, UnavailableError } from "../errors.ts";
 import type { TurnView } from "./ports.ts";
 import {
   errorBodySchema,
@@ -25,30 +25,47 @@ export class DaemonUnreachableError extends UnavailableError {
 
 /**
  * Any other failed call. `code` is the server's (ERR_UNAUTHORIZED, ERR_QUEUE_FULL, ERR_NOT_FOUND,
- * ERR_TOO_LARGE, ...) or the client's own: ERR_NETWORK, ERR_TIMEOUT, ERR_BAD_RESPONSE, ERR_WAIT_TIMEOUT.
+ * ERR_TOO_LARGE, ...) or the client's own: ERR_NETWORK, ERR_TIMEOUT, ERR_BAD_RESPONSE.
  * `status` is the HTTP status, or null if there was no response.
  */
 export class ApiError extends SupervisorError {
   readonly status: number | null;
   /** Seconds from `Retry-After`, if the server sent one. */
   readonly retryAfterS: number | null;
-  /** For ERR_WAIT_TIMEOUT: the turn as last seen. */
-  readonly turn: TurnView | null;
-  constructor(code: string, message: string, extra: { status?: number | null; retryAfterS?: number | null; turn?: TurnView; cause?: unknown } = {}) {
+  constructor(code: string, message: string, extra: { status?: number | null; retryAfterS?: number | null; cause?: unknown } = {}) {
     super(code, message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.status = extra.status ?? null;
     this.retryAfterS = extra.retryAfterS ?? null;
-    this.turn = extra.turn ?? null;
   }
 }
 
-/** The client; every method rejects with {@link DaemonUnreachableError} or {@link ApiError}. */
+/**
+ * {@link ApiClient.waitTurn} stopped waiting: the turn is still `accepted` or `delivering` in the
+ * daemon, which keeps it and finishes it on its own. Code ERR_WAIT_TIMEOUT; a {@link TempFailError},
+ * so exit code 75 (EX_TEMPFAIL) via exitCodeFor.
+ */
+export class TurnWaitTimeoutError extends TempFailError {
+  /** The turn as last seen (state `accepted` or `delivering`). */
+  readonly turn: TurnView;
+  /** How long the client waited (ms). */
+  readonly waitedMs: number;
+  /** Where the turn can be read later: `GET <url>` with the bearer token. */
+  readonly url: string;
+  constructor(turn: TurnView, waitedMs: number, url: string) {
+    super("ERR_WAIT_TIMEOUT", `turn ${turn.turnId} is still ${turn.state} after ${waitedMs} ms`);
+    this.turn = turn;
+    this.waitedMs = waitedMs;
+    this.url = url;
+  }
+}
+
+/** The client; every method rejects with {@link DaemonUnreachableError} or {@link ApiError} (waitTurn also with {@link TurnWaitTimeoutError}). */
 export type ApiClient = {
   /** POST /v1/turns. `created` is false for an idempotent repeat (HTTP 200 instead of 202). */
   submitTurn(input: SubmitTurnBody): Promise<{ turnId: string; created: boolean }>;
   /** GET /v1/turns/:id, long-polling up to `waitMs` (ms, server caps it at 60000); 0 returns at once. */
   getTurn(id: string, waitMs?: number): Promise<TurnView>;
-  /** Long-poll repeatedly until the turn is done or failed. @throws ApiError ERR_WAIT_TIMEOUT after `totalTimeoutMs` (ms) */
+  /** Long-poll repeatedly until the turn is done or failed. @throws TurnWaitTimeoutError (ERR_WAIT_TIMEOUT) after `totalTimeoutMs` (ms) */
   waitTurn(id: string, totalTimeoutMs: number): Promise<TurnView>;
   /** GET /health: the draft-inadarei-api-health-check document, for 200 and 503 alike. */
   health(): Promise<HealthDocument>;
@@ -96,9 +113,10 @@ export function createApiClient(opts: { baseUrl: string; token: string; fetch: t
     return { status: res.status, body: parsed.data };
   }
 
+  const turnPath = (id: string) => `/v1/turns/${encodeURIComponent(id)}`;
   const getTurn = async (id: string, waitMs = 0): Promise<TurnView> => {
     const q = waitMs > 0 ? `?wait=${Math.ceil(waitMs)}` : "";
-    return (await call(`/v1/turns/${encodeURIComponent(id)}${q}`, turnViewSchema, { timeoutMs: waitMs + RESPONSE_SLACK_MS })).body;
+    return (await call(`${turnPath(id)}${q}`, turnViewSchema, { timeoutMs: waitMs + RESPONSE_SLACK_MS })).body;
   };
 
   return {
@@ -119,7 +137,7 @@ export function createApiClient(opts: { baseUrl: string; token: string; fetch: t
         const turn = await getTurn(id, Math.max(0, Math.min(left, POLL_MS)));
         if (turn.state === "done" || turn.state === "failed") return turn;
         if (deadline - now() <= 0) {
-          throw new ApiError("ERR_WAIT_TIMEOUT", `turn ${id} is still ${turn.state} after ${totalTimeoutMs} ms`, { turn });
+          throw new TurnWaitTimeoutError(turn, totalTimeoutMs, base + turnPath(id));
         }
       }
     },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ApiError, createApiClient, DaemonUnreachableError } from "../../src/health/client.ts";
-import { QueueFullError } from "../../src/errors.ts";
+import { ApiError, createApiClient, DaemonUnreachableError, TurnWaitTimeoutError } from "../../src/health/client.ts";
+import { exitCodeFor, QueueFullError } from "../../src/errors.ts";
 import { TOKEN } from "./fakes.ts";
 import { harness } from "./harness.ts";
 
@@ -39,7 +39,7 @@ describe("createApiClient", () => {
     expect(await done).toMatchObject({ state: "done", reply: "hello back" });
   });
 
-  it("waitTurn gives up after totalTimeoutMs with ERR_WAIT_TIMEOUT and the last view", async () => {
+  it("waitTurn gives up after totalTimeoutMs with TurnWaitTimeoutError (exit 75), the last view and the turn's URL", async () => {
     const { h, clock, client } = setup();
     await client.submitTurn({ conversationId: "c1", message: "hi" });
     const done = client.waitTurn("turn-1", 5_000);
@@ -47,8 +47,9 @@ describe("createApiClient", () => {
     clock.ms += 5_000;
     h.turns.expireWaits();
     const err = await done.catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ApiError);
-    expect(err).toMatchObject({ code: "ERR_WAIT_TIMEOUT", turn: { state: "accepted" } });
+    expect(err).toBeInstanceOf(TurnWaitTimeoutError);
+    expect(err).toMatchObject({ code: "ERR_WAIT_TIMEOUT", turn: { state: "accepted" }, waitedMs: 5_000, url: "http://127.0.0.1:18790/v1/turns/turn-1" });
+    expect(exitCodeFor(err)).toBe(75);
   });
 
   it.each([
