@@ -85,13 +85,22 @@ function gatewayProcess(s: HealthSnapshot, time: string): [HealthCheck] {
   });
 }
 
+/**
+ * A disconnected connection is never `pass`, whatever the gateway's state: `status` showed
+ * "[pass] connection: disconnected" while the gateway crash-looped (issue 8). It stays `warn`,
+ * not `fail`: when the cause is the gateway process, gateway:process carries the verdict, so the
+ * overall status (the worst check) is the same as before.
+ */
 function gatewayConnection(s: HealthSnapshot, time: string): [HealthCheck] {
   const c = s.connection;
+  const g = s.gateway;
   let status: HealthStatus = "pass";
   let output: string | null = null;
-  // While the process is not ready, gateway:process already reports it; do not count it twice.
-  if (!c.connected && s.gateway.state === "ready") {
+  if (!c.connected && g.state === "ready") {
     [status, output] = ["warn", `gateway connection is down${c.lastError ? `: ${c.lastError}` : ""}`];
+  } else if (!c.connected) {
+    const why = g.reason ? ` (${g.reason})` : "";
+    [status, output] = ["warn", `no connection to the gateway: it is ${g.state}${why}${c.lastError ? `; last error: ${c.lastError}` : ""}`];
   }
   return check(status, output, {
     componentType: "component",

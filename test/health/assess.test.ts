@@ -18,7 +18,13 @@ describe("assessHealth", () => {
     { name: "stopped while not draining", snap: { gateway: { state: "stopped" } }, key: "gateway:process", check: "fail", overall: "fail" },
     { name: "stopped while draining", snap: { gateway: { state: "stopped" }, draining: true }, key: "gateway:process", check: "warn", overall: "warn" },
     { name: "disconnected while ready", snap: { connection: { connected: false, lastError: "ECONNRESET" } }, key: "gateway:connection", check: "warn", overall: "warn" },
-    { name: "disconnected while starting is not counted twice", snap: { gateway: { state: "starting" }, connection: { connected: false } }, key: "gateway:connection", check: "pass", overall: "warn" },
+    { name: "disconnected while starting", snap: { gateway: { state: "starting" }, connection: { connected: false } }, key: "gateway:connection", check: "warn", overall: "warn" },
+    { name: "disconnected while in backoff", snap: { gateway: { state: "backoff" }, connection: { connected: false } }, key: "gateway:connection", check: "warn", overall: "warn" },
+    { name: "disconnected while failed", snap: { gateway: { state: "failed" }, connection: { connected: false } }, key: "gateway:connection", check: "warn", overall: "fail" },
+    { name: "disconnected while stopping", snap: { gateway: { state: "stopping" }, connection: { connected: false } }, key: "gateway:connection", check: "warn", overall: "warn" },
+    { name: "disconnected while stopped", snap: { gateway: { state: "stopped" }, connection: { connected: false } }, key: "gateway:connection", check: "warn", overall: "fail" },
+    { name: "disconnected while stopped draining", snap: { gateway: { state: "stopped" }, connection: { connected: false }, draining: true }, key: "gateway:connection", check: "warn", overall: "warn" },
+    { name: "still connected while stopping", snap: { gateway: { state: "stopping" } }, key: "gateway:connection", check: "pass", overall: "warn" },
     { name: "queue at 79 %", snap: { queue: { accepted: 70, delivering: 9, limit: 100 } }, key: "queue:depth", check: "pass", overall: "pass" },
     { name: "queue at 80 %", snap: { queue: { accepted: 76, delivering: 4, limit: 100 } }, key: "queue:depth", check: "warn", overall: "warn" },
     { name: "queue at 100 %", snap: { queue: { accepted: 96, delivering: 4, limit: 100 } }, key: "queue:depth", check: "fail", overall: "fail" },
@@ -62,6 +68,17 @@ describe("assessHealth", () => {
     });
     expect(a.checks["disk:free"][0]).toMatchObject({ observedValue: 50 * GiB, observedUnit: "bytes", totalBytes: 100 * GiB });
     expect(a.checks["queue:depth"][0]).toMatchObject({ observedValue: 4, observedUnit: "turns", limit: 100 });
+  });
+
+  it.each([
+    { gateway: { state: "ready" as const }, lastError: "closed 1006", output: "gateway connection is down: closed 1006" },
+    { gateway: { state: "failed" as const, reason: "crash loop: 5 exits in 60 s" }, lastError: null, output: "no connection to the gateway: it is failed (crash loop: 5 exits in 60 s)" },
+    { gateway: { state: "backoff" as const, reason: "exit code 1" }, lastError: "ECONNREFUSED", output: "no connection to the gateway: it is backoff (exit code 1); last error: ECONNREFUSED" },
+    { gateway: { state: "starting" as const, reason: null }, lastError: null, output: "no connection to the gateway: it is starting" },
+  ])("a disconnected connection says why while the gateway is $gateway.state", ({ gateway, lastError, output }) => {
+    const a = assessHealth(snapshot(NOW, { gateway, connection: { connected: false, lastError } }), roomyDisk, NOW);
+    expect(a.checks["gateway:connection"][0]).toMatchObject({ status: "warn", output, observedValue: false, lastError });
+    expect(a.output).toContain(output);
   });
 
   it("joins the outputs of every non-passing check", () => {

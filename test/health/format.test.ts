@@ -32,9 +32,20 @@ describe("formatStatus", () => {
     expect(text).toContain("(vps-7): WARN");
     expect(text).toContain("  [warn] gateway:    backoff for 4s, 2 restarts, last exit SIGKILL 4s ago");
     expect(text).toContain("gateway is backoff (recovering): exit code 1");
-    expect(text).toContain("  [pass] connection: disconnected for");
+    // A disconnected connection is never shown as [pass], whatever the gateway's state.
+    expect(text).toContain("  [warn] connection: disconnected for");
+    expect(text).toContain("no connection to the gateway: it is backoff (exit code 1)");
+    expect(text).not.toMatch(/\[pass\] connection: disconnected/);
     expect(text).toContain("  [warn] disk:       unknown");
     expect(text).toContain("cannot read disk usage: EACCES");
+  });
+
+  it.each(["failed", "starting", "stopped"] as const)("shows a disconnected connection as [warn] while the gateway is %s", (state) => {
+    const s = snapshot(NOW, { gateway: { state, reason: "crash loop" }, connection: { connected: false, since: NOW - 60_000 } });
+    const lines = formatStatus(doc(assessHealth(s, { path: "/d", freeBytes: 30 * GiB, totalBytes: 40 * GiB }, NOW))).split("\n");
+    const i = lines.indexOf("  [warn] connection: disconnected for 1m 0s");
+    expect(i).toBeGreaterThan(0);
+    expect(lines[i + 1]).toBe(`                     no connection to the gateway: it is ${state} (crash loop)`);
   });
 
   it("tolerates a document without the detail fields", () => {
