@@ -48,6 +48,7 @@ import { LivenessProbe } from "./gateway/liveness.ts";
 import { memoryLimitBytes, MemoryWatchdog } from "./supervisor/memory.ts";
 import { sanitizeLine, type LaunchSpec } from "./supervisor/child.ts";
 import { createSystemdNotifier, startWatchdogPings, statusLine, watchdogIntervalMs } from "./supervisor/systemd.ts";
+import { StatusReporter } from "./supervisor/systemd-status.ts";
 import { decayPolicyFrom, type Settings } from "./config/schema.ts";
 import cron from "node-cron";
 import { runDecaySchedule } from "./supervisor/decay-schedule.ts";
@@ -144,16 +145,18 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
   log.info({ version: VERSION, configFile: file ?? null, dataDir: s.AGENT_SUPERVISOR_DATA_DIR, runtime }, "agent-supervisor starting");
 
   const stop = new AbortController();
-  // systemd: READY=1 once the gateway is ready, STATUS= on every state change, WATCHDOG=1 while healthy.
-  const notifier = createSystemdNotifier({ env: process.env, log: log.child({ subsystem: "systemd" }) });
-  let notifiedReady = false;
-  const notifyStatus = (extra: Record<string, string> = {}) => {
-    if (!notifier.enabled) return;
-    const sup = supervisor.snapshot();
-    const q = turns.counts();
-    void notifier.notify({
-      ...extra,
-      STATUS: statusLine({
+  // systemd: READY=1 once the local API serves (the daemon's own readiness; the gateway's state
+  // goes to STATUS=, /readyz and `status`), STATUS= kept current, WATCHDOG=1 while healthy.
+  const systemdLog = log.child({ subsystem: "systemd" });
+  const notifier = createSystemdNotifier({ env: process.env, log: systemdLog });
+  const status = new StatusReporter({
+    notifier,
+    clock,
+    log: systemdLog,
+    line: () => {
+      const sup = supervisor.snapshot();
+      const q = turns.counts();
+      return statusLine({
         gatewayState: sup.state,
         reason: sup.reason,
         queueDepth: q.accepted + q.delivering,
@@ -161,9 +164,9 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
         draining: service?.draining ?? false,
         connected: connection.ready,
         problem: cpProblem,
-      }),
-    });
-  };
+      });
+    },
+  });
   let service: TurnService;
   let delivery: TurnDelivery;
   let lastState = "stopped";
@@ -208,10 +211,7 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
     },
     onState: (snap) => {
       sync?.notifyStateChange();
-      if (snap.state === "ready" && !notifiedReady) {
-        notifiedReady = true;
-        notifyStatus({ READY: "1" });
-      } else notifyStatus();
+      status.poke();
       if (snap.state === "starting" && snap.pid !== null) connection.connect(snap.generation);
       else if (snap.state !== "ready" && snap.state !== "starting") connection.disconnect();
       if ((snap.state === "backoff" || snap.state === "failed") && snap.state !== lastState) {
@@ -230,11 +230,12 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
       if (t.source === "central") sync?.notifyResult();
       sync?.notifyCapacity();
       service.finished(t.id);
+      status.poke();
       metrics.turnsTotal.inc({ outcome: t.state === "done" ? "done" : "failed" });
       if (t.finishedAt !== null) metrics.turnDurationSeconds.observe((t.finishedAt - t.createdAt) / 1000);
     },
   });
-  service = new TurnService({ turns, now: clock.now, queueLimit: s.TURN_QUEUE_LIMIT, onSubmitted: () => delivery.notify() });
+  service = new TurnService({ turns, now: clock.now, queueLimit: s.TURN_QUEUE_LIMIT, onSubmitted: () => (delivery.notify(), status.poke()) });
 
   // The control plane: claims, leases, results outbox, status, secrets and skills.
   let sync: SyncWorker | undefined;
@@ -266,7 +267,7 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
         backoffMaxMs: s.SYNC_BACKOFF_MAX_MS,
       },
       capacity: () => (service.draining ? 0 : s.TURN_CONCURRENCY - delivery.inFlight - turns.counts().accepted),
-      onClaimed: () => delivery.notify(),
+      onClaimed: () => (delivery.notify(), status.poke()),
       onLeaseLost: (turnId) => {
         delivery.abortTurn(turnId);
         service.finished(turnId);
@@ -296,6 +297,7 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
       onProblem: (p) => {
         if (p === cpProblem) return;
         cpProblem = p;
+        status.poke();
         worker.notifyStateChange();
       },
       apply: async (change) => {
@@ -404,6 +406,16 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
   });
   const http = await startHttpServer({ app, host: s.AGENT_SUPERVISOR_HTTP_HOST, port: s.AGENT_SUPERVISOR_HTTP_PORT });
   log.info({ host: s.AGENT_SUPERVISOR_HTTP_HOST, port: http.port }, "local API listening");
+  // The unit is up once the local API serves; never held "activating" (and killed by
+  // TimeoutStartSec) for a gateway that is slow or cannot start (issue 8).
+  void status.sendNow({ READY: "1" });
+  const reporting = status.run(stop.signal);
+  // systemd recommends notifying every half of WatchdogSec; only while our own loop ticks.
+  const watchdogMs = watchdogIntervalMs(process.env);
+  const pinging =
+    watchdogMs !== null
+      ? startWatchdogPings({ notifier, intervalMs: watchdogMs, healthy: () => clock.now() - loopTickAt < 10_000, clock, signal: stop.signal })
+      : undefined;
 
   // With a control plane and no provider keys yet, read its secrets before the first start, so the
   // gateway does not begin held in "failed: config" (bounded: the poll loop keeps trying anyway).
@@ -439,17 +451,12 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
       await clock.sleep(60_000, stop.signal);
     }
   })();
-  const watchdogMs = watchdogIntervalMs(process.env);
   const watching = Promise.all([
     liveness.run(stop.signal),
     decaying,
     budgetLoop,
     memory.run(stop.signal),
     sweepLoop(s, stop.signal, clock, log),
-    // systemd recommends notifying every half of WatchdogSec; only while our own loop ticks.
-    watchdogMs !== null
-      ? startWatchdogPings({ notifier, intervalMs: watchdogMs, healthy: () => clock.now() - loopTickAt < 10_000, clock, signal: stop.signal })
-      : undefined,
   ]);
   process.on("SIGHUP", () => {
     log.info("SIGHUP: polling the control plane for secrets and skills now");
@@ -468,7 +475,7 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
       log.info({ signal: sig, graceMs: s.DRAIN_TIMEOUT_MS }, "draining: no new turns; waiting for in-flight turns");
       service.startDraining();
       sync?.stopClaiming();
-      notifyStatus({ STOPPING: "1" });
+      void status.sendNow({ STOPPING: "1" });
       void delivery.drain(s.DRAIN_TIMEOUT_MS).then((left) => {
         if (left > 0) log.warn({ left }, "drain deadline reached; unfinished turns resume on next start");
         resolve();
@@ -479,7 +486,7 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
   });
   await drained;
   stop.abort();
-  await Promise.all([supervising, delivering, watching]);
+  await Promise.all([supervising, delivering, watching, reporting, pinging]);
   syncStop.abort();
   await syncing;
   connection.disconnect();
@@ -674,12 +681,12 @@ function buildCli(): Command {
     .option("--state-dir <dir>", "where the generated service and admin tokens are kept", ".data/control-plane")
     .option("--lease-ms <ms>", "lease length (ms)", "60000")
     .action(async (o: { port: string; db?: string; runtime?: string[]; stateDir: string; leaseMs: string }) => {
+      loadNativeSqliteBinding(o.stateDir); // the single executable's SQLite addon, under the state dir (no-op otherwise)
       await runControlPlaneCommand(
         { port: o.port, db: o.db, runtime: o.runtime, stateDir: o.stateDir, leaseMs: Number(o.leaseMs) },
         { writeErr: err },
       );
     });
-      loadNativeSqliteBinding(o.stateDir); // the single executable's SQLite addon, under the state dir (no-op otherwise)
   dev
     .command("mock-model")
     .description("serve a local OpenAI-compatible echo model (stands in for the LLM provider)")
