@@ -103,6 +103,9 @@ export const settingsSchema = z
       .url({ protocol: /^https?$/ })
       .default("https://registry.npmjs.org")
       .describe("npm registry that `openclaw install` fetches Node, npm and openclaw from"),
+    NODE_EXTRA_CA_CERTS: optionalString(
+      "PEM file of CA certificates Node trusts besides its built-in list, for the daemon's and the gateway's https calls (e.g. /etc/ssl/certs/ca-certificates.crt once a private CA is in the system store). Node reads it from the environment at process start: it works from the env file because the unit's EnvironmentFile= exports it, and the gateway inherits it",
+    ),
 
     GATEWAY_STARTUP_TIMEOUT_MS: ms(240_000, "How long the gateway may take to answer hello-ok before it is killed and restarted"),
     GATEWAY_STOP_GRACE_MS: ms(15_000, "How long after SIGTERM the gateway may take to exit before SIGKILL"),

@@ -50,6 +50,12 @@ describe("loadSettings", () => {
     expect(err.message).toContain("OPENAI_KEY: unknown setting");
   });
 
+  it("NODE_EXTRA_CA_CERTS in the file is a known setting (systemd's EnvironmentFile= hands it to Node)", () => {
+    const { settings } = loadSettings(envFile("NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt\n"), {});
+    expect(settings.NODE_EXTRA_CA_CERTS).toBe("/etc/ssl/certs/ca-certificates.crt");
+    expect(loadSettings(envFile("NODE_EXTRA_CA_CERTS=\n"), {}).settings.NODE_EXTRA_CA_CERTS).toBeUndefined();
+  });
+
   it("an invalid value in the file names the setting", () => {
     expect(loadError(envFile("TURN_CONCURRENCY=abc\n")).message).toContain("TURN_CONCURRENCY:");
   });

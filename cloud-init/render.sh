@@ -1,0 +1,227 @@
+#!/bin/sh
+# Render cloud-init/user-data.yaml for one host (docs/operations.md, "cloud-init").
+#
+#   AGENT_SUPERVISOR_BASE_URL=https://HOST/PATH \
+#   CONTROL_PLANE_URL=https://cp.example.com CONTROL_PLANE_TOKEN=... RUNTIME_ID=... ACCOUNT_ID=... \
+#     sh cloud-init/render.sh [--ca-file FILE]... [-o FILE]
+#
+# Takes the five values from the environment and refuses any that would break the YAML or the
+# env file, then substitutes the template's ${NAME} placeholders of these five names (as
+# envsubst restricted to them does: without --ca-file the output is the same). Each --ca-file
+# adds its certificates to a ca_certs block that replaces the template's commented-out slot, and
+# turns on NODE_EXTRA_CA_CERTS in the env file, since Node does not read the system store.
+# Exit codes (sysexits.h): 0 ok, 64 usage, 65 a bad value or CA file, 1 anything else.
+set -eu
+
+HERE=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
+TEMPLATE=$HERE/user-data.yaml
+VARS="AGENT_SUPERVISOR_BASE_URL CONTROL_PLANE_URL CONTROL_PLANE_TOKEN RUNTIME_ID ACCOUNT_ID"
+CP_VARS="CONTROL_PLANE_URL CONTROL_PLANE_TOKEN RUNTIME_ID ACCOUNT_ID"
+# Debian's bundle of the system store, which ca_certs (update-ca-certificates) rebuilds.
+CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
+EX_USAGE=64
+EX_DATAERR=65
+
+OUT=
+CA_COUNT=0
+TMP_DIR=
+
+die() {
+  code=$1
+  shift
+  printf '%s\n' "render.sh: error: $*" >&2
+  exit "$code"
+}
+
+usage() {
+  cat <<'USAGE'
+Usage: [VAR=value ...] sh cloud-init/render.sh [--ca-file FILE]... [-o FILE]
+
+Renders cloud-init/user-data.yaml from these environment variables:
+  AGENT_SUPERVISOR_BASE_URL  required: where install.sh and the release are downloaded from
+                             (https://, or http:// to loopback only)
+  CONTROL_PLANE_URL, CONTROL_PLANE_TOKEN, RUNTIME_ID, ACCOUNT_ID
+                             all four, or none for a standalone host
+Values may not hold whitespace, control characters, quotes, backslashes, $, # or `.
+
+  --ca-file FILE   trust the CA certificate(s) in FILE (PEM; repeatable): fills the template's
+                   ca_certs slot and sets NODE_EXTRA_CA_CERTS in the env file
+  -o, --output FILE
+                   write to FILE (mode 0600: it holds the service token) instead of stdout
+  -h, --help       this text
+
+Exit codes: 0 ok, 64 usage, 65 a bad value or CA file, 1 anything else.
+USAGE
+}
+
+cleanup() {
+  if [ -n "$TMP_DIR" ]; then rm -rf "$TMP_DIR"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The rendered file and the temp files hold the service token.
+umask 077
+TMP_DIR=$(mktemp -d) || die 1 "cannot create a temporary directory"
+
+# Copy the certificate blocks of $1 into $TMP_DIR/ca.N, dropping any text around them.
+add_ca() {
+  file=$1
+  if [ ! -f "$file" ] || [ ! -r "$file" ]; then die "$EX_DATAERR" "--ca-file $file: cannot read it"; fi
+  CA_COUNT=$((CA_COUNT + 1))
+  status=0
+  awk '
+    { sub(/\r$/, ""); sub(/^[ \t]+/, ""); sub(/[ \t]+$/, "") }
+    /^-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY-----$/ { key = 1 }
+    $0 == "-----BEGIN CERTIFICATE-----" { if (inside) cut = 1; inside = 1; blocks++; print; next }
+    $0 == "-----END CERTIFICATE-----" { if (inside) print; inside = 0; next }
+    inside && $0 == "" { next }
+    inside { if ($0 !~ /^[A-Za-z0-9+\/=]+$/) garbled = 1; print }
+    END {
+      if (key) exit 3
+      if (inside || cut) exit 4
+      if (garbled) exit 5
+      if (blocks == 0) exit 2
+    }
+  ' "$file" >"$TMP_DIR/ca.$CA_COUNT" || status=$?
+  case $status in
+    0) ;;
+    2) die "$EX_DATAERR" "--ca-file $file holds no PEM certificate (-----BEGIN CERTIFICATE-----)" ;;
+    3) die "$EX_DATAERR" "--ca-file $file holds a private key: pass the CA certificate only (user data is readable through the metadata service)" ;;
+    4) die "$EX_DATAERR" "--ca-file $file has a certificate without its -----END CERTIFICATE----- line" ;;
+    5) die "$EX_DATAERR" "--ca-file $file has a line that is not base64 inside a certificate" ;;
+    *) die 1 "--ca-file $file: cannot read it (awk exit $status)" ;;
+  esac
+}
+
+while [ $# -gt 0 ]; do
+  case $1 in
+    --ca-file)
+      [ $# -ge 2 ] || { usage >&2; die "$EX_USAGE" "--ca-file needs a file"; }
+      add_ca "$2"
+      shift 2
+      ;;
+    --ca-file=*) add_ca "${1#--ca-file=}"; shift ;;
+    -o | --output)
+      [ $# -ge 2 ] || { usage >&2; die "$EX_USAGE" "$1 needs a file"; }
+      OUT=$2
+      shift 2
+      ;;
+    --output=*) OUT=${1#--output=}; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "$EX_USAGE" "unknown argument: $1" ;;
+  esac
+done
+
+# --- the values -------------------------------------------------------------------------------
+
+NL='
+'
+for name in $VARS; do
+  eval "value=\${$name:-}"
+  case $value in
+    *"$NL"*) die "$EX_DATAERR" "$name contains a line break, which would end its line in the env file or the YAML" ;;
+    *[[:space:][:cntrl:]\"\'\\\$\#\`]*)
+      die "$EX_DATAERR" "$name contains whitespace, a control character, a quote, a backslash, \$, # or \`, which would break the YAML or the env file" ;;
+  esac
+done
+
+url_ok() {
+  case $1 in
+    https://?*) return 0 ;;
+    http://127.0.0.1:* | http://127.0.0.1/* | http://127.0.0.1 | http://localhost:* | http://localhost/* | http://localhost | http://\[::1\]*) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
+[ -n "${AGENT_SUPERVISOR_BASE_URL:-}" ] ||
+  die "$EX_DATAERR" "AGENT_SUPERVISOR_BASE_URL is not set: the URL install.sh and the release are downloaded from"
+url_ok "$AGENT_SUPERVISOR_BASE_URL" ||
+  die "$EX_DATAERR" "AGENT_SUPERVISOR_BASE_URL must be https:// (plain http only to loopback): $AGENT_SUPERVISOR_BASE_URL"
+
+missing=
+given=0
+for name in $CP_VARS; do
+  eval "value=\${$name:-}"
+  if [ -n "$value" ]; then given=$((given + 1)); else missing="$missing $name"; fi
+done
+if [ "$given" -ne 0 ] && [ -n "$missing" ]; then
+  die "$EX_DATAERR" "CONTROL_PLANE_URL, CONTROL_PLANE_TOKEN, RUNTIME_ID and ACCOUNT_ID go together (a standalone host sets none); missing:$missing"
+fi
+if [ "$given" -ne 0 ]; then
+  url_ok "$CONTROL_PLANE_URL" ||
+    die "$EX_DATAERR" "CONTROL_PLANE_URL must be https:// (plain http only to loopback): $CONTROL_PLANE_URL"
+fi
+
+# --- render -----------------------------------------------------------------------------------
+
+[ -r "$TEMPLATE" ] || die 1 "cannot read the template $TEMPLATE"
+
+# The ca_certs block: each file's certificates as one block scalar, indented for YAML.
+: >"$TMP_DIR/ca_certs.yaml"
+if [ "$CA_COUNT" -gt 0 ]; then
+  printf 'ca_certs:\n  trusted:\n' >"$TMP_DIR/ca_certs.yaml"
+  i=1
+  while [ "$i" -le "$CA_COUNT" ]; do
+    printf '    - |\n' >>"$TMP_DIR/ca_certs.yaml"
+    sed 's/^/      /' "$TMP_DIR/ca.$i" >>"$TMP_DIR/ca_certs.yaml"
+    i=$((i + 1))
+  done
+fi
+
+# Placeholders are replaced literally (no regex, no & or \ in replacements), one pass, so a value
+# can never bring in a placeholder of its own. ENVIRON holds the five exported values.
+status=0
+VARS=$VARS CA_BLOCK=$TMP_DIR/ca_certs.yaml WITH_CA=$CA_COUNT CA_BUNDLE=$CA_BUNDLE awk '
+  BEGIN {
+    n = split(ENVIRON["VARS"], names, " ")
+    for (i = 1; i <= n; i++) want[names[i]] = 1
+    with_ca = ENVIRON["WITH_CA"] + 0
+    env_line = "      #NODE_EXTRA_CA_CERTS=" ENVIRON["CA_BUNDLE"]
+  }
+  function subst(line,    out, p, rest, q, name) {
+    out = ""
+    while ((p = index(line, "${")) > 0) {
+      rest = substr(line, p + 2)
+      q = index(rest, "}")
+      if (q == 0) break
+      name = substr(rest, 1, q - 1)
+      if (name in want) {
+        out = out substr(line, 1, p - 1) ENVIRON[name]
+        line = substr(rest, q + 1)
+      } else {
+        out = out substr(line, 1, p + 1)
+        line = rest
+      }
+    }
+    return out line
+  }
+  with_ca && index($0, "# >>> ca_certs") == 1 {
+    slot = 1
+    while ((getline block < ENVIRON["CA_BLOCK"]) > 0) print block
+    next
+  }
+  slot == 1 { if (index($0, "# <<< ca_certs") == 1) slot = 2; next }
+  with_ca && $0 == env_line { print substr(env_line, 1, 6) substr(env_line, 8); env_done = 1; next }
+  { print subst($0) }
+  END {
+    if (with_ca && slot != 2) exit 3
+    if (with_ca && !env_done) exit 4
+  }
+' "$TEMPLATE" >"$TMP_DIR/user-data.yaml" || status=$?
+case $status in
+  0) ;;
+  3) die 1 "the template $TEMPLATE has no complete ca_certs slot (# >>> ca_certs ... # <<< ca_certs)" ;;
+  4) die 1 "the template $TEMPLATE has no '#NODE_EXTRA_CA_CERTS=$CA_BUNDLE' line in its env file" ;;
+  *) die 1 "rendering $TEMPLATE failed (awk exit $status)" ;;
+esac
+
+if [ -z "$OUT" ]; then
+  cat "$TMP_DIR/user-data.yaml"
+else
+  # Next to the target, then renamed: a reader never sees half a file.
+  tmp_out="$OUT.tmp.$$"
+  cp "$TMP_DIR/user-data.yaml" "$tmp_out" || die 1 "cannot write $tmp_out"
+  mv -f "$tmp_out" "$OUT" || { rm -f "$tmp_out"; die 1 "cannot write $OUT"; }
+fi
