@@ -558,8 +558,10 @@ function buildCli(): Command {
     .option(configOpt, configHelp)
     .action(() => {
       const { settings, file } = load();
-      selectModels(settings);
-      out(`config ok${file ? ` (${file})` : " (environment only)"}`);
+      // As `run`: standalone, a provider is required; with a control plane, its secrets bring the keys.
+      const fromControlPlane = settings.CONTROL_PLANE_URL !== undefined;
+      if (!fromControlPlane) selectModels(settings);
+      out(`config ok${file ? ` (${file})` : " (environment only)"}${fromControlPlane ? "; model provider keys come from the control plane" : ""}`);
     });
   config
     .command("print")

@@ -126,6 +126,16 @@ describe("agent-supervisor config check (real CLI)", () => {
     expect(res.status).toBe(78);
     expect(res.stderr).toContain("no model provider configured");
   });
+
+  it("exits 0 on a control-plane host with no provider key of its own: the keys come from the control plane, as `run` expects", () => {
+    // install.sh starts the service only when this passes; a fleet host rendered from cloud-init
+    // has only the four control-plane settings (issue 8's droplet test found it left stopped).
+    const res = check({ CONTROL_PLANE_URL: "http://127.0.0.1:9/", CONTROL_PLANE_TOKEN: "tok", RUNTIME_ID: "r", ACCOUNT_ID: "a" });
+    expect(res.stderr).toBe("");
+    expect(res.status).toBe(0);
+    expect(res.stdout).toContain("config ok");
+    expect(res.stdout).toContain("model provider keys come from the control plane");
+  });
 });
 
 describe("CONTROL_PLANE_TOKEN_FILE", () => {
