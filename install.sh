@@ -334,13 +334,14 @@ After=network-online.target
 StartLimitIntervalSec=0
 
 [Service]
-# READY=1 once the gateway first answers hello-ok; STATUS= and WATCHDOG=1 are sent by the
-# systemd-notify child of the daemon, hence NotifyAccess=all.
+# READY=1 once the daemon serves its local API (seconds after start); the gateway's state, however
+# slow or broken its start, is in STATUS=, never in the unit's activation. READY=, STATUS= and
+# WATCHDOG=1 are sent by the systemd-notify child of the daemon, hence NotifyAccess=all.
 Type=notify
 NotifyAccess=all
 WatchdogSec=30s
-# The gateway may take GATEWAY_STARTUP_TIMEOUT_MS (240 s) to answer hello-ok.
-TimeoutStartSec=300s
+# The daemon's own start: settings, SQLite, the local API (the gateway starts after READY=1).
+TimeoutStartSec=90s
 # Drain (DRAIN_TIMEOUT_MS 30 s) + gateway SIGTERM grace (GATEWAY_STOP_GRACE_MS 15 s) + margin.
 TimeoutStopSec=60s
 # SIGTERM to the daemon only (it drains, then stops the gateway's process group itself);
@@ -381,7 +382,6 @@ ProtectHostname=true
 ProtectProc=invisible
 RestrictNamespaces=true
 RestrictRealtime=true
-RestrictSUIDSGID=true
 LockPersonality=true
 RemoveIPC=true
 CapabilityBoundingSet=
@@ -393,9 +393,10 @@ SystemCallArchitectures=native
 SystemCallFilter=@system-service
 SystemCallFilter=~@privileged
 SystemCallErrorNumber=EPERM
-# Not set, on purpose: MemoryDenyWriteExecute (V8's JIT needs W+X pages), PrivateNetwork and
-# IPAddressDeny (providers are on the internet), PrivateUsers, ProcSubset=pid (memory sampling
-# reads /proc/meminfo).
+# Not set, on purpose: RestrictSUIDSGID (its seccomp filter makes openat2() fail with ENOSYS, and
+# OpenClaw takes its state lock with openat2(RESOLVE_BENEATH): the gateway exits 78 or crash-loops),
+# MemoryDenyWriteExecute (V8's JIT needs W+X pages), PrivateNetwork and IPAddressDeny (providers
+# are on the internet), PrivateUsers, ProcSubset=pid (memory sampling reads /proc/meminfo).
 
 [Install]
 WantedBy=multi-user.target
@@ -454,7 +455,7 @@ fi
 STARTED=0
 if [ "$USE_SYSTEMD" = 1 ]; then
   if (cd / && as_service_user "$BIN_PATH" config check >/dev/null 2>&1); then
-    # --no-block: READY=1 comes only once the gateway answers, which can take minutes.
+    # --no-block: do not wait for READY=1 here (the daemon sends it once its local API serves).
     systemctl restart --no-block "$NAME.service" || die "systemctl restart $NAME.service failed"
     STARTED=1
     say "(re)started $NAME.service"
