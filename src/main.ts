@@ -118,11 +118,19 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
   const clock = systemClock;
   mkdirSync(s.AGENT_SUPERVISOR_DATA_DIR, { recursive: true, mode: 0o700 });
   const files = dataFiles(s.AGENT_SUPERVISOR_DATA_DIR);
-  const runtime = await resolveGatewayRuntime({
-    dataDir: s.AGENT_SUPERVISOR_DATA_DIR,
-    openclawNode: s.OPENCLAW_NODE,
-    openclawEntry: s.OPENCLAW_ENTRY,
-    openclawVersion: s.OPENCLAW_VERSION,
+  // Looked up again before every gateway start: a missing runtime holds the gateway, saying why
+  // (the supervisor's UnavailableError path), instead of failing the daemon and its unit.
+  const findRuntime = () =>
+    resolveGatewayRuntime({
+      dataDir: s.AGENT_SUPERVISOR_DATA_DIR,
+      openclawNode: s.OPENCLAW_NODE,
+      openclawEntry: s.OPENCLAW_ENTRY,
+      openclawVersion: s.OPENCLAW_VERSION,
+    });
+  let runtime = await findRuntime().catch((err: unknown) => {
+    if (!(err instanceof UnavailableError)) throw err;
+    log.error({ err: err.message }, "the OpenClaw runtime is not usable; the gateway waits for it");
+    return undefined;
   });
   const db = openDb(files.db, { nativeBinding: loadNativeSqliteBinding(s.AGENT_SUPERVISOR_DATA_DIR) });
   const turns = new TurnStore(db);
@@ -197,9 +205,10 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
     },
     secrets: () => [...secrets, ...secretValues(cpSecrets)],
     breaker: { windowMs: s.CRASH_LOOP_WINDOW_MS, maxRestarts: s.CRASH_LOOP_MAX_RESTARTS },
-    openclawVersion: runtime.openclawVersion ?? null,
+    openclawVersion: runtime?.openclawVersion ?? null,
     doctor: (spec) => runDoctor(spec, log.child({ subsystem: "doctor" })),
     prepare: async () => {
+      const rt = (runtime = await findRuntime());
       if (s.TMP_CLEAN) {
         const swept = await sweepGatewayTmp(s.TMP_DIR, process.getuid?.() ?? 0);
         if (swept.removed.length + swept.skipped.length > 0) log.info({ ...swept }, "swept gateway scratch files");
@@ -207,7 +216,7 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
       const gs = gatewaySettings();
       if (cpSkills) await materializeSkills(layout.workspaceDir, cpSkills);
       await prepareGatewayFiles(gs, layout);
-      return { command: runtime.nodePath, args: gatewayArgs(runtime.entryPath, gs), env: gatewayEnv(gs, layout, gatewayToken, process.env), cwd: layout.root };
+      return { command: rt.nodePath, args: gatewayArgs(rt.entryPath, gs), env: gatewayEnv(gs, layout, gatewayToken, process.env), cwd: layout.root };
     },
     onState: (snap) => {
       sync?.notifyStateChange();
@@ -278,7 +287,7 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
         const status = derived.status === "online" && cpProblem ? { status: "degraded" as const, reason: cpProblem } : derived;
         return {
           daemonVersion: VERSION,
-          openclawVersion: runtime.openclawVersion ?? null,
+          openclawVersion: runtime?.openclawVersion ?? null,
           gatewayState: h.gateway.state,
           ...status,
           host: await hostMetrics(s.AGENT_SUPERVISOR_DATA_DIR, syncLog),
@@ -367,7 +376,7 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
     const syncSnap = sync?.snapshot();
     return {
       loopTickAt,
-      gateway: { ...sup, openclawVersion: runtime.openclawVersion ?? null },
+      gateway: { ...sup, openclawVersion: runtime?.openclawVersion ?? null },
       connection: connection.snapshot(),
       queue: { ...turns.counts(), limit: s.TURN_QUEUE_LIMIT },
       draining: service.draining,

@@ -20,7 +20,7 @@ import {
   type RunningChild,
   type SpawnFn,
 } from "./child.ts";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, UnavailableError } from "../errors.ts";
 import { decideRestart, type BackoffPolicy, type BreakerPolicy, type RestartHistory } from "./restart-policy.ts";
 
 /** Timing policy, all in milliseconds. */
@@ -130,6 +130,8 @@ export class GatewaySupervisor {
     await this.#reapOrphan();
     let history: RestartHistory = { consecutiveFailures: 0 };
     let doctorTried = false;
+    // A launch spec prepared while held for a missing prerequisite (#holdUnavailable).
+    let pendingSpec: LaunchSpec | undefined;
     while (!signal.aborted) {
       const generation = this.#snap.generation + 1;
       this.#d.events.setValue("gateway.generation", String(generation));
@@ -140,7 +142,8 @@ export class GatewaySupervisor {
       let newerConfig: string | null = null;
       this.#becameReady = false;
       try {
-        spec = await this.#d.prepare(generation);
+        spec = pendingSpec ?? (await this.#d.prepare(generation));
+        pendingSpec = undefined;
         if (signal.aborted) break;
         const child = await spawnChild(this.#d.spawn, spec, log.child({ source: "gateway", generation }), this.#d.secrets(), (line) => {
           newerConfig ??= NEWER_CONFIG_LINE.exec(line)?.[1] ?? null;
@@ -155,6 +158,10 @@ export class GatewaySupervisor {
         if (err instanceof ConfigError) {
           // Retrying cannot fix it; hold until the configuration changes (wake) or shutdown.
           await this.#hold(`config: ${err.message}`, "config", signal);
+          continue;
+        }
+        if (err instanceof UnavailableError) {
+          pendingSpec = await this.#holdUnavailable(err, generation, signal);
           continue;
         }
         log.error({ err }, "gateway could not be started");
@@ -217,6 +224,37 @@ export class GatewaySupervisor {
     this.#wakeBackoff = () => woken.abort();
     await this.#d.clock.sleep(2_147_483_647, AbortSignal.any([signal, woken.signal]));
     this.#wakeBackoff = undefined;
+  }
+
+  /**
+   * A prerequisite of the start is missing (`prepare` threw an UnavailableError, e.g. the OpenClaw
+   * runtime is not installed): fast retries cannot help, and counting them as crashes would hide
+   * why. Stay `failed` saying why, and run `prepare` again every `maxMs` (or at once on
+   * {@link wake}) without leaving that state, so `agent-supervisor openclaw install` needs no
+   * daemon restart. One state change and one log line per distinct reason.
+   * @returns the launch spec once `prepare` succeeds; undefined on shutdown or another error
+   *   (the main loop then runs `prepare` again and handles it)
+   */
+  async #holdUnavailable(first: UnavailableError, generation: number, signal: AbortSignal): Promise<LaunchSpec | undefined> {
+    let err = first;
+    for (;;) {
+      const reason = `unavailable: ${err.message}`;
+      if (this.#snap.state !== "failed" || this.#snap.reason !== reason) {
+        this.#set({ state: "failed", pid: null, reason, cause: "config" });
+        this.#d.log.error({ reason, recheckMs: this.#d.policy.maxMs }, "gateway held: a prerequisite is missing; looking again periodically");
+      }
+      const woken = new AbortController();
+      this.#wakeBackoff = () => woken.abort();
+      await this.#d.clock.sleep(this.#d.policy.maxMs, AbortSignal.any([signal, woken.signal]));
+      this.#wakeBackoff = undefined;
+      if (signal.aborted) return undefined;
+      try {
+        return await this.#d.prepare(generation);
+      } catch (e) {
+        if (!(e instanceof UnavailableError)) return undefined;
+        err = e;
+      }
+    }
   }
 
   /** Wait for readiness and then for the exit; handle timeouts, restart requests and shutdown. */

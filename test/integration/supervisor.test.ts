@@ -451,6 +451,30 @@ describe("restart policy with real children", () => {
     await stop(h);
   });
 
+  it("a missing prerequisite from prepare() (the OpenClaw runtime) holds in failed saying why, looks again every maxMs, and starts once it is there", async () => {
+    const { UnavailableError } = await import("../../src/errors.ts");
+    let missing = true;
+    const h = supervisor({
+      script: "never-ready.mjs",
+      readyOn: true,
+      prepareError: () => (missing ? new UnavailableError("ERR_RUNTIME_MISSING", "no managed OpenClaw runtime in /x; run 'agent-supervisor openclaw install'") : undefined),
+    });
+    void h.run();
+    await waitFor(() => h.sup.snapshot().state === "failed", "the hold");
+    const from = h.states.length;
+    const tries = h.prepared.length;
+    await new Promise((r) => setTimeout(r, policy.maxMs * 5 + 100));
+    // Held the whole time with the reason (never "backoff: crash"), and rechecked about every maxMs.
+    const during = h.states.slice(from);
+    expect(during.filter((s) => s.state !== "starting").every((s) => s.state === "failed" && s.reason?.startsWith("unavailable: no managed OpenClaw runtime"))).toBe(true);
+    expect(h.sup.snapshot().reason).toBe("unavailable: no managed OpenClaw runtime in /x; run 'agent-supervisor openclaw install'");
+    expect(h.prepared.length - tries).toBeGreaterThanOrEqual(3);
+    expect(h.prepared.length - tries).toBeLessThanOrEqual(7);
+    missing = false;
+    await waitFor(() => h.sup.snapshot().state === "ready", "ready once the runtime is there");
+    await stop(h);
+  });
+
   it("a restart requested for a hang counts as a failure and records its cause", async () => {
     const h = supervisor({ script: "never-ready.mjs", readyOn: true });
     void h.run();

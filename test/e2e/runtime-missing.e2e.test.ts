@@ -1,0 +1,59 @@
+/**
+ * A daemon whose OpenClaw runtime is not installed (install.sh --skip-openclaw, or OPENCLAW_VERSION
+ * raised without `openclaw install`) is a gateway problem, not a daemon failure (issue 8): the
+ * daemon starts, tells systemd READY=1, says why in STATUS= and /health, and starts the real
+ * gateway once the runtime is there, without being restarted.
+ */
+import { mkdtempSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
+import { startNotifyReceiver, type NotifyReceiver } from "../systemd/notify-receiver.ts";
+import { getJson, killDaemon, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site } from "./harness.ts";
+
+const BOOT_MS = 180_000;
+
+describe("a daemon without its OpenClaw runtime", () => {
+  let model: MockModel;
+  let dir: string;
+  let site: Site;
+  let daemon: Daemon;
+  let systemd: NotifyReceiver;
+
+  beforeAll(async () => {
+    model = await startMockModel();
+    systemd = await startNotifyReceiver();
+    dir = mkdtempSync(join(tmpdir(), "as-e2e-noruntime-"));
+    site = await makeSite(dir, inject("e2eRuntimeDir"), model.url, { RESTART_BACKOFF_MAX_MS: "1000" });
+    unlinkSync(join(site.dataDir, "runtime")); // as after install.sh --skip-openclaw
+    daemon = startDaemon(site, { NOTIFY_SOCKET: systemd.socketPath });
+  }, 30_000);
+
+  afterAll(async () => {
+    await killDaemon(site, daemon);
+    await model?.close();
+    systemd?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("keeps running, READY=1, and says why in STATUS= and /health", async () => {
+    const statuses = () => systemd.messages.flatMap((m) => m.lines).filter((l) => l.startsWith("STATUS="));
+    await until("READY=1", () => systemd.messages.some((m) => m.lines.includes("READY=1")), 30_000);
+    await until("STATUS= to name the missing runtime", () => statuses().some((l) => /^STATUS=gateway failed: unavailable: .*openclaw install/.test(l)), 30_000);
+    const { status, body } = await getJson(site, "/health");
+    expect(status).toBe(503);
+    expect(body.checks["gateway:process"][0].output).toMatch(/no managed OpenClaw runtime.*openclaw install/);
+    expect(daemon.proc.exitCode).toBeNull();
+  }, 60_000);
+
+  it("starts the gateway once the runtime is installed, with no daemon restart, and serves a turn", async () => {
+    const pid = daemon.proc.pid;
+    symlinkSync(inject("e2eRuntimeDir"), join(site.dataDir, "runtime"));
+    await waitReady(site, BOOT_MS);
+    const id = await postTurn(site, "e2e-late-runtime", "runtime arrived");
+    expect(await waitTurn(site, id, 120_000)).toMatchObject({ state: "done", reply: "echo: runtime arrived" });
+    expect(daemon.proc.pid).toBe(pid);
+    expect(daemon.proc.exitCode).toBeNull();
+  }, BOOT_MS + 130_000);
+});
