@@ -370,6 +370,9 @@ ProtectHome=true
 ReadWritePaths=/var/lib/agent-supervisor
 # A private /tmp: the gateway's /tmp/openclaw* stay inside the unit and vanish with it.
 PrivateTmp=true
+# A user namespace that maps only root and the service user (checked under a real systemd with the
+# real gateway: boot, turns, notifications, the watchdog, RSS sampling).
+PrivateUsers=true
 PrivateDevices=true
 DevicePolicy=closed
 PrivateMounts=true
@@ -396,7 +399,7 @@ SystemCallErrorNumber=EPERM
 # Not set, on purpose: RestrictSUIDSGID (its seccomp filter makes openat2() fail with ENOSYS, and
 # OpenClaw takes its state lock with openat2(RESOLVE_BENEATH): the gateway exits 78 or crash-loops),
 # MemoryDenyWriteExecute (V8's JIT needs W+X pages), PrivateNetwork and IPAddressDeny (providers
-# are on the internet), PrivateUsers, ProcSubset=pid (memory sampling reads /proc/meminfo).
+# are on the internet), ProcSubset=pid (memory sampling reads /proc/meminfo).
 
 [Install]
 WantedBy=multi-user.target

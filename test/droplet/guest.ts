@@ -3,24 +3,11 @@
  * droplet: `systemctl show`, `agent-supervisor turn`, curl against the local API, the stand-in
  * control plane's admin API and the mock model's request log.
  */
+import { until } from "../e2e/harness.ts";
 import type { Container } from "./container.ts";
 import { GUEST } from "./fixtures.ts";
 
-/** Poll `fn` every `everyMs` until it returns a truthy value. @throws Error naming `what` after `timeoutMs` */
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { until };
 
 /** Properties of agent-supervisor.service, from `systemctl show`. */
 export type UnitState = {
