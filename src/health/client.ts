@@ -40,23 +40,46 @@ export class ApiError extends SupervisorError {
 }
 
 /**
- * {@link ApiClient.waitTurn} stopped waiting: the turn is still `accepted` or `delivering` in the
- * daemon, which keeps it and finishes it on its own. Code ERR_WAIT_TIMEOUT; a {@link TempFailError},
- * so exit code 75 (EX_TEMPFAIL) via exitCodeFor.
+ * {@link ApiClient.waitTurn} stopped waiting: the turn was accepted (committed to SQLite before the
+ * 202) and is still `accepted` or `delivering` in the daemon, which keeps it and finishes it on its
+ * own, after a restart too. Code ERR_WAIT_TIMEOUT; a {@link TempFailError}, so exit code 75
+ * (EX_TEMPFAIL) via exitCodeFor.
  */
 export class TurnWaitTimeoutError extends TempFailError {
-  /** The turn as last seen (state `accepted` or `delivering`). */
-  readonly turn: TurnView;
+  /** The turn's id, as the submit returned it. */
+  readonly turnId: string;
+  /** The turn as last seen (state `accepted` or `delivering`), or null if no poll was answered. */
+  readonly turn: TurnView | null;
   /** How long the client waited (ms). */
   readonly waitedMs: number;
   /** Where the turn can be read later: `GET <url>` with the bearer token. */
   readonly url: string;
-  constructor(turn: TurnView, waitedMs: number, url: string) {
-    super("ERR_WAIT_TIMEOUT", `turn ${turn.turnId} is still ${turn.state} after ${waitedMs} ms`);
-    this.turn = turn;
-    this.waitedMs = waitedMs;
-    this.url = url;
+  /**
+   * Why the last poll got no answer, if it got none: the daemon was stopped, restarting or
+   * unreachable ({@link isTransientApiError}). null when the last poll was answered.
+   */
+  readonly lastError: SupervisorError | null;
+  constructor(o: { turnId: string; turn: TurnView | null; waitedMs: number; url: string; lastError: SupervisorError | null }) {
+    const seen = o.turn ? `still ${o.turn.state}` : "not seen since it was accepted";
+    const why = o.lastError ? `; the daemon did not answer (${o.lastError.code})` : "";
+    super("ERR_WAIT_TIMEOUT", `turn ${o.turnId} is ${seen} after ${o.waitedMs} ms${why}`, o.lastError ? { cause: o.lastError } : undefined);
+    this.turnId = o.turnId;
+    this.turn = o.turn;
+    this.waitedMs = o.waitedMs;
+    this.url = o.url;
+    this.lastError = o.lastError;
   }
+}
+
+/**
+ * True for the failures a stopped, restarting or killed daemon causes, after which the same request
+ * may succeed later: {@link DaemonUnreachableError} (ECONNREFUSED), and {@link ApiError} with no HTTP
+ * response, ERR_NETWORK (connection reset or closed, the long-poll cut by a stopping server) or
+ * ERR_TIMEOUT. An HTTP answer (401, 404, 500, ...) is never transient. Pure.
+ */
+export function isTransientApiError(err: unknown): err is SupervisorError {
+  if (err instanceof DaemonUnreachableError) return true;
+  return err instanceof ApiError && err.status === null && (err.code === "ERR_NETWORK" || err.code === "ERR_TIMEOUT");
 }
 
 /** The client; every method rejects with {@link DaemonUnreachableError} or {@link ApiError} (waitTurn also with {@link TurnWaitTimeoutError}). */
@@ -65,8 +88,15 @@ export type ApiClient = {
   submitTurn(input: SubmitTurnBody): Promise<{ turnId: string; created: boolean }>;
   /** GET /v1/turns/:id, long-polling up to `waitMs` (ms, server caps it at 60000); 0 returns at once. */
   getTurn(id: string, waitMs?: number): Promise<TurnView>;
-  /** Long-poll repeatedly until the turn is done or failed. @throws TurnWaitTimeoutError (ERR_WAIT_TIMEOUT) after `totalTimeoutMs` (ms) */
-  waitTurn(id: string, totalTimeoutMs: number): Promise<TurnView>;
+  /**
+   * Long-poll repeatedly until the turn is done or failed, for at most `totalTimeoutMs` (ms). For a
+   * turn already accepted: a transient failure ({@link isTransientApiError}: the daemon stopped,
+   * restarting or unreachable) counts as "still pending"; `onUnreachable` is called with it when
+   * such a spell begins, and the client tries again after {@link RETRY_PAUSE_MS} until the deadline.
+   * @throws TurnWaitTimeoutError (ERR_WAIT_TIMEOUT) after `totalTimeoutMs`, also when the daemon
+   *   is down then; ApiError for an HTTP error answer (401, 404, ...)
+   */
+  waitTurn(id: string, totalTimeoutMs: number, onUnreachable?: (err: SupervisorError) => void): Promise<TurnView>;
   /** GET /health: the draft-inadarei-api-health-check document, for 200 and 503 alike. */
   health(): Promise<HealthDocument>;
   /** GET /readyz, for 200 and 503 alike. */
@@ -76,21 +106,35 @@ export type ApiClient = {
 const POLL_MS = 60_000;
 // Room for the server to answer after its long-poll ends, before the client gives up (ms).
 const RESPONSE_SLACK_MS = 10_000;
+/** Pause of {@link ApiClient.waitTurn} after a transient failure, before it polls again (ms). */
+export const RETRY_PAUSE_MS = 1000;
 
 /**
  * Create a client for `baseUrl` (e.g. "http://127.0.0.1:18790"). `token` is sent as
- * `Authorization: Bearer` (RFC 6750) to `/v1/*` only. `now` (epoch ms) defaults to Date.now.
+ * `Authorization: Bearer` (RFC 6750) to `/v1/*` only. `now` (epoch ms) defaults to Date.now;
+ * `sleep(ms)` (the pause between polls while the daemon is away) defaults to a plain setTimeout,
+ * not unref'd: it is what keeps a waiting CLI alive.
  */
-export function createApiClient(opts: { baseUrl: string; token: string; fetch: typeof fetch; now?: () => number }): ApiClient {
+export function createApiClient(opts: {
+  baseUrl: string;
+  token: string;
+  fetch: typeof fetch;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}): ApiClient {
   const base = opts.baseUrl.replace(/\/+$/, "");
   const now = opts.now ?? Date.now;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
 
   async function call<S extends z.ZodType>(path: string, schema: S, init: RequestInit & { timeoutMs: number; okStatuses?: number[] }): Promise<{ status: number; body: z.infer<S> }> {
     const headers = new Headers(init.headers);
     if (path.startsWith("/v1/")) headers.set("Authorization", `Bearer ${opts.token}`);
     let res: Response;
+    let text: string;
     try {
       res = await opts.fetch(base + path, { ...init, headers, signal: AbortSignal.timeout(init.timeoutMs) });
+      // Inside the try: a daemon that dies mid-answer fails here, not in fetch().
+      text = await res.text();
     } catch (err) {
       if (hasCode(err, "ECONNREFUSED")) throw new DaemonUnreachableError(base, err);
       if (err instanceof DOMException && err.name === "TimeoutError") {
@@ -98,7 +142,6 @@ export function createApiClient(opts: { baseUrl: string; token: string; fetch: t
       }
       throw new ApiError("ERR_NETWORK", `request to ${base}${path} failed: ${describe(err)}`, { cause: err });
     }
-    const text = await res.text();
     const json = safeJson(text);
     if (!res.ok && !(init.okStatuses ?? []).includes(res.status)) {
       const e = errorBodySchema.safeParse(json);
@@ -130,14 +173,26 @@ export function createApiClient(opts: { baseUrl: string; token: string; fetch: t
       return { turnId: r.body.turnId, created: r.status === 202 };
     },
     getTurn,
-    async waitTurn(id, totalTimeoutMs) {
+    async waitTurn(id, totalTimeoutMs, onUnreachable) {
       const deadline = now() + totalTimeoutMs;
+      let turn: TurnView | null = null;
+      let lastError: SupervisorError | null = null;
       for (;;) {
         const left = deadline - now();
-        const turn = await getTurn(id, Math.max(0, Math.min(left, POLL_MS)));
-        if (turn.state === "done" || turn.state === "failed") return turn;
+        try {
+          turn = await getTurn(id, Math.max(0, Math.min(left, POLL_MS)));
+          lastError = null;
+          if (turn.state === "done" || turn.state === "failed") return turn;
+        } catch (e) {
+          // The turn is in the daemon's SQLite: a stop, restart or crash of the daemon does not lose it.
+          if (!isTransientApiError(e)) throw e;
+          if (lastError === null) onUnreachable?.(e);
+          lastError = e;
+          const pause = Math.min(RETRY_PAUSE_MS, deadline - now());
+          if (pause > 0) await sleep(pause);
+        }
         if (deadline - now() <= 0) {
-          throw new TurnWaitTimeoutError(turn, totalTimeoutMs, base + turnPath(id));
+          throw new TurnWaitTimeoutError({ turnId: id, turn, waitedMs: totalTimeoutMs, url: base + turnPath(id), lastError });
         }
       }
     },

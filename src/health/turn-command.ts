@@ -3,8 +3,8 @@
  * for its reply. `main.ts` wires the client and the output streams in.
  */
 import { InvalidArgumentError } from "commander";
-import { TempFailError } from "../errors.ts";
-import { type ApiClient, TurnWaitTimeoutError } from "./client.ts";
+import { type SupervisorError, TempFailError, UnavailableError } from "../errors.ts";
+import { ApiError, type ApiClient, TurnWaitTimeoutError } from "./client.ts";
 
 /** Inputs of {@link runTurnCommand}. */
 export type TurnCommandOptions = {
@@ -20,18 +20,28 @@ export type TurnCommandOptions = {
 };
 
 /**
- * Submit the turn and wait for it.
+ * Submit the turn and wait for it. While the daemon is away during the wait (stopped, restarting),
+ * one line on stderr says so; the wait goes on until `timeoutMs`.
  * @returns the exit code: 0 after printing the reply (turn `done`), 1 after printing the error
  *   code and message (turn `failed`)
- * @throws TempFailError ERR_WAIT_TIMEOUT (exit 75, EX_TEMPFAIL) when the turn is still `accepted`
- *   or `delivering` after `timeoutMs`: its message says so and how to read the turn later;
- *   DaemonUnreachableError and ApiError from the client as they come
+ * @throws TempFailError (exit 75, EX_TEMPFAIL): ERR_WAIT_TIMEOUT when the turn is still `accepted`
+ *   or `delivering` after `timeoutMs`, also when the daemon is down then (its message says the turn
+ *   goes on and how to read it later); ERR_QUEUE_FULL or ERR_DRAINING when the daemon refused the
+ *   turn for now (see {@link refusalError}). UnavailableError (exit 69): ERR_STORAGE_FULL, and
+ *   DaemonUnreachableError when the daemon is not running at submit. Other ApiErrors as they come.
  */
 export async function runTurnCommand(o: TurnCommandOptions): Promise<number> {
-  const { turnId } = await o.client.submitTurn({ conversationId: o.conversationId, message: o.text });
+  let turnId: string;
+  try {
+    ({ turnId } = await o.client.submitTurn({ conversationId: o.conversationId, message: o.text }));
+  } catch (e) {
+    throw refusalError(e) ?? e;
+  }
   let view;
   try {
-    view = await o.client.waitTurn(turnId, o.timeoutMs);
+    view = await o.client.waitTurn(turnId, o.timeoutMs, (e) =>
+      o.writeErr(`agent-supervisor: the daemon is not answering (${e.code}: ${e.message}); turn ${turnId} is stored and goes on; still waiting up to --timeout`),
+    );
   } catch (e) {
     if (e instanceof TurnWaitTimeoutError) throw new TempFailError(e.code, waitTimeoutMessage(e, o.tokenPath), { cause: e });
     throw e;
@@ -44,6 +54,34 @@ export async function runTurnCommand(o: TurnCommandOptions): Promise<number> {
   return 1;
 }
 
+/**
+ * The error to exit with when the daemon answered the submit with a refusal; nothing was stored.
+ * Pure. Returns null for anything else.
+ * - 503 ERR_QUEUE_FULL (with its Retry-After, s) and 503 ERR_DRAINING (a stop or restart is under
+ *   way): {@link TempFailError}, exit 75, for they pass on their own and a retry shortly works.
+ * - 507 ERR_STORAGE_FULL: {@link UnavailableError}, exit 69, not 75: a full disk does not pass on
+ *   its own, an operator frees space, and a script retrying on 75 would only loop.
+ */
+export function refusalError(e: unknown): SupervisorError | null {
+  if (!(e instanceof ApiError)) return null;
+  const head = `the turn was not accepted, nothing was stored: ${e.message}.`;
+  switch (e.code) {
+    case "ERR_QUEUE_FULL":
+      return new TempFailError(e.code, `${head} ${e.retryAfterS === null ? "Retry shortly." : `Retry in ${e.retryAfterS} s (Retry-After).`}`, { cause: e });
+    case "ERR_DRAINING":
+      return new TempFailError(e.code, `${head} The daemon is stopping or restarting; retry once it is back (systemctl status agent-supervisor).`, {
+        cause: e,
+      });
+    case "ERR_STORAGE_FULL":
+      // Not `head`: the daemon's own message says "not accepted" too.
+      return new UnavailableError(e.code, "the turn was not accepted, nothing was stored: the disk of the daemon's data directory is full. Free space on it (agent-supervisor doctor shows it), then retry.", {
+        cause: e,
+      });
+    default:
+      return null;
+  }
+}
+
 const MEANING: Record<string, string> = {
   accepted: "queued, not yet delivered to the gateway",
   delivering: "running in the gateway",
@@ -51,13 +89,21 @@ const MEANING: Record<string, string> = {
 
 /**
  * What a wait timeout means for the user: the turn id and its last state, that the daemon keeps
- * the turn and finishes it on its own, and how to read it later (the local API's
- * `GET /v1/turns/:id`, whose `?wait=` long-polls up to 60 s). Pure; several lines, no final newline.
+ * the turn and finishes it on its own (once it runs again, if it did not answer at the end), and
+ * how to read it later (the local API's `GET /v1/turns/:id`, whose `?wait=` long-polls up to
+ * 60 s). Pure; several lines, no final newline.
  */
 export function waitTimeoutMessage(e: TurnWaitTimeoutError, tokenPath: string): string {
   const t = e.turn;
+  const meaning = (state: string) => MEANING[state] ?? state;
+  const first =
+    e.lastError === null && t !== null
+      ? `turn ${e.turnId} is still ${t.state} (${meaning(t.state)}) after ${e.waitedMs} ms; the daemon keeps it and it finishes on its own.`
+      : `turn ${e.turnId} is stored in the daemon (${t ? `last seen ${t.state}: ${meaning(t.state)}` : "accepted, not seen since"}), but the daemon did not answer when the wait ended after ${e.waitedMs} ms` +
+        ` (${e.lastError?.code ?? "no answer"}: ${e.lastError?.message ?? ""}); it keeps the turn and finishes it once it runs again` +
+        " (systemctl status agent-supervisor).";
   return [
-    `turn ${t.turnId} is still ${t.state} (${MEANING[t.state] ?? t.state}) after ${e.waitedMs} ms; the daemon keeps it and it finishes on its own.`,
+    first,
     "Read it later (add ?wait=60000 to wait up to 60 s):",
     `  curl -H "authorization: Bearer $(cat ${tokenPath})" ${e.url}`,
     "or give the next turn a longer --timeout (ms).",

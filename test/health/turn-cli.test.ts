@@ -3,73 +3,22 @@
  * API on 127.0.0.1: the real app and HTTP server over the real TurnService and a SQLite file.
  * Nothing delivers the turn, so its wait always times out.
  */
-import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { TurnService } from "../../src/gateway/turn-service.ts";
-import { startHttpServer, type HttpServerHandle } from "../../src/health/server.ts";
-import { openTestDb, removeTempDirs, tempDir, type TestDb } from "../integration/helpers.ts";
-import { TOKEN } from "./fakes.ts";
-import { harness } from "./harness.ts";
+import { removeTempDirs } from "../integration/helpers.ts";
+import { type LocalDaemon, runCli, startLocalDaemon } from "./local-daemon.ts";
 
-const CLI = resolve(import.meta.dirname, "../../bin/agent-supervisor");
-
-let db: TestDb | undefined;
-let server: HttpServerHandle | undefined;
+let daemon: LocalDaemon | undefined;
 afterEach(async () => {
-  await server?.close();
-  db?.close();
-  server = db = undefined;
+  await daemon?.close();
+  daemon = undefined;
   removeTempDirs();
 });
 
-/**
- * A daemon API whose turns never finish. With `hang: "delivering"` each submitted turn is moved to
- * delivering at once, as delivery does before it calls the gateway.
- */
+/** A daemon API whose turns never finish (stuck `accepted`, or `delivering`). */
 async function stuckDaemon(hang: "accepted" | "delivering") {
-  const t = openTestDb();
-  db = t;
-  const ids: string[] = [];
-  const service = new TurnService({
-    turns: t.turns,
-    now: Date.now,
-    queueLimit: 10,
-    onSubmitted: () => {
-      const turn = t.turns.deliverable(1)[0]!;
-      ids.push(turn.id);
-      if (hang === "delivering") t.turns.startDelivery(turn.id, Date.now(), 600_000);
-    },
-  });
-  const h = harness({ turns: service });
-  server = await startHttpServer({ app: h.app, host: "127.0.0.1", port: 0, closeGraceMs: 50 });
-  const dataDir = tempDir("as-turn-cli-");
-  writeFileSync(join(dataDir, "api.token"), `${TOKEN}\n`, { mode: 0o600 });
-  const envFile = join(dataDir, "agent-supervisor.env");
-  writeFileSync(envFile, `AGENT_SUPERVISOR_DATA_DIR=${dataDir}\nAGENT_SUPERVISOR_HTTP_HOST=127.0.0.1\nAGENT_SUPERVISOR_HTTP_PORT=${server.port}\n`);
-  return { t, ids, dataDir, envFile, port: server.port };
-}
-
-/**
- * Run the CLI to its end, or SIGKILL it after `killAfterMs` (then `code` is null). The test's own
- * server must keep serving meanwhile, hence an async spawn.
- */
-function runCli(args: string[], killAfterMs = 15_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    // Only PATH and HOME: a setting in the test's environment would override the env file.
-    const child = spawn(CLI, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ["ignore", "pipe", "pipe"] });
-    const killer = setTimeout(() => child.kill("SIGKILL"), killAfterMs);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (b: Buffer) => (stdout += String(b)));
-    child.stderr.on("data", (b: Buffer) => (stderr += String(b)));
-    child.on("error", fail);
-    child.on("close", (code) => {
-      clearTimeout(killer);
-      done({ code, stdout, stderr });
-    });
-  });
+  daemon = await startLocalDaemon({ hang });
+  return daemon;
 }
 
 describe("agent-supervisor turn --timeout, when the turn does not finish in time", () => {
