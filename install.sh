@@ -163,11 +163,38 @@ ASSET="agent-supervisor-linux-$ARCH"
 
 [ -n "$BASE_URL" ] || die "no download location: set AGENT_SUPERVISOR_BASE_URL or pass --base-url URL"
 BASE_URL=${BASE_URL%/}
-case $BASE_URL in
-  https://*) ;;
-  http://127.0.0.1:* | http://127.0.0.1/* | http://127.0.0.1 | http://localhost:* | http://localhost/* | http://localhost | http://\[::1\]*) ;;
-  *) die "the base URL must be https:// (plain http only to loopback): $BASE_URL" ;;
-esac
+
+# >>> url_ok: the one copy of this rule; cloud-init/render.sh reads these lines from this file.
+# url_ok URL: true if URL is https://HOST[...], or plain http:// whose host is exactly 127.0.0.1,
+# localhost or [::1] with an optional numeric port. The authority (from :// to the first /, ?
+# or #) may not hold userinfo: in http://localhost:@evil.example/ the host is evil.example.
+url_ok() {
+  case $1 in
+    https://*) url_rest=${1#https://} url_loopback_only=0 ;;
+    http://*) url_rest=${1#http://} url_loopback_only=1 ;;
+    *) return 1 ;;
+  esac
+  url_authority=${url_rest%%[/?#]*}
+  case $url_authority in
+    '' | *@* | :*) return 1 ;;
+  esac
+  [ "$url_loopback_only" = 1 ] || return 0
+  for url_host in 127.0.0.1 localhost '[::1]'; do
+    case $url_authority in
+      "$url_host") return 0 ;;
+      "$url_host":*)
+        case ${url_authority#"$url_host":} in
+          '' | *[!0-9]*) return 1 ;;
+          *) return 0 ;;
+        esac
+        ;;
+    esac
+  done
+  return 1
+}
+# <<< url_ok
+
+url_ok "$BASE_URL" || die "the base URL must be https:// (plain http only to loopback): $BASE_URL"
 
 fetch() {
   # fetch URL FILE

@@ -127,13 +127,16 @@ for name in $VARS; do
   esac
 done
 
-url_ok() {
-  case $1 in
-    https://?*) return 0 ;;
-    http://127.0.0.1:* | http://127.0.0.1/* | http://127.0.0.1 | http://localhost:* | http://localhost/* | http://localhost | http://\[::1\]*) return 0 ;;
-    *) return 1 ;;
-  esac
-}
+# url_ok URL: "https://, or plain http only to loopback", with no userinfo. The rule is kept once,
+# in install.sh (which is downloaded alone and so cannot read this file): its lines between
+# "# >>> url_ok" and "# <<< url_ok" are read from there, from the same checkout.
+INSTALL_SH=$(CDPATH='' cd -- "$HERE/.." && pwd)/install.sh
+[ -r "$INSTALL_SH" ] || die 1 "cannot read $INSTALL_SH (the URL rule is defined there)"
+url_ok_def=$(sed -n '/^# >>> url_ok/,/^# <<< url_ok/p' "$INSTALL_SH")
+case $url_ok_def in
+  *'url_ok() {'*'# <<< url_ok') eval "$url_ok_def" ;;
+  *) die 1 "$INSTALL_SH has no url_ok function between its '# >>> url_ok' and '# <<< url_ok' lines" ;;
+esac
 
 [ -n "${AGENT_SUPERVISOR_BASE_URL:-}" ] ||
   die "$EX_DATAERR" "AGENT_SUPERVISOR_BASE_URL is not set: the URL install.sh and the release are downloaded from"
