@@ -415,6 +415,28 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
   });
   const http = await startHttpServer({ app, host: s.AGENT_SUPERVISOR_HTTP_HOST, port: s.AGENT_SUPERVISOR_HTTP_PORT });
   log.info({ host: s.AGENT_SUPERVISOR_HTTP_HOST, port: http.port }, "local API listening");
+  // Before READY=1: from then on systemd may stop us, and a stop must drain, not kill.
+  let signals = 0;
+  const drained = new Promise<void>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) {
+        log.warn({ signal: sig }, "second signal: exiting now");
+        supervisor.killNow();
+        process.exit(EXIT.SOFTWARE);
+      }
+      log.info({ signal: sig, graceMs: s.DRAIN_TIMEOUT_MS }, "draining: no new turns; waiting for in-flight turns");
+      service.startDraining();
+      sync?.stopClaiming();
+      void status.sendNow({ STOPPING: "1" });
+      void delivery.drain(s.DRAIN_TIMEOUT_MS).then((left) => {
+        if (left > 0) log.warn({ left }, "drain deadline reached; unfinished turns resume on next start");
+        resolve();
+      });
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
   // The unit is up once the local API serves; never held "activating" (and killed by
   // TimeoutStartSec) for a gateway that is slow or cannot start (issue 8).
   void status.sendNow({ READY: "1" });
@@ -430,9 +452,10 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
   // gateway does not begin held in "failed: config" (bounded: the poll loop keeps trying anyway).
   if (poller && cpSecrets === undefined) {
     const waited = new AbortController();
-    await Promise.race([poller.pollOnce(), clock.sleep(15_000, waited.signal)]);
+    await Promise.race([poller.pollOnce(), clock.sleep(15_000, waited.signal), drained]);
     waited.abort();
   }
+  if (signals > 0) stop.abort(); // stopped before anything started: start nothing
   const supervising = supervisor.run(stop.signal);
   const delivering = delivery.run(stop.signal);
   // The sync loops stop only after the drain, so results of drained turns are still reported.
@@ -472,27 +495,6 @@ async function runDaemon({ settings: s, file }: LoadedSettings): Promise<number>
     poller?.refresh();
   });
 
-  let signals = 0;
-  const drained = new Promise<void>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals) => {
-      signals += 1;
-      if (signals > 1) {
-        log.warn({ signal: sig }, "second signal: exiting now");
-        supervisor.killNow();
-        process.exit(EXIT.SOFTWARE);
-      }
-      log.info({ signal: sig, graceMs: s.DRAIN_TIMEOUT_MS }, "draining: no new turns; waiting for in-flight turns");
-      service.startDraining();
-      sync?.stopClaiming();
-      void status.sendNow({ STOPPING: "1" });
-      void delivery.drain(s.DRAIN_TIMEOUT_MS).then((left) => {
-        if (left > 0) log.warn({ left }, "drain deadline reached; unfinished turns resume on next start");
-        resolve();
-      });
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-  });
   await drained;
   stop.abort();
   await Promise.all([supervising, delivering, watching, reporting, pinging]);

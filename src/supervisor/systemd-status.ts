@@ -2,28 +2,48 @@
  * Keeps systemd's `STATUS=` true. The status line (`statusLine` in systemd.ts) summarizes the
  * gateway state, the queue and control-plane problems; any of them can change at any time, so the
  * line is recomputed whenever something pokes the reporter and at least every `refreshMs`, and
- * sent only when it differs from the last line sent, at most once per `minIntervalMs` (each send
- * runs `systemd-notify`). A change inside the rate limit is sent when the limit ends, so the last
- * state always reaches `systemctl status` (issue 8: it said "1 turn queued, 1 delivering" long
- * after /health said 0).
+ * sent only when it differs from the last line delivered, at most once per `minIntervalMs` (each
+ * send runs `systemd-notify`). A change inside the rate limit is sent when the limit ends, so the
+ * last state always reaches `systemctl status` (issue 8: it said "1 turn queued, 1 delivering"
+ * long after /health said 0). A failed send (READY=1 included) is tried again after
+ * `retryMs`; a wall clock that steps backwards never stalls it.
  */
 import type { Clock } from "../clock.ts";
 import type { NotifyLog, SystemdNotifier } from "./systemd.ts";
 
-/** What to do now: nothing, send `line`, or look again in `delayMs` (ms). */
-export type StatusDecision = { kind: "idle" } | { kind: "send"; line: string } | { kind: "wait"; delayMs: number };
+/** What to do now: nothing, send, or look again in `delayMs` (ms). */
+export type StatusDecision = { kind: "idle" } | { kind: "send" } | { kind: "wait"; delayMs: number };
+
+/** What {@link decideStatusSend} looks at. Times are epoch ms, durations ms. */
+export type StatusDecisionInput = {
+  /** The line as it is now. */
+  line: string;
+  /** The last line delivered and when, or null before the first delivery. */
+  last: { line: string; atMs: number } | null;
+  /** Keys (READY, STOPPING) waiting to be delivered: they bypass the rate limit. */
+  pending: boolean;
+  /** When the last send failed, or null. */
+  failedAtMs: number | null;
+  nowMs: number;
+  minIntervalMs: number;
+  retryMs: number;
+};
 
 /**
- * Decide whether to send the current line. Pure.
- * @param line the line as it is now
- * @param last the last line sent and when (epoch ms), or null before the first send
- * @param nowMs epoch ms
- * @param minIntervalMs least time between two sends (ms)
+ * Decide whether to send now. Pure. A clock that went backwards counts as "the interval has
+ * passed", so no wait is ever longer than `minIntervalMs` or `retryMs`.
  */
-export function decideStatusSend(line: string, last: { line: string; atMs: number } | null, nowMs: number, minIntervalMs: number): StatusDecision {
-  if (last !== null && last.line === line) return { kind: "idle" };
-  if (last === null || nowMs - last.atMs >= minIntervalMs) return { kind: "send", line };
-  return { kind: "wait", delayMs: last.atMs + minIntervalMs - nowMs };
+export function decideStatusSend(i: StatusDecisionInput): StatusDecision {
+  const since = (atMs: number) => i.nowMs - atMs;
+  if (i.failedAtMs !== null) {
+    const t = since(i.failedAtMs);
+    if (t >= 0 && t < i.retryMs) return { kind: "wait", delayMs: i.retryMs - t };
+    return { kind: "send" };
+  }
+  if (i.pending || i.last === null) return { kind: "send" };
+  if (i.last.line === i.line) return { kind: "idle" };
+  const t = since(i.last.atMs);
+  return t >= 0 && t < i.minIntervalMs ? { kind: "wait", delayMs: i.minIntervalMs - t } : { kind: "send" };
 }
 
 /** Options of {@link StatusReporter}. */
@@ -36,6 +56,8 @@ export type StatusReporterOptions = {
   minIntervalMs?: number;
   /** Recompute at least this often even without a poke, ms (default 2000). */
   refreshMs?: number;
+  /** After a failed send, try again after this long, ms (default 10 000). */
+  retryMs?: number;
   log?: NotifyLog;
 };
 
@@ -43,10 +65,12 @@ export type StatusReporterOptions = {
 export class StatusReporter {
   readonly #o: Required<Omit<StatusReporterOptions, "log">> & { log?: NotifyLog };
   #last: { line: string; atMs: number } | null = null;
+  #pending: Record<string, string> = {};
+  #failedAt: number | null = null;
   #wake: AbortController | null = null;
 
   constructor(o: StatusReporterOptions) {
-    this.#o = { minIntervalMs: 1000, refreshMs: 2000, ...o };
+    this.#o = { minIntervalMs: 1000, refreshMs: 2000, retryMs: 10_000, ...o };
   }
 
   /** Something the line depends on changed: recompute soon (within the rate limit). Cheap; never throws. */
@@ -56,32 +80,48 @@ export class StatusReporter {
 
   /**
    * Send the current line now together with `extra` (`READY: "1"`, `STOPPING: "1"`), outside the
-   * rate limit: those messages must not wait. Resolves once handed to systemd.
+   * rate limit: those messages must not wait. If the send fails, `extra` stays pending and
+   * {@link run} tries again. Resolves once handed to systemd (or failed).
    */
   async sendNow(extra: Record<string, string>): Promise<void> {
     if (!this.#o.notifier.enabled) return;
-    const line = this.#current() ?? this.#last?.line;
-    this.#last = line === undefined ? this.#last : { line, atMs: this.#o.clock.now() };
-    await this.#o.notifier.notify(line === undefined ? extra : { ...extra, STATUS: line });
+    this.#pending = { ...this.#pending, ...extra };
+    await this.#send(this.#current() ?? this.#last?.line);
   }
 
   /** Keep STATUS= current until `signal` aborts; resolves with no timer left behind. */
   async run(signal: AbortSignal): Promise<void> {
-    const { notifier, clock, minIntervalMs, refreshMs } = this.#o;
+    const { notifier, clock, minIntervalMs, refreshMs, retryMs } = this.#o;
     if (!notifier.enabled) return;
     while (!signal.aborted) {
       const line = this.#current();
-      const d = line === undefined ? ({ kind: "idle" } as const) : decideStatusSend(line, this.#last, clock.now(), minIntervalMs);
+      const d: StatusDecision =
+        line === undefined
+          ? { kind: "idle" }
+          : decideStatusSend({ line, last: this.#last, pending: Object.keys(this.#pending).length > 0, failedAtMs: this.#failedAt, nowMs: clock.now(), minIntervalMs, retryMs });
       if (d.kind === "send") {
-        this.#last = { line: d.line, atMs: clock.now() };
-        await notifier.notify({ STATUS: d.line });
+        await this.#send(line);
         continue;
       }
-      // Rate-limited: a poke must not shorten the wait, so only an idle wait listens for pokes.
+      // Rate-limited or backing off: a poke must not shorten the wait, so only an idle wait listens for pokes.
       const wake = (this.#wake = new AbortController());
       await clock.sleep(d.kind === "wait" ? d.delayMs : refreshMs, d.kind === "wait" ? signal : AbortSignal.any([signal, wake.signal]));
       this.#wake = null;
     }
+  }
+
+  async #send(line: string | undefined): Promise<void> {
+    const extra = this.#pending;
+    const ok = await this.#o.notifier.notify(line === undefined ? extra : { ...extra, STATUS: line });
+    const now = this.#o.clock.now();
+    if (!ok) {
+      this.#failedAt = now;
+      return;
+    }
+    this.#failedAt = null;
+    // Keys merged in by a sendNow() while this send was in flight stay pending.
+    for (const k of Object.keys(extra)) if (this.#pending[k] === extra[k]) delete this.#pending[k];
+    if (line !== undefined) this.#last = { line, atMs: now };
   }
 
   #current(): string | undefined {

@@ -26,9 +26,10 @@ import { SupervisorError } from "../errors.ts";
 export type SystemdNotifier = {
   /**
    * Send `KEY=VALUE` pairs (`READY: "1"`, `STATUS: "..."`, `WATCHDOG: "1"`, `STOPPING: "1"`).
-   * Resolves once a message carrying them was handed to systemd (or failed). Never rejects.
+   * Resolves once a message carrying them was handed to systemd: true, or false when sending
+   * failed (logged; disabled notifiers resolve true). Never rejects.
    */
-  notify(state: Record<string, string>): Promise<void>;
+  notify(state: Record<string, string>): Promise<boolean>;
   readonly enabled: boolean;
 };
 
@@ -103,7 +104,7 @@ export const execNotify: NotifyExec = (file, args, { env, timeoutMs }) =>
  */
 export function createSystemdNotifier(options: SystemdNotifierOptions): SystemdNotifier {
   const socket = options.env.NOTIFY_SOCKET;
-  if (!socket) return { enabled: false, notify: async () => {} };
+  if (!socket) return { enabled: false, notify: async () => true };
   const exec = options.exec ?? execNotify;
   const clock = options.clock ?? systemClock;
   const pid = options.pid ?? process.pid;
@@ -111,7 +112,7 @@ export function createSystemdNotifier(options: SystemdNotifierOptions): SystemdN
   const timeoutMs = options.timeoutMs ?? 10_000;
   const env = { NOTIFY_SOCKET: socket, PATH: options.env.PATH || DEFAULT_PATH };
 
-  let pending: { state: Record<string, string>; done: (() => void)[] } | undefined;
+  let pending: { state: Record<string, string>; done: ((ok: boolean) => void)[] } | undefined;
   let sending = false;
   let lastLogAt = -Infinity;
   let suppressed = 0;
@@ -132,12 +133,14 @@ export function createSystemdNotifier(options: SystemdNotifierOptions): SystemdN
     while (pending) {
       const batch = pending;
       pending = undefined;
+      let ok = true;
       try {
         await exec(command, notifyArgs(batch.state, pid), { env, timeoutMs });
       } catch (err) {
+        ok = false;
         failed(err);
       }
-      for (const done of batch.done) done();
+      for (const done of batch.done) done(ok);
     }
     sending = false;
   };
@@ -145,8 +148,8 @@ export function createSystemdNotifier(options: SystemdNotifierOptions): SystemdN
   return {
     enabled: true,
     notify: (state) =>
-      new Promise<void>((resolve) => {
-        if (!Object.keys(state).some((k) => KEY.test(k))) return resolve();
+      new Promise<boolean>((resolve) => {
+        if (!Object.keys(state).some((k) => KEY.test(k))) return resolve(true);
         if (pending) {
           Object.assign(pending.state, state);
           pending.done.push(resolve);
@@ -240,7 +243,7 @@ export type WatchdogPingOptions = {
  */
 export async function startWatchdogPings(o: WatchdogPingOptions): Promise<void> {
   if (!o.notifier.enabled || !(o.intervalMs > 0)) return;
-  let last: Promise<void> = Promise.resolve();
+  let last: Promise<unknown> = Promise.resolve();
   let withholding = false;
   while (!o.signal.aborted) {
     await o.clock.sleep(o.intervalMs, o.signal);

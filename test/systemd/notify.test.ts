@@ -47,7 +47,7 @@ describe.runIf(hasSender && hasPython)("systemd-notify into a real notify socket
     const notifier = createSystemdNotifier({ env: { NOTIFY_SOCKET: receiver.socketPath, PATH: process.env.PATH } });
     expect(notifier.enabled).toBe(true);
 
-    await notifier.notify({ READY: "1", STATUS: "gateway ready; 0 turns queued" });
+    expect(await notifier.notify({ READY: "1", STATUS: "gateway ready; 0 turns queued" })).toBe(true);
     await notifier.notify({ WATCHDOG: "1" });
     // systemd-notify waits for the BARRIER=1 round trip, so both have arrived when notify resolves.
     const [first, second] = await receiver.waitFor(2);
@@ -113,7 +113,7 @@ describe.runIf(hasSender && hasPython)("systemd-notify into a real notify socket
       log,
       clock: { now: () => now },
     });
-    await expect(notifier.notify({ READY: "1" })).resolves.toBeUndefined();
+    await expect(notifier.notify({ READY: "1" })).resolves.toBe(false);
     await notifier.notify({ WATCHDOG: "1" });
     now += 30_000;
     await notifier.notify({ WATCHDOG: "1" });
@@ -176,7 +176,7 @@ describe("createSystemdNotifier", () => {
     };
     const notifier = createSystemdNotifier({ env: { NOTIFY_SOCKET: "/s" }, exec, pid: 1 });
     const resolved: string[] = [];
-    const track = (name: string, p: Promise<void>) => void p.then(() => resolved.push(name));
+    const track = (name: string, p: Promise<unknown>) => void p.then(() => resolved.push(name));
     track("a", notifier.notify({ STATUS: "a" }));
     track("b", notifier.notify({ READY: "1", STATUS: "b" }));
     track("c", notifier.notify({ STATUS: "c" }));
@@ -201,9 +201,9 @@ describe("createSystemdNotifier", () => {
       },
       log,
     });
-    await expect(throwing.notify({ READY: "1" })).resolves.toBeUndefined();
+    await expect(throwing.notify({ READY: "1" })).resolves.toBe(false);
     const missing = createSystemdNotifier({ env: { NOTIFY_SOCKET: "/s" }, command: "/nonexistent/systemd-notify", log });
-    await expect(missing.notify({ READY: "1" })).resolves.toBeUndefined();
+    await expect(missing.notify({ READY: "1" })).resolves.toBe(false);
     expect(lines.map((l) => String((l.obj.err as Error).message))).toEqual(["boom", expect.stringContaining("ENOENT")]);
   });
 });

@@ -1,18 +1,24 @@
 /** decideStatusSend (pure, table-driven) and StatusReporter under fake timers with a recording notifier. */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { systemClock } from "../../src/clock.ts";
-import { decideStatusSend, StatusReporter, type StatusDecision } from "../../src/supervisor/systemd-status.ts";
+import { decideStatusSend, StatusReporter, type StatusDecision, type StatusDecisionInput } from "../../src/supervisor/systemd-status.ts";
 import type { SystemdNotifier } from "../../src/supervisor/systemd.ts";
 
 describe("decideStatusSend", () => {
-  it.each<[string, string, { line: string; atMs: number } | null, number, StatusDecision]>([
-    ["first line", "a", null, 0, { kind: "send", line: "a" }],
-    ["unchanged", "a", { line: "a", atMs: 0 }, 10, { kind: "idle" }],
-    ["changed after the limit", "b", { line: "a", atMs: 0 }, 1000, { kind: "send", line: "b" }],
-    ["changed inside the limit", "b", { line: "a", atMs: 0 }, 300, { kind: "wait", delayMs: 700 }],
-    ["unchanged inside the limit", "a", { line: "a", atMs: 0 }, 300, { kind: "idle" }],
-  ])("%s", (_label, line, last, now, expected) => {
-    expect(decideStatusSend(line, last, now, 1000)).toEqual(expected);
+  const base: StatusDecisionInput = { line: "a", last: null, pending: false, failedAtMs: null, nowMs: 0, minIntervalMs: 1000, retryMs: 10_000 };
+  it.each<[string, Partial<StatusDecisionInput>, StatusDecision]>([
+    ["first line", {}, { kind: "send" }],
+    ["unchanged", { last: { line: "a", atMs: 0 }, nowMs: 10 }, { kind: "idle" }],
+    ["changed after the limit", { line: "b", last: { line: "a", atMs: 0 }, nowMs: 1000 }, { kind: "send" }],
+    ["changed inside the limit", { line: "b", last: { line: "a", atMs: 0 }, nowMs: 300 }, { kind: "wait", delayMs: 700 }],
+    ["unchanged inside the limit", { last: { line: "a", atMs: 0 }, nowMs: 300 }, { kind: "idle" }],
+    ["READY pending, unchanged line, inside the limit", { last: { line: "a", atMs: 0 }, nowMs: 300, pending: true }, { kind: "send" }],
+    ["the last send failed: wait for the retry", { last: { line: "a", atMs: 0 }, failedAtMs: 2000, nowMs: 5000 }, { kind: "wait", delayMs: 7000 }],
+    ["the last send failed: retry, even an unchanged line", { last: { line: "a", atMs: 0 }, failedAtMs: 2000, nowMs: 12_000 }, { kind: "send" }],
+    ["clock stepped back an hour after a send", { line: "b", last: { line: "a", atMs: 3_600_000 }, nowMs: 0 }, { kind: "send" }],
+    ["clock stepped back an hour after a failure", { failedAtMs: 3_600_000, nowMs: 0 }, { kind: "send" }],
+  ])("%s", (_label, over, expected) => {
+    expect(decideStatusSend({ ...base, ...over })).toEqual(expected);
   });
 });
 
@@ -23,8 +29,16 @@ describe("StatusReporter", () => {
 
   function recorder(enabled = true) {
     const sent: { at: number; state: Record<string, string> }[] = [];
-    const notifier: SystemdNotifier = { enabled, notify: async (state) => void sent.push({ at: Date.now(), state }) };
-    return { notifier, sent };
+    let failing = false;
+    const notifier: SystemdNotifier = {
+      enabled,
+      notify: async (state) => {
+        if (failing) return false;
+        sent.push({ at: Date.now(), state });
+        return true;
+      },
+    };
+    return { notifier, sent, fail: (on: boolean) => void (failing = on) };
   }
 
   it("sends on change, rate-limited, and always ends on the latest line", async () => {
@@ -93,6 +107,45 @@ describe("StatusReporter", () => {
     const done = r.run(ac.signal);
     await vi.advanceTimersByTimeAsync(10_000);
     expect(sent).toEqual([{ at: 0, state: { READY: "1", STATUS: "gateway starting: boot" } }]);
+    ac.abort();
+    await done;
+  });
+
+  it("tries a failed send again after retryMs, READY=1 included, and then carries on", async () => {
+    vi.useFakeTimers({ now: 0 });
+    const { notifier, sent, fail } = recorder();
+    let line = "gateway starting: boot";
+    const r = new StatusReporter({ notifier, line: () => line, clock: systemClock, minIntervalMs: 1000, refreshMs: 2000, retryMs: 10_000 });
+    fail(true); // e.g. systemd-notify timed out while PID 1 was busy
+    await r.sendNow({ READY: "1" });
+    const ac = new AbortController();
+    const done = r.run(ac.signal);
+    await vi.advanceTimersByTimeAsync(9_999);
+    expect(sent).toEqual([]);
+    fail(false);
+    line = "gateway ready; 0 turns queued";
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sent).toEqual([{ at: 10_000, state: { READY: "1", STATUS: "gateway ready; 0 turns queued" } }]);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(sent).toHaveLength(1); // delivered once: READY is no longer pending
+    ac.abort();
+    await done;
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("is not stalled by a wall clock stepped back an hour (time sync at boot)", async () => {
+    vi.useFakeTimers({ now: 3_600_000 });
+    const { notifier, sent } = recorder();
+    let line = "gateway starting: boot";
+    const r = new StatusReporter({ notifier, line: () => line, clock: systemClock, minIntervalMs: 1000, refreshMs: 2000 });
+    const ac = new AbortController();
+    const done = r.run(ac.signal);
+    await vi.advanceTimersByTimeAsync(0);
+    vi.setSystemTime(0);
+    line = "gateway ready; 0 turns queued";
+    r.poke();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(sent.map((x) => x.state.STATUS)).toEqual(["gateway starting: boot", "gateway ready; 0 turns queued"]);
     ac.abort();
     await done;
   });

@@ -76,6 +76,7 @@ describe("startWatchdogPings", () => {
       notify: async (state) => {
         expect(state).toEqual({ WATCHDOG: "1" });
         at.push(Date.now());
+        return true;
       },
     };
     return { notifier, at };
