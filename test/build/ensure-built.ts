@@ -50,14 +50,25 @@ export function ensureBuilt(): void {
   if (fresh()) return;
   const lock = join(ROOT, ".cache", "build.lock");
   mkdirSync(join(ROOT, ".cache"), { recursive: true });
+  const deadline = Date.now() + 10 * 60_000;
   for (;;) {
     try {
       mkdirSync(lock);
       writeFileSync(join(lock, "pid"), String(process.pid));
       break;
-    } catch {
-      const owner = Number(readFileSync(join(lock, "pid"), "utf8").trim() || "0");
-      if (owner > 0 && !alive(owner)) rmSync(lock, { recursive: true, force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      let owner = 0;
+      let ageMs = 0;
+      try {
+        ageMs = Date.now() - statSync(lock).mtimeMs;
+        owner = Number(readFileSync(join(lock, "pid"), "utf8").trim() || "0");
+      } catch {
+        // the owner is between mkdir and writing its pid, or just released it
+      }
+      // Stale: its owner is gone, or it is older than any build (a reused pid after a restart).
+      if ((owner > 0 && !alive(owner)) || ageMs > 10 * 60_000) rmSync(lock, { recursive: true, force: true });
+      else if (Date.now() > deadline) throw new Error(`waited 10 minutes for another build to release ${lock}`);
       else spawnSync("sleep", ["1"]);
     }
   }

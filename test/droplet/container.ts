@@ -7,7 +7,8 @@
  * mounts stay untouched. Commands run in the guest through `nsenter` into PID 1's namespaces.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, readFileSync } from "node:fs";
+import { createWriteStream, readdirSync, readFileSync, rmdirSync } from "node:fs";
+import { join } from "node:path";
 
 /** A host path mounted into the guest. */
 export type Bind = { host: string; guest: string; readOnly?: boolean };
@@ -62,9 +63,14 @@ export async function bootContainer(spec: ContainerSpec): Promise<Container> {
     ...(spec.binds ?? []).map((b) => `--bind${b.readOnly ? "-ro" : ""}=${b.host}:${b.guest}`),
   ];
   const log = createWriteStream(spec.consoleLog, { flags: "a" });
+  // - setpriv --pdeathsig: if the test process dies, so does nspawn, and with it the container.
+  // - a cgroup of its own (/droplet-<name>): nspawn puts its supervisor and payload cgroups below
+  //   its own, so two containers (a test and an audit) never share unit cgroups.
+  const cgroup = `/sys/fs/cgroup/droplet-${spec.name}`;
+  const script = `mount -t cgroup2 none /sys/fs/cgroup && mkdir -p ${cgroup} && echo $$ > ${cgroup}/cgroup.procs && exec systemd-nspawn "$@"`;
   const proc: ChildProcess = spawn(
-    "unshare",
-    ["--mount", "--propagation", "private", "--", "sh", "-c", 'mount -t cgroup2 none /sys/fs/cgroup && exec systemd-nspawn "$@"', "sh", ...nspawnArgs],
+    "setpriv",
+    ["--pdeathsig", "KILL", "--", "unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", ...nspawnArgs],
     { env: { ...process.env, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY: "1" }, stdio: ["pipe", "pipe", "pipe"] },
   );
   proc.stdout!.pipe(log, { end: false });
@@ -72,6 +78,7 @@ export async function bootContainer(spec: ContainerSpec): Promise<Container> {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once("exit", (code, signal) => {
       log.end();
+      removeCgroupTree(`/sys/fs/cgroup/unified/droplet-${spec.name}`);
       resolve({ code, signal });
     }),
   );
@@ -87,10 +94,18 @@ export async function bootContainer(spec: ContainerSpec): Promise<Container> {
     pid1 = childNamed(proc.pid!, "systemd");
     if (pid1 === undefined) await new Promise((r) => setTimeout(r, 100));
   }
+  const nspawnPid = proc.pid!;
   const container: Container = {
     pid1,
     exited,
-    exec: (argv, o = {}) => nsenterExec(pid1!, argv, o),
+    exec: (argv, o = {}) => {
+      // Never nsenter a pid that is no longer this container's init (it may have been reused by a
+      // host process): refuse once nspawn is gone or PID 1's parent is no longer nspawn.
+      if (gone || parentOf(pid1!) !== nspawnPid) {
+        return Promise.resolve({ code: null, signal: null, stdout: "", stderr: "the container is not running" });
+      }
+      return nsenterExec(pid1!, argv, o);
+    },
     async sh(script, o) {
       const r = await container.exec(["sh", "-c", script], o);
       if (r.code !== 0) throw new Error(`guest command failed (exit ${r.code ?? r.signal}): ${script}\n${r.stdout}\n${r.stderr}`);
@@ -101,6 +116,26 @@ export async function bootContainer(spec: ContainerSpec): Promise<Container> {
     },
   };
   return container;
+}
+
+/** Remove an (empty) cgroup directory tree, deepest first; best effort. */
+function removeCgroupTree(dir: string): void {
+  try {
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeCgroupTree(join(dir, e.name));
+    rmdirSync(dir);
+  } catch {
+    // not there (another cgroup2 mount point) or not empty yet
+  }
+}
+
+/** The parent pid of `pid` from /proc/<pid>/stat, or undefined when it is gone. */
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The first child of `pid` whose comm is `name`, from /proc. */
@@ -132,7 +167,15 @@ function nsenterExec(pid1: number, argv: readonly string[], o: ExecOptions): Pro
     let stderr = "";
     p.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     p.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => p.kill("SIGKILL"), o.timeoutMs ?? 120_000);
+    // The whole process group: nsenter forks the command into the guest, and killing nsenter
+    // alone would leave it running with our pipes open.
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-p.pid!, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }, o.timeoutMs ?? 120_000);
     p.once("error", (err) => {
       clearTimeout(timer);
       resolve({ code: null, signal: null, stdout, stderr: `${stderr}${err.message}` });

@@ -5,7 +5,7 @@
  * this kind has: systemd as PID 1, cloud-init with the NoCloud datasource, curl and CA
  * certificates. Recipe and container quirks: ../shared/SYSTEMD_TEST_FACTS.md.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -50,12 +50,16 @@ export function rootfsKey(): string {
  * @returns the tarball's path
  * @throws Error with mmdebstrap's output when the build fails
  */
-export function ensureRootfs(cacheDir: string): string {
+export async function ensureRootfs(cacheDir: string): Promise<string> {
   mkdirSync(cacheDir, { recursive: true });
   const tar = join(cacheDir, `rootfs-${SUITE}-${rootfsKey()}.tar`);
   if (existsSync(tar)) return tar;
-  for (const f of readdirSync(cacheDir)) if (/^rootfs-.*\.tar$/.test(f)) rmSync(join(cacheDir, f), { force: true });
-  const partial = tar.replace(/\.tar$/, ".partial.tar");
+  for (const f of readdirSync(cacheDir)) {
+    const owner = /\.partial-(\d+)\.tar$/.exec(f)?.[1];
+    if (/^rootfs-.*\.tar$/.test(f) && (owner === undefined || !existsSync(`/proc/${owner}`))) rmSync(join(cacheDir, f), { force: true });
+  }
+  // Per process: two runs building at once each write their own, and the rename is atomic.
+  const partial = tar.replace(/\.tar$/, `.partial-${process.pid}.tar`);
   const args = [
     "--variant=minbase",
     "--format=tar",
@@ -65,10 +69,17 @@ export function ensureRootfs(cacheDir: string): string {
     partial,
     MIRROR,
   ];
-  const r = spawnSync("mmdebstrap", args, { encoding: "utf8", timeout: 15 * 60_000, maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) {
+  // Asynchronous, so that the caller's hook timeout can still fire while it runs.
+  const r = await new Promise<{ code: number | null; stderr: string; error?: Error }>((resolve) => {
+    const p = spawn("mmdebstrap", args, { stdio: ["ignore", "ignore", "pipe"], timeout: 15 * 60_000, killSignal: "SIGKILL" });
+    let stderr = "";
+    p.stderr.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-8000)));
+    p.once("error", (error) => resolve({ code: null, stderr, error }));
+    p.once("close", (code) => resolve({ code, stderr }));
+  });
+  if (r.code !== 0) {
     rmSync(partial, { force: true });
-    throw new Error(`mmdebstrap failed (exit ${r.status ?? r.signal}${r.error ? `, ${r.error.message}` : ""}):\n${(r.stderr ?? "").slice(-4000)}`);
+    throw new Error(`mmdebstrap failed (exit ${r.code}${r.error ? `, ${r.error.message}` : ""}):\n${r.stderr.slice(-4000)}`);
   }
   renameSync(partial, tar);
   return tar;

@@ -3,7 +3,7 @@
  * written into it (fixtures.ts), and the container booted (container.ts). Shared by the droplet
  * test and the hardening audit.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBuilt, ROOT } from "../build/ensure-built.ts";
 import { bootContainer, type Container } from "./container.ts";
@@ -36,11 +36,18 @@ export type Droplet = {
  */
 export async function startDroplet(runtimeDir: string): Promise<Droplet> {
   ensureBuilt();
-  const tar = ensureRootfs(DROPLET_CACHE);
+  const tar = await ensureRootfs(DROPLET_CACHE);
+  removeStaleWorkDirs();
   const work = mkdtempSync("/tmp/as-droplet-");
   const root = join(work, "root");
-  unpackRootfs(tar, root);
-  const guest = prepareGuest(root, work, runtimeDir);
+  let guest: PreparedGuest;
+  try {
+    unpackRootfs(tar, root);
+    guest = prepareGuest(root, work, runtimeDir);
+  } catch (err) {
+    rmSync(work, { recursive: true, force: true });
+    throw err;
+  }
   const d: Droplet = {
     c: undefined as unknown as Container,
     guest,
@@ -59,6 +66,7 @@ export async function startDroplet(runtimeDir: string): Promise<Droplet> {
       }, 120_000);
     },
     async close() {
+      live.delete(d);
       if (d.c) {
         await d.c.exec(["systemctl", "poweroff"], { timeoutMs: 10_000 });
         await Promise.race([d.c.exited, new Promise((r) => setTimeout(r, 30_000))]);
@@ -68,6 +76,38 @@ export async function startDroplet(runtimeDir: string): Promise<Droplet> {
       rmSync(work, { recursive: true, force: true });
     },
   };
-  await d.boot();
+  live.add(d);
+  try {
+    await d.boot();
+  } catch (err) {
+    await d.close();
+    throw err;
+  }
   return d;
+}
+
+const live = new Set<Droplet>();
+
+/**
+ * Close every droplet of this process that is still open, including one whose start is still
+ * under way (a hook that timed out leaves no handle to it).
+ */
+export async function closeAllDroplets(): Promise<void> {
+  await Promise.all([...live].map((d) => d.close()));
+}
+
+/** Remove /tmp/as-droplet-* left by runs that died, i.e. that no running systemd-nspawn uses. */
+function removeStaleWorkDirs(): void {
+  const inUse = new Set<string>();
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const m = /\/tmp\/as-droplet-[^/\0]+/.exec(readFileSync(`/proc/${pid}/cmdline`, "utf8"));
+      if (m) inUse.add(m[0]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  for (const name of readdirSync("/tmp").filter((n) => n.startsWith("as-droplet-"))) {
+    if (!inUse.has(`/tmp/${name}`)) rmSync(`/tmp/${name}`, { recursive: true, force: true });
+  }
 }
