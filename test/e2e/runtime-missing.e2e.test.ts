@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
 import { startNotifyReceiver, type NotifyReceiver } from "../systemd/notify-receiver.ts";
-import { getJson, killDaemon, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site } from "./harness.ts";
+import { apiToken, getJson, killDaemon, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site } from "./harness.ts";
 
 const BOOT_MS = 180_000;
 
@@ -20,6 +20,7 @@ describe("a daemon without its OpenClaw runtime", () => {
   let site: Site;
   let daemon: Daemon;
   let systemd: NotifyReceiver;
+  let heldTurn = "";
 
   beforeAll(async () => {
     model = await startMockModel();
@@ -47,12 +48,34 @@ describe("a daemon without its OpenClaw runtime", () => {
     expect(daemon.proc.exitCode).toBeNull();
   }, 60_000);
 
+  it("stops cleanly on SIGTERM while a client long-polls a turn that cannot run yet", async () => {
+    const id = await postTurn(site, "e2e-held-turn", "waited for");
+    const poll = fetch(`http://127.0.0.1:${site.httpPort}/v1/turns/${id}?wait=60000`, {
+      headers: { authorization: `Bearer ${apiToken(site)}` },
+    }).then((r) => r.status, () => "cut");
+    await new Promise((r) => setTimeout(r, 500)); // the long-poll is waiting in the daemon
+    const t0 = Date.now();
+    daemon.proc.kill("SIGTERM");
+    const exit = await daemon.exited;
+    // Exit 0 within seconds: the open long-poll neither crashes the daemon after its database is
+    // closed nor holds it for the rest of its 60 s.
+    expect(exit, daemon.logs.slice(-20).join("\n")).toEqual({ code: 0, signal: null });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(daemon.logs.join("\n")).not.toMatch(/database connection is not open|uncaught/i);
+    await poll;
+    daemon = startDaemon(site, { NOTIFY_SOCKET: systemd.socketPath });
+    await until("the restarted daemon's API", async () => (await getJson(site, "/livez")).status === 200, 30_000);
+    heldTurn = id;
+  }, 60_000);
+
   it("starts the gateway once the runtime is installed, with no daemon restart, and serves a turn", async () => {
     const pid = daemon.proc.pid;
     symlinkSync(inject("e2eRuntimeDir"), join(site.dataDir, "runtime"));
     await waitReady(site, BOOT_MS);
     const id = await postTurn(site, "e2e-late-runtime", "runtime arrived");
     expect(await waitTurn(site, id, 120_000)).toMatchObject({ state: "done", reply: "echo: runtime arrived" });
+    // The turn accepted while the runtime was missing (and across a daemon restart) ran too.
+    expect(await waitTurn(site, heldTurn, 120_000)).toMatchObject({ state: "done", reply: "echo: waited for" });
     expect(daemon.proc.pid).toBe(pid);
     expect(daemon.proc.exitCode).toBeNull();
   }, BOOT_MS + 130_000);
