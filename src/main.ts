@@ -11,6 +11,7 @@ import pkg from "../package.json" with { type: "json" };
 import { systemClock } from "./clock.ts";
 import { loadSettings, redactSettings, type LoadedSettings } from "./config/load.ts";
 import { settingsSchema, SETTING_NAMES } from "./config/schema.ts";
+import { trustExtraCaCertificates } from "./config/extra-ca.ts";
 import { ensureSecretFile, readSecretFile } from "./config/secret-file.ts";
 import { runControlPlaneCommand } from "./dev/control-plane/command.ts";
 import { startMockModel } from "./dev/mock-model.ts";
@@ -547,7 +548,12 @@ function buildCli(): Command {
   const configOpt = "-c, --config <file>";
   const configHelp = "env file with settings";
   let leafConfig: string | undefined;
-  const load = () => loadSettings(leafConfig ?? program.opts().config, process.env);
+  const load = () => {
+    const loaded = loadSettings(leafConfig ?? program.opts().config, process.env);
+    // A private CA from the env file, for the https calls of every command (doctor, run, ...).
+    trustExtraCaCertificates(loaded.settings.NODE_EXTRA_CA_CERTS, process.env);
+    return loaded;
+  };
   program.hook("preAction", (_root, leaf) => {
     leafConfig = leaf.opts().config;
   });

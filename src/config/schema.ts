@@ -104,7 +104,7 @@ export const settingsSchema = z
       .default("https://registry.npmjs.org")
       .describe("npm registry that `openclaw install` fetches Node, npm and openclaw from"),
     NODE_EXTRA_CA_CERTS: optionalString(
-      "PEM file of CA certificates Node trusts besides its built-in list, for the daemon's and the gateway's https calls (e.g. /etc/ssl/certs/ca-certificates.crt once a private CA is in the system store). Node reads it from the environment at process start: it works from the env file because the unit's EnvironmentFile= exports it, and the gateway inherits it",
+      "PEM file of CA certificates Node trusts besides its built-in list, for the https calls of the daemon, its commands and the gateway (e.g. /etc/ssl/certs/ca-certificates.crt once a private CA is in the system store). From the env file it works everywhere: the unit's EnvironmentFile= exports it, a command run from a shell adds the certificates itself at start, and the gateway gets it in its environment",
     ),
 
     GATEWAY_STARTUP_TIMEOUT_MS: ms(240_000, "How long the gateway may take to answer hello-ok before it is killed and restarted"),

@@ -147,6 +147,8 @@ export function gatewayEnv(s: Settings, layout: GatewayLayout, token: string, pa
     OPENCLAW_CONFIG_PATH: layout.configPath,
     [GATEWAY_TOKEN_ENV]: token,
   });
+  // From the env file too, not only inherited (the daemon run from a shell): the gateway trusts the same CAs.
+  if (s.NODE_EXTRA_CA_CERTS !== undefined) env.NODE_EXTRA_CA_CERTS = s.NODE_EXTRA_CA_CERTS;
   if (s.MOONSHOT_API_KEY !== undefined) env.MOONSHOT_API_KEY = s.MOONSHOT_API_KEY;
   if (s.OPENAI_API_KEY !== undefined) env.OPENAI_API_KEY = s.OPENAI_API_KEY;
   if (s.OPENAI_COMPAT_BASE_URL !== undefined) env.OPENAI_COMPAT_API_KEY = s.OPENAI_COMPAT_API_KEY ?? "not-needed";

@@ -68,7 +68,7 @@ describe.runIf(canRun)("the droplet under a real systemd", () => {
     expect(status.stdout).toMatch(/Status: "gateway ready; \d+ turns? queued/);
   }, 12 * MIN);
 
-  it("`agent-supervisor turn` gets the mock model's reply, once; a control-plane turn completes too", async () => {
+  it("`agent-supervisor turn` gets the mock model's reply, once; a turn claimed over https from the control plane (private CA) completes too", async () => {
     const t0 = Date.now();
     const r = await cliTurn(c, "hello droplet", "droplet-cli");
     expect(r.code, r.stderr).toBe(0);
@@ -85,7 +85,7 @@ describe.runIf(canRun)("the droplet under a real systemd", () => {
     expect(done.reply).toBe("echo: hello from the fleet");
   }, 5 * MIN);
 
-  it("`agent-supervisor doctor` passes as the service user; systemd-analyze security is recorded", async () => {
+  it("`agent-supervisor doctor` passes as the service user (the https control plane included); systemd-analyze security is recorded", async () => {
     const doctor = await c.exec(["setpriv", "--reuid=agent-supervisor", "--regid=agent-supervisor", "--init-groups", "agent-supervisor", "doctor"], {
       env: { HOME: GUEST.dataDir },
     });

@@ -6,7 +6,9 @@
  *   a small python server, with a certificate from a throwaway CA that reaches the guest's trust
  *   store only through the rendered user-data's `ca_certs` slot;
  * - the stand-ins, run from the release binary itself: the mock model (`dev mock-model`, the LLM
- *   provider) and the reference control plane (`dev control-plane`, the fleet's control plane);
+ *   provider) and the reference control plane (`dev control-plane`, the fleet's control plane),
+ *   which the daemon reaches over https through a TLS front with the same CA's certificate, so the
+ *   daemon's Node trusts it only through the NODE_EXTRA_CA_CERTS that render.sh writes;
  * - the NoCloud seed: the project's cloud-init template rendered by `cloud-init/render.sh`;
  * - the managed OpenClaw runtime, bind-mounted read-only from the end-to-end runtime cache where
  *   install.sh's `agent-supervisor openclaw install` finds it (`current.json`), because the guest
@@ -18,6 +20,7 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { BINARY, ROOT, SUMS } from "../build/ensure-built.ts";
+import { makeTestTls } from "../integration/tls-fixture.ts";
 import type { Bind } from "./container.ts";
 
 /** Where things are inside the guest. */
@@ -25,7 +28,10 @@ export const GUEST = {
   release: "/srv/release",
   releaseUrl: "https://127.0.0.1:8443",
   modelUrl: "http://127.0.0.1:18999",
+  /** The control plane's admin side, for the test (plain http). */
   controlPlaneUrl: "http://127.0.0.1:18800",
+  /** The daemon's side: https with the throwaway CA's certificate, which only NODE_EXTRA_CA_CERTS makes Node trust. */
+  controlPlaneTlsUrl: "https://127.0.0.1:18443",
   dataDir: "/var/lib/agent-supervisor",
   envFile: "/etc/agent-supervisor/agent-supervisor.env",
   runtimeId: "droplet-1",
@@ -50,19 +56,6 @@ function write(root: string, path: string, content: string, mode = 0o644): void 
   writeFileSync(file, content, { mode });
 }
 
-/** A throwaway CA and a server certificate for 127.0.0.1/localhost signed by it, in `dir`. */
-function makeTls(dir: string): { ca: string; cert: string; key: string } {
-  mkdirSync(dir, { recursive: true });
-  const p = (f: string) => join(dir, f);
-  run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=agent-supervisor droplet test CA",
-    "-keyout", p("ca.key"), "-out", p("ca.pem"), "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
-  run("openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", p("server.key"), "-out", p("server.csr")]);
-  writeFileSync(p("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
-  run("openssl", ["x509", "-req", "-in", p("server.csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"), "-CAcreateserial", "-days", "2",
-    "-extfile", p("ext.cnf"), "-out", p("server.pem")]);
-  return { ca: p("ca.pem"), cert: p("server.pem"), key: p("server.key") };
-}
-
 const RELEASE_SERVER = `import functools, http.server, ssl, sys
 directory, port, cert, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=directory)
@@ -71,6 +64,40 @@ ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
 httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
 httpd.serve_forever()
+`;
+
+/** A TLS front for a plain-http port: what an internal https host with a private CA looks like. */
+const TLS_FORWARDER = `import socket, ssl, sys, threading
+port, target, cert, key = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+def pipe(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            b.sendall(d)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+def handle(c):
+    try:
+        t = ctx.wrap_socket(c, server_side=True)
+        u = socket.create_connection(("127.0.0.1", target))
+    except OSError:
+        c.close()
+        return
+    threading.Thread(target=pipe, args=(t, u), daemon=True).start()
+    pipe(u, t)
+server = socket.create_server(("127.0.0.1", port))
+while True:
+    conn, _ = server.accept()
+    threading.Thread(target=handle, args=(conn,), daemon=True).start()
 `;
 
 /** A stand-in unit, started before cloud-init's final stage (which runs install.sh). */
@@ -99,15 +126,17 @@ export function prepareGuest(root: string, work: string, runtimeDir: string): Pr
   mkdirSync(release, { recursive: true });
   for (const f of [BINARY, SUMS, join(ROOT, "install.sh")]) copyFileSync(f, join(release, f.split("/").pop()!));
 
-  const tls = makeTls(join(work, "tls"));
+  const tls = makeTestTls(join(work, "tls"));
   for (const [name, from] of Object.entries({ "ca.pem": tls.ca, "server.pem": tls.cert, "server.key": tls.key })) {
     write(root, `srv/tls/${name}`, readFileSync(from, "utf8"), 0o600);
   }
   write(root, "usr/local/lib/droplet-test/release_server.py", RELEASE_SERVER);
+  write(root, "usr/local/lib/droplet-test/tls_forwarder.py", TLS_FORWARDER);
   const bin = `${GUEST.release}/agent-supervisor-linux-x64`;
   const units: Record<string, string> = {
     "droplet-release.service": unit("release host", `/usr/bin/python3 /usr/local/lib/droplet-test/release_server.py ${GUEST.release} 8443 /srv/tls/server.pem /srv/tls/server.key`),
     "droplet-mock-model.service": unit("LLM provider", `${bin} dev mock-model --port 18999`),
+    "droplet-control-plane-tls.service": unit("fleet control plane, https", "/usr/bin/python3 /usr/local/lib/droplet-test/tls_forwarder.py 18443 18800 /srv/tls/server.pem /srv/tls/server.key"),
     "droplet-control-plane.service": unit(
       "fleet control plane",
       `${bin} dev control-plane --port 18800 --db /var/lib/droplet-cp/cp.db --state-dir /var/lib/droplet-cp --runtime ${GUEST.runtimeId}:${GUEST.accountId}`,
@@ -127,7 +156,7 @@ export function prepareGuest(root: string, work: string, runtimeDir: string): Pr
     env: {
       PATH: process.env.PATH,
       AGENT_SUPERVISOR_BASE_URL: GUEST.releaseUrl,
-      CONTROL_PLANE_URL: GUEST.controlPlaneUrl,
+      CONTROL_PLANE_URL: GUEST.controlPlaneTlsUrl,
       CONTROL_PLANE_TOKEN: tokens.service,
       RUNTIME_ID: GUEST.runtimeId,
       ACCOUNT_ID: GUEST.accountId,

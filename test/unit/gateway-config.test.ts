@@ -129,6 +129,12 @@ describe("gatewayEnv", () => {
     for (const [k, v] of Object.entries(GATEWAY_ENV_PRESETS)) expect(env[k], k).toBe(v);
   });
 
+  it("passes NODE_EXTRA_CA_CERTS from the settings (env file) as well as from the parent, the setting first", () => {
+    expect(gatewayEnv({ ...all, NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/ca-certificates.crt" }, layout, TOKEN, parent).NODE_EXTRA_CA_CERTS).toBe("/etc/ssl/certs/ca-certificates.crt");
+    expect(gatewayEnv(all, layout, TOKEN, { ...parent, NODE_EXTRA_CA_CERTS: "/from/env.pem" }).NODE_EXTRA_CA_CERTS).toBe("/from/env.pem");
+    expect(gatewayEnv(all, layout, TOKEN, parent)).not.toHaveProperty("NODE_EXTRA_CA_CERTS");
+  });
+
   it("points HOME and the OpenClaw paths into the data directory, whatever the parent says", () => {
     const env = gatewayEnv(all, layout, TOKEN, parent);
     expect(env.HOME).toBe(layout.homeDir);
