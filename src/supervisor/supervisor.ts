@@ -208,10 +208,7 @@ export class GatewaySupervisor {
           ? { state: "failed", pid: null, reason: `${decision.reason}; last cause: ${cause}`, cause }
           : { state: "backoff", pid: null, reason: `${cause}; restarting in ${decision.delayMs} ms`, cause },
       );
-      const woken = new AbortController();
-      this.#wakeBackoff = () => woken.abort();
-      await clock.sleep(decision.delayMs, AbortSignal.any([signal, woken.signal]));
-      this.#wakeBackoff = undefined;
+      await this.#sleepWakeable(decision.delayMs, signal);
     }
     this.#set({ state: "stopped", pid: null, reason: "daemon stopping" });
   }
@@ -220,9 +217,14 @@ export class GatewaySupervisor {
   async #hold(reason: string, cause: RestartCause, signal: AbortSignal): Promise<void> {
     this.#set({ state: "failed", pid: null, reason, cause });
     this.#d.log.error({ reason }, "gateway held: not restarting until the configuration changes");
+    await this.#sleepWakeable(2_147_483_647, signal);
+  }
+
+  /** Sleep `ms` (ms), cut short by {@link wake} or by `signal`. */
+  async #sleepWakeable(ms: number, signal: AbortSignal): Promise<void> {
     const woken = new AbortController();
     this.#wakeBackoff = () => woken.abort();
-    await this.#d.clock.sleep(2_147_483_647, AbortSignal.any([signal, woken.signal]));
+    await this.#d.clock.sleep(ms, AbortSignal.any([signal, woken.signal]));
     this.#wakeBackoff = undefined;
   }
 
@@ -243,10 +245,7 @@ export class GatewaySupervisor {
         this.#set({ state: "failed", pid: null, reason, cause: "config" });
         this.#d.log.error({ reason, recheckMs: this.#d.policy.maxMs }, "gateway held: a prerequisite is missing; looking again periodically");
       }
-      const woken = new AbortController();
-      this.#wakeBackoff = () => woken.abort();
-      await this.#d.clock.sleep(this.#d.policy.maxMs, AbortSignal.any([signal, woken.signal]));
-      this.#wakeBackoff = undefined;
+      await this.#sleepWakeable(this.#d.policy.maxMs, signal);
       if (signal.aborted) return undefined;
       try {
         return await this.#d.prepare(generation);

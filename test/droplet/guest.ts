@@ -64,17 +64,20 @@ export async function modelCalls(c: Container, marker: string): Promise<number> 
   return body.requests.filter((r) => r.prompt.includes(marker)).length;
 }
 
+/** `curl -fsS` a JSON request in the guest; `auth` is the Authorization value (shell-expanded). Returns the body text. */
+function curlJson(c: Container, method: string, url: string, auth: string, body?: unknown): Promise<string> {
+  const data = body === undefined ? "" : `-H 'content-type: application/json' --data-binary '${JSON.stringify(body).replaceAll("'", "'\\''")}'`;
+  return c.sh(`curl -fsS -X ${method} -H "authorization: ${auth}" ${data} ${url}`);
+}
+
 /** Call the local API with the daemon's token (read as root from the data directory). */
 export async function localApi(c: Container, method: "GET" | "POST", path: string, body?: unknown): Promise<any> {
-  const data = body === undefined ? "" : `-H 'content-type: application/json' --data-binary '${JSON.stringify(body).replaceAll("'", "'\\''")}'`;
-  const out = await c.sh(`curl -fsS -X ${method} -H "authorization: Bearer $(cat ${GUEST.dataDir}/api.token)" ${data} http://127.0.0.1:18790${path}`);
-  return JSON.parse(out);
+  return JSON.parse(await curlJson(c, method, `http://127.0.0.1:18790${path}`, `Bearer $(cat ${GUEST.dataDir}/api.token)`, body));
 }
 
 /** Call the stand-in control plane's admin API. */
 export async function controlPlaneAdmin(c: Container, adminToken: string, method: "GET" | "POST" | "PUT", path: string, body?: unknown): Promise<any> {
-  const data = body === undefined ? "" : `-H 'content-type: application/json' --data-binary '${JSON.stringify(body).replaceAll("'", "'\\''")}'`;
-  const out = await c.sh(`curl -fsS -X ${method} -H 'authorization: Bearer ${adminToken}' ${data} ${GUEST.controlPlaneUrl}${path}`);
+  const out = await curlJson(c, method, `${GUEST.controlPlaneUrl}${path}`, `Bearer ${adminToken}`, body);
   return out.trim() ? JSON.parse(out) : null;
 }
 
