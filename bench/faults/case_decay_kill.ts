@@ -6,9 +6,9 @@
 import { createHash } from "node:crypto";
 import { cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runDecay } from "../../src/supervisor/decay-apply.ts";
-import { DEFAULT_DECAY_POLICY } from "../../src/supervisor/decay-plan.ts";
-import { rollupNoteContent, rollupNoteNames } from "../../src/supervisor/decay-rollup.ts";
+import { runDecay } from "../../src/workspace/decay-apply.ts";
+import { DEFAULT_DECAY_POLICY } from "../../src/workspace/decay-plan.ts";
+import { rollupNoteContent, rollupNoteNames } from "../../src/workspace/decay-rollup.ts";
 import { openDb } from "../../src/store/db.ts";
 import { getJson, startDaemon, until } from "../../test/e2e/harness.ts";
 import { ms, withDb } from "./observe.ts";

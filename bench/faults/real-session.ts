@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startReferenceControlPlane, type RunningControlPlane, type StartReferenceControlPlaneOptions } from "../../src/dev/control-plane/server.ts";
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
-import { processGroupRss } from "../../src/supervisor/memory.ts";
+import { processGroupRss } from "../../src/watchdogs/memory.ts";
 import { makeSite, startDaemon, until, waitReady, type Daemon, type Site } from "../../test/e2e/harness.ts";
 import { submit, turnRows } from "./observe.ts";
 import { saveLogs, stopDaemon } from "./stand-in.ts";

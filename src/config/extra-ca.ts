@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import * as nodeTls from "node:tls";
-import { ConfigError } from "../errors.ts";
+import { ConfigError } from "../core/errors.ts";
 
 /** The two calls used from node:tls (Node >= 22.19 / 24.5), injectable for tests. */
 export type TlsCaApi = Pick<typeof nodeTls, "getCACertificates" | "setDefaultCACertificates">;

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { parseEnv } from "node:util";
 import type { z } from "zod";
 import { SECRET_SETTINGS, SETTING_NAMES, settingsSchema, type Settings } from "./schema.ts";
-import { ConfigError } from "../errors.ts";
+import { ConfigError } from "../core/errors.ts";
 
 /** Default env file, read when present; `--config FILE` names another (which then must exist). */
 export const DEFAULT_CONFIG_FILE = "/etc/agent-supervisor/agent-supervisor.env";

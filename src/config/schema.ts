@@ -8,7 +8,7 @@
 import { resolve } from "node:path";
 import cron from "node-cron";
 import { z } from "zod";
-import { checkDecayPolicy, type DecayPolicy } from "../supervisor/decay-plan.ts";
+import { checkDecayPolicy, type DecayPolicy } from "../workspace/decay-plan.ts";
 
 const ms = (def: number, what: string) =>
   z.coerce.number().int().min(0).max(24 * 3600_000).default(def).describe(`${what} (milliseconds)`);

@@ -12,7 +12,7 @@ import { GatewayClient, type GatewayClientOptions } from "@openclaw/gateway-clie
 import { PROTOCOL_VERSION } from "@openclaw/gateway-protocol/version";
 import { connect as tcpConnect } from "node:net";
 import type { Logger } from "pino";
-import { SupervisorError } from "../errors.ts";
+import { SupervisorError } from "../core/errors.ts";
 
 /** Requests made while no hello-ok'd connection exists. */
 export class NotConnectedError extends SupervisorError {

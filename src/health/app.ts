@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { SupervisorError } from "../errors.ts";
+import { SupervisorError } from "../core/errors.ts";
 import { DEFAULT_HEALTH_THRESHOLDS, type HealthThresholds } from "./assess.ts";
 import { bearerAuth } from "./auth.ts";
 import type { Metrics } from "./metrics.ts";

@@ -2,7 +2,7 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
-import { UnavailableError } from "../errors.ts";
+import { UnavailableError } from "../core/errors.ts";
 
 /** A listening server. */
 export type HttpServerHandle = {

@@ -5,7 +5,7 @@
  * the daemon needs cannot be had right now", and the operator's fix is outside the process
  * (network, registry, disk, running `agent-supervisor openclaw install`). Branch on `code`.
  */
-import { UnavailableError } from "../errors.ts";
+import { UnavailableError } from "../core/errors.ts";
 
 /** Stable codes raised by this module. */
 export const RUNTIME_ERROR_CODES = {

@@ -8,7 +8,7 @@
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";
 import { runChild, type SpawnLike } from "./child.ts";
-import { ConfigError } from "../errors.ts";
+import { ConfigError } from "../core/errors.ts";
 import { RUNTIME_ERROR_CODES as E, RuntimeError } from "./errors.ts";
 import { acquireInstallLock } from "./lock.ts";
 import {

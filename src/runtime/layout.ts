@@ -13,7 +13,7 @@
  * ```
  * A directory without `.partial-` exists only once complete, so its presence means "installed".
  */
-import { fsyncDir, readJsonState, StateFileError, writeFileAtomic as writeFileAtomicShared } from "../fs-atomic.ts";
+import { fsyncDir, readJsonState, StateFileError, writeFileAtomic as writeFileAtomicShared } from "../core/fs-atomic.ts";
 import { randomBytes } from "node:crypto";
 import { open, rename, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";

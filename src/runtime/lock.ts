@@ -7,7 +7,7 @@
  * aside and checking that what was moved is the lock judged stale, so two installers breaking
  * the same stale lock cannot both win.
  */
-import { isPidAlive } from "../os-process.ts";
+import { isPidAlive } from "../core/os-process.ts";
 import { link, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { RUNTIME_ERROR_CODES as E, RuntimeError } from "./errors.ts";
 import { randomSuffix } from "./layout.ts";

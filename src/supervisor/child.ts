@@ -3,7 +3,7 @@
  * into the structured log, signalled as a group.
  */
 import type { ChildProcess, SpawnOptions } from "node:child_process";
-import { procStatFields } from "../os-process.ts";
+import { procStatFields } from "../core/os-process.ts";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";

@@ -7,11 +7,11 @@
  * and the values travel only in the child's environment.
  */
 import { mkdir } from "node:fs/promises";
-import { writeFileAtomic } from "../fs-atomic.ts";
+import { writeFileAtomic } from "../core/fs-atomic.ts";
 import { dirname, join } from "node:path";
 import template from "../../openclaw/openclaw.template.json" with { type: "json" };
 import type { Settings } from "../config/schema.ts";
-import { ConfigError } from "../errors.ts";
+import { ConfigError } from "../core/errors.ts";
 
 /** Where the gateway's state lives under the data directory. All absolute paths. */
 export type GatewayLayout = {

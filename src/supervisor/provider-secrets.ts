@@ -3,7 +3,7 @@
  * (never in SQLite or a log) and merged over the settings each time the gateway is prepared.
  */
 import type { Settings } from "../config/schema.ts";
-import { readJsonState, writeFileAtomic } from "../fs-atomic.ts";
+import { readJsonState, writeFileAtomic } from "../core/fs-atomic.ts";
 import { secretsSchema, type Secrets } from "../sync/contract.ts";
 
 /**

@@ -11,8 +11,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { skillsManifestSchema, type SkillsManifest } from "../sync/contract.ts";
-import { SupervisorError } from "../errors.ts";
-import { fsyncDir, readJsonState } from "../fs-atomic.ts";
+import { SupervisorError } from "../core/errors.ts";
+import { fsyncDir, readJsonState } from "../core/fs-atomic.ts";
 
 /** A manifest that fails verification; nothing is written. */
 export class SkillsManifestError extends SupervisorError {

@@ -7,10 +7,10 @@
  */
 import { readFileSync, rmSync } from "node:fs";
 import type { Logger } from "pino";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../core/clock.ts";
 import type { HealthSnapshot } from "../health/ports.ts";
 import type { EventStore } from "../store/events.ts";
-import { writeFileAtomic } from "../fs-atomic.ts";
+import { writeFileAtomic } from "../core/fs-atomic.ts";
 import {
   processStartTicks,
   signalProcessGroup,
@@ -20,7 +20,7 @@ import {
   type RunningChild,
   type SpawnFn,
 } from "./child.ts";
-import { ConfigError, UnavailableError } from "../errors.ts";
+import { ConfigError, UnavailableError } from "../core/errors.ts";
 import { decideRestart, type BackoffPolicy, type BreakerPolicy, type RestartHistory } from "./restart-policy.ts";
 
 /** Timing policy, all in milliseconds. */

@@ -9,7 +9,7 @@
  */
 import type { z } from "zod";
 import { isLoopbackUrl } from "../config/schema.ts";
-import { ConfigError } from "../errors.ts";
+import { ConfigError } from "../core/errors.ts";
 import {
   MAX_RESPONSE_BYTES,
   OPERATIONS,

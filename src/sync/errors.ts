@@ -5,7 +5,7 @@
  * (undici style: branch on `code`, never on message text). Messages never contain a response
  * body, the service token or credentials from a URL: a body may carry provider keys (secrets).
  */
-import { SupervisorError } from "../errors.ts";
+import { SupervisorError } from "../core/errors.ts";
 
 /** Stable codes of {@link ControlPlaneError}. */
 export type ControlPlaneErrorCode =

@@ -8,7 +8,7 @@
  * problem (status `degraded`) and the current configuration stays in force.
  */
 import type { Logger } from "pino";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../core/clock.ts";
 import { backoffDelay } from "../supervisor/restart-policy.ts";
 import { verifySkillsManifest } from "../supervisor/skills.ts";
 import type { Secrets, SkillsManifest } from "./contract.ts";

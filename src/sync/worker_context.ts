@@ -3,7 +3,7 @@
  * /health, the wake-ups, and the one place that reacts to a refused token.
  */
 import type { Logger } from "pino";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../core/clock.ts";
 import type { CentralTurnStore } from "../store/central.ts";
 import type { ControlPlaneClient, StatusInput } from "./client.ts";
 import { ControlPlaneError } from "./errors.ts";

@@ -1,5 +1,5 @@
 /** A sleep that another part of the daemon can cut short, without losing a wake that comes early. */
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../core/clock.ts";
 
 /**
  * A one-slot wake-up flag. {@link wake} ends the current {@link sleep}, or, when nobody sleeps,

@@ -6,12 +6,12 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { applyDecayPlan, applyStep, runDecay, type DecayStepEvent } from "../../src/supervisor/decay-apply.ts";
-import { DecayBusyError } from "../../src/supervisor/decay-errors.ts";
-import { resolveInside, scanDecayFiles } from "../../src/supervisor/decay-fs.ts";
-import { DecayJournal } from "../../src/supervisor/decay-journal.ts";
-import { DEFAULT_DECAY_POLICY, planDecay } from "../../src/supervisor/decay-plan.ts";
-import { rollupNoteContent, rollupNoteNames } from "../../src/supervisor/decay-rollup.ts";
+import { applyDecayPlan, applyStep, runDecay, type DecayStepEvent } from "../../src/workspace/decay-apply.ts";
+import { DecayBusyError } from "../../src/workspace/decay-errors.ts";
+import { resolveInside, scanDecayFiles } from "../../src/workspace/decay-fs.ts";
+import { DecayJournal } from "../../src/workspace/decay-journal.ts";
+import { DEFAULT_DECAY_POLICY, planDecay } from "../../src/workspace/decay-plan.ts";
+import { rollupNoteContent, rollupNoteNames } from "../../src/workspace/decay-rollup.ts";
 import { at, removeTempDirs, richWorkspace, snapshot, tempDb, tempDir, writeTree } from "./helpers.ts";
 
 afterEach(removeTempDirs);

@@ -2,7 +2,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { DEFAULT_BOOTSTRAP_MAX_CHARS, memoryBudgetCheck, readMemoryBudget } from "../../src/supervisor/decay-budget.ts";
+import { DEFAULT_BOOTSTRAP_MAX_CHARS, memoryBudgetCheck, readMemoryBudget } from "../../src/workspace/decay-budget.ts";
 import { removeTempDirs, tempDir, writeTree } from "./helpers.ts";
 
 afterEach(removeTempDirs);

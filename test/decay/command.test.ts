@@ -2,12 +2,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConfigError } from "../../src/errors.ts";
-import { DecayStepsFailedError } from "../../src/supervisor/decay-errors.ts";
-import { runDecayCommand } from "../../src/supervisor/decay-command.ts";
-import { DecayJournal } from "../../src/supervisor/decay-journal.ts";
-import { DEFAULT_DECAY_POLICY, planDecay } from "../../src/supervisor/decay-plan.ts";
-import { scanDecayFiles } from "../../src/supervisor/decay-fs.ts";
+import { ConfigError } from "../../src/core/errors.ts";
+import { DecayStepsFailedError } from "../../src/workspace/decay-errors.ts";
+import { runDecayCommand } from "../../src/workspace/decay-command.ts";
+import { DecayJournal } from "../../src/workspace/decay-journal.ts";
+import { DEFAULT_DECAY_POLICY, planDecay } from "../../src/workspace/decay-plan.ts";
+import { scanDecayFiles } from "../../src/workspace/decay-fs.ts";
 import { at, removeTempDirs, richWorkspace, snapshot, tempDb, tempDir, writeTree } from "./helpers.ts";
 
 afterEach(removeTempDirs);

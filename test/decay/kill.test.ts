@@ -8,9 +8,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterEach, expect, it } from "vitest";
-import { runDecay } from "../../src/supervisor/decay-apply.ts";
-import { DecayJournal } from "../../src/supervisor/decay-journal.ts";
-import { DEFAULT_DECAY_POLICY } from "../../src/supervisor/decay-plan.ts";
+import { runDecay } from "../../src/workspace/decay-apply.ts";
+import { DecayJournal } from "../../src/workspace/decay-journal.ts";
+import { DEFAULT_DECAY_POLICY } from "../../src/workspace/decay-plan.ts";
 import { openDb } from "../../src/store/db.ts";
 import { killGroup } from "../integration/helpers.ts";
 import { at, removeTempDirs, richWorkspace, snapshot, tempDb, tempDir } from "./helpers.ts";
@@ -30,9 +30,9 @@ function writeChildScript(): string {
   writeFileSync(
     script,
     `import { openDb } from ${JSON.stringify(join(src, "store/db.ts"))};
-import { applyDecayPlan } from ${JSON.stringify(join(src, "supervisor/decay-apply.ts"))};
-import { scanDecayFiles } from ${JSON.stringify(join(src, "supervisor/decay-fs.ts"))};
-import { DEFAULT_DECAY_POLICY, planDecay } from ${JSON.stringify(join(src, "supervisor/decay-plan.ts"))};
+import { applyDecayPlan } from ${JSON.stringify(join(src, "workspace/decay-apply.ts"))};
+import { scanDecayFiles } from ${JSON.stringify(join(src, "workspace/decay-fs.ts"))};
+import { DEFAULT_DECAY_POLICY, planDecay } from ${JSON.stringify(join(src, "workspace/decay-plan.ts"))};
 const [ws, dbPath, nowMs, index, phase] = process.argv.slice(2);
 const db = openDb(dbPath);
 const plan = planDecay(await scanDecayFiles(ws, DEFAULT_DECAY_POLICY), Number(nowMs), DEFAULT_DECAY_POLICY);

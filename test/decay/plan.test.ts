@@ -1,8 +1,8 @@
 /** planDecay and the ISO-week arithmetic: pure, table-driven, no disk, no timers. */
 import { describe, expect, it } from "vitest";
-import { dayNumber, formatDate, formatIsoWeek, isoWeekMonday, isoWeekOf, parseDate, parseIsoWeek, weeksInIsoYear } from "../../src/supervisor/decay-dates.ts";
-import { checkDecayPolicy, DEFAULT_DECAY_POLICY, planDecay, type DecayFile, type DecayPolicy, type DecayStep } from "../../src/supervisor/decay-plan.ts";
-import { ConfigError } from "../../src/errors.ts";
+import { dayNumber, formatDate, formatIsoWeek, isoWeekMonday, isoWeekOf, parseDate, parseIsoWeek, weeksInIsoYear } from "../../src/workspace/decay-dates.ts";
+import { checkDecayPolicy, DEFAULT_DECAY_POLICY, planDecay, type DecayFile, type DecayPolicy, type DecayStep } from "../../src/workspace/decay-plan.ts";
+import { ConfigError } from "../../src/core/errors.ts";
 import { at } from "./helpers.ts";
 
 const files = (...paths: string[]): DecayFile[] => paths.map((path) => ({ path, sizeBytes: 10 }));

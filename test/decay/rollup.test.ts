@@ -1,7 +1,7 @@
 /** The roll-up file format: pure merge and parse, byte-exact, idempotent. */
 import { describe, expect, it } from "vitest";
-import { DecayError } from "../../src/supervisor/decay-errors.ts";
-import { mergeRollup, rollupHeader, rollupNoteContent, rollupNoteNames, type RollupNote } from "../../src/supervisor/decay-rollup.ts";
+import { DecayError } from "../../src/workspace/decay-errors.ts";
+import { mergeRollup, rollupHeader, rollupNoteContent, rollupNoteNames, type RollupNote } from "../../src/workspace/decay-rollup.ts";
 
 const header = rollupHeader("2026-W45", "2026-11-02", "2026-11-08");
 const note = (name: string, content: string | Buffer): RollupNote => ({ name, content: Buffer.isBuffer(content) ? content : Buffer.from(content) });

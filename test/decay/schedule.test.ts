@@ -1,9 +1,9 @@
 /** runDecaySchedule with a fake node-cron: ticks run passes, overlap is skipped, abort stops everything. */
 import { afterEach, describe, expect, it } from "vitest";
-import { runDecaySchedule, type CronScheduler } from "../../src/supervisor/decay-schedule.ts";
-import { DecayJournal } from "../../src/supervisor/decay-journal.ts";
-import { DEFAULT_DECAY_POLICY, planDecay } from "../../src/supervisor/decay-plan.ts";
-import { scanDecayFiles } from "../../src/supervisor/decay-fs.ts";
+import { runDecaySchedule, type CronScheduler } from "../../src/workspace/decay-schedule.ts";
+import { DecayJournal } from "../../src/workspace/decay-journal.ts";
+import { DEFAULT_DECAY_POLICY, planDecay } from "../../src/workspace/decay-plan.ts";
+import { scanDecayFiles } from "../../src/workspace/decay-fs.ts";
 import { at, removeTempDirs, richWorkspace, snapshot, tempDb, writeTree } from "./helpers.ts";
 
 afterEach(removeTempDirs);

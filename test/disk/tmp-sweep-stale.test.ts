@@ -21,7 +21,7 @@ import {
   isStateLocksName,
   sweepStaleGatewayTmp,
   type EntryFacts,
-} from "../../src/supervisor/tmp-sweep.ts";
+} from "../../src/watchdogs/tmp-sweep.ts";
 
 const uid = process.getuid!();
 const HOUR = 3_600_000;

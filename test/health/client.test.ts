@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ApiError, createApiClient, DaemonUnreachableError, isTransientApiError, TurnWaitTimeoutError } from "../../src/health/client.ts";
-import { exitCodeFor, QueueFullError, SupervisorError } from "../../src/errors.ts";
+import { ApiError, createApiClient, DaemonUnreachableError, isTransientApiError, TurnWaitTimeoutError } from "../../src/cli/api-client.ts";
+import { exitCodeFor, QueueFullError, SupervisorError } from "../../src/core/errors.ts";
 import type { TurnView } from "../../src/health/ports.ts";
 import { TOKEN } from "./fakes.ts";
 import { harness } from "./harness.ts";

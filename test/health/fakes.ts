@@ -1,5 +1,5 @@
 /** In-memory fakes of the health server's dependencies (not of the server itself). */
-import { SupervisorError } from "../../src/errors.ts";
+import { SupervisorError } from "../../src/core/errors.ts";
 import type { HealthSnapshot, TurnsPort, TurnView } from "../../src/health/ports.ts";
 
 type Wait = { id: string; timeoutMs: number; settle: () => void };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { assessHealth } from "../../src/health/assess.ts";
-import { formatBytes, formatDuration, formatStatus } from "../../src/health/format.ts";
+import { formatBytes, formatDuration, formatStatus } from "../../src/cli/status-format.ts";
 import type { HealthDocument } from "../../src/health/wire.ts";
 import { snapshot } from "./fakes.ts";
 

@@ -8,7 +8,7 @@
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { TurnService } from "../../src/gateway/turn-service.ts";
+import { TurnService } from "../../src/turns/turn-service.ts";
 import type { TurnsPort } from "../../src/health/ports.ts";
 import { startHttpServer, type HttpServerHandle } from "../../src/health/server.ts";
 import { openDb } from "../../src/store/db.ts";

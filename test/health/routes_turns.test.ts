@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DrainingError, QueueFullError, StorageFullError } from "../../src/errors.ts";
+import { DrainingError, QueueFullError, StorageFullError } from "../../src/core/errors.ts";
 import { harness } from "./harness.ts";
 
 const body = { conversationId: "chat:42@web", message: "hello" };

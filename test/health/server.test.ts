@@ -1,6 +1,6 @@
 /** Through a real socket: startHttpServer on 127.0.0.1 port 0, the real fetch, the API client. */
 import { afterEach, describe, expect, it } from "vitest";
-import { ApiError, createApiClient, DaemonUnreachableError } from "../../src/health/client.ts";
+import { ApiError, createApiClient, DaemonUnreachableError } from "../../src/cli/api-client.ts";
 import { startHttpServer, type HttpServerHandle } from "../../src/health/server.ts";
 import { TOKEN } from "./fakes.ts";
 import { harness } from "./harness.ts";

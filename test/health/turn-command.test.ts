@@ -1,8 +1,8 @@
 /** The pure parts of `agent-supervisor turn`: what a refusal and a wait timeout say, and the exit code. */
 import { describe, expect, it } from "vitest";
-import { exitCodeFor } from "../../src/errors.ts";
-import { ApiError, DaemonUnreachableError, TurnWaitTimeoutError } from "../../src/health/client.ts";
-import { refusalError, waitTimeoutMessage } from "../../src/health/turn-command.ts";
+import { exitCodeFor } from "../../src/core/errors.ts";
+import { ApiError, DaemonUnreachableError, TurnWaitTimeoutError } from "../../src/cli/api-client.ts";
+import { refusalError, waitTimeoutMessage } from "../../src/cli/turn.ts";
 
 describe("refusalError", () => {
   it.each([

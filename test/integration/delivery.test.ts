@@ -5,9 +5,9 @@
  */
 import { GatewayClientRequestError, isGatewayProtocolResponseError } from "@openclaw/gateway-client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { systemClock } from "../../src/clock.ts";
-import { TurnDelivery, type DeliveryPolicy } from "../../src/gateway/delivery.ts";
-import { TurnService } from "../../src/gateway/turn-service.ts";
+import { systemClock } from "../../src/core/clock.ts";
+import { TurnDelivery, type DeliveryPolicy } from "../../src/turns/delivery.ts";
+import { TurnService } from "../../src/turns/turn-service.ts";
 import type { Turn } from "../../src/store/turns.ts";
 import { assistantMsg, deferred, FakeGateway, never, okReply, userMsg } from "./fake-gateway.ts";
 import { gatewayResponseError } from "./gateway-wire-error.ts";

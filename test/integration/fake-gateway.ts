@@ -4,7 +4,7 @@
  * client does (abort rejects; a deadline rejects with GatewayClientRequestTimeoutError).
  */
 import { GatewayClientRequestTimeoutError } from "@openclaw/gateway-client";
-import type { GatewayPort } from "../../src/gateway/delivery.ts";
+import type { GatewayPort } from "../../src/turns/delivery.ts";
 
 type RequestOpts = Parameters<GatewayPort["request"]>[2];
 export type Call = { method: string; params: Record<string, any>; opts: RequestOpts; settled: boolean };

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { validateSettings } from "../../src/config/load.ts";
 import { gatewayLayout, prepareGatewayFiles } from "../../src/supervisor/gateway-config.ts";
-import { writeFileAtomic } from "../../src/fs-atomic.ts";
+import { writeFileAtomic } from "../../src/core/fs-atomic.ts";
 import { removeTempDirs, tempDir } from "./helpers.ts";
 
 afterEach(removeTempDirs);

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import type { Logger } from "pino";
-import { createLogger } from "../../src/logger.ts";
+import { createLogger } from "../../src/core/logger.ts";
 import { openDb, type Db } from "../../src/store/db.ts";
 import { EventStore } from "../../src/store/events.ts";
 import { TurnStore } from "../../src/store/turns.ts";

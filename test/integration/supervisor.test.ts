@@ -9,7 +9,7 @@ import { getEventListeners } from "node:events";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { systemClock } from "../../src/clock.ts";
+import { systemClock } from "../../src/core/clock.ts";
 import type { GatewayEvent } from "../../src/store/events.ts";
 import { processStartTicks, type LaunchSpec, type SpawnFn } from "../../src/supervisor/child.ts";
 import { GatewaySupervisor, type SupervisorPolicy, type SupervisorSnapshot } from "../../src/supervisor/supervisor.ts";
@@ -437,7 +437,7 @@ describe("restart policy with real children", () => {
   });
 
   it("a configuration error from prepare() holds until woken, then starts", async () => {
-    const { ConfigError } = await import("../../src/errors.ts");
+    const { ConfigError } = await import("../../src/core/errors.ts");
     const h = supervisor({
       script: "never-ready.mjs",
       readyOn: true,
@@ -452,7 +452,7 @@ describe("restart policy with real children", () => {
   });
 
   it("a missing prerequisite from prepare() (the OpenClaw runtime) holds in failed saying why, looks again every maxMs, and starts once it is there", async () => {
-    const { UnavailableError } = await import("../../src/errors.ts");
+    const { UnavailableError } = await import("../../src/core/errors.ts");
     let missing = true;
     const h = supervisor({
       script: "never-ready.mjs",

@@ -2,7 +2,7 @@
 import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { isGatewayTmpName, sweepGatewayTmp } from "../../src/supervisor/tmp-sweep.ts";
+import { isGatewayTmpName, sweepGatewayTmp } from "../../src/watchdogs/tmp-sweep.ts";
 import { removeTempDirs, tempDir } from "./helpers.ts";
 
 afterEach(removeTempDirs);

@@ -5,7 +5,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ConfigError } from "../../src/errors.ts";
+import { ConfigError } from "../../src/core/errors.ts";
 import { createControlPlaneClient, type ControlPlaneClient, type ControlPlaneClientOptions } from "../../src/sync/client.ts";
 import { ControlPlaneError } from "../../src/sync/errors.ts";
 import { ACCOUNT, raw, RUNTIME, startFake, TOKEN, type RunningFake } from "./fake-control-plane.ts";

@@ -4,7 +4,7 @@
  * deliverable turns through the real TurnStore (or holds them, to keep leases in flight).
  */
 import { createHook } from "node:async_hooks";
-import { systemClock } from "../../src/clock.ts";
+import { systemClock } from "../../src/core/clock.ts";
 import { CentralTurnStore } from "../../src/store/central.ts";
 import { openDb, type Db } from "../../src/store/db.ts";
 import { TurnStore } from "../../src/store/turns.ts";

@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { afterEach, expect, it, vi } from "vitest";
-import { systemClock } from "../../src/clock.ts";
+import { systemClock } from "../../src/core/clock.ts";
 import { CentralTurnStore } from "../../src/store/central.ts";
 import { openDb } from "../../src/store/db.ts";
 import type { ControlPlaneClient } from "../../src/sync/client.ts";

@@ -8,8 +8,8 @@ import { chmodSync } from "node:fs";
 import { dirname } from "node:path";
 import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { systemClock } from "../../src/clock.ts";
-import { createLogger } from "../../src/logger.ts";
+import { systemClock } from "../../src/core/clock.ts";
+import { createLogger } from "../../src/core/logger.ts";
 import {
   createSystemdNotifier,
   execNotify,
@@ -18,7 +18,7 @@ import {
   watchdogIntervalMs,
   type NotifyExec,
   type NotifyLog,
-} from "../../src/supervisor/systemd.ts";
+} from "../../src/daemon/systemd.ts";
 import { startNotifyReceiver, type NotifyReceiver } from "./notify-receiver.ts";
 
 const hasSender = spawnSync("systemd-notify", ["--version"]).status === 0;

@@ -1,8 +1,8 @@
 /** decideStatusSend (pure, table-driven) and StatusReporter under fake timers with a recording notifier. */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { systemClock } from "../../src/clock.ts";
-import { decideStatusSend, StatusReporter, type StatusDecision, type StatusDecisionInput } from "../../src/supervisor/systemd-status.ts";
-import type { SystemdNotifier } from "../../src/supervisor/systemd.ts";
+import { systemClock } from "../../src/core/clock.ts";
+import { decideStatusSend, StatusReporter, type StatusDecision, type StatusDecisionInput } from "../../src/daemon/systemd-status.ts";
+import type { SystemdNotifier } from "../../src/daemon/systemd.ts";
 
 describe("decideStatusSend", () => {
   const base: StatusDecisionInput = { line: "a", last: null, pending: false, failedAtMs: null, nowMs: 0, minIntervalMs: 1000, retryMs: 10_000 };

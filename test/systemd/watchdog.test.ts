@@ -1,6 +1,6 @@
 /** watchdogIntervalMs and statusLine (pure, table-driven) and startWatchdogPings under fake timers. */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { systemClock } from "../../src/clock.ts";
+import { systemClock } from "../../src/core/clock.ts";
 import {
   STATUS_LINE_MAX,
   startWatchdogPings,
@@ -8,7 +8,7 @@ import {
   watchdogIntervalMs,
   type StatusLineInput,
   type SystemdNotifier,
-} from "../../src/supervisor/systemd.ts";
+} from "../../src/daemon/systemd.ts";
 
 describe("watchdogIntervalMs", () => {
   const PID = 4242;

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { redactSettings, validateSettings } from "../../src/config/load.ts";
 import { SECRET_SETTINGS, SETTING_NAMES, settingsSchema } from "../../src/config/schema.ts";
-import { ConfigError } from "../../src/errors.ts";
+import { ConfigError } from "../../src/core/errors.ts";
 
 /** The ConfigError thrown by validateSettings, or a test failure if it did not throw one. */
 function configError(fileVars: Record<string, string>, env: Record<string, string> = {}): ConfigError {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { validateSettings } from "../../src/config/load.ts";
-import { dataDirVerdict, diskVerdict, doctorExitCode, formatDoctor, portFree, runDoctorChecks, type DoctorProbes } from "../../src/doctor.ts";
+import { dataDirVerdict, diskVerdict, doctorExitCode, formatDoctor, portFree, runDoctorChecks, type DoctorProbes } from "../../src/cli/doctor-checks.ts";
 
 const GiB = 1024 ** 3;
 const dataDir = mkdtempSync(join(tmpdir(), "as-doctor-")); // mode 0700, ours

@@ -1,7 +1,7 @@
 /** renderGatewayConfig / selectModels / gatewayEnv / gatewayArgs: pure, no disk. */
 import { describe, expect, it } from "vitest";
 import { validateSettings } from "../../src/config/load.ts";
-import { ConfigError } from "../../src/errors.ts";
+import { ConfigError } from "../../src/core/errors.ts";
 import {
   GATEWAY_ENV_PRESETS,
   GATEWAY_TOKEN_ENV,

@@ -9,7 +9,7 @@ import {
   messageText,
   turnKeyFamily,
   type TranscriptOutcome,
-} from "../../src/gateway/transcript.ts";
+} from "../../src/turns/transcript.ts";
 
 const TURN = "5b0c9a52-3a1e-4c55-9a57-0f6d1b0b9e01";
 const OTHER = "0e7a1f33-7c2b-4b61-8a10-2f3c4d5e6f70";

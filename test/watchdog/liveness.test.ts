@@ -1,7 +1,7 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { systemClock } from "../../src/clock.ts";
-import { LivenessProbe, livenessStep } from "../../src/gateway/liveness.ts";
+import { systemClock } from "../../src/core/clock.ts";
+import { LivenessProbe, livenessStep } from "../../src/watchdogs/liveness.ts";
 
 describe("livenessStep", () => {
   it.each([

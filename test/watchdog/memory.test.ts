@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { memoryLimitBytes, memoryVerdict, MemoryWatchdog, processGroupRss } from "../../src/supervisor/memory.ts";
+import { memoryLimitBytes, memoryVerdict, MemoryWatchdog, processGroupRss } from "../../src/watchdogs/memory.ts";
 
 const MB = 1024 * 1024;
 const policy = { limitBytes: 100 * MB, sustainMs: 60_000 };

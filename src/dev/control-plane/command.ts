@@ -6,7 +6,7 @@
  */
 import { isAbsolute, join, relative } from "node:path";
 import { ensureSecretFile } from "../../config/secret-file.ts";
-import { ConfigError } from "../../errors.ts";
+import { ConfigError } from "../../core/errors.ts";
 import { isBearerToken } from "./auth.ts";
 import type { RuntimeRecord } from "./store_runtimes.ts";
 import { startReferenceControlPlane, type RunningControlPlane } from "./server.ts";

@@ -7,7 +7,7 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z } from "zod";
-import { SupervisorError } from "../../errors.ts";
+import { SupervisorError } from "../../core/errors.ts";
 
 /**
  * Stable `error.code` values of the reference control plane, with the HTTP status each goes with.

@@ -5,7 +5,7 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { createServer } from "node:net";
-import type { Settings } from "./config/schema.ts";
+import type { Settings } from "../config/schema.ts";
 
 /** One check's result. */
 export type DoctorCheck = { name: string; status: "pass" | "warn" | "fail"; detail: string; hint?: string };

@@ -4,7 +4,7 @@
  * and lets callers wait for a result.
  */
 import { randomUUID } from "node:crypto";
-import { DrainingError, QueueFullError, StorageFullError } from "../errors.ts";
+import { DrainingError, QueueFullError, StorageFullError } from "../core/errors.ts";
 import type { TurnsPort, TurnView } from "../health/ports.ts";
 import type { Turn, TurnSource, TurnStore } from "../store/turns.ts";
 

@@ -12,7 +12,7 @@
 import { isUtf8 } from "node:buffer";
 import { readdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
-import { writeFileAtomic } from "../fs-atomic.ts";
+import { writeFileAtomic } from "../core/fs-atomic.ts";
 import type { Db } from "../store/db.ts";
 import { formatDate, isoWeekMonday, parseIsoWeek } from "./decay-dates.ts";
 import { DecayError } from "./decay-errors.ts";

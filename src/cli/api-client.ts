@@ -3,8 +3,8 @@
  * Responses are validated with the wire schemas; failures are typed errors with stable codes.
  */
 import type { z } from "zod";
-import { SupervisorError, TempFailError, UnavailableError } from "../errors.ts";
-import type { TurnView } from "./ports.ts";
+import { SupervisorError, TempFailError, UnavailableError } from "../core/errors.ts";
+import type { TurnView } from "../health/ports.ts";
 import {
   errorBodySchema,
   type HealthDocument,
@@ -14,7 +14,7 @@ import {
   type SubmitTurnBody,
   submitTurnResponseSchema,
   turnViewSchema,
-} from "./wire.ts";
+} from "../health/wire.ts";
 
 /** The daemon is not listening (ECONNREFUSED): code ERR_DAEMON_UNREACHABLE; exit code 69 via exitCodeFor. */
 export class DaemonUnreachableError extends UnavailableError {

@@ -8,7 +8,7 @@
  * long after /health said 0). A failed send (READY=1 included) is tried again after
  * `retryMs`; a wall clock that steps backwards never stalls it.
  */
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../core/clock.ts";
 import type { NotifyLog, SystemdNotifier } from "./systemd.ts";
 
 /** What to do now: nothing, send, or look again in `delayMs` (ms). */

@@ -3,8 +3,8 @@
  * for its reply. `main.ts` wires the client and the output streams in.
  */
 import { InvalidArgumentError } from "commander";
-import { type SupervisorError, TempFailError, UnavailableError } from "../errors.ts";
-import { ApiError, type ApiClient, TurnWaitTimeoutError } from "./client.ts";
+import { type SupervisorError, TempFailError, UnavailableError } from "../core/errors.ts";
+import { ApiError, type ApiClient, TurnWaitTimeoutError } from "./api-client.ts";
 
 /** Inputs of {@link runTurnCommand}. */
 export type TurnCommandOptions = {

@@ -2,7 +2,7 @@
  * Typed errors of memory decay. Step-level errors are recorded in the journal (the run goes on
  * with the next step); {@link DecayBusyError} and {@link DecayStepsFailedError} reach the caller.
  */
-import { SupervisorError, UnavailableError } from "../errors.ts";
+import { SupervisorError, UnavailableError } from "../core/errors.ts";
 
 /**
  * Stable codes:

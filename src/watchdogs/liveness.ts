@@ -7,7 +7,7 @@
  * `failures` consecutive failures `onDead` asks the supervisor for a restart (cause "hang").
  */
 import type { Logger } from "pino";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../core/clock.ts";
 
 /** Options for {@link LivenessProbe}. Times are ms. */
 export type LivenessOptions = {

@@ -6,7 +6,7 @@
  * schedule and `agent-supervisor decay`: a run belongs to its owner pid while that process lives
  * and keeps recording steps within {@link DECAY_LEASE_MS}.
  */
-import { isPidAlive } from "../os-process.ts";
+import { isPidAlive } from "../core/os-process.ts";
 import type { Db } from "../store/db.ts";
 import { DECAY_LEASE_MS, DecayBusyError } from "./decay-errors.ts";
 import type { DecayPlan, DecayStep } from "./decay-plan.ts";

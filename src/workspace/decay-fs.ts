@@ -7,7 +7,7 @@
 import { constants, type Stats } from "node:fs";
 import { lstat, mkdir, open, readdir } from "node:fs/promises";
 import { dirname, isAbsolute, join } from "node:path";
-import { fsyncDir } from "../fs-atomic.ts";
+import { fsyncDir } from "../core/fs-atomic.ts";
 import { DecayError } from "./decay-errors.ts";
 import type { DecayFile, DecayPolicy } from "./decay-plan.ts";
 

@@ -6,7 +6,7 @@
  * to show unfinished runs). Typed errors out; main.ts maps them to exit codes.
  */
 import { resolve } from "node:path";
-import { ConfigError } from "../errors.ts";
+import { ConfigError } from "../core/errors.ts";
 import { openDb, type Db } from "../store/db.ts";
 import { applyDecayPlan, resumeDecay, type DecayApplyResult, type DecayStepEvent } from "./decay-apply.ts";
 import { readMemoryBudget } from "./decay-budget.ts";

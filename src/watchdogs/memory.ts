@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { totalmem } from "node:os";
-import { procStatFields } from "../os-process.ts";
+import { procStatFields } from "../core/os-process.ts";
 
 /** One RSS sample. `at` is epoch ms, `bytes` the summed resident set size. */
 export type RssSample = { at: number; bytes: number };

@@ -1,5 +1,5 @@
 /** Human summary of the health document for `agent-supervisor status` (`--json` prints the document as-is). */
-import type { HealthCheck, HealthDocument } from "./wire.ts";
+import type { HealthCheck, HealthDocument } from "../health/wire.ts";
 
 /** "3h 12m", "45s", "2d 4h": the two largest units of a duration in ms. */
 export function formatDuration(ms: number): string {

@@ -9,7 +9,7 @@
  * (still searchable) while the archive and the trash live beside it, outside the search path.
  * Dates come from names, never mtimes; paths are workspace-relative with `/` separators.
  */
-import { ConfigError } from "../errors.ts";
+import { ConfigError } from "../core/errors.ts";
 import { formatDate, formatIsoWeek, isoWeekMonday, isoWeekOf, parseDate, parseIsoWeek, todayIn, type IsoWeek } from "./decay-dates.ts";
 
 /** Decay settings. Ages are whole days, counted in `timeZone`; "older than N" means age > N. */

@@ -19,8 +19,8 @@
  * `--pid` also adds `MAINPID=<our pid>`, a no-op while the daemon is the main process.
  */
 import { execFile } from "node:child_process";
-import { systemClock, type Clock } from "../clock.ts";
-import { SupervisorError } from "../errors.ts";
+import { systemClock, type Clock } from "../core/clock.ts";
+import { SupervisorError } from "../core/errors.ts";
 
 /** Sends sd_notify state. `enabled` is false outside systemd (no `NOTIFY_SOCKET`); then `notify` does nothing. */
 export type SystemdNotifier = {

@@ -10,7 +10,7 @@
  */
 import { isGatewayProtocolResponseError } from "@openclaw/gateway-client";
 import type { Logger } from "pino";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../core/clock.ts";
 import type { Turn, TurnStore } from "../store/turns.ts";
 import { agentReplyText, findTurnOutcome } from "./transcript.ts";
 
