@@ -18,20 +18,20 @@ const path = require("node:path");
 
 /** Lowest first: each room may import only the rooms before it. */
 const ROOMS = [
-  "core", //       clock, errors, fs-atomic, os-process, logger: imports no other room
-  "store", //      SQLite
-  "config", //     configuration schema and loading
+  "core", //       clock, errors, fs-atomic, os-process, logger, backoff, data-dir layout, sd_notify: imports no other room
+  "gateway", //    the gateway's protocol: the persistent connection, the session key
+  "store", //      SQLite: turns, events, central turns (leases, outbox)
+  "workspace", //  memory decay of the agent workspace (its policy is validated by config)
+  "config", //     settings schema and loading
   "runtime", //    OpenClaw runtime install / resolve
-  "gateway", //    connection to the gateway, the gateway session key
-  "sync", //       control-plane client, contract, worker
-  "workspace", //  memory decay
-  "turns", //      turn service, delivery, transcript
-  "supervisor", // the gateway process
-  "watchdogs", //  memory, liveness, tmp sweep
-  "health", //     local HTTP API, health assessment
-  "daemon", //     the wiring of runDaemon
+  "sync", //       control-plane client, contract, worker, secrets poller
+  "turns", //      turn service (the one entry point), delivery, transcript
+  "supervisor", // the gateway process: spawn, readiness, restart policy, prepare, EX_CONFIG doctor step
+  "watchdogs", //  liveness, memory, stale /tmp, MEMORY.md budget, systemd pings
+  "health", //     local HTTP API, health assessment, metrics
+  "daemon", //     the wiring of runDaemon: assembly, lifecycle, rotation
   "dev", //        dev tools: reference control plane, mock model
-  "cli", //        one file per command
+  "cli", //        one file per command, the local API client, the status formatter
 ];
 const ROOT = "src/main.ts"; // the composition root, above every room
 

@@ -5,9 +5,9 @@
  */
 import type { RunningControlPlane } from "../../src/dev/control-plane/server.ts";
 import { chatHistory, getJson, until } from "../../test/e2e/harness.ts";
-import { countInTranscript, healthCheck, marker, ms, sleep } from "./observe.ts";
+import { countInTranscript, healthCheck, marker, ms, sleep, type Verdict } from "./observe.ts";
 import { ACC, BOOT_MS } from "./real-session.ts";
-import type { FaultCase } from "./types.ts";
+import { modelReceived, sharedRealCase } from "./runner.ts";
 
 const OUTAGE_MS = 10_000;
 const TURNS = 3;
@@ -22,17 +22,14 @@ function accepted(cp: RunningControlPlane, id: string): { n: number; firstAt: nu
   return { n: acc.length, firstAt: acc[0] ? Date.parse(acc[0].receivedAt) : null, duplicates: t.reports.filter((r) => r.outcome === "duplicate").length, state: t.state };
 }
 
-export const controlPlaneOutage: FaultCase = {
+export const controlPlaneOutage = sharedRealCase({
   id: "control-plane",
   fault: "Control plane unreachable",
-  fast: false,
-  realGateway: true,
   how:
     `${TURNS} turns enqueued at the reference control plane are claimed and running in the real gateway (\`delay=3000\`) when the control plane is closed ` +
     `(connections refused) for ${OUTAGE_MS / 1000} s, then started again on the same port and database. CLAIM_WAIT_MS=5000, HEARTBEAT_INTERVAL_MS=2000, SYNC_BACKOFF_MAX_MS=2000, leases 60 s. ` +
     "Detected at /health control-plane:sync leaving pass; serving again = a turn enqueued after the return is completed and reported.",
-  async run(ctx) {
-    const s = await ctx.real.shared();
+  async measure(s) {
     const site = s.site;
     let cp = s.cp!;
     const turns: CpTurn[] = [];
@@ -40,7 +37,7 @@ export const controlPlaneOutage: FaultCase = {
       const m = marker(`cp-outage-${i}`);
       turns.push({ id: cp.enqueueTurn({ accountId: ACC, conversationId: `cp-outage-${i}`, message: `${m} delay=3000` }).turnId, conversationId: `cp-outage-${i}`, marker: m });
     }
-    await until("the model to receive every turn", () => turns.every((t) => s.model.requests.some((r) => r.prompt.includes(t.marker))), 60_000, 20);
+    await modelReceived(s, turns.map((t) => t.marker));
     const injectAt = Date.now();
     await cp.close();
     const closedAt = Date.now();
@@ -69,35 +66,30 @@ export const controlPlaneOutage: FaultCase = {
     // Let late duplicates (a retried report) arrive before counting.
     await sleep(3000);
 
-    let lost = 0;
-    let duplicated = 0;
-    const problems: string[] = [];
     let duplicateReports = 0;
+    const verdict: Verdict = { lost: 0, duplicated: 0, problems: [] };
     for (const t of [...turns, fresh]) {
       const a = accepted(cp, t.id);
       const c = countInTranscript(await chatHistory(site, `agent:main:${t.conversationId}`), t.marker);
       duplicateReports += a.duplicates;
       const isLost = a.n === 0 || a.state !== "done" || c.user === 0 || c.assistant === 0;
       const isDup = a.n > 1 || c.user > 1 || c.assistant > 1;
-      if (isLost || isDup) problems.push(`${t.marker}: ${a.state}, ${a.n} accepted reports, transcript ${c.user} user / ${c.assistant} assistant`);
-      if (isLost) lost++;
-      if (isDup) duplicated++;
+      if (isLost || isDup) verdict.problems.push(`${t.marker}: ${a.state}, ${a.n} accepted reports, transcript ${c.user} user / ${c.assistant} assistant`);
+      if (isLost) verdict.lost++;
+      if (isDup) verdict.duplicated++;
     }
     return {
-      fault: controlPlaneOutage.fault,
-      realGateway: true,
-      detectedMs: detectedAt === null ? null : ms(detectedAt - injectAt),
-      servingAgainMs: ms(freshAt - injectAt),
-      lost,
-      duplicated,
+      injectAt,
+      detectedAt,
+      servingAt: freshAt,
+      verdict,
       notes: [
         `control plane down for ${ms(backAt - injectAt)} ms (close took ${ms(closedAt - injectAt)} ms)`,
         detectedAt === null ? "/health did NOT leave pass during the outage" : `/health: "${output}"`,
         `${doneInDaemon}/${TURNS} turns finished during the outage, outbox peak ${outboxPeak}`,
         `all results accepted ${ms(reportedAt - backAt)} ms after the return, a new turn ${ms(freshAt - backAt)} ms after it`,
         `${duplicateReports} duplicate reports acknowledged`,
-        ...problems,
-      ].join("; "),
+      ],
     };
   },
-};
+});

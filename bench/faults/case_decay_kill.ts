@@ -12,8 +12,8 @@ import { rollupNoteContent, rollupNoteNames } from "../../src/workspace/decay-ro
 import { openDb } from "../../src/store/db.ts";
 import { getJson, startDaemon, until } from "../../test/e2e/harness.ts";
 import { ms, withDb } from "./observe.ts";
-import { saveLogs, startStandIn, stopDaemon } from "./stand-in.ts";
-import type { FaultCase } from "./types.ts";
+import { faultCase, withStandIn } from "./runner.ts";
+import { saveLogs } from "./stand-in.ts";
 
 const DAYS = 150;
 const NOTES_PER_DAY = 12;
@@ -99,7 +99,7 @@ function decayRun(site: Parameters<typeof withDb>[0]): RunState | undefined {
   );
 }
 
-export const decayKill: FaultCase = {
+export const decayKill = faultCase({
   id: "decay-kill",
   fault: "Daemon SIGKILL mid-decay",
   fast: true,
@@ -108,31 +108,26 @@ export const decayKill: FaultCase = {
     `${DAYS * NOTES_PER_DAY} daily notes (${NOTES_PER_DAY} a day, 10-${10 + DAYS} days old) in the workspace; DECAY_SCHEDULE every second starts a pass; ` +
     `the daemon is SIGKILLed once ${KILL_AT * 100} % of the journaled steps are recorded and relaunched at once (schedule off, so only the resume runs). ` +
     `Detected at the first step the new daemon records; the workspace is compared with an uninterrupted pass over a copy (same plan time).`,
-  async run(ctx) {
+  async measure(ctx) {
     const nowMs = Date.now();
     const ws = join(ctx.workDir, "data", "gateway", "workspace");
     const notes = writeNotes(join(ws, "memory"), nowMs);
     const reference = join(ctx.workDir, "reference-workspace");
     cpSync(ws, reference, { recursive: true });
-    const s = await startStandIn(ctx.workDir, ctx.runtimeDir, {}, {
-      GATEWAY_STARTUP_TIMEOUT_MS: "600000",
-      DECAY_ENABLED: "true",
-      DECAY_SCHEDULE: "* * * * * *",
-      DECAY_TIME_ZONE: "UTC",
-    });
-    let daemon = s.daemon;
-    try {
+    const settings = { GATEWAY_STARTUP_TIMEOUT_MS: "600000", DECAY_ENABLED: "true", DECAY_SCHEDULE: "* * * * * *", DECAY_TIME_ZONE: "UTC" };
+    return withStandIn(ctx.workDir, ctx.runtimeDir, {}, settings, async (s) => {
       const atKill = await until("the decay pass to be under way", () => {
         const r = decayRun(s.site);
         return r && r.state === "running" && r.total > 0 && r.finished >= r.total * KILL_AT ? r : undefined;
       }, 60_000, 5);
       const killAt = Date.now();
-      daemon.proc.kill("SIGKILL");
-      await daemon.exited;
-      saveLogs(s.site, daemon.logs);
+      s.daemon.proc.kill("SIGKILL");
+      await s.daemon.exited;
+      saveLogs(s.site, s.daemon.logs);
       const atDeath = decayRun(s.site)!;
       // As systemd would with Restart=always; the schedule is moved far away so only the resume runs.
-      daemon = startDaemon(s.site, { DECAY_SCHEDULE: "0 0 1 1 *" });
+      // The runner stops this daemon afterwards.
+      s.daemon = startDaemon(s.site, { DECAY_SCHEDULE: "0 0 1 1 *" });
       const done = await until("the resumed run to finish", () => {
         const r = decayRun(s.site);
         return r && r.id === atDeath.id && r.state !== "running" ? r : undefined;
@@ -152,25 +147,19 @@ export const decayKill: FaultCase = {
       const want = snapshot(reference);
       const differing = [...new Set([...got.keys(), ...want.keys()])].filter((k) => got.get(k) !== want.get(k));
       const h = holdings(ws, notes);
-      const notesLine = [
-        `killed with ${atDeath.finished} of ${atDeath.total} steps recorded (${atKill.finished} when the kill was decided)`,
-        firstResumed === null ? "NO step recorded after the kill" : `relaunched daemon recorded its first step ${ms(firstResumed - killAt)} ms after the kill`,
-        `run ${done.id} ${done.state} ${ms(doneAt - killAt)} ms after the kill; ${runs} run(s) in the journal; /livez ${livez}`,
-        differing.length === 0 ? `workspace identical to an uninterrupted pass (${got.size} entries)` : `${differing.length} entries DIFFER from an uninterrupted pass, e.g. ${differing.slice(0, 3).join(", ")}`,
-        `each of ${notes.size} notes held in exactly one roll-up: ${h.lost === 0 && h.duplicated === 0 ? "yes" : "NO"}`,
-        "serving: n/a (stand-in gateway; decay does not stop it)",
-      ];
       return {
-        fault: decayKill.fault,
-        realGateway: false,
-        detectedMs: firstResumed === null ? null : ms(firstResumed - killAt),
-        servingAgainMs: null,
-        lost: h.lost,
-        duplicated: h.duplicated,
-        notes: notesLine.join("; "),
+        injectAt: killAt,
+        detectedAt: firstResumed,
+        verdict: { ...h, problems: [] },
+        notes: [
+          `killed with ${atDeath.finished} of ${atDeath.total} steps recorded (${atKill.finished} when the kill was decided)`,
+          firstResumed === null ? "NO step recorded after the kill" : `relaunched daemon recorded its first step ${ms(firstResumed - killAt)} ms after the kill`,
+          `run ${done.id} ${done.state} ${ms(doneAt - killAt)} ms after the kill; ${runs} run(s) in the journal; /livez ${livez}`,
+          differing.length === 0 ? `workspace identical to an uninterrupted pass (${got.size} entries)` : `${differing.length} entries DIFFER from an uninterrupted pass, e.g. ${differing.slice(0, 3).join(", ")}`,
+          `each of ${notes.size} notes held in exactly one roll-up: ${h.lost === 0 && h.duplicated === 0 ? "yes" : "NO"}`,
+          "serving: n/a (stand-in gateway; decay does not stop it)",
+        ],
       };
-    } finally {
-      await stopDaemon(s.site, daemon);
-    }
+    });
   },
-};
+});

@@ -5,9 +5,9 @@
  * the shared session booted), so the first turn balloons the gateway past the limit. The watchdog
  * must drain and restart it (cause memory) after MEMORY_SUSTAIN_MS, losing no turn.
  */
-import { describeEvent, eventsSince, finishAll, maybeEvent, ms, servingAgain, submit, turnRows, verifyDone, withDb } from "./observe.ts";
+import { describeEvent, eventsSince, finishAll, maybeEvent, ms, submit, verifyDone, withDb } from "./observe.ts";
 import { BOOT_MS, RealSession, type RssCalibration } from "./real-session.ts";
-import type { FaultCase } from "./types.ts";
+import { faultCase, recover } from "./runner.ts";
 
 const SUSTAIN_MS = 5000;
 const SAMPLE_MS = 1000;
@@ -20,7 +20,7 @@ export function memoryLimitFor(c: RssCalibration): { limitMb: number; loop: bool
   return { limitMb: Math.max(64, Math.round(low * 0.8)), loop: true };
 }
 
-export const memoryBalloon: FaultCase = {
+export const memoryBalloon = faultCase({
   id: "memory",
   fault: "Gateway memory balloon",
   fast: false,
@@ -29,7 +29,7 @@ export const memoryBalloon: FaultCase = {
     "Real gateway, its own daemon with MEMORY_LIMIT_MB halfway between the process tree's RSS after boot and after a first turn (measured when the shared session booted), " +
     `MEMORY_SUSTAIN_MS=${SUSTAIN_MS}, MEMORY_SAMPLE_MS=${SAMPLE_MS}. Injected by submitting the first turn (the gateway loads its agent runtime and its RSS jumps); ` +
     "detected at the memory restart ('stopping' \"restart requested (memory)\").",
-  async run(ctx) {
+  async measure(ctx) {
     const shared = await ctx.real.shared();
     const cal = shared.calibration ?? ctx.real.calibration;
     if (!cal) throw new Error("no RSS calibration from the shared session");
@@ -52,32 +52,25 @@ export const memoryBalloon: FaultCase = {
       if (!restart) {
         await finishAll(site, [balloon], BOOT_MS);
         const v = await verifyDone(site, [balloon]);
+        // The problems stand inside this one phrase, after "; " even when there are none, as this row has always read.
         return {
-          fault: memoryBalloon.fault,
-          realGateway: true,
-          detectedMs: null,
-          servingAgainMs: null,
-          lost: v.lost,
-          duplicated: v.duplicated,
-          notes: `NO memory restart within 120 s: limit ${limitMb} MiB, peak RSS ${Math.round((peak ?? 0) / 1048576)} MiB; ${v.problems.join("; ")}`,
+          injectAt,
+          detectedAt: null,
+          verdict: { ...v, problems: [] },
+          notes: [`NO memory restart within 120 s: limit ${limitMb} MiB, peak RSS ${Math.round((peak ?? 0) / 1048576)} MiB; ${v.problems.join("; ")}`],
         };
       }
-      const again = await servingAgain(site, "memory-fresh", BOOT_MS);
-      await finishAll(site, [balloon], BOOT_MS);
-      const rows = turnRows(site, [balloon.id]);
-      const v = await verifyDone(site, [balloon, again.turn]);
+      const { again, rows, verdict } = await recover(site, "memory-fresh", [balloon]);
       // The fresh turn loads the agent runtime into the new gateway as well: does it go over again?
       const second = await maybeEvent(site, again.readyAt, (e) => (e.reason ?? "").includes("memory") && e.at > restart.at, SUSTAIN_MS + 10_000);
       const ready = eventsSince(site, restart.at).find((e) => e.state === "ready");
       const backoff = eventsSince(site, restart.at).find((e) => e.state === "backoff" || e.state === "failed");
       const balloonDoneAt = rows.get(balloon.id)?.finished_at ?? null;
       return {
-        fault: memoryBalloon.fault,
-        realGateway: true,
-        detectedMs: ms(restart.at - injectAt),
-        servingAgainMs: ms(again.doneAt - injectAt),
-        lost: v.lost,
-        duplicated: v.duplicated,
+        injectAt,
+        detectedAt: restart.at,
+        servingAt: again.doneAt,
+        verdict,
         notes: [
           `limit ${limitMb} MiB (RSS after boot ${Math.max(cal.bootPeakMb, cal.idleMb)} MiB, after a first turn ${cal.afterFirstTurnMb} MiB)${loop ? " — NOT separable, so every generation is over the limit" : ""}`,
           overAt === null ? "no sample over the limit recorded" : `first sample over the limit (gateway:memory warn) ${ms(overAt - injectAt)} ms after the turn, peak ${Math.round((peak ?? 0) / 1048576)} MiB`,
@@ -87,11 +80,10 @@ export const memoryBalloon: FaultCase = {
           second
             ? `the fresh turn ballooned the new gateway too: second memory restart ${ms(second.at - again.doneAt)} ms after it finished (a restart per first turn while the limit sits below that RSS)`
             : `no second memory restart within ${(SUSTAIN_MS + 10_000) / 1000} s of the fresh turn`,
-          ...v.problems,
-        ].filter((x) => x !== "").join("; "),
+        ],
       };
     } finally {
       await s.stop();
     }
   },
-};
+});

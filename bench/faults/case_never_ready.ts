@@ -5,58 +5,44 @@
  * startup-timeout), keeping the queued turns.
  */
 import { alive } from "../../test/e2e/harness.ts";
-import { describeEvent, maybeEvent, ms, submit, verifyQueued, waitEvent } from "./observe.ts";
-import { standInRecords, startStandIn, stopDaemon } from "./stand-in.ts";
-import type { FaultCase } from "./types.ts";
+import { describeEvent, maybeEvent, ms, submit, waitEvent } from "./observe.ts";
+import { standInCase, standInSpawned } from "./runner.ts";
+import { standInRecords } from "./stand-in.ts";
 
 const STARTUP_TIMEOUT_MS = 2000;
 const GRACE_MS = 1000;
 
-export const neverReady: FaultCase = {
+export const neverReady = standInCase({
   id: "never-ready",
   fault: "Gateway never becomes ready",
-  fast: true,
-  realGateway: false,
   how:
     `Stand-in that listens on the gateway port, accepts connections and never answers (no hello-ok), and ignores SIGTERM. ` +
     `GATEWAY_STARTUP_TIMEOUT_MS=${STARTUP_TIMEOUT_MS}, GATEWAY_STOP_GRACE_MS=${GRACE_MS}, RESTART_BACKOFF_INITIAL_MS=500. ` +
     `Injected at the spawn; detected at the 'stopping' event "not ready within ..."; two turns are queued meanwhile.`,
-  async run(ctx) {
-    const s = await startStandIn(ctx.workDir, ctx.runtimeDir, { ignoreSigterm: true }, {
-      GATEWAY_STARTUP_TIMEOUT_MS: String(STARTUP_TIMEOUT_MS),
-      GATEWAY_STOP_GRACE_MS: String(GRACE_MS),
-    });
-    try {
-      const spawned = await waitEvent(s.site, 0, "the stand-in's spawn", (e) => e.state === "starting" && e.pid !== null, 20_000);
-      const injectAt = spawned.at;
-      const turns = [await submit(s.site, "never-ready-1", "nr"), await submit(s.site, "never-ready-2", "nr")];
-      const stopping = await waitEvent(s.site, injectAt, "the startup timeout", (e) => e.state === "stopping", 30_000);
-      const stopped = await waitEvent(s.site, stopping.at, "the stand-in stopped", (e) => e.state === "stopped", 30_000);
-      const backoff = await waitEvent(s.site, stopping.at, "the restart decision", (e) => e.state === "backoff" || e.state === "failed", 30_000);
-      const respawn = await maybeEvent(s.site, backoff.at, (e) => e.state === "starting" && e.pid !== null && e.pid !== spawned.pid, 15_000);
-      const firstGone = !alive(spawned.pid!);
-      const verdict = verifyQueued(s.site, turns);
-      const sigterms = standInRecords(s.dir, "sigterm.log").length;
-      const notes = [
+  behaviour: { ignoreSigterm: true },
+  settings: { GATEWAY_STARTUP_TIMEOUT_MS: String(STARTUP_TIMEOUT_MS), GATEWAY_STOP_GRACE_MS: String(GRACE_MS) },
+  async measure(s) {
+    const spawned = await standInSpawned(s.site);
+    const injectAt = spawned.at;
+    const turns = [await submit(s.site, "never-ready-1", "nr"), await submit(s.site, "never-ready-2", "nr")];
+    const stopping = await waitEvent(s.site, injectAt, "the startup timeout", (e) => e.state === "stopping", 30_000);
+    const stopped = await waitEvent(s.site, stopping.at, "the stand-in stopped", (e) => e.state === "stopped", 30_000);
+    const backoff = await waitEvent(s.site, stopping.at, "the restart decision", (e) => e.state === "backoff" || e.state === "failed", 30_000);
+    const respawn = await maybeEvent(s.site, backoff.at, (e) => e.state === "starting" && e.pid !== null && e.pid !== spawned.pid, 15_000);
+    const firstGone = !alive(spawned.pid!);
+    const sigterms = standInRecords(s.dir, "sigterm.log").length;
+    return {
+      injectAt,
+      detectedAt: stopping.at,
+      queued: turns,
+      notes: [
         `${describeEvent(stopping)} after ${ms(stopping.at - injectAt)} ms`,
         `stand-in ignored SIGTERM ${sigterms}x and ended with ${stopped.signal ?? `code ${stopped.exit_code}`} ${ms(stopped.at - stopping.at)} ms later`,
         `then ${describeEvent(backoff)}`,
         respawn ? `next stand-in spawned ${ms(respawn.at - injectAt)} ms after the first` : "no respawn within 15 s",
         firstGone ? "first stand-in gone" : "FIRST STAND-IN STILL ALIVE",
         `serving: n/a (a stand-in that never answers cannot serve); ${turns.length} turns stayed queued (accepted, 0 attempts)`,
-        ...verdict.problems,
-      ];
-      return {
-        fault: neverReady.fault,
-        realGateway: false,
-        detectedMs: ms(stopping.at - injectAt),
-        servingAgainMs: null,
-        lost: verdict.lost,
-        duplicated: verdict.duplicated,
-        notes: notes.join("; "),
-      };
-    } finally {
-      await stopDaemon(s.site, s.daemon);
-    }
+      ],
+    };
   },
-};
+});

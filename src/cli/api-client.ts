@@ -4,7 +4,7 @@
  */
 import type { z } from "zod";
 import { SupervisorError, TempFailError, UnavailableError } from "../core/errors.ts";
-import type { TurnView } from "../health/ports.ts";
+import type { TurnView } from "../turns/turn-view.ts";
 import {
   errorBodySchema,
   type HealthDocument,

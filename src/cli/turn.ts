@@ -1,10 +1,42 @@
 /**
  * `agent-supervisor turn "text"`: send one turn through the running daemon's local API and wait
- * for its reply. `main.ts` wires the client and the output streams in.
+ * for its reply. {@link registerTurn} wires the client and the output streams in.
  */
-import { InvalidArgumentError } from "commander";
+import { type Command, InvalidArgumentError } from "commander";
+import { dataDirLayout } from "../core/data-dir.ts";
 import { type SupervisorError, TempFailError, UnavailableError } from "../core/errors.ts";
 import { ApiError, type ApiClient, TurnWaitTimeoutError } from "./api-client.ts";
+import { CONFIG_OPTION, type CliContext } from "./context.ts";
+import { apiClientFor, readApiToken } from "./local-api.ts";
+
+/** How long `turn` waits for the reply by default (ms). */
+export const DEFAULT_TURN_WAIT_MS = 600_000;
+
+/** Register `turn`. */
+export function registerTurn(program: Command, ctx: CliContext): void {
+  program
+    .command("turn")
+    .description("send one turn through the running daemon and print the reply")
+    .argument("<text>", "the message")
+    .option("--conversation <id>", "conversation id (one gateway session per conversation)", "cli")
+    .option(...CONFIG_OPTION)
+    .option("--timeout <ms>", "how long to wait for the reply (ms); the turn goes on in the daemon after it (exit 75)", parseTimeoutMs, DEFAULT_TURN_WAIT_MS)
+    .action(async (text: string, o: { conversation: string; timeout: number }) => {
+      const { settings } = ctx.load();
+      const dataDir = settings.AGENT_SUPERVISOR_DATA_DIR;
+      ctx.setExitCode(
+        await runTurnCommand({
+          client: apiClientFor(settings, await readApiToken(dataDir), ctx.host.fetch),
+          conversationId: o.conversation,
+          text,
+          timeoutMs: o.timeout,
+          tokenPath: dataDirLayout(dataDir).apiToken,
+          writeOut: ctx.out,
+          writeErr: ctx.err,
+        }),
+      );
+    });
+}
 
 /** Inputs of {@link runTurnCommand}. */
 export type TurnCommandOptions = {

@@ -1,8 +1,12 @@
 /**
  * Facts about other processes, from the kernel: whether a pid exists, and fields of
- * /proc/<pid>/stat (proc(5)).
+ * /proc/<pid>/stat (proc(5)); and the injected `spawn` every child goes through.
  */
+import type { ChildProcess, SpawnOptions } from "node:child_process";
 import { readFileSync } from "node:fs";
+
+/** `child_process.spawn` (the subset used), injected so tests can substitute a stand-in child. */
+export type SpawnFn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
 
 /** `kill(pid, 0)`: true unless the process does not exist (EPERM means it exists but is not ours). */
 export function isPidAlive(pid: number): boolean {

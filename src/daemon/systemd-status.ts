@@ -1,5 +1,5 @@
 /**
- * Keeps systemd's `STATUS=` true. The status line (`statusLine` in systemd.ts) summarizes the
+ * Keeps systemd's `STATUS=` true. The status line ({@link statusLine}, below) summarizes the
  * gateway state, the queue and control-plane problems; any of them can change at any time, so the
  * line is recomputed whenever something pokes the reporter and at least every `refreshMs`, and
  * sent only when it differs from the last line delivered, at most once per `minIntervalMs` (each
@@ -9,7 +9,7 @@
  * `retryMs`; a wall clock that steps backwards never stalls it.
  */
 import type { Clock } from "../core/clock.ts";
-import type { NotifyLog, SystemdNotifier } from "./systemd.ts";
+import type { NotifyLog, SystemdNotifier } from "../core/systemd-notify.ts";
 
 /** What to do now: nothing, send, or look again in `delayMs` (ms). */
 export type StatusDecision = { kind: "idle" } | { kind: "send" } | { kind: "wait"; delayMs: number };
@@ -132,4 +132,54 @@ export class StatusReporter {
       return undefined;
     }
   }
+}
+
+/** What {@link statusLine} summarizes (from the health snapshot). */
+export type StatusLineInput = {
+  /** Supervisor state: stopped, starting, ready, backoff, stopping, failed. */
+  gatewayState: string;
+  /** Why the gateway is in that state ("crash; restarting in 4000 ms"), or null. */
+  reason: string | null;
+  /** Turns accepted and waiting. */
+  queueDepth: number;
+  /** Turns being delivered now. */
+  delivering?: number;
+  /** The daemon is shutting down. */
+  draining?: boolean;
+  /** The WebSocket to the gateway is up (only reported when false while the gateway is ready). */
+  connected?: boolean;
+  /** A control-plane problem (missing secrets, token refused), or null. */
+  problem?: string | null;
+};
+
+/** Longest STATUS= text {@link statusLine} returns, in UTF-16 code units. */
+export const STATUS_LINE_MAX = 199;
+
+/**
+ * A one-line human status for `systemctl status` (STATUS=): "gateway ready; 0 turns queued",
+ * "gateway backoff: crash; restarting in 4000 ms". At most {@link STATUS_LINE_MAX} characters,
+ * no control characters, well-formed UTF-16 (systemd ignores a STATUS= that is not UTF-8 clean).
+ */
+export function statusLine(s: StatusLineInput): string {
+  const ready = s.gatewayState === "ready";
+  let line = ready ? "gateway ready" : `gateway ${s.gatewayState}${s.reason ? `: ${s.reason}` : ""}`;
+  if (ready && s.connected === false) line += ", not connected";
+  const delivering = s.delivering ?? 0;
+  if (ready || s.queueDepth > 0 || delivering > 0) {
+    line += `; ${s.queueDepth} turn${s.queueDepth === 1 ? "" : "s"} queued`;
+    if (delivering > 0) line += `, ${delivering} delivering`;
+  }
+  if (s.problem) line += `; problem: ${s.problem}`;
+  if (s.draining) line = `draining; ${line}`;
+  return truncate(line.replace(/[\u0000-\u001f\u007f]+/g, " ").replace(/ {2,}/g, " ").trim().toWellFormed());
+}
+
+function truncate(text: string): string {
+  if (text.length <= STATUS_LINE_MAX) return text;
+  let out = "";
+  for (const ch of text) {
+    if (out.length + ch.length > STATUS_LINE_MAX - 1) break;
+    out += ch;
+  }
+  return `${out}…`;
 }

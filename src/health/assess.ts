@@ -35,18 +35,18 @@ export const DEFAULT_HEALTH_THRESHOLDS: HealthThresholds = {
 /** The disk reading, or why it could not be read (then `disk:free` warns). */
 export type DiskReading = DiskUsage | { error: string };
 
-/** Keys of the `checks` object, `{componentName}:{metricName}` as the draft suggests. */
-export type CheckKey = "gateway:process" | "gateway:connection" | "queue:depth" | "disk:free" | "control-plane:sync" | "gateway:memory" | "workspace:memory-md";
+/**
+ * Keys of the checks always present, `{componentName}:{metricName}` as the draft suggests.
+ * `control-plane:sync` joins them with a control plane, and each watchdog adds its own key
+ * (e.g. `gateway:memory`, `workspace:memory-md`).
+ */
+export type CheckKey = "gateway:process" | "gateway:connection" | "queue:depth" | "disk:free";
 
 /** `status`, `output` (omitted on pass, per the draft) and `checks` of the health document. */
 export type HealthAssessment = {
   status: HealthStatus;
   output?: string;
-  checks: Record<Exclude<CheckKey, "control-plane:sync" | "gateway:memory" | "workspace:memory-md">, [HealthCheck]> & {
-    "control-plane:sync"?: [HealthCheck];
-    "gateway:memory"?: [HealthCheck];
-    "workspace:memory-md"?: [HealthCheck];
-  };
+  checks: Record<CheckKey, [HealthCheck]> & { "control-plane:sync"?: [HealthCheck] } & Record<string, [HealthCheck]>;
 };
 
 const RANK: Record<HealthStatus, number> = { pass: 0, warn: 1, fail: 2 };
@@ -152,20 +152,6 @@ function diskFree(d: DiskReading, t: HealthThresholds, time: string): [HealthChe
   });
 }
 
-function gatewayMemory(s: HealthSnapshot, time: string): [HealthCheck] | undefined {
-  const m = s.memory;
-  if (!m || m.bytes === null) return undefined;
-  const over = m.bytes > m.limitBytes;
-  const mb = (b: number) => `${Math.round(b / 1024 / 1024)} MB`;
-  return check(over ? "warn" : "pass", over ? `gateway RSS ${mb(m.bytes)} is above the ${mb(m.limitBytes)} limit${m.overSinceMs !== null ? ` since ${iso(m.overSinceMs)}` : ""}; it is restarted if this lasts` : null, {
-    componentType: "system",
-    observedValue: m.bytes,
-    observedUnit: "bytes",
-    time,
-    limitBytes: m.limitBytes,
-  });
-}
-
 function controlPlaneSync(s: HealthSnapshot, time: string): [HealthCheck] | undefined {
   const c = s.controlPlane;
   if (!c) return undefined;
@@ -206,17 +192,10 @@ export function assessHealth(
     "queue:depth": queueDepth(snapshot, thresholds, time),
     "disk:free": diskFree(disk, thresholds, time),
   };
-  if (snapshot.memoryFile) {
-    const m = snapshot.memoryFile;
-    checks["workspace:memory-md"] = check(m.status, m.status === "pass" ? null : m.output, {
-      componentType: "component",
-      observedValue: m.chars,
-      observedUnit: "chars",
-      time,
-    });
+  // Each watchdog's check under its own key (watchdogs/watchdog.ts): none is special-cased here.
+  for (const w of snapshot.watchdogs ?? []) {
+    checks[w.key] = check(w.status, w.output, { componentType: w.componentType, observedValue: w.observedValue, observedUnit: w.observedUnit, time, ...w.details });
   }
-  const memory = gatewayMemory(snapshot, time);
-  if (memory) checks["gateway:memory"] = memory;
   const sync = controlPlaneSync(snapshot, time);
   if (sync) checks["control-plane:sync"] = sync;
   const all = Object.values(checks).map((v) => v![0]);

@@ -2,10 +2,9 @@
  * Runs one short-lived child (the Node `--version` check, `npm install`) through an injected
  * `spawn`, line by line, keeping the tail of its output for error messages.
  */
-import type { ChildProcess, SpawnOptions } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import type { SpawnFn } from "../core/os-process.ts";
 
-/** The subset of `child_process.spawn` used here (`spawn` from node:child_process fits). */
-export type SpawnLike = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
 
 /** How a child ended. `exitCode` null means it was killed by `signal`; `tail` is its last lines. */
 export type ChildResult = { exitCode: number | null; signal: NodeJS.Signals | null; stdout: string; tail: string[] };
@@ -29,7 +28,7 @@ const MAX_STDOUT_CHARS = 64 * 1024;
  * @throws the spawn error (ENOENT, EACCES, ENOEXEC...) when the child could not start;
  *   `signal.reason` when aborted (the child is sent SIGTERM)
  */
-export function runChild(spawn: SpawnLike, command: string, args: readonly string[], opts: RunChildOptions): Promise<ChildResult> {
+export function runChild(spawn: SpawnFn, command: string, args: readonly string[], opts: RunChildOptions): Promise<ChildResult> {
   const keep = opts.tailLines ?? 40;
   const tail: string[] = [];
   let stdout = "";

@@ -5,7 +5,7 @@
  */
 import { installOpenclaw, type InstallResult } from "./install.ts";
 import { formatInstallResult, formatProgress } from "./progress.ts";
-import type { SpawnLike } from "./child.ts";
+import type { SpawnFn } from "../core/os-process.ts";
 import type { FetchLike } from "./registry.ts";
 
 /** What {@link runOpenclawInstall} needs; main.ts passes the real fetch, spawn, clock and env. */
@@ -14,7 +14,7 @@ export type InstallCommandDeps = {
   /** `--version`; default OPENCLAW_VERSION. */
   version?: string | undefined;
   fetch: FetchLike;
-  spawn: SpawnLike;
+  spawn: SpawnFn;
   /** Wall clock, ms since the epoch. */
   now: () => number;
   /** Environment for the npm child (usually `process.env`). */

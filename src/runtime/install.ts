@@ -7,7 +7,8 @@
  */
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";
-import { runChild, type SpawnLike } from "./child.ts";
+import type { SpawnFn } from "../core/os-process.ts";
+import { runChild } from "./child.ts";
 import { ConfigError } from "../core/errors.ts";
 import { RUNTIME_ERROR_CODES as E, RuntimeError } from "./errors.ts";
 import { acquireInstallLock } from "./lock.ts";
@@ -29,7 +30,7 @@ export type InstallOptions = {
   /** NPM_REGISTRY base URL. */
   registry: string;
   fetch: FetchLike;
-  spawn: SpawnLike;
+  spawn: SpawnFn;
   /** Wall clock, ms since the epoch: `installedAt`, the lock's `startedAt`, durations. */
   now: () => number;
   /** Environment of the npm child (proxy variables pass through); the managed Node's bin dir is prepended to PATH. */
@@ -133,7 +134,7 @@ export async function installOpenclaw(opts: InstallOptions): Promise<InstallResu
 }
 
 /** Run `<node> --version`; the binary must run on this host and be the pinned version. */
-async function checkNodeRuns(spawn: SpawnLike, nodePath: string, version: string, signal?: AbortSignal): Promise<void> {
+async function checkNodeRuns(spawn: SpawnFn, nodePath: string, version: string, signal?: AbortSignal): Promise<void> {
   const res = await runChild(spawn, nodePath, ["--version"], { env: {}, signal }).catch((err: unknown) => {
     if (signal?.aborted) throw err;
     throw new RuntimeError(E.INSTALL_INCOMPLETE, `the downloaded Node does not run on this host: ${(err as Error).message}`, { cause: err });

@@ -16,8 +16,9 @@
 import { fsyncDir, readJsonState, StateFileError, writeFileAtomic as writeFileAtomicShared } from "../core/fs-atomic.ts";
 import { randomBytes } from "node:crypto";
 import { open, rename, rm } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { z } from "zod";
+import { dataDirLayout } from "../core/data-dir.ts";
 import { RUNTIME_ERROR_CODES as E, RuntimeError } from "./errors.ts";
 
 /** Node version the managed runtime pins (openclaw needs >= 24.16; matches `.node-version`). */
@@ -36,7 +37,7 @@ export function nodePackageName(platform: string, arch: string): string {
 
 /** Absolute paths of the runtime tree for one data directory. Pure. */
 export function runtimeLayout(dataDir: string) {
-  const root = join(resolve(dataDir), "runtime");
+  const root = dataDirLayout(dataDir).runtimeDir;
   return {
     root,
     currentFile: join(root, "current.json"),

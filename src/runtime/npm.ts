@@ -10,7 +10,8 @@
  */
 import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { runChild, type SpawnLike } from "./child.ts";
+import type { SpawnFn } from "../core/os-process.ts";
+import { runChild } from "./child.ts";
 import { RUNTIME_ERROR_CODES as E, RuntimeError } from "./errors.ts";
 import { fsyncDir, openclawEntryPath, randomSuffix } from "./layout.ts";
 import { exists } from "./pieces.ts";
@@ -29,7 +30,7 @@ export type NpmInstall = {
   /** npm's `--logs-dir`, outside the partial directory so a failed run's log survives. */
   logsDir: string;
   registry: string;
-  spawn: SpawnLike;
+  spawn: SpawnFn;
   /** The npm child's environment (see `npmEnv` in install.ts). */
   env: NodeJS.ProcessEnv;
   signal?: AbortSignal;

@@ -18,6 +18,16 @@ export type RuntimeSettings = {
   openclawVersion: string;
 };
 
+/** {@link RuntimeSettings} from the daemon's settings (AGENT_SUPERVISOR_DATA_DIR, OPENCLAW_*). */
+export function runtimeSettingsOf(s: {
+  AGENT_SUPERVISOR_DATA_DIR: string;
+  OPENCLAW_NODE?: string | undefined;
+  OPENCLAW_ENTRY?: string | undefined;
+  OPENCLAW_VERSION: string;
+}): RuntimeSettings {
+  return { dataDir: s.AGENT_SUPERVISOR_DATA_DIR, openclawNode: s.OPENCLAW_NODE, openclawEntry: s.OPENCLAW_ENTRY, openclawVersion: s.OPENCLAW_VERSION };
+}
+
 /**
  * The gateway runtime. Paths are absolute. `openclawVersion` is the managed version, or for an
  * external runtime the version in the package.json beside the entry (undefined if unreadable).

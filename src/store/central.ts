@@ -9,6 +9,7 @@
  * marks it reported: the control plane has given the turn away, so we never report on it.
  * Every method is one statement or one transaction. Times are epoch ms.
  */
+import { claimSessionKey } from "../gateway/session-key.ts";
 import type { Db } from "./db.ts";
 
 /**
@@ -155,7 +156,7 @@ export class CentralTurnStore {
   /**
    * Take a claimed turn into the queue under its lease (see {@link AcceptOutcome}). Idempotent:
    * a turn that exists here never gets a second row and a finished one never runs again.
-   * The session key is `claimed.sessionKey`, else `agent:<agentId ?? "main">:<conversationId>`.
+   * The session key is `claimed.sessionKey`, else `agent:<agentId ?? "main">:<conversationId>` (gateway/session-key.ts).
    * @throws SqliteError (SQLITE_FULL when the disk is full); nothing is half-written
    */
   acceptClaim(claimed: ClaimedTurnInput, nowMs: number): AcceptOutcome {
@@ -163,7 +164,7 @@ export class CentralTurnStore {
     return this.#db.transaction((): AcceptOutcome => {
       const row = this.#s.existing.get(claimed.turnId) as ExistingRow | undefined;
       if (row === undefined) {
-        this.#s.insert.run({ ...p, conversationId: claimed.conversationId, sessionKey: sessionKeyOf(claimed), message: claimed.message });
+        this.#s.insert.run({ ...p, conversationId: claimed.conversationId, sessionKey: claimSessionKey(claimed), message: claimed.message });
         return "inserted";
       }
       if (row.source !== "central") return "conflict";
@@ -191,7 +192,7 @@ export class CentralTurnStore {
     return this.#db.transaction((): boolean => {
       const row = this.#s.existing.get(claimed.turnId) as ExistingRow | undefined;
       if (row === undefined) {
-        this.#s.insertLost.run({ ...p, conversationId: claimed.conversationId, sessionKey: sessionKeyOf(claimed), message: claimed.message });
+        this.#s.insertLost.run({ ...p, conversationId: claimed.conversationId, sessionKey: claimSessionKey(claimed), message: claimed.message });
         return false;
       }
       if (row.source !== "central" || (row.state !== "accepted" && row.state !== "delivering")) return false;
@@ -279,9 +280,4 @@ export class CentralTurnStore {
   centralInFlight(): number {
     return (this.#s.inFlight.get() as { n: number }).n;
   }
-}
-
-/** Gateway session key of a claimed turn. */
-export function sessionKeyOf(c: Pick<ClaimedTurnInput, "sessionKey" | "agentId" | "conversationId">): string {
-  return c.sessionKey ?? `agent:${c.agentId ?? "main"}:${c.conversationId}`;
 }

@@ -14,6 +14,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import * as sea from "node:sea";
+import { dataDirLayout } from "../core/data-dir.ts";
 
 /** Name of the SEA asset holding better-sqlite3's addon (build/build.ts writes it). */
 export const SQLITE_ASSET = "better_sqlite3.node";
@@ -32,7 +33,7 @@ export function isSingleExecutable(): boolean {
 /** Where the addon with these bytes is extracted under `dataDir`. */
 export function nativeAddonPath(dataDir: string, bytes: Uint8Array, abi: string = process.versions.modules): string {
   const digest = createHash("sha256").update(bytes).digest("hex").slice(0, 16);
-  return join(dataDir, "native", `better_sqlite3-${abi}-${digest}.node`);
+  return join(dataDirLayout(dataDir).nativeDir, `better_sqlite3-${abi}-${digest}.node`);
 }
 
 /**

@@ -2,14 +2,10 @@
  * The gateway child process: spawned in its own process group, output drained line by line
  * into the structured log, signalled as a group.
  */
-import type { ChildProcess, SpawnOptions } from "node:child_process";
-import { procStatFields } from "../core/os-process.ts";
+import { procStatFields, type SpawnFn } from "../core/os-process.ts";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
-
-/** `child_process.spawn`, injected so tests can substitute a stand-in gateway. */
-export type SpawnFn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
 
 /** What to run. `env` is the complete environment (nothing inherited). */
 export type LaunchSpec = { command: string; args: string[]; env: Record<string, string>; cwd: string };

@@ -11,30 +11,8 @@ import { writeFileAtomic } from "../core/fs-atomic.ts";
 import { dirname, join } from "node:path";
 import template from "../../openclaw/openclaw.template.json" with { type: "json" };
 import type { Settings } from "../config/schema.ts";
+import type { GatewayLayout } from "../core/data-dir.ts";
 import { ConfigError } from "../core/errors.ts";
-
-/** Where the gateway's state lives under the data directory. All absolute paths. */
-export type GatewayLayout = {
-  root: string;
-  homeDir: string;
-  stateDir: string;
-  configPath: string;
-  workspaceDir: string;
-  logFile: string;
-};
-
-/** Layout of the gateway's directories under `dataDir`. */
-export function gatewayLayout(dataDir: string): GatewayLayout {
-  const root = join(dataDir, "gateway");
-  return {
-    root,
-    homeDir: join(root, "home"),
-    stateDir: join(root, "state"),
-    configPath: join(root, "state", "openclaw.json"),
-    workspaceDir: join(root, "workspace"),
-    logFile: join(root, "logs", "openclaw.log"),
-  };
-}
 
 /** Env var through which the gateway token reaches the child (referenced from openclaw.json). */
 export const GATEWAY_TOKEN_ENV = "AGENT_SUPERVISOR_GATEWAY_TOKEN";

@@ -2,6 +2,7 @@
  * Pure restart decisions for the gateway child: exponential backoff with jitter, reset after
  * a stable uptime. No timers, no I/O: callers pass `nowMs` and a random source.
  */
+import { backoffDelay } from "../core/backoff.ts";
 
 /** Backoff settings, all in milliseconds. */
 export type BackoffPolicy = {
@@ -36,20 +37,6 @@ export type RestartDecision = {
   breakerOpen: boolean;
   reason: string | null;
 };
-
-/**
- * Exponential backoff with "equal jitter" (AWS Architecture Blog, "Exponential Backoff And
- * Jitter", 2015): half the capped exponential delay is fixed, half random, so restarts of many
- * hosts spread out while each host still waits at least half the nominal delay.
- * @param attempt 0 for the first retry
- * @param random a function returning [0, 1)
- * @returns delay in ms, in [exp/2, exp] where exp = min(maxMs, initialMs * 2^attempt)
- */
-export function backoffDelay(attempt: number, policy: Pick<BackoffPolicy, "initialMs" | "maxMs">, random: () => number): number {
-  const exp = Math.min(policy.maxMs, policy.initialMs * 2 ** Math.min(attempt, 52));
-  const half = exp / 2;
-  return Math.round(half + random() * half);
-}
 
 /**
  * Decide how long to wait before starting the gateway again after it failed (crashed, hung,

@@ -7,10 +7,11 @@
  * mid-swap leaves the old set, the new set, or (between the two renames) none; the next gateway
  * start materializes the stored manifest again and removes leftovers.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { skillsManifestSchema, type SkillsManifest } from "../sync/contract.ts";
+import { verifySkillsManifest } from "../sync/skills-manifest.ts";
 import { SupervisorError } from "../core/errors.ts";
 import { fsyncDir, readJsonState } from "../core/fs-atomic.ts";
 
@@ -19,32 +20,6 @@ export class SkillsManifestError extends SupervisorError {
   constructor(message: string) {
     super("ERR_SKILLS_MANIFEST", message);
   }
-}
-
-/** Lowercase hex SHA-256 of a string's UTF-8 bytes. */
-export function sha256Hex(content: string): string {
-  return createHash("sha256").update(content, "utf8").digest("hex");
-}
-
-/**
- * Check every checksum, duplicate names and paths. Pure.
- * @returns one message per problem (empty when the manifest is good)
- */
-export function verifySkillsManifest(m: SkillsManifest): string[] {
-  const problems: string[] = [];
-  const names = new Set<string>();
-  for (const skill of m.skills) {
-    if (names.has(skill.name)) problems.push(`skill ${skill.name}: listed twice`);
-    names.add(skill.name);
-    const paths = new Set<string>();
-    for (const f of skill.files) {
-      if (paths.has(f.path)) problems.push(`skill ${skill.name}: file ${f.path} listed twice`);
-      paths.add(f.path);
-      const actual = sha256Hex(f.content);
-      if (actual !== f.sha256) problems.push(`skill ${skill.name}: file ${f.path} has sha256 ${actual}, manifest says ${f.sha256}`);
-    }
-  }
-  return problems;
 }
 
 /**

@@ -8,7 +8,6 @@
 import { readFileSync, rmSync } from "node:fs";
 import type { Logger } from "pino";
 import type { Clock } from "../core/clock.ts";
-import type { HealthSnapshot } from "../health/ports.ts";
 import type { EventStore } from "../store/events.ts";
 import { writeFileAtomic } from "../core/fs-atomic.ts";
 import {
@@ -18,8 +17,8 @@ import {
   type ChildExit,
   type LaunchSpec,
   type RunningChild,
-  type SpawnFn,
 } from "./child.ts";
+import type { SpawnFn } from "../core/os-process.ts";
 import { ConfigError, UnavailableError } from "../core/errors.ts";
 import { decideRestart, type BackoffPolicy, type BreakerPolicy, type RestartHistory } from "./restart-policy.ts";
 
@@ -40,8 +39,19 @@ const FAILURE_CAUSES: ReadonlySet<RestartCause> = new Set(["crash", "hang", "mem
 /** How the gateway reports a config written by a newer OpenClaw (openclaw 2026.9.6, exit code 1). */
 const NEWER_CONFIG_LINE = /older than the config last written by OpenClaw (\S+?)\.?$/;
 
+/** Supervisor state names (the gateway child's lifecycle). */
+export type GatewayProcessState = "stopped" | "starting" | "ready" | "backoff" | "stopping" | "failed";
+
 /** Point-in-time view of the supervisor (the health snapshot's gateway part). Times are epoch ms. */
-export type SupervisorSnapshot = Omit<HealthSnapshot["gateway"], "openclawVersion">;
+export type SupervisorSnapshot = {
+  state: GatewayProcessState;
+  pid: number | null;
+  since: number;
+  reason: string | null;
+  generation: number;
+  restarts: number;
+  lastExit: { code: number | null; signal: string | null; at: number } | null;
+};
 
 /** Collaborators, injected by main.ts. */
 export type SupervisorDeps = {

@@ -9,8 +9,8 @@
  */
 import type { Logger } from "pino";
 import type { Clock } from "../core/clock.ts";
-import { backoffDelay } from "../supervisor/restart-policy.ts";
-import { verifySkillsManifest } from "../supervisor/skills.ts";
+import { backoffDelay } from "../core/backoff.ts";
+import { verifySkillsManifest } from "./skills-manifest.ts";
 import type { Secrets, SkillsManifest } from "./contract.ts";
 
 /** The two reads this needs from the control-plane client. */

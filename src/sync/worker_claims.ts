@@ -72,12 +72,12 @@ function acceptTurns(ctx: LoopContext, turns: readonly ClaimedTurn[]): boolean {
           { turnId: t.turnId, leaseExpiresAt: t.leaseExpiresAt, attempt: t.attempt },
           "claimed turn arrived with its lease already expired; not delivering it (clock skew or a slow claim)",
         );
-        if (deps.central.rejectExpiredClaim(t, now, `lease expired at ${t.leaseExpiresAt}, before the claim arrived`)) {
+        if (deps.intake.rejectExpiredClaim(t, now, `lease expired at ${t.leaseExpiresAt}, before the claim arrived`)) {
           ctx.call("onLeaseLost", () => deps.onLeaseLost(t.turnId));
         }
         continue;
       }
-      const outcome = deps.central.acceptClaim(t, now);
+      const outcome = deps.intake.acceptClaim(t, now);
       log.info({ turnId: t.turnId, conversationId: t.conversationId, attempt: t.attempt, outcome }, "claimed turn");
       if (outcome === "re-report") ctx.wakes.results.wake();
       else if (outcome === "conflict") log.error({ turnId: t.turnId }, "claimed turn has the id of a local turn; not delivering it");

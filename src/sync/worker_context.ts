@@ -39,10 +39,19 @@ export type SyncPolicy = {
 /** The status report as the daemon builds it: the worker adds identity (client) and `sentAt`. */
 export type StatusSnapshotInput = Omit<StatusInput, "sentAt">;
 
+/** How claimed turns are taken into the queue (see CentralTurnStore for the outcomes). */
+export type ClaimIntake = Pick<CentralTurnStore, "acceptClaim" | "rejectExpiredClaim">;
+
 /** Collaborators of the sync worker. Callbacks must not block; a throwing callback is logged, never fatal. */
 export type SyncWorkerDeps = {
   client: ControlPlaneClient;
+  /** Leases and the result outbox of central turns. */
   central: CentralTurnStore;
+  /**
+   * Where claimed turns enter the queue: the turn service in the daemon (the one entry point
+   * for local and central turns); a test may pass the store itself.
+   */
+  intake: ClaimIntake;
   clock: Clock;
   /** Returns [0, 1); Math.random in production. */
   random: () => number;

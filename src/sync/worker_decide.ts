@@ -2,7 +2,7 @@
  * Pure decisions of the sync loops: retry delays, claim sizes, lease expiry and the body of a
  * result report. No timers, no I/O: callers pass `nowMs` and a random source.
  */
-import { backoffDelay } from "../supervisor/restart-policy.ts";
+import { backoffDelay } from "../core/backoff.ts";
 import type { OutboxItem } from "../store/central.ts";
 import type { CompleteInput, FailInput } from "./client.ts";
 import { classify, ControlPlaneError } from "./errors.ts";

@@ -1,31 +1,15 @@
 /**
- * The one entry point for new turns, whoever submits them (the local API now, the control
- * plane's claims later): validates queue limits, commits the turn to SQLite, wakes delivery,
- * and lets callers wait for a result.
+ * The one entry point for new turns, whoever submits them: the local API (`submit`: validates
+ * queue limits, commits the turn to SQLite, wakes delivery) and the control plane's claims
+ * (`acceptClaim`: commits the claimed turn under its lease; the sync worker wakes delivery once
+ * per claim batch). Callers can wait for a result.
  */
 import { randomUUID } from "node:crypto";
 import { DrainingError, QueueFullError, StorageFullError } from "../core/errors.ts";
-import type { TurnsPort, TurnView } from "../health/ports.ts";
-import type { Turn, TurnSource, TurnStore } from "../store/turns.ts";
-
-/** Session key of a conversation: one OpenClaw session per conversation on the default agent. */
-export function sessionKeyFor(conversationId: string): string {
-  return `agent:main:${conversationId}`;
-}
-
-/** API view of a stored turn. */
-export function toTurnView(t: Turn): TurnView {
-  return {
-    turnId: t.id,
-    conversationId: t.conversationId,
-    state: t.state,
-    reply: t.reply,
-    error: t.errorCode ? { code: t.errorCode, message: t.errorMessage ?? "" } : null,
-    attempts: t.attempts,
-    createdAt: new Date(t.createdAt).toISOString(),
-    finishedAt: t.finishedAt === null ? null : new Date(t.finishedAt).toISOString(),
-  };
-}
+import { sessionKeyFor } from "../gateway/session-key.ts";
+import { toTurnView, type TurnsPort, type TurnView } from "./turn-view.ts";
+import type { AcceptOutcome, CentralTurnStore, ClaimedTurnInput } from "../store/central.ts";
+import type { TurnSource, TurnStore } from "../store/turns.ts";
 
 function isDiskFull(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
@@ -38,8 +22,10 @@ export type TurnServiceOptions = {
   now: () => number;
   /** Most turns accepted or delivering at once. */
   queueLimit: number;
-  /** Called after a turn is committed (wakes delivery). */
+  /** Called after a local turn is committed (wakes delivery). */
   onSubmitted: () => void;
+  /** Leases of central turns; only needed with a control plane. */
+  central?: CentralTurnStore | undefined;
 };
 
 /** Implements {@link TurnsPort} over the durable store. */
@@ -90,6 +76,28 @@ export class TurnService implements TurnsPort {
     }
     if (result.created) this.#o.onSubmitted();
     return { turnId: result.turn.id, created: result.created };
+  }
+
+  /**
+   * Take a turn claimed from the control plane into the queue under its lease (idempotent; see
+   * {@link AcceptOutcome}). The session key comes from gateway/session-key.ts.
+   * @throws Error without a central store; SqliteError (SQLITE_FULL) with nothing half-written
+   */
+  acceptClaim(claimed: ClaimedTurnInput, nowMs: number): AcceptOutcome {
+    return this.#central().acceptClaim(claimed, nowMs);
+  }
+
+  /**
+   * Record a claimed turn whose lease expired before it arrived: never delivered, never reported.
+   * @returns true if a turn in flight here was stopped (delivery must drop it)
+   */
+  rejectExpiredClaim(claimed: ClaimedTurnInput, nowMs: number, reason: string): boolean {
+    return this.#central().rejectExpiredClaim(claimed, nowMs, reason);
+  }
+
+  #central(): CentralTurnStore {
+    if (!this.#o.central) throw new Error("central turns need a control plane (no central store configured)");
+    return this.#o.central;
   }
 
   /** @inheritdoc */

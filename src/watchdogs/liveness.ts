@@ -8,6 +8,7 @@
  */
 import type { Logger } from "pino";
 import type { Clock } from "../core/clock.ts";
+import type { Watchdog } from "./watchdog.ts";
 
 /** Options for {@link LivenessProbe}. Times are ms. */
 export type LivenessOptions = {
@@ -37,8 +38,9 @@ export function livenessStep(consecutiveFailures: number, ok: boolean, threshold
   return { failures, dead: failures >= threshold };
 }
 
-/** The probe loop. */
-export class LivenessProbe {
+/** The probe loop. It reports nothing to /health: a hung gateway shows as its restart. */
+export class LivenessProbe implements Watchdog {
+  readonly name = "liveness";
   readonly #o: LivenessOptions;
   #snap: LivenessSnapshot = { consecutiveFailures: 0, lastOkAt: null, lastError: null };
   #deadGeneration = -1;
@@ -50,6 +52,11 @@ export class LivenessProbe {
   /** Current probe state (a copy). */
   snapshot(): LivenessSnapshot {
     return { ...this.#snap };
+  }
+
+  /** @inheritdoc */
+  check(): undefined {
+    return undefined;
   }
 
   /** Probe until `signal` aborts. Never rejects. */

@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { totalmem } from "node:os";
 import { procStatFields } from "../core/os-process.ts";
+import type { Watchdog, WatchdogCheck } from "./watchdog.ts";
 
 /** One RSS sample. `at` is epoch ms, `bytes` the summed resident set size. */
 export type RssSample = { at: number; bytes: number };
@@ -103,8 +104,32 @@ export type MemoryWatchdogOptions = {
 /** Memory state for /health and /metrics. */
 export type MemorySnapshot = { bytes: number | null; limitBytes: number; overSinceMs: number | null };
 
+/** Key of the memory watchdog's /health check (also read by /metrics). */
+export const GATEWAY_MEMORY_CHECK = "gateway:memory";
+
+/**
+ * The /health check of a memory reading, pure: `warn` while above the limit (it is restarted if
+ * that lasts), `pass` below it; none before the first sample of a running gateway.
+ */
+export function memoryCheck(m: MemorySnapshot): WatchdogCheck | undefined {
+  if (m.bytes === null) return undefined;
+  const over = m.bytes > m.limitBytes;
+  const mb = (b: number) => `${Math.round(b / 1024 / 1024)} MB`;
+  const since = m.overSinceMs !== null ? ` since ${new Date(m.overSinceMs).toISOString()}` : "";
+  return {
+    key: GATEWAY_MEMORY_CHECK,
+    status: over ? "warn" : "pass",
+    output: over ? `gateway RSS ${mb(m.bytes)} is above the ${mb(m.limitBytes)} limit${since}; it is restarted if this lasts` : null,
+    componentType: "system",
+    observedValue: m.bytes,
+    observedUnit: "bytes",
+    details: { limitBytes: m.limitBytes },
+  };
+}
+
 /** Samples the gateway tree's RSS and calls `onOver` when it stays above the limit. */
-export class MemoryWatchdog {
+export class MemoryWatchdog implements Watchdog {
+  readonly name = "memory";
   readonly #o: MemoryWatchdogOptions;
   #samples: RssSample[] = [];
   #pid: number | null = null;
@@ -118,6 +143,11 @@ export class MemoryWatchdog {
   /** Current reading (a copy). */
   snapshot(): MemorySnapshot {
     return { ...this.#snap };
+  }
+
+  /** @inheritdoc */
+  check(): WatchdogCheck | undefined {
+    return memoryCheck(this.#snap);
   }
 
   /** Sample until `signal` aborts. Never rejects. */

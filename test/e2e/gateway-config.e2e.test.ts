@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, expect, inject, it } from "vitest";
 import { validateSettings } from "../../src/config/load.ts";
-import { gatewayEnv, gatewayLayout, prepareGatewayFiles } from "../../src/supervisor/gateway-config.ts";
+import { gatewayLayout } from "../../src/core/data-dir.ts";
+import { gatewayEnv, prepareGatewayFiles } from "../../src/supervisor/gateway-config.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "as-cfg-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,7 +3,8 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { validateSettings } from "../../src/config/load.ts";
-import { gatewayLayout, prepareGatewayFiles } from "../../src/supervisor/gateway-config.ts";
+import { gatewayLayout } from "../../src/core/data-dir.ts";
+import { prepareGatewayFiles } from "../../src/supervisor/gateway-config.ts";
 import { writeFileAtomic } from "../../src/core/fs-atomic.ts";
 import { removeTempDirs, tempDir } from "./helpers.ts";
 

@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { materializeSkills, sha256Hex, SkillsManifestError, verifySkillsManifest } from "../../src/supervisor/skills.ts";
+import { materializeSkills, SkillsManifestError } from "../../src/supervisor/skills.ts";
+import { sha256Hex, verifySkillsManifest } from "../../src/sync/skills-manifest.ts";
 import type { SkillsManifest } from "../../src/sync/contract.ts";
 
 function file(path: string, content: string) {

@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/core/clock.ts";
 import type { GatewayEvent } from "../../src/store/events.ts";
-import { processStartTicks, type LaunchSpec, type SpawnFn } from "../../src/supervisor/child.ts";
+import type { SpawnFn } from "../../src/core/os-process.ts";
+import { processStartTicks, type LaunchSpec } from "../../src/supervisor/child.ts";
 import { GatewaySupervisor, type SupervisorPolicy, type SupervisorSnapshot } from "../../src/supervisor/supervisor.ts";
 import {
   killGroup,

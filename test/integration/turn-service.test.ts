@@ -1,7 +1,9 @@
 /** TurnService over a real SQLite TurnStore. Fake timers only for waitFinished's timeout. */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { DrainingError, QueueFullError, StorageFullError } from "../../src/core/errors.ts";
-import { sessionKeyFor, toTurnView, TurnService } from "../../src/turns/turn-service.ts";
+import { sessionKeyFor } from "../../src/gateway/session-key.ts";
+import { TurnService } from "../../src/turns/turn-service.ts";
+import { toTurnView } from "../../src/turns/turn-view.ts";
 import { openTestDb, removeTempDirs, type TestDb } from "./helpers.ts";
 
 let t: TestDb;

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { SpawnLike } from "../../src/runtime/child.ts";
+import type { SpawnFn } from "../../src/core/os-process.ts";
 import { installOpenclaw, type InstallOptions } from "../../src/runtime/install.ts";
 import { PINNED_NODE_VERSION, PINNED_NPM_VERSION, readCurrent } from "../../src/runtime/layout.ts";
 import type { ProgressEvent } from "../../src/runtime/progress.ts";
@@ -22,7 +22,7 @@ let events: ProgressEvent[];
 let spawned: string[][];
 let npmLog: string;
 
-const countingSpawn: SpawnLike = (cmd, args, opts) => {
+const countingSpawn: SpawnFn = (cmd, args, opts) => {
   spawned.push([cmd, ...args]);
   return spawn(cmd, args, opts);
 };

@@ -2,7 +2,8 @@
 import { describe, expect, it } from "vitest";
 import type { HealthSnapshot } from "../../src/health/ports.ts";
 import { statusReportSchema } from "../../src/sync/contract.ts";
-import { deriveRuntimeStatus, hostMetrics, type HostProbe } from "../../src/sync/status.ts";
+import { deriveRuntimeStatus } from "../../src/health/runtime-status.ts";
+import { hostMetrics, type HostProbe } from "../../src/sync/status.ts";
 import { memoryLogger, removeTempDirs, tempDir } from "../integration/helpers.ts";
 
 const base: HealthSnapshot = {

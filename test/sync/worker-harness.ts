@@ -105,6 +105,7 @@ export function startWorker(o: HarnessOptions): Harness {
   h.worker = new SyncWorker({
     client,
     central,
+    intake: central,
     clock: systemClock,
     random: Math.random,
     log: sink.log,

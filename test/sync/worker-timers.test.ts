@@ -50,9 +50,11 @@ it("stopping leaves no timer behind, with a long-poll parked and every loop asle
   vi.useFakeTimers();
   const db = openDb(join(tempDir("as-sync-"), "agent-supervisor.db"));
   const calls: Record<string, number> = {};
+  const central = new CentralTurnStore(db);
   const worker = new SyncWorker({
     client: stubClient(calls),
-    central: new CentralTurnStore(db),
+    central,
+    intake: central,
     clock: systemClock,
     random: () => 0.5,
     log: memoryLogger("warn").log,

@@ -14,11 +14,11 @@ import {
   createSystemdNotifier,
   execNotify,
   notifyArgs,
-  startWatchdogPings,
   watchdogIntervalMs,
   type NotifyExec,
   type NotifyLog,
-} from "../../src/daemon/systemd.ts";
+} from "../../src/core/systemd-notify.ts";
+import { startWatchdogPings } from "../../src/watchdogs/systemd-pings.ts";
 import { startNotifyReceiver, type NotifyReceiver } from "./notify-receiver.ts";
 
 const hasSender = spawnSync("systemd-notify", ["--version"]).status === 0;

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { systemClock } from "../../src/core/clock.ts";
 import { decideStatusSend, StatusReporter, type StatusDecision, type StatusDecisionInput } from "../../src/daemon/systemd-status.ts";
-import type { SystemdNotifier } from "../../src/daemon/systemd.ts";
+import type { SystemdNotifier } from "../../src/core/systemd-notify.ts";
 
 describe("decideStatusSend", () => {
   const base: StatusDecisionInput = { line: "a", last: null, pending: false, failedAtMs: null, nowMs: 0, minIntervalMs: 1000, retryMs: 10_000 };

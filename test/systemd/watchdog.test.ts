@@ -1,14 +1,9 @@
 /** watchdogIntervalMs and statusLine (pure, table-driven) and startWatchdogPings under fake timers. */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { systemClock } from "../../src/core/clock.ts";
-import {
-  STATUS_LINE_MAX,
-  startWatchdogPings,
-  statusLine,
-  watchdogIntervalMs,
-  type StatusLineInput,
-  type SystemdNotifier,
-} from "../../src/daemon/systemd.ts";
+import { watchdogIntervalMs, type SystemdNotifier } from "../../src/core/systemd-notify.ts";
+import { STATUS_LINE_MAX, statusLine, type StatusLineInput } from "../../src/daemon/systemd-status.ts";
+import { startWatchdogPings } from "../../src/watchdogs/systemd-pings.ts";
 
 describe("watchdogIntervalMs", () => {
   const PID = 4242;

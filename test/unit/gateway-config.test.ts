@@ -1,13 +1,13 @@
 /** renderGatewayConfig / selectModels / gatewayEnv / gatewayArgs: pure, no disk. */
 import { describe, expect, it } from "vitest";
 import { validateSettings } from "../../src/config/load.ts";
+import { gatewayLayout } from "../../src/core/data-dir.ts";
 import { ConfigError } from "../../src/core/errors.ts";
 import {
   GATEWAY_ENV_PRESETS,
   GATEWAY_TOKEN_ENV,
   gatewayArgs,
   gatewayEnv,
-  gatewayLayout,
   renderGatewayConfig,
   selectModels,
 } from "../../src/supervisor/gateway-config.ts";

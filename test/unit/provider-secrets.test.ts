@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { validateSettings } from "../../src/config/load.ts";
 import { applyProviderSecrets, loadStoredSecrets, secretValues, storeSecrets } from "../../src/supervisor/provider-secrets.ts";
-import { renderGatewayConfig, gatewayLayout } from "../../src/supervisor/gateway-config.ts";
+import { gatewayLayout } from "../../src/core/data-dir.ts";
+import { renderGatewayConfig } from "../../src/supervisor/gateway-config.ts";
 import type { Secrets } from "../../src/sync/contract.ts";
 
 const base = validateSettings({ OPENAI_COMPAT_BASE_URL: "http://127.0.0.1:1/v1", OPENAI_COMPAT_MODEL: "local" }, {});

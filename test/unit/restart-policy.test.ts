@@ -1,6 +1,7 @@
 /** backoffDelay / decideRestart: pure, table-driven; the random source is a constant. */
 import { describe, expect, it } from "vitest";
-import { backoffDelay, decideRestart, type BackoffPolicy } from "../../src/supervisor/restart-policy.ts";
+import { backoffDelay } from "../../src/core/backoff.ts";
+import { decideRestart, type BackoffPolicy } from "../../src/supervisor/restart-policy.ts";
 
 const policy: BackoffPolicy = { initialMs: 1_000, maxMs: 60_000, resetAfterMs: 120_000 };
 const lowest = () => 0;

@@ -1,7 +1,7 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { systemClock } from "../../src/core/clock.ts";
-import { sha256Hex } from "../../src/supervisor/skills.ts";
+import { sha256Hex } from "../../src/sync/skills-manifest.ts";
 import type { Secrets, SkillsManifest } from "../../src/sync/contract.ts";
 import { SecretsPoller, type SecretsChange, type SecretsSource } from "../../src/sync/secrets-poller.ts";
 

@@ -19,8 +19,8 @@
  * `--pid` also adds `MAINPID=<our pid>`, a no-op while the daemon is the main process.
  */
 import { execFile } from "node:child_process";
-import { systemClock, type Clock } from "../core/clock.ts";
-import { SupervisorError } from "../core/errors.ts";
+import { systemClock, type Clock } from "./clock.ts";
+import { SupervisorError } from "./errors.ts";
 
 /** Sends sd_notify state. `enabled` is false outside systemd (no `NOTIFY_SOCKET`); then `notify` does nothing. */
 export type SystemdNotifier = {
@@ -172,95 +172,4 @@ export function watchdogIntervalMs(env: Readonly<Record<string, string | undefin
   const wpid = env.WATCHDOG_PID;
   if (wpid !== undefined && wpid !== "" && (!/^\d+$/.test(wpid) || Number(wpid) !== pid)) return null;
   return Math.max(1, Math.floor(Number(usec) / 2000));
-}
-
-/** What {@link statusLine} summarizes (from the health snapshot). */
-export type StatusLineInput = {
-  /** Supervisor state: stopped, starting, ready, backoff, stopping, failed. */
-  gatewayState: string;
-  /** Why the gateway is in that state ("crash; restarting in 4000 ms"), or null. */
-  reason: string | null;
-  /** Turns accepted and waiting. */
-  queueDepth: number;
-  /** Turns being delivered now. */
-  delivering?: number;
-  /** The daemon is shutting down. */
-  draining?: boolean;
-  /** The WebSocket to the gateway is up (only reported when false while the gateway is ready). */
-  connected?: boolean;
-  /** A control-plane problem (missing secrets, token refused), or null. */
-  problem?: string | null;
-};
-
-/** Longest STATUS= text {@link statusLine} returns, in UTF-16 code units. */
-export const STATUS_LINE_MAX = 199;
-
-/**
- * A one-line human status for `systemctl status` (STATUS=): "gateway ready; 0 turns queued",
- * "gateway backoff: crash; restarting in 4000 ms". At most {@link STATUS_LINE_MAX} characters,
- * no control characters, well-formed UTF-16 (systemd ignores a STATUS= that is not UTF-8 clean).
- */
-export function statusLine(s: StatusLineInput): string {
-  const ready = s.gatewayState === "ready";
-  let line = ready ? "gateway ready" : `gateway ${s.gatewayState}${s.reason ? `: ${s.reason}` : ""}`;
-  if (ready && s.connected === false) line += ", not connected";
-  const delivering = s.delivering ?? 0;
-  if (ready || s.queueDepth > 0 || delivering > 0) {
-    line += `; ${s.queueDepth} turn${s.queueDepth === 1 ? "" : "s"} queued`;
-    if (delivering > 0) line += `, ${delivering} delivering`;
-  }
-  if (s.problem) line += `; problem: ${s.problem}`;
-  if (s.draining) line = `draining; ${line}`;
-  return truncate(line.replace(/[\u0000-\u001f\u007f]+/g, " ").replace(/ {2,}/g, " ").trim().toWellFormed());
-}
-
-function truncate(text: string): string {
-  if (text.length <= STATUS_LINE_MAX) return text;
-  let out = "";
-  for (const ch of text) {
-    if (out.length + ch.length > STATUS_LINE_MAX - 1) break;
-    out += ch;
-  }
-  return `${out}…`;
-}
-
-/** Options of {@link startWatchdogPings}. */
-export type WatchdogPingOptions = {
-  notifier: SystemdNotifier;
-  /** Time between pings, ms (from {@link watchdogIntervalMs}). */
-  intervalMs: number;
-  /** Checked before every ping; false (or a throw) withholds it, so systemd restarts a wedged daemon. */
-  healthy: () => boolean;
-  clock: Pick<Clock, "sleep">;
-  signal: AbortSignal;
-  log?: NotifyLog;
-};
-
-/**
- * Send `WATCHDOG=1` every `intervalMs` while `healthy()` holds. Resolves once `signal` aborts and
- * the last ping has been handed over, leaving no timer behind; resolves at once when the
- * notifier is disabled or `intervalMs` is not positive.
- */
-export async function startWatchdogPings(o: WatchdogPingOptions): Promise<void> {
-  if (!o.notifier.enabled || !(o.intervalMs > 0)) return;
-  let last: Promise<unknown> = Promise.resolve();
-  let withholding = false;
-  while (!o.signal.aborted) {
-    await o.clock.sleep(o.intervalMs, o.signal);
-    if (o.signal.aborted) break;
-    let ok: boolean;
-    try {
-      ok = o.healthy();
-    } catch {
-      ok = false;
-    }
-    if (ok !== !withholding) {
-      withholding = !ok;
-      if (withholding) o.log?.warn({ intervalMs: o.intervalMs }, "withholding systemd watchdog pings: daemon unhealthy");
-      else o.log?.info({ intervalMs: o.intervalMs }, "resuming systemd watchdog pings");
-    }
-    // Not awaited, to keep the cadence: a slow sender only coalesces the next ping into its queue.
-    if (ok) last = o.notifier.notify({ WATCHDOG: "1" });
-  }
-  await last;
 }

@@ -1,0 +1,30 @@
+/** `agent-supervisor decay [--dry-run]`: one memory-decay pass of the agent workspace now (workspace/). */
+import type { Command } from "commander";
+import { decayPolicyFrom } from "../config/schema.ts";
+import { dataDirLayout } from "../core/data-dir.ts";
+import { loadNativeSqliteBinding } from "../store/native.ts";
+import { runDecayCommand } from "../workspace/decay-command.ts";
+import { CONFIG_OPTION, type CliContext } from "./context.ts";
+
+/** Register `decay`. */
+export function registerDecay(program: Command, ctx: CliContext): void {
+  program
+    .command("decay")
+    .description("run memory decay of the agent workspace now (roll-ups, archive, trash), journaled in SQLite")
+    .option("--dry-run", "print the plan and change nothing")
+    .option(...CONFIG_OPTION)
+    .action(async (o: { dryRun?: boolean }) => {
+      const { settings } = ctx.load();
+      const files = dataDirLayout(settings.AGENT_SUPERVISOR_DATA_DIR);
+      loadNativeSqliteBinding(settings.AGENT_SUPERVISOR_DATA_DIR); // the single executable's SQLite addon (no-op otherwise)
+      await runDecayCommand({
+        workspaceDir: files.gateway.workspaceDir,
+        dbPath: files.db,
+        policy: decayPolicyFrom(settings),
+        now: ctx.host.clock.now,
+        dryRun: o.dryRun ?? false,
+        writeOut: ctx.out,
+        memoryBudgetChars: settings.MEMORY_BOOTSTRAP_MAX_CHARS,
+      });
+    });
+}

@@ -1,0 +1,39 @@
+/** `agent-supervisor dev control-plane|mock-model`: test peers and development tools (src/dev/). */
+import type { Command } from "commander";
+import { runControlPlaneCommand } from "../dev/control-plane/command.ts";
+import { startMockModel } from "../dev/mock-model.ts";
+import { loadNativeSqliteBinding } from "../store/native.ts";
+import type { CliContext } from "./context.ts";
+
+/** Register `dev control-plane` and `dev mock-model`. */
+export function registerDev(program: Command, ctx: CliContext): void {
+  const dev = program.command("dev").description("development tools and test peers");
+  dev
+    .command("control-plane")
+    .description("run the reference control plane (a test peer and development tool, not a production service)")
+    .option("--port <port>", "port on 127.0.0.1", "18800")
+    .option("--db <file>", "SQLite file (default: in memory)")
+    .option("--runtime <rid:account...>", "register runtime ids with their account (default dev-runtime:dev-account)")
+    .option("--state-dir <dir>", "where the generated service and admin tokens are kept", ".data/control-plane")
+    .option("--lease-ms <ms>", "lease length (ms)", "60000")
+    .action(async (o: { port: string; db?: string; runtime?: string[]; stateDir: string; leaseMs: string }) => {
+      loadNativeSqliteBinding(o.stateDir); // the single executable's SQLite addon, under the state dir (no-op otherwise)
+      await runControlPlaneCommand(
+        { port: o.port, db: o.db, runtime: o.runtime, stateDir: o.stateDir, leaseMs: Number(o.leaseMs) },
+        { writeErr: ctx.err },
+      );
+    });
+  dev
+    .command("mock-model")
+    .description("serve a local OpenAI-compatible echo model (stands in for the LLM provider)")
+    .option("--port <port>", "port on 127.0.0.1", "18999")
+    .action(async (o: { port: string }) => {
+      const m = await startMockModel(Number(o.port));
+      ctx.err(`mock model listening at ${m.url} (model id: any; replies "echo: <prompt>")`);
+      await new Promise<void>((resolve) => {
+        ctx.host.onSignal("SIGINT", () => resolve());
+        ctx.host.onSignal("SIGTERM", () => resolve());
+      });
+      await m.close();
+    });
+}

@@ -1,0 +1,30 @@
+/** `agent-supervisor doctor`: the checks of doctor-checks.ts against this host (exit 0 pass, 1 warn, 2 fail). */
+import type { Command } from "commander";
+import { statfsDiskUsage } from "../health/disk.ts";
+import { resolveGatewayRuntime, runtimeSettingsOf } from "../runtime/resolve.ts";
+import { CONFIG_OPTION, type CliContext } from "./context.ts";
+import { doctorExitCode, formatDoctor, nearestExisting, portFree, runDoctorChecks } from "./doctor-checks.ts";
+
+/** How long the doctor waits for one HTTP answer (ms). */
+export const DOCTOR_HTTP_TIMEOUT_MS = 10_000;
+
+/** Register `doctor`. */
+export function registerDoctor(program: Command, ctx: CliContext): void {
+  program
+    .command("doctor")
+    .description("check config, data directory, runtime, ports, disk, control plane and gateway readiness (exit 0 pass, 1 warn, 2 fail)")
+    .option(...CONFIG_OPTION)
+    .action(async () => {
+      const { settings, file } = ctx.load();
+      const { fetch, uid } = ctx.host;
+      const checks = await runDoctorChecks(settings, file, {
+        runtime: () => resolveGatewayRuntime(runtimeSettingsOf(settings)),
+        disk: () => statfsDiskUsage(nearestExisting(settings.AGENT_SUPERVISOR_DATA_DIR)),
+        portFree,
+        httpStatus: async (url, headers) => (await fetch(url, { headers, signal: AbortSignal.timeout(DOCTOR_HTTP_TIMEOUT_MS) })).status,
+        uid,
+      });
+      ctx.out(formatDoctor(checks));
+      ctx.setExitCode(doctorExitCode(checks));
+    });
+}

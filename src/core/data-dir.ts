@@ -1,0 +1,58 @@
+/**
+ * The data directory (AGENT_SUPERVISOR_DATA_DIR, default /var/lib/agent-supervisor), described
+ * once. Pure: paths only, nothing is created here.
+ *
+ * ```
+ * <dataDir>/
+ *   agent-supervisor.db      SQLite: turns, leases, outbox, events, decay journal (store/)
+ *   gateway.token            0600, the gateway's auth token (generated)
+ *   api.token                0600, bearer token of the local API (generated)
+ *   gateway.pid              the running gateway's pid, to reap it after a kill -9 of the daemon
+ *   native/                  the single executable's SQLite addon, extracted (store/native.ts)
+ *   runtime/                 the managed Node + openclaw (runtime/layout.ts has its inside)
+ *   gateway/                 the gateway's own tree (its HOME, state, workspace, logs)
+ *     provider-secrets.json  0600, provider keys from the control plane, as last applied
+ *     skills-manifest.json   0600, approved skills from the control plane, as last applied
+ *     home/ state/openclaw.json workspace/ logs/openclaw.log
+ * ```
+ */
+import { join, resolve } from "node:path";
+
+/** Directories of the gateway under the data directory. */
+export type GatewayLayout = {
+  root: string;
+  homeDir: string;
+  stateDir: string;
+  configPath: string;
+  workspaceDir: string;
+  logFile: string;
+};
+
+/** Layout of the gateway's directories under `dataDir`. */
+export function gatewayLayout(dataDir: string): GatewayLayout {
+  const root = join(dataDir, "gateway");
+  return {
+    root,
+    homeDir: join(root, "home"),
+    stateDir: join(root, "state"),
+    configPath: join(root, "state", "openclaw.json"),
+    workspaceDir: join(root, "workspace"),
+    logFile: join(root, "logs", "openclaw.log"),
+  };
+}
+
+/** Every path the daemon keeps under `dataDir` (see the module comment). */
+export function dataDirLayout(dataDir: string) {
+  const gateway = gatewayLayout(dataDir);
+  return {
+    db: join(dataDir, "agent-supervisor.db"),
+    gatewayToken: join(dataDir, "gateway.token"),
+    apiToken: join(dataDir, "api.token"),
+    gatewayPid: join(dataDir, "gateway.pid"),
+    nativeDir: join(dataDir, "native"),
+    runtimeDir: join(resolve(dataDir), "runtime"),
+    gateway,
+    providerSecrets: join(gateway.root, "provider-secrets.json"),
+    skillsManifest: join(gateway.root, "skills-manifest.json"),
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * Building the daemon's subsystems from the settings: the SQLite stores, the gateway's launch
+ * inputs, the connection, the supervisor, delivery and the turn service, wired to each other.
+ * Nothing runs yet; daemon/run.ts starts them. Subsystems built later (the sync worker, the
+ * systemd status reporter) are reached through {@link Links}, filled in by their builders.
+ */
+import { mkdirSync } from "node:fs";
+import type { Logger } from "pino";
+import type { Settings } from "../config/schema.ts";
+import { ensureSecretFile } from "../config/secret-file.ts";
+import { dataDirLayout } from "../core/data-dir.ts";
+import { GatewayConnection } from "../gateway/connection.ts";
+import type { Metrics } from "../health/metrics.ts";
+import { resolveGatewayRuntime, runtimeSettingsOf } from "../runtime/resolve.ts";
+import { CentralTurnStore } from "../store/central.ts";
+import { openDb, type Db } from "../store/db.ts";
+import { EventStore } from "../store/events.ts";
+import { loadNativeSqliteBinding } from "../store/native.ts";
+import { TurnStore } from "../store/turns.ts";
+import { runOpenclawDoctor } from "../supervisor/doctor-step.ts";
+import { selectModels } from "../supervisor/gateway-config.ts";
+import { GatewayLaunch, lookUpRuntime } from "../supervisor/launch.ts";
+import { GatewaySupervisor } from "../supervisor/supervisor.ts";
+import type { SyncWorker } from "../sync/worker.ts";
+import { TurnDelivery } from "../turns/delivery.ts";
+import { TurnService } from "../turns/turn-service.ts";
+import { sweepGatewayTmp } from "../watchdogs/tmp-sweep.ts";
+import type { Host } from "./host.ts";
+import type { StatusReporter } from "./systemd-status.ts";
+
+/** Subsystems built after the gateway side, reached late through this (undefined until built). */
+export type Links = { sync?: SyncWorker | undefined; status?: StatusReporter | undefined };
+
+/** The assembled daemon (see the module comment). */
+export type Parts = {
+  s: Settings;
+  host: Host;
+  log: Logger;
+  version: string;
+  files: ReturnType<typeof dataDirLayout>;
+  db: Db;
+  turns: TurnStore;
+  events: EventStore;
+  /** Central turns (leases, outbox); only with a control plane. */
+  central: CentralTurnStore | undefined;
+  metrics: Metrics;
+  gatewayToken: string;
+  apiToken: string;
+  launch: GatewayLaunch;
+  connection: GatewayConnection;
+  supervisor: GatewaySupervisor;
+  delivery: TurnDelivery;
+  service: TurnService;
+  links: Links;
+};
+
+/**
+ * Open the data directory and build the gateway side.
+ * @throws SqliteError (cannot open the database), fs errors (tokens), RuntimeError other than a missing runtime
+ */
+export async function assemble(s: Settings, host: Host, log: Logger, metrics: Metrics, version: string): Promise<Parts> {
+  const { clock } = host;
+  mkdirSync(s.AGENT_SUPERVISOR_DATA_DIR, { recursive: true, mode: 0o700 });
+  const files = dataDirLayout(s.AGENT_SUPERVISOR_DATA_DIR);
+  const findRuntime = () => resolveGatewayRuntime(runtimeSettingsOf(s));
+  const runtime = await lookUpRuntime(findRuntime, log);
+  const db = openDb(files.db, { nativeBinding: loadNativeSqliteBinding(s.AGENT_SUPERVISOR_DATA_DIR) });
+  const turns = new TurnStore(db);
+  const events = new EventStore(db);
+  const central = s.CONTROL_PLANE_URL !== undefined ? new CentralTurnStore(db) : undefined;
+  const gatewayToken = await ensureSecretFile(files.gatewayToken);
+  const apiToken = await ensureSecretFile(files.apiToken);
+  const launch = new GatewayLaunch({
+    settings: s,
+    layout: files.gateway,
+    files,
+    gatewayToken,
+    parentEnv: host.env,
+    findRuntime,
+    runtime,
+    beforeStart: async () => {
+      if (!s.TMP_CLEAN) return;
+      const swept = await sweepGatewayTmp(s.TMP_DIR, host.uid);
+      if (swept.removed.length + swept.skipped.length > 0) log.info({ ...swept }, "swept gateway scratch files");
+    },
+    log,
+  });
+  await launch.loadStored();
+  // Standalone, a provider is required now (78). With a control plane, keys may arrive from it.
+  if (s.CONTROL_PLANE_URL === undefined || launch.secrets !== undefined) selectModels(launch.settings());
+  const links: Links = {};
+  const secrets = [gatewayToken, apiToken, s.MOONSHOT_API_KEY, s.OPENAI_API_KEY, s.OPENAI_COMPAT_API_KEY, s.CONTROL_PLANE_TOKEN].filter(
+    (v): v is string => v !== undefined,
+  );
+
+  let lastState = "stopped";
+  const connection: GatewayConnection = new GatewayConnection({
+    url: `ws://127.0.0.1:${s.OPENCLAW_GATEWAY_PORT}`,
+    token: () => gatewayToken,
+    clientVersion: version,
+    log: log.child({ subsystem: "connection" }),
+    now: clock.now,
+    onReady: (generation) => {
+      supervisor.markReady(generation);
+      delivery.notify();
+    },
+  });
+  const supervisor: GatewaySupervisor = new GatewaySupervisor({
+    spawn: host.spawn,
+    clock,
+    random: host.random,
+    log: log.child({ subsystem: "supervisor" }),
+    events,
+    pidFile: files.gatewayPid,
+    policy: {
+      initialMs: s.RESTART_BACKOFF_INITIAL_MS,
+      maxMs: s.RESTART_BACKOFF_MAX_MS,
+      resetAfterMs: s.RESTART_BACKOFF_RESET_MS,
+      startupTimeoutMs: s.GATEWAY_STARTUP_TIMEOUT_MS,
+      stopGraceMs: s.GATEWAY_STOP_GRACE_MS,
+    },
+    secrets: () => [...secrets, ...launch.secretValues()],
+    breaker: { windowMs: s.CRASH_LOOP_WINDOW_MS, maxRestarts: s.CRASH_LOOP_MAX_RESTARTS },
+    openclawVersion: launch.runtime?.openclawVersion ?? null,
+    doctor: (spec) => runOpenclawDoctor(host.spawn, spec, log.child({ subsystem: "doctor" })),
+    prepare: () => launch.prepare(),
+    onState: (snap) => {
+      links.sync?.notifyStateChange();
+      links.status?.poke();
+      if (snap.state === "starting" && snap.pid !== null) connection.connect(snap.generation);
+      else if (snap.state !== "ready" && snap.state !== "starting") connection.disconnect();
+      if ((snap.state === "backoff" || snap.state === "failed") && snap.state !== lastState) {
+        metrics.gatewayRestartsTotal.inc({ cause: supervisor.lastCause ?? "crash" });
+      }
+      lastState = snap.state;
+    },
+  });
+  const delivery: TurnDelivery = new TurnDelivery({
+    turns,
+    gateway: connection,
+    clock,
+    log: log.child({ subsystem: "delivery" }),
+    policy: { concurrency: s.TURN_CONCURRENCY, turnTimeoutMs: s.TURN_TIMEOUT_MS, maxAttempts: s.TURN_MAX_ATTEMPTS, reconcilePollMs: 1000 },
+    onFinished: (t) => {
+      if (t.source === "central") links.sync?.notifyResult();
+      links.sync?.notifyCapacity();
+      service.finished(t.id);
+      links.status?.poke();
+      metrics.turnsTotal.inc({ outcome: t.state === "done" ? "done" : "failed" });
+      if (t.finishedAt !== null) metrics.turnDurationSeconds.observe((t.finishedAt - t.createdAt) / 1000);
+    },
+  });
+  const service = new TurnService({
+    turns,
+    central,
+    now: clock.now,
+    queueLimit: s.TURN_QUEUE_LIMIT,
+    onSubmitted: () => (delivery.notify(), links.status?.poke()),
+  });
+  return { s, host, log, version, files, db, turns, events, central, metrics, gatewayToken, apiToken, launch, connection, supervisor, delivery, service, links };
+}

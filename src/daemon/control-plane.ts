@@ -1,0 +1,99 @@
+/**
+ * The control-plane link, wired: the sync worker (claims into the turn service, leases, the
+ * results outbox, status reports) and the secrets poller (provider secrets and skills, applied
+ * with a drain and restart of the gateway). Built only when CONTROL_PLANE_URL is set.
+ */
+import { deriveRuntimeStatus } from "../health/runtime-status.ts";
+import { createControlPlaneClient } from "../sync/client.ts";
+import { SecretsPoller } from "../sync/secrets-poller.ts";
+import { hostMetrics } from "../sync/status.ts";
+import { SyncWorker } from "../sync/worker.ts";
+import type { Parts } from "./assemble.ts";
+import { drainAndRestart } from "./rotation.ts";
+import type { HealthView } from "./snapshot.ts";
+
+/** The running link's pieces. */
+export type ControlPlaneLink = { sync: SyncWorker; poller: SecretsPoller };
+
+/**
+ * Build the sync worker and the secrets poller; sets `p.links.sync`.
+ * @param view the health snapshot and the control-plane problem (shared with /health)
+ */
+export function buildControlPlaneLink(p: Parts, view: HealthView): ControlPlaneLink {
+  const { s, host, launch, delivery, supervisor, service, log } = p;
+  const central = p.central!;
+  const client = createControlPlaneClient({
+    baseUrl: s.CONTROL_PLANE_URL!,
+    token: s.CONTROL_PLANE_TOKEN!,
+    runtimeId: s.RUNTIME_ID!,
+    accountId: s.ACCOUNT_ID!,
+    fetch: host.fetch,
+  });
+  const syncLog = log.child({ subsystem: "sync" });
+  const sync: SyncWorker = new SyncWorker({
+    client,
+    central,
+    intake: service,
+    clock: host.clock,
+    random: host.random,
+    log: syncLog,
+    policy: {
+      claimMax: s.CLAIM_MAX,
+      claimWaitMs: s.CLAIM_WAIT_MS,
+      idleJitterMs: s.CLAIM_IDLE_JITTER_MS,
+      heartbeatIntervalMs: s.HEARTBEAT_INTERVAL_MS,
+      statusIntervalMs: s.STATUS_INTERVAL_MS,
+      backoffMaxMs: s.SYNC_BACKOFF_MAX_MS,
+    },
+    capacity: () => (service.draining ? 0 : s.TURN_CONCURRENCY - delivery.inFlight - p.turns.counts().accepted),
+    onClaimed: () => (delivery.notify(), p.links.status?.poke()),
+    onLeaseLost: (turnId) => {
+      delivery.abortTurn(turnId);
+      service.finished(turnId);
+    },
+    statusSnapshot: async () => {
+      const h = view.snapshot();
+      const derived = deriveRuntimeStatus(h, sync.snapshot().claiming === "stopped-auth");
+      const problem = view.problem;
+      const status = derived.status === "online" && problem ? { status: "degraded" as const, reason: problem } : derived;
+      return {
+        daemonVersion: p.version,
+        openclawVersion: launch.runtime?.openclawVersion ?? null,
+        gatewayState: h.gateway.state,
+        ...status,
+        host: await hostMetrics(s.AGENT_SUPERVISOR_DATA_DIR, syncLog),
+        queue: { accepted: h.queue.accepted, delivering: h.queue.delivering, outbox: central.outboxDepth() },
+      };
+    },
+  });
+  p.links.sync = sync;
+  const poller = new SecretsPoller({
+    source: client,
+    clock: host.clock,
+    random: host.random,
+    log: syncLog,
+    intervalMs: s.SECRETS_POLL_MS,
+    backoffMaxMs: s.SYNC_BACKOFF_MAX_MS,
+    current: { secretsVersion: launch.secrets?.version, skillsVersion: launch.skills?.version },
+    onProblem: (problem) => {
+      if (problem === view.problem) return;
+      view.problem = problem;
+      p.links.status?.poke();
+      sync.notifyStateChange();
+    },
+    apply: async (change) => {
+      // 1. Rewrite the gateway's env source (and skills) atomically; openclaw.json is rendered at start.
+      await launch.store(change);
+      const before = supervisor.snapshot();
+      if (before.state !== "ready" && before.state !== "starting") {
+        supervisor.wake(); // not running: the next start uses the new files at once
+        return;
+      }
+      // 2. Drain in-flight turns, 3. restart the gateway; delivery resumes once it is ready.
+      await drainAndRestart({ delivery, supervisor }, "rotation", s.DRAIN_TIMEOUT_MS, (left) =>
+        log.info({ left, secretsVersion: change.secrets?.version, skillsVersion: change.skills?.version }, "restarting the gateway for new secrets/skills"),
+      );
+    },
+  });
+  return { sync, poller };
+}

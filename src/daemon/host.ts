@@ -1,0 +1,23 @@
+/**
+ * What the daemon takes from the process it runs in, handed over by main.ts (the only module
+ * that touches `process`): the environment, time, randomness, child processes, the network and
+ * signals. Tests of the daemon's parts pass their own.
+ */
+import type { Clock } from "../core/clock.ts";
+import type { SpawnFn } from "../core/os-process.ts";
+
+/** The process's services (see the module comment). */
+export type Host = {
+  env: NodeJS.ProcessEnv;
+  clock: Clock;
+  /** Returns [0, 1); Math.random in production. */
+  random: () => number;
+  spawn: SpawnFn;
+  fetch: typeof fetch;
+  /** Our uid (the gateway's too: only its files are swept from /tmp). */
+  uid: number;
+  /** Call `handler` on every delivery of `signal`. */
+  onSignal: (signal: NodeJS.Signals, handler: (signal: NodeJS.Signals) => void) => void;
+  /** End the process at once with `code` (a second stop signal). */
+  exit: (code: number) => void;
+};

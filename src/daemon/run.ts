@@ -1,0 +1,124 @@
+/**
+ * `agent-supervisor run`: supervise the gateway, deliver turns and serve the local API until
+ * SIGTERM/SIGINT, then drain and stop everything in order. The sequence lives here; the parts
+ * are built by assemble.ts, control-plane.ts and watchdogs.ts.
+ */
+import cron from "node-cron";
+import type { LoadedSettings } from "../config/load.ts";
+import { decayPolicyFrom } from "../config/schema.ts";
+import { EXIT } from "../core/errors.ts";
+import { createLogger } from "../core/logger.ts";
+import { createSystemdNotifier } from "../core/systemd-notify.ts";
+import { createHealthApp } from "../health/app.ts";
+import { statfsDiskUsage } from "../health/disk.ts";
+import { createMetrics } from "../health/metrics.ts";
+import { startHttpServer } from "../health/server.ts";
+import { runDecaySchedule } from "../workspace/decay-schedule.ts";
+import { assemble } from "./assemble.ts";
+import { buildControlPlaneLink } from "./control-plane.ts";
+import type { Host } from "./host.ts";
+import { installRefreshHandler, installSignalHandlers } from "./lifecycle.ts";
+import { HealthView } from "./snapshot.ts";
+import { StatusReporter } from "./systemd-status.ts";
+import { buildWatchdogs } from "./watchdogs.ts";
+
+/** Longest wait for the control plane's secrets before the first gateway start (ms). */
+export const FIRST_SECRETS_WAIT_MS = 15_000;
+
+/**
+ * Run the daemon until stopped.
+ * @returns the exit code (EXIT.OK after a clean drain)
+ * @throws ConfigError (no provider, standalone), SqliteError, fs errors: before anything runs
+ */
+export async function runDaemon({ settings: s, file }: LoadedSettings, host: Host, version: string): Promise<number> {
+  const log = createLogger(s.AGENT_SUPERVISOR_LOG_LEVEL);
+  const { clock } = host;
+  const metrics = createMetrics();
+  const p = await assemble(s, host, log, metrics, version);
+  log.info({ version, configFile: file ?? null, dataDir: s.AGENT_SUPERVISOR_DATA_DIR, runtime: p.launch.runtime }, "agent-supervisor starting");
+
+  const stop = new AbortController();
+  // systemd: READY=1 once the local API serves (the daemon's own readiness; the gateway's state
+  // goes to STATUS=, /readyz and `status`), STATUS= kept current, WATCHDOG=1 while healthy.
+  const systemdLog = log.child({ subsystem: "systemd" });
+  const notifier = createSystemdNotifier({ env: host.env, log: systemdLog });
+  let view: HealthView | undefined;
+  const watchdogs = buildWatchdogs(p, notifier, () => view!.loopTickAt);
+  view = new HealthView(p, watchdogs.all, watchdogs.memory);
+  const health = view;
+  const status = new StatusReporter({ notifier, clock, log: systemdLog, line: () => health.statusLine() });
+  p.links.status = status;
+  const link = s.CONTROL_PLANE_URL !== undefined ? buildControlPlaneLink(p, health) : undefined;
+
+  health.startTicking();
+  const app = createHealthApp({
+    turns: p.service,
+    snapshot: () => health.snapshot(),
+    disk: () => statfsDiskUsage(s.AGENT_SUPERVISOR_DATA_DIR),
+    metrics,
+    now: clock.now,
+    token: p.apiToken,
+    maxMessageBytes: s.TURN_MAX_MESSAGE_BYTES,
+    rssTrend: (since) => p.events.rssTrend(since),
+    thresholds: {
+      diskWarnFreeRatio: s.DISK_WARN_FREE_PERCENT / 100,
+      diskFailFreeRatio: s.DISK_FAIL_FREE_PERCENT / 100,
+      diskWarnFreeBytes: s.DISK_WARN_FREE_MB * 1024 * 1024,
+      diskFailFreeBytes: s.DISK_FAIL_FREE_MB * 1024 * 1024,
+    },
+    service: { version, releaseId: version, serviceId: "agent-supervisor", description: "OpenClaw gateway supervisor" },
+    log: log.child({ subsystem: "http" }),
+  });
+  const http = await startHttpServer({ app, host: s.AGENT_SUPERVISOR_HTTP_HOST, port: s.AGENT_SUPERVISOR_HTTP_PORT });
+  log.info({ host: s.AGENT_SUPERVISOR_HTTP_HOST, port: http.port }, "local API listening");
+  const life = installSignalHandlers(p, { stopClaiming: () => link?.sync.stopClaiming(), notifyStopping: () => void status.sendNow({ STOPPING: "1" }) });
+  // The unit is up once the local API serves; never held "activating" (and killed by
+  // TimeoutStartSec) for a gateway that is slow or cannot start (issue 8).
+  void status.sendNow({ READY: "1" });
+  const reporting = status.run(stop.signal);
+  // The watchdogs start here, as systemd's pings must (the first one is due within WatchdogSec).
+  const watching = Promise.all(watchdogs.all.map((w) => w.run(stop.signal)));
+
+  // With a control plane and no provider keys yet, read its secrets before the first start, so the
+  // gateway does not begin held in "failed: config" (bounded: the poll loop keeps trying anyway).
+  if (link && p.launch.secrets === undefined) {
+    const waited = new AbortController();
+    await Promise.race([link.poller.pollOnce(), clock.sleep(FIRST_SECRETS_WAIT_MS, waited.signal), life.drained]);
+    waited.abort();
+  }
+  if (life.stopping) stop.abort(); // stopped before anything started: start nothing
+  const supervising = p.supervisor.run(stop.signal);
+  const delivering = p.delivery.run(stop.signal);
+  // The sync loops stop only after the drain, so results of drained turns are still reported.
+  const syncStop = new AbortController();
+  const syncing = Promise.all([link?.sync.run(syncStop.signal), link?.poller.run(syncStop.signal)]);
+  // Memory decay of the workspace on its schedule (a pass also logs MEMORY.md over budget).
+  const decaying = s.DECAY_ENABLED
+    ? runDecaySchedule(
+        {
+          scheduler: cron,
+          expression: s.DECAY_SCHEDULE,
+          workspaceDir: p.files.gateway.workspaceDir,
+          db: p.db,
+          policy: decayPolicyFrom(s),
+          now: clock.now,
+          log: log.child({ subsystem: "decay" }),
+          memoryBudgetChars: s.MEMORY_BOOTSTRAP_MAX_CHARS,
+        },
+        stop.signal,
+      )
+    : undefined;
+  installRefreshHandler(p, link ? () => link.poller.refresh() : undefined);
+
+  await life.drained;
+  stop.abort();
+  await Promise.all([supervising, delivering, decaying, watching, reporting]);
+  syncStop.abort();
+  await syncing;
+  p.connection.disconnect();
+  health.stopTicking();
+  await http.close();
+  p.db.close();
+  log.info("agent-supervisor stopped");
+  return EXIT.OK;
+}

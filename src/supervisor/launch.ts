@@ -1,0 +1,124 @@
+/**
+ * What the gateway is started with, prepared before every start: the runtime (looked up again
+ * each time, so one installed later is picked up), the settings with the provider keys from the
+ * control plane applied, the approved skills written into the workspace, openclaw.json rendered.
+ * Provider secrets and the skills manifest are kept as last applied in 0600 files under the
+ * gateway's directory (core/data-dir.ts), never in SQLite.
+ */
+import type { Logger } from "pino";
+import type { Settings } from "../config/schema.ts";
+import type { GatewayLayout } from "../core/data-dir.ts";
+import { UnavailableError } from "../core/errors.ts";
+import { writeFileAtomic } from "../core/fs-atomic.ts";
+import type { GatewayRuntime } from "../runtime/resolve.ts";
+import type { Secrets, SkillsManifest } from "../sync/contract.ts";
+import type { LaunchSpec } from "./child.ts";
+import { gatewayArgs, gatewayEnv, prepareGatewayFiles } from "./gateway-config.ts";
+import { applyProviderSecrets, loadStoredSecrets, secretValues, storeSecrets } from "./provider-secrets.ts";
+import { loadStoredSkills, materializeSkills } from "./skills.ts";
+
+/** Options of {@link GatewayLaunch}. */
+export type GatewayLaunchOptions = {
+  settings: Settings;
+  layout: GatewayLayout;
+  /** Where provider secrets and the skills manifest are kept (core/data-dir.ts). */
+  files: { providerSecrets: string; skillsManifest: string };
+  gatewayToken: string;
+  /** The daemon's environment, filtered into the gateway's (gateway-config.ts `gatewayEnv`). */
+  parentEnv: NodeJS.ProcessEnv;
+  /** Resolve the OpenClaw runtime. @throws UnavailableError when none is usable */
+  findRuntime: () => Promise<GatewayRuntime>;
+  /** The runtime found at daemon start ({@link lookUpRuntime}), if any. */
+  runtime?: GatewayRuntime | undefined;
+  /** Runs before each start once the runtime is found (the full /tmp sweep). */
+  beforeStart?: () => Promise<void>;
+  log: Logger;
+};
+
+/**
+ * Look the runtime up at daemon start. A missing one is logged and gives undefined: the gateway
+ * is then held, saying why, until one is installed (the supervisor's UnavailableError path),
+ * instead of failing the daemon and its unit.
+ * @throws anything but UnavailableError
+ */
+export async function lookUpRuntime(find: () => Promise<GatewayRuntime>, log: Logger): Promise<GatewayRuntime | undefined> {
+  try {
+    return await find();
+  } catch (err) {
+    if (!(err instanceof UnavailableError)) throw err;
+    log.error({ err: err.message }, "the OpenClaw runtime is not usable; the gateway waits for it");
+    return undefined;
+  }
+}
+
+/** The gateway's launch inputs; `prepare` is the supervisor's prepare step. */
+export class GatewayLaunch {
+  readonly #o: GatewayLaunchOptions;
+  #secrets: Secrets | undefined;
+  #skills: SkillsManifest | undefined;
+  #runtime: GatewayRuntime | undefined;
+
+  constructor(opts: GatewayLaunchOptions) {
+    this.#o = opts;
+    this.#runtime = opts.runtime;
+  }
+
+  /** Read the stored secrets and skills; an unreadable or invalid file is logged and ignored. */
+  async loadStored(): Promise<void> {
+    const { files, log } = this.#o;
+    this.#secrets = await loadStoredSecrets(files.providerSecrets).catch((e) => (log.error({ err: (e as Error).message }, "ignoring stored secrets"), undefined));
+    this.#skills = await loadStoredSkills(files.skillsManifest).catch((e) => (log.error({ err: (e as Error).message }, "ignoring stored skills"), undefined));
+  }
+
+  /** The runtime found last, if any. */
+  get runtime(): GatewayRuntime | undefined {
+    return this.#runtime;
+  }
+
+  /** Provider secrets from the control plane, as last applied. */
+  get secrets(): Secrets | undefined {
+    return this.#secrets;
+  }
+
+  /** The skills manifest from the control plane, as last applied. */
+  get skills(): SkillsManifest | undefined {
+    return this.#skills;
+  }
+
+  /** The settings the gateway runs with: the daemon's, with the control plane's provider keys. */
+  settings(): Settings {
+    return applyProviderSecrets(this.#o.settings, this.#secrets);
+  }
+
+  /** Secret values from the control plane, to scrub from the gateway's output. */
+  secretValues(): string[] {
+    return secretValues(this.#secrets);
+  }
+
+  /**
+   * Keep new secrets and/or skills: their files are rewritten atomically first, then they apply
+   * from the next gateway start (openclaw.json is rendered at start).
+   * @throws fs errors (ENOSPC); then nothing changes in memory
+   */
+  async store(change: { secrets?: Secrets | undefined; skills?: SkillsManifest | undefined }): Promise<void> {
+    const { files } = this.#o;
+    if (change.secrets) await storeSecrets(files.providerSecrets, change.secrets);
+    if (change.skills) await writeFileAtomic(files.skillsManifest, `${JSON.stringify(change.skills)}\n`, 0o600);
+    if (change.secrets) this.#secrets = change.secrets;
+    if (change.skills) this.#skills = change.skills;
+  }
+
+  /**
+   * The prepare step, before every spawn: the runtime, `beforeStart`, skills, openclaw.json.
+   * @throws UnavailableError without a runtime; ConfigError (no provider); SkillsManifestError; fs errors
+   */
+  async prepare(): Promise<LaunchSpec> {
+    const { layout, gatewayToken, parentEnv } = this.#o;
+    const rt = (this.#runtime = await this.#o.findRuntime());
+    await this.#o.beforeStart?.();
+    const gs = this.settings();
+    if (this.#skills) await materializeSkills(layout.workspaceDir, this.#skills);
+    await prepareGatewayFiles(gs, layout);
+    return { command: rt.nodePath, args: gatewayArgs(rt.entryPath, gs), env: gatewayEnv(gs, layout, gatewayToken, parentEnv), cwd: layout.root };
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * A turn as the local API shows it, and the port through which the API submits and reads turns
+ * (implemented by the turn service).
+ */
+import type { Turn, TurnState } from "../store/turns.ts";
+
+/** A turn as the local API shows it. Times are ISO 8601 strings. */
+export type TurnView = {
+  turnId: string;
+  conversationId: string;
+  state: TurnState;
+  reply: string | null;
+  error: { code: string; message: string } | null;
+  attempts: number;
+  createdAt: string;
+  finishedAt: string | null;
+};
+
+/** Submitting and reading turns. */
+export interface TurnsPort {
+  /**
+   * Accept a turn into the durable queue (it is committed to SQLite before this returns).
+   * Idempotent on `idempotencyKey`: a repeat returns the first turn's id with `created: false`.
+   * @throws QueueFullError (ERR_QUEUE_FULL), DrainingError (ERR_DRAINING), StorageFullError (ERR_STORAGE_FULL)
+   */
+  submit(input: { conversationId: string; message: string; idempotencyKey?: string | undefined }): {
+    turnId: string;
+    created: boolean;
+  };
+  /** The turn, or undefined if unknown. */
+  get(turnId: string): TurnView | undefined;
+  /**
+   * Resolve with the turn once it is `done` or `failed`, or with its current view after
+   * `timeoutMs` (ms); undefined if unknown. Never rejects.
+   */
+  waitFinished(turnId: string, timeoutMs: number): Promise<TurnView | undefined>;
+}
+
+/** API view of a stored turn. */
+export function toTurnView(t: Turn): TurnView {
+  return {
+    turnId: t.id,
+    conversationId: t.conversationId,
+    state: t.state,
+    reply: t.reply,
+    error: t.errorCode ? { code: t.errorCode, message: t.errorMessage ?? "" } : null,
+    attempts: t.attempts,
+    createdAt: new Date(t.createdAt).toISOString(),
+    finishedAt: t.finishedAt === null ? null : new Date(t.finishedAt).toISOString(),
+  };
+}
