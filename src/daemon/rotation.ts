@@ -4,7 +4,7 @@
  * once the new gateway is ready). Used for new secrets or skills from the control plane
  * ("rotation") and by the memory watchdog ("memory").
  */
-import type { RestartCause } from "../supervisor/supervisor.ts";
+import type { RestartCause } from "../supervisor/state.ts";
 
 /** What the sequence drives (TurnDelivery and GatewaySupervisor fit). */
 export type RotationParts = {

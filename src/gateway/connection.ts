@@ -13,6 +13,7 @@ import { PROTOCOL_VERSION } from "@openclaw/gateway-protocol/version";
 import { connect as tcpConnect } from "node:net";
 import type { Logger } from "pino";
 import { SupervisorError } from "../core/errors.ts";
+import { ReadyLatch } from "../core/ready-latch.ts";
 
 /** Requests made while no hello-ok'd connection exists. */
 export class NotConnectedError extends SupervisorError {
@@ -56,7 +57,7 @@ export class GatewayConnection {
   #client: GatewayClientLike | undefined;
   #generation = 0;
   #snap: ConnectionSnapshot;
-  #readyWaiters = new Set<() => void>();
+  readonly #readyLatch = new ReadyLatch();
   #portWait: AbortController | undefined;
 
   constructor(opts: GatewayConnectionOptions) {
@@ -131,8 +132,7 @@ export class GatewayConnection {
         if (this.#client !== client) return;
         this.#set({ connected: true, lastError: null, serverVersion: hello.server?.version ?? null });
         log.info({ generation, serverVersion: hello.server?.version, protocol: hello.protocol }, "gateway connection ready (hello-ok)");
-        for (const w of this.#readyWaiters) w();
-        this.#readyWaiters.clear();
+        this.#readyLatch.release();
         this.#o.onReady?.(generation);
       },
       onConnectError: (err) => {
@@ -166,16 +166,7 @@ export class GatewayConnection {
    * Resolve when the connection is ready, or when `signal` aborts (check `ready` after).
    */
   waitReady(signal: AbortSignal): Promise<void> {
-    if (this.#snap.connected || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.#readyWaiters.delete(done);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      this.#readyWaiters.add(done);
-      signal.addEventListener("abort", done, { once: true });
-    });
+    return this.#readyLatch.wait(this.#snap.connected, signal);
   }
 
   /**

@@ -3,7 +3,7 @@
  * wires real implementations in; health/ only reads the types of the rooms below it.
  */
 import type { TurnCounts } from "../store/turns.ts";
-import type { GatewayProcessState, SupervisorSnapshot } from "../supervisor/supervisor.ts";
+import type { GatewayProcessState, SupervisorSnapshot } from "../supervisor/state.ts";
 import type { TurnsPort, TurnView } from "../turns/turn-view.ts";
 import type { WatchdogCheck } from "../watchdogs/watchdog.ts";
 

@@ -1,5 +1,5 @@
 /**
- * The `agent-supervisor openclaw install [--version V]` command body, for main.ts to wire:
+ * The `agent-supervisor openclaw install [--version V]` command body, for cli/openclaw.ts to wire:
  * settings in, progress lines and the outcome line to `writeErr` (stderr), typed errors out
  * (main.ts maps them to exit codes). Holds no I/O of its own beyond what it is given.
  */
@@ -8,7 +8,7 @@ import { formatInstallResult, formatProgress } from "./progress.ts";
 import type { SpawnFn } from "../core/os-process.ts";
 import type { FetchLike } from "./registry.ts";
 
-/** What {@link runOpenclawInstall} needs; main.ts passes the real fetch, spawn, clock and env. */
+/** What {@link runOpenclawInstall} needs; cli/openclaw.ts passes the real fetch, spawn, clock and env. */
 export type InstallCommandDeps = {
   settings: { AGENT_SUPERVISOR_DATA_DIR: string; OPENCLAW_VERSION: string; NPM_REGISTRY: string };
   /** `--version`; default OPENCLAW_VERSION. */

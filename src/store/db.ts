@@ -62,7 +62,7 @@ const MIGRATIONS: readonly string[] = [
   // 3: the gateway's RSS trend (memory watchdog), bounded by EventStore.recordRss.
   `CREATE TABLE rss_samples (at INTEGER NOT NULL, generation INTEGER NOT NULL, bytes INTEGER NOT NULL);
    CREATE INDEX rss_samples_at ON rss_samples(at);`,
-  // 4: memory decay journal (src/supervisor/decay-journal.ts). A plan is committed with all its
+  // 4: memory decay journal (src/workspace/decay-journal.ts). A plan is committed with all its
   // steps before any file moves; each step is marked once its effect is durable; a run left
   // 'running' by a crash is resumed. owner_pid + heartbeat_at make the run a lock.
   `CREATE TABLE decay_runs (

@@ -71,7 +71,7 @@ async function removeLeftovers(workspaceDir: string): Promise<void> {
 }
 
 /**
- * Read the last applied manifest (stored by main.ts with mode 0600).
+ * Read the last applied manifest (stored by GatewayLaunch.store, launch.ts, with mode 0600).
  * @returns undefined when none was stored yet
  * @throws StateFileError when the file is not a valid manifest
  */

@@ -19,6 +19,7 @@ import {
   type RunningChild,
 } from "./child.ts";
 import type { SpawnFn } from "../core/os-process.ts";
+import type { RestartCause, SupervisorSnapshot } from "./state.ts";
 import { ConfigError, UnavailableError } from "../core/errors.ts";
 import { decideRestart, type BackoffPolicy, type BreakerPolicy, type RestartHistory } from "./restart-policy.ts";
 
@@ -30,30 +31,13 @@ export type SupervisorPolicy = BackoffPolicy & {
   stopGraceMs: number;
 };
 
-/** Why the gateway was (re)started or stopped; recorded with each event. */
-export type RestartCause = "crash" | "hang" | "memory" | "startup-timeout" | "config" | "requested" | "rotation" | "shutdown";
-
 /** Causes that are failures of the gateway (they count for backoff and the crash-loop breaker). */
 const FAILURE_CAUSES: ReadonlySet<RestartCause> = new Set(["crash", "hang", "memory", "startup-timeout", "config"]);
 
 /** How the gateway reports a config written by a newer OpenClaw (openclaw 2026.9.6, exit code 1). */
 const NEWER_CONFIG_LINE = /older than the config last written by OpenClaw (\S+?)\.?$/;
 
-/** Supervisor state names (the gateway child's lifecycle). */
-export type GatewayProcessState = "stopped" | "starting" | "ready" | "backoff" | "stopping" | "failed";
-
-/** Point-in-time view of the supervisor (the health snapshot's gateway part). Times are epoch ms. */
-export type SupervisorSnapshot = {
-  state: GatewayProcessState;
-  pid: number | null;
-  since: number;
-  reason: string | null;
-  generation: number;
-  restarts: number;
-  lastExit: { code: number | null; signal: string | null; at: number } | null;
-};
-
-/** Collaborators, injected by main.ts. */
+/** Collaborators, injected by the daemon (daemon/assemble.ts). */
 export type SupervisorDeps = {
   spawn: SpawnFn;
   clock: Clock;

@@ -1,7 +1,7 @@
 /**
  * Polls the control plane for provider secrets (conditional GET with the last ETag) and the
  * skills manifest, on an interval and on demand (SIGHUP), and hands verified changes to `apply`
- * (main.ts: store them in 0600 files, drain, restart the gateway).
+ * (daemon/control-plane.ts: store them in 0600 files, drain, restart the gateway).
  *
  * Bad input never reaches the gateway: a secrets document naming no provider, a manifest with a
  * wrong checksum, or a malformed response is logged (without its content), reported as a

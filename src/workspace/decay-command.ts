@@ -1,8 +1,8 @@
 /**
- * The `agent-supervisor decay [--dry-run]` command body, for main.ts to wire: it finishes any
+ * The `agent-supervisor decay [--dry-run]` command body, for cli/decay.ts to wire: it finishes any
  * run a crash left unfinished, lists and plans, prints the plan, applies it with the journal and
  * prints each step's outcome. `--dry-run` prints what would happen and touches nothing: no
- * workspace file, and no database file unless main.ts passes an open `db` (then it is only read,
+ * workspace file, and no database file unless the caller passes an open `db` (then it is only read,
  * to show unfinished runs). Typed errors out; main.ts maps them to exit codes.
  */
 import { resolve } from "node:path";

@@ -1,5 +1,5 @@
 /**
- * Memory decay on a schedule. main.ts passes the scheduler (node-cron's default export fits
+ * Memory decay on a schedule. daemon/run.ts passes the scheduler (node-cron's default export fits
  * {@link CronScheduler}); this module owns no timers. One pass at a time: a tick that fires
  * while a pass is running is skipped. A run a crash left unfinished is resumed at start.
  * Errors are logged, never thrown: decay must not take the daemon down.

@@ -4,6 +4,7 @@
  * client does (abort rejects; a deadline rejects with GatewayClientRequestTimeoutError).
  */
 import { GatewayClientRequestTimeoutError } from "@openclaw/gateway-client";
+import { ReadyLatch } from "../../src/core/ready-latch.ts";
 import type { GatewayPort } from "../../src/turns/delivery.ts";
 
 type RequestOpts = Parameters<GatewayPort["request"]>[2];
@@ -16,24 +17,15 @@ export class FakeGateway implements GatewayPort {
   generation = 1;
   readonly calls: Call[] = [];
   readonly handlers: Record<string, Handler> = {};
-  #readyWaiters = new Set<() => void>();
+  readonly #readyLatch = new ReadyLatch();
 
   setReady(ready: boolean): void {
     this.ready = ready;
-    if (ready) for (const w of [...this.#readyWaiters]) w();
+    if (ready) this.#readyLatch.release();
   }
 
   waitReady(signal: AbortSignal): Promise<void> {
-    if (this.ready || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.#readyWaiters.delete(done);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      this.#readyWaiters.add(done);
-      signal.addEventListener("abort", done, { once: true });
-    });
+    return this.#readyLatch.wait(this.ready, signal);
   }
 
   request<T>(method: string, params: unknown, opts?: RequestOpts): Promise<T> {

@@ -13,7 +13,8 @@ import { systemClock } from "../../src/core/clock.ts";
 import type { GatewayEvent } from "../../src/store/events.ts";
 import type { SpawnFn } from "../../src/core/os-process.ts";
 import { processStartTicks, type LaunchSpec } from "../../src/supervisor/child.ts";
-import { GatewaySupervisor, type SupervisorPolicy, type SupervisorSnapshot } from "../../src/supervisor/supervisor.ts";
+import type { SupervisorSnapshot } from "../../src/supervisor/state.ts";
+import { GatewaySupervisor, type SupervisorPolicy } from "../../src/supervisor/supervisor.ts";
 import {
   killGroup,
   memoryLogger,

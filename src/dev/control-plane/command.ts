@@ -1,5 +1,5 @@
 /**
- * The `agent-supervisor dev control-plane` command body, for main.ts to wire:
+ * The `agent-supervisor dev control-plane` command body, for cli/dev.ts to wire:
  * `[--port 18800] [--host H] [--db FILE] [--service-token T] [--admin-token T] [--runtime RID:ACCOUNT ...]`.
  * Starts the reference control plane, prints where it listens, where its tokens are and how to
  * point a daemon at it, and runs until the signal (or SIGINT/SIGTERM) arrives.
@@ -31,7 +31,7 @@ export type ControlPlaneCommandOptions = {
   leaseMs?: number | undefined;
 };
 
-/** What {@link runControlPlaneCommand} needs from main.ts. */
+/** What {@link runControlPlaneCommand} needs from cli/dev.ts. */
 export type ControlPlaneCommandDeps = {
   /** Writes one line (no trailing newline) to stderr. */
   writeErr: (line: string) => void;

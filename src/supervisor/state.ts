@@ -1,0 +1,18 @@
+/** The gateway process's lifecycle as the supervisor reports it (to health, systemd, the control plane). */
+
+/** Why the gateway was (re)started or stopped; recorded with each event. */
+export type RestartCause = "crash" | "hang" | "memory" | "startup-timeout" | "config" | "requested" | "rotation" | "shutdown";
+
+/** Supervisor state names (the gateway child's lifecycle). */
+export type GatewayProcessState = "stopped" | "starting" | "ready" | "backoff" | "stopping" | "failed";
+
+/** Point-in-time view of the supervisor (the health snapshot's gateway part). Times are epoch ms. */
+export type SupervisorSnapshot = {
+  state: GatewayProcessState;
+  pid: number | null;
+  since: number;
+  reason: string | null;
+  generation: number;
+  restarts: number;
+  lastExit: { code: number | null; signal: string | null; at: number } | null;
+};
