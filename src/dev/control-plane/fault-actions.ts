@@ -6,7 +6,31 @@
 import type { IncomingMessage } from "node:http";
 import type { Context } from "hono";
 import type { ContentfulStatusCode, StatusCode } from "hono/utils/http-status";
-import type { FaultAction } from "./faults.ts";
+import { z } from "zod";
+
+const headers = z.record(z.string(), z.string());
+
+/** What a fault does. Statuses are HTTP codes; `retryAfter` is seconds (number) or a raw header value. */
+export const faultActionSchema = z.discriminatedUnion("kind", [
+  // An error answer `{error:{code,message}}` (no body for 204/304); `code` defaults from the status.
+  z.strictObject({ kind: z.literal("status"), status: z.number().int().min(200).max(599), code: z.string().min(1).max(64).optional(), message: z.string().max(4096).optional(), retryAfter: z.union([z.number().int().min(0), z.string().min(1)]).optional(), headers: headers.optional() }),
+  // This exact body (wrong types, unknown fields, another accountId, ...), default status 200.
+  z.strictObject({ kind: z.literal("raw"), status: z.number().int().min(200).max(599).default(200), body: z.string(), contentType: z.string().default("application/json"), headers: headers.optional() }),
+  z.strictObject({ kind: z.literal("malformedJson"), status: z.number().int().min(200).max(599).default(200) }),
+  // A JSON-looking body of `megabytes` MiB, streamed; `contentLength: false` sends it chunked.
+  z.strictObject({ kind: z.literal("huge"), megabytes: z.number().positive().max(1024), status: z.number().int().min(200).max(599).default(200), contentLength: z.boolean().default(true) }),
+  // The real answer, spoiled in one way (see fault-actions.ts).
+  z.strictObject({ kind: z.literal("mutate"), mutation: z.enum(["foreignAccount", "foreignRuntime", "unknownField", "wrongTypes", "expiredLease"]) }),
+  // Never answer (until the client gives up or the server closes), then drop the connection.
+  z.strictObject({ kind: z.literal("hang") }),
+  // Drop the TCP connection without an answer.
+  z.strictObject({ kind: z.literal("close") }),
+  // Answer normally, `ms` later.
+  z.strictObject({ kind: z.literal("delay"), ms: z.number().int().min(0).max(600_000) }),
+]);
+
+/** A fault action with defaults applied. */
+export type FaultAction = z.output<typeof faultActionSchema>;
 
 /** Default `error.code` of a status fault. */
 const CODE_FOR_STATUS: Record<number, string> = {
