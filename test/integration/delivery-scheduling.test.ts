@@ -1,0 +1,177 @@
+/**
+ * TurnDelivery with a real SQLite TurnStore and an in-process fake of its dependency, the
+ * gateway connection (fake-gateway.ts): one turn at a time per conversation, the concurrency
+ * limit, waiting for a ready gateway, reconciling turns left delivering, drain, abortTurn and
+ * pause. The set-up is in delivery-harness.ts.
+ */
+import { describe, expect, it } from "vitest";
+import { assistantMsg, deferred, never, okReply, userMsg } from "./fake-gateway.ts";
+import { waitFor } from "./helpers.ts";
+import { db, delivery, finished, gw, setup, start, submit, useDeliveryHarness, whenFinished } from "./delivery-harness.ts";
+
+useDeliveryHarness();
+
+describe("TurnDelivery", () => {
+  it("delivers the turns of one conversation one at a time, in order, and others alongside", async () => {
+    setup();
+    const gates = new Map<string, ReturnType<typeof deferred<void>>>();
+    const inFlight = new Map<string, number>();
+    let maxPerConversation = 0;
+    let maxOverall = 0;
+    gw.handlers.agent = async (p) => {
+      const conv = String(p.sessionKey);
+      inFlight.set(conv, (inFlight.get(conv) ?? 0) + 1);
+      maxPerConversation = Math.max(maxPerConversation, inFlight.get(conv)!);
+      maxOverall = Math.max(maxOverall, [...inFlight.values()].reduce((a, b) => a + b, 0));
+      const gate = deferred();
+      gates.set(String(p.idempotencyKey), gate);
+      await gate.promise;
+      inFlight.set(conv, inFlight.get(conv)! - 1);
+      return okReply(`re: ${p.message}`);
+    };
+    const a = submit("c1", "first");
+    const b = submit("c1", "second");
+    const c = submit("c2", "other");
+    start();
+    await waitFor(() => gates.has(a) && gates.has(c), "the first turns of c1 and c2");
+    expect(gates.has(b)).toBe(false);
+    expect(db.turns.get(b)?.state).toBe("accepted");
+    gates.get(a)!.resolve();
+    await whenFinished(a);
+    await waitFor(() => gates.has(b), "the second turn of c1");
+    gates.get(b)!.resolve();
+    gates.get(c)!.resolve();
+    await Promise.all([whenFinished(b), whenFinished(c)]);
+    expect(gw.callsOf("agent").filter((x) => x.params.sessionKey === "agent:main:c1").map((x) => x.params.message)).toEqual(["first", "second"]);
+    expect(maxPerConversation).toBe(1);
+    expect(maxOverall).toBe(2);
+    expect(finished.get(b)).toMatchObject({ state: "done", reply: "re: second" });
+  });
+
+  it("respects the concurrency limit", async () => {
+    setup({ concurrency: 2 });
+    const gates: ReturnType<typeof deferred<void>>[] = [];
+    gw.handlers.agent = async (p) => {
+      const gate = deferred();
+      gates.push(gate);
+      await gate.promise;
+      return okReply(String(p.message));
+    };
+    const ids = ["a", "b", "c"].map((conv) => submit(conv, conv));
+    start();
+    await waitFor(() => gates.length === 2, "two turns in flight");
+    expect(delivery.inFlight).toBe(2);
+    expect(db.turns.counts()).toMatchObject({ accepted: 1, delivering: 2 });
+    gates[0]!.resolve();
+    await waitFor(() => gates.length === 3, "the third turn");
+    for (const g of gates) g.resolve();
+    await Promise.all(ids.map(whenFinished));
+    expect(gw.callsOf("agent")).toHaveLength(3);
+  });
+
+  it("sends nothing while the gateway is not ready, then delivers when it is", async () => {
+    setup();
+    gw.setReady(false);
+    gw.handlers.agent = async () => okReply("late but fine");
+    start();
+    const id = submit("c");
+    // Give the loop a real chance to (wrongly) dispatch.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(gw.calls).toEqual([]);
+    gw.setReady(true);
+    delivery.notify();
+    expect(await whenFinished(id)).toMatchObject({ state: "done", reply: "late but fine" });
+  });
+
+  it("on start, reconciles turns a previous run left delivering instead of re-sending them", async () => {
+    setup();
+    const now = Date.now();
+    db.turns.insert({ id: "left-over", source: "local", conversationId: "c", sessionKey: "agent:main:c", message: "hi", now });
+    db.turns.startDelivery("left-over", now, 30_000);
+    gw.handlers["chat.history"] = async () => ({ messages: [userMsg("left-over"), assistantMsg("left-over", "answered while we were down")] });
+    start();
+    expect(await whenFinished("left-over")).toMatchObject({ state: "done", reply: "answered while we were down", attempts: 1 });
+    expect(gw.callsOf("agent")).toHaveLength(0);
+  });
+
+  it("drain waits for an in-flight turn that finishes within the grace and returns 0", async () => {
+    setup();
+    const gate = deferred();
+    gw.handlers.agent = async () => {
+      await gate.promise;
+      return okReply("finished during drain");
+    };
+    start();
+    const id = submit("c");
+    await waitFor(() => gw.callsOf("agent").length === 1, "the send");
+    const draining = delivery.drain(10_000);
+    gate.resolve();
+    expect(await draining).toBe(0);
+    expect(db.turns.get(id)).toMatchObject({ state: "done", reply: "finished during drain" });
+  });
+
+  it("drain aborts a turn still in flight after the grace, returns 1 and leaves it delivering", async () => {
+    setup();
+    gw.handlers.agent = never;
+    start();
+    const id = submit("c");
+    await waitFor(() => gw.callsOf("agent").length === 1, "the send");
+    expect(await delivery.drain(100)).toBe(1);
+    expect(delivery.inFlight).toBe(0);
+    const call = gw.callsOf("agent")[0]!;
+    expect(call.opts?.signal?.aborted).toBe(true);
+    expect(call.settled).toBe(true);
+    expect(db.turns.get(id)).toMatchObject({ state: "delivering", attempts: 1 });
+    expect(finished.has(id)).toBe(false);
+  });
+
+  it("abortTurn stops one in-flight turn at once, records no result, and others go on", async () => {
+    setup();
+    gw.handlers.agent = async (params: any) => (String(params.message).includes("keep") ? okReply("kept") : never());
+    start();
+    const lost = submit("lost-lease", "drop me");
+    await waitFor(() => gw.callsOf("agent").length === 1, "the first send");
+    expect(delivery.abortTurn(lost)).toBe(true);
+    await waitFor(() => delivery.inFlight === 0, "the aborted job to end");
+    expect(gw.callsOf("agent")[0]!.opts?.signal?.aborted).toBe(true);
+    expect(finished.has(lost)).toBe(false);
+    expect(db.turns.get(lost)?.state).toBe("delivering");
+    expect(delivery.abortTurn("unknown-turn")).toBe(false);
+    const other = submit("other", "keep going");
+    expect(await whenFinished(other)).toMatchObject({ state: "done", reply: "kept" });
+  });
+
+  it("pause waits for in-flight turns and starts none until resume", async () => {
+    setup();
+    const gate = deferred();
+    gw.handlers.agent = async (params: any) => {
+      if (String(params.message) === "first") await gate.promise;
+      return okReply(`re: ${params.message}`);
+    };
+    start();
+    const first = submit("a", "first");
+    await waitFor(() => gw.callsOf("agent").length === 1, "the first send");
+    const pausing = delivery.pause(10_000);
+    const second = submit("b", "second");
+    gate.resolve();
+    expect(await pausing).toBe(0);
+    expect(db.turns.get(first)?.state).toBe("done");
+    delivery.notify();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(db.turns.get(second)?.state).toBe("accepted");
+    delivery.resume();
+    expect(await whenFinished(second)).toMatchObject({ state: "done", reply: "re: second" });
+  });
+
+  it("takes no new turns once draining", async () => {
+    setup();
+    gw.handlers.agent = async () => okReply("x");
+    start();
+    expect(await delivery.drain(1_000)).toBe(0);
+    const id = submit("c");
+    delivery.notify();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(db.turns.get(id)?.state).toBe("accepted");
+    expect(gw.calls).toEqual([]);
+  });
+});
