@@ -42,10 +42,9 @@ export async function runDaemon({ settings: s, file }: LoadedSettings, host: Hos
   // goes to STATUS=, /readyz and `status`), STATUS= kept current, WATCHDOG=1 while healthy.
   const systemdLog = log.child({ subsystem: "systemd" });
   const notifier = createSystemdNotifier({ env: host.env, log: systemdLog });
-  let view: HealthView | undefined;
-  const watchdogs = buildWatchdogs(p, notifier, () => view!.loopTickAt);
-  view = new HealthView(p, watchdogs.all, watchdogs.memory);
-  const health = view;
+  // The systemd pings read the loop tick of `health` only once running, after it exists.
+  const watchdogs = buildWatchdogs(p, notifier, () => health.loopTickAt);
+  const health = new HealthView(p, watchdogs.all, watchdogs.memory);
   const status = new StatusReporter({ notifier, clock, log: systemdLog, line: () => health.statusLine() });
   p.links.status = status;
   const link = s.CONTROL_PLANE_URL !== undefined ? buildControlPlaneLink(p, health) : undefined;
