@@ -47,5 +47,6 @@ export type FaultCase = {
   realGateway: boolean;
   /** How the fault is provoked and with which settings, for docs/reliability.md. */
   how: string;
+  /** Inject the fault and measure; built by bench/faults/runner.ts from what the case states. */
   run: (ctx: FaultContext) => Promise<FaultResult>;
 };
