@@ -88,6 +88,8 @@ const MIGRATIONS: readonly string[] = [
      finished_at INTEGER,
      PRIMARY KEY (run_id, idx)
    ) WITHOUT ROWID;`,
+  // 5: turns are serialized per gateway session (TurnStore.deliverable), not per conversation.
+  `CREATE INDEX turns_session ON turns(session_key, state, created_at);`,
 ];
 
 /** Schema version this build writes. */

@@ -4,8 +4,10 @@
  * States: `accepted` → `delivering` → `done`, or `failed` (from either). A turn leaves
  * `delivering` only through {@link TurnStore.complete} or {@link TurnStore.fail}, each a single
  * conditional UPDATE, so a result is recorded at most once even if two paths race.
- * Turns of one conversation are delivered one at a time, oldest first (one gateway session
- * per conversation; concurrent runs on one session conflict upstream).
+ * Turns of one gateway session are delivered one at a time, oldest first: concurrent runs on
+ * one session conflict upstream, and a transcript with two turns interleaved could hand one turn
+ * the other's reply. Usually a session is one conversation; central turns may name a session
+ * (`sessionKey`) that several conversations share.
  */
 import type { Db } from "./db.ts";
 
@@ -117,8 +119,8 @@ export class TurnStore {
       deliverable: db.prepare(
         `SELECT * FROM turns t
           WHERE t.state = 'accepted'
-            AND NOT EXISTS (SELECT 1 FROM turns d WHERE d.conversation_id = t.conversation_id AND d.state = 'delivering')
-            AND NOT EXISTS (SELECT 1 FROM turns o WHERE o.conversation_id = t.conversation_id AND o.state = 'accepted'
+            AND NOT EXISTS (SELECT 1 FROM turns d WHERE d.session_key = t.session_key AND d.state = 'delivering')
+            AND NOT EXISTS (SELECT 1 FROM turns o WHERE o.session_key = t.session_key AND o.state = 'accepted'
                               AND (o.created_at < t.created_at OR (o.created_at = t.created_at AND o.rowid < t.rowid)))
           ORDER BY t.created_at, t.rowid LIMIT ?`,
       ),
@@ -128,6 +130,10 @@ export class TurnStore {
                 first_delivered_at = COALESCE(first_delivered_at, @now),
                 deadline_at = COALESCE(deadline_at, @now + @timeoutMs)
           WHERE id = @id AND state IN ('accepted', 'delivering')`,
+      ),
+      resumeDelivery: db.prepare(
+        `UPDATE turns SET state = 'delivering', updated_at = @now, deadline_at = COALESCE(deadline_at, @now + @timeoutMs)
+          WHERE id = @id AND state = 'accepted' AND first_delivered_at IS NOT NULL`,
       ),
       setRun: db.prepare(
         `UPDATE turns SET run_id = @runId, gateway_generation = @generation, updated_at = @now
@@ -179,7 +185,7 @@ export class TurnStore {
     return row ? toTurn(row) : undefined;
   }
 
-  /** Up to `limit` accepted turns that may start now: the oldest of each conversation with none delivering. */
+  /** Up to `limit` accepted turns that may start now: the oldest of each gateway session with none delivering. */
   deliverable(limit: number): Turn[] {
     return (this.#stmts.deliverable.all(limit) as Row[]).map(toTurn);
   }
@@ -191,6 +197,18 @@ export class TurnStore {
    */
   startDelivery(id: string, now: number, timeoutMs: number): Turn | undefined {
     const info = this.#stmts.startDelivery.run({ id, now, timeoutMs });
+    return info.changes === 1 ? this.get(id) : undefined;
+  }
+
+  /**
+   * Move a turn that was sent before (first_delivered_at set; e.g. a central turn claimed again
+   * after its lease was lost) back to `delivering` without counting an attempt: it is to be
+   * reconciled against the transcript, and counts an attempt only if it is sent again. Its
+   * deadline is kept, or set to `now + timeoutMs` if it was cleared.
+   * @returns the updated turn, or undefined if it is not an accepted turn sent before
+   */
+  resumeDelivery(id: string, now: number, timeoutMs: number): Turn | undefined {
+    const info = this.#stmts.resumeDelivery.run({ id, now, timeoutMs });
     return info.changes === 1 ? this.get(id) : undefined;
   }
 

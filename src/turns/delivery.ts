@@ -12,7 +12,9 @@ import { isGatewayProtocolResponseError } from "@openclaw/gateway-client";
 import type { Logger } from "pino";
 import type { Clock } from "../core/clock.ts";
 import type { Turn, TurnStore } from "../store/turns.ts";
-import { agentReplyText, findTurnOutcome } from "./transcript.ts";
+import { RunAborts } from "./run-aborts.ts";
+import { agentReplyText, type TranscriptOutcome } from "./transcript.ts";
+import { lookUpTurn } from "./transcript-read.ts";
 
 /** Limits, in milliseconds and counts. */
 export type DeliveryPolicy = {
@@ -24,7 +26,15 @@ export type DeliveryPolicy = {
   maxAttempts: number;
   /** Pause between transcript checks while a recovered turn is still running. */
   reconcilePollMs: number;
+  /**
+   * After a turn's deadline, how long to wait for the gateway to be reachable to read the
+   * transcript before failing it with TURN_TIMEOUT (ms; default {@link EXPIRY_CHECK_MS}).
+   */
+  expiryCheckMs?: number;
 };
+
+/** Default {@link DeliveryPolicy.expiryCheckMs}: the gateway's default startup timeout (ms). */
+export const EXPIRY_CHECK_MS = 240_000;
 
 /** What delivery needs from the gateway connection. */
 export type GatewayPort = {
@@ -59,12 +69,14 @@ export class TurnDelivery {
   readonly #inFlight = new Map<string, Promise<void>>();
   readonly #jobAborts = new Map<string, AbortController>();
   readonly #jobs = new AbortController();
+  readonly #aborts: RunAborts;
   #wake: (() => void) | undefined;
   #draining = false;
   #paused = false;
 
   constructor(deps: DeliveryDeps) {
     this.#d = deps;
+    this.#aborts = new RunAborts(deps.gateway, deps.log);
   }
 
   /** Number of turns being delivered right now. */
@@ -74,12 +86,15 @@ export class TurnDelivery {
 
   /**
    * Stop delivering one turn at once (its control-plane lease was lost: someone else may run it).
-   * Its in-flight request is abandoned and no result is recorded by delivery.
+   * Its in-flight request is abandoned, its run in the gateway is aborted (now, or once the
+   * gateway is reachable), and no result is recorded by delivery.
    * @returns true if the turn was in flight here
    */
   abortTurn(turnId: string): boolean {
     const ac = this.#jobAborts.get(turnId);
     ac?.abort();
+    const t = this.#d.turns.get(turnId);
+    if (t && t.firstDeliveredAt !== null) this.#aborts.add(t.id, t.sessionKey, t.runId ?? t.idempotencyKey ?? t.id);
     return ac !== undefined;
   }
 
@@ -115,6 +130,7 @@ export class TurnDelivery {
   async run(signal: AbortSignal): Promise<void> {
     for (const t of this.#d.turns.delivering()) this.#launch(t, "reconcile");
     while (!signal.aborted) {
+      this.#aborts.flush();
       if (!this.#draining && !this.#paused && this.#d.gateway.ready) this.#fill();
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
@@ -148,10 +164,13 @@ export class TurnDelivery {
     for (const t of turns.deliverable(free + this.#inFlight.size)) {
       if (free <= 0) break;
       if (this.#inFlight.has(t.id)) continue;
-      const started = turns.startDelivery(t.id, clock.now(), policy.turnTimeoutMs);
+      // A turn sent before (a central turn claimed again after its lease was lost) goes to the
+      // gateway again only if the transcript proves the gateway never got it.
+      const sentBefore = t.firstDeliveredAt !== null;
+      const started = sentBefore ? turns.resumeDelivery(t.id, clock.now(), policy.turnTimeoutMs) : turns.startDelivery(t.id, clock.now(), policy.turnTimeoutMs);
       if (!started) continue;
       free--;
-      this.#launch(started, "send");
+      this.#launch(started, sentBefore ? "reconcile" : "send");
     }
   }
 
@@ -175,7 +194,7 @@ export class TurnDelivery {
     let sentThisJob = initial === "send";
     while (!signal.aborted) {
       const remaining = (t.deadlineAt ?? clock.now() + policy.turnTimeoutMs) - clock.now();
-      if (remaining <= 0) return this.#fail(t, "TURN_TIMEOUT", `no reply within ${policy.turnTimeoutMs} ms`);
+      if (remaining <= 0) return this.#expire(t, signal);
       if (!gateway.ready) {
         const bounded = AbortSignal.any([signal, AbortSignal.timeout(Math.min(remaining, 2_147_483_647))]);
         await gateway.waitReady(bounded);
@@ -258,12 +277,7 @@ export class TurnDelivery {
         return true;
       }
     }
-    const history = await gateway.request<{ messages?: unknown; pendingInputs?: unknown }>(
-      "chat.history",
-      { sessionKey: t.sessionKey, limit: 50 },
-      { timeoutMs: 30_000, signal },
-    );
-    const outcome = findTurnOutcome(history ?? {}, t.id);
+    const outcome = await this.#lookUp(t, signal);
     switch (outcome.kind) {
       case "replied":
         this.#complete(t, outcome.reply);
@@ -283,6 +297,41 @@ export class TurnDelivery {
         return undefined;
       }
     }
+  }
+
+  /** The transcript's verdict on `t`, read back to its first send (transcript-read.ts). */
+  #lookUp(t: Turn, signal: AbortSignal): Promise<TranscriptOutcome> {
+    return lookUpTurn((params) => this.#d.gateway.request("chat.history", params, { timeoutMs: 30_000, signal }), t);
+  }
+
+  /**
+   * The deadline passed. A reply already in the transcript still completes the turn (the
+   * deadline may have passed while the gateway restarted), so the transcript is read first,
+   * waiting up to `expiryCheckMs` for the gateway; a run still going is aborted in the gateway.
+   * Then TURN_TIMEOUT. Returns without a verdict if `signal` aborts (reconciled on next start).
+   */
+  async #expire(t: Turn, signal: AbortSignal): Promise<void> {
+    const { gateway, clock, log, policy } = this.#d;
+    const until = clock.now() + (policy.expiryCheckMs ?? EXPIRY_CHECK_MS);
+    while (!signal.aborted && clock.now() < until) {
+      if (!gateway.ready) {
+        await gateway.waitReady(AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, until - clock.now()))]));
+        continue;
+      }
+      try {
+        const outcome = await this.#lookUp(t, signal);
+        if (outcome.kind === "replied") return this.#complete(t, outcome.reply);
+        if (outcome.kind === "errored") return this.#fail(t, "GATEWAY_RUN_FAILED", outcome.reason);
+        if (outcome.kind === "pending") this.#aborts.add(t.id, t.sessionKey, t.runId ?? t.idempotencyKey ?? t.id);
+        break;
+      } catch (err) {
+        if (signal.aborted) return;
+        log.warn({ turnId: t.id, err: (err as Error).message }, "cannot read the transcript of an expired turn yet");
+        await clock.sleep(policy.reconcilePollMs, signal);
+      }
+    }
+    if (signal.aborted) return;
+    this.#fail(t, "TURN_TIMEOUT", `no reply within ${policy.turnTimeoutMs} ms`);
   }
 
   #complete(t: Turn, reply: string): void {

@@ -68,17 +68,22 @@ function userKeyOf(m: Msg): unknown {
   return typeof k === "string" && k.endsWith(":user") ? k.slice(0, -":user".length) : undefined;
 }
 
+/** True when `m` is turn `turnId`'s user message (stored with `idempotencyKey: "<key>:user"`). Pure. */
+export function isTurnUserMessage(m: unknown, turnId: string): boolean {
+  return !!m && typeof m === "object" && (m as Msg).role === "user" && turnKeyFamily(turnId, userKeyOf(m as Msg));
+}
+
 /**
  * Classify turn `turnId` from a `chat.history` response: its `messages` (oldest first) and
  * `pendingInputs.items`. Only messages after the turn's user message and before the next
- * non-internal user message count.
+ * non-internal user message count, and of those only the turn's own runs (see below).
  */
 export function findTurnOutcome(history: { messages?: unknown; pendingInputs?: unknown }, turnId: string): TranscriptOutcome {
   const raw = Array.isArray(history.messages) ? history.messages : [];
   const list = raw.filter((m): m is Msg => !!m && typeof m === "object");
   let start = -1;
   list.forEach((m, i) => {
-    if (m.role === "user" && turnKeyFamily(turnId, userKeyOf(m))) start = i;
+    if (isTurnUserMessage(m, turnId)) start = i;
   });
   if (start < 0) {
     const items = (history.pendingInputs as { items?: unknown } | undefined)?.items;
@@ -90,19 +95,28 @@ export function findTurnOutcome(history: { messages?: unknown; pendingInputs?: u
     const state = String(latest.state ?? "");
     return state === "queued" ? { kind: "pending" } : { kind: "abandoned", state };
   }
-  let last: TranscriptOutcome = { kind: "pending" };
+  // Only this turn's runs answer it: its own key, and runs the gateway's restart recovery started
+  // for it (an internal user message keyed `<recoveryRunId>:user`). A message of another run
+  // (another client's turn in the same session) never becomes this turn's reply. Messages with
+  // no run metadata (injected notes) count only when no message of the span has any: a gateway
+  // that does not stamp run ids is still read as before.
+  const recoveryRuns = new Set<unknown>();
+  const span: Msg[] = [];
   for (const m of list.slice(start + 1)) {
-    if (m.role === "user" && !isInternal(m)) break;
-    if (m.role !== "assistant") continue;
+    if (m.role === "user") {
+      if (!isInternal(m)) break;
+      recoveryRuns.add(userKeyOf(m));
+    } else if (m.role === "assistant") span.push(m);
+  }
+  const stamped = span.some((m) => meta(m).runId !== undefined);
+  let last: TranscriptOutcome = { kind: "pending" };
+  for (const m of span) {
+    const runId = meta(m).runId;
+    if (stamped && !turnKeyFamily(turnId, runId) && !recoveryRuns.has(runId)) continue;
     const stop = typeof m.stopReason === "string" ? m.stopReason : "";
-    if (TERMINAL_ERROR.has(stop)) {
-      last = { kind: "errored", reason: String(m.errorMessage ?? stop) };
-    } else if (!NOT_FINAL.has(stop)) {
-      const runId = meta(m).runId;
-      last = { kind: "replied", reply: messageText(m), runId: typeof runId === "string" ? runId : null };
-    } else {
-      last = { kind: "pending" };
-    }
+    if (TERMINAL_ERROR.has(stop)) last = { kind: "errored", reason: String(m.errorMessage ?? stop) };
+    else if (!NOT_FINAL.has(stop)) last = { kind: "replied", reply: messageText(m), runId: typeof runId === "string" ? runId : null };
+    else last = { kind: "pending" };
   }
   return last;
 }

@@ -142,8 +142,8 @@ export async function gatewayPid(site: Site): Promise<number> {
   return pid;
 }
 
-/** Read a session transcript straight from the gateway (independent of the daemon). */
-export async function chatHistory(site: Site, sessionKey: string): Promise<any> {
+/** One request straight to the site's gateway (independent of the daemon), on a fresh connection. */
+export async function gatewayRequest(site: Site, method: string, params: unknown): Promise<any> {
   const token = readFileSync(join(site.dataDir, "gateway.token"), "utf8").trim();
   const ready = Promise.withResolvers<void>();
   const client = new GatewayClient({
@@ -158,10 +158,15 @@ export async function chatHistory(site: Site, sessionKey: string): Promise<any> 
   client.start();
   try {
     await ready.promise;
-    return await client.request("chat.history", { sessionKey, limit: 100 });
+    return await client.request(method, params);
   } finally {
     client.stop();
   }
+}
+
+/** Read a session transcript straight from the gateway (independent of the daemon). */
+export function chatHistory(site: Site, sessionKey: string): Promise<any> {
+  return gatewayRequest(site, "chat.history", { sessionKey, limit: 100 });
 }
 
 /** Kill whatever gateway a site's pid file names (cleanup after a test). */
