@@ -80,7 +80,11 @@ type OutboxRow = {
 type ExistingRow = { source: string; state: string; error_code: string | null; lease_lost_at: number | null };
 
 const CENTRAL_IN_FLIGHT = `source = 'central' AND state IN ('accepted', 'delivering')`;
-const OUTBOX = `source = 'central' AND state IN ('done', 'failed') AND reported_at IS NULL AND lease_lost_at IS NULL`;
+/**
+ * SQL condition of the outbox: a finished central turn whose result the control plane has not
+ * acknowledged (store/history.ts never prunes one).
+ */
+export const OUTBOX = `source = 'central' AND state IN ('done', 'failed') AND reported_at IS NULL AND lease_lost_at IS NULL`;
 
 /** Key prefix in `kv` under which the reason of a dropped report is kept (`<prefix><turnId>`). */
 export const DROPPED_REPORT_KEY = "central.report_dropped.";
