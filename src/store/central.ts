@@ -79,7 +79,9 @@ type OutboxRow = {
 
 type ExistingRow = { source: string; state: string; error_code: string | null; lease_lost_at: number | null };
 
-const CENTRAL_IN_FLIGHT = `source = 'central' AND state IN ('accepted', 'delivering')`;
+// The unary + keeps `source` from choosing the index: by source alone turns_outbox holds every
+// central turn ever kept, while turns_state_created holds only the few in flight (store-plans.test.ts).
+const CENTRAL_IN_FLIGHT = `+source = 'central' AND state IN ('accepted', 'delivering')`;
 /**
  * SQL condition of the outbox: a finished central turn whose result the control plane has not
  * acknowledged (store/history.ts never prunes one).
