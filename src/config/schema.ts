@@ -119,6 +119,11 @@ export const settingsSchema = z
     TURN_MAX_ATTEMPTS: positiveInt(5, 100, "Deliveries of one turn (first try plus retries after gateway restarts) before it fails"),
     TURN_MAX_MESSAGE_BYTES: positiveInt(256 * 1024, 16 * 1024 * 1024, "Largest accepted turn message (bytes, UTF-8); larger gets 413"),
     TURN_QUEUE_LIMIT: positiveInt(10_000, 10_000_000, "Most turns waiting (accepted or delivering) before new ones get 503"),
+    TURN_RETENTION_MS: z.coerce.number().int().min(0).max(3650 * 24 * 3600_000).default(7 * 24 * 3600_000).describe(
+      "Finished turns are deleted this long after they finished, once their result is acknowledged (central: reported to the control plane); until then GET /v1/turns/:id and a retried submit find them (milliseconds; default 7 days)",
+    ),
+    TURN_RETENTION_COUNT: positiveInt(50_000, 100_000_000, "Most finished turns kept: beyond it the oldest acknowledged ones are deleted before TURN_RETENTION_MS, but never within TURN_RETENTION_MIN_MS of finishing"),
+    TURN_RETENTION_MIN_MS: ms(3_600_000, "No finished turn is deleted sooner than this after it finished, whatever TURN_RETENTION_COUNT says, so a client polling it or retrying its submit still finds it"),
 
     MOONSHOT_API_KEY: optionalString("Moonshot API key; when set, moonshot/<MOONSHOT_MODEL> is the primary model"),
     MOONSHOT_BASE_URL: z
@@ -203,6 +208,9 @@ export const settingsSchema = z
       }
     }
     for (const problem of checkDecayPolicy(decayPolicyFrom(s))) ctx.addIssue({ code: "custom", path: ["DECAY_ARCHIVE_DIR"], message: problem });
+    if (s.TURN_RETENTION_MIN_MS > s.TURN_RETENTION_MS) {
+      ctx.addIssue({ code: "custom", path: ["TURN_RETENTION_MIN_MS"], message: "must not exceed TURN_RETENTION_MS" });
+    }
     if (s.RESTART_BACKOFF_INITIAL_MS > s.RESTART_BACKOFF_MAX_MS) {
       ctx.addIssue({
         code: "custom",

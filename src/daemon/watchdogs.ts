@@ -5,6 +5,8 @@
  */
 import type { SystemdNotifier } from "../core/systemd-notify.ts";
 import { watchdogIntervalMs } from "../core/systemd-notify.ts";
+import { HistoryStore } from "../store/history.ts";
+import { HistoryPruneWatchdog } from "../watchdogs/history-prune.ts";
 import { LivenessProbe } from "../watchdogs/liveness.ts";
 import { MemoryBudgetWatchdog } from "../watchdogs/memory-budget.ts";
 import { memoryLimitBytes, MemoryWatchdog } from "../watchdogs/memory.ts";
@@ -64,6 +66,12 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
     liveness,
     new MemoryBudgetWatchdog({ workspaceDir: p.files.gateway.workspaceDir, budgetChars: s.MEMORY_BOOTSTRAP_MAX_CHARS, clock }),
     memory,
+    new HistoryPruneWatchdog({
+      history: new HistoryStore(p.db),
+      policy: { maxAgeMs: s.TURN_RETENTION_MS, maxCount: s.TURN_RETENTION_COUNT, minAgeMs: s.TURN_RETENTION_MIN_MS },
+      clock,
+      log: log.child({ subsystem: "history" }),
+    }),
     ...(s.TMP_CLEAN ? [new StaleTmpWatchdog({ tmpDir: s.TMP_DIR, uid: host.uid, intervalMs: s.TMP_SWEEP_INTERVAL_MS, staleMs: s.TMP_STALE_MS, clock, log })] : []),
     // systemd recommends notifying every half of WatchdogSec; only while our own loop ticks.
     new SystemdPingWatchdog({ notifier, intervalMs: watchdogIntervalMs(host.env) ?? 0, healthy: () => clock.now() - loopTickAt() < LOOP_STALL_MS, clock }),

@@ -79,8 +79,14 @@ type OutboxRow = {
 
 type ExistingRow = { source: string; state: string; error_code: string | null; lease_lost_at: number | null };
 
-const CENTRAL_IN_FLIGHT = `source = 'central' AND state IN ('accepted', 'delivering')`;
-const OUTBOX = `source = 'central' AND state IN ('done', 'failed') AND reported_at IS NULL AND lease_lost_at IS NULL`;
+// The unary + keeps `source` from choosing the index: by source alone turns_outbox holds every
+// central turn ever kept, while turns_state_created holds only the few in flight (store-plans.test.ts).
+const CENTRAL_IN_FLIGHT = `+source = 'central' AND state IN ('accepted', 'delivering')`;
+/**
+ * SQL condition of the outbox: a finished central turn whose result the control plane has not
+ * acknowledged (store/history.ts never prunes one).
+ */
+export const OUTBOX = `source = 'central' AND state IN ('done', 'failed') AND reported_at IS NULL AND lease_lost_at IS NULL`;
 
 /** Key prefix in `kv` under which the reason of a dropped report is kept (`<prefix><turnId>`). */
 export const DROPPED_REPORT_KEY = "central.report_dropped.";

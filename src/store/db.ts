@@ -12,8 +12,11 @@ import { dirname } from "node:path";
 /** A better-sqlite3 database. */
 export type Db = Database.Database;
 
-/** Append-only. Never edit a shipped entry; add a new one. */
-const MIGRATIONS: readonly string[] = [
+/**
+ * Append-only. Never edit a shipped entry; add a new one. Exported so tests can build a database
+ * of an earlier schema (`MIGRATIONS.slice(0, v)`) and check that the upgrade keeps its data.
+ */
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE turns (
      id TEXT PRIMARY KEY,
      source TEXT NOT NULL,
@@ -90,6 +93,24 @@ const MIGRATIONS: readonly string[] = [
    ) WITHOUT ROWID;`,
   // 5: turns are serialized per gateway session (TurnStore.deliverable), not per conversation.
   `CREATE INDEX turns_session ON turns(session_key, state, created_at);`,
+  // 6: bounded history (issue 10). turn_counts holds the number of turns in each state, kept by
+  // triggers, so TurnStore.counts (run on every submit, health snapshot and claim) reads four rows
+  // instead of scanning a table that holds every finished turn; seeded from the rows already there.
+  // turns_finished orders finished turns by age for the history pruner (store/history.ts).
+  `CREATE TABLE turn_counts (state TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+   INSERT INTO turn_counts (state, n)
+     SELECT s.state, (SELECT COUNT(*) FROM turns WHERE turns.state = s.state)
+       FROM (SELECT 'accepted' AS state UNION ALL SELECT 'delivering' UNION ALL SELECT 'done' UNION ALL SELECT 'failed') AS s;
+   CREATE TRIGGER turn_counts_insert AFTER INSERT ON turns
+   BEGIN UPDATE turn_counts SET n = n + 1 WHERE state = NEW.state; END;
+   CREATE TRIGGER turn_counts_delete AFTER DELETE ON turns
+   BEGIN UPDATE turn_counts SET n = n - 1 WHERE state = OLD.state; END;
+   CREATE TRIGGER turn_counts_update AFTER UPDATE OF state ON turns WHEN OLD.state IS NOT NEW.state
+   BEGIN
+     UPDATE turn_counts SET n = n - 1 WHERE state = OLD.state;
+     UPDATE turn_counts SET n = n + 1 WHERE state = NEW.state;
+   END;
+   CREATE INDEX turns_finished ON turns(finished_at) WHERE state IN ('done', 'failed');`,
 ];
 
 /** Schema version this build writes. */

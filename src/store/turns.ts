@@ -101,6 +101,12 @@ function toTurn(r: Row): Turn {
   };
 }
 
+/**
+ * The query behind {@link TurnStore.counts}: the per-state counters that triggers keep (db.ts,
+ * migration 5), four rows whatever the size of the history. Exported so a test reads its plan.
+ */
+export const TURN_COUNTS_SQL = `SELECT state, n FROM turn_counts`;
+
 /** Queries over the `turns` table. All methods are synchronous and each is one transaction. */
 export class TurnStore {
   readonly #db: Db;
@@ -152,7 +158,7 @@ export class TurnStore {
           WHERE id = @id AND state IN ('accepted', 'delivering')`,
       ),
       delivering: db.prepare(`SELECT * FROM turns WHERE state = 'delivering' ORDER BY created_at, rowid`),
-      counts: db.prepare(`SELECT state, COUNT(*) AS n FROM turns GROUP BY state`),
+      counts: db.prepare(TURN_COUNTS_SQL),
     };
   }
 
@@ -240,7 +246,7 @@ export class TurnStore {
     return (this.#stmts.delivering.all() as Row[]).map(toTurn);
   }
 
-  /** Number of turns in each state. */
+  /** Number of turns in each state (finished ones: those still kept, see store/history.ts). O(1). */
   counts(): TurnCounts {
     const out: TurnCounts = { accepted: 0, delivering: 0, done: 0, failed: 0 };
     for (const r of this.#stmts.counts.all() as { state: TurnState; n: number }[]) out[r.state] = r.n;

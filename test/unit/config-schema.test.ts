@@ -40,6 +40,9 @@ describe("validateSettings defaults", () => {
     ["TURN_MAX_ATTEMPTS", 5],
     ["TURN_MAX_MESSAGE_BYTES", 262_144],
     ["TURN_QUEUE_LIMIT", 10_000],
+    ["TURN_RETENTION_MS", 604_800_000],
+    ["TURN_RETENTION_COUNT", 50_000],
+    ["TURN_RETENTION_MIN_MS", 3_600_000],
     ["MOONSHOT_BASE_URL", "https://api.moonshot.ai/v1"],
     ["MOONSHOT_MODEL", "kimi-k2.5"],
     ["OPENAI_MODEL", "gpt-5.4-mini"],
@@ -143,6 +146,11 @@ describe("validateSettings rejects invalid values, naming the setting", () => {
 
   it("RESTART_BACKOFF_INITIAL_MS equal to the max is fine", () => {
     expect(validateSettings({ RESTART_BACKOFF_INITIAL_MS: "1000", RESTART_BACKOFF_MAX_MS: "1000" }, {}).RESTART_BACKOFF_MAX_MS).toBe(1000);
+  });
+
+  it("TURN_RETENTION_MIN_MS above TURN_RETENTION_MS names the floor", () => {
+    const err = configError({ TURN_RETENTION_MS: "60000", TURN_RETENTION_MIN_MS: "120000" });
+    expect(err.message).toContain("TURN_RETENTION_MIN_MS: must not exceed TURN_RETENTION_MS");
   });
 
   it("an unknown key in the env file is an unknown setting", () => {
