@@ -22,14 +22,15 @@ export type ControlPlaneLink = { sync: SyncWorker; poller: SecretsPoller };
 export function buildControlPlaneLink(p: Parts, view: HealthView): ControlPlaneLink {
   const { s, host, launch, delivery, supervisor, service, log } = p;
   const central = p.central!;
+  const syncLog = log.child({ subsystem: "sync" });
   const client = createControlPlaneClient({
     baseUrl: s.CONTROL_PLANE_URL!,
     token: s.CONTROL_PLANE_TOKEN!,
     runtimeId: s.RUNTIME_ID!,
     accountId: s.ACCOUNT_ID!,
     fetch: host.fetch,
+    log: syncLog,
   });
-  const syncLog = log.child({ subsystem: "sync" });
   const sync: SyncWorker = new SyncWorker({
     client,
     central,

@@ -24,6 +24,7 @@ import {
   type StatusReport,
 } from "./contract.ts";
 import { ControlPlaneError, parseRetryAfter, redactUrl } from "./errors.ts";
+import { unknownFields } from "./unknown-fields.ts";
 
 /** Added to a claim's `waitMs` for its request timeout (ms): the server answers at the end of the budget. */
 export const CLAIM_TIMEOUT_MARGIN_MS = 10_000;
@@ -52,6 +53,8 @@ export type ControlPlaneClientOptions = {
   now?: () => number;
   /** User-Agent header, e.g. `agent-supervisor/0.1.0`. */
   userAgent?: string;
+  /** Where fields of a response that the contract does not know are logged (debug level, paths only). Default: nowhere. */
+  log?: { debug(obj: object, msg: string): void };
 };
 
 /** Per-call options. */
@@ -201,6 +204,9 @@ export function createControlPlaneClient(o: ControlPlaneClientOptions): ControlP
     if (!parsed.success) {
       throw new ControlPlaneError("ERR_CP_CONTRACT", `response to ${what} does not match the ${name} contract: ${describeIssues(parsed.error.issues)}`, { status: res.status });
     }
+    const unknown = o.log === undefined ? [] : unknownFields(json, parsed.data);
+    // A newer control plane may add fields; they are ignored, named (never their values) for whoever debugs it.
+    if (unknown.length > 0) o.log?.debug({ operation: what, unknownFields: unknown }, `response to ${what} has fields the ${name} contract does not know; ignored`);
     const data = parsed.data as { accountId?: unknown; runtimeId?: unknown };
     for (const key of ["accountId", "runtimeId"] as const) {
       if (data[key] !== identity[key]) {

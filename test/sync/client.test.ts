@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/core/errors.ts";
 import { createControlPlaneClient, type ControlPlaneClient, type ControlPlaneClientOptions } from "../../src/sync/client.ts";
 import { ControlPlaneError } from "../../src/sync/errors.ts";
+import { memoryLogger } from "../integration/helpers.ts";
 import { ACCOUNT, raw, RUNTIME, startFake, TOKEN, type RunningFake } from "./fake-control-plane.ts";
 
 const SECRET = "sk-live-DO-NOT-LEAK-93f1";
@@ -109,7 +110,7 @@ describe("malformed answers are ERR_CP_CONTRACT and never quote the body", () =>
     ["invalid JSON", () => raw(`{"accountId":"${ACCOUNT}","turns":[{"message":"${SECRET}"`)],
     ["not UTF-8", () => new Response(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]), { headers: { "content-type": "application/json" } })],
     ["wrong types", () => raw(JSON.stringify({ accountId: ACCOUNT, runtimeId: RUNTIME, turns: [claimed({ attempt: SECRET })] }))],
-    ["an unknown field", () => raw(JSON.stringify({ accountId: ACCOUNT, runtimeId: RUNTIME, turns: [], debug: SECRET }))],
+    ["a missing field", () => raw(JSON.stringify({ accountId: ACCOUNT, runtimeId: RUNTIME, turns: [{ ...claimed(), leaseId: undefined }] }))],
     ["another accountId", () => raw(JSON.stringify({ accountId: "acct-other", runtimeId: RUNTIME, turns: [claimed()] }))],
     ["another runtimeId", () => raw(JSON.stringify({ accountId: ACCOUNT, runtimeId: "rt-other", turns: [claimed()] }))],
     ["an empty 200", () => new Response(null, { status: 200 })],
@@ -124,6 +125,16 @@ describe("malformed answers are ERR_CP_CONTRACT and never quote the body", () =>
       expect(err.cause).toBeUndefined();
     });
   }
+
+  it("an unknown field is no violation (forward compatible): ignored, its name logged at debug, never its value", async () => {
+    const sink = memoryLogger("debug");
+    const turn = claimed();
+    fake.cp.overrides.set("claim", () => raw(JSON.stringify({ accountId: ACCOUNT, runtimeId: RUNTIME, turns: [{ ...turn, hint: SECRET }], debug: SECRET })));
+    const turns = await makeClient({ log: sink.log }).claim({ max: 1, waitMs: 0 });
+    expect(turns).toEqual([turn]);
+    expect(sink.lines()).toMatchObject([{ level: "debug", unknownFields: ["turns.0.hint", "debug"] }]);
+    expect(sink.text()).not.toContain(SECRET);
+  });
 
   it("names the zod issue paths", async () => {
     fake.cp.overrides.set("claim", () => raw(JSON.stringify({ accountId: ACCOUNT, runtimeId: RUNTIME, turns: [claimed({ attempt: SECRET })] })));

@@ -74,7 +74,7 @@ export function startWorker(o: HarnessOptions): Harness {
   const sink = memoryLogger("debug");
   const client =
     o.client ??
-    createControlPlaneClient({ baseUrl: o.url, token: o.token ?? TOKEN, runtimeId: RUNTIME, accountId: ACCOUNT, fetch: globalThis.fetch, requestTimeoutMs: 2_000 });
+    createControlPlaneClient({ baseUrl: o.url, token: o.token ?? TOKEN, runtimeId: RUNTIME, accountId: ACCOUNT, fetch: globalThis.fetch, requestTimeoutMs: 2_000, log: sink.log });
   const ac = new AbortController();
   const h: Harness = {
     worker: undefined as unknown as SyncWorker,

@@ -139,7 +139,9 @@ async function mutate(res: Response, mutation: Extract<FaultAction, { kind: "mut
       body.runtimeId = body.runtimeId === "other-runtime" ? "other-runtime-2" : "other-runtime";
       break;
     case "unknownField":
+      // At the top and in every element of the answer's lists: a newer contract may add fields anywhere.
       body.unexpectedField = true;
+      for (const item of [...asArray(body.turns), ...asArray(body.leases), ...asArray(body.skills)]) item.unexpectedField = { added: "later" };
       break;
     case "wrongTypes": {
       const key = Object.keys(body).find((k) => k !== "accountId" && k !== "runtimeId") ?? "accountId";
