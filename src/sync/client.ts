@@ -188,7 +188,9 @@ export function createControlPlaneClient(o: ControlPlaneClientOptions): ControlP
       return new ControlPlaneError("ERR_CP_RETRY", `${what} answered ${status}${tail}${after}`, details);
     }
     if (status === 409 && serverCode === "LEASE_LOST") return new ControlPlaneError("ERR_CP_LEASE_LOST", `${what}: lease lost${tail}`, details);
-    if (status === 404) return new ControlPlaneError("ERR_CP_NOT_FOUND", `${what} answered 404${tail}`, details);
+    // Only the contract's own verdict is final; a bare 404 is a proxy or load balancer talking (classify: retry).
+    if (status === 404 && serverCode === "NOT_FOUND") return new ControlPlaneError("ERR_CP_NOT_FOUND", `${what} answered 404${tail}`, details);
+    if (status === 404 && serverCode === undefined) return new ControlPlaneError("ERR_CP_HTTP", `${what} answered 404 without a contract error body (a proxy?)`, details);
     return new ControlPlaneError("ERR_CP_HTTP", `${what} answered ${status}${tail}`, details);
   }
 

@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/core/errors.ts";
 import { createControlPlaneClient, type ControlPlaneClient, type ControlPlaneClientOptions } from "../../src/sync/client.ts";
-import { ControlPlaneError } from "../../src/sync/errors.ts";
+import { classify, ControlPlaneError } from "../../src/sync/errors.ts";
 import { memoryLogger } from "../integration/helpers.ts";
 import { ACCOUNT, raw, RUNTIME, startFake, TOKEN, type RunningFake } from "./fake-control-plane.ts";
 
@@ -257,6 +257,16 @@ describe("error statuses", () => {
     const err = await rejection(client.getSkills());
     expect([err.code, err.status, err.serverCode]).toEqual(["ERR_CP_HTTP", 500, "INTERNAL"]);
   });
+
+  it("a 404 without the contract's NOT_FOUND body is ERR_CP_HTTP (a proxy), classified retry", async () => {
+    const done = { leaseId: "l", reply: "r", attempts: 1, finishedAt: new Date().toISOString() };
+    fake.cp.overrides.set("complete", () => new Response("<html>404 Not Found</html>", { status: 404, headers: { "content-type": "text/html" } }));
+    const bare = await rejection(client.complete("t1", done));
+    expect([bare.code, bare.status, bare.serverCode, classify(bare)]).toEqual(["ERR_CP_HTTP", 404, null, "retry"]);
+    fake.cp.overrides.set("complete", (c) => c.json({ error: { code: "NO_SUCH_ROUTE", message: "?" } }, 404));
+    const other = await rejection(client.complete("t1", done));
+    expect([other.code, other.serverCode, classify(other)]).toEqual(["ERR_CP_HTTP", "NO_SUCH_ROUTE", "contract"]);
+  });
 });
 
 describe("transport", () => {
@@ -312,6 +322,7 @@ describe("base URL", () => {
   it("keeps a path prefix of the base URL", async () => {
     const c = createControlPlaneClient({ baseUrl: `${fake.url}/prefix/`, token: TOKEN, runtimeId: RUNTIME, accountId: ACCOUNT, fetch: globalThis.fetch });
     const err = await rejection(c.getSkills());
-    expect([err.code, err.message]).toEqual(["ERR_CP_NOT_FOUND", expect.stringContaining("GET /prefix/v1/runtimes/rt-1/skills")]);
+    // The fake has no route there: its plain-text 404 is no contract verdict (a bare 404, retried).
+    expect([err.code, err.message]).toEqual(["ERR_CP_HTTP", expect.stringContaining("GET /prefix/v1/runtimes/rt-1/skills")]);
   });
 });
