@@ -24,6 +24,7 @@ import {
   type StatusReport,
 } from "./contract.ts";
 import { ControlPlaneError, parseRetryAfter, redactUrl } from "./errors.ts";
+import { leaseTtl, parseHttpDate } from "./lease-clock.ts";
 import { unknownFields } from "./unknown-fields.ts";
 
 /** Added to a claim's `waitMs` for its request timeout (ms): the server answers at the end of the budget. */
@@ -86,9 +87,12 @@ export type SecretsResult =
 export type ControlPlaneClient = {
   /** POST /v1/runtimes/{runtimeId}/status. @returns the ack's `receivedAt` (RFC 3339) */
   reportStatus(report: StatusInput, opts?: CallOptions): Promise<{ receivedAt: string }>;
-  /** POST /v1/runtimes/{runtimeId}/claims, long-polling up to `waitMs`. @returns the claimed turns (maybe none) */
+  /**
+   * POST /v1/runtimes/{runtimeId}/claims, long-polling up to `waitMs`.
+   * @returns the claimed turns (maybe none), each with `leaseTtlMs` set (filled in from the Date header when the control plane left it out)
+   */
   claim(req: { max: number; waitMs: number }, opts?: CallOptions): Promise<ClaimResponse["turns"]>;
-  /** POST /v1/runtimes/{runtimeId}/leases/heartbeat. @returns each lease's fate */
+  /** POST /v1/runtimes/{runtimeId}/leases/heartbeat. @returns each lease's fate; extended ones with `leaseTtlMs` set, as for claims */
   heartbeat(leases: readonly LeaseRef[], opts?: CallOptions): Promise<HeartbeatResponse["leases"]>;
   /** POST /v1/turns/{turnId}/complete. @throws ControlPlaneError ERR_CP_LEASE_LOST (409 LEASE_LOST) */
   complete(turnId: string, body: CompleteInput, opts?: CallOptions): Promise<ResultAck>;
@@ -194,6 +198,14 @@ export function createControlPlaneClient(o: ControlPlaneClientOptions): ControlP
     return new ControlPlaneError("ERR_CP_HTTP", `${what} answered ${status}${tail}`, details);
   }
 
+  /** A lease with `leaseTtlMs` filled in when the control plane left it out (lease-clock.ts, {@link leaseTtl}). */
+  function withTtl<L extends { leaseExpiresAt: string; leaseTtlMs?: number | undefined }>(lease: L, s: Sent): L {
+    if (lease.leaseTtlMs !== undefined) return lease;
+    const { ttlMs, source } = leaseTtl(lease, parseHttpDate(s.res.headers.get("date")), now());
+    if (source === "host-clock") o.log?.debug({ operation: s.what }, "answer has neither leaseTtlMs nor a Date header; lease timed against the host clock");
+    return { ...lease, leaseTtlMs: ttlMs };
+  }
+
   /** Read, parse, validate and identity-check a 2xx body. */
   async function accept<S extends z.ZodType>(s: Sent, schema: S, name: string): Promise<z.infer<S>> {
     const { res, what, ac } = s;
@@ -231,14 +243,14 @@ export function createControlPlaneClient(o: ControlPlaneClientOptions): ControlP
     async claim(req, opts = {}) {
       const timeoutMs = opts.timeoutMs ?? req.waitMs + CLAIM_TIMEOUT_MARGIN_MS;
       const r = (await send("claim", `${rt}/claims`, { ...identity, max: req.max, waitMs: req.waitMs }, { ...opts, timeoutMs }, {}, (s) =>
-        accept(s, OPERATIONS.claim.response, "claim response"),
+        accept(s, OPERATIONS.claim.response, "claim response").then((r) => ({ ...r, turns: r.turns.map((t) => withTtl(t, s)) })),
       )) as ClaimResponse;
       return r.turns;
     },
     async heartbeat(leases, opts = {}) {
       const body = { ...identity, leases: leases.map((l) => ({ turnId: l.turnId, leaseId: l.leaseId })) };
       const r = (await send("heartbeat", `${rt}/leases/heartbeat`, body, opts, {}, (s) =>
-        accept(s, OPERATIONS.heartbeat.response, "heartbeat response"),
+        accept(s, OPERATIONS.heartbeat.response, "heartbeat response").then((r) => ({ ...r, leases: r.leases.map((l) => (l.status === "extended" ? withTtl(l, s) : l)) })),
       )) as HeartbeatResponse;
       return r.leases;
     },

@@ -88,6 +88,14 @@ export const statusAckSchema = z.object({ ...identity, receivedAt: time });
 
 // ---------------------------------------------------------------- claims and leases
 
+/**
+ * Optional beside every `leaseExpiresAt` of an answer: the lease time left when the control plane
+ * sent the answer (ms). The daemon times a lease on its monotonic clock from when the answer
+ * arrives, so its host clock does not matter; without this field it uses `leaseExpiresAt` minus
+ * the answer's HTTP `Date` header (see docs/control-plane-api.md, Leases).
+ */
+const leaseTtl = z.number().int().min(0).optional().describe("Lease time left when this answer was sent (ms); leaseExpiresAt minus the control plane's own now");
+
 /** `POST /v1/runtimes/{runtimeId}/claims` request. */
 export const claimRequestSchema = z.strictObject({
   ...identity,
@@ -104,6 +112,7 @@ export const claimedTurnSchema = z.object({
   message: z.string().min(1).max(1024 * 1024).describe("At most 1 Mi characters, so a claim answer fits MAX_RESPONSE_BYTES"),
   leaseId: id.describe("Proof of ownership, sent back with heartbeats and results"),
   leaseExpiresAt: time,
+  leaseTtlMs: leaseTtl,
   attempt: z.number().int().min(1).describe("1 for the first claim of this turn, more after lease expiries"),
 });
 
@@ -121,7 +130,7 @@ export const heartbeatResponseSchema = z.object({
   ...identity,
   leases: z.array(
     z.discriminatedUnion("status", [
-      z.object({ turnId: id, leaseId: id, status: z.literal("extended"), leaseExpiresAt: time }),
+      z.object({ turnId: id, leaseId: id, status: z.literal("extended"), leaseExpiresAt: time, leaseTtlMs: leaseTtl }),
       z.object({ turnId: id, leaseId: id, status: z.literal("lost"), reason: z.string().max(1024) }),
     ]),
   ),

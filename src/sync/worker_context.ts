@@ -7,6 +7,7 @@ import type { Clock } from "../core/clock.ts";
 import type { CentralTurnStore } from "../store/central.ts";
 import type { ControlPlaneClient, StatusInput } from "./client.ts";
 import { ControlPlaneError } from "./errors.ts";
+import { LeaseClock } from "./lease-clock.ts";
 import type { RetryPolicy } from "./worker_decide.ts";
 import type { Wakeup } from "./worker_wakeup.ts";
 
@@ -111,6 +112,8 @@ export class LoopContext {
   readonly policy: ResolvedPolicy;
   readonly log: Logger;
   readonly wakes: { claims: Wakeup; heartbeat: Wakeup; results: Wakeup; status: Wakeup };
+  /** Monotonic deadlines of the leases held (claims set them, heartbeats extend and check them). */
+  readonly leases: LeaseClock;
   readonly state: Omit<SyncSnapshot, "outboxDepth"> & { authFailed: boolean; claimsStopped: boolean };
 
   constructor(deps: SyncWorkerDeps, wakes: LoopContext["wakes"]) {
@@ -118,6 +121,7 @@ export class LoopContext {
     this.policy = resolvePolicy(deps.policy);
     this.log = deps.log;
     this.wakes = wakes;
+    this.leases = new LeaseClock(deps.clock);
     this.state = {
       claiming: "active",
       lastError: null,

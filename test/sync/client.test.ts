@@ -131,7 +131,7 @@ describe("malformed answers are ERR_CP_CONTRACT and never quote the body", () =>
     const turn = claimed();
     fake.cp.overrides.set("claim", () => raw(JSON.stringify({ accountId: ACCOUNT, runtimeId: RUNTIME, turns: [{ ...turn, hint: SECRET }], debug: SECRET })));
     const turns = await makeClient({ log: sink.log }).claim({ max: 1, waitMs: 0 });
-    expect(turns).toEqual([turn]);
+    expect(turns).toEqual([{ ...turn, leaseTtlMs: expect.any(Number) }]);
     expect(sink.lines()).toMatchObject([{ level: "debug", unknownFields: ["turns.0.hint", "debug"] }]);
     expect(sink.text()).not.toContain(SECRET);
   });

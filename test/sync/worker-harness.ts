@@ -4,7 +4,7 @@
  * deliverable turns through the real TurnStore (or holds them, to keep leases in flight).
  */
 import { createHook } from "node:async_hooks";
-import { systemClock } from "../../src/core/clock.ts";
+import { systemClock, type Clock } from "../../src/core/clock.ts";
 import { CentralTurnStore } from "../../src/store/central.ts";
 import { openDb, type Db } from "../../src/store/db.ts";
 import { TurnStore } from "../../src/store/turns.ts";
@@ -48,6 +48,8 @@ export type HarnessOptions = {
   autoDeliver?: boolean;
   client?: ControlPlaneClient;
   token?: string;
+  /** The worker's clock; default the system clock. */
+  clock?: Clock;
 };
 
 /** A running worker and what it called back. */
@@ -106,7 +108,7 @@ export function startWorker(o: HarnessOptions): Harness {
     client,
     central,
     intake: central,
-    clock: systemClock,
+    clock: o.clock ?? systemClock,
     random: Math.random,
     log: sink.log,
     policy: { ...FAST, ...o.policy },
@@ -122,6 +124,14 @@ export function startWorker(o: HarnessOptions): Harness {
   });
   const running = h.worker.run(ac.signal);
   return h;
+}
+
+/**
+ * The system clock with its wall clock (`now`) off by `skew.ms` (change it to step the clock);
+ * the monotonic clock and sleeps are real. A host clock that is wrong, or set by NTP mid-run.
+ */
+export function skewedClock(skew: { ms: number }): Clock {
+  return { ...systemClock, now: () => Date.now() + skew.ms };
 }
 
 /** Resolve after `ms` (real time). */

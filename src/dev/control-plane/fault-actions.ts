@@ -149,7 +149,10 @@ async function mutate(res: Response, mutation: Extract<FaultAction, { kind: "mut
       break;
     }
     case "expiredLease":
-      for (const t of [...asArray(body.turns), ...asArray(body.leases)]) if ("leaseExpiresAt" in t) t.leaseExpiresAt = past;
+      for (const t of [...asArray(body.turns), ...asArray(body.leases)]) {
+        if ("leaseExpiresAt" in t) t.leaseExpiresAt = past;
+        if ("leaseTtlMs" in t) t.leaseTtlMs = 0;
+      }
       break;
   }
   const headers = new Headers(res.headers);
