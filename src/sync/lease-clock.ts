@@ -50,6 +50,10 @@ export function parseHttpDate(value: string | null): number | null {
 export class LeaseClock {
   readonly #clock: Clock;
   readonly #deadlines = new Map<string, number>();
+  /** When each lease was first seen here (monotonic ms): granted by a claim, or found after a restart. */
+  readonly #since = new Map<string, number>();
+  /** Leases no longer extended (see worker_heartbeat.ts, hoarded). */
+  readonly #released = new Set<string>();
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -60,8 +64,21 @@ export class LeaseClock {
    * @returns the wall-clock estimate of its expiry (epoch ms), to store
    */
   granted(turnId: string, leaseId: string, ttlMs: number): number {
-    this.#deadlines.set(key(turnId, leaseId), this.#clock.monotonic() + ttlMs);
+    const k = key(turnId, leaseId);
+    this.#deadlines.set(k, this.#clock.monotonic() + ttlMs);
+    if (!this.#since.has(k)) this.#since.set(k, this.#clock.monotonic());
     return this.#clock.now() + ttlMs;
+  }
+
+  /** How long this runtime has held a lease (ms, monotonic), counted from its claim or, after a restart, from first sight. */
+  heldMs(lease: LiveLease): number {
+    const k = key(lease.turnId, lease.leaseId);
+    let since = this.#since.get(k);
+    if (since === undefined) {
+      since = this.#clock.monotonic();
+      this.#since.set(k, since);
+    }
+    return this.#clock.monotonic() - since;
   }
 
   /** Time left of a held lease (ms; <= 0 once it has run out). */
@@ -75,10 +92,18 @@ export class LeaseClock {
     return deadline - this.#clock.monotonic();
   }
 
+  /** Note that a lease is no longer extended. @returns true the first time for this lease */
+  markReleased(lease: LiveLease): boolean {
+    const k = key(lease.turnId, lease.leaseId);
+    if (this.#released.has(k)) return false;
+    this.#released.add(k);
+    return true;
+  }
+
   /** Forget the leases not in `held` (finished, lost or replaced). */
   keepOnly(held: readonly LiveLease[]): void {
     const keep = new Set(held.map((l) => key(l.turnId, l.leaseId)));
-    for (const k of this.#deadlines.keys()) if (!keep.has(k)) this.#deadlines.delete(k);
+    for (const m of [this.#deadlines, this.#since, this.#released]) for (const k of m.keys()) if (!keep.has(k)) m.delete(k);
   }
 }
 

@@ -21,6 +21,12 @@ export type SyncPolicy = {
   idleJitterMs: number;
   /** HEARTBEAT_INTERVAL_MS: how often leases are extended. Must be well below the lease duration. */
   heartbeatIntervalMs: number;
+  /**
+   * CLAIM_START_TIMEOUT_MS: a claimed turn still waiting in `accepted` this long after its claim
+   * has its lease no longer extended, so another runtime can take it once it runs out. Default
+   * 60000 (the setting's default).
+   */
+  startTimeoutMs?: number;
   /** STATUS_INTERVAL_MS: how often the status is reported (and on every state change). */
   statusIntervalMs: number;
   /** SYNC_BACKOFF_MAX_MS: largest pause between retries. */
@@ -59,8 +65,8 @@ export type SyncWorkerDeps = {
   log: Logger;
   policy: SyncPolicy;
   /**
-   * Free delivery slots right now. Count turns already queued (accepted) against it, or the
-   * worker claims more than delivery can start.
+   * Free delivery slots right now: 0 while the gateway cannot run turns. Count turns already
+   * queued (accepted) against it, or the worker claims more than delivery can start.
    */
   capacity: () => number;
   /** New central turns are in the queue: wake delivery. */
@@ -100,6 +106,7 @@ export function resolvePolicy(p: SyncPolicy): ResolvedPolicy {
     backoffInitialMs: Math.min(1000, p.backoffMaxMs),
     authRetryMs: p.backoffMaxMs,
     capacityPollMs: 1000,
+    startTimeoutMs: 60_000,
     outboxPollMs: 5000,
     outboxBatch: 32,
     ...p,

@@ -33,7 +33,8 @@ export async function heartbeatLoop(ctx: LoopContext, signal: AbortSignal): Prom
     }
     if (now >= nextBeatAt) {
       nextBeatAt = now + policy.heartbeatIntervalMs;
-      if (leases.length > 0) await beat(ctx, leases, signal);
+      const kept = leases.filter((l) => !hoarded(ctx, l));
+      if (kept.length > 0) await beat(ctx, kept, signal);
       if (signal.aborted) break;
     }
     expireLocally(ctx);
@@ -72,6 +73,21 @@ async function beat(ctx: LoopContext, leases: readonly LiveLease[], signal: Abor
       }
     }
   }
+}
+
+/**
+ * A turn claimed but not started within startTimeoutMs (the gateway is down, or delivery is stuck)
+ * is not held back from the fleet: its lease is no longer extended, runs out, and the control
+ * plane can give the turn to another runtime. Logged once, when its lease is first left out.
+ */
+function hoarded(ctx: LoopContext, l: LiveLease): boolean {
+  if (l.started) return false;
+  const heldMs = ctx.leases.heldMs(l);
+  if (heldMs < ctx.policy.startTimeoutMs) return false;
+  if (ctx.leases.markReleased(l)) {
+    ctx.log.warn({ turnId: l.turnId, heldMs: Math.round(heldMs), startTimeoutMs: ctx.policy.startTimeoutMs }, "claimed turn has not started; its lease is no longer extended so another runtime can take it");
+  }
+  return true;
 }
 
 /** Leases whose time ran out without a successful heartbeat are lost: the turn may already be someone else's. */
