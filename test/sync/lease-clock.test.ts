@@ -5,39 +5,23 @@
  * Date header stands in). Claims are delivered, leases are extended, and a lease that really runs
  * out is given up on time.
  */
-import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startReferenceControlPlane, type RunningControlPlane } from "../../src/dev/control-plane/server.ts";
-import { removeTempDirs, tempDir, waitFor } from "../integration/helpers.ts";
-import { ACCOUNT, RUNTIME, startFake, TOKEN, type RunningFake } from "./fake-control-plane.ts";
-import { skewedClock, sleep, startWorker, type Harness } from "./worker-harness.ts";
+import { waitFor } from "../integration/helpers.ts";
+import { ACCOUNT, startFake, type RunningFake } from "./fake-control-plane.ts";
+import { referencePlaneSuite, skewedClock, sleep, startWorker, type Harness } from "./worker-harness.ts";
 
 const TEN_MIN = 10 * 60_000;
-let cp: RunningControlPlane;
-let h: Harness | undefined;
-let dbPath: string;
+const s = referencePlaneSuite("as-sync-clock-", { leaseMs: 1_500 });
 
-beforeEach(async () => {
-  cp = await startReferenceControlPlane({ serviceToken: TOKEN, runtimes: [{ runtimeId: RUNTIME, accountId: ACCOUNT }], leaseMs: 1_500 });
-  dbPath = join(tempDir("as-sync-clock-"), "agent-supervisor.db");
-});
-afterEach(async () => {
-  await h?.stop();
-  h = undefined;
-  await cp.close();
-  removeTempDirs();
-});
-
-const outcomes = (turnId: string) => cp.getTurn(turnId)!.reports.map((r) => r.outcome);
+const outcomes = s.outcomes;
 
 describe("against the reference control plane (leaseTtlMs)", () => {
   it.each([
     { name: "10 minutes ahead", skew: TEN_MIN },
     { name: "10 minutes behind", skew: -TEN_MIN },
   ])("host clock $name: claimed turns run past their first lease on heartbeats and are reported once", async ({ skew }) => {
-    cp.enqueueTurn({ accountId: ACCOUNT, conversationId: "c", message: "m", turnId: "skewed" });
-    const w = startWorker({ url: cp.url, dbPath, autoDeliver: false, clock: skewedClock({ ms: skew }) });
-    h = w;
+    s.cp.enqueueTurn({ accountId: ACCOUNT, conversationId: "c", message: "m", turnId: "skewed" });
+    const w = s.start({ autoDeliver: false, clock: skewedClock({ ms: skew }) });
     await waitFor(() => w.turns.get("skewed") !== undefined, "claimed");
     expect(w.turns.get("skewed")!.state).toBe("accepted");
     w.turns.startDelivery("skewed", Date.now(), 600_000);
@@ -46,16 +30,15 @@ describe("against the reference control plane (leaseTtlMs)", () => {
     w.deliverAll();
     w.turns.complete("skewed", "on time", Date.now());
     w.worker.notifyResult();
-    await waitFor(() => cp.getTurn("skewed")!.state === "done", "done at the control plane", 10_000);
+    await waitFor(() => s.cp.getTurn("skewed")!.state === "done", "done at the control plane", 10_000);
     expect(outcomes("skewed")).toEqual(["accept"]);
   });
 
   it("host clock 10 minutes behind: a lease whose heartbeats fail is given up when it really runs out", async () => {
-    cp.faults.add({ operation: "heartbeat", action: { kind: "status", status: 503 } });
-    cp.enqueueTurn({ accountId: ACCOUNT, conversationId: "c", message: "m", turnId: "late" });
+    s.cp.faults.add({ operation: "heartbeat", action: { kind: "status", status: 503 } });
+    s.cp.enqueueTurn({ accountId: ACCOUNT, conversationId: "c", message: "m", turnId: "late" });
     let free = 4;
-    const w = startWorker({ url: cp.url, dbPath, autoDeliver: false, capacity: () => free, policy: { claimWaitMs: 100 }, clock: skewedClock({ ms: -TEN_MIN }) });
-    h = w;
+    const w = s.start({ autoDeliver: false, capacity: () => free, policy: { claimWaitMs: 100 }, clock: skewedClock({ ms: -TEN_MIN }) });
     await waitFor(() => w.turns.get("late") !== undefined, "claimed");
     const claimedAt = Date.now();
     free = 0; // no re-claim of the expired turn (that would adopt it under a new lease)
@@ -68,9 +51,8 @@ describe("against the reference control plane (leaseTtlMs)", () => {
 
   it("host clock stepped 10 minutes forward mid-turn: no lease is lost, the turn is reported once", async () => {
     const skew = { ms: 0 };
-    cp.enqueueTurn({ accountId: ACCOUNT, conversationId: "c", message: "m", turnId: "stepped" });
-    const w = startWorker({ url: cp.url, dbPath, autoDeliver: false, clock: skewedClock(skew) });
-    h = w;
+    s.cp.enqueueTurn({ accountId: ACCOUNT, conversationId: "c", message: "m", turnId: "stepped" });
+    const w = s.start({ autoDeliver: false, clock: skewedClock(skew) });
     await waitFor(() => w.turns.get("stepped") !== undefined, "claimed");
     w.turns.startDelivery("stepped", Date.now(), 600_000);
     await sleep(300);
@@ -79,13 +61,14 @@ describe("against the reference control plane (leaseTtlMs)", () => {
     expect(w.leaseLost).toEqual([]);
     w.turns.complete("stepped", "done", Date.now());
     w.worker.notifyResult();
-    await waitFor(() => cp.getTurn("stepped")!.state === "done", "done at the control plane", 10_000);
+    await waitFor(() => s.cp.getTurn("stepped")!.state === "done", "done at the control plane", 10_000);
     expect(outcomes("stepped")).toEqual(["accept"]);
   });
 });
 
 describe("against a control plane without leaseTtlMs (the HTTP Date header)", () => {
   let fake: RunningFake;
+  let h: Harness | undefined;
   beforeEach(async () => {
     fake = await startFake();
     fake.cp.leaseMs = 3_000;
@@ -98,7 +81,7 @@ describe("against a control plane without leaseTtlMs (the HTTP Date header)", ()
 
   it.each([TEN_MIN, -TEN_MIN])("host clock off by %i ms: the turn is delivered and reported", async (skew) => {
     fake.cp.enqueue({ turnId: "dated" });
-    const w = startWorker({ url: fake.url, dbPath, clock: skewedClock({ ms: skew }) });
+    const w = startWorker({ url: fake.url, dbPath: s.dbPath, clock: skewedClock({ ms: skew }) });
     h = w;
     await waitFor(() => fake.cp.results.has("dated"), "result of the turn", 10_000);
     expect(w.leaseLost).toEqual([]);

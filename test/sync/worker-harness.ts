@@ -4,6 +4,8 @@
  * deliverable turns through the real TurnStore (or holds them, to keep leases in flight).
  */
 import { createHook } from "node:async_hooks";
+import { join } from "node:path";
+import { afterEach, beforeEach } from "vitest";
 import { systemClock, type Clock } from "../../src/core/clock.ts";
 import { CentralTurnStore } from "../../src/store/central.ts";
 import { openDb, type Db } from "../../src/store/db.ts";
@@ -11,7 +13,8 @@ import { TurnStore } from "../../src/store/turns.ts";
 import { createControlPlaneClient, type ControlPlaneClient } from "../../src/sync/client.ts";
 import type { ControlPlaneError } from "../../src/sync/errors.ts";
 import { SyncWorker, type StatusSnapshotInput, type SyncPolicy } from "../../src/sync/worker.ts";
-import { memoryLogger, type LogSink } from "../integration/helpers.ts";
+import { startReferenceControlPlane, type RunningControlPlane, type StartReferenceControlPlaneOptions } from "../../src/dev/control-plane/server.ts";
+import { memoryLogger, removeTempDirs, tempDir, type LogSink } from "../integration/helpers.ts";
 import { ACCOUNT, RUNTIME, TOKEN } from "./fake-control-plane.ts";
 
 /** Fast timings for tests (ms). */
@@ -165,4 +168,40 @@ export function trackOwnTimers(): { live(): string[]; stop(): void } {
       Error.stackTraceLimit = limit;
     },
   };
+}
+
+/** What {@link referencePlaneSuite} gives each test: the plane, a fresh database path and a worker starter. */
+export type ReferencePlaneSuite = {
+  cp: RunningControlPlane;
+  dbPath: string;
+  /** Start a worker against `cp` on `dbPath` (stopped after the test). */
+  start(o?: Partial<HarnessOptions>): Harness;
+  /** Outcomes of the reports the plane received for a turn, in order. */
+  outcomes(turnId: string): string[];
+};
+
+/**
+ * Register beforeEach/afterEach for a file of worker tests against the reference control plane on
+ * 127.0.0.1 (RUNTIME of ACCOUNT registered, `opts` over that): a fresh plane and database path per
+ * test; the worker, the plane and the temp directories are gone after it.
+ */
+export function referencePlaneSuite(prefix: string, opts: Partial<StartReferenceControlPlaneOptions> = {}): ReferencePlaneSuite {
+  let h: Harness | undefined;
+  const suite: ReferencePlaneSuite = {
+    cp: undefined as unknown as RunningControlPlane,
+    dbPath: "",
+    start: (o = {}) => (h = startWorker({ url: suite.cp.url, dbPath: suite.dbPath, ...o })),
+    outcomes: (turnId) => suite.cp.getTurn(turnId)!.reports.map((r) => r.outcome),
+  };
+  beforeEach(async () => {
+    suite.cp = await startReferenceControlPlane({ serviceToken: TOKEN, runtimes: [{ runtimeId: RUNTIME, accountId: ACCOUNT }], ...opts });
+    suite.dbPath = join(tempDir(prefix), "agent-supervisor.db");
+  });
+  afterEach(async () => {
+    await h?.stop();
+    h = undefined;
+    await suite.cp.close();
+    removeTempDirs();
+  });
+  return suite;
 }
