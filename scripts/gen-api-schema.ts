@@ -31,9 +31,13 @@ function stable(value: unknown, inProperties = false): unknown {
   return Object.fromEntries(entries.map(([k, v]) => [k, stable(v, !inProperties && k === "properties")]));
 }
 
-/** JSON Schema of one zod schema, keys stabilised, without its own `$schema` (the document names the draft once). */
-function schemaOf(s: z.ZodType): unknown {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(s, { target: "draft-2020-12" }) as Record<string, unknown>;
+/**
+ * JSON Schema of one zod schema, keys stabilised, without its own `$schema` (the document names
+ * the draft once). Responses are rendered as what the daemon accepts (`io: "input"`): their
+ * objects allow additional properties, which the daemon ignores; requests are strict.
+ */
+function schemaOf(s: z.ZodType, io: "input" | "output" = "output"): unknown {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(s, { target: "draft-2020-12", io }) as Record<string, unknown>;
   return stable(rest);
 }
 
@@ -42,7 +46,7 @@ export function buildApiSchema(): Record<string, unknown> {
   const operations = Object.fromEntries(
     Object.entries(OPERATIONS).map(([name, op]) => [
       name,
-      { method: op.method, path: op.path, request: op.request === null ? null : schemaOf(op.request), response: schemaOf(op.response) },
+      { method: op.method, path: op.path, request: op.request === null ? null : schemaOf(op.request), response: schemaOf(op.response, "input") },
     ]),
   );
   return {
@@ -50,7 +54,7 @@ export function buildApiSchema(): Record<string, unknown> {
     title: `agent-supervisor control-plane API ${API_VERSION}`,
     version: API_VERSION,
     operations,
-    errorResponse: schemaOf(errorResponseSchema),
+    errorResponse: schemaOf(errorResponseSchema, "input"),
   };
 }
 

@@ -3,7 +3,9 @@
  * stand-in cases first, then the real-gateway ones (which share one booted daemon; the memory
  * case boots its own and runs last).
  */
+import { clockSkew } from "./case_clock_skew.ts";
 import { controlPlaneOutage } from "./case_control_plane.ts";
+import { cpProxy404, cpUnknownFields } from "./case_cp_answers.ts";
 import { daemonSigkill } from "./case_daemon_sigkill.ts";
 import { decayKill } from "./case_decay_kill.ts";
 import { diskFull } from "./case_disk_full.ts";
@@ -25,6 +27,9 @@ export const CASES: readonly FaultCase[] = [
   gatewaySigkill,
   gatewaySigstop,
   controlPlaneOutage,
+  cpUnknownFields,
+  cpProxy404,
+  clockSkew,
   daemonSigkill,
   memoryBalloon,
 ];

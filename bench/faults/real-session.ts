@@ -139,10 +139,13 @@ export class RealSession {
     return this.daemon;
   }
 
-  /** Close the control plane and start it again on the same port and database file. */
-  async restartControlPlane(): Promise<RunningControlPlane> {
+  /**
+   * Start the control plane again on the same port and database file (close it first), with
+   * `over` replacing options for this run only (e.g. a skewed clock `now`).
+   */
+  async restartControlPlane(over: Partial<StartReferenceControlPlaneOptions> = {}): Promise<RunningControlPlane> {
     if (!this.cpOptions) throw new Error("this session has no control plane");
-    this.cp = await startReferenceControlPlane(this.cpOptions);
+    this.cp = await startReferenceControlPlane({ ...this.cpOptions, ...over });
     return this.cp;
   }
 

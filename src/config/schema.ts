@@ -153,6 +153,7 @@ export const settingsSchema = z
     CLAIM_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(25_000).describe("Long-poll budget of one claim request (milliseconds, at most 60000 as the contract allows)"),
     CLAIM_IDLE_JITTER_MS: ms(2_000, "Random pause added between claims that returned no work"),
     HEARTBEAT_INTERVAL_MS: ms(10_000, "How often leases of in-flight central turns are extended"),
+    CLAIM_START_TIMEOUT_MS: ms(60_000, "A claimed turn not started within this time has its lease no longer extended, so the control plane can give it to another runtime"),
     STATUS_INTERVAL_MS: ms(30_000, "How often the runtime status is reported (also sent on every state change)"),
     SECRETS_POLL_MS: ms(60_000, "How often secrets and the skills manifest are polled"),
     SYNC_BACKOFF_MAX_MS: ms(60_000, "Largest pause between retries of control-plane calls (results, claims)"),

@@ -8,9 +8,20 @@ import { createControlPlaneClient } from "../sync/client.ts";
 import { SecretsPoller } from "../sync/secrets-poller.ts";
 import { hostMetrics } from "../sync/status.ts";
 import { SyncWorker } from "../sync/worker.ts";
+import type { GatewayProcessState } from "../supervisor/state.ts";
 import type { Parts } from "./assemble.ts";
 import { drainAndRestart } from "./rotation.ts";
 import type { HealthView } from "./snapshot.ts";
+
+/**
+ * Pure: delivery slots the sync worker may claim for. None while draining or while the gateway
+ * cannot run turns (any state but `ready`: a claimed turn would only wait, leased to us, while
+ * another runtime could run it); else the concurrency less turns delivering and queued.
+ */
+export function freeSlots(o: { draining: boolean; gatewayState: GatewayProcessState; concurrency: number; inFlight: number; accepted: number }): number {
+  if (o.draining || o.gatewayState !== "ready") return 0;
+  return Math.max(0, o.concurrency - o.inFlight - o.accepted);
+}
 
 /** The running link's pieces. */
 export type ControlPlaneLink = { sync: SyncWorker; poller: SecretsPoller };
@@ -22,14 +33,15 @@ export type ControlPlaneLink = { sync: SyncWorker; poller: SecretsPoller };
 export function buildControlPlaneLink(p: Parts, view: HealthView): ControlPlaneLink {
   const { s, host, launch, delivery, supervisor, service, log } = p;
   const central = p.central!;
+  const syncLog = log.child({ subsystem: "sync" });
   const client = createControlPlaneClient({
     baseUrl: s.CONTROL_PLANE_URL!,
     token: s.CONTROL_PLANE_TOKEN!,
     runtimeId: s.RUNTIME_ID!,
     accountId: s.ACCOUNT_ID!,
     fetch: host.fetch,
+    log: syncLog,
   });
-  const syncLog = log.child({ subsystem: "sync" });
   const sync: SyncWorker = new SyncWorker({
     client,
     central,
@@ -42,10 +54,12 @@ export function buildControlPlaneLink(p: Parts, view: HealthView): ControlPlaneL
       claimWaitMs: s.CLAIM_WAIT_MS,
       idleJitterMs: s.CLAIM_IDLE_JITTER_MS,
       heartbeatIntervalMs: s.HEARTBEAT_INTERVAL_MS,
+      startTimeoutMs: s.CLAIM_START_TIMEOUT_MS,
       statusIntervalMs: s.STATUS_INTERVAL_MS,
       backoffMaxMs: s.SYNC_BACKOFF_MAX_MS,
     },
-    capacity: () => (service.draining ? 0 : s.TURN_CONCURRENCY - delivery.inFlight - p.turns.counts().accepted),
+    capacity: () =>
+      freeSlots({ draining: service.draining, gatewayState: supervisor.snapshot().state, concurrency: s.TURN_CONCURRENCY, inFlight: delivery.inFlight, accepted: p.turns.counts().accepted }),
     onClaimed: () => (delivery.notify(), p.links.status?.poke()),
     onLeaseLost: (turnId) => {
       delivery.abortTurn(turnId);

@@ -46,8 +46,8 @@ export type AcceptOutcome =
   /** A local turn has this id: left alone, not delivered. */
   | "conflict";
 
-/** A lease of an in-flight central turn. */
-export type LiveLease = { turnId: string; leaseId: string; expiresAt: number };
+/** A lease of an in-flight central turn; `expiresAt` is epoch ms; `started` is false while the turn waits in `accepted`. */
+export type LiveLease = { turnId: string; leaseId: string; expiresAt: number; started: boolean };
 
 /** A finished central turn whose result is due for reporting. */
 export type OutboxItem = {
@@ -126,7 +126,7 @@ export class CentralTurnStore {
           WHERE id = @id AND source = 'central' AND state = 'failed' AND error_code = '${LEASE_LOST}' AND lease_lost_at IS NOT NULL`,
       ),
       liveLeases: db.prepare(
-        `SELECT id, lease_id, lease_expires_at FROM turns
+        `SELECT id, lease_id, lease_expires_at, state FROM turns
           WHERE ${CENTRAL_IN_FLIGHT} AND lease_lost_at IS NULL AND lease_id IS NOT NULL
           ORDER BY lease_expires_at, rowid`,
       ),
@@ -209,10 +209,11 @@ export class CentralTurnStore {
 
   /** Leases of central turns in flight (accepted or delivering) not known to be lost, soonest expiry first. */
   liveLeases(): LiveLease[] {
-    return (this.#s.liveLeases.all() as { id: string; lease_id: string; lease_expires_at: number | null }[]).map((r) => ({
+    return (this.#s.liveLeases.all() as { id: string; lease_id: string; lease_expires_at: number | null; state: string }[]).map((r) => ({
       turnId: r.id,
       leaseId: r.lease_id,
       expiresAt: r.lease_expires_at ?? 0,
+      started: r.state === "delivering",
     }));
   }
 

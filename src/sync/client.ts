@@ -24,6 +24,8 @@ import {
   type StatusReport,
 } from "./contract.ts";
 import { ControlPlaneError, parseRetryAfter, redactUrl } from "./errors.ts";
+import { leaseTtl, parseHttpDate } from "./lease-clock.ts";
+import { unknownFields } from "./unknown-fields.ts";
 
 /** Added to a claim's `waitMs` for its request timeout (ms): the server answers at the end of the budget. */
 export const CLAIM_TIMEOUT_MARGIN_MS = 10_000;
@@ -52,6 +54,8 @@ export type ControlPlaneClientOptions = {
   now?: () => number;
   /** User-Agent header, e.g. `agent-supervisor/0.1.0`. */
   userAgent?: string;
+  /** Where fields of a response that the contract does not know are logged (debug level, paths only). Default: nowhere. */
+  log?: { debug(obj: object, msg: string): void };
 };
 
 /** Per-call options. */
@@ -83,9 +87,12 @@ export type SecretsResult =
 export type ControlPlaneClient = {
   /** POST /v1/runtimes/{runtimeId}/status. @returns the ack's `receivedAt` (RFC 3339) */
   reportStatus(report: StatusInput, opts?: CallOptions): Promise<{ receivedAt: string }>;
-  /** POST /v1/runtimes/{runtimeId}/claims, long-polling up to `waitMs`. @returns the claimed turns (maybe none) */
+  /**
+   * POST /v1/runtimes/{runtimeId}/claims, long-polling up to `waitMs`.
+   * @returns the claimed turns (maybe none), each with `leaseTtlMs` set (filled in from the Date header when the control plane left it out)
+   */
   claim(req: { max: number; waitMs: number }, opts?: CallOptions): Promise<ClaimResponse["turns"]>;
-  /** POST /v1/runtimes/{runtimeId}/leases/heartbeat. @returns each lease's fate */
+  /** POST /v1/runtimes/{runtimeId}/leases/heartbeat. @returns each lease's fate; extended ones with `leaseTtlMs` set, as for claims */
   heartbeat(leases: readonly LeaseRef[], opts?: CallOptions): Promise<HeartbeatResponse["leases"]>;
   /** POST /v1/turns/{turnId}/complete. @throws ControlPlaneError ERR_CP_LEASE_LOST (409 LEASE_LOST) */
   complete(turnId: string, body: CompleteInput, opts?: CallOptions): Promise<ResultAck>;
@@ -185,8 +192,18 @@ export function createControlPlaneClient(o: ControlPlaneClientOptions): ControlP
       return new ControlPlaneError("ERR_CP_RETRY", `${what} answered ${status}${tail}${after}`, details);
     }
     if (status === 409 && serverCode === "LEASE_LOST") return new ControlPlaneError("ERR_CP_LEASE_LOST", `${what}: lease lost${tail}`, details);
-    if (status === 404) return new ControlPlaneError("ERR_CP_NOT_FOUND", `${what} answered 404${tail}`, details);
+    // Only the contract's own verdict is final; a bare 404 is a proxy or load balancer talking (classify: retry).
+    if (status === 404 && serverCode === "NOT_FOUND") return new ControlPlaneError("ERR_CP_NOT_FOUND", `${what} answered 404${tail}`, details);
+    if (status === 404 && serverCode === undefined) return new ControlPlaneError("ERR_CP_HTTP", `${what} answered 404 without a contract error body (a proxy?)`, details);
     return new ControlPlaneError("ERR_CP_HTTP", `${what} answered ${status}${tail}`, details);
+  }
+
+  /** A lease with `leaseTtlMs` filled in when the control plane left it out (lease-clock.ts, {@link leaseTtl}). */
+  function withTtl<L extends { leaseExpiresAt: string; leaseTtlMs?: number | undefined }>(lease: L, s: Sent): L {
+    if (lease.leaseTtlMs !== undefined) return lease;
+    const { ttlMs, source } = leaseTtl(lease, parseHttpDate(s.res.headers.get("date")), now());
+    if (source === "host-clock") o.log?.debug({ operation: s.what }, "answer has neither leaseTtlMs nor a Date header; lease timed against the host clock");
+    return { ...lease, leaseTtlMs: ttlMs };
   }
 
   /** Read, parse, validate and identity-check a 2xx body. */
@@ -201,6 +218,9 @@ export function createControlPlaneClient(o: ControlPlaneClientOptions): ControlP
     if (!parsed.success) {
       throw new ControlPlaneError("ERR_CP_CONTRACT", `response to ${what} does not match the ${name} contract: ${describeIssues(parsed.error.issues)}`, { status: res.status });
     }
+    const unknown = o.log === undefined ? [] : unknownFields(json, parsed.data);
+    // A newer control plane may add fields; they are ignored, named (never their values) for whoever debugs it.
+    if (unknown.length > 0) o.log?.debug({ operation: what, unknownFields: unknown }, `response to ${what} has fields the ${name} contract does not know; ignored`);
     const data = parsed.data as { accountId?: unknown; runtimeId?: unknown };
     for (const key of ["accountId", "runtimeId"] as const) {
       if (data[key] !== identity[key]) {
@@ -223,14 +243,14 @@ export function createControlPlaneClient(o: ControlPlaneClientOptions): ControlP
     async claim(req, opts = {}) {
       const timeoutMs = opts.timeoutMs ?? req.waitMs + CLAIM_TIMEOUT_MARGIN_MS;
       const r = (await send("claim", `${rt}/claims`, { ...identity, max: req.max, waitMs: req.waitMs }, { ...opts, timeoutMs }, {}, (s) =>
-        accept(s, OPERATIONS.claim.response, "claim response"),
+        accept(s, OPERATIONS.claim.response, "claim response").then((r) => ({ ...r, turns: r.turns.map((t) => withTtl(t, s)) })),
       )) as ClaimResponse;
       return r.turns;
     },
     async heartbeat(leases, opts = {}) {
       const body = { ...identity, leases: leases.map((l) => ({ turnId: l.turnId, leaseId: l.leaseId })) };
       const r = (await send("heartbeat", `${rt}/leases/heartbeat`, body, opts, {}, (s) =>
-        accept(s, OPERATIONS.heartbeat.response, "heartbeat response"),
+        accept(s, OPERATIONS.heartbeat.response, "heartbeat response").then((r) => ({ ...r, leases: r.leases.map((l) => (l.status === "extended" ? withTtl(l, s) : l)) })),
       )) as HeartbeatResponse;
       return r.leases;
     },

@@ -11,7 +11,11 @@
  * Conventions: times are RFC 3339 strings in UTC; durations are integer milliseconds (`*Ms`);
  * sizes are bytes. Every response body names `accountId` and `runtimeId`, and the daemon rejects
  * one that names another identity. Requests carry `Authorization: Bearer <service token>`.
- * Objects are strict: an unknown field is a contract violation (clear error, defined reaction).
+ *
+ * Strict in what we send, lenient in what we read: request objects are strict (an unknown field is
+ * a contract violation, 400 at the control plane); response objects are not, so a newer control
+ * plane may add fields. The daemon ignores them and logs their paths at debug level (client.ts,
+ * unknown-fields.ts). Missing fields and wrong types in a response stay contract violations.
  */
 import { z } from "zod";
 
@@ -48,8 +52,8 @@ export const errorSchema = z.strictObject({
   message: z.string().max(4096).describe("Human-readable explanation"),
 });
 
-/** Error response body of any endpoint (4xx/5xx). */
-export const errorResponseSchema = z.strictObject({ error: errorSchema });
+/** Error response body of any endpoint (4xx/5xx); read leniently (unknown fields ignored). */
+export const errorResponseSchema = z.object({ error: z.object(errorSchema.shape) });
 
 // ---------------------------------------------------------------- status report
 
@@ -80,9 +84,17 @@ export const statusReportSchema = z.strictObject({
 });
 
 /** Response to a status report. */
-export const statusAckSchema = z.strictObject({ ...identity, receivedAt: time });
+export const statusAckSchema = z.object({ ...identity, receivedAt: time });
 
 // ---------------------------------------------------------------- claims and leases
+
+/**
+ * Optional beside every `leaseExpiresAt` of an answer: the lease time left when the control plane
+ * sent the answer (ms). The daemon times a lease on its monotonic clock from when the answer
+ * arrives, so its host clock does not matter; without this field it uses `leaseExpiresAt` minus
+ * the answer's HTTP `Date` header (see docs/control-plane-api.md, Leases).
+ */
+const leaseTtl = z.number().int().min(0).optional().describe("Lease time left when this answer was sent (ms); leaseExpiresAt minus the control plane's own now");
 
 /** `POST /v1/runtimes/{runtimeId}/claims` request. */
 export const claimRequestSchema = z.strictObject({
@@ -92,7 +104,7 @@ export const claimRequestSchema = z.strictObject({
 });
 
 /** One claimed turn, owned by this runtime until `leaseExpiresAt` unless heartbeats extend it. */
-export const claimedTurnSchema = z.strictObject({
+export const claimedTurnSchema = z.object({
   turnId: id.describe("Idempotency key of the turn, unique in the fleet"),
   conversationId: id.describe("One gateway session per conversation"),
   sessionKey: z.string().min(1).max(256).optional().describe("Explicit gateway session key (default agent:main:<conversationId>)"),
@@ -100,11 +112,12 @@ export const claimedTurnSchema = z.strictObject({
   message: z.string().min(1).max(1024 * 1024).describe("At most 1 Mi characters, so a claim answer fits MAX_RESPONSE_BYTES"),
   leaseId: id.describe("Proof of ownership, sent back with heartbeats and results"),
   leaseExpiresAt: time,
+  leaseTtlMs: leaseTtl,
   attempt: z.number().int().min(1).describe("1 for the first claim of this turn, more after lease expiries"),
 });
 
 /** Claim response (also the body of 200 when there is no work: `turns: []`). */
-export const claimResponseSchema = z.strictObject({ ...identity, turns: z.array(claimedTurnSchema).max(100) });
+export const claimResponseSchema = z.object({ ...identity, turns: z.array(claimedTurnSchema).max(100) });
 
 /** `POST /v1/runtimes/{runtimeId}/leases/heartbeat` request. */
 export const heartbeatRequestSchema = z.strictObject({
@@ -113,12 +126,12 @@ export const heartbeatRequestSchema = z.strictObject({
 });
 
 /** Heartbeat response: each lease extended, or lost (expired, reassigned or cancelled). */
-export const heartbeatResponseSchema = z.strictObject({
+export const heartbeatResponseSchema = z.object({
   ...identity,
   leases: z.array(
     z.discriminatedUnion("status", [
-      z.strictObject({ turnId: id, leaseId: id, status: z.literal("extended"), leaseExpiresAt: time }),
-      z.strictObject({ turnId: id, leaseId: id, status: z.literal("lost"), reason: z.string().max(1024) }),
+      z.object({ turnId: id, leaseId: id, status: z.literal("extended"), leaseExpiresAt: time, leaseTtlMs: leaseTtl }),
+      z.object({ turnId: id, leaseId: id, status: z.literal("lost"), reason: z.string().max(1024) }),
     ]),
   ),
 });
@@ -147,7 +160,7 @@ export const failRequestSchema = z.strictObject({
  * Result acknowledgement. `duplicate` is true when the control plane already had this result
  * (a retried report); both count as acknowledged.
  */
-export const resultAckSchema = z.strictObject({ ...identity, turnId: id, duplicate: z.boolean() });
+export const resultAckSchema = z.object({ ...identity, turnId: id, duplicate: z.boolean() });
 
 // ---------------------------------------------------------------- secrets and skills
 
@@ -155,20 +168,20 @@ export const resultAckSchema = z.strictObject({ ...identity, turnId: id, duplica
  * `GET /v1/runtimes/{runtimeId}/secrets` (with `If-None-Match`; 304 when unchanged): provider
  * keys, model selection and gateway settings. `version` also travels as the ETag.
  */
-export const secretsSchema = z.strictObject({
+export const secretsSchema = z.object({
   ...identity,
   version: z.string().min(1).max(128),
-  providers: z.strictObject({
-    moonshot: z.strictObject({ apiKey: z.string().min(1).max(4096), baseUrl: z.url().optional(), model: z.string().min(1).max(128).optional() }).optional(),
-    openai: z.strictObject({ apiKey: z.string().min(1).max(4096), model: z.string().min(1).max(128).optional() }).optional(),
+  providers: z.object({
+    moonshot: z.object({ apiKey: z.string().min(1).max(4096), baseUrl: z.url().optional(), model: z.string().min(1).max(128).optional() }).optional(),
+    openai: z.object({ apiKey: z.string().min(1).max(4096), model: z.string().min(1).max(128).optional() }).optional(),
     compat: z
-      .strictObject({ baseUrl: z.url(), apiKey: z.string().max(4096).optional(), model: z.string().min(1).max(128), contextTokens: z.number().int().min(1).optional() })
+      .object({ baseUrl: z.url(), apiKey: z.string().max(4096).optional(), model: z.string().min(1).max(128), contextTokens: z.number().int().min(1).optional() })
       .optional(),
   }),
 });
 
 /** One file of a skill bundle; `sha256` is the lowercase hex digest of the UTF-8 `content`. */
-export const skillFileSchema = z.strictObject({
+export const skillFileSchema = z.object({
   path: z
     .string()
     .min(1)
@@ -180,12 +193,12 @@ export const skillFileSchema = z.strictObject({
 });
 
 /** `GET /v1/runtimes/{runtimeId}/skills`: the approved skill bundles (each a directory). */
-export const skillsManifestSchema = z.strictObject({
+export const skillsManifestSchema = z.object({
   ...identity,
   version: z.string().min(1).max(128),
   skills: z
     .array(
-      z.strictObject({
+      z.object({
         name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "must be a directory name of [a-z0-9._-], at most 64 characters"),
         files: z.array(skillFileSchema).min(1).max(1000),
       }),

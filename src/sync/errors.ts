@@ -17,9 +17,12 @@ export type ControlPlaneErrorCode =
   | "ERR_CP_CONTRACT"
   /** 409 with error code LEASE_LOST: this runtime no longer owns the turn. */
   | "ERR_CP_LEASE_LOST"
-  /** 404 (other than NO_SECRETS on the secrets endpoint): the runtime or turn is unknown. */
+  /** 404 with the contract's error code NOT_FOUND: the control plane does not know the turn (or runtime). */
   | "ERR_CP_NOT_FOUND"
-  /** Any other non-2xx status; `status` holds it. */
+  /**
+   * Any other non-2xx status; `status` holds it. A 404 without a contract error body (HTML, an
+   * empty or foreign body: a proxy or load balancer) is one of these, with `serverCode` null.
+   */
   | "ERR_CP_HTTP"
   /** The request never got an answer: DNS, connection refused or reset, TLS. */
   | "ERR_CP_NETWORK"
@@ -62,11 +65,12 @@ export class ControlPlaneError extends SupervisorError {
 /**
  * How a sync loop should react to an error:
  * - `auth`: the token was refused; stop claiming, tell the operator.
- * - `retry`: the server is overloaded or failing (429, 503, other 5xx); wait Retry-After or back off.
+ * - `retry`: the server is overloaded or failing (429, 503, other 5xx), or something in front of it
+ *   answered 404 without a contract error body; wait Retry-After or back off.
  * - `network`: no answer (connection, timeout, abort, or an unexpected non-control-plane error); back off.
  * - `contract`: the two sides disagree on the contract (bad body, identity, other 4xx); log, back off, retry later.
  * - `lease-lost`: the turn is no longer ours; drop it.
- * - `fatal-for-item`: this one request can never succeed (unknown turn, invalid request); drop the item.
+ * - `fatal-for-item`: this one request can never succeed (404 NOT_FOUND from the contract, invalid request); drop the item.
  */
 export type ErrorClass = "auth" | "retry" | "network" | "contract" | "lease-lost" | "fatal-for-item";
 
@@ -79,6 +83,7 @@ export function classify(err: unknown): ErrorClass {
     case "ERR_CP_RETRY":
       return "retry";
     case "ERR_CP_HTTP":
+      if (err.status === 404 && err.serverCode === null) return "retry";
       return err.status !== null && err.status >= 500 ? "retry" : "contract";
     case "ERR_CP_CONTRACT":
       return "contract";

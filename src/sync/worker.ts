@@ -71,9 +71,13 @@ export class SyncWorker {
     this.#ctx.wakes.claims.wake();
   }
 
-  /** The daemon's state changed: send a status report now (coalesced with one in flight). */
+  /**
+   * The daemon's state changed: send a status report now (coalesced with one in flight), and look
+   * at capacity() again (the gateway may just have become able to run turns).
+   */
   notifyStateChange(): void {
     this.#ctx.wakes.status.wake();
+    this.#ctx.wakes.claims.wake();
   }
 
   /** Point-in-time view for /health. Reads the outbox depth from SQLite (one COUNT). */

@@ -66,18 +66,22 @@ function acceptTurns(ctx: LoopContext, turns: readonly ClaimedTurn[]): boolean {
   let ok = true;
   for (const t of turns) {
     const now = deps.clock.now();
+    // The client always sets leaseTtlMs; a stand-in client may not (then the host clock decides).
+    const ttlMs = t.leaseTtlMs ?? Date.parse(t.leaseExpiresAt) - now;
     try {
-      if (leaseState({ expiresAt: Date.parse(t.leaseExpiresAt) }, now) === "expired") {
+      if (leaseState({ expiresAt: ttlMs }, 0) === "expired") {
         log.error(
-          { turnId: t.turnId, leaseExpiresAt: t.leaseExpiresAt, attempt: t.attempt },
-          "claimed turn arrived with its lease already expired; not delivering it (clock skew or a slow claim)",
+          { turnId: t.turnId, leaseExpiresAt: t.leaseExpiresAt, leaseTtlMs: ttlMs, attempt: t.attempt },
+          "claimed turn arrived with its lease already expired; not delivering it (a slow claim, or the control plane's clock)",
         );
         if (deps.intake.rejectExpiredClaim(t, now, `lease expired at ${t.leaseExpiresAt}, before the claim arrived`)) {
           ctx.call("onLeaseLost", () => deps.onLeaseLost(t.turnId));
         }
         continue;
       }
-      const outcome = deps.intake.acceptClaim(t, now);
+      // Stored as the host's estimate of the expiry; decisions use the monotonic deadline (lease-clock.ts).
+      const expiresAt = ctx.leases.granted(t.turnId, t.leaseId, ttlMs);
+      const outcome = deps.intake.acceptClaim({ ...t, leaseExpiresAt: new Date(expiresAt).toISOString() }, now);
       log.info({ turnId: t.turnId, conversationId: t.conversationId, attempt: t.attempt, outcome }, "claimed turn");
       if (outcome === "re-report") ctx.wakes.results.wake();
       else if (outcome === "conflict") log.error({ turnId: t.turnId }, "claimed turn has the id of a local turn; not delivering it");

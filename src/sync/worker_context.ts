@@ -7,6 +7,7 @@ import type { Clock } from "../core/clock.ts";
 import type { CentralTurnStore } from "../store/central.ts";
 import type { ControlPlaneClient, StatusInput } from "./client.ts";
 import { ControlPlaneError } from "./errors.ts";
+import { LeaseClock } from "./lease-clock.ts";
 import type { RetryPolicy } from "./worker_decide.ts";
 import type { Wakeup } from "./worker_wakeup.ts";
 
@@ -20,6 +21,12 @@ export type SyncPolicy = {
   idleJitterMs: number;
   /** HEARTBEAT_INTERVAL_MS: how often leases are extended. Must be well below the lease duration. */
   heartbeatIntervalMs: number;
+  /**
+   * CLAIM_START_TIMEOUT_MS: a claimed turn still waiting in `accepted` this long after its claim
+   * has its lease no longer extended, so another runtime can take it once it runs out. Default
+   * 60000 (the setting's default).
+   */
+  startTimeoutMs?: number;
   /** STATUS_INTERVAL_MS: how often the status is reported (and on every state change). */
   statusIntervalMs: number;
   /** SYNC_BACKOFF_MAX_MS: largest pause between retries. */
@@ -58,8 +65,8 @@ export type SyncWorkerDeps = {
   log: Logger;
   policy: SyncPolicy;
   /**
-   * Free delivery slots right now. Count turns already queued (accepted) against it, or the
-   * worker claims more than delivery can start.
+   * Free delivery slots right now: 0 while the gateway cannot run turns. Count turns already
+   * queued (accepted) against it, or the worker claims more than delivery can start.
    */
   capacity: () => number;
   /** New central turns are in the queue: wake delivery. */
@@ -99,6 +106,7 @@ export function resolvePolicy(p: SyncPolicy): ResolvedPolicy {
     backoffInitialMs: Math.min(1000, p.backoffMaxMs),
     authRetryMs: p.backoffMaxMs,
     capacityPollMs: 1000,
+    startTimeoutMs: 60_000,
     outboxPollMs: 5000,
     outboxBatch: 32,
     ...p,
@@ -111,6 +119,8 @@ export class LoopContext {
   readonly policy: ResolvedPolicy;
   readonly log: Logger;
   readonly wakes: { claims: Wakeup; heartbeat: Wakeup; results: Wakeup; status: Wakeup };
+  /** Monotonic deadlines of the leases held (claims set them, heartbeats extend and check them). */
+  readonly leases: LeaseClock;
   readonly state: Omit<SyncSnapshot, "outboxDepth"> & { authFailed: boolean; claimsStopped: boolean };
 
   constructor(deps: SyncWorkerDeps, wakes: LoopContext["wakes"]) {
@@ -118,6 +128,7 @@ export class LoopContext {
     this.policy = resolvePolicy(deps.policy);
     this.log = deps.log;
     this.wakes = wakes;
+    this.leases = new LeaseClock(deps.clock);
     this.state = {
       claiming: "active",
       lastError: null,

@@ -18,24 +18,26 @@ const MIN_HEARTBEAT_TIMEOUT_MS = 1000;
 /** Heartbeat until `signal` aborts. Never throws. */
 export async function heartbeatLoop(ctx: LoopContext, signal: AbortSignal): Promise<void> {
   const { deps, policy } = ctx;
-  let nextBeatAt = deps.clock.now() + policy.heartbeatIntervalMs;
+  // Monotonic throughout: a step of the host's wall clock neither hurries nor delays a beat.
+  let nextBeatAt = deps.clock.monotonic() + policy.heartbeatIntervalMs;
   while (!signal.aborted) {
-    const now = deps.clock.now();
+    const now = deps.clock.monotonic();
     const leases = deps.central.liveLeases();
-    // liveLeases() is ordered by expiry: the first one runs out first.
-    const earliest = leases[0]?.expiresAt ?? Number.POSITIVE_INFINITY;
-    const wakeAt = Math.min(nextBeatAt, earliest);
-    if (wakeAt > now) {
-      // Woken early by new claims: look again at the earliest expiry.
-      await ctx.wakes.heartbeat.sleep(wakeAt - now, signal);
+    ctx.leases.keepOnly(leases);
+    const soonest = Math.min(Number.POSITIVE_INFINITY, ...leases.map((l) => ctx.leases.leftMs(l)));
+    const waitMs = Math.min(nextBeatAt - now, soonest);
+    if (waitMs > 0) {
+      // Woken early by new claims: look again at the soonest expiry.
+      await ctx.wakes.heartbeat.sleep(waitMs, signal);
       continue;
     }
     if (now >= nextBeatAt) {
       nextBeatAt = now + policy.heartbeatIntervalMs;
-      if (leases.length > 0) await beat(ctx, leases, signal);
+      const kept = leases.filter((l) => !hoarded(ctx, l));
+      if (kept.length > 0) await beat(ctx, kept, signal);
       if (signal.aborted) break;
     }
-    expireLocally(ctx, deps.clock.now());
+    expireLocally(ctx);
   }
 }
 
@@ -64,7 +66,8 @@ async function beat(ctx: LoopContext, leases: readonly LiveLease[], signal: Abor
         continue;
       }
       if (l.status === "extended") {
-        deps.central.extendLease(l.turnId, l.leaseId, Date.parse(l.leaseExpiresAt));
+        const ttlMs = l.leaseTtlMs ?? Date.parse(l.leaseExpiresAt) - deps.clock.now();
+        deps.central.extendLease(l.turnId, l.leaseId, ctx.leases.granted(l.turnId, l.leaseId, ttlMs));
       } else {
         lose(ctx, l.turnId, l.leaseId, `control plane: lease lost (${l.reason})`);
       }
@@ -72,11 +75,27 @@ async function beat(ctx: LoopContext, leases: readonly LiveLease[], signal: Abor
   }
 }
 
-/** Leases whose expiry passed without a successful heartbeat are lost: the turn may already be someone else's. */
-function expireLocally(ctx: LoopContext, nowMs: number): void {
+/**
+ * A turn claimed but not started within startTimeoutMs (the gateway is down, or delivery is stuck)
+ * is not held back from the fleet: its lease is no longer extended, runs out, and the control
+ * plane can give the turn to another runtime. Logged once, when its lease is first left out.
+ */
+function hoarded(ctx: LoopContext, l: LiveLease): boolean {
+  if (l.started) return false;
+  const heldMs = ctx.leases.heldMs(l);
+  if (heldMs < ctx.policy.startTimeoutMs) return false;
+  if (ctx.leases.markReleased(l)) {
+    ctx.log.warn({ turnId: l.turnId, heldMs: Math.round(heldMs), startTimeoutMs: ctx.policy.startTimeoutMs }, "claimed turn has not started; its lease is no longer extended so another runtime can take it");
+  }
+  return true;
+}
+
+/** Leases whose time ran out without a successful heartbeat are lost: the turn may already be someone else's. */
+function expireLocally(ctx: LoopContext): void {
   for (const l of ctx.deps.central.liveLeases()) {
-    if (leaseState(l, nowMs) === "expired") {
-      lose(ctx, l.turnId, l.leaseId, `lease expired at ${new Date(l.expiresAt).toISOString()} without a successful heartbeat`);
+    const leftMs = ctx.leases.leftMs(l);
+    if (leaseState({ expiresAt: leftMs }, 0) === "expired") {
+      lose(ctx, l.turnId, l.leaseId, `lease ran out ${Math.round(-leftMs)} ms ago (monotonic clock) without a successful heartbeat`);
     }
   }
 }

@@ -11,8 +11,8 @@ import { LoopContext } from "./worker_context.ts";
 type Step = { kind: "next" } | { kind: "pause"; ms: number } | { kind: "stop" };
 
 /**
- * Report until `signal` aborts. Ack (duplicate or not) → reported. LEASE_LOST or 404 → dropped
- * (never retried). 401/403 → pause authRetryMs. Anything else → the item is retried later with
+ * Report until `signal` aborts. Ack (duplicate or not) → reported. LEASE_LOST or the contract's
+ * 404 NOT_FOUND → dropped (never retried); a bare 404 (a proxy) is retried like a 5xx. 401/403 → pause authRetryMs. Anything else → the item is retried later with
  * backoff and the whole loop pauses, so an outage costs one request per pause, not one per item.
  * Never throws.
  */

@@ -154,7 +154,7 @@ describe("leases and heartbeats", () => {
     const [t] = (await p.v1("claim", {}, claimBody())).json.turns;
     p.clock.now = T0 + 9_000;
     const hb = await p.v1("heartbeat", {}, { accountId: ACC, runtimeId: RT, leases: [{ turnId: t.turnId, leaseId: t.leaseId }] });
-    expect(hb.json.leases).toEqual([{ turnId: t.turnId, leaseId: t.leaseId, status: "extended", leaseExpiresAt: new Date(T0 + 19_000).toISOString() }]);
+    expect(hb.json.leases).toEqual([{ turnId: t.turnId, leaseId: t.leaseId, status: "extended", leaseExpiresAt: new Date(T0 + 19_000).toISOString(), leaseTtlMs: 10_000 }]);
     p.clock.now = T0 + 15_000;
     expect((await p.v1("claim", { runtimeId: RT2 }, claimBody(1, 0, RT2))).json.turns).toEqual([]);
     expect(p.cp.getTurn(t.turnId)?.leases[0]?.heartbeats).toBe(1);

@@ -53,7 +53,7 @@ describe("acceptClaim", () => {
     expect(central.acceptClaim(claim({ leaseId: "L2", leaseExpiresAt: new Date(T0 + 90_000).toISOString() }), T0 + 1)).toBe("adopted");
     expect(t.db.prepare(`SELECT COUNT(*) AS n FROM turns`).get()).toEqual({ n: 1 });
     expect(t.turns.get("t1")!.state).toBe("delivering");
-    expect(central.liveLeases()).toEqual([{ turnId: "t1", leaseId: "L2", expiresAt: T0 + 90_000 }]);
+    expect(central.liveLeases()).toEqual([{ turnId: "t1", leaseId: "L2", expiresAt: T0 + 90_000, started: true }]);
   });
 
   it("a finished turn re-leased is not run again: its report becomes due again under the new lease", () => {

@@ -7,7 +7,8 @@ import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/core/errors.ts";
 import { createControlPlaneClient, type ControlPlaneClient, type ControlPlaneClientOptions } from "../../src/sync/client.ts";
-import { ControlPlaneError } from "../../src/sync/errors.ts";
+import { classify, ControlPlaneError } from "../../src/sync/errors.ts";
+import { memoryLogger } from "../integration/helpers.ts";
 import { ACCOUNT, raw, RUNTIME, startFake, TOKEN, type RunningFake } from "./fake-control-plane.ts";
 
 const SECRET = "sk-live-DO-NOT-LEAK-93f1";
@@ -109,7 +110,7 @@ describe("malformed answers are ERR_CP_CONTRACT and never quote the body", () =>
     ["invalid JSON", () => raw(`{"accountId":"${ACCOUNT}","turns":[{"message":"${SECRET}"`)],
     ["not UTF-8", () => new Response(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]), { headers: { "content-type": "application/json" } })],
     ["wrong types", () => raw(JSON.stringify({ accountId: ACCOUNT, runtimeId: RUNTIME, turns: [claimed({ attempt: SECRET })] }))],
-    ["an unknown field", () => raw(JSON.stringify({ accountId: ACCOUNT, runtimeId: RUNTIME, turns: [], debug: SECRET }))],
+    ["a missing field", () => raw(JSON.stringify({ accountId: ACCOUNT, runtimeId: RUNTIME, turns: [{ ...claimed(), leaseId: undefined }] }))],
     ["another accountId", () => raw(JSON.stringify({ accountId: "acct-other", runtimeId: RUNTIME, turns: [claimed()] }))],
     ["another runtimeId", () => raw(JSON.stringify({ accountId: ACCOUNT, runtimeId: "rt-other", turns: [claimed()] }))],
     ["an empty 200", () => new Response(null, { status: 200 })],
@@ -124,6 +125,16 @@ describe("malformed answers are ERR_CP_CONTRACT and never quote the body", () =>
       expect(err.cause).toBeUndefined();
     });
   }
+
+  it("an unknown field is no violation (forward compatible): ignored, its name logged at debug, never its value", async () => {
+    const sink = memoryLogger("debug");
+    const turn = claimed();
+    fake.cp.overrides.set("claim", () => raw(JSON.stringify({ accountId: ACCOUNT, runtimeId: RUNTIME, turns: [{ ...turn, hint: SECRET }], debug: SECRET })));
+    const turns = await makeClient({ log: sink.log }).claim({ max: 1, waitMs: 0 });
+    expect(turns).toEqual([{ ...turn, leaseTtlMs: expect.any(Number) }]);
+    expect(sink.lines()).toMatchObject([{ level: "debug", unknownFields: ["turns.0.hint", "debug"] }]);
+    expect(sink.text()).not.toContain(SECRET);
+  });
 
   it("names the zod issue paths", async () => {
     fake.cp.overrides.set("claim", () => raw(JSON.stringify({ accountId: ACCOUNT, runtimeId: RUNTIME, turns: [claimed({ attempt: SECRET })] })));
@@ -246,6 +257,16 @@ describe("error statuses", () => {
     const err = await rejection(client.getSkills());
     expect([err.code, err.status, err.serverCode]).toEqual(["ERR_CP_HTTP", 500, "INTERNAL"]);
   });
+
+  it("a 404 without the contract's NOT_FOUND body is ERR_CP_HTTP (a proxy), classified retry", async () => {
+    const done = { leaseId: "l", reply: "r", attempts: 1, finishedAt: new Date().toISOString() };
+    fake.cp.overrides.set("complete", () => new Response("<html>404 Not Found</html>", { status: 404, headers: { "content-type": "text/html" } }));
+    const bare = await rejection(client.complete("t1", done));
+    expect([bare.code, bare.status, bare.serverCode, classify(bare)]).toEqual(["ERR_CP_HTTP", 404, null, "retry"]);
+    fake.cp.overrides.set("complete", (c) => c.json({ error: { code: "NO_SUCH_ROUTE", message: "?" } }, 404));
+    const other = await rejection(client.complete("t1", done));
+    expect([other.code, other.serverCode, classify(other)]).toEqual(["ERR_CP_HTTP", "NO_SUCH_ROUTE", "contract"]);
+  });
 });
 
 describe("transport", () => {
@@ -301,6 +322,7 @@ describe("base URL", () => {
   it("keeps a path prefix of the base URL", async () => {
     const c = createControlPlaneClient({ baseUrl: `${fake.url}/prefix/`, token: TOKEN, runtimeId: RUNTIME, accountId: ACCOUNT, fetch: globalThis.fetch });
     const err = await rejection(c.getSkills());
-    expect([err.code, err.message]).toEqual(["ERR_CP_NOT_FOUND", expect.stringContaining("GET /prefix/v1/runtimes/rt-1/skills")]);
+    // The fake has no route there: its plain-text 404 is no contract verdict (a bare 404, retried).
+    expect([err.code, err.message]).toEqual(["ERR_CP_HTTP", expect.stringContaining("GET /prefix/v1/runtimes/rt-1/skills")]);
   });
 });

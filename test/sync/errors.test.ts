@@ -25,6 +25,11 @@ describe("classify", () => {
   it.each(cases)("%s (%s) → %s", (code, status, cls) => {
     expect(classify(new ControlPlaneError(code, "x", { status }))).toBe(cls);
   });
+  it("a 404 is final only with the contract's NOT_FOUND; a bare one (no error body) is retry", () => {
+    expect(classify(new ControlPlaneError("ERR_CP_HTTP", "x", { status: 404 }))).toBe("retry");
+    expect(classify(new ControlPlaneError("ERR_CP_HTTP", "x", { status: 404, serverCode: "ROUTE_GONE" }))).toBe("contract");
+    expect(classify(new ControlPlaneError("ERR_CP_NOT_FOUND", "x", { status: 404, serverCode: "NOT_FOUND" }))).toBe("fatal-for-item");
+  });
   it("anything else is network (transient)", () => {
     expect(classify(new TypeError("boom"))).toBe("network");
     expect(classify(undefined)).toBe("network");

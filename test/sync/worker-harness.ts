@@ -4,14 +4,17 @@
  * deliverable turns through the real TurnStore (or holds them, to keep leases in flight).
  */
 import { createHook } from "node:async_hooks";
-import { systemClock } from "../../src/core/clock.ts";
+import { join } from "node:path";
+import { afterEach, beforeEach } from "vitest";
+import { systemClock, type Clock } from "../../src/core/clock.ts";
 import { CentralTurnStore } from "../../src/store/central.ts";
 import { openDb, type Db } from "../../src/store/db.ts";
 import { TurnStore } from "../../src/store/turns.ts";
 import { createControlPlaneClient, type ControlPlaneClient } from "../../src/sync/client.ts";
 import type { ControlPlaneError } from "../../src/sync/errors.ts";
 import { SyncWorker, type StatusSnapshotInput, type SyncPolicy } from "../../src/sync/worker.ts";
-import { memoryLogger, type LogSink } from "../integration/helpers.ts";
+import { startReferenceControlPlane, type RunningControlPlane, type StartReferenceControlPlaneOptions } from "../../src/dev/control-plane/server.ts";
+import { memoryLogger, removeTempDirs, tempDir, type LogSink } from "../integration/helpers.ts";
 import { ACCOUNT, RUNTIME, TOKEN } from "./fake-control-plane.ts";
 
 /** Fast timings for tests (ms). */
@@ -48,6 +51,8 @@ export type HarnessOptions = {
   autoDeliver?: boolean;
   client?: ControlPlaneClient;
   token?: string;
+  /** The worker's clock; default the system clock. */
+  clock?: Clock;
 };
 
 /** A running worker and what it called back. */
@@ -74,7 +79,7 @@ export function startWorker(o: HarnessOptions): Harness {
   const sink = memoryLogger("debug");
   const client =
     o.client ??
-    createControlPlaneClient({ baseUrl: o.url, token: o.token ?? TOKEN, runtimeId: RUNTIME, accountId: ACCOUNT, fetch: globalThis.fetch, requestTimeoutMs: 2_000 });
+    createControlPlaneClient({ baseUrl: o.url, token: o.token ?? TOKEN, runtimeId: RUNTIME, accountId: ACCOUNT, fetch: globalThis.fetch, requestTimeoutMs: 2_000, log: sink.log });
   const ac = new AbortController();
   const h: Harness = {
     worker: undefined as unknown as SyncWorker,
@@ -106,7 +111,7 @@ export function startWorker(o: HarnessOptions): Harness {
     client,
     central,
     intake: central,
-    clock: systemClock,
+    clock: o.clock ?? systemClock,
     random: Math.random,
     log: sink.log,
     policy: { ...FAST, ...o.policy },
@@ -122,6 +127,14 @@ export function startWorker(o: HarnessOptions): Harness {
   });
   const running = h.worker.run(ac.signal);
   return h;
+}
+
+/**
+ * The system clock with its wall clock (`now`) off by `skew.ms` (change it to step the clock);
+ * the monotonic clock and sleeps are real. A host clock that is wrong, or set by NTP mid-run.
+ */
+export function skewedClock(skew: { ms: number }): Clock {
+  return { ...systemClock, now: () => Date.now() + skew.ms };
 }
 
 /** Resolve after `ms` (real time). */
@@ -155,4 +168,40 @@ export function trackOwnTimers(): { live(): string[]; stop(): void } {
       Error.stackTraceLimit = limit;
     },
   };
+}
+
+/** What {@link referencePlaneSuite} gives each test: the plane, a fresh database path and a worker starter. */
+export type ReferencePlaneSuite = {
+  cp: RunningControlPlane;
+  dbPath: string;
+  /** Start a worker against `cp` on `dbPath` (stopped after the test). */
+  start(o?: Partial<HarnessOptions>): Harness;
+  /** Outcomes of the reports the plane received for a turn, in order. */
+  outcomes(turnId: string): string[];
+};
+
+/**
+ * Register beforeEach/afterEach for a file of worker tests against the reference control plane on
+ * 127.0.0.1 (RUNTIME of ACCOUNT registered, `opts` over that): a fresh plane and database path per
+ * test; the worker, the plane and the temp directories are gone after it.
+ */
+export function referencePlaneSuite(prefix: string, opts: Partial<StartReferenceControlPlaneOptions> = {}): ReferencePlaneSuite {
+  let h: Harness | undefined;
+  const suite: ReferencePlaneSuite = {
+    cp: undefined as unknown as RunningControlPlane,
+    dbPath: "",
+    start: (o = {}) => (h = startWorker({ url: suite.cp.url, dbPath: suite.dbPath, ...o })),
+    outcomes: (turnId) => suite.cp.getTurn(turnId)!.reports.map((r) => r.outcome),
+  };
+  beforeEach(async () => {
+    suite.cp = await startReferenceControlPlane({ serviceToken: TOKEN, runtimes: [{ runtimeId: RUNTIME, accountId: ACCOUNT }], ...opts });
+    suite.dbPath = join(tempDir(prefix), "agent-supervisor.db");
+  });
+  afterEach(async () => {
+    await h?.stop();
+    h = undefined;
+    await suite.cp.close();
+    removeTempDirs();
+  });
+  return suite;
 }

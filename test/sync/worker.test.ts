@@ -110,7 +110,7 @@ describe("claims", () => {
 
   it("a malformed claim answer is logged without its body and claiming goes on", async () => {
     let bad = 2;
-    fake.cp.overrides.set("claim", () => (bad-- > 0 ? raw(JSON.stringify({ accountId: "acct-1", runtimeId: "rt-1", turns: [], leak: "sk-SECRET-123" })) : undefined));
+    fake.cp.overrides.set("claim", () => (bad-- > 0 ? raw(JSON.stringify({ accountId: "acct-1", runtimeId: "rt-1", turns: [{ turnId: "t0", message: "sk-SECRET-123" }] })) : undefined));
     fake.cp.enqueue({ turnId: "t1" });
     const w = start();
     await waitFor(() => fake.cp.results.has("t1"), "claim after contract errors");

@@ -30,13 +30,22 @@ export const enqueueTurnSchema = z.strictObject({
 /** Body of `PUT /admin/runtimes/:runtimeId` (register or move a runtime). */
 export const registerRuntimeSchema = z.strictObject({ accountId });
 
+/** The contract's provider objects, strict: responses are read leniently, admin input is not. */
+const providers = secretsSchema.shape.providers.shape;
+
 /** Body of `PUT /admin/runtimes/:runtimeId/secrets`. */
-export const setSecretsSchema = z.strictObject({ providers: secretsSchema.shape.providers });
+export const setSecretsSchema = z.strictObject({
+  providers: z.strictObject({
+    moonshot: z.strictObject(providers.moonshot.unwrap().shape).optional(),
+    openai: z.strictObject(providers.openai.unwrap().shape).optional(),
+    compat: z.strictObject(providers.compat.unwrap().shape).optional(),
+  }),
+});
 
 /** Body of `PUT /admin/accounts/:accountId/skills`: files without digests (the server computes sha256). */
 export const setSkillsSchema = z.strictObject({
   skills: z
-    .array(z.strictObject({ name: skillsManifestSchema.shape.skills.element.shape.name, files: z.array(skillFileSchema.omit({ sha256: true })).min(1).max(1000) }))
+    .array(z.strictObject({ name: skillsManifestSchema.shape.skills.element.shape.name, files: z.array(z.strictObject(skillFileSchema.omit({ sha256: true }).shape)).min(1).max(1000) }))
     .max(200),
 });
 

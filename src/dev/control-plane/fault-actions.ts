@@ -139,7 +139,9 @@ async function mutate(res: Response, mutation: Extract<FaultAction, { kind: "mut
       body.runtimeId = body.runtimeId === "other-runtime" ? "other-runtime-2" : "other-runtime";
       break;
     case "unknownField":
+      // At the top and in every element of the answer's lists: a newer contract may add fields anywhere.
       body.unexpectedField = true;
+      for (const item of [...asArray(body.turns), ...asArray(body.leases), ...asArray(body.skills)]) item.unexpectedField = { added: "later" };
       break;
     case "wrongTypes": {
       const key = Object.keys(body).find((k) => k !== "accountId" && k !== "runtimeId") ?? "accountId";
@@ -147,7 +149,10 @@ async function mutate(res: Response, mutation: Extract<FaultAction, { kind: "mut
       break;
     }
     case "expiredLease":
-      for (const t of [...asArray(body.turns), ...asArray(body.leases)]) if ("leaseExpiresAt" in t) t.leaseExpiresAt = past;
+      for (const t of [...asArray(body.turns), ...asArray(body.leases)]) {
+        if ("leaseExpiresAt" in t) t.leaseExpiresAt = past;
+        if ("leaseTtlMs" in t) t.leaseTtlMs = 0;
+      }
       break;
   }
   const headers = new Headers(res.headers);

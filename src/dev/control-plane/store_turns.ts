@@ -88,6 +88,7 @@ export class TurnQueue {
           message: row.message,
           leaseId: this.#newId(),
           leaseExpiresAt: new Date(q.nowMs + q.leaseMs).toISOString(),
+          leaseTtlMs: q.leaseMs,
           attempt: row.attempt + 1,
         };
         bytes += Buffer.byteLength(JSON.stringify(turn)) + 1;
@@ -124,7 +125,7 @@ export class TurnQueue {
         const expires = nowMs + leaseMs;
         this.#db.prepare(`UPDATE turns SET lease_expires_at = ? WHERE id = ?`).run(expires, e.turnId);
         this.#db.prepare(`UPDATE leases SET expires_at = ?, heartbeats = heartbeats + 1 WHERE lease_id = ?`).run(expires, e.leaseId);
-        return { ...e, status: "extended", leaseExpiresAt: new Date(expires).toISOString() };
+        return { ...e, status: "extended", leaseExpiresAt: new Date(expires).toISOString(), leaseTtlMs: leaseMs };
       }),
     )();
   }
