@@ -35,7 +35,7 @@ describe("HistoryPruneWatchdog.pruneOnce", () => {
     finished(1_200, 8 * DAY);
     finished(5, DAY, "young");
     const sleeps: number[] = [];
-    const clock: Clock = { now: () => Date.now(), sleep: async (ms) => void sleeps.push(ms) };
+    const clock: Clock = { now: () => Date.now(), monotonic: () => performance.now(), sleep: async (ms) => void sleeps.push(ms) };
     const sink = memoryLogger();
     const w = new HistoryPruneWatchdog({ history: new HistoryStore(t.db), policy: POLICY, clock, log: sink.log, batch: 500, pauseMs: 7 });
     expect(await w.pruneOnce()).toEqual({ turns: 1_200, kv: 0, batches: 3 });
