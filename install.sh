@@ -14,6 +14,9 @@
 # Settings taken from the environment when the env file is first written: CONTROL_PLANE_URL,
 # CONTROL_PLANE_TOKEN, RUNTIME_ID, ACCOUNT_ID, MOONSHOT_API_KEY, OPENAI_API_KEY,
 # OPENAI_COMPAT_BASE_URL, OPENAI_COMPAT_API_KEY, OPENAI_COMPAT_MODEL.
+#
+# Everything up to the last line only sets constants and defines functions; the last line runs
+# main. Piped from curl, a transfer cut off anywhere runs nothing.
 set -eu
 
 NAME=agent-supervisor
@@ -54,61 +57,62 @@ Usage: install.sh [options]
 USAGE
 }
 
-while [ $# -gt 0 ]; do
-  case $1 in
-    --base-url)
-      [ $# -ge 2 ] || die "--base-url needs a value"
-      BASE_URL=$2
-      shift 2
-      ;;
-    --base-url=*) BASE_URL=${1#--base-url=}; shift ;;
-    --root)
-      [ $# -ge 2 ] || die "--root needs a value"
-      ROOT=$2
-      shift 2
-      ;;
-    --root=*) ROOT=${1#--root=}; shift ;;
-    --skip-openclaw) SKIP_OPENCLAW=1; shift ;;
-    --uninstall) UNINSTALL=1; shift ;;
-    --purge) PURGE=1; shift ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument: $1" ;;
-  esac
-done
+parse_args() {
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --base-url)
+        [ $# -ge 2 ] || die "--base-url needs a value"
+        BASE_URL=$2
+        shift 2
+        ;;
+      --base-url=*) BASE_URL=${1#--base-url=}; shift ;;
+      --root)
+        [ $# -ge 2 ] || die "--root needs a value"
+        ROOT=$2
+        shift 2
+        ;;
+      --root=*) ROOT=${1#--root=}; shift ;;
+      --skip-openclaw) SKIP_OPENCLAW=1; shift ;;
+      --uninstall) UNINSTALL=1; shift ;;
+      --purge) PURGE=1; shift ;;
+      -h | --help) usage; exit 0 ;;
+      *) usage >&2; die "unknown argument: $1" ;;
+    esac
+  done
 
-[ "$PURGE" = 0 ] || [ "$UNINSTALL" = 1 ] || die "--purge only goes with --uninstall"
+  [ "$PURGE" = 0 ] || [ "$UNINSTALL" = 1 ] || die "--purge only goes with --uninstall"
+}
 
 cleanup() {
   if [ -n "$TMP_DIR" ]; then rm -rf "$TMP_DIR"; fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # --- where ------------------------------------------------------------------------------------
 
-IS_ROOT=0
-if [ "$(id -u)" = 0 ]; then IS_ROOT=1; fi
+find_root() {
+  IS_ROOT=0
+  if [ "$(id -u)" = 0 ]; then IS_ROOT=1; fi
 
-if [ -n "$ROOT" ]; then
-  mkdir -p "$ROOT" || die "cannot create the root directory $ROOT"
-  ROOT=$(CDPATH='' cd -- "$ROOT" && pwd) || die "cannot enter the root directory $ROOT"
-  if [ "$ROOT" = / ]; then ROOT=; fi
-fi
-if [ -z "$ROOT" ] && [ "$IS_ROOT" = 0 ]; then
-  die "run as root (sudo sh install.sh ...), or install under a scratch root with --root DIR"
-fi
+  if [ -n "$ROOT" ]; then
+    mkdir -p "$ROOT" || die "cannot create the root directory $ROOT"
+    ROOT=$(CDPATH='' cd -- "$ROOT" && pwd) || die "cannot enter the root directory $ROOT"
+    if [ "$ROOT" = / ]; then ROOT=; fi
+  fi
+  if [ -z "$ROOT" ] && [ "$IS_ROOT" = 0 ]; then
+    die "run as root (sudo sh install.sh ...), or install under a scratch root with --root DIR"
+  fi
 
-# systemctl only on the live system, and only when systemd runs it.
-USE_SYSTEMD=0
-if [ -n "$ROOT" ]; then
-  SYSTEMD_SKIP="installing under $ROOT"
-elif [ ! -d /run/systemd/system ] || ! command -v systemctl >/dev/null 2>&1; then
-  SYSTEMD_SKIP="systemd is not running on this host"
-else
-  USE_SYSTEMD=1
-  SYSTEMD_SKIP=
-fi
+  # systemctl only on the live system, and only when systemd runs it.
+  USE_SYSTEMD=0
+  if [ -n "$ROOT" ]; then
+    SYSTEMD_SKIP="installing under $ROOT"
+  elif [ ! -d /run/systemd/system ] || ! command -v systemctl >/dev/null 2>&1; then
+    SYSTEMD_SKIP="systemd is not running on this host"
+  else
+    USE_SYSTEMD=1
+    SYSTEMD_SKIP=
+  fi
+}
 
 # --- uninstall --------------------------------------------------------------------------------
 
@@ -117,7 +121,7 @@ user_in_root() {
   awk -F: -v u="$SERVICE_USER" '$1 == u { print $3 ":" $4 }' "$ROOT/etc/passwd" 2>/dev/null || true
 }
 
-if [ "$UNINSTALL" = 1 ]; then
+uninstall() {
   if [ "$USE_SYSTEMD" = 1 ]; then
     systemctl disable --now "$NAME.service" 2>/dev/null || warn "could not stop/disable $NAME.service (not installed?)"
   else
@@ -144,25 +148,23 @@ if [ "$UNINSTALL" = 1 ]; then
   else
     say "kept $ROOT$DATA_DIR (data), $ROOT$CONFIG_DIR (config) and the user $SERVICE_USER; add --purge to remove them"
   fi
-  exit 0
-fi
+}
 
 # --- platform ---------------------------------------------------------------------------------
 
-os=$(uname -s)
-machine=$(uname -m)
-[ "$os" = Linux ] || die "unsupported operating system: $os (agent-supervisor is built for Linux x86_64 only)"
-case $machine in
-  x86_64 | amd64) ARCH=x64 ;;
-  aarch64 | arm64) die "unsupported architecture: $machine (only Linux x86_64 is built today; arm64 is not yet)" ;;
-  *) die "unsupported architecture: $machine (agent-supervisor is built for Linux x86_64 only)" ;;
-esac
-ASSET="agent-supervisor-linux-$ARCH"
+check_platform() {
+  os=$(uname -s)
+  machine=$(uname -m)
+  [ "$os" = Linux ] || die "unsupported operating system: $os (agent-supervisor is built for Linux x86_64 only)"
+  case $machine in
+    x86_64 | amd64) ARCH=x64 ;;
+    aarch64 | arm64) die "unsupported architecture: $machine (only Linux x86_64 is built today; arm64 is not yet)" ;;
+    *) die "unsupported architecture: $machine (agent-supervisor is built for Linux x86_64 only)" ;;
+  esac
+  ASSET="agent-supervisor-linux-$ARCH"
+}
 
 # --- download and verify ------------------------------------------------------------------------
-
-[ -n "$BASE_URL" ] || die "no download location: set AGENT_SUPERVISOR_BASE_URL or pass --base-url URL"
-BASE_URL=${BASE_URL%/}
 
 # >>> url_ok: the one copy of this rule; cloud-init/render.sh reads these lines from this file.
 # url_ok URL: true if URL is https://HOST[...], or plain http:// whose host is exactly 127.0.0.1,
@@ -194,8 +196,6 @@ url_ok() {
 }
 # <<< url_ok
 
-url_ok "$BASE_URL" || die "the base URL must be https:// (plain http only to loopback): $BASE_URL"
-
 fetch() {
   # fetch URL FILE
   if command -v curl >/dev/null 2>&1; then
@@ -218,19 +218,26 @@ sha256_check() {
   fi
 }
 
-TMP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/agent-supervisor-install.XXXXXX")
-say "downloading $BASE_URL/$ASSET"
-fetch "$BASE_URL/SHA256SUMS" "$TMP_DIR/SHA256SUMS" || die "download failed: $BASE_URL/SHA256SUMS"
-fetch "$BASE_URL/$ASSET" "$TMP_DIR/$ASSET" || die "download failed: $BASE_URL/$ASSET"
+download_and_verify() {
+  [ -n "$BASE_URL" ] || die "no download location: set AGENT_SUPERVISOR_BASE_URL or pass --base-url URL"
+  BASE_URL=${BASE_URL%/}
 
-# The one line naming the asset ("HASH  NAME" or "HASH *NAME").
-sum_line=$(grep -E "^[0-9a-fA-F]{64} [ *]$ASSET\$" "$TMP_DIR/SHA256SUMS" || true)
-[ -n "$sum_line" ] || die "SHA256SUMS has no line for $ASSET"
-[ "$(printf '%s\n' "$sum_line" | wc -l)" -eq 1 ] || die "SHA256SUMS has more than one line for $ASSET"
-(cd "$TMP_DIR" && sha256_check "$sum_line") || die "checksum mismatch for $ASSET: refusing to install it"
-say "checksum ok"
-chmod 0755 "$TMP_DIR/$ASSET"
-new_version=$("$TMP_DIR/$ASSET" --version 2>/dev/null) || die "the downloaded $ASSET does not run on this host"
+  url_ok "$BASE_URL" || die "the base URL must be https:// (plain http only to loopback): $BASE_URL"
+
+  TMP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/agent-supervisor-install.XXXXXX")
+  say "downloading $BASE_URL/$ASSET"
+  fetch "$BASE_URL/SHA256SUMS" "$TMP_DIR/SHA256SUMS" || die "download failed: $BASE_URL/SHA256SUMS"
+  fetch "$BASE_URL/$ASSET" "$TMP_DIR/$ASSET" || die "download failed: $BASE_URL/$ASSET"
+
+  # The one line naming the asset ("HASH  NAME" or "HASH *NAME").
+  sum_line=$(grep -E "^[0-9a-fA-F]{64} [ *]$ASSET\$" "$TMP_DIR/SHA256SUMS" || true)
+  [ -n "$sum_line" ] || die "SHA256SUMS has no line for $ASSET"
+  [ "$(printf '%s\n' "$sum_line" | wc -l)" -eq 1 ] || die "SHA256SUMS has more than one line for $ASSET"
+  (cd "$TMP_DIR" && sha256_check "$sum_line") || die "checksum mismatch for $ASSET: refusing to install it"
+  say "checksum ok"
+  chmod 0755 "$TMP_DIR/$ASSET"
+  new_version=$("$TMP_DIR/$ASSET" --version 2>/dev/null) || die "the downloaded $ASSET does not run on this host"
+}
 
 # --- env file template --------------------------------------------------------------------------
 
@@ -268,37 +275,14 @@ HEAD
 TAIL
 }
 
-for key in $ENV_KEYS; do
-  eval "value=\${$key:-}"
-  env_value_ok "$value" || die "$key contains whitespace, a quote, a backslash, \$ or #; write the env file by hand instead"
-done
+check_env_values() {
+  for key in $ENV_KEYS; do
+    eval "value=\${$key:-}"
+    env_value_ok "$value" || die "$key contains whitespace, a quote, a backslash, \$ or #; write the env file by hand instead"
+  done
+}
 
 # --- user, directories -------------------------------------------------------------------------
-
-NOLOGIN=/usr/sbin/nologin
-[ -n "$ROOT" ] || [ -x "$NOLOGIN" ] || NOLOGIN=/sbin/nologin
-[ -n "$ROOT" ] || [ -x "$NOLOGIN" ] || NOLOGIN=/bin/false
-
-OWNER=  # uid:gid of the service user, empty when owners cannot be set
-if [ -z "$ROOT" ]; then
-  if ! getent passwd "$SERVICE_USER" >/dev/null 2>&1; then
-    useradd --system --user-group --home-dir "$DATA_DIR" --no-create-home --shell "$NOLOGIN" \
-      --comment "agent-supervisor daemon" "$SERVICE_USER" || die "useradd $SERVICE_USER failed"
-    say "created the system user $SERVICE_USER"
-  fi
-  OWNER="$(id -u "$SERVICE_USER"):$(id -g "$SERVICE_USER")"
-elif [ "$IS_ROOT" = 1 ] && [ -f "$ROOT/etc/passwd" ] && [ -f "$ROOT/etc/group" ]; then
-  if [ -z "$(user_in_root)" ]; then
-    useradd --root "$ROOT" --system --user-group --home-dir "$DATA_DIR" --no-create-home --shell "$NOLOGIN" \
-      --comment "agent-supervisor daemon" "$SERVICE_USER" 2>/dev/null || die "useradd --root $ROOT $SERVICE_USER failed"
-    say "created the system user $SERVICE_USER in $ROOT/etc/passwd"
-  fi
-  OWNER=$(user_in_root)
-else
-  say "not creating the user $SERVICE_USER and not setting owners under $ROOT (needs root and $ROOT/etc/passwd);" \
-    "intended: $DATA_DIR $SERVICE_USER:$SERVICE_USER 0700, $CONFIG_DIR and $ENV_FILE root:$SERVICE_USER 0750/0640"
-fi
-GID=${OWNER#*:}
 
 set_owner() {
   # set_owner OWNER PATH...: chown when owners can be set
@@ -309,40 +293,71 @@ set_owner() {
   fi
 }
 
-mkdir -p "$ROOT$DATA_DIR" "$ROOT$CONFIG_DIR" "$ROOT/usr/local/bin" "$ROOT/etc/systemd/system"
-chmod 0700 "$ROOT$DATA_DIR"
-set_owner "$OWNER" "$ROOT$DATA_DIR"
-chmod 0750 "$ROOT$CONFIG_DIR"
-set_owner "0:$GID" "$ROOT$CONFIG_DIR"
+make_user_and_dirs() {
+  NOLOGIN=/usr/sbin/nologin
+  [ -n "$ROOT" ] || [ -x "$NOLOGIN" ] || NOLOGIN=/sbin/nologin
+  [ -n "$ROOT" ] || [ -x "$NOLOGIN" ] || NOLOGIN=/bin/false
+
+  OWNER=  # uid:gid of the service user, empty when owners cannot be set
+  if [ -z "$ROOT" ]; then
+    if ! getent passwd "$SERVICE_USER" >/dev/null 2>&1; then
+      useradd --system --user-group --home-dir "$DATA_DIR" --no-create-home --shell "$NOLOGIN" \
+        --comment "agent-supervisor daemon" "$SERVICE_USER" || die "useradd $SERVICE_USER failed"
+      say "created the system user $SERVICE_USER"
+    fi
+    OWNER="$(id -u "$SERVICE_USER"):$(id -g "$SERVICE_USER")"
+  elif [ "$IS_ROOT" = 1 ] && [ -f "$ROOT/etc/passwd" ] && [ -f "$ROOT/etc/group" ]; then
+    if [ -z "$(user_in_root)" ]; then
+      useradd --root "$ROOT" --system --user-group --home-dir "$DATA_DIR" --no-create-home --shell "$NOLOGIN" \
+        --comment "agent-supervisor daemon" "$SERVICE_USER" 2>/dev/null || die "useradd --root $ROOT $SERVICE_USER failed"
+      say "created the system user $SERVICE_USER in $ROOT/etc/passwd"
+    fi
+    OWNER=$(user_in_root)
+  else
+    say "not creating the user $SERVICE_USER and not setting owners under $ROOT (needs root and $ROOT/etc/passwd);" \
+      "intended: $DATA_DIR $SERVICE_USER:$SERVICE_USER 0700, $CONFIG_DIR and $ENV_FILE root:$SERVICE_USER 0750/0640"
+  fi
+  GID=${OWNER#*:}
+
+  mkdir -p "$ROOT$DATA_DIR" "$ROOT$CONFIG_DIR" "$ROOT/usr/local/bin" "$ROOT/etc/systemd/system"
+  chmod 0700 "$ROOT$DATA_DIR"
+  set_owner "$OWNER" "$ROOT$DATA_DIR"
+  chmod 0750 "$ROOT$CONFIG_DIR"
+  set_owner "0:$GID" "$ROOT$CONFIG_DIR"
+}
 
 # --- binary (atomic) -----------------------------------------------------------------------------
 
-tmp_bin="$ROOT$BIN_PATH.new.$$"
-cp "$TMP_DIR/$ASSET" "$tmp_bin"
-chmod 0755 "$tmp_bin"
-mv -f "$tmp_bin" "$ROOT$BIN_PATH"
-say "installed $ROOT$BIN_PATH ($new_version)"
+install_binary() {
+  tmp_bin="$ROOT$BIN_PATH.new.$$"
+  cp "$TMP_DIR/$ASSET" "$tmp_bin"
+  chmod 0755 "$tmp_bin"
+  mv -f "$tmp_bin" "$ROOT$BIN_PATH"
+  say "installed $ROOT$BIN_PATH ($new_version)"
+}
 
 # --- env file (only if absent) --------------------------------------------------------------------
 
-if [ -e "$ROOT$ENV_FILE" ]; then
-  # Content kept as is. Only its access is fixed when needed: the service user must be able to
-  # read it ('openclaw install', 'config check'); e.g. cloud-init writes it root:root before the
-  # user exists. Nobody else may.
-  if [ -n "$OWNER" ] && [ "$(stat -c %g "$ROOT$ENV_FILE")" != "$GID" ]; then
-    chgrp "$GID" "$ROOT$ENV_FILE"
-    say "set the group of $ROOT$ENV_FILE to $SERVICE_USER"
+install_env_file() {
+  if [ -e "$ROOT$ENV_FILE" ]; then
+    # Content kept as is. Only its access is fixed when needed: the service user must be able to
+    # read it ('openclaw install', 'config check'); e.g. cloud-init writes it root:root before the
+    # user exists. Nobody else may.
+    if [ -n "$OWNER" ] && [ "$(stat -c %g "$ROOT$ENV_FILE")" != "$GID" ]; then
+      chgrp "$GID" "$ROOT$ENV_FILE"
+      say "set the group of $ROOT$ENV_FILE to $SERVICE_USER"
+    fi
+    chmod g+r,g-wx,o-rwx "$ROOT$ENV_FILE"
+    say "kept the existing $ROOT$ENV_FILE"
+  else
+    tmp_env="$ROOT$ENV_FILE.new.$$"
+    (umask 077 && write_env_template >"$tmp_env")
+    chmod 0640 "$tmp_env"
+    set_owner "0:$GID" "$tmp_env"
+    mv "$tmp_env" "$ROOT$ENV_FILE"
+    say "wrote $ROOT$ENV_FILE"
   fi
-  chmod g+r,g-wx,o-rwx "$ROOT$ENV_FILE"
-  say "kept the existing $ROOT$ENV_FILE"
-else
-  tmp_env="$ROOT$ENV_FILE.new.$$"
-  (umask 077 && write_env_template >"$tmp_env")
-  chmod 0640 "$tmp_env"
-  set_owner "0:$GID" "$tmp_env"
-  mv "$tmp_env" "$ROOT$ENV_FILE"
-  say "wrote $ROOT$ENV_FILE"
-fi
+}
 
 # --- systemd unit ----------------------------------------------------------------------------------
 
@@ -433,19 +448,21 @@ WantedBy=multi-user.target
 UNIT
 }
 
-tmp_unit="$ROOT$UNIT_PATH.new.$$"
-write_unit >"$tmp_unit"
-chmod 0644 "$tmp_unit"
-mv -f "$tmp_unit" "$ROOT$UNIT_PATH"
-say "installed $ROOT$UNIT_PATH"
+install_unit() {
+  tmp_unit="$ROOT$UNIT_PATH.new.$$"
+  write_unit >"$tmp_unit"
+  chmod 0644 "$tmp_unit"
+  mv -f "$tmp_unit" "$ROOT$UNIT_PATH"
+  say "installed $ROOT$UNIT_PATH"
 
-if [ "$USE_SYSTEMD" = 1 ]; then
-  systemctl daemon-reload || die "systemctl daemon-reload failed"
-  systemctl enable "$NAME.service" || die "systemctl enable $NAME.service failed"
-  say "enabled $NAME.service"
-else
-  say "skipping systemctl daemon-reload and enable ($SYSTEMD_SKIP)"
-fi
+  if [ "$USE_SYSTEMD" = 1 ]; then
+    systemctl daemon-reload || die "systemctl daemon-reload failed"
+    systemctl enable "$NAME.service" || die "systemctl enable $NAME.service failed"
+    say "enabled $NAME.service"
+  else
+    say "skipping systemctl daemon-reload and enable ($SYSTEMD_SKIP)"
+  fi
+}
 
 # --- commands as the service user ------------------------------------------------------------------
 
@@ -464,41 +481,46 @@ as_service_user() {
   fi
 }
 
-# Settings for commands run under a scratch root: its env file and data directory.
-if [ -n "$ROOT" ]; then
-  set -- --config "$ROOT$ENV_FILE"
-else
-  set --
-fi
+install_openclaw() {
+  # Settings for commands run under a scratch root: its env file and data directory.
+  if [ -n "$ROOT" ]; then
+    set -- --config "$ROOT$ENV_FILE"
+  else
+    set --
+  fi
 
-if [ "$SKIP_OPENCLAW" = 1 ]; then
-  say "skipping 'agent-supervisor openclaw install' (--skip-openclaw)"
-else
-  say "installing the managed OpenClaw runtime (about 1-2 minutes; 'agent-supervisor openclaw install')"
-  (cd "$ROOT$DATA_DIR" && AGENT_SUPERVISOR_DATA_DIR="$ROOT$DATA_DIR" as_service_user "$ROOT$BIN_PATH" "$@" openclaw install) ||
-    die "'agent-supervisor openclaw install' failed; fix the cause and run this installer again"
-  if [ -n "$ROOT" ] && [ -n "$OWNER" ]; then chown -R "$OWNER" "$ROOT$DATA_DIR"; fi
-fi
+  if [ "$SKIP_OPENCLAW" = 1 ]; then
+    say "skipping 'agent-supervisor openclaw install' (--skip-openclaw)"
+  else
+    say "installing the managed OpenClaw runtime (about 1-2 minutes; 'agent-supervisor openclaw install')"
+    (cd "$ROOT$DATA_DIR" && AGENT_SUPERVISOR_DATA_DIR="$ROOT$DATA_DIR" as_service_user "$ROOT$BIN_PATH" "$@" openclaw install) ||
+      die "'agent-supervisor openclaw install' failed; fix the cause and run this installer again"
+    if [ -n "$ROOT" ] && [ -n "$OWNER" ]; then chown -R "$OWNER" "$ROOT$DATA_DIR"; fi
+  fi
+}
 
 # --- start -------------------------------------------------------------------------------------------
 
-STARTED=0
-if [ "$USE_SYSTEMD" = 1 ]; then
-  if (cd / && as_service_user "$BIN_PATH" config check >/dev/null 2>&1); then
-    # --no-block: do not wait for READY=1 here (the daemon sends it once its local API serves).
-    systemctl restart --no-block "$NAME.service" || die "systemctl restart $NAME.service failed"
-    STARTED=1
-    say "(re)started $NAME.service"
+start_service() {
+  STARTED=0
+  if [ "$USE_SYSTEMD" = 1 ]; then
+    if (cd / && as_service_user "$BIN_PATH" config check >/dev/null 2>&1); then
+      # --no-block: do not wait for READY=1 here (the daemon sends it once its local API serves).
+      systemctl restart --no-block "$NAME.service" || die "systemctl restart $NAME.service failed"
+      STARTED=1
+      say "(re)started $NAME.service"
+    else
+      warn "'agent-supervisor config check' fails with $ENV_FILE: the service is enabled but not started"
+    fi
   else
-    warn "'agent-supervisor config check' fails with $ENV_FILE: the service is enabled but not started"
+    say "skipping systemctl start ($SYSTEMD_SKIP)"
   fi
-else
-  say "skipping systemctl start ($SYSTEMD_SKIP)"
-fi
+}
 
 # --- next steps ----------------------------------------------------------------------------------------
 
-cat <<EOF
+next_steps() {
+  cat <<EOF
 
 agent-supervisor $new_version is installed.
 
@@ -507,15 +529,45 @@ Next steps:
      CONTROL_PLANE_URL, CONTROL_PLANE_TOKEN, RUNTIME_ID and ACCOUNT_ID).
   2. Check them:  sudo -u $SERVICE_USER $BIN_PATH config check
 EOF
-if [ "$STARTED" = 1 ]; then
-  cat <<EOF
+  if [ "$STARTED" = 1 ]; then
+    cat <<EOF
   3. Follow the start (the gateway can take a minute or two):
        systemctl status $NAME   journalctl -u $NAME -f   $BIN_PATH status
 EOF
-else
-  cat <<EOF
+  else
+    cat <<EOF
   3. Start it:  systemctl restart $NAME   then   systemctl status $NAME
 EOF
-fi
-[ "$SKIP_OPENCLAW" = 0 ] || printf '%s\n' "  Before starting: sudo -u $SERVICE_USER $BIN_PATH openclaw install"
-printf '%s\n' "  Upgrade: run this installer again. Remove: install.sh --uninstall [--purge]."
+  fi
+  [ "$SKIP_OPENCLAW" = 0 ] || printf '%s\n' "  Before starting: sudo -u $SERVICE_USER $BIN_PATH openclaw install"
+  printf '%s\n' "  Upgrade: run this installer again. Remove: install.sh --uninstall [--purge]."
+}
+
+# --- main ------------------------------------------------------------------------------------------
+
+main() {
+  parse_args "$@"
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  find_root
+  if [ "$UNINSTALL" = 1 ]; then
+    uninstall
+    exit 0
+  fi
+  check_platform
+  download_and_verify
+  check_env_values
+  make_user_and_dirs
+  install_binary
+  install_env_file
+  install_unit
+  install_openclaw
+  start_service
+  next_steps
+}
+
+# The one line that runs anything. Above it are only definitions, so an install.sh cut off
+# anywhere (curl | sh runs whatever has arrived) does nothing; the braces keep "main" alone from
+# running: sh runs this line only once its closing brace has arrived.
+{ main "$@"; }
