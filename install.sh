@@ -33,7 +33,9 @@ ROOT=${DESTDIR:-}
 SKIP_OPENCLAW=0
 UNINSTALL=0
 PURGE=0
-TMP_DIR=
+STAGE_DIR=     # where the download is checked and run, next to its target (see stage_dir)
+STAGE_PARENT=
+STAGE_MADE=    # the topmost directory made for STAGE_DIR, removed again at exit if left empty
 
 say() { printf '%s\n' "agent-supervisor install: $*"; }
 warn() { printf '%s\n' "agent-supervisor install: warning: $*" >&2; }
@@ -84,7 +86,11 @@ parse_args() {
 }
 
 cleanup() {
-  if [ -n "$TMP_DIR" ]; then rm -rf "$TMP_DIR"; fi
+  if [ -n "$STAGE_DIR" ]; then rm -rf "$STAGE_DIR"; fi
+  if [ -n "$STAGE_MADE" ]; then
+    d=$STAGE_PARENT
+    while rmdir "$d" 2>/dev/null && [ "$d" != "$STAGE_MADE" ]; do d=$(dirname -- "$d"); done
+  fi
 }
 
 # --- where ------------------------------------------------------------------------------------
@@ -218,25 +224,40 @@ sha256_check() {
   fi
 }
 
+# The download is checked, then run (--version), before it is installed. Not in $TMPDIR: /tmp is
+# often mounted noexec. In a directory next to the binary's target instead, which must allow
+# running it anyway and is on the same file system, so that installing it is a rename.
+stage_dir() {
+  STAGE_PARENT=$ROOT${BIN_PATH%/*}
+  d=$STAGE_PARENT
+  while [ ! -d "$d" ]; do
+    STAGE_MADE=$d
+    d=$(dirname -- "$d")
+  done
+  mkdir -p "$STAGE_PARENT" || die "cannot create $STAGE_PARENT"
+  STAGE_DIR=$(mktemp -d "$STAGE_PARENT/.agent-supervisor-install.XXXXXX") ||
+    die "cannot create a staging directory in $STAGE_PARENT"
+}
+
 download_and_verify() {
   [ -n "$BASE_URL" ] || die "no download location: set AGENT_SUPERVISOR_BASE_URL or pass --base-url URL"
   BASE_URL=${BASE_URL%/}
 
   url_ok "$BASE_URL" || die "the base URL must be https:// (plain http only to loopback): $BASE_URL"
 
-  TMP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/agent-supervisor-install.XXXXXX")
+  stage_dir
   say "downloading $BASE_URL/$ASSET"
-  fetch "$BASE_URL/SHA256SUMS" "$TMP_DIR/SHA256SUMS" || die "download failed: $BASE_URL/SHA256SUMS"
-  fetch "$BASE_URL/$ASSET" "$TMP_DIR/$ASSET" || die "download failed: $BASE_URL/$ASSET"
+  fetch "$BASE_URL/SHA256SUMS" "$STAGE_DIR/SHA256SUMS" || die "download failed: $BASE_URL/SHA256SUMS"
+  fetch "$BASE_URL/$ASSET" "$STAGE_DIR/$ASSET" || die "download failed: $BASE_URL/$ASSET"
 
   # The one line naming the asset ("HASH  NAME" or "HASH *NAME").
-  sum_line=$(grep -E "^[0-9a-fA-F]{64} [ *]$ASSET\$" "$TMP_DIR/SHA256SUMS" || true)
+  sum_line=$(grep -E "^[0-9a-fA-F]{64} [ *]$ASSET\$" "$STAGE_DIR/SHA256SUMS" || true)
   [ -n "$sum_line" ] || die "SHA256SUMS has no line for $ASSET"
   [ "$(printf '%s\n' "$sum_line" | wc -l)" -eq 1 ] || die "SHA256SUMS has more than one line for $ASSET"
-  (cd "$TMP_DIR" && sha256_check "$sum_line") || die "checksum mismatch for $ASSET: refusing to install it"
+  (cd "$STAGE_DIR" && sha256_check "$sum_line") || die "checksum mismatch for $ASSET: refusing to install it"
   say "checksum ok"
-  chmod 0755 "$TMP_DIR/$ASSET"
-  new_version=$("$TMP_DIR/$ASSET" --version 2>/dev/null) || die "the downloaded $ASSET does not run on this host"
+  chmod 0755 "$STAGE_DIR/$ASSET"
+  new_version=$("$STAGE_DIR/$ASSET" --version 2>/dev/null) || die "the downloaded $ASSET does not run on this host"
 }
 
 # --- env file template --------------------------------------------------------------------------
@@ -329,10 +350,7 @@ make_user_and_dirs() {
 # --- binary (atomic) -----------------------------------------------------------------------------
 
 install_binary() {
-  tmp_bin="$ROOT$BIN_PATH.new.$$"
-  cp "$TMP_DIR/$ASSET" "$tmp_bin"
-  chmod 0755 "$tmp_bin"
-  mv -f "$tmp_bin" "$ROOT$BIN_PATH"
+  mv -f "$STAGE_DIR/$ASSET" "$ROOT$BIN_PATH"
   say "installed $ROOT$BIN_PATH ($new_version)"
 }
 
