@@ -2,10 +2,11 @@
 # Install, upgrade or remove agent-supervisor on a Linux host (docs/operations.md).
 #
 #   curl -fsSL "$AGENT_SUPERVISOR_BASE_URL/install.sh" | sudo -E sh
-#   sh install.sh --base-url https://HOST/PATH [--root DIR] [--skip-openclaw]
+#   sh install.sh --base-url https://HOST/PATH [--root DIR] [--skip-openclaw] [--signing-key KEY]
 #   sh install.sh --uninstall [--purge]
 #
-# Downloads agent-supervisor-linux-<arch> and SHA256SUMS from the base URL, checks the checksum,
+# Downloads agent-supervisor-linux-<arch> and SHA256SUMS from the base URL, checks the checksum
+# (and, when a release key is pinned, SHA256SUMS's signature SHA256SUMS.sig with ssh-keygen -Y),
 # installs the binary to /usr/local/bin, creates the system user, the data and config directories
 # and (only if absent) the env file, installs and enables the systemd unit, installs the managed
 # OpenClaw runtime as the service user and starts the service. Running it again upgrades in place:
@@ -26,10 +27,17 @@ DATA_DIR=/var/lib/agent-supervisor
 CONFIG_DIR=/etc/agent-supervisor
 ENV_FILE=/etc/agent-supervisor/agent-supervisor.env
 UNIT_PATH=/etc/systemd/system/agent-supervisor.service
+# The release key, when pinned on the host (cloud-init writes it); and its signatures' namespace
+# (scripts/sign-release.sh signs in the same one) and the name it is given in allowed_signers.
+KEY_FILE=/etc/agent-supervisor/release-signing-key.pub
+SIG_NAMESPACE=agent-supervisor-release
+SIG_IDENTITY=agent-supervisor-release
 ENV_KEYS="CONTROL_PLANE_URL CONTROL_PLANE_TOKEN RUNTIME_ID ACCOUNT_ID MOONSHOT_API_KEY OPENAI_API_KEY OPENAI_COMPAT_BASE_URL OPENAI_COMPAT_API_KEY OPENAI_COMPAT_MODEL"
 
 BASE_URL=${AGENT_SUPERVISOR_BASE_URL:-}
 ROOT=${DESTDIR:-}
+SIGNING_KEY=${AGENT_SUPERVISOR_SIGNING_KEY:-}
+SIGNING_KEY_FROM=AGENT_SUPERVISOR_SIGNING_KEY
 SKIP_OPENCLAW=0
 UNINSTALL=0
 PURGE=0
@@ -52,6 +60,10 @@ Usage: install.sh [options]
                     (default: $AGENT_SUPERVISOR_BASE_URL; https, or http to loopback only)
   --root DIR        install under a scratch root DIR (default: $DESTDIR); systemctl is skipped
   --skip-openclaw   do not run 'agent-supervisor openclaw install'
+  --signing-key KEY pin the release key, an OpenSSH public key line ("ssh-ed25519 AAAA..."):
+                    SHA256SUMS must carry a good signature by it, SHA256SUMS.sig
+                    (default: $AGENT_SUPERVISOR_SIGNING_KEY, else the host's
+                    /etc/agent-supervisor/release-signing-key.pub if present; none: checksum only)
   --uninstall       stop and disable the service, remove the binary and the unit
                     (the data and config directories and the user are kept)
   --purge           with --uninstall: also remove the data and config directories and the user
@@ -75,6 +87,12 @@ parse_args() {
         ;;
       --root=*) ROOT=${1#--root=}; shift ;;
       --skip-openclaw) SKIP_OPENCLAW=1; shift ;;
+      --signing-key)
+        [ $# -ge 2 ] || die "--signing-key needs a value"
+        SIGNING_KEY=$2 SIGNING_KEY_FROM=--signing-key
+        shift 2
+        ;;
+      --signing-key=*) SIGNING_KEY=${1#--signing-key=} SIGNING_KEY_FROM=--signing-key; shift ;;
       --uninstall) UNINSTALL=1; shift ;;
       --purge) PURGE=1; shift ;;
       -h | --help) usage; exit 0 ;;
@@ -239,15 +257,67 @@ stage_dir() {
     die "cannot create a staging directory in $STAGE_PARENT"
 }
 
+# >>> signing_key_ok: the one copy of this rule; cloud-init/render.sh reads these lines from this file.
+# signing_key_ok KEY: true if KEY is one OpenSSH public key line, "TYPE BASE64 [COMMENT]", of a
+# type ssh-keygen -Y signs with; sets signing_key to "TYPE BASE64" (the comment dropped).
+signing_key_ok() {
+  case $1 in
+    *[![:print:]]*) return 1 ;;
+  esac
+  sk_type=${1%% *}
+  sk_rest=${1#"$sk_type"}
+  sk_blob=${sk_rest# }
+  sk_blob=${sk_blob%% *}
+  case $sk_type in
+    ssh-ed25519 | sk-ssh-ed25519@openssh.com | ecdsa-sha2-nistp256 | ecdsa-sha2-nistp384 | \
+      ecdsa-sha2-nistp521 | sk-ecdsa-sha2-nistp256@openssh.com | ssh-rsa) ;;
+    *) return 1 ;;
+  esac
+  case $sk_blob in
+    '' | *[!A-Za-z0-9+/=]*) return 1 ;;
+  esac
+  signing_key="$sk_type $sk_blob"
+}
+# <<< signing_key_ok
+
+# The pinned release key, if any: --signing-key, $AGENT_SUPERVISOR_SIGNING_KEY, else the host's
+# $KEY_FILE. Checked before anything is downloaded.
+pinned_key() {
+  if [ -z "$SIGNING_KEY" ] && [ -f "$ROOT$KEY_FILE" ]; then
+    SIGNING_KEY=$(cat "$ROOT$KEY_FILE") || die "cannot read $ROOT$KEY_FILE"
+    SIGNING_KEY_FROM=$ROOT$KEY_FILE
+    [ -n "$SIGNING_KEY" ] || die "$ROOT$KEY_FILE is empty: put the release's public key in it, or remove it"
+  fi
+  [ -n "$SIGNING_KEY" ] || return 0
+  signing_key_ok "$SIGNING_KEY" ||
+    die "the pinned release key ($SIGNING_KEY_FROM) is not an OpenSSH public key line (\"ssh-ed25519 AAAA... [comment]\")"
+  command -v ssh-keygen >/dev/null 2>&1 ||
+    die "a release key is pinned ($SIGNING_KEY_FROM) but ssh-keygen is not installed (Debian: apt-get install openssh-client)"
+}
+
+# verify_signature: SHA256SUMS.sig is a good signature of SHA256SUMS by the pinned key.
+verify_signature() {
+  fetch "$BASE_URL/SHA256SUMS.sig" "$STAGE_DIR/SHA256SUMS.sig" ||
+    die "a release key is pinned ($SIGNING_KEY_FROM) but $BASE_URL/SHA256SUMS.sig could not be downloaded: refusing to install"
+  printf '%s namespaces="%s" %s\n' "$SIG_IDENTITY" "$SIG_NAMESPACE" "$signing_key" >"$STAGE_DIR/allowed_signers"
+  sig_out=$(ssh-keygen -Y verify -f "$STAGE_DIR/allowed_signers" -I "$SIG_IDENTITY" -n "$SIG_NAMESPACE" \
+    -s "$STAGE_DIR/SHA256SUMS.sig" <"$STAGE_DIR/SHA256SUMS" 2>&1) ||
+    die "the signature of SHA256SUMS does not verify with the pinned key ($SIGNING_KEY_FROM): refusing to install" \
+      "(ssh-keygen: $(printf '%s\n' "$sig_out" | tail -n 1))"
+  say "signature of SHA256SUMS ok (release key pinned by $SIGNING_KEY_FROM)"
+}
+
 download_and_verify() {
   [ -n "$BASE_URL" ] || die "no download location: set AGENT_SUPERVISOR_BASE_URL or pass --base-url URL"
   BASE_URL=${BASE_URL%/}
 
   url_ok "$BASE_URL" || die "the base URL must be https:// (plain http only to loopback): $BASE_URL"
+  pinned_key
 
   stage_dir
   say "downloading $BASE_URL/$ASSET"
   fetch "$BASE_URL/SHA256SUMS" "$STAGE_DIR/SHA256SUMS" || die "download failed: $BASE_URL/SHA256SUMS"
+  if [ -n "$SIGNING_KEY" ]; then verify_signature; fi
   fetch "$BASE_URL/$ASSET" "$STAGE_DIR/$ASSET" || die "download failed: $BASE_URL/$ASSET"
 
   # The one line naming the asset ("HASH  NAME" or "HASH *NAME").
