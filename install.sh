@@ -2,10 +2,11 @@
 # Install, upgrade or remove agent-supervisor on a Linux host (docs/operations.md).
 #
 #   curl -fsSL "$AGENT_SUPERVISOR_BASE_URL/install.sh" | sudo -E sh
-#   sh install.sh --base-url https://HOST/PATH [--root DIR] [--skip-openclaw]
+#   sh install.sh --base-url https://HOST/PATH [--root DIR] [--skip-openclaw] [--signing-key KEY]
 #   sh install.sh --uninstall [--purge]
 #
-# Downloads agent-supervisor-linux-<arch> and SHA256SUMS from the base URL, checks the checksum,
+# Downloads agent-supervisor-linux-<arch> and SHA256SUMS from the base URL, checks the checksum
+# (and, when a release key is pinned, SHA256SUMS's signature SHA256SUMS.sig with ssh-keygen -Y),
 # installs the binary to /usr/local/bin, creates the system user, the data and config directories
 # and (only if absent) the env file, installs and enables the systemd unit, installs the managed
 # OpenClaw runtime as the service user and starts the service. Running it again upgrades in place:
@@ -14,6 +15,9 @@
 # Settings taken from the environment when the env file is first written: CONTROL_PLANE_URL,
 # CONTROL_PLANE_TOKEN, RUNTIME_ID, ACCOUNT_ID, MOONSHOT_API_KEY, OPENAI_API_KEY,
 # OPENAI_COMPAT_BASE_URL, OPENAI_COMPAT_API_KEY, OPENAI_COMPAT_MODEL.
+#
+# Everything up to the last line only sets constants and defines functions; the last line runs
+# main. Piped from curl, a transfer cut off anywhere runs nothing.
 set -eu
 
 NAME=agent-supervisor
@@ -23,14 +27,23 @@ DATA_DIR=/var/lib/agent-supervisor
 CONFIG_DIR=/etc/agent-supervisor
 ENV_FILE=/etc/agent-supervisor/agent-supervisor.env
 UNIT_PATH=/etc/systemd/system/agent-supervisor.service
+# The release key, when pinned on the host (cloud-init writes it); and its signatures' namespace
+# (scripts/sign-release.sh signs in the same one) and the name it is given in allowed_signers.
+KEY_FILE=/etc/agent-supervisor/release-signing-key.pub
+SIG_NAMESPACE=agent-supervisor-release
+SIG_IDENTITY=agent-supervisor-release
 ENV_KEYS="CONTROL_PLANE_URL CONTROL_PLANE_TOKEN RUNTIME_ID ACCOUNT_ID MOONSHOT_API_KEY OPENAI_API_KEY OPENAI_COMPAT_BASE_URL OPENAI_COMPAT_API_KEY OPENAI_COMPAT_MODEL"
 
 BASE_URL=${AGENT_SUPERVISOR_BASE_URL:-}
 ROOT=${DESTDIR:-}
+SIGNING_KEY=${AGENT_SUPERVISOR_SIGNING_KEY:-}
+SIGNING_KEY_FROM=AGENT_SUPERVISOR_SIGNING_KEY
 SKIP_OPENCLAW=0
 UNINSTALL=0
 PURGE=0
-TMP_DIR=
+STAGE_DIR=     # where the download is checked and run, next to its target (see stage_dir)
+STAGE_PARENT=
+STAGE_MADE=    # the topmost directory made for STAGE_DIR, removed again at exit if left empty
 
 say() { printf '%s\n' "agent-supervisor install: $*"; }
 warn() { printf '%s\n' "agent-supervisor install: warning: $*" >&2; }
@@ -47,6 +60,10 @@ Usage: install.sh [options]
                     (default: $AGENT_SUPERVISOR_BASE_URL; https, or http to loopback only)
   --root DIR        install under a scratch root DIR (default: $DESTDIR); systemctl is skipped
   --skip-openclaw   do not run 'agent-supervisor openclaw install'
+  --signing-key KEY pin the release key, an OpenSSH public key line ("ssh-ed25519 AAAA..."):
+                    SHA256SUMS must carry a good signature by it, SHA256SUMS.sig
+                    (default: $AGENT_SUPERVISOR_SIGNING_KEY, else the host's
+                    /etc/agent-supervisor/release-signing-key.pub if present; none: checksum only)
   --uninstall       stop and disable the service, remove the binary and the unit
                     (the data and config directories and the user are kept)
   --purge           with --uninstall: also remove the data and config directories and the user
@@ -54,61 +71,72 @@ Usage: install.sh [options]
 USAGE
 }
 
-while [ $# -gt 0 ]; do
-  case $1 in
-    --base-url)
-      [ $# -ge 2 ] || die "--base-url needs a value"
-      BASE_URL=$2
-      shift 2
-      ;;
-    --base-url=*) BASE_URL=${1#--base-url=}; shift ;;
-    --root)
-      [ $# -ge 2 ] || die "--root needs a value"
-      ROOT=$2
-      shift 2
-      ;;
-    --root=*) ROOT=${1#--root=}; shift ;;
-    --skip-openclaw) SKIP_OPENCLAW=1; shift ;;
-    --uninstall) UNINSTALL=1; shift ;;
-    --purge) PURGE=1; shift ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument: $1" ;;
-  esac
-done
+parse_args() {
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --base-url)
+        [ $# -ge 2 ] || die "--base-url needs a value"
+        BASE_URL=$2
+        shift 2
+        ;;
+      --base-url=*) BASE_URL=${1#--base-url=}; shift ;;
+      --root)
+        [ $# -ge 2 ] || die "--root needs a value"
+        ROOT=$2
+        shift 2
+        ;;
+      --root=*) ROOT=${1#--root=}; shift ;;
+      --skip-openclaw) SKIP_OPENCLAW=1; shift ;;
+      --signing-key)
+        [ $# -ge 2 ] || die "--signing-key needs a value"
+        SIGNING_KEY=$2 SIGNING_KEY_FROM=--signing-key
+        shift 2
+        ;;
+      --signing-key=*) SIGNING_KEY=${1#--signing-key=} SIGNING_KEY_FROM=--signing-key; shift ;;
+      --uninstall) UNINSTALL=1; shift ;;
+      --purge) PURGE=1; shift ;;
+      -h | --help) usage; exit 0 ;;
+      *) usage >&2; die "unknown argument: $1" ;;
+    esac
+  done
 
-[ "$PURGE" = 0 ] || [ "$UNINSTALL" = 1 ] || die "--purge only goes with --uninstall"
+  [ "$PURGE" = 0 ] || [ "$UNINSTALL" = 1 ] || die "--purge only goes with --uninstall"
+}
 
 cleanup() {
-  if [ -n "$TMP_DIR" ]; then rm -rf "$TMP_DIR"; fi
+  if [ -n "$STAGE_DIR" ]; then rm -rf "$STAGE_DIR"; fi
+  if [ -n "$STAGE_MADE" ]; then
+    d=$STAGE_PARENT
+    while rmdir "$d" 2>/dev/null && [ "$d" != "$STAGE_MADE" ]; do d=$(dirname -- "$d"); done
+  fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # --- where ------------------------------------------------------------------------------------
 
-IS_ROOT=0
-if [ "$(id -u)" = 0 ]; then IS_ROOT=1; fi
+find_root() {
+  IS_ROOT=0
+  if [ "$(id -u)" = 0 ]; then IS_ROOT=1; fi
 
-if [ -n "$ROOT" ]; then
-  mkdir -p "$ROOT" || die "cannot create the root directory $ROOT"
-  ROOT=$(CDPATH='' cd -- "$ROOT" && pwd) || die "cannot enter the root directory $ROOT"
-  if [ "$ROOT" = / ]; then ROOT=; fi
-fi
-if [ -z "$ROOT" ] && [ "$IS_ROOT" = 0 ]; then
-  die "run as root (sudo sh install.sh ...), or install under a scratch root with --root DIR"
-fi
+  if [ -n "$ROOT" ]; then
+    mkdir -p "$ROOT" || die "cannot create the root directory $ROOT"
+    ROOT=$(CDPATH='' cd -- "$ROOT" && pwd) || die "cannot enter the root directory $ROOT"
+    if [ "$ROOT" = / ]; then ROOT=; fi
+  fi
+  if [ -z "$ROOT" ] && [ "$IS_ROOT" = 0 ]; then
+    die "run as root (sudo sh install.sh ...), or install under a scratch root with --root DIR"
+  fi
 
-# systemctl only on the live system, and only when systemd runs it.
-USE_SYSTEMD=0
-if [ -n "$ROOT" ]; then
-  SYSTEMD_SKIP="installing under $ROOT"
-elif [ ! -d /run/systemd/system ] || ! command -v systemctl >/dev/null 2>&1; then
-  SYSTEMD_SKIP="systemd is not running on this host"
-else
-  USE_SYSTEMD=1
-  SYSTEMD_SKIP=
-fi
+  # systemctl only on the live system, and only when systemd runs it.
+  USE_SYSTEMD=0
+  if [ -n "$ROOT" ]; then
+    SYSTEMD_SKIP="installing under $ROOT"
+  elif [ ! -d /run/systemd/system ] || ! command -v systemctl >/dev/null 2>&1; then
+    SYSTEMD_SKIP="systemd is not running on this host"
+  else
+    USE_SYSTEMD=1
+    SYSTEMD_SKIP=
+  fi
+}
 
 # --- uninstall --------------------------------------------------------------------------------
 
@@ -117,7 +145,7 @@ user_in_root() {
   awk -F: -v u="$SERVICE_USER" '$1 == u { print $3 ":" $4 }' "$ROOT/etc/passwd" 2>/dev/null || true
 }
 
-if [ "$UNINSTALL" = 1 ]; then
+uninstall() {
   if [ "$USE_SYSTEMD" = 1 ]; then
     systemctl disable --now "$NAME.service" 2>/dev/null || warn "could not stop/disable $NAME.service (not installed?)"
   else
@@ -144,25 +172,23 @@ if [ "$UNINSTALL" = 1 ]; then
   else
     say "kept $ROOT$DATA_DIR (data), $ROOT$CONFIG_DIR (config) and the user $SERVICE_USER; add --purge to remove them"
   fi
-  exit 0
-fi
+}
 
 # --- platform ---------------------------------------------------------------------------------
 
-os=$(uname -s)
-machine=$(uname -m)
-[ "$os" = Linux ] || die "unsupported operating system: $os (agent-supervisor is built for Linux x86_64 only)"
-case $machine in
-  x86_64 | amd64) ARCH=x64 ;;
-  aarch64 | arm64) die "unsupported architecture: $machine (only Linux x86_64 is built today; arm64 is not yet)" ;;
-  *) die "unsupported architecture: $machine (agent-supervisor is built for Linux x86_64 only)" ;;
-esac
-ASSET="agent-supervisor-linux-$ARCH"
+check_platform() {
+  os=$(uname -s)
+  machine=$(uname -m)
+  [ "$os" = Linux ] || die "unsupported operating system: $os (agent-supervisor is built for Linux x86_64 only)"
+  case $machine in
+    x86_64 | amd64) ARCH=x64 ;;
+    aarch64 | arm64) die "unsupported architecture: $machine (only Linux x86_64 is built today; arm64 is not yet)" ;;
+    *) die "unsupported architecture: $machine (agent-supervisor is built for Linux x86_64 only)" ;;
+  esac
+  ASSET="agent-supervisor-linux-$ARCH"
+}
 
 # --- download and verify ------------------------------------------------------------------------
-
-[ -n "$BASE_URL" ] || die "no download location: set AGENT_SUPERVISOR_BASE_URL or pass --base-url URL"
-BASE_URL=${BASE_URL%/}
 
 # >>> url_ok: the one copy of this rule; cloud-init/render.sh reads these lines from this file.
 # url_ok URL: true if URL is https://HOST[...], or plain http:// whose host is exactly 127.0.0.1,
@@ -194,8 +220,6 @@ url_ok() {
 }
 # <<< url_ok
 
-url_ok "$BASE_URL" || die "the base URL must be https:// (plain http only to loopback): $BASE_URL"
-
 fetch() {
   # fetch URL FILE
   if command -v curl >/dev/null 2>&1; then
@@ -218,19 +242,93 @@ sha256_check() {
   fi
 }
 
-TMP_DIR=$(mktemp -d "${TMPDIR:-/tmp}/agent-supervisor-install.XXXXXX")
-say "downloading $BASE_URL/$ASSET"
-fetch "$BASE_URL/SHA256SUMS" "$TMP_DIR/SHA256SUMS" || die "download failed: $BASE_URL/SHA256SUMS"
-fetch "$BASE_URL/$ASSET" "$TMP_DIR/$ASSET" || die "download failed: $BASE_URL/$ASSET"
+# The download is checked, then run (--version), before it is installed. Not in $TMPDIR: /tmp is
+# often mounted noexec. In a directory next to the binary's target instead, which must allow
+# running it anyway and is on the same file system, so that installing it is a rename.
+stage_dir() {
+  STAGE_PARENT=$ROOT${BIN_PATH%/*}
+  d=$STAGE_PARENT
+  while [ ! -d "$d" ]; do
+    STAGE_MADE=$d
+    d=$(dirname -- "$d")
+  done
+  mkdir -p "$STAGE_PARENT" || die "cannot create $STAGE_PARENT"
+  STAGE_DIR=$(mktemp -d "$STAGE_PARENT/.agent-supervisor-install.XXXXXX") ||
+    die "cannot create a staging directory in $STAGE_PARENT"
+}
 
-# The one line naming the asset ("HASH  NAME" or "HASH *NAME").
-sum_line=$(grep -E "^[0-9a-fA-F]{64} [ *]$ASSET\$" "$TMP_DIR/SHA256SUMS" || true)
-[ -n "$sum_line" ] || die "SHA256SUMS has no line for $ASSET"
-[ "$(printf '%s\n' "$sum_line" | wc -l)" -eq 1 ] || die "SHA256SUMS has more than one line for $ASSET"
-(cd "$TMP_DIR" && sha256_check "$sum_line") || die "checksum mismatch for $ASSET: refusing to install it"
-say "checksum ok"
-chmod 0755 "$TMP_DIR/$ASSET"
-new_version=$("$TMP_DIR/$ASSET" --version 2>/dev/null) || die "the downloaded $ASSET does not run on this host"
+# >>> signing_key_ok: the one copy of this rule; cloud-init/render.sh reads these lines from this file.
+# signing_key_ok KEY: true if KEY is one OpenSSH public key line, "TYPE BASE64 [COMMENT]", of a
+# type ssh-keygen -Y signs with; sets signing_key to "TYPE BASE64" (the comment dropped).
+signing_key_ok() {
+  case $1 in
+    *[![:print:]]*) return 1 ;;
+  esac
+  sk_type=${1%% *}
+  sk_rest=${1#"$sk_type"}
+  sk_blob=${sk_rest# }
+  sk_blob=${sk_blob%% *}
+  case $sk_type in
+    ssh-ed25519 | sk-ssh-ed25519@openssh.com | ecdsa-sha2-nistp256 | ecdsa-sha2-nistp384 | \
+      ecdsa-sha2-nistp521 | sk-ecdsa-sha2-nistp256@openssh.com | ssh-rsa) ;;
+    *) return 1 ;;
+  esac
+  case $sk_blob in
+    '' | *[!A-Za-z0-9+/=]*) return 1 ;;
+  esac
+  signing_key="$sk_type $sk_blob"
+}
+# <<< signing_key_ok
+
+# The pinned release key, if any: --signing-key, $AGENT_SUPERVISOR_SIGNING_KEY, else the host's
+# $KEY_FILE. Checked before anything is downloaded.
+pinned_key() {
+  if [ -z "$SIGNING_KEY" ] && [ -f "$ROOT$KEY_FILE" ]; then
+    SIGNING_KEY=$(cat "$ROOT$KEY_FILE") || die "cannot read $ROOT$KEY_FILE"
+    SIGNING_KEY_FROM=$ROOT$KEY_FILE
+    [ -n "$SIGNING_KEY" ] || die "$ROOT$KEY_FILE is empty: put the release's public key in it, or remove it"
+  fi
+  [ -n "$SIGNING_KEY" ] || return 0
+  signing_key_ok "$SIGNING_KEY" ||
+    die "the pinned release key ($SIGNING_KEY_FROM) is not an OpenSSH public key line (\"ssh-ed25519 AAAA... [comment]\")"
+  command -v ssh-keygen >/dev/null 2>&1 ||
+    die "a release key is pinned ($SIGNING_KEY_FROM) but ssh-keygen is not installed (Debian: apt-get install openssh-client)"
+}
+
+# verify_signature: SHA256SUMS.sig is a good signature of SHA256SUMS by the pinned key.
+verify_signature() {
+  fetch "$BASE_URL/SHA256SUMS.sig" "$STAGE_DIR/SHA256SUMS.sig" ||
+    die "a release key is pinned ($SIGNING_KEY_FROM) but $BASE_URL/SHA256SUMS.sig could not be downloaded: refusing to install"
+  printf '%s namespaces="%s" %s\n' "$SIG_IDENTITY" "$SIG_NAMESPACE" "$signing_key" >"$STAGE_DIR/allowed_signers"
+  sig_out=$(ssh-keygen -Y verify -f "$STAGE_DIR/allowed_signers" -I "$SIG_IDENTITY" -n "$SIG_NAMESPACE" \
+    -s "$STAGE_DIR/SHA256SUMS.sig" <"$STAGE_DIR/SHA256SUMS" 2>&1) ||
+    die "the signature of SHA256SUMS does not verify with the pinned key ($SIGNING_KEY_FROM): refusing to install" \
+      "(ssh-keygen: $(printf '%s\n' "$sig_out" | tail -n 1))"
+  say "signature of SHA256SUMS ok (release key pinned by $SIGNING_KEY_FROM)"
+}
+
+download_and_verify() {
+  [ -n "$BASE_URL" ] || die "no download location: set AGENT_SUPERVISOR_BASE_URL or pass --base-url URL"
+  BASE_URL=${BASE_URL%/}
+
+  url_ok "$BASE_URL" || die "the base URL must be https:// (plain http only to loopback): $BASE_URL"
+  pinned_key
+
+  stage_dir
+  say "downloading $BASE_URL/$ASSET"
+  fetch "$BASE_URL/SHA256SUMS" "$STAGE_DIR/SHA256SUMS" || die "download failed: $BASE_URL/SHA256SUMS"
+  if [ -n "$SIGNING_KEY" ]; then verify_signature; fi
+  fetch "$BASE_URL/$ASSET" "$STAGE_DIR/$ASSET" || die "download failed: $BASE_URL/$ASSET"
+
+  # The one line naming the asset ("HASH  NAME" or "HASH *NAME").
+  sum_line=$(grep -E "^[0-9a-fA-F]{64} [ *]$ASSET\$" "$STAGE_DIR/SHA256SUMS" || true)
+  [ -n "$sum_line" ] || die "SHA256SUMS has no line for $ASSET"
+  [ "$(printf '%s\n' "$sum_line" | wc -l)" -eq 1 ] || die "SHA256SUMS has more than one line for $ASSET"
+  (cd "$STAGE_DIR" && sha256_check "$sum_line") || die "checksum mismatch for $ASSET: refusing to install it"
+  say "checksum ok"
+  chmod 0755 "$STAGE_DIR/$ASSET"
+  new_version=$("$STAGE_DIR/$ASSET" --version 2>/dev/null) || die "the downloaded $ASSET does not run on this host"
+}
 
 # --- env file template --------------------------------------------------------------------------
 
@@ -268,37 +366,14 @@ HEAD
 TAIL
 }
 
-for key in $ENV_KEYS; do
-  eval "value=\${$key:-}"
-  env_value_ok "$value" || die "$key contains whitespace, a quote, a backslash, \$ or #; write the env file by hand instead"
-done
+check_env_values() {
+  for key in $ENV_KEYS; do
+    eval "value=\${$key:-}"
+    env_value_ok "$value" || die "$key contains whitespace, a quote, a backslash, \$ or #; write the env file by hand instead"
+  done
+}
 
 # --- user, directories -------------------------------------------------------------------------
-
-NOLOGIN=/usr/sbin/nologin
-[ -n "$ROOT" ] || [ -x "$NOLOGIN" ] || NOLOGIN=/sbin/nologin
-[ -n "$ROOT" ] || [ -x "$NOLOGIN" ] || NOLOGIN=/bin/false
-
-OWNER=  # uid:gid of the service user, empty when owners cannot be set
-if [ -z "$ROOT" ]; then
-  if ! getent passwd "$SERVICE_USER" >/dev/null 2>&1; then
-    useradd --system --user-group --home-dir "$DATA_DIR" --no-create-home --shell "$NOLOGIN" \
-      --comment "agent-supervisor daemon" "$SERVICE_USER" || die "useradd $SERVICE_USER failed"
-    say "created the system user $SERVICE_USER"
-  fi
-  OWNER="$(id -u "$SERVICE_USER"):$(id -g "$SERVICE_USER")"
-elif [ "$IS_ROOT" = 1 ] && [ -f "$ROOT/etc/passwd" ] && [ -f "$ROOT/etc/group" ]; then
-  if [ -z "$(user_in_root)" ]; then
-    useradd --root "$ROOT" --system --user-group --home-dir "$DATA_DIR" --no-create-home --shell "$NOLOGIN" \
-      --comment "agent-supervisor daemon" "$SERVICE_USER" 2>/dev/null || die "useradd --root $ROOT $SERVICE_USER failed"
-    say "created the system user $SERVICE_USER in $ROOT/etc/passwd"
-  fi
-  OWNER=$(user_in_root)
-else
-  say "not creating the user $SERVICE_USER and not setting owners under $ROOT (needs root and $ROOT/etc/passwd);" \
-    "intended: $DATA_DIR $SERVICE_USER:$SERVICE_USER 0700, $CONFIG_DIR and $ENV_FILE root:$SERVICE_USER 0750/0640"
-fi
-GID=${OWNER#*:}
 
 set_owner() {
   # set_owner OWNER PATH...: chown when owners can be set
@@ -309,40 +384,68 @@ set_owner() {
   fi
 }
 
-mkdir -p "$ROOT$DATA_DIR" "$ROOT$CONFIG_DIR" "$ROOT/usr/local/bin" "$ROOT/etc/systemd/system"
-chmod 0700 "$ROOT$DATA_DIR"
-set_owner "$OWNER" "$ROOT$DATA_DIR"
-chmod 0750 "$ROOT$CONFIG_DIR"
-set_owner "0:$GID" "$ROOT$CONFIG_DIR"
+make_user_and_dirs() {
+  NOLOGIN=/usr/sbin/nologin
+  [ -n "$ROOT" ] || [ -x "$NOLOGIN" ] || NOLOGIN=/sbin/nologin
+  [ -n "$ROOT" ] || [ -x "$NOLOGIN" ] || NOLOGIN=/bin/false
+
+  OWNER=  # uid:gid of the service user, empty when owners cannot be set
+  if [ -z "$ROOT" ]; then
+    if ! getent passwd "$SERVICE_USER" >/dev/null 2>&1; then
+      useradd --system --user-group --home-dir "$DATA_DIR" --no-create-home --shell "$NOLOGIN" \
+        --comment "agent-supervisor daemon" "$SERVICE_USER" || die "useradd $SERVICE_USER failed"
+      say "created the system user $SERVICE_USER"
+    fi
+    OWNER="$(id -u "$SERVICE_USER"):$(id -g "$SERVICE_USER")"
+  elif [ "$IS_ROOT" = 1 ] && [ -f "$ROOT/etc/passwd" ] && [ -f "$ROOT/etc/group" ]; then
+    if [ -z "$(user_in_root)" ]; then
+      useradd --root "$ROOT" --system --user-group --home-dir "$DATA_DIR" --no-create-home --shell "$NOLOGIN" \
+        --comment "agent-supervisor daemon" "$SERVICE_USER" 2>/dev/null || die "useradd --root $ROOT $SERVICE_USER failed"
+      say "created the system user $SERVICE_USER in $ROOT/etc/passwd"
+    fi
+    OWNER=$(user_in_root)
+  else
+    say "not creating the user $SERVICE_USER and not setting owners under $ROOT (needs root and $ROOT/etc/passwd);" \
+      "intended: $DATA_DIR $SERVICE_USER:$SERVICE_USER 0700, $CONFIG_DIR and $ENV_FILE root:$SERVICE_USER 0750/0640"
+  fi
+  GID=${OWNER#*:}
+
+  mkdir -p "$ROOT$DATA_DIR" "$ROOT$CONFIG_DIR" "$ROOT/usr/local/bin" "$ROOT/etc/systemd/system"
+  chmod 0700 "$ROOT$DATA_DIR"
+  set_owner "$OWNER" "$ROOT$DATA_DIR"
+  chmod 0750 "$ROOT$CONFIG_DIR"
+  set_owner "0:$GID" "$ROOT$CONFIG_DIR"
+}
 
 # --- binary (atomic) -----------------------------------------------------------------------------
 
-tmp_bin="$ROOT$BIN_PATH.new.$$"
-cp "$TMP_DIR/$ASSET" "$tmp_bin"
-chmod 0755 "$tmp_bin"
-mv -f "$tmp_bin" "$ROOT$BIN_PATH"
-say "installed $ROOT$BIN_PATH ($new_version)"
+install_binary() {
+  mv -f "$STAGE_DIR/$ASSET" "$ROOT$BIN_PATH"
+  say "installed $ROOT$BIN_PATH ($new_version)"
+}
 
 # --- env file (only if absent) --------------------------------------------------------------------
 
-if [ -e "$ROOT$ENV_FILE" ]; then
-  # Content kept as is. Only its access is fixed when needed: the service user must be able to
-  # read it ('openclaw install', 'config check'); e.g. cloud-init writes it root:root before the
-  # user exists. Nobody else may.
-  if [ -n "$OWNER" ] && [ "$(stat -c %g "$ROOT$ENV_FILE")" != "$GID" ]; then
-    chgrp "$GID" "$ROOT$ENV_FILE"
-    say "set the group of $ROOT$ENV_FILE to $SERVICE_USER"
+install_env_file() {
+  if [ -e "$ROOT$ENV_FILE" ]; then
+    # Content kept as is. Only its access is fixed when needed: the service user must be able to
+    # read it ('openclaw install', 'config check'); e.g. cloud-init writes it root:root before the
+    # user exists. Nobody else may.
+    if [ -n "$OWNER" ] && [ "$(stat -c %g "$ROOT$ENV_FILE")" != "$GID" ]; then
+      chgrp "$GID" "$ROOT$ENV_FILE"
+      say "set the group of $ROOT$ENV_FILE to $SERVICE_USER"
+    fi
+    chmod g+r,g-wx,o-rwx "$ROOT$ENV_FILE"
+    say "kept the existing $ROOT$ENV_FILE"
+  else
+    tmp_env="$ROOT$ENV_FILE.new.$$"
+    (umask 077 && write_env_template >"$tmp_env")
+    chmod 0640 "$tmp_env"
+    set_owner "0:$GID" "$tmp_env"
+    mv "$tmp_env" "$ROOT$ENV_FILE"
+    say "wrote $ROOT$ENV_FILE"
   fi
-  chmod g+r,g-wx,o-rwx "$ROOT$ENV_FILE"
-  say "kept the existing $ROOT$ENV_FILE"
-else
-  tmp_env="$ROOT$ENV_FILE.new.$$"
-  (umask 077 && write_env_template >"$tmp_env")
-  chmod 0640 "$tmp_env"
-  set_owner "0:$GID" "$tmp_env"
-  mv "$tmp_env" "$ROOT$ENV_FILE"
-  say "wrote $ROOT$ENV_FILE"
-fi
+}
 
 # --- systemd unit ----------------------------------------------------------------------------------
 
@@ -433,19 +536,21 @@ WantedBy=multi-user.target
 UNIT
 }
 
-tmp_unit="$ROOT$UNIT_PATH.new.$$"
-write_unit >"$tmp_unit"
-chmod 0644 "$tmp_unit"
-mv -f "$tmp_unit" "$ROOT$UNIT_PATH"
-say "installed $ROOT$UNIT_PATH"
+install_unit() {
+  tmp_unit="$ROOT$UNIT_PATH.new.$$"
+  write_unit >"$tmp_unit"
+  chmod 0644 "$tmp_unit"
+  mv -f "$tmp_unit" "$ROOT$UNIT_PATH"
+  say "installed $ROOT$UNIT_PATH"
 
-if [ "$USE_SYSTEMD" = 1 ]; then
-  systemctl daemon-reload || die "systemctl daemon-reload failed"
-  systemctl enable "$NAME.service" || die "systemctl enable $NAME.service failed"
-  say "enabled $NAME.service"
-else
-  say "skipping systemctl daemon-reload and enable ($SYSTEMD_SKIP)"
-fi
+  if [ "$USE_SYSTEMD" = 1 ]; then
+    systemctl daemon-reload || die "systemctl daemon-reload failed"
+    systemctl enable "$NAME.service" || die "systemctl enable $NAME.service failed"
+    say "enabled $NAME.service"
+  else
+    say "skipping systemctl daemon-reload and enable ($SYSTEMD_SKIP)"
+  fi
+}
 
 # --- commands as the service user ------------------------------------------------------------------
 
@@ -464,41 +569,46 @@ as_service_user() {
   fi
 }
 
-# Settings for commands run under a scratch root: its env file and data directory.
-if [ -n "$ROOT" ]; then
-  set -- --config "$ROOT$ENV_FILE"
-else
-  set --
-fi
+install_openclaw() {
+  # Settings for commands run under a scratch root: its env file and data directory.
+  if [ -n "$ROOT" ]; then
+    set -- --config "$ROOT$ENV_FILE"
+  else
+    set --
+  fi
 
-if [ "$SKIP_OPENCLAW" = 1 ]; then
-  say "skipping 'agent-supervisor openclaw install' (--skip-openclaw)"
-else
-  say "installing the managed OpenClaw runtime (about 1-2 minutes; 'agent-supervisor openclaw install')"
-  (cd "$ROOT$DATA_DIR" && AGENT_SUPERVISOR_DATA_DIR="$ROOT$DATA_DIR" as_service_user "$ROOT$BIN_PATH" "$@" openclaw install) ||
-    die "'agent-supervisor openclaw install' failed; fix the cause and run this installer again"
-  if [ -n "$ROOT" ] && [ -n "$OWNER" ]; then chown -R "$OWNER" "$ROOT$DATA_DIR"; fi
-fi
+  if [ "$SKIP_OPENCLAW" = 1 ]; then
+    say "skipping 'agent-supervisor openclaw install' (--skip-openclaw)"
+  else
+    say "installing the managed OpenClaw runtime (about 1-2 minutes; 'agent-supervisor openclaw install')"
+    (cd "$ROOT$DATA_DIR" && AGENT_SUPERVISOR_DATA_DIR="$ROOT$DATA_DIR" as_service_user "$ROOT$BIN_PATH" "$@" openclaw install) ||
+      die "'agent-supervisor openclaw install' failed; fix the cause and run this installer again"
+    if [ -n "$ROOT" ] && [ -n "$OWNER" ]; then chown -R "$OWNER" "$ROOT$DATA_DIR"; fi
+  fi
+}
 
 # --- start -------------------------------------------------------------------------------------------
 
-STARTED=0
-if [ "$USE_SYSTEMD" = 1 ]; then
-  if (cd / && as_service_user "$BIN_PATH" config check >/dev/null 2>&1); then
-    # --no-block: do not wait for READY=1 here (the daemon sends it once its local API serves).
-    systemctl restart --no-block "$NAME.service" || die "systemctl restart $NAME.service failed"
-    STARTED=1
-    say "(re)started $NAME.service"
+start_service() {
+  STARTED=0
+  if [ "$USE_SYSTEMD" = 1 ]; then
+    if (cd / && as_service_user "$BIN_PATH" config check >/dev/null 2>&1); then
+      # --no-block: do not wait for READY=1 here (the daemon sends it once its local API serves).
+      systemctl restart --no-block "$NAME.service" || die "systemctl restart $NAME.service failed"
+      STARTED=1
+      say "(re)started $NAME.service"
+    else
+      warn "'agent-supervisor config check' fails with $ENV_FILE: the service is enabled but not started"
+    fi
   else
-    warn "'agent-supervisor config check' fails with $ENV_FILE: the service is enabled but not started"
+    say "skipping systemctl start ($SYSTEMD_SKIP)"
   fi
-else
-  say "skipping systemctl start ($SYSTEMD_SKIP)"
-fi
+}
 
 # --- next steps ----------------------------------------------------------------------------------------
 
-cat <<EOF
+next_steps() {
+  cat <<EOF
 
 agent-supervisor $new_version is installed.
 
@@ -507,15 +617,45 @@ Next steps:
      CONTROL_PLANE_URL, CONTROL_PLANE_TOKEN, RUNTIME_ID and ACCOUNT_ID).
   2. Check them:  sudo -u $SERVICE_USER $BIN_PATH config check
 EOF
-if [ "$STARTED" = 1 ]; then
-  cat <<EOF
+  if [ "$STARTED" = 1 ]; then
+    cat <<EOF
   3. Follow the start (the gateway can take a minute or two):
        systemctl status $NAME   journalctl -u $NAME -f   $BIN_PATH status
 EOF
-else
-  cat <<EOF
+  else
+    cat <<EOF
   3. Start it:  systemctl restart $NAME   then   systemctl status $NAME
 EOF
-fi
-[ "$SKIP_OPENCLAW" = 0 ] || printf '%s\n' "  Before starting: sudo -u $SERVICE_USER $BIN_PATH openclaw install"
-printf '%s\n' "  Upgrade: run this installer again. Remove: install.sh --uninstall [--purge]."
+  fi
+  [ "$SKIP_OPENCLAW" = 0 ] || printf '%s\n' "  Before starting: sudo -u $SERVICE_USER $BIN_PATH openclaw install"
+  printf '%s\n' "  Upgrade: run this installer again. Remove: install.sh --uninstall [--purge]."
+}
+
+# --- main ------------------------------------------------------------------------------------------
+
+main() {
+  parse_args "$@"
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  find_root
+  if [ "$UNINSTALL" = 1 ]; then
+    uninstall
+    exit 0
+  fi
+  check_platform
+  download_and_verify
+  check_env_values
+  make_user_and_dirs
+  install_binary
+  install_env_file
+  install_unit
+  install_openclaw
+  start_service
+  next_steps
+}
+
+# The one line that runs anything. Above it are only definitions, so an install.sh cut off
+# anywhere (curl | sh runs whatever has arrived) does nothing; the braces keep "main" alone from
+# running: sh runs this line only once its closing brace has arrived.
+{ main "$@"; }

@@ -3,13 +3,15 @@
 #
 #   AGENT_SUPERVISOR_BASE_URL=https://HOST/PATH \
 #   CONTROL_PLANE_URL=https://cp.example.com CONTROL_PLANE_TOKEN=... RUNTIME_ID=... ACCOUNT_ID=... \
-#     sh cloud-init/render.sh [--ca-file FILE]... [-o FILE]
+#     sh cloud-init/render.sh [--ca-file FILE]... [--signing-key-file FILE] [-o FILE]
 #
 # Takes the five values from the environment and refuses any that would break the YAML or the
 # env file, then substitutes the template's ${NAME} placeholders of these five names (as
 # envsubst restricted to them does: without --ca-file the output is the same). Each --ca-file
 # adds its certificates to a ca_certs block that replaces the template's commented-out slot, and
 # turns on NODE_EXTRA_CA_CERTS in the env file, since Node does not read the system store.
+# --signing-key-file pins the release key: its public key line fills the template's commented-out
+# signing_key slot, a write_files item that install.sh reads (docs/operations.md, "Signed releases").
 # Exit codes (sysexits.h): 0 ok, 64 usage, 65 a bad value or CA file, 1 anything else.
 set -eu
 
@@ -24,6 +26,8 @@ EX_DATAERR=65
 
 OUT=
 CA_COUNT=0
+KEY_FILE=
+signing_key= # set by signing_key_ok, read from install.sh
 TMP_DIR=
 
 die() {
@@ -46,6 +50,9 @@ Values may not hold whitespace, control characters, quotes, backslashes, $, # or
 
   --ca-file FILE   trust the CA certificate(s) in FILE (PEM; repeatable): fills the template's
                    ca_certs slot and sets NODE_EXTRA_CA_CERTS in the env file
+  --signing-key-file FILE
+                   pin the release key, FILE holding its OpenSSH public key line (release-key.pub):
+                   fills the template's signing_key slot; install.sh then verifies SHA256SUMS.sig
   -o, --output FILE
                    write to FILE (mode 0600: it holds the service token) instead of stdout
   -h, --help       this text
@@ -103,6 +110,12 @@ while [ $# -gt 0 ]; do
       shift 2
       ;;
     --ca-file=*) add_ca "${1#--ca-file=}"; shift ;;
+    --signing-key-file)
+      [ $# -ge 2 ] || { usage >&2; die "$EX_USAGE" "--signing-key-file needs a file"; }
+      KEY_FILE=$2
+      shift 2
+      ;;
+    --signing-key-file=*) KEY_FILE=${1#--signing-key-file=}; shift ;;
     -o | --output)
       [ $# -ge 2 ] || { usage >&2; die "$EX_USAGE" "$1 needs a file"; }
       OUT=$2
@@ -127,16 +140,19 @@ for name in $VARS; do
   esac
 done
 
-# url_ok URL: "https://, or plain http only to loopback", with no userinfo. The rule is kept once,
-# in install.sh (which is downloaded alone and so cannot read this file): its lines between
-# "# >>> url_ok" and "# <<< url_ok" are read from there, from the same checkout.
+# url_ok URL: "https://, or plain http only to loopback", with no userinfo; signing_key_ok KEY:
+# one OpenSSH public key line, which it sets signing_key to without its comment. Each rule is kept
+# once, in install.sh (which is downloaded alone and so cannot read this file): its lines between
+# "# >>> NAME" and "# <<< NAME" are read from there, from the same checkout.
 INSTALL_SH=$(CDPATH='' cd -- "$HERE/.." && pwd)/install.sh
-[ -r "$INSTALL_SH" ] || die 1 "cannot read $INSTALL_SH (the URL rule is defined there)"
-url_ok_def=$(sed -n '/^# >>> url_ok/,/^# <<< url_ok/p' "$INSTALL_SH")
-case $url_ok_def in
-  *'url_ok() {'*'# <<< url_ok') eval "$url_ok_def" ;;
-  *) die 1 "$INSTALL_SH has no url_ok function between its '# >>> url_ok' and '# <<< url_ok' lines" ;;
-esac
+[ -r "$INSTALL_SH" ] || die 1 "cannot read $INSTALL_SH (the URL and key rules are defined there)"
+for rule in url_ok signing_key_ok; do
+  rule_def=$(sed -n "/^# >>> $rule/,/^# <<< $rule/p" "$INSTALL_SH")
+  case $rule_def in
+    *"$rule() {"*"# <<< $rule") eval "$rule_def" ;;
+    *) die 1 "$INSTALL_SH has no $rule function between its '# >>> $rule' and '# <<< $rule' lines" ;;
+  esac
+done
 
 [ -n "${AGENT_SUPERVISOR_BASE_URL:-}" ] ||
   die "$EX_DATAERR" "AGENT_SUPERVISOR_BASE_URL is not set: the URL install.sh and the release are downloaded from"
@@ -155,6 +171,20 @@ fi
 if [ "$given" -ne 0 ]; then
   url_ok "$CONTROL_PLANE_URL" ||
     die "$EX_DATAERR" "CONTROL_PLANE_URL must be https:// (plain http only to loopback): $CONTROL_PLANE_URL"
+fi
+
+# The release key: one public key line (a trailing newline, CR or comment allowed).
+: >"$TMP_DIR/signing_key.yaml"
+if [ -n "$KEY_FILE" ]; then
+  if [ ! -f "$KEY_FILE" ] || [ ! -r "$KEY_FILE" ]; then die "$EX_DATAERR" "--signing-key-file $KEY_FILE: cannot read it"; fi
+  if grep -q 'PRIVATE KEY' "$KEY_FILE"; then
+    die "$EX_DATAERR" "--signing-key-file $KEY_FILE holds a private key: pass the public key (.pub) only (user data is readable through the metadata service)"
+  fi
+  key_line=$(tr -d '\r' <"$KEY_FILE")
+  signing_key_ok "$key_line" ||
+    die "$EX_DATAERR" "--signing-key-file $KEY_FILE is not one OpenSSH public key line (\"ssh-ed25519 AAAA... [comment]\")"
+  printf '%s\n' "  - path: /etc/agent-supervisor/release-signing-key.pub" "    owner: root:root" \
+    '    permissions: "0644"' "    content: |" "      $signing_key" >"$TMP_DIR/signing_key.yaml"
 fi
 
 # --- render -----------------------------------------------------------------------------------
@@ -176,8 +206,10 @@ fi
 # Placeholders are replaced literally (no regex, no & or \ in replacements), one pass, so a value
 # can never bring in a placeholder of its own. ENVIRON holds the five exported values.
 status=0
+WITH_KEY=${KEY_FILE:+1} KEY_BLOCK=$TMP_DIR/signing_key.yaml \
 VARS=$VARS CA_BLOCK=$TMP_DIR/ca_certs.yaml WITH_CA=$CA_COUNT CA_BUNDLE=$CA_BUNDLE awk '
   BEGIN {
+    with_key = ENVIRON["WITH_KEY"] + 0
     n = split(ENVIRON["VARS"], names, " ")
     for (i = 1; i <= n; i++) want[names[i]] = 1
     with_ca = ENVIRON["WITH_CA"] + 0
@@ -206,17 +238,25 @@ VARS=$VARS CA_BLOCK=$TMP_DIR/ca_certs.yaml WITH_CA=$CA_COUNT CA_BUNDLE=$CA_BUNDL
     next
   }
   slot == 1 { if (index($0, "# <<< ca_certs") == 1) slot = 2; next }
+  with_key && index($0, "# >>> signing_key") == 1 {
+    key_slot = 1
+    while ((getline block < ENVIRON["KEY_BLOCK"]) > 0) print block
+    next
+  }
+  key_slot == 1 { if (index($0, "# <<< signing_key") == 1) key_slot = 2; next }
   with_ca && $0 == env_line { print substr(env_line, 1, 6) substr(env_line, 8); env_done = 1; next }
   { print subst($0) }
   END {
     if (with_ca && slot != 2) exit 3
     if (with_ca && !env_done) exit 4
+    if (with_key && key_slot != 2) exit 5
   }
 ' "$TEMPLATE" >"$TMP_DIR/user-data.yaml" || status=$?
 case $status in
   0) ;;
   3) die 1 "the template $TEMPLATE has no complete ca_certs slot (# >>> ca_certs ... # <<< ca_certs)" ;;
   4) die 1 "the template $TEMPLATE has no '#NODE_EXTRA_CA_CERTS=$CA_BUNDLE' line in its env file" ;;
+  5) die 1 "the template $TEMPLATE has no complete signing_key slot (# >>> signing_key ... # <<< signing_key)" ;;
   *) die 1 "rendering $TEMPLATE failed (awk exit $status)" ;;
 esac
 

@@ -262,4 +262,61 @@ describe("cloud-init/render.sh", () => {
       expect(r.stderr).toContain(text);
     }
   });
+
+  describe.skipIf(!has("ssh-keygen"))("--signing-key-file: the release key pinned on the host", () => {
+    /** A throwaway ed25519 key pair; returns the private key's file (the public one is FILE.pub). */
+    function makeKey(dir: string, name: string): string {
+      const r = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${name} comment`, "-f", join(dir, name)], { encoding: "utf8" });
+      expect(r.status, r.stderr).toBe(0);
+      return join(dir, name);
+    }
+    // install.sh reads the pinned key from this path (KEY_FILE).
+    const KEY_FILE = /^KEY_FILE=(.*)$/m.exec(readFileSync(join(ROOT, "install.sh"), "utf8"))?.[1];
+
+    it("fills the slot with a write_files item holding the key line; without it the slot stays commented out", () => {
+      expect(KEY_FILE).toBe("/etc/agent-supervisor/release-signing-key.pub");
+      const plain = render(VALUES);
+      expect(plain.stdout).toContain("# >>> signing_key");
+      if (HAS_PYYAML) expect(parseYaml(plain.stdout).write_files).toHaveLength(1);
+      const dir = scratch();
+      const key = makeKey(dir, "release");
+      const pub = readFileSync(`${key}.pub`, "utf8");
+      const line = pub.split(" ").slice(0, 2).join(" ");
+      const ca = has("openssl") ? ["--ca-file", makeCa(dir, "fleet-ca")] : [];
+      const r = render(VALUES, ["--signing-key-file", `${key}.pub`, ...ca]);
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      expect(r.stdout).not.toContain("# >>> signing_key");
+      expect(r.stdout).toContain(`  - path: ${KEY_FILE}\n    owner: root:root\n    permissions: "0644"\n    content: |\n      ${line}\n`);
+      expectValidCloudConfig(r.stdout);
+      if (HAS_PYYAML) {
+        const y = parseYaml(r.stdout) as ReturnType<typeof parseYaml> & { write_files: { permissions: string }[] };
+        expect(y.write_files[1]).toMatchObject({ path: KEY_FILE, content: `${line}\n`, permissions: "0644" });
+        expect(y.write_files[0]!.path).toBe(ENV_FILE);
+        if (ca.length > 0) expect(y.ca_certs!.trusted).toHaveLength(1);
+      }
+    });
+
+    it("refuses a private key, two keys, or no key (exit 65), and writes nothing", () => {
+      const dir = scratch();
+      const key = makeKey(dir, "release");
+      const other = makeKey(dir, "other");
+      writeFileSync(join(dir, "two.pub"), readFileSync(`${key}.pub`, "utf8") + readFileSync(`${other}.pub`, "utf8"));
+      writeFileSync(join(dir, "garbage.pub"), "not a key\n");
+      const cases: [string, string][] = [
+        [key, "holds a private key"],
+        [join(dir, "two.pub"), "is not one OpenSSH public key line"],
+        [join(dir, "garbage.pub"), "is not one OpenSSH public key line"],
+        [join(dir, "absent.pub"), "cannot read"],
+      ];
+      for (const [file, text] of cases) {
+        const out = join(scratch(), "user-data.yaml");
+        const r = render(VALUES, ["--signing-key-file", file, "-o", out]);
+        expect(r.status, file).toBe(65);
+        expect(r.stderr).toContain(`render.sh: error: --signing-key-file ${file}`);
+        expect(r.stderr).toContain(text);
+        expect(existsSync(out)).toBe(false);
+      }
+    });
+  });
 });

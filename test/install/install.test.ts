@@ -4,105 +4,22 @@
  * `sh install.sh --root DIR --base-url http://127.0.0.1:PORT`. Also runs the static validators
  * (shellcheck, systemd-analyze verify/security, cloud-init schema) when they are installed.
  */
-import { execFile, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { INSTALL_SH, ROOT, Release, Scratch } from "./release.ts";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
-const INSTALL_SH = join(ROOT, "install.sh");
 const UNIT = join(ROOT, "systemd", "agent-supervisor.service");
 const USER_DATA = join(ROOT, "cloud-init", "user-data.yaml");
-const ASSET = "agent-supervisor-linux-x64";
 const IS_ROOT = process.getuid?.() === 0;
 
-/** A stand-in for the real binary: answers --version, openclaw install (records it) and config check. */
-function fakeBinary(version: string): string {
-  return `#!/bin/sh
-case "$*" in
-  --version) echo "${version}" ;;
-  *"openclaw install"*)
-    mkdir -p "$AGENT_SUPERVISOR_DATA_DIR/runtime"
-    printf '%s\\n' "$*" > "$AGENT_SUPERVISOR_DATA_DIR/runtime/openclaw-install-args"
-    echo '{"openclawVersion":"fake"}' > "$AGENT_SUPERVISOR_DATA_DIR/runtime/current.json" ;;
-  *"config check"*) echo ok ;;
-  *) echo "fake agent-supervisor: $*" >&2; exit 64 ;;
-esac
-`;
-}
-
-const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
-
-let server: Server;
+const scratch = new Scratch();
+const release = new Release(scratch);
 let baseUrl: string;
-let releaseDir: string;
-const scratch: string[] = [];
-
-/** Fill the served directory with a release of `version` (a wrong SHA256SUMS line when `corrupt`). */
-function publish(version: string, opts: { corrupt?: boolean } = {}): string {
-  const bin = fakeBinary(version);
-  writeFileSync(join(releaseDir, ASSET), bin, { mode: 0o755 });
-  const hash = opts.corrupt ? sha256(bin + "tampered") : sha256(bin);
-  writeFileSync(
-    join(releaseDir, "SHA256SUMS"),
-    `${sha256("other")}  agent-supervisor-linux-arm64\n${hash}  ${ASSET}\n`,
-  );
-  copyFileSync(INSTALL_SH, join(releaseDir, "install.sh"));
-  return bin;
-}
-
-function newScratch(opts: { passwd?: boolean } = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), "as-install-root-"));
-  scratch.push(dir);
-  if (opts.passwd) {
-    mkdirSync(join(dir, "etc"));
-    copyFileSync("/etc/passwd", join(dir, "etc", "passwd"));
-    copyFileSync("/etc/group", join(dir, "etc", "group"));
-  }
-  return dir;
-}
-
-type Run = { status: number | null; stdout: string; stderr: string };
-
-/** Run a command without blocking the event loop (the HTTP server lives in this process). */
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((done) => {
-    execFile(cmd, args, { env, encoding: "utf8", timeout: 60_000 }, (err, stdout, stderr) => {
-      const status = err === null ? 0 : typeof err.code === "number" ? err.code : null;
-      done({ status, stdout, stderr });
-    });
-  });
-}
-
-/** Download install.sh from the server (as `curl | sh` would) and run it with `args`. */
-async function install(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const dir = mkdtempSync(join(tmpdir(), "as-install-sh-"));
-  scratch.push(dir);
-  const fetched = join(dir, "install.sh");
-  const dl = await run("curl", ["-fsS", "-o", fetched, `${baseUrl}/install.sh`], process.env);
-  expect(dl.status, dl.stderr).toBe(0);
-  const clean: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    // Nothing from the caller's shell may leak into the env file.
-    if (v !== undefined && !/^(CONTROL_PLANE_|RUNTIME_ID|ACCOUNT_ID|MOONSHOT_|OPENAI_|DESTDIR|AGENT_SUPERVISOR_)/.test(k)) clean[k] = v;
-  }
-  return run("sh", [fetched, ...args], { ...clean, ...env });
-}
+const publish = release.publish.bind(release);
+const install = release.install.bind(release);
+const newScratch = (opts: { passwd?: boolean } = {}) => scratch.dir(opts);
 
 const mode = (p: string) => statSync(p).mode & 0o777;
 const paths = (root: string) => ({
@@ -126,24 +43,13 @@ function serviceIds(root: string): { uid: number; gid: number } {
 const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 
 beforeAll(async () => {
-  releaseDir = mkdtempSync(join(tmpdir(), "as-release-"));
-  scratch.push(releaseDir);
-  server = createServer((req, res) => {
-    const name = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname.slice(1));
-    const file = join(releaseDir, name);
-    if (name.includes("/") || !existsSync(file)) {
-      res.writeHead(404).end("not found\n");
-      return;
-    }
-    res.writeHead(200, { "content-type": "application/octet-stream" }).end(readFileSync(file));
-  });
-  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await release.start();
+  baseUrl = release.baseUrl;
 });
 
 afterAll(async () => {
-  await new Promise((ok) => server.close(ok));
-  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+  await release.stop();
+  scratch.removeAll();
 });
 
 describe("install.sh under a scratch root", () => {

@@ -119,7 +119,7 @@ describe("cloud-init/render.sh", () => {
     mkdirSync(join(dir, "cloud-init"));
     for (const f of ["render.sh", "user-data.yaml"]) copyFileSync(join(ROOT, "cloud-init", f), join(dir, "cloud-init", f));
     const r = spawnSync("sh", [join(dir, "cloud-init", "render.sh")], { env: { PATH: process.env.PATH, AGENT_SUPERVISOR_BASE_URL: "https://x.example.com" }, encoding: "utf8" });
-    expect(r.stderr).toContain(`cannot read ${join(dir, "cloud-init", "..", "install.sh")} (the URL rule is defined there)`);
+    expect(r.stderr).toContain(`cannot read ${join(dir, "cloud-init", "..", "install.sh")} (the URL and key rules are defined there)`);
     expect(r.status).toBe(1);
     expect(r.stdout).toBe("");
   });
