@@ -98,7 +98,7 @@ describe("agent-supervisor with the real OpenClaw gateway", () => {
     const log = daemon.logs.join("\n");
     expect(log).not.toContain("sk-e2e-compat-secret-value");
     expect(log).not.toContain(readFileSync(join(site.dataDir, "gateway.token"), "utf8").trim());
-  });
+  }, 150_000);
 
   it("keeps STATUS= in step with the queue: the turn showed while it ran, and 0 once it finished, as /health says", async () => {
     const statuses = () => systemd.messages.flatMap((m) => m.lines).filter((l) => l.startsWith("STATUS="));
