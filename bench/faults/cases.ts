@@ -12,6 +12,7 @@ import { diskFull } from "./case_disk_full.ts";
 import { exit78 } from "./case_exit78.ts";
 import { gatewaySigkill } from "./case_gateway_sigkill.ts";
 import { gatewaySigstop } from "./case_gateway_sigstop.ts";
+import { longTranscript } from "./case_long_transcript.ts";
 import { memoryBalloon } from "./case_memory.ts";
 import { neverReady } from "./case_never_ready.ts";
 import { tmpFlood } from "./case_tmp_flood.ts";
@@ -30,6 +31,7 @@ export const CASES: readonly FaultCase[] = [
   cpUnknownFields,
   cpProxy404,
   clockSkew,
+  longTranscript,
   daemonSigkill,
   memoryBalloon,
 ];
