@@ -34,7 +34,12 @@ export function sanitizeLine(line: string, secrets: readonly string[]): string {
   return out.length > MAX_LINE ? `${out.slice(0, MAX_LINE)}… [${out.length - MAX_LINE} more chars]` : out;
 }
 
-function pipeLines(stream: Readable | null, log: Logger, name: "stdout" | "stderr", secrets: readonly string[], onLine?: (line: string) => void): void {
+/**
+ * Drain a child's stream into `log` line by line (stdout at info, stderr at warn), each line
+ * sanitized; `onLine` sees the sanitized line. Whole lines, so a secret is scrubbed even when a
+ * pipe read cuts it in two.
+ */
+export function pipeLines(stream: Readable | null, log: Logger, name: "stdout" | "stderr", secrets: readonly string[], onLine?: (line: string) => void): void {
   if (!stream) return;
   // readline keeps reading whatever we do with the lines, so the child never blocks on a full pipe.
   const rl = createInterface({ input: stream, crlfDelay: Infinity });

@@ -55,9 +55,10 @@ export type SupervisorDeps = {
   breaker?: BreakerPolicy;
   /**
    * Run `openclaw doctor --fix --yes --non-interactive` against the same state and environment
-   * (docs/gateway/embedding.md) after the gateway exits 78 (EX_CONFIG). Resolves with its exit code.
+   * (docs/gateway/embedding.md) after the gateway exits 78 (EX_CONFIG), scrubbing `secrets` (those
+   * of {@link SupervisorDeps.secrets}) from its output. Resolves with its exit code.
    */
-  doctor?: (spec: LaunchSpec) => Promise<number | null>;
+  doctor?: (spec: LaunchSpec, secrets: readonly string[]) => Promise<number | null>;
   /** The runtime's OpenClaw version, for the newer-config message. */
   openclawVersion?: string | null;
   /** Notified on every state change (main wires the connection and systemd here). */
@@ -178,7 +179,7 @@ export class GatewaySupervisor {
           doctorTried = true;
           this.#snap.restarts += 1;
           this.#set({ state: "starting", pid: null, reason: "config (exit 78, EX_CONFIG): running openclaw doctor --fix once, then one retry", cause: "config" });
-          const code = await this.#d.doctor(spec).catch((err: Error) => (log.error({ err }, "openclaw doctor failed to run"), null));
+          const code = await this.#d.doctor(spec, this.#d.secrets()).catch((err: Error) => (log.error({ err }, "openclaw doctor failed to run"), null));
           log.info({ code }, "openclaw doctor --fix finished");
           continue;
         }
