@@ -124,6 +124,7 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     openclawVersion: launch.runtime?.openclawVersion ?? null,
     doctor: (spec, known) => runOpenclawDoctor(host.spawn, spec, log.child({ subsystem: "doctor" }), known),
     prepare: () => launch.prepare(),
+    inputsVersion: () => launch.inputsVersion,
     onState: (snap) => {
       links.sync?.notifyStateChange();
       links.status?.poke();

@@ -7,8 +7,11 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 
-/** What to run. `env` is the complete environment (nothing inherited). */
-export type LaunchSpec = { command: string; args: string[]; env: Record<string, string>; cwd: string };
+/**
+ * What to run. `env` is the complete environment (nothing inherited). `inputsVersion`: the version
+ * of the launch inputs (secrets, skills) it was prepared from (launch.ts `GatewayLaunch.inputsVersion`).
+ */
+export type LaunchSpec = { command: string; args: string[]; env: Record<string, string>; cwd: string; inputsVersion?: number };
 
 /** How a child ended. */
 export type ChildExit = { code: number | null; signal: NodeJS.Signals | null };

@@ -58,6 +58,7 @@ export class GatewayLaunch {
   #secrets: Secrets | undefined;
   #skills: SkillsManifest | undefined;
   #runtime: GatewayRuntime | undefined;
+  #inputsVersion = 0;
 
   constructor(opts: GatewayLaunchOptions) {
     this.#o = opts;
@@ -93,6 +94,15 @@ export class GatewayLaunch {
     return this.#skills;
   }
 
+  /**
+   * The version of the launch inputs in memory: 0 at load, one more after each {@link store}.
+   * A spec from {@link prepare} carries the version it was built from, so the supervisor can tell
+   * a gateway started on inputs that a rotation has since replaced.
+   */
+  get inputsVersion(): number {
+    return this.#inputsVersion;
+  }
+
   /** The settings the gateway runs with: the daemon's, with the control plane's provider keys. */
   settings(): Settings {
     return applyProviderSecrets(this.#o.settings, this.#secrets);
@@ -114,6 +124,7 @@ export class GatewayLaunch {
     if (change.skills) await writeFileAtomic(files.skillsManifest, `${JSON.stringify(change.skills)}\n`, 0o600);
     if (change.secrets) this.#secrets = change.secrets;
     if (change.skills) this.#skills = change.skills;
+    if (change.secrets || change.skills) this.#inputsVersion += 1;
   }
 
   /**
@@ -127,6 +138,8 @@ export class GatewayLaunch {
     const { layout, gatewayToken, parentEnv, log } = this.#o;
     const rt = (this.#runtime = await this.#o.findRuntime());
     await this.#o.beforeStart?.();
+    // Read together, in one tick: the version names exactly the secrets and skills used below.
+    const inputsVersion = this.#inputsVersion;
     const gs = this.settings();
     const skills = this.#skills;
     if (skills) {
@@ -135,6 +148,6 @@ export class GatewayLaunch {
       );
     }
     await prepareGatewayFiles(gs, layout);
-    return { command: rt.nodePath, args: gatewayArgs(rt.entryPath, gs), env: gatewayEnv(gs, layout, gatewayToken, parentEnv), cwd: layout.root };
+    return { command: rt.nodePath, args: gatewayArgs(rt.entryPath, gs), env: gatewayEnv(gs, layout, gatewayToken, parentEnv), cwd: layout.root, inputsVersion };
   }
 }

@@ -51,6 +51,12 @@ export type SupervisorDeps = {
    * of {@link SupervisorDeps.secrets}) from its output. Resolves with its exit code.
    */
   doctor?: (spec: LaunchSpec, secrets: readonly string[]) => Promise<number | null>;
+  /**
+   * The current version of the launch inputs (GatewayLaunch.inputsVersion). A gateway that becomes
+   * ready on a spec with an older `inputsVersion` is restarted once (cause rotation): a rotation
+   * stored while it was being prepared or spawned found no running gateway to restart.
+   */
+  inputsVersion?: () => number;
   /** The runtime's OpenClaw version, for the newer-config message. */
   openclawVersion?: string | null;
   /** Notified on every state change (main wires the connection and systemd here). */
@@ -136,7 +142,7 @@ export class GatewaySupervisor {
         this.#child = child;
         await writePidFile(pidFile, { pid: child.pid, startTicks: child.startTicks }, log);
         this.#set({ state: "starting", pid: child.pid, reason: "waiting for hello-ok" });
-        cause = await this.#watch(child, generation, signal);
+        cause = await this.#watch(child, generation, signal, spec.inputsVersion);
         this.#child = undefined;
         clearPidFile(pidFile);
       } catch (err) {
@@ -241,8 +247,11 @@ export class GatewaySupervisor {
     }
   }
 
-  /** Wait for readiness and then for the exit; handle timeouts, restart requests and shutdown. */
-  async #watch(child: RunningChild, generation: number, signal: AbortSignal): Promise<RestartCause> {
+  /**
+   * Wait for readiness and then for the exit; handle timeouts, restart requests and shutdown.
+   * A child ready on stale launch inputs (`inputsVersion` older than the current) is restarted.
+   */
+  async #watch(child: RunningChild, generation: number, signal: AbortSignal, inputsVersion: number | undefined): Promise<RestartCause> {
     const { clock, policy } = this.#d;
     const stopTimer = new AbortController();
     // Removed in finally: `signal` lives as long as the daemon, and a listener per generation would pile up.
@@ -265,6 +274,12 @@ export class GatewaySupervisor {
       }
       if (first === "ready") {
         this.#becameReady = true;
+        const current = this.#d.inputsVersion?.();
+        if (current !== undefined && inputsVersion !== undefined && current !== inputsVersion) {
+          this.#set({ state: "stopping", reason: `ready on launch inputs ${inputsVersion}, but ${current} were stored during the start (rotation); restarting` });
+          await this.#stop(child);
+          return "rotation";
+        }
         this.#set({ state: "ready", reason: "hello-ok" });
         const next = await Promise.race([child.exited, aborted, restart]);
         if (typeof next === "object") return this.#exited(next);

@@ -29,6 +29,8 @@ const SCRIPTS: Record<string, string> = {
   "ignore-term.mjs": `process.on("SIGTERM", () => console.log("ignoring SIGTERM"));
 console.log("armed"); setInterval(() => {}, 1 << 30);`,
   "crash.mjs": `console.error("fatal: something broke"); process.exit(3);`,
+  // Stands in for a gateway that authenticates to its provider with the key in its environment.
+  "keyed.mjs": `console.log("ready with key " + process.env.OPENAI_COMPAT_API_KEY); setInterval(() => {}, 1 << 30);`,
   "exit78.mjs": `console.error("Invalid config: gateway.bogus is not allowed"); process.exit(78);`,
   // Exits 78 as the gateway; run as \`<entry> doctor ...\` it prints the secret from its environment,
   // on both streams and in lines longer than a 64 KiB pipe read, so some copy is cut by one.
@@ -129,6 +131,10 @@ type Options = {
   doctor?: (spec: LaunchSpec, secrets: readonly string[]) => Promise<number | null>;
   /** Thrown by prepare() for this generation, if returned. */
   prepareError?: (generation: number) => Error | undefined;
+  /** The launch spec (e.g. a real GatewayLaunch's prepare) instead of `script` in the test's dir. */
+  spec?: () => Promise<LaunchSpec>;
+  /** The current version of the launch inputs (SupervisorDeps.inputsVersion). */
+  inputsVersion?: () => number;
 };
 
 /** A GatewaySupervisor over the stand-in `o.script` in the test's dir; afterEach stops it. */
@@ -151,12 +157,14 @@ export function supervisor(o: Options): Harness {
     secrets: () => [SECRET],
     breaker: o.breaker,
     doctor: o.doctor,
+    inputsVersion: o.inputsVersion,
     openclawVersion: "2026.9.6",
     prepare: async (generation): Promise<LaunchSpec> => {
       prepared.push(generation);
       o.onPrepare?.(generation);
       const err = o.prepareError?.(generation);
       if (err) throw err;
+      if (o.spec) return o.spec();
       return {
         command: process.execPath,
         args: [join(dir, o.script), ...(o.args ?? [])],
