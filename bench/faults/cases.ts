@@ -12,6 +12,8 @@ import { gatewaySigkill } from "./case_gateway_sigkill.ts";
 import { gatewaySigstop } from "./case_gateway_sigstop.ts";
 import { memoryBalloon } from "./case_memory.ts";
 import { neverReady } from "./case_never_ready.ts";
+import { rotationDuringStart } from "./case_rotation_start.ts";
+import { skillsUnwritable } from "./case_skills_unwritable.ts";
 import { tmpFlood } from "./case_tmp_flood.ts";
 import type { FaultCase } from "./types.ts";
 
@@ -25,6 +27,8 @@ export const CASES: readonly FaultCase[] = [
   gatewaySigkill,
   gatewaySigstop,
   controlPlaneOutage,
+  skillsUnwritable,
+  rotationDuringStart,
   daemonSigkill,
   memoryBalloon,
 ];
