@@ -15,6 +15,8 @@ import { gatewaySigstop } from "./case_gateway_sigstop.ts";
 import { longTranscript } from "./case_long_transcript.ts";
 import { memoryBalloon } from "./case_memory.ts";
 import { neverReady } from "./case_never_ready.ts";
+import { rotationDuringStart } from "./case_rotation_start.ts";
+import { skillsUnwritable } from "./case_skills_unwritable.ts";
 import { tmpFlood } from "./case_tmp_flood.ts";
 import type { FaultCase } from "./types.ts";
 
@@ -31,6 +33,8 @@ export const CASES: readonly FaultCase[] = [
   cpUnknownFields,
   cpProxy404,
   clockSkew,
+  skillsUnwritable,
+  rotationDuringStart,
   longTranscript,
   daemonSigkill,
   memoryBalloon,

@@ -122,8 +122,9 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     secrets: () => [...secrets, ...launch.secretValues()],
     breaker: { windowMs: s.CRASH_LOOP_WINDOW_MS, maxRestarts: s.CRASH_LOOP_MAX_RESTARTS },
     openclawVersion: launch.runtime?.openclawVersion ?? null,
-    doctor: (spec) => runOpenclawDoctor(host.spawn, spec, log.child({ subsystem: "doctor" })),
+    doctor: (spec, known) => runOpenclawDoctor(host.spawn, spec, log.child({ subsystem: "doctor" }), known),
     prepare: () => launch.prepare(),
+    inputsVersion: () => launch.inputsVersion,
     onState: (snap) => {
       links.sync?.notifyStateChange();
       links.status?.poke();

@@ -10,7 +10,7 @@ import { hostMetrics } from "../sync/status.ts";
 import { SyncWorker } from "../sync/worker.ts";
 import type { GatewayProcessState } from "../supervisor/state.ts";
 import type { Parts } from "./assemble.ts";
-import { drainAndRestart } from "./rotation.ts";
+import { applyRotation } from "./rotation.ts";
 import type { HealthView } from "./snapshot.ts";
 
 /**
@@ -95,19 +95,7 @@ export function buildControlPlaneLink(p: Parts, view: HealthView): ControlPlaneL
       p.links.status?.poke();
       sync.notifyStateChange();
     },
-    apply: async (change) => {
-      // 1. Rewrite the gateway's env source (and skills) atomically; openclaw.json is rendered at start.
-      await launch.store(change);
-      const before = supervisor.snapshot();
-      if (before.state !== "ready" && before.state !== "starting") {
-        supervisor.wake(); // not running: the next start uses the new files at once
-        return;
-      }
-      // 2. Drain in-flight turns, 3. restart the gateway; delivery resumes once it is ready.
-      await drainAndRestart({ delivery, supervisor }, "rotation", s.DRAIN_TIMEOUT_MS, (left) =>
-        log.info({ left, secretsVersion: change.secrets?.version, skillsVersion: change.skills?.version }, "restarting the gateway for new secrets/skills"),
-      );
-    },
+    apply: (change) => applyRotation({ launch, delivery, supervisor, log }, change, s.DRAIN_TIMEOUT_MS),
   });
   return { sync, poller };
 }

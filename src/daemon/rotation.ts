@@ -4,7 +4,9 @@
  * once the new gateway is ready). Used for new secrets or skills from the control plane
  * ("rotation") and by the memory watchdog ("memory").
  */
-import type { RestartCause } from "../supervisor/state.ts";
+import type { Logger } from "pino";
+import type { RestartCause, SupervisorSnapshot } from "../supervisor/state.ts";
+import type { SecretsChange } from "../sync/secrets-poller.ts";
 
 /** What the sequence drives (TurnDelivery and GatewaySupervisor fit). */
 export type RotationParts = {
@@ -24,4 +26,31 @@ export async function drainAndRestart(p: RotationParts, cause: RestartCause, gra
   p.supervisor.requestRestart(cause);
   p.delivery.resume();
   return left;
+}
+
+/** What {@link applyRotation} drives: the launch inputs (GatewayLaunch fits), delivery and the supervisor. */
+export type ApplyParts = {
+  launch: { store(change: SecretsChange): Promise<void> };
+  delivery: RotationParts["delivery"];
+  supervisor: RotationParts["supervisor"] & { snapshot(): Pick<SupervisorSnapshot, "state">; wake(): void };
+  log: Logger;
+};
+
+/**
+ * Apply new secrets and/or skills from the control plane (the secrets poller's `apply`): store
+ * them (0600 files; openclaw.json is rendered at the next start), then restart a running or
+ * starting gateway with {@link drainAndRestart}, or wake a stopped one so it starts at once.
+ * @param drainMs how long in-flight turns may take to finish (ms; DRAIN_TIMEOUT_MS)
+ * @throws fs errors from storing (nothing changed; the poller retries)
+ */
+export async function applyRotation(p: ApplyParts, change: SecretsChange, drainMs: number): Promise<void> {
+  await p.launch.store(change);
+  const state = p.supervisor.snapshot().state;
+  if (state !== "ready" && state !== "starting") {
+    p.supervisor.wake(); // not running: the next start uses the new files at once
+    return;
+  }
+  await drainAndRestart(p, "rotation", drainMs, (left) =>
+    p.log.info({ left, secretsVersion: change.secrets?.version, skillsVersion: change.skills?.version }, "restarting the gateway for new secrets/skills"),
+  );
 }

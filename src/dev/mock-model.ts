@@ -14,8 +14,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-/** One recorded completion request. */
-export type MockModelRequest = { at: number; prompt: string; stream: boolean; authorization: string | undefined };
+/**
+ * One recorded completion request. `system` is the text of its system messages (OpenClaw's system
+ * prompt, which lists the workspace's skills in `<available_skills>`).
+ */
+export type MockModelRequest = { at: number; prompt: string; system: string; stream: boolean; authorization: string | undefined };
 
 /** A running mock model server. */
 export type MockModel = {
@@ -89,7 +92,8 @@ export async function startMockModel(port = 0, host = "127.0.0.1"): Promise<Mock
       }
       const body = JSON.parse(await readBody(req));
       const prompt = extractPrompt(body.messages);
-      requests.push({ at: Date.now(), prompt, stream: body.stream === true, authorization: req.headers.authorization });
+      const system = Array.isArray(body.messages) ? body.messages.filter((m: { role?: unknown }) => m?.role === "system" || m?.role === "developer").map((m: { content?: unknown }) => contentText(m.content)).join("\n") : "";
+      requests.push({ at: Date.now(), prompt, system, stream: body.stream === true, authorization: req.headers.authorization });
       const delay = Number(/delay=(\d+)/.exec(prompt)?.[1] ?? 0);
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       const text = `echo: ${prompt}`;

@@ -7,8 +7,11 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 
-/** What to run. `env` is the complete environment (nothing inherited). */
-export type LaunchSpec = { command: string; args: string[]; env: Record<string, string>; cwd: string };
+/**
+ * What to run. `env` is the complete environment (nothing inherited). `inputsVersion`: the version
+ * of the launch inputs (secrets, skills) it was prepared from (launch.ts `GatewayLaunch.inputsVersion`).
+ */
+export type LaunchSpec = { command: string; args: string[]; env: Record<string, string>; cwd: string; inputsVersion?: number };
 
 /** How a child ended. */
 export type ChildExit = { code: number | null; signal: NodeJS.Signals | null };
@@ -34,7 +37,12 @@ export function sanitizeLine(line: string, secrets: readonly string[]): string {
   return out.length > MAX_LINE ? `${out.slice(0, MAX_LINE)}… [${out.length - MAX_LINE} more chars]` : out;
 }
 
-function pipeLines(stream: Readable | null, log: Logger, name: "stdout" | "stderr", secrets: readonly string[], onLine?: (line: string) => void): void {
+/**
+ * Drain a child's stream into `log` line by line (stdout at info, stderr at warn), each line
+ * sanitized; `onLine` sees the sanitized line. Whole lines, so a secret is scrubbed even when a
+ * pipe read cuts it in two.
+ */
+export function pipeLines(stream: Readable | null, log: Logger, name: "stdout" | "stderr", secrets: readonly string[], onLine?: (line: string) => void): void {
   if (!stream) return;
   // readline keeps reading whatever we do with the lines, so the child never blocks on a full pipe.
   const rl = createInterface({ input: stream, crlfDelay: Infinity });

@@ -5,18 +5,20 @@
  */
 import type { Logger } from "pino";
 import type { SpawnFn } from "../core/os-process.ts";
-import { sanitizeLine, type LaunchSpec } from "./child.ts";
+import { pipeLines, type LaunchSpec } from "./child.ts";
 
 /** At most this long for one doctor run (ms); then it is killed. */
 export const DOCTOR_TIMEOUT_MS = 120_000;
 
 /**
- * Run the doctor with the gateway's command, cwd and environment. Its output goes to the log,
- * line by line and sanitized. Never rejects.
+ * Run the doctor with the gateway's command, cwd and environment. Its output goes to the log line
+ * by line, sanitized as the gateway's own (child.ts `pipeLines`): it runs with the gateway's
+ * environment, provider keys and token included, and may print them. Never rejects.
  * @param spec how the gateway is started (`args[0]` is the openclaw entry)
- * @returns its exit code, or null if it was killed or could not be started
+ * @param secrets every secret value the daemon knows (the supervisor's `secrets()`), scrubbed from the output
+ * @returns its exit code once its output is drained, or null if it was killed or could not be started
  */
-export function runOpenclawDoctor(spawn: SpawnFn, spec: LaunchSpec, log: Logger): Promise<number | null> {
+export function runOpenclawDoctor(spawn: SpawnFn, spec: LaunchSpec, log: Logger, secrets: readonly string[]): Promise<number | null> {
   return new Promise((resolve) => {
     const child = spawn(spec.command, [spec.args[0]!, "doctor", "--fix", "--yes", "--non-interactive"], {
       cwd: spec.cwd,
@@ -24,16 +26,13 @@ export function runOpenclawDoctor(spawn: SpawnFn, spec: LaunchSpec, log: Logger)
       stdio: ["ignore", "pipe", "pipe"],
       timeout: DOCTOR_TIMEOUT_MS,
     });
-    for (const stream of [child.stdout!, child.stderr!]) {
-      stream.setEncoding("utf8");
-      stream.on("data", (d: string) => {
-        for (const line of d.split("\n")) if (line.trim()) log.info({ source: "doctor" }, sanitizeLine(line, []));
-      });
-    }
+    pipeLines(child.stdout, log, "stdout", secrets);
+    pipeLines(child.stderr, log, "stderr", secrets);
     child.once("error", (err) => {
       log.error({ err: err.message }, "cannot run openclaw doctor");
       resolve(null);
     });
-    child.once("exit", (code) => resolve(code));
+    // "close", not "exit": its last lines are logged before the supervisor goes on.
+    child.once("close", (code) => resolve(code));
   });
 }

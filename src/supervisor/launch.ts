@@ -15,6 +15,7 @@ import type { Secrets, SkillsManifest } from "../sync/contract.ts";
 import type { LaunchSpec } from "./child.ts";
 import { gatewayArgs, gatewayEnv, prepareGatewayFiles } from "./gateway-config.ts";
 import { applyProviderSecrets, loadStoredSecrets, secretValues, storeSecrets } from "./provider-secrets.ts";
+import { verifySkillsManifest } from "../sync/skills-manifest.ts";
 import { loadStoredSkills, materializeSkills } from "./skills.ts";
 
 /** Options of {@link GatewayLaunch}. */
@@ -57,17 +58,25 @@ export class GatewayLaunch {
   #secrets: Secrets | undefined;
   #skills: SkillsManifest | undefined;
   #runtime: GatewayRuntime | undefined;
+  #inputsVersion = 0;
 
   constructor(opts: GatewayLaunchOptions) {
     this.#o = opts;
     this.#runtime = opts.runtime;
   }
 
-  /** Read the stored secrets and skills; an unreadable or invalid file is logged and ignored. */
+  /**
+   * Read the stored secrets and skills; an unreadable or invalid file is logged and ignored. A
+   * stored manifest that fails verification (stored by a daemon that checked less) is ignored too,
+   * so the poller fetches the manifest again and reports it if it is still bad.
+   */
   async loadStored(): Promise<void> {
     const { files, log } = this.#o;
     this.#secrets = await loadStoredSecrets(files.providerSecrets).catch((e) => (log.error({ err: (e as Error).message }, "ignoring stored secrets"), undefined));
-    this.#skills = await loadStoredSkills(files.skillsManifest).catch((e) => (log.error({ err: (e as Error).message }, "ignoring stored skills"), undefined));
+    const skills = await loadStoredSkills(files.skillsManifest).catch((e) => (log.error({ err: (e as Error).message }, "ignoring stored skills"), undefined));
+    const problems = skills ? verifySkillsManifest(skills) : [];
+    if (problems.length > 0) log.error({ skillsVersion: skills?.version, problems }, "ignoring stored skills: they cannot be written");
+    this.#skills = problems.length > 0 ? undefined : skills;
   }
 
   /** The runtime found last, if any. */
@@ -83,6 +92,15 @@ export class GatewayLaunch {
   /** The skills manifest from the control plane, as last applied. */
   get skills(): SkillsManifest | undefined {
     return this.#skills;
+  }
+
+  /**
+   * The version of the launch inputs in memory: 0 at load, one more after each {@link store}.
+   * A spec from {@link prepare} carries the version it was built from, so the supervisor can tell
+   * a gateway started on inputs that a rotation has since replaced.
+   */
+  get inputsVersion(): number {
+    return this.#inputsVersion;
   }
 
   /** The settings the gateway runs with: the daemon's, with the control plane's provider keys. */
@@ -106,19 +124,30 @@ export class GatewayLaunch {
     if (change.skills) await writeFileAtomic(files.skillsManifest, `${JSON.stringify(change.skills)}\n`, 0o600);
     if (change.secrets) this.#secrets = change.secrets;
     if (change.skills) this.#skills = change.skills;
+    if (change.secrets || change.skills) this.#inputsVersion += 1;
   }
 
   /**
    * The prepare step, before every spawn: the runtime, `beforeStart`, skills, openclaw.json.
-   * @throws UnavailableError without a runtime; ConfigError (no provider); SkillsManifestError; fs errors
+   * Skills that cannot be written (verification refuses them before they are stored, so this is
+   * a disk error) are logged and the gateway starts with the skills already in its workspace:
+   * a skill is not worth a gateway that does not start.
+   * @throws UnavailableError without a runtime; ConfigError (no provider); fs errors (openclaw.json)
    */
   async prepare(): Promise<LaunchSpec> {
-    const { layout, gatewayToken, parentEnv } = this.#o;
+    const { layout, gatewayToken, parentEnv, log } = this.#o;
     const rt = (this.#runtime = await this.#o.findRuntime());
     await this.#o.beforeStart?.();
+    // Read together, in one tick: the version names exactly the secrets and skills used below.
+    const inputsVersion = this.#inputsVersion;
     const gs = this.settings();
-    if (this.#skills) await materializeSkills(layout.workspaceDir, this.#skills);
+    const skills = this.#skills;
+    if (skills) {
+      await materializeSkills(layout.workspaceDir, skills).catch((err: Error) =>
+        log.error({ err: err.message, skillsVersion: skills.version }, "cannot write the skills; the gateway starts with the skills it had"),
+      );
+    }
     await prepareGatewayFiles(gs, layout);
-    return { command: rt.nodePath, args: gatewayArgs(rt.entryPath, gs), env: gatewayEnv(gs, layout, gatewayToken, parentEnv), cwd: layout.root };
+    return { command: rt.nodePath, args: gatewayArgs(rt.entryPath, gs), env: gatewayEnv(gs, layout, gatewayToken, parentEnv), cwd: layout.root, inputsVersion };
   }
 }

@@ -5,19 +5,11 @@
  * Readiness is not decided here: the gateway connection reports `hello-ok` through
  * {@link GatewaySupervisor.markReady} (an open port is not readiness; OPENCLAW_FACTS).
  */
-import { readFileSync, rmSync } from "node:fs";
 import type { Logger } from "pino";
 import type { Clock } from "../core/clock.ts";
 import type { EventStore } from "../store/events.ts";
-import { writeFileAtomic } from "../core/fs-atomic.ts";
-import {
-  processStartTicks,
-  signalProcessGroup,
-  spawnChild,
-  type ChildExit,
-  type LaunchSpec,
-  type RunningChild,
-} from "./child.ts";
+import { spawnChild, type ChildExit, type LaunchSpec, type RunningChild } from "./child.ts";
+import { clearPidFile, reapOrphan, writePidFile } from "./pid-file.ts";
 import type { SpawnFn } from "../core/os-process.ts";
 import type { RestartCause, SupervisorSnapshot } from "./state.ts";
 import { ConfigError, UnavailableError } from "../core/errors.ts";
@@ -55,16 +47,21 @@ export type SupervisorDeps = {
   breaker?: BreakerPolicy;
   /**
    * Run `openclaw doctor --fix --yes --non-interactive` against the same state and environment
-   * (docs/gateway/embedding.md) after the gateway exits 78 (EX_CONFIG). Resolves with its exit code.
+   * (docs/gateway/embedding.md) after the gateway exits 78 (EX_CONFIG), scrubbing `secrets` (those
+   * of {@link SupervisorDeps.secrets}) from its output. Resolves with its exit code.
    */
-  doctor?: (spec: LaunchSpec) => Promise<number | null>;
+  doctor?: (spec: LaunchSpec, secrets: readonly string[]) => Promise<number | null>;
+  /**
+   * The current version of the launch inputs (GatewayLaunch.inputsVersion). A gateway that becomes
+   * ready on a spec with an older `inputsVersion` is restarted once (cause rotation): a rotation
+   * stored while it was being prepared or spawned found no running gateway to restart.
+   */
+  inputsVersion?: () => number;
   /** The runtime's OpenClaw version, for the newer-config message. */
   openclawVersion?: string | null;
   /** Notified on every state change (main wires the connection and systemd here). */
   onState?: (snapshot: SupervisorSnapshot) => void;
 };
-
-type PidRecord = { pid: number; startTicks: number | null };
 
 /** Supervises one gateway child at a time. Call {@link run} once. */
 export class GatewaySupervisor {
@@ -120,8 +117,8 @@ export class GatewaySupervisor {
    * Never rejects: every failure becomes a recorded state and a backoff.
    */
   async run(signal: AbortSignal): Promise<void> {
-    const { clock, policy, log } = this.#d;
-    await this.#reapOrphan();
+    const { clock, policy, log, pidFile, events } = this.#d;
+    await reapOrphan({ pidFile, clock, stopGraceMs: policy.stopGraceMs, events, log });
     let history: RestartHistory = { consecutiveFailures: 0 };
     let doctorTried = false;
     // A launch spec prepared while held for a missing prerequisite (#holdUnavailable).
@@ -143,11 +140,11 @@ export class GatewaySupervisor {
           newerConfig ??= NEWER_CONFIG_LINE.exec(line)?.[1] ?? null;
         });
         this.#child = child;
-        await this.#writePid({ pid: child.pid, startTicks: child.startTicks });
+        await writePidFile(pidFile, { pid: child.pid, startTicks: child.startTicks }, log);
         this.#set({ state: "starting", pid: child.pid, reason: "waiting for hello-ok" });
-        cause = await this.#watch(child, generation, signal);
+        cause = await this.#watch(child, generation, signal, spec.inputsVersion);
         this.#child = undefined;
-        this.#clearPid();
+        clearPidFile(pidFile);
       } catch (err) {
         if (err instanceof ConfigError) {
           // Retrying cannot fix it; hold until the configuration changes (wake) or shutdown.
@@ -178,7 +175,7 @@ export class GatewaySupervisor {
           doctorTried = true;
           this.#snap.restarts += 1;
           this.#set({ state: "starting", pid: null, reason: "config (exit 78, EX_CONFIG): running openclaw doctor --fix once, then one retry", cause: "config" });
-          const code = await this.#d.doctor(spec).catch((err: Error) => (log.error({ err }, "openclaw doctor failed to run"), null));
+          const code = await this.#d.doctor(spec, this.#d.secrets()).catch((err: Error) => (log.error({ err }, "openclaw doctor failed to run"), null));
           log.info({ code }, "openclaw doctor --fix finished");
           continue;
         }
@@ -250,8 +247,11 @@ export class GatewaySupervisor {
     }
   }
 
-  /** Wait for readiness and then for the exit; handle timeouts, restart requests and shutdown. */
-  async #watch(child: RunningChild, generation: number, signal: AbortSignal): Promise<RestartCause> {
+  /**
+   * Wait for readiness and then for the exit; handle timeouts, restart requests and shutdown.
+   * A child ready on stale launch inputs (`inputsVersion` older than the current) is restarted.
+   */
+  async #watch(child: RunningChild, generation: number, signal: AbortSignal, inputsVersion: number | undefined): Promise<RestartCause> {
     const { clock, policy } = this.#d;
     const stopTimer = new AbortController();
     // Removed in finally: `signal` lives as long as the daemon, and a listener per generation would pile up.
@@ -274,6 +274,12 @@ export class GatewaySupervisor {
       }
       if (first === "ready") {
         this.#becameReady = true;
+        const current = this.#d.inputsVersion?.();
+        if (current !== undefined && inputsVersion !== undefined && current !== inputsVersion) {
+          this.#set({ state: "stopping", reason: `ready on launch inputs ${inputsVersion}, but ${current} were stored during the start (rotation); restarting` });
+          await this.#stop(child);
+          return "rotation";
+        }
         this.#set({ state: "ready", reason: "hello-ok" });
         const next = await Promise.race([child.exited, aborted, restart]);
         if (typeof next === "object") return this.#exited(next);
@@ -329,31 +335,6 @@ export class GatewaySupervisor {
     this.#set({ state: "stopped", pid: null, reason: "stopped", exitCode: exit.code, signal: exit.signal });
   }
 
-  /** A gateway left running by a previous daemon that was killed: stop it before starting ours. */
-  async #reapOrphan(): Promise<void> {
-    let rec: PidRecord;
-    try {
-      rec = JSON.parse(readFileSync(this.#d.pidFile, "utf8")) as PidRecord;
-    } catch {
-      return;
-    }
-    const { clock, policy, log } = this.#d;
-    if (typeof rec.pid !== "number" || rec.pid <= 1) return this.#clearPid();
-    const alive = () => processStartTicks(rec.pid) !== null && processStartTicks(rec.pid) === rec.startTicks;
-    if (rec.startTicks !== null && alive()) {
-      log.warn({ pid: rec.pid }, "stopping a gateway left running by a previous daemon");
-      this.#d.events.record({ at: clock.now(), generation: 0, state: "stopping", reason: "orphan from previous daemon", pid: rec.pid });
-      signalProcessGroup(rec.pid, "SIGTERM");
-      const deadline = clock.now() + policy.stopGraceMs;
-      while (alive() && clock.now() < deadline) await clock.sleep(100);
-      signalProcessGroup(rec.pid, "SIGKILL");
-      // Bounded: a zombie keeps its /proc entry until its parent reaps it.
-      const killDeadline = clock.now() + 5_000;
-      while (alive() && clock.now() < killDeadline) await clock.sleep(50);
-    }
-    this.#clearPid();
-  }
-
   /** Change state and record it; `event` names the recorded state when it differs (an exit is recorded as "exited"). */
   #set(change: Partial<SupervisorSnapshot> & { reason: string; event?: string; exitCode?: number | null; signal?: string | null; cause?: RestartCause }): void {
     const { exitCode, signal, event, cause, ...rest } = change;
@@ -374,17 +355,5 @@ export class GatewaySupervisor {
     }
     this.#d.log.info({ state: this.#snap.state, reason: change.reason, generation: this.#snap.generation, pid: this.#snap.pid }, "gateway state");
     this.#d.onState?.(this.snapshot());
-  }
-
-  async #writePid(rec: PidRecord): Promise<void> {
-    try {
-      await writeFileAtomic(this.#d.pidFile, JSON.stringify(rec));
-    } catch (err) {
-      this.#d.log.error({ err }, "could not write pid file; an orphaned gateway could not be reaped after a daemon crash");
-    }
-  }
-
-  #clearPid(): void {
-    rmSync(this.#d.pidFile, { force: true });
   }
 }

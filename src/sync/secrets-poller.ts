@@ -3,15 +3,24 @@
  * skills manifest, on an interval and on demand (SIGHUP), and hands verified changes to `apply`
  * (daemon/control-plane.ts: store them in 0600 files, drain, restart the gateway).
  *
- * Bad input never reaches the gateway: a secrets document naming no provider, a manifest with a
- * wrong checksum, or a malformed response is logged (without its content), reported as a
- * problem (status `degraded`) and the current configuration stays in force.
+ * Bad input never reaches the gateway: a secrets document naming no provider, a manifest that
+ * cannot be written (skills-manifest.ts `verifySkillsManifest`), or a malformed response is logged
+ * (without its content), reported as a problem (status `degraded`, its reason cut to fit the status
+ * report) and the current configuration stays in force.
  */
 import type { Logger } from "pino";
 import type { Clock } from "../core/clock.ts";
 import { backoffDelay } from "../core/backoff.ts";
 import { verifySkillsManifest } from "./skills-manifest.ts";
 import type { Secrets, SkillsManifest } from "./contract.ts";
+
+/** The status report's `reason` holds at most this many characters (contract.ts statusReportSchema). */
+export const MAX_PROBLEM_CHARS = 1024;
+
+/** `reason` cut to {@link MAX_PROBLEM_CHARS}, marked with "…" when cut. Pure. */
+function clip(reason: string): string {
+  return reason.length > MAX_PROBLEM_CHARS ? `${reason.slice(0, MAX_PROBLEM_CHARS - 1)}…` : reason;
+}
 
 /** The two reads this needs from the control-plane client. */
 export type SecretsSource = {
@@ -96,7 +105,7 @@ export class SecretsPoller {
       }
     } catch (err) {
       log.warn({ code: (err as { code?: string }).code, err: (err as Error).message }, "could not read secrets or skills from the control plane");
-      onProblem(`cannot read secrets/skills: ${(err as Error).message}`);
+      onProblem(clip(`cannot read secrets/skills: ${(err as Error).message}`));
       return false;
     }
     if (change.secrets || change.skills) {
@@ -107,12 +116,12 @@ export class SecretsPoller {
         log.info({ secretsVersion: change.secrets?.version, skillsVersion: change.skills?.version }, "applied control-plane configuration");
       } catch (err) {
         log.error({ err }, "could not apply control-plane configuration; will retry");
-        onProblem(`cannot apply secrets/skills: ${(err as Error).message}`);
+        onProblem(clip(`cannot apply secrets/skills: ${(err as Error).message}`));
         return false;
       }
     }
     for (const p of problems) log.error({ problem: p }, "control-plane configuration problem");
-    onProblem(problems.length > 0 ? problems.join("; ") : null);
+    onProblem(problems.length > 0 ? clip(problems.join("; ")) : null);
     return true;
   }
 }

@@ -3,7 +3,7 @@
  * the reference control plane on loopback (the stand-in for the fleet's API) with provider keys
  * coming only from its secrets, and the mock model as the provider.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -181,4 +181,34 @@ describe("agent-supervisor with the reference control plane and the real gateway
     expect(foreign.hits).toBe(1);
     expect(daemon.logs.some((l) => l.includes("ERR_CP_CONTRACT"))).toBe(true);
   }, BOOT_MS);
+
+  it("an unwritable skills manifest is refused and reported; the gateway still starts and serves turns with the last good skills", async () => {
+    const skillMd = "---\nname: fleet-weather\ndescription: Weather lookups approved by the fleet.\n---\n# Weather\n";
+    cp.setSkills(ACC, [{ name: "fleet-weather", files: [{ path: "SKILL.md", content: skillMd }] }]);
+    const skillsDir = join(site.dataDir, "gateway", "workspace", "skills");
+    await until("the approved skill in the workspace", () => existsSync(join(skillsDir, "fleet-weather", "SKILL.md")), BOOT_MS);
+    await waitReady(site, BOOT_MS);
+    // "a" would have to be a file and the directory of "a/b": it cannot be written.
+    const x = { content: "x" };
+    const bad = cp.setSkills(ACC, [{ name: "broken", files: [{ path: "SKILL.md", ...x }, { path: "a", ...x }, { path: "a/b", ...x }] }]);
+    const report = await until("a degraded status report naming the refused manifest", () => {
+      const r = cp.latestStatus(RT)?.report;
+      return r?.status === "degraded" && r.reason?.includes(`skills manifest ${bad.version} rejected`) ? r : undefined;
+    }, 60_000);
+    expect(report.reason).toMatch(/file a is also the directory of file a\/b/);
+    // The gateway starts again (killed here, as a crash would) with the last good skills.
+    const before = await gatewayPid(site);
+    process.kill(before, "SIGKILL");
+    await until("a new gateway process", async () => {
+      const pid = await gatewayPid(site).catch(() => undefined);
+      return pid !== undefined && pid !== before;
+    }, BOOT_MS);
+    await waitReady(site, BOOT_MS);
+    const { turnId } = cp.enqueueTurn({ accountId: ACC, conversationId: "skills", message: "with the good skills" });
+    expect((await finished(turnId)).reply).toBe("echo: with the good skills");
+    // The gateway offered the model the good skill, read from the workspace.
+    expect(model.requests.at(-1)?.system).toContain("fleet-weather");
+    expect(readdirSync(skillsDir)).toEqual(["fleet-weather"]);
+    expect(daemon.logs.join("\n")).not.toContain("gateway could not be started");
+  }, 3 * BOOT_MS);
 });

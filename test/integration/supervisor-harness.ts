@@ -29,7 +29,20 @@ const SCRIPTS: Record<string, string> = {
   "ignore-term.mjs": `process.on("SIGTERM", () => console.log("ignoring SIGTERM"));
 console.log("armed"); setInterval(() => {}, 1 << 30);`,
   "crash.mjs": `console.error("fatal: something broke"); process.exit(3);`,
+  // Stands in for a gateway that authenticates to its provider with the key in its environment.
+  "keyed.mjs": `console.log("ready with key " + process.env.OPENAI_COMPAT_API_KEY); setInterval(() => {}, 1 << 30);`,
   "exit78.mjs": `console.error("Invalid config: gateway.bogus is not allowed"); process.exit(78);`,
+  // Exits 78 as the gateway; run as \`<entry> doctor ...\` it prints the secret from its environment,
+  // on both streams and in lines longer than a 64 KiB pipe read, so some copy is cut by one.
+  "exit78-doctor.mjs": `const s = process.env.TEST_SECRET;
+if (process.argv[2] === "doctor") {
+  console.log("doctor: checking provider key " + s);
+  console.error("doctor: warning, token=" + s);
+  for (let i = 0; i < 4; i++) process.stdout.write(s.repeat(4096) + "\\n"); // 124 KiB a line, one write each
+  console.log("doctor: done"); // and exit 0 once the output is flushed (process.exit could cut it)
+} else {
+  console.error("Invalid config: gateway.bogus is not allowed"); process.exit(78);
+}`,
   "newer-config.mjs": `console.error("Refusing to run automatic gateway startup migrations because this OpenClaw binary (2026.9.6) is older than the config last written by OpenClaw 2099.1.1."); process.exit(1);`,
   // Spawns a grandchild in its own process group that ignores SIGTERM, then waits (or crashes).
   "with-grandchild.mjs": `import { spawn } from "node:child_process";
@@ -115,9 +128,13 @@ type Options = {
   env?: Record<string, string>;
   onPrepare?: (generation: number) => void;
   breaker?: { windowMs: number; maxRestarts: number };
-  doctor?: (spec: LaunchSpec) => Promise<number | null>;
+  doctor?: (spec: LaunchSpec, secrets: readonly string[]) => Promise<number | null>;
   /** Thrown by prepare() for this generation, if returned. */
   prepareError?: (generation: number) => Error | undefined;
+  /** The launch spec (e.g. a real GatewayLaunch's prepare) instead of `script` in the test's dir. */
+  spec?: () => Promise<LaunchSpec>;
+  /** The current version of the launch inputs (SupervisorDeps.inputsVersion). */
+  inputsVersion?: () => number;
 };
 
 /** A GatewaySupervisor over the stand-in `o.script` in the test's dir; afterEach stops it. */
@@ -140,12 +157,14 @@ export function supervisor(o: Options): Harness {
     secrets: () => [SECRET],
     breaker: o.breaker,
     doctor: o.doctor,
+    inputsVersion: o.inputsVersion,
     openclawVersion: "2026.9.6",
     prepare: async (generation): Promise<LaunchSpec> => {
       prepared.push(generation);
       o.onPrepare?.(generation);
       const err = o.prepareError?.(generation);
       if (err) throw err;
+      if (o.spec) return o.spec();
       return {
         command: process.execPath,
         args: [join(dir, o.script), ...(o.args ?? [])],

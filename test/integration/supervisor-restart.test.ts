@@ -4,10 +4,12 @@
  * configuration errors and missing prerequisites from prepare(), and restarts asked for a hang.
  * The set-up is in supervisor-harness.ts.
  */
+import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import type { LaunchSpec } from "../../src/supervisor/child.ts";
+import { runOpenclawDoctor } from "../../src/supervisor/doctor-step.ts";
 import { waitFor } from "./helpers.ts";
-import { events, policy, stop, supervisor, useSupervisorHarness } from "./supervisor-harness.ts";
+import { events, policy, SECRET, stop, supervisor, useSupervisorHarness, type Harness } from "./supervisor-harness.ts";
 
 useSupervisorHarness();
 
@@ -22,6 +24,22 @@ describe("restart policy with real children", () => {
     await stop(h);
     const failed = events(h).filter((e) => e.state === "failed");
     expect(failed[0]!.reason).toMatch(/^crash loop: 3 restarts within 60 s; retrying every 0 s; last cause: crash$/);
+  });
+
+  it("exit 78: the doctor's output is logged with every secret the supervisor knows scrubbed", async () => {
+    const h: Harness = supervisor({
+      script: "exit78-doctor.mjs",
+      env: { TEST_SECRET: SECRET },
+      doctor: (spec, secrets) => runOpenclawDoctor(spawn, spec, h.sink.log, secrets),
+    });
+    void h.run();
+    await waitFor(() => h.sup.snapshot().state === "failed", "the hold after doctor", 15_000);
+    const text = h.sink.text();
+    expect(text).toContain("doctor: checking provider key [redacted]");
+    expect(text).toContain("doctor: warning, token=[redacted]");
+    expect(text).toContain("doctor: done");
+    // No piece of the secret either: a copy cut by a pipe read must not escape the scrub.
+    for (let i = 0; i + 10 <= SECRET.length; i++) expect(text).not.toContain(SECRET.slice(i, i + 10));
   });
 
   it("exit 78: runs doctor once, retries once, then holds in failed: config until woken", async () => {

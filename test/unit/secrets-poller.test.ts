@@ -2,7 +2,7 @@ import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { systemClock } from "../../src/core/clock.ts";
 import { sha256Hex } from "../../src/sync/skills-manifest.ts";
-import type { Secrets, SkillsManifest } from "../../src/sync/contract.ts";
+import { statusReportSchema, type Secrets, type SkillsManifest } from "../../src/sync/contract.ts";
 import { SecretsPoller, type SecretsChange, type SecretsSource } from "../../src/sync/secrets-poller.ts";
 
 const ids = { accountId: "a", runtimeId: "r" };
@@ -66,6 +66,17 @@ describe("SecretsPoller.pollOnce", () => {
     manifest = skillsV("3");
     await h.poller.pollOnce();
     expect(h.applied).toEqual([{ skills: manifest }]);
+  });
+
+  it("an unwritable manifest (a file that is another's directory) is refused, its reason fits a status report", async () => {
+    const f = (path: string) => ({ path, content: "x", sha256: sha256Hex("x") });
+    const long = (i: number) => `${String(i).padStart(3, "0")}${"n".repeat(297)}`;
+    const unwritable: SkillsManifest = { ...skillsV("2"), skills: [{ name: "s", files: [f("a"), f("a/b"), ...[1, 2, 3, 4, 5, 6].map((i) => f(`${long(i)}/x`))] }] };
+    const h = harness({ getSecrets: async () => ({ kind: "none" }), getSkills: async () => unwritable }, { skillsVersion: "1" });
+    await h.poller.pollOnce();
+    expect(h.applied).toEqual([]);
+    expect(h.problems.at(-1)).toMatch(/skills manifest 2 rejected: skill s: file a is also the directory of file a\/b/);
+    expect(h.problems.at(-1)!.length).toBeLessThanOrEqual(statusReportSchema.shape.reason.unwrap().maxLength!);
   });
 
   it("a read error is a problem and returns false; a failed apply is retried next time", async () => {
