@@ -12,6 +12,7 @@ import { diskFull } from "./case_disk_full.ts";
 import { exit78 } from "./case_exit78.ts";
 import { gatewaySigkill } from "./case_gateway_sigkill.ts";
 import { gatewaySigstop } from "./case_gateway_sigstop.ts";
+import { leaseAbort } from "./case_lease_abort.ts";
 import { longTranscript } from "./case_long_transcript.ts";
 import { memoryBalloon } from "./case_memory.ts";
 import { neverReady } from "./case_never_ready.ts";
@@ -36,6 +37,7 @@ export const CASES: readonly FaultCase[] = [
   skillsUnwritable,
   rotationDuringStart,
   longTranscript,
+  leaseAbort,
   daemonSigkill,
   memoryBalloon,
 ];

@@ -70,6 +70,8 @@ export class TurnDelivery {
   readonly #jobAborts = new Map<string, AbortController>();
   readonly #jobs = new AbortController();
   readonly #aborts: RunAborts;
+  /** Turns claimed again after a lost lease, whose earlier run this daemon stopped. */
+  readonly #resumed = new Set<string>();
   #wake: (() => void) | undefined;
   #draining = false;
   #paused = false;
@@ -170,6 +172,7 @@ export class TurnDelivery {
       const started = sentBefore ? turns.resumeDelivery(t.id, clock.now(), policy.turnTimeoutMs) : turns.startDelivery(t.id, clock.now(), policy.turnTimeoutMs);
       if (!started) continue;
       free--;
+      if (sentBefore) this.#resumed.add(started.id);
       this.#launch(started, sentBefore ? "reconcile" : "send");
     }
   }
@@ -182,6 +185,7 @@ export class TurnDelivery {
       .finally(() => {
         this.#inFlight.delete(turn.id);
         this.#jobAborts.delete(turn.id);
+        this.#resumed.delete(turn.id);
         this.notify();
       });
     this.#inFlight.set(turn.id, job);
@@ -286,6 +290,13 @@ export class TurnDelivery {
         this.#fail(t, "GATEWAY_RUN_FAILED", outcome.reason);
         return true;
       case "pending":
+        // A turn claimed again after a lost lease whose run we stopped: its message is in the
+        // session, no answer came and nothing runs there now. Running it again would be a second
+        // run of the same turn, so it ends here.
+        if (this.#resumed.has(t.id) && outcome.activeRun === false) {
+          this.#fail(t, "RUN_STOPPED", "its run was stopped when its lease was lost, before it answered; it is not run a second time");
+          return true;
+        }
         return false;
       case "absent":
         return undefined;
@@ -300,7 +311,7 @@ export class TurnDelivery {
   }
 
   /** The transcript's verdict on `t`, read back to its first send (transcript-read.ts). */
-  #lookUp(t: Turn, signal: AbortSignal): Promise<TranscriptOutcome> {
+  #lookUp(t: Turn, signal: AbortSignal): Promise<TranscriptOutcome & { activeRun: boolean | undefined }> {
     return lookUpTurn((params) => this.#d.gateway.request("chat.history", params, { timeoutMs: 30_000, signal }), t);
   }
 

@@ -22,9 +22,16 @@ export const HISTORY_SLACK_MS = 60_000;
 export type HistoryRequest = (params: Record<string, unknown>) => Promise<unknown>;
 
 /** What was read: every message from the turn's user message (or the oldest read) to the newest, oldest first. */
-export type SessionRead = { messages: unknown[]; pendingInputs: unknown; pages: number; complete: boolean };
+export type SessionRead = {
+  messages: unknown[];
+  pendingInputs: unknown;
+  /** The newest page's `sessionInfo.hasActiveRun` (docs/gateway/protocol/rpc-session-control.md), if given. */
+  activeRun: boolean | undefined;
+  pages: number;
+  complete: boolean;
+};
 
-type Page = { messages?: unknown; pendingInputs?: unknown; hasMore?: unknown; nextOffset?: unknown };
+type Page = { messages?: unknown; pendingInputs?: unknown; hasMore?: unknown; nextOffset?: unknown; sessionInfo?: unknown };
 type Msg = Record<string, unknown>;
 
 function olderThan(m: unknown, limitMs: number): boolean {
@@ -43,31 +50,37 @@ export async function readSessionBackTo(request: HistoryRequest, sessionKey: str
   const limitMs = firstSentAt === null ? -Infinity : firstSentAt - HISTORY_SLACK_MS;
   let messages: unknown[] = [];
   let pendingInputs: unknown;
+  let activeRun: boolean | undefined;
   let offset = 0;
   for (let pages = 1; pages <= HISTORY_MAX_PAGES; pages++) {
     const page = ((await request({ sessionKey, limit: HISTORY_PAGE, ...(offset > 0 ? { offset } : {}) })) ?? {}) as Page;
     const batch = Array.isArray(page.messages) ? page.messages : [];
-    if (pages === 1) pendingInputs = page.pendingInputs;
+    if (pages === 1) {
+      pendingInputs = page.pendingInputs;
+      const has = (page.sessionInfo as { hasActiveRun?: unknown } | undefined)?.hasActiveRun;
+      activeRun = typeof has === "boolean" ? has : undefined;
+    }
     messages = [...batch, ...messages];
     const next = typeof page.nextOffset === "number" && page.nextOffset > offset ? page.nextOffset : undefined;
     const done = batch.some((m) => isTurnUserMessage(m, turnId)) || batch.some((m) => olderThan(m, limitMs)) || page.hasMore !== true || next === undefined;
-    if (done) return { messages, pendingInputs, pages, complete: true };
+    if (done) return { messages, pendingInputs, activeRun, pages, complete: true };
     offset = next;
   }
-  return { messages, pendingInputs, pages: HISTORY_MAX_PAGES, complete: false };
+  return { messages, pendingInputs, activeRun, pages: HISTORY_MAX_PAGES, complete: false };
 }
 
 /**
  * What the transcript says about turn `t`, read back to its user message (see
  * {@link readSessionBackTo}). A search cut off by {@link HISTORY_MAX_PAGES} counts as `pending`:
- * absence is never assumed without proof, since absence means "send it again".
+ * absence is never assumed without proof, since absence means "send it again". `activeRun` is
+ * the session's `hasActiveRun` at the time of the read, when the gateway says.
  * @throws whatever the request throws
  */
 export async function lookUpTurn(
   request: HistoryRequest,
   t: { id: string; sessionKey: string; firstDeliveredAt: number | null },
-): Promise<TranscriptOutcome> {
+): Promise<TranscriptOutcome & { activeRun: boolean | undefined }> {
   const read = await readSessionBackTo(request, t.sessionKey, t.id, t.firstDeliveredAt);
   const outcome = findTurnOutcome({ messages: read.messages, pendingInputs: read.pendingInputs }, t.id);
-  return !read.complete && outcome.kind === "absent" ? { kind: "pending" } : outcome;
+  return { ...(!read.complete && outcome.kind === "absent" ? { kind: "pending" } : outcome), activeRun: read.activeRun };
 }

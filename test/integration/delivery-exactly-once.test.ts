@@ -150,4 +150,23 @@ describe("a lost lease stops the run", () => {
     await expect.poll(() => gw.callsOf("chat.abort").map((c) => c.params)).toEqual([{ sessionKey: "agent:main:conv-t-lost", runId: "t-lost" }]);
     expect(db.turns.get("t-lost")).toMatchObject({ state: "failed", errorCode: "LEASE_LOST" });
   });
+
+  it("claimed again, its stopped run unanswered and nothing running in the session: fails RUN_STOPPED, never sent again", async () => {
+    setup();
+    const central = new CentralTurnStore(db.db);
+    const now = Date.now();
+    central.acceptClaim(claim("t-stopped"), now);
+    db.turns.startDelivery("t-stopped", now, 30_000);
+    central.loseLease("t-stopped", "L1", now + 1, "lease expired");
+    central.acceptClaim(claim("t-stopped", { leaseId: "L2" }), now + 2);
+    let active = true;
+    gw.handlers["chat.history"] = async () => ({ messages: [userMsg("t-stopped")], sessionInfo: { hasActiveRun: active } });
+    gw.handlers.agent = async () => okReply("second run");
+    start();
+    await expect.poll(() => gw.callsOf("chat.history").length).toBeGreaterThan(2);
+    expect(db.turns.get("t-stopped")!.state).toBe("delivering"); // a run is active: wait for it
+    active = false;
+    expect(await whenFinished("t-stopped")).toMatchObject({ state: "failed", errorCode: "RUN_STOPPED" });
+    expect(gw.callsOf("agent")).toHaveLength(0);
+  });
 });
