@@ -20,6 +20,18 @@ const claim = (turnId: string, over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
+/** Stage a central turn sent under lease L1, its lease lost, and the same turn claimed again under L2 (requeued). */
+function claimedAgainAfterLostLease(turnId: string, runGeneration?: number): CentralTurnStore {
+  const central = new CentralTurnStore(db.db);
+  const now = Date.now();
+  expect(central.acceptClaim(claim(turnId), now)).toBe("inserted");
+  db.turns.startDelivery(turnId, now, 30_000);
+  if (runGeneration !== undefined) db.turns.setRun(turnId, turnId, runGeneration, now);
+  expect(central.loseLease(turnId, "L1", now + 1, "lease expired")).toBe(true);
+  expect(central.acceptClaim(claim(turnId, { leaseId: "L2" }), now + 2)).toBe("requeued");
+  return central;
+}
+
 /** A transcript of `n` messages with `turnId`'s exchange `behind` messages from the end, paged as the gateway pages it. */
 function pagedHistory(turnId: string, reply: string, behind: number) {
   const all = [userMsg(turnId), assistantMsg(turnId, reply), ...Array.from({ length: behind }, (_, i) => ({ role: "assistant", content: `note ${i}`, stopReason: "stop" }))];
@@ -53,13 +65,7 @@ describe("resend only when the transcript proves absence", () => {
 
   it("a central turn claimed again after its lease was lost is looked up before any resend", async () => {
     setup();
-    const central = new CentralTurnStore(db.db);
-    const now = Date.now();
-    expect(central.acceptClaim(claim("t-lease"), now)).toBe("inserted");
-    db.turns.startDelivery("t-lease", now, 30_000);
-    db.turns.setRun("t-lease", "t-lease", 0, now); // accepted by a gateway process since restarted
-    expect(central.loseLease("t-lease", "L1", now + 1, "lease expired")).toBe(true);
-    expect(central.acceptClaim(claim("t-lease", { leaseId: "L2" }), now + 2)).toBe("requeued");
+    claimedAgainAfterLostLease("t-lease", 0); // run accepted by a gateway process since restarted
     gw.handlers["chat.history"] = async () => ({ messages: [userMsg("t-lease"), assistantMsg("t-lease", "answered the first time")] });
     gw.handlers.agent = async () => okReply("second run");
     start();
@@ -69,12 +75,7 @@ describe("resend only when the transcript proves absence", () => {
 
   it("a turn claimed again that the gateway never got is sent, counting one more attempt", async () => {
     setup();
-    const central = new CentralTurnStore(db.db);
-    const now = Date.now();
-    central.acceptClaim(claim("t-never"), now);
-    db.turns.startDelivery("t-never", now, 30_000);
-    central.loseLease("t-never", "L1", now + 1, "lease expired");
-    central.acceptClaim(claim("t-never", { leaseId: "L2" }), now + 2);
+    claimedAgainAfterLostLease("t-never");
     gw.handlers["chat.history"] = async () => ({ messages: [] });
     gw.handlers.agent = async () => okReply("first real run");
     start();
@@ -153,12 +154,7 @@ describe("a lost lease stops the run", () => {
 
   it("claimed again, its stopped run unanswered and nothing running in the session: fails RUN_STOPPED, never sent again", async () => {
     setup();
-    const central = new CentralTurnStore(db.db);
-    const now = Date.now();
-    central.acceptClaim(claim("t-stopped"), now);
-    db.turns.startDelivery("t-stopped", now, 30_000);
-    central.loseLease("t-stopped", "L1", now + 1, "lease expired");
-    central.acceptClaim(claim("t-stopped", { leaseId: "L2" }), now + 2);
+    claimedAgainAfterLostLease("t-stopped");
     let active = true;
     gw.handlers["chat.history"] = async () => ({ messages: [userMsg("t-stopped")], sessionInfo: { hasActiveRun: active } });
     gw.handlers.agent = async () => okReply("second run");
