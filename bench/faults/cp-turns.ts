@@ -4,8 +4,8 @@
  * Shared by the control-plane cases (outage, response fields, proxy 404, clock skew).
  */
 import type { RunningControlPlane } from "../../src/dev/control-plane/server.ts";
-import { chatHistory, until, type Site } from "../../test/e2e/harness.ts";
-import { countInTranscript, marker, type Verdict } from "./observe.ts";
+import { until, type Site } from "../../test/e2e/harness.ts";
+import { countInTranscript, marker, readTranscript, type Verdict } from "./observe.ts";
 import { ACC, BOOT_MS } from "./real-session.ts";
 
 /** A turn enqueued at the control plane, with the marker its message carries. */
@@ -39,7 +39,7 @@ export async function cpVerdict(site: Site, cp: RunningControlPlane, turns: read
   const verdict: Verdict = { lost: 0, duplicated: 0, problems: [] };
   for (const t of turns) {
     const a = accepted(cp, t.id);
-    const c = countInTranscript(await chatHistory(site, `agent:main:${t.conversationId}`), t.marker);
+    const c = countInTranscript(await readTranscript(site, `agent:main:${t.conversationId}`), t.marker);
     duplicateReports += a.duplicates;
     const isLost = a.n === 0 || a.state !== "done" || c.user === 0 || c.assistant === 0;
     const isDup = a.n > 1 || c.user > 1 || c.assistant > 1;

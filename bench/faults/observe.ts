@@ -104,6 +104,14 @@ export function countInTranscript(history: any, m: string): { user: number; assi
   };
 }
 
+/**
+ * A session transcript straight from the gateway, retried for up to 60 s: a gateway restarting
+ * (after a memory restart, say) refuses connections for a while ("websocket admission closed").
+ */
+export function readTranscript(site: Site, sessionKey: string): Promise<any> {
+  return until(`the transcript of ${sessionKey}`, () => chatHistory(site, sessionKey), 60_000, 500);
+}
+
 /** Lost and duplicated counts with one line per problem. */
 export type Verdict = { lost: number; duplicated: number; problems: string[] };
 
@@ -129,7 +137,7 @@ export async function verifyDone(site: Site, turns: readonly SubmittedTurn[]): P
       dup = true;
       v.problems.push(`${t.marker}: more than one row`);
     }
-    const c = countInTranscript(await chatHistory(site, `agent:main:${t.conversationId}`), t.marker);
+    const c = countInTranscript(await readTranscript(site, `agent:main:${t.conversationId}`), t.marker);
     if (c.user === 0 || c.assistant === 0) {
       lost = true;
       v.problems.push(`${t.marker}: transcript has ${c.user} user / ${c.assistant} assistant messages`);
