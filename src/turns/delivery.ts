@@ -96,7 +96,7 @@ export class TurnDelivery {
     const ac = this.#jobAborts.get(turnId);
     ac?.abort();
     const t = this.#d.turns.get(turnId);
-    if (t && t.firstDeliveredAt !== null) this.#aborts.add(t.id, t.sessionKey, t.runId ?? t.idempotencyKey ?? t.id);
+    if (t && t.firstDeliveredAt !== null) this.#stopRun(t);
     return ac !== undefined;
   }
 
@@ -333,7 +333,7 @@ export class TurnDelivery {
         const outcome = await this.#lookUp(t, signal);
         if (outcome.kind === "replied") return this.#complete(t, outcome.reply);
         if (outcome.kind === "errored") return this.#fail(t, "GATEWAY_RUN_FAILED", outcome.reason);
-        if (outcome.kind === "pending") this.#aborts.add(t.id, t.sessionKey, t.runId ?? t.idempotencyKey ?? t.id);
+        if (outcome.kind === "pending") this.#stopRun(t);
         break;
       } catch (err) {
         if (signal.aborted) return;
@@ -343,6 +343,11 @@ export class TurnDelivery {
     }
     if (signal.aborted) return;
     this.#fail(t, "TURN_TIMEOUT", `no reply within ${policy.turnTimeoutMs} ms`);
+  }
+
+  /** Abort `t`'s run in the gateway (its run id, else the key it was sent under), now or once reachable. */
+  #stopRun(t: Turn): void {
+    this.#aborts.add(t.id, t.sessionKey, t.runId ?? t.idempotencyKey ?? t.id);
   }
 
   #complete(t: Turn, reply: string): void {
