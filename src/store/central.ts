@@ -11,6 +11,7 @@
  */
 import { claimSessionKey } from "../gateway/session-key.ts";
 import type { Db } from "./db.ts";
+import { observeWrite, type WriteObserver } from "./write-faults.ts";
 
 /**
  * A turn handed out by the control plane (structurally the contract's `ClaimedTurn`; declared
@@ -95,9 +96,12 @@ export const DROPPED_REPORT_KEY = "central.report_dropped.";
 export class CentralTurnStore {
   readonly #db: Db;
   readonly #s;
+  readonly #w: WriteObserver | undefined;
 
-  constructor(db: Db) {
+  /** @param writes told the outcome of every write, under sites `central.<method>` (write-faults.ts) */
+  constructor(db: Db, writes?: WriteObserver) {
     this.#db = db;
+    this.#w = writes;
     this.#s = {
       existing: db.prepare(`SELECT source, state, error_code, lease_lost_at FROM turns WHERE id = ?`),
       insert: db.prepare(
@@ -167,7 +171,7 @@ export class CentralTurnStore {
    */
   acceptClaim(claimed: ClaimedTurnInput, nowMs: number): AcceptOutcome {
     const p = { id: claimed.turnId, leaseId: claimed.leaseId, expiresAt: Date.parse(claimed.leaseExpiresAt), now: nowMs };
-    return this.#db.transaction((): AcceptOutcome => {
+    return observeWrite(this.#w, "central.acceptClaim", this.#db.transaction((): AcceptOutcome => {
       const row = this.#s.existing.get(claimed.turnId) as ExistingRow | undefined;
       if (row === undefined) {
         this.#s.insert.run({ ...p, conversationId: claimed.conversationId, sessionKey: claimSessionKey(claimed), message: claimed.message });
@@ -184,7 +188,7 @@ export class CentralTurnStore {
       }
       this.#s.reReport.run(p);
       return "re-report";
-    })();
+    }));
   }
 
   /**
@@ -195,7 +199,7 @@ export class CentralTurnStore {
    */
   rejectExpiredClaim(claimed: ClaimedTurnInput, nowMs: number, reason: string): boolean {
     const p = { id: claimed.turnId, leaseId: claimed.leaseId, expiresAt: Date.parse(claimed.leaseExpiresAt), now: nowMs, reason };
-    return this.#db.transaction((): boolean => {
+    return observeWrite(this.#w, "central.rejectExpiredClaim", this.#db.transaction((): boolean => {
       const row = this.#s.existing.get(claimed.turnId) as ExistingRow | undefined;
       if (row === undefined) {
         this.#s.insertLost.run({ ...p, conversationId: claimed.conversationId, sessionKey: claimSessionKey(claimed), message: claimed.message });
@@ -204,7 +208,7 @@ export class CentralTurnStore {
       if (row.source !== "central" || (row.state !== "accepted" && row.state !== "delivering")) return false;
       this.#s.adopt.run(p);
       return this.#s.lose.run(p).changes === 1;
-    })();
+    }));
   }
 
   /** Leases of central turns in flight (accepted or delivering) not known to be lost, soonest expiry first. */
@@ -219,7 +223,7 @@ export class CentralTurnStore {
 
   /** A heartbeat extended this lease. @returns false if the turn is no longer in flight under it */
   extendLease(turnId: string, leaseId: string, expiresAtMs: number): boolean {
-    return this.#s.extend.run({ id: turnId, leaseId, expiresAt: expiresAtMs }).changes === 1;
+    return observeWrite(this.#w, "central.extendLease", () => this.#s.extend.run({ id: turnId, leaseId, expiresAt: expiresAtMs })).changes === 1;
   }
 
   /**
@@ -230,7 +234,7 @@ export class CentralTurnStore {
    * @returns true if the turn was in flight (delivery must stop working on it)
    */
   loseLease(turnId: string, leaseId: string, nowMs: number, reason: string): boolean {
-    return this.#s.lose.run({ id: turnId, leaseId, now: nowMs, reason: reason.slice(0, 1024) }).changes === 1;
+    return observeWrite(this.#w, "central.loseLease", () => this.#s.lose.run({ id: turnId, leaseId, now: nowMs, reason: reason.slice(0, 1024) })).changes === 1;
   }
 
   /** Up to `limit` results due for reporting at `nowMs`, oldest finished first. */
@@ -255,12 +259,12 @@ export class CentralTurnStore {
 
   /** The control plane acknowledged the result (first time or duplicate). @returns false if it was not in the outbox */
   markReported(turnId: string, nowMs: number): boolean {
-    return this.#s.markReported.run({ id: turnId, now: nowMs }).changes === 1;
+    return observeWrite(this.#w, "central.markReported", () => this.#s.markReported.run({ id: turnId, now: nowMs })).changes === 1;
   }
 
   /** A report failed; try again at `nextAtMs` and count the attempt. */
   scheduleReportRetry(turnId: string, nextAtMs: number): boolean {
-    return this.#s.retry.run({ id: turnId, nextAt: nextAtMs }).changes === 1;
+    return observeWrite(this.#w, "central.scheduleReportRetry", () => this.#s.retry.run({ id: turnId, nextAt: nextAtMs })).changes === 1;
   }
 
   /**
@@ -271,11 +275,11 @@ export class CentralTurnStore {
    * @returns false if nothing changed (not in the outbox, or under another lease)
    */
   dropReport(turnId: string, leaseId: string, nowMs: number, reason: string): boolean {
-    return this.#db.transaction((): boolean => {
+    return observeWrite(this.#w, "central.dropReport", this.#db.transaction((): boolean => {
       if (this.#s.drop.run({ id: turnId, leaseId, now: nowMs }).changes !== 1) return false;
       this.#s.remember.run(DROPPED_REPORT_KEY + turnId, JSON.stringify({ leaseId, at: nowMs, reason: reason.slice(0, 1024) }));
       return true;
-    })();
+    }));
   }
 
   /** Results not yet acknowledged (the status report's `queue.outbox`). */

@@ -2,6 +2,7 @@
  * Gateway lifecycle events: every supervisor state change with its time and reason.
  */
 import type { Db } from "./db.ts";
+import { observeWrite, type WriteObserver } from "./write-faults.ts";
 
 /** A recorded supervisor state change. `at` is epoch ms; `generation` counts gateway spawns. */
 export type GatewayEvent = {
@@ -31,9 +32,12 @@ export class EventStore {
   readonly #kvGet;
   readonly #kvSet;
   readonly #prune;
+  readonly #w: WriteObserver | undefined;
 
-  constructor(db: Db) {
+  /** @param writes told the outcome of every write, under sites `events.<method>` (write-faults.ts) */
+  constructor(db: Db, writes?: WriteObserver) {
     this.#db = db;
+    this.#w = writes;
     this.#insert = db.prepare(
       `INSERT INTO gateway_events (at, generation, state, reason, pid, exit_code, signal)
        VALUES (@at, @generation, @state, @reason, @pid, @exitCode, @signal)`,
@@ -46,7 +50,7 @@ export class EventStore {
 
   /** Append one event; keeps the newest 10,000 so a restart loop cannot grow the file without bound. */
   record(e: NewGatewayEvent): void {
-    this.#db.transaction(() => {
+    observeWrite(this.#w, "events.record", this.#db.transaction(() => {
       this.#insert.run({
         at: e.at,
         generation: e.generation,
@@ -57,7 +61,7 @@ export class EventStore {
         signal: e.signal ?? null,
       });
       this.#prune.run(10_000);
-    })();
+    }));
   }
 
   /** Newest first. */
@@ -79,10 +83,10 @@ export class EventStore {
    * dropped, so the trend stays bounded (about 40,000 rows at one sample per 15 s).
    */
   recordRss(sample: { at: number; generation: number; bytes: number }, keepMs = 7 * 24 * 3_600_000): void {
-    this.#db.transaction(() => {
+    observeWrite(this.#w, "events.recordRss", this.#db.transaction(() => {
       this.#db.prepare(`INSERT INTO rss_samples (at, generation, bytes) VALUES (?, ?, ?)`).run(sample.at, sample.generation, sample.bytes);
       this.#db.prepare(`DELETE FROM rss_samples WHERE at < ?`).run(sample.at - keepMs);
-    })();
+    }));
   }
 
   /** RSS samples since `sinceMs` (epoch ms), oldest first. */
@@ -101,6 +105,6 @@ export class EventStore {
 
   /** Write a bookkeeping value (durable on return). */
   setValue(key: string, value: string): void {
-    this.#kvSet.run(key, value);
+    observeWrite(this.#w, "events.setValue", () => this.#kvSet.run(key, value));
   }
 }

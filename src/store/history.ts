@@ -13,6 +13,7 @@
  */
 import { DROPPED_REPORT_KEY, OUTBOX } from "./central.ts";
 import type { Db } from "./db.ts";
+import { observeWrite, type WriteObserver } from "./write-faults.ts";
 
 /** How long finished turns are kept (the TURN_RETENTION_* settings). Times are ms. */
 export type RetentionPolicy = {
@@ -57,9 +58,12 @@ export const PRUNE_CANDIDATES_SQL = `SELECT id FROM turns INDEXED BY turns_finis
 export class HistoryStore {
   readonly #db: Db;
   readonly #s;
+  readonly #w: WriteObserver | undefined;
 
-  constructor(db: Db) {
+  /** @param writes told the outcome of every write, under the site `history.pruneBatch` (write-faults.ts) */
+  constructor(db: Db, writes?: WriteObserver) {
     this.#db = db;
+    this.#w = writes;
     this.#s = {
       candidates: db.prepare(PRUNE_CANDIDATES_SQL).pluck(),
       deleteTurn: db.prepare(`DELETE FROM turns WHERE id = ? AND state IN ('done', 'failed') AND NOT (${OUTBOX})`),
@@ -78,7 +82,7 @@ export class HistoryStore {
    * @throws SqliteError (e.g. SQLITE_BUSY); then nothing was deleted
    */
   pruneBatch(selections: readonly PruneSelection[]): PruneResult {
-    return this.#db.transaction((): PruneResult => {
+    return observeWrite(this.#w, "history.pruneBatch", this.#db.transaction((): PruneResult => {
       const out = { turns: 0, kv: 0 };
       for (const sel of selections) {
         if (sel.limit <= 0) continue;
@@ -88,6 +92,6 @@ export class HistoryStore {
         }
       }
       return out;
-    })();
+    }));
   }
 }

@@ -10,6 +10,7 @@
  * (`sessionKey`) that several conversations share.
  */
 import type { Db } from "./db.ts";
+import { observeWrite, type WriteObserver } from "./write-faults.ts";
 
 /** Lifecycle state of a turn. */
 export type TurnState = "accepted" | "delivering" | "done" | "failed";
@@ -111,9 +112,12 @@ export const TURN_COUNTS_SQL = `SELECT state, n FROM turn_counts`;
 export class TurnStore {
   readonly #db: Db;
   readonly #stmts;
+  readonly #w: WriteObserver | undefined;
 
-  constructor(db: Db) {
+  /** @param writes told the outcome of every write, under sites `turns.<method>` (write-faults.ts) */
+  constructor(db: Db, writes?: WriteObserver) {
     this.#db = db;
+    this.#w = writes;
     this.#stmts = {
       insert: db.prepare(
         `INSERT INTO turns (id, source, client_key, conversation_id, session_key, message, state, created_at, updated_at)
@@ -168,7 +172,7 @@ export class TurnStore {
    * @throws SqliteError (code `SQLITE_FULL` when the disk is full); nothing is half-written
    */
   insert(t: NewTurn): { turn: Turn; created: boolean } {
-    return this.#db.transaction(() => {
+    return observeWrite(this.#w, "turns.insert", this.#db.transaction(() => {
       if (t.clientKey !== undefined) {
         const prior = this.#stmts.getByClientKey.get(t.clientKey) as Row | undefined;
         if (prior) return { turn: toTurn(prior), created: false };
@@ -176,7 +180,7 @@ export class TurnStore {
       const info = this.#stmts.insert.run({ ...t, clientKey: t.clientKey ?? null });
       const row = this.#stmts.get.get(t.id) as Row;
       return { turn: toTurn(row), created: info.changes === 1 };
-    })();
+    }));
   }
 
   /** The turn with this id, or undefined. */
@@ -202,7 +206,7 @@ export class TurnStore {
    * @returns the updated turn, or undefined if it is already done or failed
    */
   startDelivery(id: string, now: number, timeoutMs: number): Turn | undefined {
-    const info = this.#stmts.startDelivery.run({ id, now, timeoutMs });
+    const info = observeWrite(this.#w, "turns.startDelivery", () => this.#stmts.startDelivery.run({ id, now, timeoutMs }));
     return info.changes === 1 ? this.get(id) : undefined;
   }
 
@@ -214,13 +218,13 @@ export class TurnStore {
    * @returns the updated turn, or undefined if it is not an accepted turn sent before
    */
   resumeDelivery(id: string, now: number, timeoutMs: number): Turn | undefined {
-    const info = this.#stmts.resumeDelivery.run({ id, now, timeoutMs });
+    const info = observeWrite(this.#w, "turns.resumeDelivery", () => this.#stmts.resumeDelivery.run({ id, now, timeoutMs }));
     return info.changes === 1 ? this.get(id) : undefined;
   }
 
   /** Remember the gateway run id (and the gateway generation that accepted it) of a delivering turn. */
   setRun(id: string, runId: string, generation: number, now: number): void {
-    this.#stmts.setRun.run({ id, runId, generation, now });
+    observeWrite(this.#w, "turns.setRun", () => this.#stmts.setRun.run({ id, runId, generation, now }));
   }
 
   /**
@@ -228,17 +232,17 @@ export class TurnStore {
    * request without running it). Clears the run id.
    */
   rekey(id: string, key: string, now: number): void {
-    this.#stmts.rekey.run({ id, key, now });
+    observeWrite(this.#w, "turns.rekey", () => this.#stmts.rekey.run({ id, key, now }));
   }
 
   /** Record the reply. @returns false if the turn was not delivering (already finished): nothing changed. */
   complete(id: string, reply: string, now: number): boolean {
-    return this.#stmts.complete.run({ id, reply, now }).changes === 1;
+    return observeWrite(this.#w, "turns.complete", () => this.#stmts.complete.run({ id, reply, now })).changes === 1;
   }
 
   /** Record a failure with a stable code. @returns false if the turn had already finished. */
   fail(id: string, code: string, message: string, now: number): boolean {
-    return this.#stmts.fail.run({ id, code, message, now }).changes === 1;
+    return observeWrite(this.#w, "turns.fail", () => this.#stmts.fail.run({ id, code, message, now })).changes === 1;
   }
 
   /** Every turn in `delivering`, oldest first (after a restart: the ones to reconcile). */

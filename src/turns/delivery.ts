@@ -7,11 +7,17 @@
  * *reconciled*, not blindly re-sent: the session transcript tells whether the gateway has the
  * message (then its own restart recovery answers it, and we collect that answer) or not (then
  * sending again is safe, and the idempotency key still guards a race). See transcript.ts.
+ *
+ * A SQLite write that fails (a full disk, an I/O error, a lock held elsewhere) stops nothing: the
+ * dispatcher backs off and tries again, and a job keeps its turn until the turn's verdict is
+ * written (store/write-faults.ts), so no turn is left `delivering` without a job.
  */
 import { isGatewayProtocolResponseError } from "@openclaw/gateway-client";
 import type { Logger } from "pino";
+import { backoffDelay } from "../core/backoff.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Turn, TurnStore } from "../store/turns.ts";
+import { untilWritten, WRITE_RETRY, writeErrorCode } from "../store/write-faults.ts";
 import { RunAborts } from "./run-aborts.ts";
 import { agentReplyText, type TranscriptOutcome } from "./transcript.ts";
 import { lookUpTurn } from "./transcript-read.ts";
@@ -53,6 +59,8 @@ export type DeliveryDeps = {
   turns: TurnStore;
   gateway: GatewayPort;
   clock: Clock;
+  /** Returns [0, 1), for the jitter of write retries; default Math.random. */
+  random?: () => number;
   log: Logger;
   policy: DeliveryPolicy;
   /** Called once per turn when it reaches `done` or `failed`. */
@@ -75,6 +83,11 @@ export class TurnDelivery {
   #wake: (() => void) | undefined;
   #draining = false;
   #paused = false;
+  /** Turns left `delivering` by an earlier run are picked up once this read succeeds. */
+  #recovered = false;
+  /** Consecutive failed dispatch writes, and when (monotonic ms) the dispatcher may write again. */
+  #fillFailures = 0;
+  #fillRetryAt = 0;
 
   constructor(deps: DeliveryDeps) {
     this.#d = deps;
@@ -98,6 +111,10 @@ export class TurnDelivery {
     const t = this.#d.turns.get(turnId);
     if (t && t.firstDeliveredAt !== null) this.#stopRun(t);
     return ac !== undefined;
+  }
+
+  #random(): number {
+    return (this.#d.random ?? Math.random)();
   }
 
   /**
@@ -130,15 +147,26 @@ export class TurnDelivery {
    * first. Resolves when the loop stops (in-flight jobs are handled by {@link drain}).
    */
   async run(signal: AbortSignal): Promise<void> {
-    for (const t of this.#d.turns.delivering()) this.#launch(t, "reconcile");
     while (!signal.aborted) {
       this.#aborts.flush();
-      if (!this.#draining && !this.#paused && this.#d.gateway.ready) this.#fill();
+      if (!this.#recovered) this.#recover();
+      const retryInMs = this.#fillRetryAt - this.#d.clock.monotonic();
+      if (!this.#draining && !this.#paused && this.#d.gateway.ready && retryInMs <= 0) this.#fill();
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
-        void this.#d.clock.sleep(1000, signal).then(resolve);
+        void this.#d.clock.sleep(retryInMs > 0 ? retryInMs : 1000, signal).then(resolve);
       });
       this.#wake = undefined;
+    }
+  }
+
+  /** Reconcile the turns an earlier run left `delivering` (once; retried while the read fails). */
+  #recover(): void {
+    try {
+      for (const t of this.#d.turns.delivering()) if (!this.#inFlight.has(t.id)) this.#launch(t, "reconcile");
+      this.#recovered = true;
+    } catch (err) {
+      this.#d.log.error({ err: (err as Error).message, code: writeErrorCode(err) }, "cannot read the turns left delivering; trying again");
     }
   }
 
@@ -169,7 +197,17 @@ export class TurnDelivery {
       // A turn sent before (a central turn claimed again after its lease was lost) goes to the
       // gateway again only if the transcript proves the gateway never got it.
       const sentBefore = t.firstDeliveredAt !== null;
-      const started = sentBefore ? turns.resumeDelivery(t.id, clock.now(), policy.turnTimeoutMs) : turns.startDelivery(t.id, clock.now(), policy.turnTimeoutMs);
+      let started: Turn | undefined;
+      try {
+        started = sentBefore ? turns.resumeDelivery(t.id, clock.now(), policy.turnTimeoutMs) : turns.startDelivery(t.id, clock.now(), policy.turnTimeoutMs);
+        this.#fillFailures = 0;
+      } catch (err) {
+        // The store recorded the failing site for /health; back off before writing again.
+        const delayMs = backoffDelay(this.#fillFailures++, WRITE_RETRY, () => this.#random());
+        this.#fillRetryAt = clock.monotonic() + delayMs;
+        this.#d.log.warn({ turnId: t.id, code: writeErrorCode(err), err: (err as Error).message, retryInMs: delayMs }, "cannot start delivering a turn (SQLite write failed); retrying");
+        return;
+      }
       if (!started) continue;
       free--;
       if (sentBefore) this.#resumed.add(started.id);
@@ -180,15 +218,42 @@ export class TurnDelivery {
   #launch(turn: Turn, mode: Mode): void {
     const abort = new AbortController();
     this.#jobAborts.set(turn.id, abort);
-    const job = this.#deliver(turn, mode, AbortSignal.any([this.#jobs.signal, abort.signal]))
-      .catch((err) => this.#d.log.error({ err, turnId: turn.id }, "turn job crashed; it will be reconciled on restart"))
-      .finally(() => {
-        this.#inFlight.delete(turn.id);
-        this.#jobAborts.delete(turn.id);
-        this.#resumed.delete(turn.id);
-        this.notify();
-      });
+    const job = this.#job(turn, mode, AbortSignal.any([this.#jobs.signal, abort.signal])).finally(() => {
+      this.#inFlight.delete(turn.id);
+      this.#jobAborts.delete(turn.id);
+      this.#resumed.delete(turn.id);
+      this.notify();
+    });
     this.#inFlight.set(turn.id, job);
+  }
+
+  /**
+   * One turn's job: {@link #deliver}, and if that throws (a bug, a failed read), reconcile the
+   * turn again after a backoff, so a turn is never left `delivering` without a job. Ends when
+   * the turn has its verdict or `signal` aborts (lease lost, drain). Never rejects.
+   */
+  async #job(turn: Turn, mode: Mode, signal: AbortSignal): Promise<void> {
+    let t = turn;
+    for (let crashes = 0; !signal.aborted; crashes++) {
+      try {
+        return await this.#deliver(t, crashes === 0 ? mode : "reconcile", signal);
+      } catch (err) {
+        const delayMs = backoffDelay(crashes, WRITE_RETRY, () => this.#random());
+        this.#d.log.error({ err, turnId: t.id, retryInMs: delayMs }, "turn job crashed; reconciling the turn again");
+        await this.#d.clock.sleep(delayMs, signal);
+        try {
+          t = this.#d.turns.get(t.id) ?? t;
+        } catch {
+          // keep the last known row; the next attempt reads again
+        }
+      }
+    }
+  }
+
+  /** Write `write` until it lands (store/write-faults.ts); undefined if `signal` aborted first. */
+  #write<T>(site: string, turnId: string, write: () => T, signal: AbortSignal): Promise<{ value: T } | undefined> {
+    const { clock, log } = this.#d;
+    return untilWritten(site, () => ({ value: write() }), { clock, random: () => this.#random(), log, signal, fields: { turnId } });
   }
 
   async #deliver(turn: Turn, initial: Mode, signal: AbortSignal): Promise<void> {
@@ -218,11 +283,11 @@ export class TurnDelivery {
         }
         if (!sentThisJob) {
           if (t.attempts >= policy.maxAttempts) {
-            return this.#fail(t, "TOO_MANY_ATTEMPTS", `gave up after ${t.attempts} deliveries`);
+            return await this.#fail(t, "TOO_MANY_ATTEMPTS", `gave up after ${t.attempts} deliveries`, signal);
           }
-          const again = turns.startDelivery(t.id, clock.now(), policy.turnTimeoutMs);
-          if (!again) return;
-          t = again;
+          const again = await this.#write("turns.startDelivery", t.id, () => turns.startDelivery(t.id, clock.now(), policy.turnTimeoutMs), signal);
+          if (!again?.value) return;
+          t = again.value;
           sentThisJob = true;
         }
         const generation = gateway.generation;
@@ -235,18 +300,23 @@ export class TurnDelivery {
             signal,
             onAccepted: (p) => {
               const runId = (p as { runId?: unknown })?.runId;
-              turns.setRun(t.id, typeof runId === "string" ? runId : t.id, generation, clock.now());
+              try {
+                turns.setRun(t.id, typeof runId === "string" ? runId : t.id, generation, clock.now());
+              } catch (err) {
+                // Only a hint for reconciling (agent.wait); without it the transcript decides.
+                log.warn({ turnId: t.id, code: writeErrorCode(err), err: (err as Error).message }, "cannot record the turn's run id (SQLite write failed)");
+              }
             },
           },
         );
-        if (res?.status === "ok") return this.#complete(t, agentReplyText(res));
-        return this.#fail(t, "GATEWAY_RUN_FAILED", `run ended with status ${res?.status ?? "unknown"}: ${JSON.stringify(res?.error ?? res?.summary ?? null)}`);
+        if (res?.status === "ok") return await this.#complete(t, agentReplyText(res), signal);
+        return await this.#fail(t, "GATEWAY_RUN_FAILED", `run ended with status ${res?.status ?? "unknown"}: ${JSON.stringify(res?.error ?? res?.summary ?? null)}`, signal);
       } catch (err) {
         if (signal.aborted) return;
         t = turns.get(t.id) ?? t;
         if (isGatewayProtocolResponseError(err)) {
           if (!err.retryable && err.gatewayCode !== "UNAVAILABLE") {
-            return this.#fail(t, err.gatewayCode || err.code, err.message);
+            return await this.#fail(t, err.gatewayCode || err.code, err.message, signal);
           }
           log.info({ turnId: t.id, code: err.gatewayCode, retryAfterMs: err.retryAfterMs }, "gateway asked to retry; reconciling");
           mode = "reconcile";
@@ -273,28 +343,28 @@ export class TurnDelivery {
       const waitMs = Math.min(remaining, 30_000);
       const w = await gateway.request<AgentWait>("agent.wait", { runId: t.runId, timeoutMs: waitMs }, { timeoutMs: waitMs + 5_000, signal });
       if (w?.status === "ok") {
-        this.#complete(t, w.terminalReply?.text ?? "");
+        await this.#complete(t, w.terminalReply?.text ?? "", signal);
         return true;
       }
       if (w?.status === "error") {
-        this.#fail(t, "GATEWAY_RUN_FAILED", w.error ?? "run failed");
+        await this.#fail(t, "GATEWAY_RUN_FAILED", w.error ?? "run failed", signal);
         return true;
       }
     }
     const outcome = await this.#lookUp(t, signal);
     switch (outcome.kind) {
       case "replied":
-        this.#complete(t, outcome.reply);
+        await this.#complete(t, outcome.reply, signal);
         return true;
       case "errored":
-        this.#fail(t, "GATEWAY_RUN_FAILED", outcome.reason);
+        await this.#fail(t, "GATEWAY_RUN_FAILED", outcome.reason, signal);
         return true;
       case "pending":
         // A turn claimed again after a lost lease whose run we stopped: its message is in the
         // session, no answer came and nothing runs there now. Running it again would be a second
         // run of the same turn, so it ends here.
         if (this.#resumed.has(t.id) && outcome.activeRun === false) {
-          this.#fail(t, "RUN_STOPPED", "its run was stopped when its lease was lost, before it answered; it is not run a second time");
+          await this.#fail(t, "RUN_STOPPED", "its run was stopped when its lease was lost, before it answered; it is not run a second time", signal);
           return true;
         }
         return false;
@@ -304,8 +374,8 @@ export class TurnDelivery {
         // The gateway dropped custody of the request without running it and refuses its key.
         const key = `${t.id}~${t.attempts + 1}`;
         this.#d.log.info({ turnId: t.id, state: outcome.state, key }, "gateway abandoned the input; sending again under a new key");
-        this.#d.turns.rekey(t.id, key, this.#d.clock.now());
-        return undefined;
+        const rekeyed = await this.#write("turns.rekey", t.id, () => this.#d.turns.rekey(t.id, key, this.#d.clock.now()), signal);
+        return rekeyed ? undefined : false;
       }
     }
   }
@@ -331,8 +401,8 @@ export class TurnDelivery {
       }
       try {
         const outcome = await this.#lookUp(t, signal);
-        if (outcome.kind === "replied") return this.#complete(t, outcome.reply);
-        if (outcome.kind === "errored") return this.#fail(t, "GATEWAY_RUN_FAILED", outcome.reason);
+        if (outcome.kind === "replied") return await this.#complete(t, outcome.reply, signal);
+        if (outcome.kind === "errored") return await this.#fail(t, "GATEWAY_RUN_FAILED", outcome.reason, signal);
         if (outcome.kind === "pending") this.#stopRun(t);
         break;
       } catch (err) {
@@ -342,7 +412,7 @@ export class TurnDelivery {
       }
     }
     if (signal.aborted) return;
-    this.#fail(t, "TURN_TIMEOUT", `no reply within ${policy.turnTimeoutMs} ms`);
+    await this.#fail(t, "TURN_TIMEOUT", `no reply within ${policy.turnTimeoutMs} ms`, signal);
   }
 
   /** Abort `t`'s run in the gateway (its run id, else the key it was sent under), now or once reachable. */
@@ -350,19 +420,33 @@ export class TurnDelivery {
     this.#aborts.add(t.id, t.sessionKey, t.runId ?? t.idempotencyKey ?? t.id);
   }
 
-  #complete(t: Turn, reply: string): void {
+  /** Record the reply, retrying the write until it lands or `signal` aborts (the turn is then reconciled later). */
+  async #complete(t: Turn, reply: string, signal: AbortSignal): Promise<void> {
     const { turns, clock, log } = this.#d;
-    if (turns.complete(t.id, reply, clock.now())) {
+    const written = await this.#write("turns.complete", t.id, () => turns.complete(t.id, reply, clock.now()), signal);
+    if (written?.value) {
       log.info({ turnId: t.id, conversationId: t.conversationId, attempts: t.attempts }, "turn done");
-      this.#d.onFinished?.(turns.get(t.id)!);
+      this.#finished(t.id);
     }
   }
 
-  #fail(t: Turn, code: string, message: string): void {
+  /** Record a failure, retrying the write as {@link #complete} does. */
+  async #fail(t: Turn, code: string, message: string, signal: AbortSignal): Promise<void> {
     const { turns, clock, log } = this.#d;
-    if (turns.fail(t.id, code, message, clock.now())) {
+    const written = await this.#write("turns.fail", t.id, () => turns.fail(t.id, code, message, clock.now()), signal);
+    if (written?.value) {
       log.warn({ turnId: t.id, code, message }, "turn failed");
-      this.#d.onFinished?.(turns.get(t.id)!);
+      this.#finished(t.id);
+    }
+  }
+
+  /** Tell the daemon a verdict was written; its callback's errors are logged, never the job's. */
+  #finished(id: string): void {
+    try {
+      const t = this.#d.turns.get(id);
+      if (t) this.#d.onFinished?.(t);
+    } catch (err) {
+      this.#d.log.error({ err, turnId: id }, "onFinished failed");
     }
   }
 }
