@@ -98,6 +98,24 @@ export class EventStore {
     }[];
   }
 
+  /**
+   * The highest gateway generation recorded anywhere: the `gateway.generation` counter, the
+   * events, and the generation under which a turn's run was recorded. A counter write that failed
+   * (a full disk) cannot make a later gateway reuse a generation a turn's run id was recorded
+   * under. Scans `turns` once (no index on the column); called once per daemon start.
+   */
+  lastGeneration(): number {
+    const row = this.#db
+      .prepare(
+        `SELECT MAX(g) AS g FROM (
+           SELECT CAST(value AS INTEGER) AS g FROM kv WHERE key = 'gateway.generation'
+           UNION ALL SELECT MAX(generation) FROM gateway_events
+           UNION ALL SELECT MAX(gateway_generation) FROM turns)`,
+      )
+      .get() as { g: number | null };
+    return row.g ?? 0;
+  }
+
   /** Read a bookkeeping value. */
   getValue(key: string): string | undefined {
     return (this.#kvGet.get(key) as { value: string } | undefined)?.value;

@@ -31,7 +31,7 @@ export function clearPidFile(path: string): void {
  * A gateway left running by a previous daemon that was killed: stop it (SIGTERM to its group,
  * SIGKILL after `stopGraceMs` ms), record that as an event, and remove the pid file.
  */
-export async function reapOrphan(o: { pidFile: string; clock: Clock; stopGraceMs: number; events: EventStore; log: Logger }): Promise<void> {
+export async function reapOrphan(o: { pidFile: string; clock: Clock; stopGraceMs: number; events: Pick<EventStore, "record">; log: Logger }): Promise<void> {
   let rec: PidRecord;
   try {
     rec = JSON.parse(readFileSync(o.pidFile, "utf8")) as PidRecord;

@@ -4,10 +4,15 @@
  *
  * Readiness is not decided here: the gateway connection reports `hello-ok` through
  * {@link GatewaySupervisor.markReady} (an open port is not readiness; OPENCLAW_FACTS).
+ *
+ * A failed SQLite write never stops the gateway: state events that cannot be written are written
+ * later, in order (event-journal.ts); the generation counter is written again at the next start.
  */
 import type { Logger } from "pino";
 import type { Clock } from "../core/clock.ts";
 import type { EventStore } from "../store/events.ts";
+import { writeErrorCode } from "../store/write-faults.ts";
+import { EventJournal } from "./event-journal.ts";
 import { spawnChild, type ChildExit, type LaunchSpec, type RunningChild } from "./child.ts";
 import { clearPidFile, reapOrphan, writePidFile } from "./pid-file.ts";
 import type { SpawnFn } from "../core/os-process.ts";
@@ -73,12 +78,15 @@ export class GatewaySupervisor {
   #becameReady = false;
   #lastCause: RestartCause | null = null;
   #wakeBackoff: (() => void) | undefined;
+  readonly #journal: EventJournal;
 
+  /** @throws SqliteError if the store cannot be read (the daemon cannot start) */
   constructor(deps: SupervisorDeps) {
     this.#d = deps;
+    this.#journal = new EventJournal(deps.events, deps.clock, deps.random, deps.log);
     // Generations are unique across daemon restarts, so a run id recorded under one gateway
     // process is never mistaken for a run of a later one.
-    const generation = Number(deps.events.getValue("gateway.generation") ?? "0") || 0;
+    const generation = deps.events.lastGeneration();
     this.#snap = { state: "stopped", pid: null, since: deps.clock.now(), reason: null, generation, restarts: 0, lastExit: null };
   }
 
@@ -117,15 +125,21 @@ export class GatewaySupervisor {
    * Never rejects: every failure becomes a recorded state and a backoff.
    */
   async run(signal: AbortSignal): Promise<void> {
-    const { clock, policy, log, pidFile, events } = this.#d;
-    await reapOrphan({ pidFile, clock, stopGraceMs: policy.stopGraceMs, events, log });
+    const { clock, policy, log, pidFile } = this.#d;
+    this.#journal.start(signal);
+    await reapOrphan({ pidFile, clock, stopGraceMs: policy.stopGraceMs, events: this.#journal, log });
     let history: RestartHistory = { consecutiveFailures: 0 };
     let doctorTried = false;
     // A launch spec prepared while held for a missing prerequisite (#holdUnavailable).
     let pendingSpec: LaunchSpec | undefined;
     while (!signal.aborted) {
       const generation = this.#snap.generation + 1;
-      this.#d.events.setValue("gateway.generation", String(generation));
+      try {
+        this.#d.events.setValue("gateway.generation", String(generation));
+      } catch (err) {
+        // Not needed to run: lastGeneration() also reads the events and turns. Written again next start.
+        log.warn({ generation, code: writeErrorCode(err), err: (err as Error).message }, "cannot persist the gateway generation (SQLite write failed); starting anyway");
+      }
       this.#set({ state: "starting", generation, pid: null, reason: this.#snap.restarts === 0 ? "boot" : "restart" });
       const startedAt = clock.now();
       let cause: RestartCause;
@@ -202,6 +216,7 @@ export class GatewaySupervisor {
       await this.#sleepWakeable(decision.delayMs, signal);
     }
     this.#set({ state: "stopped", pid: null, reason: "daemon stopping" });
+    this.#journal.stop();
   }
 
   /** Stay `failed` with `reason` until {@link wake} (the configuration changed) or shutdown. */
@@ -340,19 +355,15 @@ export class GatewaySupervisor {
     const { exitCode, signal, event, cause, ...rest } = change;
     if (cause !== undefined) this.#lastCause = cause;
     this.#snap = { ...this.#snap, ...rest, since: this.#d.clock.now() };
-    try {
-      this.#d.events.record({
-        at: this.#snap.since,
-        generation: this.#snap.generation,
-        state: event ?? this.#snap.state,
-        reason: change.reason,
-        pid: this.#snap.pid ?? undefined,
-        exitCode,
-        signal,
-      });
-    } catch (err) {
-      this.#d.log.error({ err }, "could not record gateway event");
-    }
+    this.#journal.record({
+      at: this.#snap.since,
+      generation: this.#snap.generation,
+      state: event ?? this.#snap.state,
+      reason: change.reason,
+      pid: this.#snap.pid ?? undefined,
+      exitCode,
+      signal,
+    });
     this.#d.log.info({ state: this.#snap.state, reason: change.reason, generation: this.#snap.generation, pid: this.#snap.pid }, "gateway state");
     this.#d.onState?.(this.snapshot());
   }

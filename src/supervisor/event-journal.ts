@@ -1,0 +1,92 @@
+/**
+ * The supervisor's state events on their way to SQLite (store/events.ts). A write the store
+ * refuses (a full disk, an I/O error, a lock held elsewhere) loses no event: it is kept in memory,
+ * behind it every later one, and all are written in order once the store takes writes again,
+ * retried with backoff (store/write-faults.ts WRITE_RETRY). At most {@link MAX_UNWRITTEN_EVENTS}
+ * are kept; beyond that the oldest are dropped and the count is logged.
+ */
+import type { Logger } from "pino";
+import { backoffDelay } from "../core/backoff.ts";
+import type { Clock } from "../core/clock.ts";
+import type { EventStore, NewGatewayEvent } from "../store/events.ts";
+import { WRITE_RETRY, writeErrorCode } from "../store/write-faults.ts";
+
+/** State events kept in memory while the store refuses writes. */
+export const MAX_UNWRITTEN_EVENTS = 1_000;
+
+/** Records events, holding back and retrying those the store refuses (see the module comment). */
+export class EventJournal {
+  readonly #events: Pick<EventStore, "record">;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #log: Logger;
+  /** Refused events, oldest first, and how many were dropped beyond the bound. */
+  readonly #unwritten: NewGatewayEvent[] = [];
+  #dropped = 0;
+  /** Set while a retry loop runs. */
+  #retry: AbortController | undefined;
+  #running: AbortSignal | undefined;
+
+  constructor(events: Pick<EventStore, "record">, clock: Clock, random: () => number, log: Logger) {
+    this.#events = events;
+    this.#clock = clock;
+    this.#random = random;
+    this.#log = log;
+  }
+
+  /** Retries may run until `signal` aborts or {@link stop}. Without it, refused events wait for the next record(). */
+  start(signal: AbortSignal): void {
+    this.#running = signal;
+  }
+
+  /** No more retries; events still refused are logged as lost. */
+  stop(): void {
+    this.#running = undefined;
+    this.#retry?.abort();
+    if (this.#unwritten.length + this.#dropped > 0) {
+      this.#log.error({ unwritten: this.#unwritten.length, dropped: this.#dropped }, "gateway events could not be written before stopping; they are lost");
+    }
+  }
+
+  /** Append `e` behind any refused before. Never throws. */
+  record(e: NewGatewayEvent): void {
+    this.#unwritten.push(e);
+    if (this.#unwritten.length > MAX_UNWRITTEN_EVENTS) {
+      this.#unwritten.shift();
+      this.#dropped += 1;
+    }
+    if (this.#retry === undefined && !this.#flush()) void this.#retryLoop();
+  }
+
+  /** Write the held-back events in order. @returns true when none is left */
+  #flush(): boolean {
+    try {
+      while (this.#unwritten.length > 0) {
+        this.#events.record(this.#unwritten[0]!);
+        this.#unwritten.shift();
+      }
+      if (this.#dropped > 0) this.#log.warn({ dropped: this.#dropped }, "gateway events were dropped while the store refused writes");
+      this.#dropped = 0;
+      return true;
+    } catch (err) {
+      this.#log.error({ code: writeErrorCode(err), err: (err as Error).message, unwritten: this.#unwritten.length }, "cannot record gateway events (SQLite write failed); retrying");
+      return false;
+    }
+  }
+
+  /** Retry {@link #flush} with backoff until it succeeds or the run ends. Never rejects. */
+  async #retryLoop(): Promise<void> {
+    const running = this.#running;
+    if (running === undefined || running.aborted) return;
+    const stop = (this.#retry = new AbortController());
+    const signal = AbortSignal.any([running, stop.signal]);
+    try {
+      for (let attempt = 0; !signal.aborted; attempt++) {
+        await this.#clock.sleep(backoffDelay(attempt, WRITE_RETRY, this.#random), signal);
+        if (!signal.aborted && this.#flush()) return;
+      }
+    } finally {
+      if (this.#retry === stop) this.#retry = undefined;
+    }
+  }
+}
