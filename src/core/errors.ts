@@ -73,3 +73,14 @@ export class StorageFullError extends SupervisorError {
     super("ERR_STORAGE_FULL", "the data directory's disk is full; the turn was not accepted", { cause });
   }
 }
+
+/**
+ * The turn store cannot take a write now (SQLITE_BUSY: another process holds the write lock;
+ * SQLITE_IOERR: the device failed; ...) and nothing was stored. HTTP 503 with Retry-After.
+ */
+export class StorageUnavailableError extends SupervisorError {
+  /** @param sqliteCode SQLite's extended result code, e.g. `SQLITE_BUSY` */
+  constructor(sqliteCode: string, cause: unknown) {
+    super("ERR_STORAGE_UNAVAILABLE", `the turn store cannot take writes now (${sqliteCode}); nothing was stored; retry later`, { cause });
+  }
+}

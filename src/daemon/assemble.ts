@@ -17,6 +17,7 @@ import { openDb, type Db } from "../store/db.ts";
 import { EventStore } from "../store/events.ts";
 import { loadNativeSqliteBinding } from "../store/native.ts";
 import { TurnStore } from "../store/turns.ts";
+import { WriteFaults } from "../store/write-faults.ts";
 import { runOpenclawDoctor } from "../supervisor/doctor-step.ts";
 import { selectModels } from "../supervisor/gateway-config.ts";
 import { GatewayLaunch, lookUpRuntime } from "../supervisor/launch.ts";
@@ -39,6 +40,8 @@ export type Parts = {
   version: string;
   files: ReturnType<typeof dataDirLayout>;
   db: Db;
+  /** SQLite write sites failing now, fed by every store (for /health and /metrics). */
+  writeFaults: WriteFaults;
   turns: TurnStore;
   events: EventStore;
   /** Central turns (leases, outbox); only with a control plane. */
@@ -65,9 +68,18 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
   const findRuntime = () => resolveGatewayRuntime(runtimeSettingsOf(s));
   const runtime = await lookUpRuntime(findRuntime, log);
   const db = openDb(files.db, { nativeBinding: loadNativeSqliteBinding(s.AGENT_SUPERVISOR_DATA_DIR) });
-  const turns = new TurnStore(db);
-  const events = new EventStore(db);
-  const central = s.CONTROL_PLANE_URL !== undefined ? new CentralTurnStore(db) : undefined;
+  const storeLog = log.child({ subsystem: "store" });
+  const writeFaults = new WriteFaults({
+    now: clock.now,
+    onFailure: (f) => {
+      metrics.storeWriteFailuresTotal.inc({ site: f.site, code: f.code });
+      if (f.failures === 1) storeLog.error({ site: f.site, code: f.code, err: f.message }, "SQLite write failed; /health reports it until a write there succeeds");
+    },
+    onRecovered: (f) => storeLog.info({ site: f.site, failures: f.failures, sinceMs: clock.now() - f.since }, "SQLite writes succeed again"),
+  });
+  const turns = new TurnStore(db, writeFaults);
+  const events = new EventStore(db, writeFaults);
+  const central = s.CONTROL_PLANE_URL !== undefined ? new CentralTurnStore(db, writeFaults) : undefined;
   const gatewayToken = await ensureSecretFile(files.gatewayToken);
   const apiToken = await ensureSecretFile(files.apiToken);
   const launch = new GatewayLaunch({
@@ -140,6 +152,7 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     turns,
     gateway: connection,
     clock,
+    random: host.random,
     log: log.child({ subsystem: "delivery" }),
     policy: { concurrency: s.TURN_CONCURRENCY, turnTimeoutMs: s.TURN_TIMEOUT_MS, maxAttempts: s.TURN_MAX_ATTEMPTS, reconcilePollMs: 1000 },
     onFinished: (t) => {
@@ -158,5 +171,5 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     queueLimit: s.TURN_QUEUE_LIMIT,
     onSubmitted: () => (delivery.notify(), links.status?.poke()),
   });
-  return { s, host, log, version, files, db, turns, events, central, metrics, gatewayToken, apiToken, launch, connection, supervisor, delivery, service, links };
+  return { s, host, log, version, files, db, writeFaults, turns, events, central, metrics, gatewayToken, apiToken, launch, connection, supervisor, delivery, service, links };
 }

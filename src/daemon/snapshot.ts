@@ -5,6 +5,7 @@
  */
 import type { Clock } from "../core/clock.ts";
 import type { HealthSnapshot } from "../health/ports.ts";
+import type { TurnCounts } from "../store/turns.ts";
 import type { MemoryWatchdog } from "../watchdogs/memory.ts";
 import type { Watchdog } from "../watchdogs/watchdog.ts";
 import type { Parts } from "./assemble.ts";
@@ -18,6 +19,7 @@ export class HealthView {
   /** A configuration problem from the control plane (missing secrets, rejected manifest), or null. */
   problem: string | null = null;
   #loopTickAt: number;
+  #lastCounts: TurnCounts = { accepted: 0, delivering: 0, done: 0, failed: 0 };
   #ticker: NodeJS.Timeout | undefined;
   readonly #p: Parts;
   readonly #clock: Clock;
@@ -50,16 +52,17 @@ export class HealthView {
 
   /** Point-in-time view of the daemon. */
   snapshot(): HealthSnapshot {
-    const { supervisor, connection, turns, service, launch, s, links } = this.#p;
+    const { supervisor, connection, service, launch, s, links, writeFaults } = this.#p;
     const syncSnap = links.sync?.snapshot();
     return {
       loopTickAt: this.#loopTickAt,
       gateway: { ...supervisor.snapshot(), openclawVersion: launch.runtime?.openclawVersion ?? null },
       connection: connection.snapshot(),
-      queue: { ...turns.counts(), limit: s.TURN_QUEUE_LIMIT },
+      queue: { ...this.#counts(), limit: s.TURN_QUEUE_LIMIT },
       draining: service.draining,
       memory: this.#memory.snapshot(),
       watchdogs: this.#watchdogs.flatMap((w) => w.check() ?? []),
+      storage: { failing: writeFaults.current() },
       ...(syncSnap
         ? {
             controlPlane: {
@@ -73,11 +76,21 @@ export class HealthView {
     };
   }
 
+  /** Queue counts; the last ones read if SQLite cannot be read now (an I/O error must not break /health). */
+  #counts(): TurnCounts {
+    try {
+      this.#lastCounts = this.#p.turns.counts();
+    } catch (err) {
+      this.#p.log.warn({ err: (err as Error).message }, "cannot read the queue counts; reporting the last ones read");
+    }
+    return this.#lastCounts;
+  }
+
   /** systemd's STATUS= line now. */
   statusLine(): string {
-    const { supervisor, turns, service, connection } = this.#p;
+    const { supervisor, service, connection } = this.#p;
     const sup = supervisor.snapshot();
-    const q = turns.counts();
+    const q = this.#counts();
     return statusLine({
       gatewayState: sup.state,
       reason: sup.reason,

@@ -67,7 +67,7 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
     new MemoryBudgetWatchdog({ workspaceDir: p.files.gateway.workspaceDir, budgetChars: s.MEMORY_BOOTSTRAP_MAX_CHARS, clock }),
     memory,
     new HistoryPruneWatchdog({
-      history: new HistoryStore(p.db),
+      history: new HistoryStore(p.db, p.writeFaults),
       policy: { maxAgeMs: s.TURN_RETENTION_MS, maxCount: s.TURN_RETENTION_COUNT, minAgeMs: s.TURN_RETENTION_MIN_MS },
       clock,
       log: log.child({ subsystem: "history" }),

@@ -47,7 +47,7 @@ export type HealthAppOptions = {
  * - `GET /livez`, `/readyz`, `/health`, `/metrics`: no auth; see {@link probeRoutes}
  *
  * Errors are `{error:{code,message}}`: ERR_QUEUE_FULL → 503 + Retry-After, ERR_DRAINING → 503,
- * ERR_STORAGE_FULL → 507, unknown route → 404 ERR_NOT_FOUND, anything else → 500 ERR_INTERNAL
+ * ERR_STORAGE_FULL → 507, ERR_STORAGE_UNAVAILABLE → 503 + Retry-After, unknown route → 404 ERR_NOT_FOUND, anything else → 500 ERR_INTERNAL
  * (message withheld from the client, logged).
  * @throws Error if `token` is not a valid bearer token
  */
@@ -88,6 +88,8 @@ export function createHealthApp(o: HealthAppOptions): Hono {
           return errorResponse(c, 503, err.code, err.message);
         case "ERR_STORAGE_FULL":
           return errorResponse(c, 507, err.code, err.message);
+        case "ERR_STORAGE_UNAVAILABLE":
+          return errorResponse(c, 503, err.code, err.message, { "Retry-After": retryAfter });
       }
     }
     if (err instanceof HTTPException) return err.getResponse();

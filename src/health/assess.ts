@@ -37,7 +37,8 @@ export type DiskReading = DiskUsage | { error: string };
 
 /**
  * Keys of the checks always present, `{componentName}:{metricName}` as the draft suggests.
- * `control-plane:sync` joins them with a control plane, and each watchdog adds its own key
+ * `control-plane:sync` joins them with a control plane, `store:writes` where the daemon watches
+ * its SQLite writes, and each watchdog adds its own key
  * (e.g. `gateway:memory`, `workspace:memory-md`).
  */
 export type CheckKey = "gateway:process" | "gateway:connection" | "queue:depth" | "disk:free";
@@ -46,7 +47,7 @@ export type CheckKey = "gateway:process" | "gateway:connection" | "queue:depth" 
 export type HealthAssessment = {
   status: HealthStatus;
   output?: string;
-  checks: Record<CheckKey, [HealthCheck]> & { "control-plane:sync"?: [HealthCheck] } & Record<string, [HealthCheck]>;
+  checks: Record<CheckKey, [HealthCheck]> & { "control-plane:sync"?: [HealthCheck]; "store:writes"?: [HealthCheck] } & Record<string, [HealthCheck]>;
 };
 
 const RANK: Record<HealthStatus, number> = { pass: 0, warn: 1, fail: 2 };
@@ -172,6 +173,28 @@ function controlPlaneSync(s: HealthSnapshot, time: string): [HealthCheck] | unde
 }
 
 /**
+ * `fail` while any SQLite write site fails (the daemon retries with backoff, but results are not
+ * being kept meanwhile): the output names each site, its cause, since when and how often.
+ */
+function storeWrites(s: HealthSnapshot, time: string): [HealthCheck] | undefined {
+  const failing = s.storage?.failing;
+  if (failing === undefined) return undefined;
+  const output =
+    failing.length === 0
+      ? null
+      : `SQLite writes failing, retried with backoff: ${failing
+          .map((f) => `${f.site} since ${iso(f.since)} (${f.failures} failure${f.failures === 1 ? "" : "s"}): ${f.code}: ${f.message}`)
+          .join("; ")}`;
+  return check(failing.length === 0 ? "pass" : "fail", output, {
+    componentType: "datastore",
+    observedValue: failing.length,
+    observedUnit: "sites",
+    time,
+    failing: failing.map((f) => ({ ...f, since: iso(f.since), lastAt: iso(f.lastAt) })),
+  });
+}
+
+/**
  * Judge the daemon's health (draft-inadarei-api-health-check). Overall status is the worst check;
  * `output` joins the outputs of the checks that are not `pass`.
  * @param snapshot the daemon state (epoch ms times)
@@ -198,6 +221,8 @@ export function assessHealth(
   }
   const sync = controlPlaneSync(snapshot, time);
   if (sync) checks["control-plane:sync"] = sync;
+  const writes = storeWrites(snapshot, time);
+  if (writes) checks["store:writes"] = writes;
   const all = Object.values(checks).map((v) => v![0]);
   const status = all.reduce<HealthStatus>((w, c) => (RANK[c.status] > RANK[w] ? c.status : w), "pass");
   const outputs = all.flatMap((c) => (c.output === undefined ? [] : [c.output]));

@@ -22,6 +22,11 @@ export type Metrics = {
   gatewayRestartsTotal: Counter<"cause">;
   /** `agent_supervisor_turn_duration_seconds`: accept-to-finish time of finished turns (seconds). */
   turnDurationSeconds: Histogram;
+  /**
+   * `agent_supervisor_store_write_failures_total{site,code}`: SQLite writes that failed, by store
+   * method (a fixed set, store/write-faults.ts) and SQLite result code (`SQLITE_FULL`, `SQLITE_BUSY`, ...).
+   */
+  storeWriteFailuresTotal: Counter<"site" | "code">;
   /** Set the scrape-time gauges from a snapshot and (optionally) a disk reading. */
   observe(snapshot: HealthSnapshot, disk?: DiskReading): void;
 };
@@ -58,6 +63,13 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     registers,
   });
 
+  const storeWriteFailuresTotal = new Counter({
+    name: "agent_supervisor_store_write_failures_total",
+    help: "SQLite writes that failed, by store method and SQLite result code",
+    labelNames: ["site", "code"] as const,
+    registers,
+  });
+
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Gauge<L>({ name: `agent_supervisor_${name}`, help, labelNames, registers });
   const queueTurns = gauge("queue_turns", "Turns in the queue, by state (accepted, delivering)", ["state"]);
@@ -69,13 +81,16 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
   const diskTotal = gauge("disk_total_bytes", "Size of the data directory's filesystem (bytes)");
   const gatewayRss = gauge("gateway_rss_bytes", "Resident memory of the gateway's process tree (bytes)");
   const gatewayRssLimit = gauge("gateway_rss_limit_bytes", "Memory watchdog limit of the gateway's process tree (bytes)");
+  const storeFailingSites = gauge("store_write_failing_sites", "SQLite write sites failing now (0 when every write lands)");
 
   return {
     registry,
     turnsTotal,
     gatewayRestartsTotal,
     turnDurationSeconds,
+    storeWriteFailuresTotal,
     observe(s, disk) {
+      if (s.storage) storeFailingSites.set(s.storage.failing.length);
       queueTurns.set({ state: "accepted" }, s.queue.accepted);
       queueTurns.set({ state: "delivering" }, s.queue.delivering);
       queueLimit.set(s.queue.limit);

@@ -3,6 +3,7 @@
  * wires real implementations in; health/ only reads the types of the rooms below it.
  */
 import type { TurnCounts } from "../store/turns.ts";
+import type { WriteFault } from "../store/write-faults.ts";
 import type { GatewayProcessState, SupervisorSnapshot } from "../supervisor/state.ts";
 import type { TurnsPort, TurnView } from "../turns/turn-view.ts";
 import type { WatchdogCheck } from "../watchdogs/watchdog.ts";
@@ -25,6 +26,8 @@ export type HealthSnapshot = {
   memory?: { bytes: number | null; limitBytes: number; overSinceMs: number | null };
   /** What the watchdogs report (watchdogs/watchdog.ts), each a check of /health, in this order. */
   watchdogs?: WatchdogCheck[];
+  /** SQLite write sites failing now (store/write-faults.ts); absent where writes are not watched. */
+  storage?: { failing: WriteFault[] };
   /** The control-plane link; absent in standalone mode. */
   controlPlane?: {
     /** Claim loop: "active", "backoff", "stopped-auth" (token refused) or "stopped" (draining). */

@@ -5,7 +5,7 @@
  * per claim batch). Callers can wait for a result.
  */
 import { randomUUID } from "node:crypto";
-import { DrainingError, QueueFullError, StorageFullError } from "../core/errors.ts";
+import { DrainingError, QueueFullError, StorageFullError, StorageUnavailableError } from "../core/errors.ts";
 import { sessionKeyFor } from "../gateway/session-key.ts";
 import { toTurnView, type TurnsPort, type TurnView } from "./turn-view.ts";
 import type { AcceptOutcome, CentralTurnStore, ClaimedTurnInput } from "../store/central.ts";
@@ -72,6 +72,9 @@ export class TurnService implements TurnsPort {
       });
     } catch (err) {
       if (isDiskFull(err)) throw new StorageFullError(err);
+      // Any other SQLite result code (SQLITE_BUSY, SQLITE_IOERR_*, ...): the store, not the request.
+      const code = (err as { code?: unknown })?.code;
+      if (typeof code === "string" && code.startsWith("SQLITE_")) throw new StorageUnavailableError(code, err);
       throw err;
     }
     if (result.created) this.#o.onSubmitted();

@@ -21,7 +21,8 @@ export interface TurnsPort {
   /**
    * Accept a turn into the durable queue (it is committed to SQLite before this returns).
    * Idempotent on `idempotencyKey`: a repeat returns the first turn's id with `created: false`.
-   * @throws QueueFullError (ERR_QUEUE_FULL), DrainingError (ERR_DRAINING), StorageFullError (ERR_STORAGE_FULL)
+   * @throws QueueFullError (ERR_QUEUE_FULL), DrainingError (ERR_DRAINING), StorageFullError (ERR_STORAGE_FULL),
+   *   StorageUnavailableError (ERR_STORAGE_UNAVAILABLE: any other SQLite error; nothing was stored)
    */
   submit(input: { conversationId: string; message: string; idempotencyKey?: string | undefined }): {
     turnId: string;

@@ -128,3 +128,41 @@ describe("control-plane:sync check", () => {
     if (expected === "warn") expect(a.output).toMatch(/token|retrying|secrets/);
   });
 });
+
+describe("store:writes (SQLite writes failing, issue 10 item 5)", () => {
+  const at = (s: number) => NOW - s * 1000;
+
+  it("passes with no failing site, and is absent when the daemon does not report writes", () => {
+    const ok = assessHealth({ ...snapshot(NOW), storage: { failing: [] } }, roomyDisk, NOW);
+    expect(ok.checks["store:writes"]![0]).toMatchObject({ status: "pass", observedValue: 0, observedUnit: "sites" });
+    expect(ok.status).toBe("pass");
+    expect(assessHealth(snapshot(NOW), roomyDisk, NOW).checks).not.toHaveProperty("store:writes");
+  });
+
+  it("fails while a site fails, naming each site with its cause, since when and how often", () => {
+    const a = assessHealth(
+      {
+        ...snapshot(NOW),
+        storage: {
+          failing: [
+            { site: "turns.complete", code: "SQLITE_FULL", message: "database or disk is full", since: at(30), lastAt: at(1), failures: 4 },
+            { site: "events.record", code: "SQLITE_FULL", message: "database or disk is full", since: at(20), lastAt: at(2), failures: 2 },
+          ],
+        },
+      },
+      roomyDisk,
+      NOW,
+    );
+    const c = a.checks["store:writes"]![0];
+    expect(c).toMatchObject({ status: "fail", observedValue: 2, componentType: "datastore" });
+    expect(c.output).toBe(
+      "SQLite writes failing, retried with backoff: turns.complete since 2026-03-01T11:59:30.000Z (4 failures): SQLITE_FULL: database or disk is full; " +
+        "events.record since 2026-03-01T11:59:40.000Z (2 failures): SQLITE_FULL: database or disk is full",
+    );
+    expect(c.failing).toEqual([
+      { site: "turns.complete", code: "SQLITE_FULL", message: "database or disk is full", since: "2026-03-01T11:59:30.000Z", lastAt: "2026-03-01T11:59:59.000Z", failures: 4 },
+      { site: "events.record", code: "SQLITE_FULL", message: "database or disk is full", since: "2026-03-01T11:59:40.000Z", lastAt: "2026-03-01T11:59:58.000Z", failures: 2 },
+    ]);
+    expect(a.status).toBe("fail");
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DrainingError, QueueFullError, StorageFullError } from "../../src/core/errors.ts";
+import { DrainingError, QueueFullError, StorageFullError, StorageUnavailableError } from "../../src/core/errors.ts";
 import { harness } from "./harness.ts";
 
 const body = { conversationId: "chat:42@web", message: "hello" };
@@ -60,6 +60,7 @@ describe("POST /v1/turns", () => {
     { err: new QueueFullError(100), status: 503, code: "ERR_QUEUE_FULL", retryAfter: "5" },
     { err: new DrainingError(), status: 503, code: "ERR_DRAINING", retryAfter: null },
     { err: new StorageFullError(new Error("SQLITE_FULL")), status: 507, code: "ERR_STORAGE_FULL", retryAfter: null },
+    { err: new StorageUnavailableError("SQLITE_BUSY", new Error("database is locked")), status: 503, code: "ERR_STORAGE_UNAVAILABLE", retryAfter: "5" },
   ])("maps $code to $status", async ({ err, status, code, retryAfter }) => {
     const h = harness();
     h.turns.submitError = err;

@@ -1,6 +1,7 @@
 /** TurnService over a real SQLite TurnStore. Fake timers only for waitFinished's timeout. */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { DrainingError, QueueFullError, StorageFullError } from "../../src/core/errors.ts";
+import Database from "better-sqlite3";
+import { DrainingError, QueueFullError, StorageFullError, StorageUnavailableError } from "../../src/core/errors.ts";
 import { sessionKeyFor } from "../../src/gateway/session-key.ts";
 import { TurnService } from "../../src/turns/turn-service.ts";
 import { toTurnView } from "../../src/turns/turn-view.ts";
@@ -122,6 +123,26 @@ describe("submit", () => {
     expect(((caught as StorageFullError).cause as { code?: string }).code).toBe("SQLITE_FULL");
     expect(t.turns.counts().accepted).toBe(1);
     expect(submitted).toBe(1);
+  });
+
+  it("maps a write the store cannot take now (real SQLITE_BUSY: another process holds the write lock) to StorageUnavailableError and stores nothing", () => {
+    const s = service();
+    t.db.pragma("busy_timeout = 10");
+    const other = new Database(t.path);
+    other.exec("BEGIN IMMEDIATE");
+    let caught: unknown;
+    try {
+      s.submit({ conversationId: "c", message: "locked out" });
+    } catch (err) {
+      caught = err;
+    } finally {
+      other.exec("ROLLBACK");
+      other.close();
+    }
+    expect(caught).toBeInstanceOf(StorageUnavailableError);
+    expect(caught).toMatchObject({ code: "ERR_STORAGE_UNAVAILABLE", message: "the turn store cannot take writes now (SQLITE_BUSY); nothing was stored; retry later" });
+    expect(t.turns.counts().accepted).toBe(0);
+    expect(s.submit({ conversationId: "c", message: "after" }).created).toBe(true);
   });
 
   it("rethrows other storage errors unchanged", () => {
