@@ -20,6 +20,7 @@ const host: Host = {
   uid: process.getuid?.() ?? 0,
   onSignal: (signal, handler) => void process.on(signal, handler),
   exit: (code) => process.exit(code),
+  onUnhandledRejection: (handler) => void process.on("unhandledRejection", handler),
 };
 
 const out = (line: string) => void process.stdout.write(`${line}\n`);

@@ -20,4 +20,9 @@ export type Host = {
   onSignal: (signal: NodeJS.Signals, handler: (signal: NodeJS.Signals) => void) => void;
   /** End the process at once with `code` (a second stop signal). */
   exit: (code: number) => void;
+  /**
+   * Call `handler` for every promise rejection nobody handled (Node's `unhandledRejection`),
+   * instead of the process crashing; the daemon logs it and goes on. Absent: Node's default.
+   */
+  onUnhandledRejection?: (handler: (reason: unknown) => void) => void;
 };

@@ -7,6 +7,7 @@ import cron from "node-cron";
 import type { LoadedSettings } from "../config/load.ts";
 import { decayPolicyFrom } from "../config/schema.ts";
 import { EXIT } from "../core/errors.ts";
+import { keepRunning } from "../core/keep-running.ts";
 import { createLogger } from "../core/logger.ts";
 import { createSystemdNotifier } from "../core/systemd-notify.ts";
 import { createHealthApp } from "../health/app.ts";
@@ -35,6 +36,12 @@ export async function runDaemon({ settings: s, file }: LoadedSettings, host: Hos
   const { clock } = host;
   const metrics = createMetrics();
   const p = await assemble(s, host, log, metrics, version);
+  // A last resort: every loop below is kept running and never rejects; if a promise still
+  // rejects unhandled (a bug), it is logged and counted, and the daemon and its gateway stay up.
+  host.onUnhandledRejection?.((reason) => {
+    metrics.unhandledRejectionsTotal.inc();
+    log.error({ err: reason }, "unhandled promise rejection (a bug); the daemon goes on");
+  });
   log.info({ version, configFile: file ?? null, dataDir: s.AGENT_SUPERVISOR_DATA_DIR, runtime: p.launch.runtime }, "agent-supervisor starting");
 
   const stop = new AbortController();
@@ -74,9 +81,12 @@ export async function runDaemon({ settings: s, file }: LoadedSettings, host: Hos
   // The unit is up once the local API serves; never held "activating" (and killed by
   // TimeoutStartSec) for a gateway that is slow or cannot start (issue 8).
   void status.sendNow({ READY: "1" });
-  const reporting = status.run(stop.signal);
+  // Each loop is kept running: one that throws is logged and started again after a backoff.
+  const keep = (name: string, loop: () => Promise<void>, o: { signal?: AbortSignal; onCrash?: () => void } = {}) =>
+    keepRunning(name, loop, { signal: o.signal ?? stop.signal, clock, random: host.random, log, onCrash: o.onCrash });
+  const reporting = keep("systemd-status", () => status.run(stop.signal));
   // The watchdogs start here, as systemd's pings must (the first one is due within WatchdogSec).
-  const watching = Promise.all(watchdogs.all.map((w) => w.run(stop.signal)));
+  const watching = Promise.all(watchdogs.all.map((w) => keep(`watchdog:${w.name}`, () => w.run(stop.signal))));
 
   // With a control plane and no provider keys yet, read its secrets before the first start, so the
   // gateway does not begin held in "failed: config" (bounded: the poll loop keeps trying anyway).
@@ -86,14 +96,17 @@ export async function runDaemon({ settings: s, file }: LoadedSettings, host: Hos
     waited.abort();
   }
   if (life.stopping) stop.abort(); // stopped before anything started: start nothing
-  const supervising = p.supervisor.run(stop.signal);
-  const delivering = p.delivery.run(stop.signal);
+  // A crashed supervisor loop may leave its gateway running: kill it; the next loop starts another.
+  const supervising = keep("supervisor", () => p.supervisor.run(stop.signal), { onCrash: () => p.supervisor.killNow() });
+  const delivering = keep("delivery", () => p.delivery.run(stop.signal));
   // The sync loops stop only after the drain, so results of drained turns are still reported.
   const syncStop = new AbortController();
-  const syncing = Promise.all([link?.sync.run(syncStop.signal), link?.poller.run(syncStop.signal)]);
+  const syncing = link
+    ? Promise.all([keep("sync", () => link.sync.run(syncStop.signal), { signal: syncStop.signal }), keep("secrets-poll", () => link.poller.run(syncStop.signal), { signal: syncStop.signal })])
+    : undefined;
   // Memory decay of the workspace on its schedule (a pass also logs MEMORY.md over budget).
   const decaying = s.DECAY_ENABLED
-    ? runDecaySchedule(
+    ? keep("decay", () => runDecaySchedule(
         {
           scheduler: cron,
           expression: s.DECAY_SCHEDULE,
@@ -105,7 +118,7 @@ export async function runDaemon({ settings: s, file }: LoadedSettings, host: Hos
           memoryBudgetChars: s.MEMORY_BOOTSTRAP_MAX_CHARS,
         },
         stop.signal,
-      )
+      ))
     : undefined;
   installRefreshHandler(p, link ? () => link.poller.refresh() : undefined);
 

@@ -27,6 +27,8 @@ export type Metrics = {
    * method (a fixed set, store/write-faults.ts) and SQLite result code (`SQLITE_FULL`, `SQLITE_BUSY`, ...).
    */
   storeWriteFailuresTotal: Counter<"site" | "code">;
+  /** `agent_supervisor_unhandled_rejections_total`: promise rejections nobody handled (bugs; the daemon goes on). */
+  unhandledRejectionsTotal: Counter;
   /** Set the scrape-time gauges from a snapshot and (optionally) a disk reading. */
   observe(snapshot: HealthSnapshot, disk?: DiskReading): void;
 };
@@ -69,6 +71,11 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     labelNames: ["site", "code"] as const,
     registers,
   });
+  const unhandledRejectionsTotal = new Counter({
+    name: "agent_supervisor_unhandled_rejections_total",
+    help: "Promise rejections nobody handled (a bug; logged, and the daemon goes on)",
+    registers,
+  });
 
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Gauge<L>({ name: `agent_supervisor_${name}`, help, labelNames, registers });
@@ -89,6 +96,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     gatewayRestartsTotal,
     turnDurationSeconds,
     storeWriteFailuresTotal,
+    unhandledRejectionsTotal,
     observe(s, disk) {
       if (s.storage) storeFailingSites.set(s.storage.failing.length);
       queueTurns.set({ state: "accepted" }, s.queue.accepted);

@@ -63,6 +63,12 @@ export function writeErrorCode(err: unknown): string {
   return err instanceof Error ? err.name : "UNKNOWN";
 }
 
+/** True for an error of SQLite itself (better-sqlite3's SqliteError: `code` starts with `SQLITE_`). */
+export function isStoreError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code.startsWith("SQLITE_");
+}
+
 /** The sites failing now (see the module comment). */
 export class WriteFaults implements WriteObserver {
   readonly #now: () => number;

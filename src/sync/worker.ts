@@ -9,6 +9,7 @@
  * - status (worker_status.ts): report the runtime status on an interval and on state changes.
  * None of them throws; failures are logged, retried with backoff and shown in {@link SyncWorker.snapshot}.
  */
+import { isStoreError } from "../store/write-faults.ts";
 import { claimLoop } from "./worker_claims.ts";
 import { retryDelayMs } from "./worker_decide.ts";
 import { LoopContext, type SyncSnapshot, type SyncWorkerDeps } from "./worker_context.ts";
@@ -100,7 +101,8 @@ export class SyncWorker {
         await loop(ctx, signal);
         return;
       } catch (err) {
-        ctx.recordError(err);
+        // A SQLite error is the store's, shown in /health store:writes, not a control-plane error.
+        if (!isStoreError(err)) ctx.recordError(err);
         ctx.log.error({ err, loop: name }, "sync loop failed; restarting it after a pause");
         await ctx.deps.clock.sleep(retryDelayMs(err, crashes++, ctx.policy, ctx.deps.random), signal);
       }

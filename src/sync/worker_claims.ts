@@ -2,6 +2,7 @@
  * The claim loop: while delivery has free slots, long-poll the control plane for turns and
  * commit each under its lease before waking delivery.
  */
+import { isStoreError } from "../store/write-faults.ts";
 import type { ClaimedTurn } from "./contract.ts";
 import { classify, ControlPlaneError } from "./errors.ts";
 import { claimSize, idlePauseMs, leaseState, retryDelayMs } from "./worker_decide.ts";
@@ -88,7 +89,7 @@ function acceptTurns(ctx: LoopContext, turns: readonly ClaimedTurn[]): boolean {
       else deliver = true;
     } catch (err) {
       ok = false;
-      ctx.recordError(err);
+      if (!isStoreError(err)) ctx.recordError(err);
       log.error({ err, turnId: t.turnId }, "cannot store a claimed turn; its lease will expire and the control plane offers it again");
     }
   }

@@ -43,16 +43,12 @@ export async function resultsLoop(ctx: LoopContext, signal: AbortSignal): Promis
 async function report(ctx: LoopContext, item: OutboxItem, failures: { n: number }, signal: AbortSignal): Promise<Step> {
   const { deps, policy, log } = ctx;
   const req = resultRequest(item);
+  let ack;
   try {
-    const ack =
+    ack =
       req.op === "complete"
         ? await deps.client.complete(item.turnId, req.body, { signal })
         : await deps.client.fail(item.turnId, req.body, { signal });
-    deps.central.markReported(item.turnId, deps.clock.now());
-    ctx.state.lastReportAt = deps.clock.now();
-    failures.n = 0;
-    log.info({ turnId: item.turnId, op: req.op, duplicate: ack.duplicate, reportAttempts: item.reportAttempts + 1 }, "result reported");
-    return { kind: "next" };
   } catch (err) {
     if (signal.aborted) return { kind: "stop" };
     ctx.recordError(err);
@@ -78,4 +74,11 @@ async function report(ctx: LoopContext, item: OutboxItem, failures: { n: number 
     );
     return { kind: "pause", ms: pauseMs };
   }
+  // A SQLite error here (the ack could not be recorded) goes to the loop's guard, which pauses and
+  // starts the loop again: the result is then reported again and acknowledged as a duplicate.
+  deps.central.markReported(item.turnId, deps.clock.now());
+  ctx.state.lastReportAt = deps.clock.now();
+  failures.n = 0;
+  log.info({ turnId: item.turnId, op: req.op, duplicate: ack.duplicate, reportAttempts: item.reportAttempts + 1 }, "result reported");
+  return { kind: "next" };
 }

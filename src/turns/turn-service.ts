@@ -10,6 +10,7 @@ import { sessionKeyFor } from "../gateway/session-key.ts";
 import { toTurnView, type TurnsPort, type TurnView } from "./turn-view.ts";
 import type { AcceptOutcome, CentralTurnStore, ClaimedTurnInput } from "../store/central.ts";
 import type { TurnSource, TurnStore } from "../store/turns.ts";
+import { isStoreError, writeErrorCode } from "../store/write-faults.ts";
 
 function isDiskFull(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
@@ -73,8 +74,7 @@ export class TurnService implements TurnsPort {
     } catch (err) {
       if (isDiskFull(err)) throw new StorageFullError(err);
       // Any other SQLite result code (SQLITE_BUSY, SQLITE_IOERR_*, ...): the store, not the request.
-      const code = (err as { code?: unknown })?.code;
-      if (typeof code === "string" && code.startsWith("SQLITE_")) throw new StorageUnavailableError(code, err);
+      if (isStoreError(err)) throw new StorageUnavailableError(writeErrorCode(err), err);
       throw err;
     }
     if (result.created) this.#o.onSubmitted();
