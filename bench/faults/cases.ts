@@ -18,6 +18,7 @@ import { memoryBalloon } from "./case_memory.ts";
 import { neverReady } from "./case_never_ready.ts";
 import { rotationDuringStart } from "./case_rotation_start.ts";
 import { skillsUnwritable } from "./case_skills_unwritable.ts";
+import { SQLITE_WRITE_CASES } from "./case_sqlite_writes.ts";
 import { tmpFlood } from "./case_tmp_flood.ts";
 import type { FaultCase } from "./types.ts";
 
@@ -38,6 +39,7 @@ export const CASES: readonly FaultCase[] = [
   rotationDuringStart,
   longTranscript,
   leaseAbort,
+  ...SQLITE_WRITE_CASES,
   daemonSigkill,
   memoryBalloon,
 ];

@@ -13,7 +13,7 @@ import { GatewayConnection } from "../gateway/connection.ts";
 import type { Metrics } from "../health/metrics.ts";
 import { resolveGatewayRuntime, runtimeSettingsOf } from "../runtime/resolve.ts";
 import { CentralTurnStore } from "../store/central.ts";
-import { openDb, type Db } from "../store/db.ts";
+import { DAEMON_BUSY_TIMEOUT_MS, openDb, type Db } from "../store/db.ts";
 import { EventStore } from "../store/events.ts";
 import { loadNativeSqliteBinding } from "../store/native.ts";
 import { TurnStore } from "../store/turns.ts";
@@ -67,7 +67,7 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
   const files = dataDirLayout(s.AGENT_SUPERVISOR_DATA_DIR);
   const findRuntime = () => resolveGatewayRuntime(runtimeSettingsOf(s));
   const runtime = await lookUpRuntime(findRuntime, log);
-  const db = openDb(files.db, { nativeBinding: loadNativeSqliteBinding(s.AGENT_SUPERVISOR_DATA_DIR) });
+  const db = openDb(files.db, { nativeBinding: loadNativeSqliteBinding(s.AGENT_SUPERVISOR_DATA_DIR), busyTimeoutMs: DAEMON_BUSY_TIMEOUT_MS });
   const storeLog = log.child({ subsystem: "store" });
   const writeFaults = new WriteFaults({
     now: clock.now,

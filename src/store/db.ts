@@ -116,10 +116,20 @@ export const MIGRATIONS: readonly string[] = [
 /** Schema version this build writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/**
+ * The daemon's busy timeout (ms). better-sqlite3 is synchronous, so SQLite's busy wait blocks the
+ * whole event loop (the local API, heartbeats, liveness): while another process holds the write
+ * lock, a long wait would freeze the daemon. Every daemon write is retried with backoff by its
+ * loop instead (write-faults.ts), so a short wait suffices for the short transactions of the CLI.
+ */
+export const DAEMON_BUSY_TIMEOUT_MS = 250;
+
 /** Options for {@link openDb}. */
 export type OpenDbOptions = {
   /** A loaded better-sqlite3 addon (`module.exports` of the `.node` file), for the single executable. */
   nativeBinding?: unknown;
+  /** How long a write waits for another connection's write lock before SQLITE_BUSY (ms); default 5000 (CLI commands). */
+  busyTimeoutMs?: number;
 };
 
 /**
@@ -132,7 +142,7 @@ export function openDb(path: string, options: OpenDbOptions = {}): Db {
   const db = new Database(path, options.nativeBinding ? { nativeBinding: options.nativeBinding as string } : {});
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
-  db.pragma("busy_timeout = 5000");
+  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
   db.pragma("foreign_keys = ON");
   migrate(db);
   return db;

@@ -1,9 +1,10 @@
 /**
- * The supervisor's state events on their way to SQLite (store/events.ts). A write the store
- * refuses (a full disk, an I/O error, a lock held elsewhere) loses no event: it is kept in memory,
- * behind it every later one, and all are written in order once the store takes writes again,
- * retried with backoff (store/write-faults.ts WRITE_RETRY). At most {@link MAX_UNWRITTEN_EVENTS}
- * are kept; beyond that the oldest are dropped and the count is logged.
+ * The supervisor's state writes on their way to SQLite (store/events.ts): its state events and
+ * the gateway generation counter. A write the store refuses (a full disk, an I/O error, a lock
+ * held elsewhere) loses no event: it is kept in memory, behind it every later one, and all are
+ * written in order once the store takes writes again, retried with backoff (store/write-faults.ts
+ * WRITE_RETRY); the counter is written after them. At most {@link MAX_UNWRITTEN_EVENTS} are kept;
+ * beyond that the oldest are dropped and the count is logged.
  */
 import type { Logger } from "pino";
 import { backoffDelay } from "../core/backoff.ts";
@@ -16,18 +17,20 @@ export const MAX_UNWRITTEN_EVENTS = 1_000;
 
 /** Records events, holding back and retrying those the store refuses (see the module comment). */
 export class EventJournal {
-  readonly #events: Pick<EventStore, "record">;
+  readonly #events: Pick<EventStore, "record" | "setValue">;
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #log: Logger;
   /** Refused events, oldest first, and how many were dropped beyond the bound. */
   readonly #unwritten: NewGatewayEvent[] = [];
   #dropped = 0;
+  /** The generation counter still to be written, if any. */
+  #generation: number | undefined;
   /** Set while a retry loop runs. */
   #retry: AbortController | undefined;
   #running: AbortSignal | undefined;
 
-  constructor(events: Pick<EventStore, "record">, clock: Clock, random: () => number, log: Logger) {
+  constructor(events: Pick<EventStore, "record" | "setValue">, clock: Clock, random: () => number, log: Logger) {
     this.#events = events;
     this.#clock = clock;
     this.#random = random;
@@ -43,8 +46,8 @@ export class EventJournal {
   stop(): void {
     this.#running = undefined;
     this.#retry?.abort();
-    if (this.#unwritten.length + this.#dropped > 0) {
-      this.#log.error({ unwritten: this.#unwritten.length, dropped: this.#dropped }, "gateway events could not be written before stopping; they are lost");
+    if (this.#unwritten.length + this.#dropped > 0 || this.#generation !== undefined) {
+      this.#log.error({ unwritten: this.#unwritten.length, dropped: this.#dropped, generation: this.#generation }, "gateway events could not be written before stopping; they are lost");
     }
   }
 
@@ -55,6 +58,16 @@ export class EventJournal {
       this.#unwritten.shift();
       this.#dropped += 1;
     }
+    this.#write();
+  }
+
+  /** Store `generation` as the `gateway.generation` counter (after any held-back event). Never throws. */
+  setGeneration(generation: number): void {
+    this.#generation = generation;
+    this.#write();
+  }
+
+  #write(): void {
     if (this.#retry === undefined && !this.#flush()) void this.#retryLoop();
   }
 
@@ -65,11 +78,15 @@ export class EventJournal {
         this.#events.record(this.#unwritten[0]!);
         this.#unwritten.shift();
       }
+      if (this.#generation !== undefined) {
+        this.#events.setValue("gateway.generation", String(this.#generation));
+        this.#generation = undefined;
+      }
       if (this.#dropped > 0) this.#log.warn({ dropped: this.#dropped }, "gateway events were dropped while the store refused writes");
       this.#dropped = 0;
       return true;
     } catch (err) {
-      this.#log.error({ code: writeErrorCode(err), err: (err as Error).message, unwritten: this.#unwritten.length }, "cannot record gateway events (SQLite write failed); retrying");
+      this.#log.error({ code: writeErrorCode(err), err: (err as Error).message, unwritten: this.#unwritten.length }, "cannot record gateway events or the generation (SQLite write failed); retrying");
       return false;
     }
   }

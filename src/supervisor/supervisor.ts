@@ -5,13 +5,12 @@
  * Readiness is not decided here: the gateway connection reports `hello-ok` through
  * {@link GatewaySupervisor.markReady} (an open port is not readiness; OPENCLAW_FACTS).
  *
- * A failed SQLite write never stops the gateway: state events that cannot be written are written
- * later, in order (event-journal.ts); the generation counter is written again at the next start.
+ * A failed SQLite write never stops the gateway: state events and the generation counter that
+ * cannot be written are written later, in order (event-journal.ts).
  */
 import type { Logger } from "pino";
 import type { Clock } from "../core/clock.ts";
 import type { EventStore } from "../store/events.ts";
-import { writeErrorCode } from "../store/write-faults.ts";
 import { EventJournal } from "./event-journal.ts";
 import { spawnChild, type ChildExit, type LaunchSpec, type RunningChild } from "./child.ts";
 import { clearPidFile, reapOrphan, writePidFile } from "./pid-file.ts";
@@ -134,12 +133,8 @@ export class GatewaySupervisor {
     let pendingSpec: LaunchSpec | undefined;
     while (!signal.aborted) {
       const generation = this.#snap.generation + 1;
-      try {
-        this.#d.events.setValue("gateway.generation", String(generation));
-      } catch (err) {
-        // Not needed to run: lastGeneration() also reads the events and turns. Written again next start.
-        log.warn({ generation, code: writeErrorCode(err), err: (err as Error).message }, "cannot persist the gateway generation (SQLite write failed); starting anyway");
-      }
+      // Not needed to run: lastGeneration() also reads the events and turns; retried if refused.
+      this.#journal.setGeneration(generation);
       this.#set({ state: "starting", generation, pid: null, reason: this.#snap.restarts === 0 ? "boot" : "restart" });
       const startedAt = clock.now();
       let cause: RestartCause;

@@ -31,7 +31,11 @@ describe("GatewaySupervisor when SQLite writes fail", () => {
     await waitFor(() => h.sup.snapshot().state === "ready" || rejected !== undefined, "ready", 10_000);
     expect(rejected).toBeUndefined();
     expect(h.sup.snapshot()).toMatchObject({ state: "ready", generation: 1 });
-    expect(h.sink.text()).toContain("cannot persist the gateway generation");
+    expect(h.sink.text()).toContain("cannot record gateway events or the generation");
+    expect(h.db.events.getValue("gateway.generation")).toBeUndefined();
+
+    h.db.db.exec("DROP TRIGGER no_gen_insert; DROP TRIGGER no_gen_update");
+    await waitFor(() => h.db.events.getValue("gateway.generation") === "1", "the counter written once the store takes it", 10_000);
     await stop(h);
   });
 
