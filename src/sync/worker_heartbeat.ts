@@ -100,9 +100,23 @@ function expireLocally(ctx: LoopContext): void {
   }
 }
 
+/**
+ * The lease is gone: record LEASE_LOST and tell delivery to stop the turn. If the store refuses
+ * the write, delivery is told at once all the same (the turn may be someone else's now; its run
+ * must stop) and the error goes to the loop's guard, whose restart finds the lease lost again and
+ * writes it then.
+ */
 function lose(ctx: LoopContext, turnId: string, leaseId: string, reason: string): void {
   const { deps, log } = ctx;
-  if (deps.central.loseLease(turnId, leaseId, deps.clock.now(), reason)) {
+  let inFlight: boolean;
+  try {
+    inFlight = deps.central.loseLease(turnId, leaseId, deps.clock.now(), reason);
+  } catch (err) {
+    log.warn({ turnId, reason }, "lease lost but LEASE_LOST cannot be written yet; stopping the turn now");
+    ctx.call("onLeaseLost", () => deps.onLeaseLost(turnId));
+    throw err;
+  }
+  if (inFlight) {
     log.warn({ turnId, reason }, "lease lost; turn failed with LEASE_LOST and stopped (never reported)");
     ctx.call("onLeaseLost", () => deps.onLeaseLost(turnId));
     ctx.wakes.status.wake();

@@ -66,6 +66,23 @@ describe("SyncWorker when SQLite writes fail", () => {
     expect(fake.cp.count("complete")).toBe(1);
   });
 
+  it("a lost lease whose LEASE_LOST cannot be written still stops the turn's run at once, and is written once possible", async () => {
+    fake.cp.enqueue({ turnId: "t1" });
+    const w = start({ autoDeliver: false });
+    await waitFor(() => w.turns.get("t1") !== undefined, "claimed");
+    w.turns.startDelivery("t1", Date.now(), 600_000);
+    refuse(w, "no_lose", "UPDATE OF lease_lost_at ON turns", "NEW.lease_lost_at IS NOT NULL");
+    fake.cp.leases.get("t1")!.lost = true;
+    await waitFor(() => w.leaseLost.includes("t1"), "delivery told to stop the turn", 3_000);
+    expect(w.turns.get("t1")?.state).toBe("delivering");
+
+    w.db.exec("DROP TRIGGER no_lose");
+    await waitFor(() => w.turns.get("t1")?.errorCode === "LEASE_LOST", "LEASE_LOST written", 5_000);
+    w.worker.notifyResult();
+    await sleep(300);
+    expect(fake.cp.count("complete") + fake.cp.count("fail")).toBe(0);
+  });
+
   it("a claimed turn that cannot be stored is taken when the control plane offers it again, and run once", async () => {
     fake.cp.leaseMs = 400;
     fake.cp.enqueue({ turnId: "t1" });
