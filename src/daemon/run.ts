@@ -116,6 +116,9 @@ export async function runDaemon({ settings: s, file }: LoadedSettings, host: Hos
           now: clock.now,
           log: log.child({ subsystem: "decay" }),
           memoryBudgetChars: s.MEMORY_BOOTSTRAP_MAX_CHARS,
+          writes: p.writeFaults,
+          sleep: clock.sleep,
+          random: host.random,
         },
         stop.signal,
       ))

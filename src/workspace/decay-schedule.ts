@@ -2,11 +2,16 @@
  * Memory decay on a schedule. daemon/run.ts passes the scheduler (node-cron's default export fits
  * {@link CronScheduler}); this module owns no timers. One pass at a time: a tick that fires
  * while a pass is running is skipped. A run a crash left unfinished is resumed at start.
- * Errors are logged, never thrown: decay must not take the daemon down.
+ * Errors are logged, never thrown: decay must not take the daemon down. A pass that fails because
+ * SQLite refused a journal write is reported to the write observer (site `decay.journal`, shown in
+ * /health) and resumed from its journal with backoff (store/write-faults.ts WRITE_RETRY).
  */
 import { resolve } from "node:path";
 import type { Logger } from "pino";
+import { backoffDelay } from "../core/backoff.ts";
+import { systemClock, type Clock } from "../core/clock.ts";
 import type { Db } from "../store/db.ts";
+import { isStoreError, WRITE_RETRY, type WriteObserver } from "../store/write-faults.ts";
 import { resumeDecay, runDecay, type DecayApplyResult } from "./decay-apply.ts";
 import { readMemoryBudget } from "./decay-budget.ts";
 import { DecayJournal } from "./decay-journal.ts";
@@ -31,7 +36,15 @@ export type DecayScheduleDeps = {
   /** When set, each pass also logs a warning if MEMORY.md is over this many chars. */
   memoryBudgetChars?: number | undefined;
   isProcessAlive?: (pid: number) => boolean;
+  /** Told whether each pass could write its journal (site `decay.journal`). */
+  writes?: WriteObserver | undefined;
+  /** For the retry's backoff; default the system clock's sleep and Math.random. */
+  sleep?: Clock["sleep"];
+  random?: () => number;
 };
+
+/** The write site of the decay journal, as /health names it. */
+export const DECAY_JOURNAL_SITE = "decay.journal";
 
 /**
  * Schedule decay passes until `signal` aborts.
@@ -42,13 +55,28 @@ export async function runDecaySchedule(d: DecayScheduleDeps, signal: AbortSignal
   assertDecayPolicy(d.policy);
   if (signal.aborted) return;
   let inFlight: Promise<void> | undefined;
-  const pass = (why: "schedule" | "resume") => {
+  let retrying: Promise<void> | undefined;
+  let storeFailures = 0;
+  const pass = (why: "schedule" | "resume"): Promise<void> => {
     if (inFlight) {
       d.log.warn({ why }, "memory decay still running; this tick is skipped");
       return inFlight;
     }
-    inFlight = onePass(d, why).finally(() => (inFlight = undefined));
+    inFlight = onePass(d, why)
+      .then((storeError) => {
+        if (storeError === undefined) storeFailures = 0;
+        else retrying ??= retryLater();
+      })
+      .finally(() => (inFlight = undefined));
     return inFlight;
+  };
+  // The journal could not be written: resume the pass from it after a backoff (until it can).
+  const retryLater = async (): Promise<void> => {
+    const delayMs = backoffDelay(storeFailures++, WRITE_RETRY, d.random ?? Math.random);
+    d.log.warn({ retryInMs: delayMs }, "memory decay journal write failed; resuming the pass later");
+    await (d.sleep ?? systemClock.sleep)(delayMs, signal);
+    retrying = undefined;
+    if (!signal.aborted) await pass("resume");
   };
   const task = d.scheduler.schedule(d.expression, () => (signal.aborted ? undefined : pass("schedule")), { name: "memory-decay", timezone: d.policy.timeZone, noOverlap: true });
   try {
@@ -59,11 +87,14 @@ export async function runDecaySchedule(d: DecayScheduleDeps, signal: AbortSignal
   }
   await new Promise<void>((res) => signal.addEventListener("abort", () => res(), { once: true }));
   await task.stop();
+  await retrying;
   await inFlight;
 }
 
-async function onePass(d: DecayScheduleDeps, why: "schedule" | "resume"): Promise<void> {
+/** One pass. @returns the SQLite error that stopped it, if one did (else undefined) */
+async function onePass(d: DecayScheduleDeps, why: "schedule" | "resume"): Promise<unknown> {
   const opts = { workspaceDir: d.workspaceDir, db: d.db, now: d.now, policy: d.policy, isProcessAlive: d.isProcessAlive };
+  let storeError: unknown;
   try {
     const result: DecayApplyResult = why === "resume" ? await resumeDecay(opts) : (await runDecay(opts)).result;
     const fields = { why, runs: result.runs.map((r) => r.runId), done: result.done, skipped: result.skipped, failed: result.failed };
@@ -71,11 +102,17 @@ async function onePass(d: DecayScheduleDeps, why: "schedule" | "resume"): Promis
       const failures = result.runs.flatMap((r) => r.steps.filter((s) => s.outcome.status === "failed").map((s) => ({ step: s.step, code: s.outcome.code, detail: s.outcome.detail })));
       d.log.warn({ ...fields, failures }, "memory decay finished with failed steps; their files were left in place");
     } else d.log.info(fields, "memory decay finished");
+    d.writes?.succeeded(DECAY_JOURNAL_SITE);
   } catch (err) {
     d.log.error({ err, why }, "memory decay pass failed");
+    if (isStoreError(err)) {
+      storeError = err;
+      d.writes?.failed(DECAY_JOURNAL_SITE, err);
+    }
   }
   if (d.memoryBudgetChars !== undefined) {
     const check = await readMemoryBudget(d.workspaceDir, d.memoryBudgetChars);
     if (check.status === "warn") d.log.warn({ chars: check.observedValue, budgetChars: d.memoryBudgetChars }, check.output);
   }
+  return storeError;
 }

@@ -93,3 +93,33 @@ describe("runDecaySchedule", () => {
     await expect(runDecaySchedule({ ...deps, policy: { ...policy, trashDir: "memory/.trash" } }, new AbortController().signal)).rejects.toMatchObject({ code: "ERR_CONFIG" });
   });
 });
+
+describe("runDecaySchedule when SQLite refuses the journal's writes (issue 10, item 5)", () => {
+  it("reports the failing pass to the write observer and resumes it with backoff once the journal can be written", async () => {
+    const { ws } = richWorkspace();
+    const { db } = tempDb();
+    const cron = fakeCron();
+    const { lines, log } = fakeLog();
+    const seen: string[] = [];
+    const writes = { failed: (site: string) => seen.push(`failed ${site}`), succeeded: (site: string) => seen.push(`ok ${site}`) };
+    db.exec("CREATE TRIGGER no_step BEFORE UPDATE OF state ON decay_steps WHEN NEW.state = 'done' BEGIN SELECT RAISE(ABORT, 'injected write failure'); END");
+    const ac = new AbortController();
+    const running = runDecaySchedule(
+      { scheduler: cron.scheduler, expression: "30 3 * * *", workspaceDir: ws, db, policy, now, log, writes, random: () => 0 },
+      ac.signal,
+    );
+    await cron.fire();
+    expect(seen).toEqual(["failed decay.journal"]);
+    expect(lines.some((l) => l.level === "error" && l.msg === "memory decay pass failed")).toBe(true);
+
+    db.exec("DROP TRIGGER no_step");
+    const deadline = Date.now() + 10_000;
+    while (!seen.includes("ok decay.journal") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(seen.at(-1)).toBe("ok decay.journal");
+    expect(lines.some((l) => l.msg === "memory decay finished" && l.obj.why === "resume")).toBe(true);
+    expect(new DecayJournal(db, process.pid).unfinished(ws)).toEqual([]);
+    expect(snapshot(ws)["memory-archive/2026-W40.md"]).toBe("file:# W40 roll-up written earlier\n");
+    ac.abort();
+    await running;
+  });
+});
