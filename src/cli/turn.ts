@@ -91,6 +91,8 @@ export async function runTurnCommand(o: TurnCommandOptions): Promise<number> {
  * Pure. Returns null for anything else.
  * - 503 ERR_QUEUE_FULL (with its Retry-After, s) and 503 ERR_DRAINING (a stop or restart is under
  *   way): {@link TempFailError}, exit 75, for they pass on their own and a retry shortly works.
+ * - 503 ERR_STORAGE_UNAVAILABLE (SQLite refused the write: a lock held elsewhere, an I/O error):
+ *   {@link TempFailError}, exit 75; a lock is usually released soon.
  * - 507 ERR_STORAGE_FULL: {@link UnavailableError}, exit 69, not 75: a full disk does not pass on
  *   its own, an operator frees space, and a script retrying on 75 would only loop.
  */
@@ -104,6 +106,12 @@ export function refusalError(e: unknown): SupervisorError | null {
       return new TempFailError(e.code, `${head} The daemon is stopping or restarting; retry once it is back (systemctl status agent-supervisor).`, {
         cause: e,
       });
+    case "ERR_STORAGE_UNAVAILABLE":
+      return new TempFailError(
+        e.code,
+        `${head} ${e.retryAfterS === null ? "Retry shortly" : `Retry in ${e.retryAfterS} s (Retry-After)`}; if it persists, /health store:writes says why.`,
+        { cause: e },
+      );
     case "ERR_STORAGE_FULL":
       // Not `head`: the daemon's own message says "not accepted" too.
       return new UnavailableError(e.code, "the turn was not accepted, nothing was stored: the disk of the daemon's data directory is full. Free space on it (agent-supervisor doctor shows it), then retry.", {

@@ -10,6 +10,11 @@ describe("refusalError", () => {
     { e: new ApiError("ERR_QUEUE_FULL", "turn queue is full", { status: 503 }), exit: 75, says: "Retry shortly." },
     { e: new ApiError("ERR_DRAINING", "shutting down", { status: 503 }), exit: 75, says: "retry once it is back" },
     { e: new ApiError("ERR_STORAGE_FULL", "disk full", { status: 507 }), exit: 69, says: "Free space on it" },
+    {
+      e: new ApiError("ERR_STORAGE_UNAVAILABLE", "the turn store cannot take writes now (SQLITE_BUSY); nothing was stored; retry later", { status: 503, retryAfterS: 5 }),
+      exit: 75,
+      says: "Retry in 5 s (Retry-After); if it persists, /health store:writes says why.",
+    },
   ])("$e.code (HTTP $e.status) → exit $exit, nothing stored", ({ e, exit, says }) => {
     const r = refusalError(e);
     expect(r?.code).toBe(e.code);
