@@ -3,6 +3,7 @@
  * stand-in cases first, then the real-gateway ones (which share one booted daemon; the memory
  * case boots its own and runs last).
  */
+import { claimsNotReady } from "./case_claims_not_ready.ts";
 import { clockSkew } from "./case_clock_skew.ts";
 import { controlPlaneOutage } from "./case_control_plane.ts";
 import { cpProxy404, cpUnknownFields } from "./case_cp_answers.ts";
@@ -29,6 +30,7 @@ export const CASES: readonly FaultCase[] = [
   tmpFlood,
   diskFull,
   decayKill,
+  claimsNotReady,
   gatewaySigkill,
   gatewaySigstop,
   controlPlaneOutage,

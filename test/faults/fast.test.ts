@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { claimsNotReady } from "../../bench/faults/case_claims_not_ready.ts";
 import { decayKill } from "../../bench/faults/case_decay_kill.ts";
 import { diskFull } from "../../bench/faults/case_disk_full.ts";
 import { exit78 } from "../../bench/faults/case_exit78.ts";
@@ -34,7 +35,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe("fault injection with stand-in gateways", () => {
   it("lists exactly the stand-in cases as fast", () => {
-    expect(FAST_CASES.map((c) => c.id)).toEqual(["never-ready", "exit-78", "tmp-flood", "disk-full", "decay-kill"]);
+    expect(FAST_CASES.map((c) => c.id)).toEqual(["never-ready", "exit-78", "tmp-flood", "disk-full", "decay-kill", "claims-not-ready"]);
     expect(FAST_CASES.every((c) => !c.realGateway)).toBe(true);
   });
 
@@ -83,5 +84,13 @@ describe("fault injection with stand-in gateways", () => {
     expect(r.detectedMs).not.toBeNull();
     expect(r.detectedMs!).toBeLessThan(30_000);
     expect(r.notes).toContain("workspace identical to an uninterrupted pass");
+  }, 90_000);
+
+  it("while the gateway cannot run turns, nothing is claimed: the turn stays queued for another runtime (issue 10, item 7)", async () => {
+    const r = await run(claimsNotReady);
+    expect(r.detectedMs).not.toBeNull();
+    expect(r.notes).toContain("the turn stayed queued with 0 leases");
+    expect(r.notes).toContain("claimed by the second runtime: yes");
+    expect(r.notes).not.toContain("gateway ready");
   }, 90_000);
 });
