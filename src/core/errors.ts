@@ -75,12 +75,12 @@ export class StorageFullError extends SupervisorError {
 }
 
 /**
- * The turn store cannot take a write now (SQLITE_BUSY: another process holds the write lock;
+ * The turn store cannot be used now (SQLITE_BUSY: another process holds the write lock;
  * SQLITE_IOERR: the device failed; ...) and nothing was stored. HTTP 503 with Retry-After.
  */
 export class StorageUnavailableError extends SupervisorError {
   /** @param sqliteCode SQLite's extended result code, e.g. `SQLITE_BUSY` */
   constructor(sqliteCode: string, cause: unknown) {
-    super("ERR_STORAGE_UNAVAILABLE", `the turn store cannot take writes now (${sqliteCode}); nothing was stored; retry later`, { cause });
+    super("ERR_STORAGE_UNAVAILABLE", `the turn store is unavailable now (${sqliteCode}); nothing was changed; retry later`, { cause });
   }
 }

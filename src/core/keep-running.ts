@@ -13,7 +13,7 @@ export const LOOP_RESTART = { initialMs: 1_000, maxMs: 60_000 } as const;
 
 /**
  * Run `loop` until it returns or `signal` aborts, starting it again after a backoff whenever it
- * rejects.
+ * rejects. The backoff starts afresh when the loop ran at least `policy.maxMs` before failing.
  * @param name for the log (`loop` field)
  * @param o.onCrash called after each crash, before the pause (e.g. kill what the loop left running); must not throw
  * @param o.policy the restart backoff (ms); default {@link LOOP_RESTART}
@@ -24,16 +24,20 @@ export async function keepRunning(
   loop: () => Promise<void>,
   o: { signal: AbortSignal; clock: Clock; random: () => number; log: Logger; policy?: { initialMs: number; maxMs: number }; onCrash?: (err: unknown) => void },
 ): Promise<void> {
+  const policy = o.policy ?? LOOP_RESTART;
   for (let crashes = 0; ; crashes++) {
+    const startedAt = o.clock.monotonic();
     try {
       await loop();
       return;
     } catch (err) {
+      // A loop that ran at least the longest pause before failing starts its backoff afresh.
+      if (o.clock.monotonic() - startedAt >= policy.maxMs) crashes = 0;
       if (o.signal.aborted) {
         o.log.error({ err, loop: name }, "daemon loop failed while stopping");
         return;
       }
-      const retryInMs = backoffDelay(crashes, o.policy ?? LOOP_RESTART, o.random);
+      const retryInMs = backoffDelay(crashes, policy, o.random);
       o.log.error({ err, loop: name, retryInMs }, "daemon loop crashed; starting it again");
       try {
         o.onCrash?.(err);

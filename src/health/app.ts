@@ -5,7 +5,8 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { SupervisorError } from "../core/errors.ts";
+import { StorageUnavailableError, SupervisorError } from "../core/errors.ts";
+import { isStoreError, writeErrorCode } from "../store/write-faults.ts";
 import { DEFAULT_HEALTH_THRESHOLDS, type HealthThresholds } from "./assess.ts";
 import { bearerAuth } from "./auth.ts";
 import type { Metrics } from "./metrics.ts";
@@ -93,6 +94,12 @@ export function createHealthApp(o: HealthAppOptions): Hono {
       }
     }
     if (err instanceof HTTPException) return err.getResponse();
+    // SQLite itself failed (a read or write the turn service did not map): the store, not the request.
+    if (isStoreError(err)) {
+      const mapped = new StorageUnavailableError(writeErrorCode(err), err);
+      o.log?.error({ err, method: c.req.method, path: c.req.path }, "local API request failed: SQLite error");
+      return errorResponse(c, 503, mapped.code, mapped.message, { "Retry-After": retryAfter });
+    }
     o.log?.error({ err, method: c.req.method, path: c.req.path }, "local API request failed");
     return errorResponse(c, 500, HTTP_ERR.INTERNAL, "internal error; see the agent-supervisor log");
   });

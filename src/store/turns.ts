@@ -139,11 +139,13 @@ export class TurnStore {
                 idempotency_key = COALESCE(idempotency_key, id),
                 first_delivered_at = COALESCE(first_delivered_at, @now),
                 deadline_at = COALESCE(deadline_at, @now + @timeoutMs)
-          WHERE id = @id AND state IN ('accepted', 'delivering')`,
+          WHERE id = @id AND state IN ('accepted', 'delivering')
+          RETURNING *`,
       ),
       resumeDelivery: db.prepare(
         `UPDATE turns SET state = 'delivering', updated_at = @now, deadline_at = COALESCE(deadline_at, @now + @timeoutMs)
-          WHERE id = @id AND state = 'accepted' AND first_delivered_at IS NOT NULL`,
+          WHERE id = @id AND state = 'accepted' AND first_delivered_at IS NOT NULL
+          RETURNING *`,
       ),
       setRun: db.prepare(
         `UPDATE turns SET run_id = @runId, gateway_generation = @generation, updated_at = @now
@@ -206,8 +208,9 @@ export class TurnStore {
    * @returns the updated turn, or undefined if it is already done or failed
    */
   startDelivery(id: string, now: number, timeoutMs: number): Turn | undefined {
-    const info = observeWrite(this.#w, "turns.startDelivery", () => this.#stmts.startDelivery.run({ id, now, timeoutMs }));
-    return info.changes === 1 ? this.get(id) : undefined;
+    // One statement (RETURNING): no read after the write that could fail on its own.
+    const row = observeWrite(this.#w, "turns.startDelivery", () => this.#stmts.startDelivery.get({ id, now, timeoutMs })) as Row | undefined;
+    return row ? toTurn(row) : undefined;
   }
 
   /**
@@ -218,8 +221,8 @@ export class TurnStore {
    * @returns the updated turn, or undefined if it is not an accepted turn sent before
    */
   resumeDelivery(id: string, now: number, timeoutMs: number): Turn | undefined {
-    const info = observeWrite(this.#w, "turns.resumeDelivery", () => this.#stmts.resumeDelivery.run({ id, now, timeoutMs }));
-    return info.changes === 1 ? this.get(id) : undefined;
+    const row = observeWrite(this.#w, "turns.resumeDelivery", () => this.#stmts.resumeDelivery.get({ id, now, timeoutMs })) as Row | undefined;
+    return row ? toTurn(row) : undefined;
   }
 
   /** Remember the gateway run id (and the gateway generation that accepted it) of a delivering turn. */

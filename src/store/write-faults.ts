@@ -7,9 +7,10 @@
  * land (a turn's verdict, the start of a delivery).
  *
  * A site is one write method of a store (`turns.complete`, `central.extendLease`, ...). It stops
- * failing when a write there succeeds, or once writes elsewhere have succeeded for
- * {@link WRITE_FAULT_SETTLE_MS} after its last failure (a site only its caller retries, like a
- * local submit, must not keep /health failing after the disk was freed).
+ * failing when a write there succeeds, or when a write elsewhere succeeded after its last failure
+ * and {@link WRITE_FAULT_SETTLE_MS} have passed since that failure (a site only its caller retries,
+ * like a local submit, must not keep /health failing after the disk was freed and the daemon went
+ * idle; a site retried with backoff fails again well within that time, so it stays).
  */
 import type { Logger } from "pino";
 import { backoffDelay } from "../core/backoff.ts";
@@ -76,6 +77,8 @@ export class WriteFaults implements WriteObserver {
   readonly #onFailure: ((fault: WriteFault, err: unknown) => void) | undefined;
   readonly #onRecovered: ((fault: WriteFault) => void) | undefined;
   readonly #faults = new Map<string, WriteFault>();
+  /** The latest successful write anywhere (epoch ms). */
+  #lastSuccessAt = Number.NEGATIVE_INFINITY;
 
   /**
    * @param o.now epoch ms
@@ -109,18 +112,23 @@ export class WriteFaults implements WriteObserver {
   /** @inheritdoc */
   succeeded(site: string): void {
     if (this.#faults.size === 0) return;
-    const at = this.#now();
-    for (const f of this.#faults.values()) {
-      if (f.site === site || at - f.lastAt >= this.#settleMs) {
-        this.#faults.delete(f.site);
-        this.#onRecovered?.(f);
-      }
-    }
+    this.#lastSuccessAt = this.#now();
+    const f = this.#faults.get(site);
+    if (f) this.#recovered(f);
   }
 
-  /** The sites failing now, the longest-failing first. */
+  /** The sites failing now, the longest-failing first (settled ones are dropped here; see the module comment). */
   current(): WriteFault[] {
+    const at = this.#now();
+    for (const f of this.#faults.values()) {
+      if (this.#lastSuccessAt > f.lastAt && at - f.lastAt >= this.#settleMs) this.#recovered(f);
+    }
     return [...this.#faults.values()].sort((a, b) => a.since - b.since);
+  }
+
+  #recovered(f: WriteFault): void {
+    this.#faults.delete(f.site);
+    this.#onRecovered?.(f);
   }
 }
 

@@ -20,6 +20,9 @@ import { Wakeup } from "./worker_wakeup.ts";
 
 export type { ClaimingState, StatusSnapshotInput, SyncPolicy, SyncSnapshot, SyncWorkerDeps } from "./worker_context.ts";
 
+/** A loop that ran this long before it failed is restarted after the shortest pause again (ms). */
+const HEALTHY_RUN_MS = 60_000;
+
 /** Runs the sync loops. One instance per daemon run; {@link run} once. */
 export class SyncWorker {
   readonly #ctx: LoopContext;
@@ -97,10 +100,13 @@ export class SyncWorker {
     const ctx = this.#ctx;
     let crashes = 0;
     while (!signal.aborted) {
+      const startedAt = ctx.deps.clock.monotonic();
       try {
         await loop(ctx, signal);
         return;
       } catch (err) {
+        // A loop that ran well for a while before this failure starts its backoff afresh.
+        if (ctx.deps.clock.monotonic() - startedAt >= HEALTHY_RUN_MS) crashes = 0;
         // A SQLite error is the store's, shown in /health store:writes, not a control-plane error.
         if (!isStoreError(err)) ctx.recordError(err);
         ctx.log.error({ err, loop: name }, "sync loop failed; restarting it after a pause");

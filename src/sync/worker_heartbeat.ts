@@ -60,6 +60,7 @@ async function beat(ctx: LoopContext, leases: readonly LiveLease[], signal: Abor
       return;
     }
     ctx.state.lastHeartbeatAt = deps.clock.now();
+    const failed = new StoreFailures();
     for (const l of answer) {
       if (!asked.has(`${l.turnId}\u0000${l.leaseId}`)) {
         log.warn({ turnId: l.turnId }, "heartbeat answer names a lease we did not send; ignored");
@@ -67,11 +68,34 @@ async function beat(ctx: LoopContext, leases: readonly LiveLease[], signal: Abor
       }
       if (l.status === "extended") {
         const ttlMs = l.leaseTtlMs ?? Date.parse(l.leaseExpiresAt) - deps.clock.now();
-        deps.central.extendLease(l.turnId, l.leaseId, ctx.leases.granted(l.turnId, l.leaseId, ttlMs));
+        // The in-memory lease clock decides; the stored expiry is the host's estimate, for status
+        // and restarts, so a refused write changes nothing now (and is not retried).
+        const expiresAt = ctx.leases.granted(l.turnId, l.leaseId, ttlMs);
+        try {
+          deps.central.extendLease(l.turnId, l.leaseId, expiresAt);
+        } catch (err) {
+          log.warn({ turnId: l.turnId, err: (err as Error).message }, "cannot store a lease extension (SQLite write failed); the lease is kept in memory");
+        }
       } else {
-        lose(ctx, l.turnId, l.leaseId, `control plane: lease lost (${l.reason})`);
+        failed.run(() => lose(ctx, l.turnId, l.leaseId, `control plane: lease lost (${l.reason})`));
       }
     }
+    failed.rethrow();
+  }
+}
+
+/** Run every step even if some throw; {@link rethrow} then throws the first error, for the loop's guard to retry. */
+class StoreFailures {
+  #first: { err: unknown } | undefined;
+  run(step: () => void): void {
+    try {
+      step();
+    } catch (err) {
+      this.#first ??= { err };
+    }
+  }
+  rethrow(): void {
+    if (this.#first) throw this.#first.err;
   }
 }
 
@@ -92,12 +116,14 @@ function hoarded(ctx: LoopContext, l: LiveLease): boolean {
 
 /** Leases whose time ran out without a successful heartbeat are lost: the turn may already be someone else's. */
 function expireLocally(ctx: LoopContext): void {
+  const failed = new StoreFailures();
   for (const l of ctx.deps.central.liveLeases()) {
     const leftMs = ctx.leases.leftMs(l);
     if (leaseState({ expiresAt: leftMs }, 0) === "expired") {
-      lose(ctx, l.turnId, l.leaseId, `lease ran out ${Math.round(-leftMs)} ms ago (monotonic clock) without a successful heartbeat`);
+      failed.run(() => lose(ctx, l.turnId, l.leaseId, `lease ran out ${Math.round(-leftMs)} ms ago (monotonic clock) without a successful heartbeat`));
     }
   }
+  failed.rethrow();
 }
 
 /**

@@ -13,59 +13,16 @@
  * written (store/write-faults.ts), so no turn is left `delivering` without a job.
  */
 import { isGatewayProtocolResponseError } from "@openclaw/gateway-client";
-import type { Logger } from "pino";
 import { backoffDelay } from "../core/backoff.ts";
-import type { Clock } from "../core/clock.ts";
-import type { Turn, TurnStore } from "../store/turns.ts";
-import { untilWritten, WRITE_RETRY, writeErrorCode } from "../store/write-faults.ts";
+import type { Turn } from "../store/turns.ts";
+import { WRITE_RETRY, writeErrorCode } from "../store/write-faults.ts";
+import { EXPIRY_CHECK_MS, type DeliveryDeps } from "./delivery-ports.ts";
 import { RunAborts } from "./run-aborts.ts";
 import { agentReplyText, type TranscriptOutcome } from "./transcript.ts";
 import { lookUpTurn } from "./transcript-read.ts";
+import { Verdicts } from "./verdicts.ts";
 
-/** Limits, in milliseconds and counts. */
-export type DeliveryPolicy = {
-  /** Turns in flight at once. */
-  concurrency: number;
-  /** A turn's deadline, from its first delivery. */
-  turnTimeoutMs: number;
-  /** Sends of one turn before it fails with TOO_MANY_ATTEMPTS. */
-  maxAttempts: number;
-  /** Pause between transcript checks while a recovered turn is still running. */
-  reconcilePollMs: number;
-  /**
-   * After a turn's deadline, how long to wait for the gateway to be reachable to read the
-   * transcript before failing it with TURN_TIMEOUT (ms; default {@link EXPIRY_CHECK_MS}).
-   */
-  expiryCheckMs?: number;
-};
-
-/** Default {@link DeliveryPolicy.expiryCheckMs}: the gateway's default startup timeout (ms). */
-export const EXPIRY_CHECK_MS = 240_000;
-
-/** What delivery needs from the gateway connection. */
-export type GatewayPort = {
-  readonly ready: boolean;
-  readonly generation: number;
-  waitReady(signal: AbortSignal): Promise<void>;
-  request<T>(
-    method: string,
-    params: unknown,
-    opts?: { expectFinal?: boolean; timeoutMs?: number | null; onAccepted?: (payload: unknown) => void; signal?: AbortSignal },
-  ): Promise<T>;
-};
-
-/** Collaborators. */
-export type DeliveryDeps = {
-  turns: TurnStore;
-  gateway: GatewayPort;
-  clock: Clock;
-  /** Returns [0, 1), for the jitter of write retries; default Math.random. */
-  random?: () => number;
-  log: Logger;
-  policy: DeliveryPolicy;
-  /** Called once per turn when it reaches `done` or `failed`. */
-  onFinished?: (turn: Turn) => void;
-};
+export { EXPIRY_CHECK_MS, type DeliveryDeps, type DeliveryPolicy, type GatewayPort } from "./delivery-ports.ts";
 
 type Mode = "send" | "reconcile";
 type AgentFinal = { runId?: string; status?: string; summary?: string; error?: unknown; result?: unknown };
@@ -78,8 +35,11 @@ export class TurnDelivery {
   readonly #jobAborts = new Map<string, AbortController>();
   readonly #jobs = new AbortController();
   readonly #aborts: RunAborts;
+  readonly #verdicts: Verdicts;
   /** Turns claimed again after a lost lease, whose earlier run this daemon stopped. */
   readonly #resumed = new Set<string>();
+  /** What each job knows of its turn's run (session, run id or key), to stop it when the store cannot be read. */
+  readonly #runs = new Map<string, { sessionKey: string; runId: string }>();
   #wake: (() => void) | undefined;
   #draining = false;
   #paused = false;
@@ -92,6 +52,7 @@ export class TurnDelivery {
   constructor(deps: DeliveryDeps) {
     this.#d = deps;
     this.#aborts = new RunAborts(deps.gateway, deps.log);
+    this.#verdicts = new Verdicts({ turns: deps.turns, clock: deps.clock, random: () => this.#random(), log: deps.log, onFinished: deps.onFinished });
   }
 
   /** Number of turns being delivered right now. */
@@ -108,8 +69,15 @@ export class TurnDelivery {
   abortTurn(turnId: string): boolean {
     const ac = this.#jobAborts.get(turnId);
     ac?.abort();
-    const t = this.#d.turns.get(turnId);
-    if (t && t.firstDeliveredAt !== null) this.#stopRun(t);
+    try {
+      const t = this.#d.turns.get(turnId);
+      if (t && t.firstDeliveredAt !== null) this.#stopRun(t);
+    } catch (err) {
+      // The store cannot be read: stop the run the job knew of (another runtime may run the turn now).
+      const run = this.#runs.get(turnId);
+      this.#d.log.warn({ turnId, err: (err as Error).message, run }, "cannot read the turn whose lease was lost; stopping the run its job knew of");
+      if (run) this.#aborts.add(turnId, run.sessionKey, run.runId);
+    }
     return ac !== undefined;
   }
 
@@ -188,6 +156,19 @@ export class TurnDelivery {
   }
 
   #fill(): void {
+    try {
+      this.#fillOnce();
+      this.#fillFailures = 0;
+    } catch (err) {
+      // A read or write of the store failed (it recorded a failing write for /health): back off.
+      const delayMs = backoffDelay(this.#fillFailures++, WRITE_RETRY, () => this.#random());
+      this.#fillRetryAt = this.#d.clock.monotonic() + delayMs;
+      this.#d.log.warn({ code: writeErrorCode(err), err: (err as Error).message, retryInMs: delayMs }, "cannot start delivering turns (SQLite failed); retrying");
+    }
+  }
+
+  /** Start what may start now. @throws SqliteError (nothing half-done: each start is one statement) */
+  #fillOnce(): void {
     const { turns, clock, policy } = this.#d;
     let free = policy.concurrency - this.#inFlight.size;
     if (free <= 0) return;
@@ -197,17 +178,7 @@ export class TurnDelivery {
       // A turn sent before (a central turn claimed again after its lease was lost) goes to the
       // gateway again only if the transcript proves the gateway never got it.
       const sentBefore = t.firstDeliveredAt !== null;
-      let started: Turn | undefined;
-      try {
-        started = sentBefore ? turns.resumeDelivery(t.id, clock.now(), policy.turnTimeoutMs) : turns.startDelivery(t.id, clock.now(), policy.turnTimeoutMs);
-        this.#fillFailures = 0;
-      } catch (err) {
-        // The store recorded the failing site for /health; back off before writing again.
-        const delayMs = backoffDelay(this.#fillFailures++, WRITE_RETRY, () => this.#random());
-        this.#fillRetryAt = clock.monotonic() + delayMs;
-        this.#d.log.warn({ turnId: t.id, code: writeErrorCode(err), err: (err as Error).message, retryInMs: delayMs }, "cannot start delivering a turn (SQLite write failed); retrying");
-        return;
-      }
+      const started = sentBefore ? turns.resumeDelivery(t.id, clock.now(), policy.turnTimeoutMs) : turns.startDelivery(t.id, clock.now(), policy.turnTimeoutMs);
       if (!started) continue;
       free--;
       if (sentBefore) this.#resumed.add(started.id);
@@ -218,9 +189,11 @@ export class TurnDelivery {
   #launch(turn: Turn, mode: Mode): void {
     const abort = new AbortController();
     this.#jobAborts.set(turn.id, abort);
+    this.#runs.set(turn.id, { sessionKey: turn.sessionKey, runId: turn.runId ?? turn.idempotencyKey ?? turn.id });
     const job = this.#job(turn, mode, AbortSignal.any([this.#jobs.signal, abort.signal])).finally(() => {
       this.#inFlight.delete(turn.id);
       this.#jobAborts.delete(turn.id);
+      this.#runs.delete(turn.id);
       this.#resumed.delete(turn.id);
       this.notify();
     });
@@ -250,12 +223,6 @@ export class TurnDelivery {
     }
   }
 
-  /** Write `write` until it lands (store/write-faults.ts); undefined if `signal` aborted first. */
-  #write<T>(site: string, turnId: string, write: () => T, signal: AbortSignal): Promise<{ value: T } | undefined> {
-    const { clock, log } = this.#d;
-    return untilWritten(site, () => ({ value: write() }), { clock, random: () => this.#random(), log, signal, fields: { turnId } });
-  }
-
   async #deliver(turn: Turn, initial: Mode, signal: AbortSignal): Promise<void> {
     const { turns, gateway, clock, log, policy } = this.#d;
     let t = turn;
@@ -283,9 +250,9 @@ export class TurnDelivery {
         }
         if (!sentThisJob) {
           if (t.attempts >= policy.maxAttempts) {
-            return await this.#fail(t, "TOO_MANY_ATTEMPTS", `gave up after ${t.attempts} deliveries`, signal);
+            return await this.#verdicts.fail(t, "TOO_MANY_ATTEMPTS", `gave up after ${t.attempts} deliveries`, signal);
           }
-          const again = await this.#write("turns.startDelivery", t.id, () => turns.startDelivery(t.id, clock.now(), policy.turnTimeoutMs), signal);
+          const again = await this.#verdicts.write("turns.startDelivery", t.id, () => turns.startDelivery(t.id, clock.now(), policy.turnTimeoutMs), signal);
           if (!again?.value) return;
           t = again.value;
           sentThisJob = true;
@@ -300,6 +267,7 @@ export class TurnDelivery {
             signal,
             onAccepted: (p) => {
               const runId = (p as { runId?: unknown })?.runId;
+              this.#runs.set(t.id, { sessionKey: t.sessionKey, runId: typeof runId === "string" ? runId : (t.idempotencyKey ?? t.id) });
               try {
                 turns.setRun(t.id, typeof runId === "string" ? runId : t.id, generation, clock.now());
               } catch (err) {
@@ -309,14 +277,14 @@ export class TurnDelivery {
             },
           },
         );
-        if (res?.status === "ok") return await this.#complete(t, agentReplyText(res), signal);
-        return await this.#fail(t, "GATEWAY_RUN_FAILED", `run ended with status ${res?.status ?? "unknown"}: ${JSON.stringify(res?.error ?? res?.summary ?? null)}`, signal);
+        if (res?.status === "ok") return await this.#verdicts.complete(t, agentReplyText(res), signal);
+        return await this.#verdicts.fail(t, "GATEWAY_RUN_FAILED", `run ended with status ${res?.status ?? "unknown"}: ${JSON.stringify(res?.error ?? res?.summary ?? null)}`, signal);
       } catch (err) {
         if (signal.aborted) return;
         t = turns.get(t.id) ?? t;
         if (isGatewayProtocolResponseError(err)) {
           if (!err.retryable && err.gatewayCode !== "UNAVAILABLE") {
-            return await this.#fail(t, err.gatewayCode || err.code, err.message, signal);
+            return await this.#verdicts.fail(t, err.gatewayCode || err.code, err.message, signal);
           }
           log.info({ turnId: t.id, code: err.gatewayCode, retryAfterMs: err.retryAfterMs }, "gateway asked to retry; reconciling");
           mode = "reconcile";
@@ -343,28 +311,28 @@ export class TurnDelivery {
       const waitMs = Math.min(remaining, 30_000);
       const w = await gateway.request<AgentWait>("agent.wait", { runId: t.runId, timeoutMs: waitMs }, { timeoutMs: waitMs + 5_000, signal });
       if (w?.status === "ok") {
-        await this.#complete(t, w.terminalReply?.text ?? "", signal);
+        await this.#verdicts.complete(t, w.terminalReply?.text ?? "", signal);
         return true;
       }
       if (w?.status === "error") {
-        await this.#fail(t, "GATEWAY_RUN_FAILED", w.error ?? "run failed", signal);
+        await this.#verdicts.fail(t, "GATEWAY_RUN_FAILED", w.error ?? "run failed", signal);
         return true;
       }
     }
     const outcome = await this.#lookUp(t, signal);
     switch (outcome.kind) {
       case "replied":
-        await this.#complete(t, outcome.reply, signal);
+        await this.#verdicts.complete(t, outcome.reply, signal);
         return true;
       case "errored":
-        await this.#fail(t, "GATEWAY_RUN_FAILED", outcome.reason, signal);
+        await this.#verdicts.fail(t, "GATEWAY_RUN_FAILED", outcome.reason, signal);
         return true;
       case "pending":
         // A turn claimed again after a lost lease whose run we stopped: its message is in the
         // session, no answer came and nothing runs there now. Running it again would be a second
         // run of the same turn, so it ends here.
         if (this.#resumed.has(t.id) && outcome.activeRun === false) {
-          await this.#fail(t, "RUN_STOPPED", "its run was stopped when its lease was lost, before it answered; it is not run a second time", signal);
+          await this.#verdicts.fail(t, "RUN_STOPPED", "its run was stopped when its lease was lost, before it answered; it is not run a second time", signal);
           return true;
         }
         return false;
@@ -374,7 +342,7 @@ export class TurnDelivery {
         // The gateway dropped custody of the request without running it and refuses its key.
         const key = `${t.id}~${t.attempts + 1}`;
         this.#d.log.info({ turnId: t.id, state: outcome.state, key }, "gateway abandoned the input; sending again under a new key");
-        const rekeyed = await this.#write("turns.rekey", t.id, () => this.#d.turns.rekey(t.id, key, this.#d.clock.now()), signal);
+        const rekeyed = await this.#verdicts.write("turns.rekey", t.id, () => this.#d.turns.rekey(t.id, key, this.#d.clock.now()), signal);
         return rekeyed ? undefined : false;
       }
     }
@@ -401,8 +369,8 @@ export class TurnDelivery {
       }
       try {
         const outcome = await this.#lookUp(t, signal);
-        if (outcome.kind === "replied") return await this.#complete(t, outcome.reply, signal);
-        if (outcome.kind === "errored") return await this.#fail(t, "GATEWAY_RUN_FAILED", outcome.reason, signal);
+        if (outcome.kind === "replied") return await this.#verdicts.complete(t, outcome.reply, signal);
+        if (outcome.kind === "errored") return await this.#verdicts.fail(t, "GATEWAY_RUN_FAILED", outcome.reason, signal);
         if (outcome.kind === "pending") this.#stopRun(t);
         break;
       } catch (err) {
@@ -412,41 +380,11 @@ export class TurnDelivery {
       }
     }
     if (signal.aborted) return;
-    await this.#fail(t, "TURN_TIMEOUT", `no reply within ${policy.turnTimeoutMs} ms`, signal);
+    await this.#verdicts.fail(t, "TURN_TIMEOUT", `no reply within ${policy.turnTimeoutMs} ms`, signal);
   }
 
   /** Abort `t`'s run in the gateway (its run id, else the key it was sent under), now or once reachable. */
   #stopRun(t: Turn): void {
     this.#aborts.add(t.id, t.sessionKey, t.runId ?? t.idempotencyKey ?? t.id);
-  }
-
-  /** Record the reply, retrying the write until it lands or `signal` aborts (the turn is then reconciled later). */
-  async #complete(t: Turn, reply: string, signal: AbortSignal): Promise<void> {
-    const { turns, clock, log } = this.#d;
-    const written = await this.#write("turns.complete", t.id, () => turns.complete(t.id, reply, clock.now()), signal);
-    if (written?.value) {
-      log.info({ turnId: t.id, conversationId: t.conversationId, attempts: t.attempts }, "turn done");
-      this.#finished(t.id);
-    }
-  }
-
-  /** Record a failure, retrying the write as {@link #complete} does. */
-  async #fail(t: Turn, code: string, message: string, signal: AbortSignal): Promise<void> {
-    const { turns, clock, log } = this.#d;
-    const written = await this.#write("turns.fail", t.id, () => turns.fail(t.id, code, message, clock.now()), signal);
-    if (written?.value) {
-      log.warn({ turnId: t.id, code, message }, "turn failed");
-      this.#finished(t.id);
-    }
-  }
-
-  /** Tell the daemon a verdict was written; its callback's errors are logged, never the job's. */
-  #finished(id: string): void {
-    try {
-      const t = this.#d.turns.get(id);
-      if (t) this.#d.onFinished?.(t);
-    } catch (err) {
-      this.#d.log.error({ err, turnId: id }, "onFinished failed");
-    }
   }
 }

@@ -120,7 +120,15 @@ export class TurnService implements TurnsPort {
         clearTimeout(timer);
         set.delete(finish);
         if (set.size === 0) this.#waiters.delete(turnId);
-        resolve(this.get(turnId));
+        // Runs from a timer or from finished(): a read error must neither throw there nor leave
+        // the request hanging; the client sees the last view it had and asks again.
+        let latest = view;
+        try {
+          latest = this.get(turnId) ?? view;
+        } catch {
+          // keep `view`
+        }
+        resolve(latest);
       };
       const timer = setTimeout(finish, timeoutMs);
       set.add(finish);

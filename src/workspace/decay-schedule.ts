@@ -4,7 +4,7 @@
  * while a pass is running is skipped. A run a crash left unfinished is resumed at start.
  * Errors are logged, never thrown: decay must not take the daemon down. A pass that fails because
  * SQLite refused a journal write is reported to the write observer (site `decay.journal`, shown in
- * /health) and resumed from its journal with backoff (store/write-faults.ts WRITE_RETRY).
+ * /health) and run again with backoff (store/write-faults.ts WRITE_RETRY), resuming its journal.
  */
 import { resolve } from "node:path";
 import type { Logger } from "pino";
@@ -65,18 +65,19 @@ export async function runDecaySchedule(d: DecayScheduleDeps, signal: AbortSignal
     inFlight = onePass(d, why)
       .then((storeError) => {
         if (storeError === undefined) storeFailures = 0;
-        else retrying ??= retryLater();
+        else retrying ??= retryLater(why);
       })
       .finally(() => (inFlight = undefined));
     return inFlight;
   };
-  // The journal could not be written: resume the pass from it after a backoff (until it can).
-  const retryLater = async (): Promise<void> => {
+  // The journal could not be written: run the pass again after a backoff, until it can (a
+  // scheduled pass resumes what its journal holds, then plans what is left; see runDecay).
+  const retryLater = async (why: "schedule" | "resume"): Promise<void> => {
     const delayMs = backoffDelay(storeFailures++, WRITE_RETRY, d.random ?? Math.random);
     d.log.warn({ retryInMs: delayMs }, "memory decay journal write failed; resuming the pass later");
     await (d.sleep ?? systemClock.sleep)(delayMs, signal);
     retrying = undefined;
-    if (!signal.aborted) await pass("resume");
+    if (!signal.aborted) await pass(why);
   };
   const task = d.scheduler.schedule(d.expression, () => (signal.aborted ? undefined : pass("schedule")), { name: "memory-decay", timezone: d.policy.timeZone, noOverlap: true });
   try {

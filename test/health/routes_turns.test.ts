@@ -70,6 +70,17 @@ describe("POST /v1/turns", () => {
     expect(await res.json()).toEqual({ error: { code, message: err.message } });
   });
 
+  it("a SQLite error escaping the turn service (a failed read) is 503 ERR_STORAGE_UNAVAILABLE with Retry-After, not 500", async () => {
+    const h = harness();
+    h.turns.submitError = Object.assign(new Error("disk I/O error"), { code: "SQLITE_IOERR_READ" });
+    const res = await h.post(body);
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("5");
+    expect(await res.json()).toEqual({
+      error: { code: "ERR_STORAGE_UNAVAILABLE", message: "the turn store is unavailable now (SQLITE_IOERR_READ); nothing was changed; retry later" },
+    });
+  });
+
   it("500 without details for an unexpected error, and logs it", async () => {
     const logged: object[] = [];
     const h = harness({ log: { error: (obj) => logged.push(obj) } });

@@ -11,7 +11,7 @@ describe("refusalError", () => {
     { e: new ApiError("ERR_DRAINING", "shutting down", { status: 503 }), exit: 75, says: "retry once it is back" },
     { e: new ApiError("ERR_STORAGE_FULL", "disk full", { status: 507 }), exit: 69, says: "Free space on it" },
     {
-      e: new ApiError("ERR_STORAGE_UNAVAILABLE", "the turn store cannot take writes now (SQLITE_BUSY); nothing was stored; retry later", { status: 503, retryAfterS: 5 }),
+      e: new ApiError("ERR_STORAGE_UNAVAILABLE", "the turn store is unavailable now (SQLITE_BUSY); nothing was changed; retry later", { status: 503, retryAfterS: 5 }),
       exit: 75,
       says: "Retry in 5 s (Retry-After); if it persists, /health store:writes says why.",
     },

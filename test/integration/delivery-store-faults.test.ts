@@ -154,3 +154,24 @@ describe("a SQLite write that fails", () => {
     }
   });
 });
+
+describe("a SQLite read that fails", () => {
+  it("when a lease is lost: the turn's run in the gateway is still aborted, from what the job knows", async () => {
+    gw.handlers.agent = async (_p, opts) => {
+      opts?.onAccepted?.({ runId: "run-9", status: "accepted" });
+      return never();
+    };
+    gw.handlers["chat.abort"] = async () => ({ ok: true, aborted: true });
+    setup();
+    const id = service.submit({ conversationId: "c", message: "hi" }).turnId;
+    await waitFor(() => turns.get(id)?.runId === "run-9", "the run id");
+    t.db.exec("ALTER TABLE turns RENAME TO turns_away"); // every read of turns now fails
+    try {
+      expect(delivery.abortTurn(id)).toBe(true);
+      await waitFor(() => gw.callsOf("chat.abort").length > 0, "chat.abort", 5_000);
+      expect(gw.callsOf("chat.abort")[0]!.params).toEqual({ sessionKey: "agent:main:c", runId: "run-9" });
+    } finally {
+      t.db.exec("ALTER TABLE turns_away RENAME TO turns");
+    }
+  });
+});

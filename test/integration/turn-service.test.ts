@@ -140,7 +140,7 @@ describe("submit", () => {
       other.close();
     }
     expect(caught).toBeInstanceOf(StorageUnavailableError);
-    expect(caught).toMatchObject({ code: "ERR_STORAGE_UNAVAILABLE", message: "the turn store cannot take writes now (SQLITE_BUSY); nothing was stored; retry later" });
+    expect(caught).toMatchObject({ code: "ERR_STORAGE_UNAVAILABLE", message: "the turn store is unavailable now (SQLITE_BUSY); nothing was changed; retry later" });
     expect(t.turns.counts().accepted).toBe(0);
     expect(s.submit({ conversationId: "c", message: "after" }).created).toBe(true);
   });
@@ -181,6 +181,21 @@ describe("get / toTurnView", () => {
 });
 
 describe("waitFinished", () => {
+  it("when SQLite cannot be read as the wait ends, resolves with the last view it had (no throw from the timer, no hung request)", async () => {
+    const s = service();
+    const { turnId } = s.submit({ conversationId: "c", message: "m" });
+    const a = s.waitFinished(turnId, 50);
+    const b = s.waitFinished(turnId, 60_000);
+    t.db.exec("ALTER TABLE turns RENAME TO turns_away"); // every read of turns now fails (SQLITE_ERROR)
+    try {
+      expect(await a).toMatchObject({ turnId, state: "accepted" });
+      s.finished(turnId);
+      expect(await b).toMatchObject({ turnId, state: "accepted" });
+    } finally {
+      t.db.exec("ALTER TABLE turns_away RENAME TO turns");
+    }
+  });
+
   it("resolves when delivery reports the turn finished", async () => {
     vi.useFakeTimers();
     const s = service();

@@ -66,6 +66,21 @@ describe("SyncWorker when SQLite writes fail", () => {
     expect(fake.cp.count("complete")).toBe(1);
   });
 
+  it("with several leases whose extensions cannot be written, every one is still kept (one failed write does not skip the others)", async () => {
+    fake.cp.leaseMs = 600;
+    fake.cp.enqueue({ turnId: "t1", conversationId: "c1" }, { turnId: "t2", conversationId: "c2" }, { turnId: "t3", conversationId: "c3" });
+    const w = start({ autoDeliver: false, policy: { heartbeatIntervalMs: 100 } });
+    await waitFor(() => w.central.centralInFlight() === 3, "three claimed");
+    refuse(w, "no_extend", "UPDATE OF lease_expires_at ON turns");
+    await sleep(1_500);
+    expect(w.leaseLost).toEqual([]);
+    expect(["t1", "t2", "t3"].map((id) => w.turns.get(id)?.state)).toEqual(["accepted", "accepted", "accepted"]);
+
+    w.db.exec("DROP TRIGGER no_extend");
+    w.deliverAll();
+    await waitFor(() => fake.cp.results.size === 3, "three results", 5_000);
+  });
+
   it("a lost lease whose LEASE_LOST cannot be written still stops the turn's run at once, and is written once possible", async () => {
     fake.cp.enqueue({ turnId: "t1" });
     const w = start({ autoDeliver: false });

@@ -28,6 +28,25 @@ describe("keepRunning", () => {
     expect(sink.lines()[0]).toMatchObject({ loop: "test-loop", retryInMs: 5 });
   });
 
+  it("starts the backoff afresh for a loop that ran healthily (at least the longest pause) before it failed", async () => {
+    const sink = memoryLogger("error");
+    const stop = new AbortController();
+    let monotonic = 0;
+    const clock = { ...systemClock, monotonic: () => monotonic };
+    let runs = 0;
+    await keepRunning(
+      "flaky",
+      async () => {
+        runs += 1;
+        if (runs === 3) monotonic += 20; // the third run lasts the longest pause, then fails
+        if (runs <= 4) throw new Error(`boom ${runs}`);
+      },
+      { signal: stop.signal, clock, random: () => 0, log: sink.log, policy: { initialMs: 2, maxMs: 20 } },
+    );
+    // Pauses: 1, 2 (after two quick crashes), then 1 again after the healthy run, then 2.
+    expect(sink.lines().map((l) => l.retryInMs)).toEqual([1, 2, 1, 2]);
+  });
+
   it("resolves, not rejects, when the loop throws after the daemon began stopping", async () => {
     const stop = new AbortController();
     const done = keepRunning(

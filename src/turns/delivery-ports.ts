@@ -1,0 +1,52 @@
+/**
+ * What turn delivery (delivery.ts) is configured with and talks to: its policy, the gateway
+ * connection's port and its collaborators.
+ */
+import type { Logger } from "pino";
+import type { Clock } from "../core/clock.ts";
+import type { Turn, TurnStore } from "../store/turns.ts";
+
+/** Limits, in milliseconds and counts. */
+export type DeliveryPolicy = {
+  /** Turns in flight at once. */
+  concurrency: number;
+  /** A turn's deadline, from its first delivery. */
+  turnTimeoutMs: number;
+  /** Sends of one turn before it fails with TOO_MANY_ATTEMPTS. */
+  maxAttempts: number;
+  /** Pause between transcript checks while a recovered turn is still running. */
+  reconcilePollMs: number;
+  /**
+   * After a turn's deadline, how long to wait for the gateway to be reachable to read the
+   * transcript before failing it with TURN_TIMEOUT (ms; default {@link EXPIRY_CHECK_MS}).
+   */
+  expiryCheckMs?: number;
+};
+
+/** Default {@link DeliveryPolicy.expiryCheckMs}: the gateway's default startup timeout (ms). */
+export const EXPIRY_CHECK_MS = 240_000;
+
+/** What delivery needs from the gateway connection. */
+export type GatewayPort = {
+  readonly ready: boolean;
+  readonly generation: number;
+  waitReady(signal: AbortSignal): Promise<void>;
+  request<T>(
+    method: string,
+    params: unknown,
+    opts?: { expectFinal?: boolean; timeoutMs?: number | null; onAccepted?: (payload: unknown) => void; signal?: AbortSignal },
+  ): Promise<T>;
+};
+
+/** Collaborators. */
+export type DeliveryDeps = {
+  turns: TurnStore;
+  gateway: GatewayPort;
+  clock: Clock;
+  /** Returns [0, 1), for the jitter of write retries; default Math.random. */
+  random?: () => number;
+  log: Logger;
+  policy: DeliveryPolicy;
+  /** Called once per turn when it reaches `done` or `failed`. */
+  onFinished?: (turn: Turn) => void;
+};
