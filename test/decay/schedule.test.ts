@@ -94,58 +94,59 @@ describe("runDecaySchedule", () => {
   });
 });
 
+/**
+ * A schedule over a fresh workspace whose journal writes the trigger `refuse` (a WHEN-less
+ * `BEFORE ...` clause) refuses; the first tick is fired and has failed when this resolves.
+ * `lift()` drops the trigger and waits until the write observer saw the journal written.
+ */
+async function failingPass(name: string, refuse: string) {
+  const { ws } = richWorkspace();
+  const { db } = tempDb();
+  const cron = fakeCron();
+  const { lines, log } = fakeLog();
+  const seen: string[] = [];
+  const writes = { failed: (site: string) => seen.push(`failed ${site}`), succeeded: (site: string) => seen.push(`ok ${site}`) };
+  db.exec(`CREATE TRIGGER ${name} BEFORE ${refuse} BEGIN SELECT RAISE(ABORT, 'injected write failure'); END`);
+  const ac = new AbortController();
+  const running = runDecaySchedule({ scheduler: cron.scheduler, expression: "30 3 * * *", workspaceDir: ws, db, policy, now, log, writes, random: () => 0 }, ac.signal);
+  await cron.fire();
+  return {
+    ws,
+    db,
+    lines,
+    seen,
+    async lift(): Promise<void> {
+      db.exec(`DROP TRIGGER ${name}`);
+      const deadline = Date.now() + 10_000;
+      while (!seen.includes("ok decay.journal") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    },
+    async stop(): Promise<void> {
+      ac.abort();
+      await running;
+    },
+  };
+}
+
 describe("runDecaySchedule when SQLite refuses the journal's writes (issue 10, item 5)", () => {
   it("reports the failing pass to the write observer and runs it again with backoff (resuming its journal) once the journal can be written", async () => {
-    const { ws } = richWorkspace();
-    const { db } = tempDb();
-    const cron = fakeCron();
-    const { lines, log } = fakeLog();
-    const seen: string[] = [];
-    const writes = { failed: (site: string) => seen.push(`failed ${site}`), succeeded: (site: string) => seen.push(`ok ${site}`) };
-    db.exec("CREATE TRIGGER no_step BEFORE UPDATE OF state ON decay_steps WHEN NEW.state = 'done' BEGIN SELECT RAISE(ABORT, 'injected write failure'); END");
-    const ac = new AbortController();
-    const running = runDecaySchedule(
-      { scheduler: cron.scheduler, expression: "30 3 * * *", workspaceDir: ws, db, policy, now, log, writes, random: () => 0 },
-      ac.signal,
-    );
-    await cron.fire();
-    expect(seen).toEqual(["failed decay.journal"]);
-    expect(lines.some((l) => l.level === "error" && l.msg === "memory decay pass failed")).toBe(true);
+    const p = await failingPass("no_step", "UPDATE OF state ON decay_steps WHEN NEW.state = 'done'");
+    expect(p.seen).toEqual(["failed decay.journal"]);
+    expect(p.lines.some((l) => l.level === "error" && l.msg === "memory decay pass failed")).toBe(true);
 
-    db.exec("DROP TRIGGER no_step");
-    const deadline = Date.now() + 10_000;
-    while (!seen.includes("ok decay.journal") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(seen.at(-1)).toBe("ok decay.journal");
-    expect(lines.some((l) => l.msg === "memory decay finished" && l.obj.why === "schedule")).toBe(true);
-    expect(new DecayJournal(db, process.pid).unfinished(ws)).toEqual([]);
-    expect(snapshot(ws)["memory-archive/2026-W40.md"]).toBe("file:# W40 roll-up written earlier\n");
-    ac.abort();
-    await running;
+    await p.lift();
+    expect(p.seen.at(-1)).toBe("ok decay.journal");
+    expect(p.lines.some((l) => l.msg === "memory decay finished" && l.obj.why === "schedule")).toBe(true);
+    expect(new DecayJournal(p.db, process.pid).unfinished(p.ws)).toEqual([]);
+    expect(snapshot(p.ws)["memory-archive/2026-W40.md"]).toBe("file:# W40 roll-up written earlier\n");
+    await p.stop();
   });
-});
 
-describe("runDecaySchedule when the journal cannot even be created", () => {
-  it("retries the scheduled pass itself (not only a resume, which would find nothing to do)", async () => {
-    const { ws } = richWorkspace();
-    const { db } = tempDb();
-    const cron = fakeCron();
-    const { lines, log } = fakeLog();
-    const seen: string[] = [];
-    const writes = { failed: (site: string) => seen.push(`failed ${site}`), succeeded: (site: string) => seen.push(`ok ${site}`) };
-    db.exec("CREATE TRIGGER no_run BEFORE INSERT ON decay_runs BEGIN SELECT RAISE(ABORT, 'injected write failure'); END");
-    const ac = new AbortController();
-    const running = runDecaySchedule(
-      { scheduler: cron.scheduler, expression: "30 3 * * *", workspaceDir: ws, db, policy, now, log, writes, random: () => 0 },
-      ac.signal,
-    );
-    await cron.fire();
-    expect(seen).toEqual(["failed decay.journal"]);
-    db.exec("DROP TRIGGER no_run");
-    const deadline = Date.now() + 10_000;
-    while (!seen.includes("ok decay.journal") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(lines).toContainEqual({ level: "info", obj: { why: "schedule", runs: [1], done: 9, skipped: 0, failed: 0 }, msg: "memory decay finished" });
-    expect(snapshot(ws)["memory-archive/2026-W40.md"]).toBe("file:# W40 roll-up written earlier\n");
-    ac.abort();
-    await running;
+  it("when the journal cannot even be created, retries the scheduled pass itself (not only a resume, which would find nothing to do)", async () => {
+    const p = await failingPass("no_run", "INSERT ON decay_runs");
+    expect(p.seen).toEqual(["failed decay.journal"]);
+    await p.lift();
+    expect(p.lines).toContainEqual({ level: "info", obj: { why: "schedule", runs: [1], done: 9, skipped: 0, failed: 0 }, msg: "memory decay finished" });
+    expect(snapshot(p.ws)["memory-archive/2026-W40.md"]).toBe("file:# W40 roll-up written earlier\n");
+    await p.stop();
   });
 });

@@ -4,55 +4,36 @@
  * running, nothing is lost, no result is reported under a lease that was not kept, and the
  * store's failure is not shown as a control-plane error.
  */
-import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { removeTempDirs, tempDir, waitFor } from "../integration/helpers.ts";
-import { startFake, type RunningFake } from "./fake-control-plane.ts";
-import { sleep, startWorker, type Harness, type HarnessOptions } from "./worker-harness.ts";
+import { describe, expect, it } from "vitest";
+import { waitFor } from "../integration/helpers.ts";
+import { sleep, useWorkerOnFake, type Harness } from "./worker-harness.ts";
 
-let fake: RunningFake;
-let dbPath: string;
-let h: Harness | undefined;
-
-function start(o: Partial<HarnessOptions> = {}): Harness {
-  h = startWorker({ url: fake.url, dbPath, ...o });
-  return h;
-}
+const site = useWorkerOnFake();
+const start = site.start;
 const refuse = (w: Harness, name: string, on: string, when = "1") =>
   w.db.exec(`CREATE TRIGGER ${name} BEFORE ${on} WHEN ${when} BEGIN SELECT RAISE(ABORT, 'injected write failure'); END`);
 
-beforeEach(async () => {
-  fake = await startFake();
-  dbPath = join(tempDir("as-sync-"), "agent-supervisor.db");
-});
-afterEach(async () => {
-  await h?.stop();
-  h = undefined;
-  await fake.close();
-  removeTempDirs();
-});
-
 describe("SyncWorker when SQLite writes fail", () => {
   it("a result acknowledged but not marked reported is reported again once the write lands (a duplicate ack), and the store's error is not a control-plane error", async () => {
-    fake.cp.enqueue({ turnId: "t1" });
+    site.fake.cp.enqueue({ turnId: "t1" });
     const w = start({ autoDeliver: false });
     await waitFor(() => w.turns.get("t1") !== undefined, "claimed");
     refuse(w, "no_mark", "UPDATE OF reported_at ON turns", "NEW.reported_at IS NOT NULL");
     w.deliverAll();
-    await waitFor(() => fake.cp.count("complete") >= 2, "the result reported, and again after the failed write", 5_000);
+    await waitFor(() => site.fake.cp.count("complete") >= 2, "the result reported, and again after the failed write", 5_000);
     expect(w.central.outboxDepth()).toBe(1);
     expect(w.worker.snapshot().lastError).toBeNull();
 
     w.db.exec("DROP TRIGGER no_mark");
     await waitFor(() => w.central.outboxDepth() === 0, "outbox drained", 5_000);
-    expect(fake.cp.results.size).toBe(1);
-    expect(fake.cp.results.get("t1")!.body.reply).toBe("echo: hello t1");
+    expect(site.fake.cp.results.size).toBe(1);
+    expect(site.fake.cp.results.get("t1")!.body.reply).toBe("echo: hello t1");
     expect(w.worker.snapshot().lastError).toBeNull();
   });
 
   it("a lease whose extension cannot be written is still kept (the lease clock is in memory), and the result is reported under it", async () => {
-    fake.cp.leaseMs = 600;
-    fake.cp.enqueue({ turnId: "t1" });
+    site.fake.cp.leaseMs = 600;
+    site.fake.cp.enqueue({ turnId: "t1" });
     const w = start({ autoDeliver: false, policy: { heartbeatIntervalMs: 100 } });
     await waitFor(() => w.turns.get("t1") !== undefined, "claimed");
     refuse(w, "no_extend", "UPDATE OF lease_expires_at ON turns");
@@ -62,13 +43,13 @@ describe("SyncWorker when SQLite writes fail", () => {
 
     w.db.exec("DROP TRIGGER no_extend");
     w.deliverAll();
-    await waitFor(() => fake.cp.results.has("t1"), "the result", 5_000);
-    expect(fake.cp.count("complete")).toBe(1);
+    await waitFor(() => site.fake.cp.results.has("t1"), "the result", 5_000);
+    expect(site.fake.cp.count("complete")).toBe(1);
   });
 
   it("with several leases whose extensions cannot be written, every one is still kept (one failed write does not skip the others)", async () => {
-    fake.cp.leaseMs = 600;
-    fake.cp.enqueue({ turnId: "t1", conversationId: "c1" }, { turnId: "t2", conversationId: "c2" }, { turnId: "t3", conversationId: "c3" });
+    site.fake.cp.leaseMs = 600;
+    site.fake.cp.enqueue({ turnId: "t1", conversationId: "c1" }, { turnId: "t2", conversationId: "c2" }, { turnId: "t3", conversationId: "c3" });
     const w = start({ autoDeliver: false, policy: { heartbeatIntervalMs: 100 } });
     await waitFor(() => w.central.centralInFlight() === 3, "three claimed");
     refuse(w, "no_extend", "UPDATE OF lease_expires_at ON turns");
@@ -78,16 +59,16 @@ describe("SyncWorker when SQLite writes fail", () => {
 
     w.db.exec("DROP TRIGGER no_extend");
     w.deliverAll();
-    await waitFor(() => fake.cp.results.size === 3, "three results", 5_000);
+    await waitFor(() => site.fake.cp.results.size === 3, "three results", 5_000);
   });
 
   it("a lost lease whose LEASE_LOST cannot be written still stops the turn's run at once, and is written once possible", async () => {
-    fake.cp.enqueue({ turnId: "t1" });
+    site.fake.cp.enqueue({ turnId: "t1" });
     const w = start({ autoDeliver: false });
     await waitFor(() => w.turns.get("t1") !== undefined, "claimed");
     w.turns.startDelivery("t1", Date.now(), 600_000);
     refuse(w, "no_lose", "UPDATE OF lease_lost_at ON turns", "NEW.lease_lost_at IS NOT NULL");
-    fake.cp.leases.get("t1")!.lost = true;
+    site.fake.cp.leases.get("t1")!.lost = true;
     await waitFor(() => w.leaseLost.includes("t1"), "delivery told to stop the turn", 3_000);
     expect(w.turns.get("t1")?.state).toBe("delivering");
 
@@ -95,23 +76,23 @@ describe("SyncWorker when SQLite writes fail", () => {
     await waitFor(() => w.turns.get("t1")?.errorCode === "LEASE_LOST", "LEASE_LOST written", 5_000);
     w.worker.notifyResult();
     await sleep(300);
-    expect(fake.cp.count("complete") + fake.cp.count("fail")).toBe(0);
+    expect(site.fake.cp.count("complete") + site.fake.cp.count("fail")).toBe(0);
   });
 
   it("a claimed turn that cannot be stored is taken when the control plane offers it again, and run once", async () => {
-    fake.cp.leaseMs = 400;
-    fake.cp.enqueue({ turnId: "t1" });
+    site.fake.cp.leaseMs = 400;
+    site.fake.cp.enqueue({ turnId: "t1" });
     const w = start();
     refuse(w, "no_insert", "INSERT ON turns");
-    await waitFor(() => fake.cp.count("claim") >= 1 && w.sink.text().includes("cannot store a claimed turn"), "a claim the store refused", 5_000);
+    await waitFor(() => site.fake.cp.count("claim") >= 1 && w.sink.text().includes("cannot store a claimed turn"), "a claim the store refused", 5_000);
     expect(w.turns.get("t1")).toBeUndefined();
     expect(w.worker.snapshot().lastError).toBeNull();
 
     w.db.exec("DROP TRIGGER no_insert");
     // The fake offers a turn once; the control plane re-offers it after its lease expired.
-    fake.cp.enqueue({ turnId: "t1" });
-    await waitFor(() => fake.cp.results.has("t1"), "the result", 5_000);
+    site.fake.cp.enqueue({ turnId: "t1" });
+    await waitFor(() => site.fake.cp.results.has("t1"), "the result", 5_000);
     expect(w.turns.get("t1")).toMatchObject({ state: "done", attempts: 1 });
-    expect(fake.cp.count("complete")).toBe(1);
+    expect(site.fake.cp.count("complete")).toBe(1);
   });
 });

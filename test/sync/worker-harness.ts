@@ -15,7 +15,7 @@ import type { ControlPlaneError } from "../../src/sync/errors.ts";
 import { SyncWorker, type StatusSnapshotInput, type SyncPolicy } from "../../src/sync/worker.ts";
 import { startReferenceControlPlane, type RunningControlPlane, type StartReferenceControlPlaneOptions } from "../../src/dev/control-plane/server.ts";
 import { memoryLogger, removeTempDirs, tempDir, type LogSink } from "../integration/helpers.ts";
-import { ACCOUNT, RUNTIME, TOKEN } from "./fake-control-plane.ts";
+import { ACCOUNT, RUNTIME, startFake, TOKEN, type RunningFake } from "./fake-control-plane.ts";
 
 /** Fast timings for tests (ms). */
 export const FAST: SyncPolicy = {
@@ -127,6 +127,59 @@ export function startWorker(o: HarnessOptions): Harness {
   });
   const running = h.worker.run(ac.signal);
   return h;
+}
+
+/** One test's fake control plane and worker (see {@link useWorkerOnFake}). */
+export type FakeSite = {
+  /** The fake control plane of the running test. */
+  readonly fake: RunningFake;
+  /** Start the test's worker (afterEach stops it) against the fake, on a fresh database file. */
+  start(o?: Partial<HarnessOptions>): Harness;
+  /** Stop the test's worker now. @returns how long run() took to stop (ms) */
+  stopWorker(): Promise<number>;
+  /** Close the fake control plane (connections are then refused). */
+  closeFake(): Promise<void>;
+  /** Start a fake again on `port`, with the state of the closed one. */
+  reopenFake(port: number): Promise<void>;
+};
+
+/**
+ * Register the beforeEach/afterEach of worker tests against the fake control plane
+ * (fake-control-plane.ts): a fresh fake and database path per test; after each test the worker
+ * and the fake are stopped and the temp dirs removed. Call once at the top of a test file.
+ */
+export function useWorkerOnFake(): FakeSite {
+  let fake: RunningFake;
+  let dbPath: string;
+  let h: Harness | undefined;
+  beforeEach(async () => {
+    fake = await startFake();
+    dbPath = join(tempDir("as-sync-"), "agent-supervisor.db");
+  });
+  afterEach(async () => {
+    await h?.stop();
+    h = undefined;
+    await fake.close();
+    removeTempDirs();
+  });
+  return {
+    get fake() {
+      return fake;
+    },
+    start(o = {}) {
+      h = startWorker({ url: fake.url, dbPath, ...o });
+      return h;
+    },
+    async stopWorker() {
+      const took = (await h?.stop()) ?? 0;
+      h = undefined;
+      return took;
+    },
+    closeFake: () => fake.close(),
+    async reopenFake(port) {
+      fake = await startFake(fake.cp, port);
+    },
+  };
 }
 
 /**

@@ -2,43 +2,25 @@
  * SyncWorker against a control plane on a real socket (fake-control-plane.ts), a real SQLite file,
  * the real fetch and the system clock with short intervals.
  */
-import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { waitFor, removeTempDirs, tempDir } from "../integration/helpers.ts";
-import { raw, startFake, TOKEN, type RunningFake } from "./fake-control-plane.ts";
-import { sleep, startWorker, trackOwnTimers, type Harness, type HarnessOptions } from "./worker-harness.ts";
+import { describe, expect, it } from "vitest";
+import { waitFor } from "../integration/helpers.ts";
+import { raw, TOKEN } from "./fake-control-plane.ts";
+import { sleep, trackOwnTimers, useWorkerOnFake } from "./worker-harness.ts";
 
-let fake: RunningFake;
-let dbPath: string;
-let h: Harness | undefined;
-
-function start(o: Partial<HarnessOptions> = {}): Harness {
-  h = startWorker({ url: fake.url, dbPath, ...o });
-  return h;
-}
-
-beforeEach(async () => {
-  fake = await startFake();
-  dbPath = join(tempDir("as-sync-"), "agent-supervisor.db");
-});
-afterEach(async () => {
-  await h?.stop();
-  h = undefined;
-  await fake.close();
-  removeTempDirs();
-});
+const site = useWorkerOnFake();
+const start = site.start;
 
 describe("claims", () => {
   it("a claimed turn lands in the queue, is delivered, and its result reported once", async () => {
-    fake.cp.enqueue({ turnId: "t1", conversationId: "c1", message: "hi" });
+    site.fake.cp.enqueue({ turnId: "t1", conversationId: "c1", message: "hi" });
     const w = start();
-    await waitFor(() => fake.cp.results.has("t1"), "result of t1");
+    await waitFor(() => site.fake.cp.results.has("t1"), "result of t1");
     const turn = w.turns.get("t1")!;
     expect([turn.source, turn.state, turn.sessionKey, turn.reply]).toEqual(["central", "done", "agent:main:c1", "echo: hi"]);
-    expect(fake.cp.results.get("t1")!.body).toMatchObject({ reply: "echo: hi", attempts: 1, leaseId: "lease-1" });
+    expect(site.fake.cp.results.get("t1")!.body).toMatchObject({ reply: "echo: hi", attempts: 1, leaseId: "lease-1" });
     expect(w.claimed).toBeGreaterThanOrEqual(1);
     await waitFor(() => w.central.outboxDepth() === 0, "outbox drained");
-    expect(fake.cp.count("complete")).toBe(1);
+    expect(site.fake.cp.count("complete")).toBe(1);
     expect(w.worker.snapshot()).toMatchObject({ claiming: "active", outboxDepth: 0, lastError: null });
     expect(w.worker.snapshot().lastClaimAt).not.toBeNull();
   });
@@ -47,37 +29,37 @@ describe("claims", () => {
     let free = 0;
     const w = start({ capacity: () => free });
     await sleep(300);
-    expect(fake.cp.count("claim")).toBe(0);
+    expect(site.fake.cp.count("claim")).toBe(0);
     free = 2;
     w.worker.notifyCapacity();
-    await waitFor(() => fake.cp.count("claim") > 0, "a claim");
-    expect(fake.cp.requests.find((r) => r.op === "claim")!.body).toMatchObject({ max: 2, waitMs: 1_000 });
+    await waitFor(() => site.fake.cp.count("claim") > 0, "a claim");
+    expect(site.fake.cp.requests.find((r) => r.op === "claim")!.body).toMatchObject({ max: 2, waitMs: 1_000 });
   });
 
   it("a turn whose lease already expired when claimed is not delivered and never reported", async () => {
-    fake.cp.enqueue({ turnId: "stale", leaseMs: -1_000 });
+    site.fake.cp.enqueue({ turnId: "stale", leaseMs: -1_000 });
     const w = start();
     await waitFor(() => w.turns.get("stale") !== undefined, "stale turn recorded");
     await sleep(300);
     const turn = w.turns.get("stale")!;
     expect([turn.state, turn.errorCode, turn.attempts]).toEqual(["failed", "LEASE_LOST", 0]);
     expect(w.claimed).toBe(0);
-    expect(fake.cp.count("complete") + fake.cp.count("fail")).toBe(0);
+    expect(site.fake.cp.count("complete") + site.fake.cp.count("fail")).toBe(0);
     expect(w.sink.lines().some((l) => l.level === "error" && l.turnId === "stale")).toBe(true);
   });
 
   it("401 stops claiming: onAuthFailure once, no claims within the window, in-flight results still reported", async () => {
-    fake.cp.enqueue({ turnId: "t1" });
+    site.fake.cp.enqueue({ turnId: "t1" });
     const w = start({ autoDeliver: false });
     await waitFor(() => w.turns.get("t1") !== undefined, "t1 claimed");
-    fake.cp.overrides.set("claim", (c) => c.json({ error: { code: "UNAUTHORIZED", message: "token revoked" } }, 401));
+    site.fake.cp.overrides.set("claim", (c) => c.json({ error: { code: "UNAUTHORIZED", message: "token revoked" } }, 401));
     await waitFor(() => w.authFailures.length === 1, "onAuthFailure");
-    const claims = fake.cp.count("claim");
+    const claims = site.fake.cp.count("claim");
     expect(w.worker.snapshot().claiming).toBe("stopped-auth");
     w.deliverAll();
-    await waitFor(() => fake.cp.results.has("t1"), "in-flight result reported");
+    await waitFor(() => site.fake.cp.results.has("t1"), "in-flight result reported");
     await sleep(600);
-    expect(fake.cp.count("claim")).toBe(claims);
+    expect(site.fake.cp.count("claim")).toBe(claims);
     expect(w.authFailures).toHaveLength(1);
     expect(w.authFailures[0]!.status).toBe(401);
     expect(w.sink.lines().filter((l) => l.level === "error" && String(l.msg).includes("refused the service token"))).toHaveLength(1);
@@ -85,35 +67,35 @@ describe("claims", () => {
   });
 
   it("after 403 a slow probe resumes claiming once the token is accepted again", async () => {
-    fake.cp.overrides.set("claim", (c) => c.json({ error: { code: "FORBIDDEN", message: "no" } }, 403));
+    site.fake.cp.overrides.set("claim", (c) => c.json({ error: { code: "FORBIDDEN", message: "no" } }, 403));
     const w = start({ policy: { authRetryMs: 300 } });
     await waitFor(() => w.authFailures.length === 1, "onAuthFailure");
-    fake.cp.overrides.delete("claim");
-    fake.cp.enqueue({ turnId: "t1" });
-    await waitFor(() => fake.cp.results.has("t1"), "claimed after recovery");
+    site.fake.cp.overrides.delete("claim");
+    site.fake.cp.enqueue({ turnId: "t1" });
+    await waitFor(() => site.fake.cp.results.has("t1"), "claimed after recovery");
     expect(w.recovered).toBe(1);
     expect(w.worker.snapshot().claiming).toBe("active");
   });
 
   it("waits Retry-After after 429 before claiming again", async () => {
     let first = true;
-    fake.cp.overrides.set("claim", (c) => {
+    site.fake.cp.overrides.set("claim", (c) => {
       if (!first) return undefined;
       first = false;
       return c.json({ error: { code: "RATE_LIMITED", message: "slow" } }, 429, { "retry-after": "1" });
     });
     start({ policy: { backoffMaxMs: 5_000 } });
-    await waitFor(() => fake.cp.count("claim") >= 2, "second claim", 5_000);
-    const [a, b] = fake.cp.requests.filter((r) => r.op === "claim");
+    await waitFor(() => site.fake.cp.count("claim") >= 2, "second claim", 5_000);
+    const [a, b] = site.fake.cp.requests.filter((r) => r.op === "claim");
     expect(b!.at - a!.at).toBeGreaterThanOrEqual(950);
   });
 
   it("a malformed claim answer is logged without its body and claiming goes on", async () => {
     let bad = 2;
-    fake.cp.overrides.set("claim", () => (bad-- > 0 ? raw(JSON.stringify({ accountId: "acct-1", runtimeId: "rt-1", turns: [{ turnId: "t0", message: "sk-SECRET-123" }] })) : undefined));
-    fake.cp.enqueue({ turnId: "t1" });
+    site.fake.cp.overrides.set("claim", () => (bad-- > 0 ? raw(JSON.stringify({ accountId: "acct-1", runtimeId: "rt-1", turns: [{ turnId: "t0", message: "sk-SECRET-123" }] })) : undefined));
+    site.fake.cp.enqueue({ turnId: "t1" });
     const w = start();
-    await waitFor(() => fake.cp.results.has("t1"), "claim after contract errors");
+    await waitFor(() => site.fake.cp.results.has("t1"), "claim after contract errors");
     expect(w.sink.text()).toContain("ERR_CP_CONTRACT");
     expect(w.sink.text()).not.toContain("sk-SECRET-123");
   });
@@ -121,21 +103,21 @@ describe("claims", () => {
 
 describe("heartbeats and leases", () => {
   it("extends leases of turns in flight", async () => {
-    fake.cp.enqueue({ turnId: "t1" });
+    site.fake.cp.enqueue({ turnId: "t1" });
     const w = start({ autoDeliver: false });
     await waitFor(() => w.central.liveLeases().length === 1, "lease");
     const before = w.central.liveLeases()[0]!.expiresAt;
-    await waitFor(() => fake.cp.count("heartbeat") >= 2, "heartbeats");
+    await waitFor(() => site.fake.cp.count("heartbeat") >= 2, "heartbeats");
     await waitFor(() => w.central.liveLeases()[0]!.expiresAt > before, "extended");
-    expect(fake.cp.requests.find((r) => r.op === "heartbeat")!.body).toMatchObject({ leases: [{ turnId: "t1", leaseId: "lease-1" }] });
+    expect(site.fake.cp.requests.find((r) => r.op === "heartbeat")!.body).toMatchObject({ leases: [{ turnId: "t1", leaseId: "lease-1" }] });
   });
 
   it("a lease the control plane calls lost: onLeaseLost, turn failed LEASE_LOST, never reported", async () => {
-    fake.cp.enqueue({ turnId: "t1" });
+    site.fake.cp.enqueue({ turnId: "t1" });
     const w = start({ autoDeliver: false });
     await waitFor(() => w.turns.get("t1") !== undefined, "claimed");
     w.turns.startDelivery("t1", Date.now(), 600_000);
-    fake.cp.leases.get("t1")!.lost = true;
+    site.fake.cp.leases.get("t1")!.lost = true;
     await waitFor(() => w.leaseLost.includes("t1"), "onLeaseLost");
     const turn = w.turns.get("t1")!;
     expect([turn.state, turn.errorCode]).toEqual(["failed", "LEASE_LOST"]);
@@ -143,13 +125,13 @@ describe("heartbeats and leases", () => {
     expect(w.turns.complete("t1", "late", Date.now())).toBe(false);
     w.worker.notifyResult();
     await sleep(300);
-    expect(fake.cp.count("complete") + fake.cp.count("fail")).toBe(0);
+    expect(site.fake.cp.count("complete") + site.fake.cp.count("fail")).toBe(0);
     expect(w.leaseLost).toEqual(["t1"]);
   });
 
   it("a lease whose expiry passes without a successful heartbeat is lost locally", async () => {
-    fake.cp.enqueue({ turnId: "t1", leaseMs: 400 });
-    fake.cp.overrides.set("heartbeat", () => new Response(null, { status: 503 }));
+    site.fake.cp.enqueue({ turnId: "t1", leaseMs: 400 });
+    site.fake.cp.overrides.set("heartbeat", () => new Response(null, { status: 503 }));
     const w = start({ autoDeliver: false });
     await waitFor(() => w.leaseLost.includes("t1"), "local expiry", 3_000);
     expect(w.turns.get("t1")!.errorCode).toBe("LEASE_LOST");
@@ -157,74 +139,73 @@ describe("heartbeats and leases", () => {
   });
 
   it("a result the control plane refuses with LEASE_LOST is dropped, not retried", async () => {
-    fake.cp.enqueue({ turnId: "t1" });
+    site.fake.cp.enqueue({ turnId: "t1" });
     const w = start({ autoDeliver: false });
     await waitFor(() => w.turns.get("t1") !== undefined, "claimed");
-    fake.cp.leases.get("t1")!.leaseId = "someone-else";
+    site.fake.cp.leases.get("t1")!.leaseId = "someone-else";
     w.deliverAll();
-    await waitFor(() => fake.cp.count("complete") === 1, "report attempt");
+    await waitFor(() => site.fake.cp.count("complete") === 1, "report attempt");
     await sleep(400);
-    expect(fake.cp.count("complete")).toBe(1);
+    expect(site.fake.cp.count("complete")).toBe(1);
     expect(w.central.outboxDepth()).toBe(0);
-    expect(fake.cp.results.size).toBe(0);
+    expect(site.fake.cp.results.size).toBe(0);
   });
 });
 
 describe("result outbox", () => {
   it("server down (connection refused) for a while, then up: every result delivered exactly once", async () => {
-    fake.cp.enqueue(...["a", "b", "c", "d", "e", "f"].map((turnId) => ({ turnId, conversationId: `c-${turnId}` })));
+    site.fake.cp.enqueue(...["a", "b", "c", "d", "e", "f"].map((turnId) => ({ turnId, conversationId: `c-${turnId}` })));
     const w = start({ autoDeliver: false, policy: { claimMax: 10 }, capacity: () => 10 });
     await waitFor(() => w.central.centralInFlight() === 6, "six claimed");
-    const port = fake.port;
-    await fake.close();
+    const port = site.fake.port;
+    await site.closeFake();
     w.deliverAll();
     await sleep(800);
-    expect(fake.cp.results.size).toBe(0);
+    expect(site.fake.cp.results.size).toBe(0);
     expect(w.central.outboxDepth()).toBe(6);
     expect(w.worker.snapshot().lastError?.code).toBe("ERR_CP_NETWORK");
-    fake = await startFake(fake.cp, port);
+    await site.reopenFake(port);
     await waitFor(() => w.central.outboxDepth() === 0, "outbox drained", 5_000);
-    expect([...fake.cp.results.keys()].sort()).toEqual(["a", "b", "c", "d", "e", "f"]);
-    expect(fake.cp.count("complete")).toBe(6);
+    expect([...site.fake.cp.results.keys()].sort()).toEqual(["a", "b", "c", "d", "e", "f"]);
+    expect(site.fake.cp.count("complete")).toBe(6);
   });
 
   it("resumes after a daemon restart: a new worker over the same database file reports what was left", async () => {
-    fake.cp.enqueue({ turnId: "a" }, { turnId: "b", conversationId: "c2" }, { turnId: "c", conversationId: "c3" });
+    site.fake.cp.enqueue({ turnId: "a" }, { turnId: "b", conversationId: "c2" }, { turnId: "c", conversationId: "c3" });
     const first = start({ autoDeliver: false });
     await waitFor(() => first.central.centralInFlight() === 3, "three claimed");
-    const port = fake.port;
-    await fake.close();
+    const port = site.fake.port;
+    await site.closeFake();
     first.deliverAll();
     await sleep(300);
     expect(first.central.outboxDepth()).toBe(3);
     await first.stop();
 
-    fake = await startFake(fake.cp, port);
+    await site.reopenFake(port);
     const second = start({ autoDeliver: false });
-    await waitFor(() => fake.cp.results.size === 3, "all reported after restart", 5_000);
+    await waitFor(() => site.fake.cp.results.size === 3, "all reported after restart", 5_000);
     await waitFor(() => second.central.outboxDepth() === 0, "outbox empty");
-    expect(fake.cp.count("complete")).toBe(3);
-    expect(fake.cp.results.get("a")!.body.reply).toBe("echo: hello a");
+    expect(site.fake.cp.count("complete")).toBe(3);
+    expect(site.fake.cp.results.get("a")!.body.reply).toBe("echo: hello a");
   });
 });
 
 describe("status", () => {
   it("reports at start, on the interval and on notifyStateChange, coalesced", async () => {
     const w = start({ policy: { statusIntervalMs: 300 } });
-    await waitFor(() => fake.cp.statuses.length >= 1, "first status");
-    expect(fake.cp.statuses[0]).toMatchObject({ accountId: "acct-1", runtimeId: "rt-1", status: "online", gatewayState: "ready" });
-    await waitFor(() => fake.cp.statuses.length >= 3, "interval statuses", 3_000);
-    await h!.stop();
-    h = undefined;
+    await waitFor(() => site.fake.cp.statuses.length >= 1, "first status");
+    expect(site.fake.cp.statuses[0]).toMatchObject({ accountId: "acct-1", runtimeId: "rt-1", status: "online", gatewayState: "ready" });
+    await waitFor(() => site.fake.cp.statuses.length >= 3, "interval statuses", 3_000);
+    await site.stopWorker();
 
     const v = start({ policy: { statusIntervalMs: 60_000 } });
-    await waitFor(() => fake.cp.statuses.length >= 4, "first status of second worker");
-    const before = fake.cp.statuses.length;
+    await waitFor(() => site.fake.cp.statuses.length >= 4, "first status of second worker");
+    const before = site.fake.cp.statuses.length;
     for (let i = 0; i < 10; i++) v.worker.notifyStateChange();
-    await waitFor(() => fake.cp.statuses.length > before, "status on change");
+    await waitFor(() => site.fake.cp.statuses.length > before, "status on change");
     await sleep(300);
     // One possibly in flight plus one queued: ten notifications never make ten reports.
-    expect(fake.cp.statuses.length - before).toBeLessThanOrEqual(2);
+    expect(site.fake.cp.statuses.length - before).toBeLessThanOrEqual(2);
     expect(v.worker.snapshot().lastStatusAt).not.toBeNull();
   });
 });
@@ -233,11 +214,10 @@ describe("lifecycle", () => {
   it("run() resolves promptly after abort, even with a long-poll claim in flight, and leaves no timer", async () => {
     const timers = trackOwnTimers();
     const w = start({ policy: { claimWaitMs: 30_000 } });
-    await waitFor(() => fake.cp.count("claim") === 1, "claim parked");
+    await waitFor(() => site.fake.cp.count("claim") === 1, "claim parked");
     await sleep(50);
     expect(timers.live().length).toBeGreaterThan(0);
-    const took = await w.stop();
-    h = undefined;
+    const took = await site.stopWorker();
     expect(took).toBeLessThan(500);
     // A cleared timer's destroy hook runs on a later tick.
     await new Promise((r) => setImmediate(r));
@@ -246,16 +226,16 @@ describe("lifecycle", () => {
   });
 
   it("stopClaiming() stops claims while results still flow", async () => {
-    fake.cp.enqueue({ turnId: "t1" });
+    site.fake.cp.enqueue({ turnId: "t1" });
     const w = start({ autoDeliver: false });
     await waitFor(() => w.turns.get("t1") !== undefined, "claimed");
     w.worker.stopClaiming();
     await sleep(100);
-    const claims = fake.cp.count("claim");
+    const claims = site.fake.cp.count("claim");
     w.deliverAll();
-    await waitFor(() => fake.cp.results.has("t1"), "reported while draining");
+    await waitFor(() => site.fake.cp.results.has("t1"), "reported while draining");
     await sleep(200);
-    expect(fake.cp.count("claim")).toBe(claims);
+    expect(site.fake.cp.count("claim")).toBe(claims);
     expect(w.worker.snapshot().claiming).toBe("stopped");
   });
 });
