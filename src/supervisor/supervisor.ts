@@ -30,6 +30,14 @@ export type SupervisorPolicy = BackoffPolicy & {
 /** Causes that are failures of the gateway (they count for backoff and the crash-loop breaker). */
 const FAILURE_CAUSES: ReadonlySet<RestartCause> = new Set(["crash", "hang", "memory", "startup-timeout", "config"]);
 
+/**
+ * How the gateway reports that an earlier gateway process still holds its startup lease (openclaw
+ * 2026.9.6 exits 78 then; the lease of a killed process lives out its 5-minute TTL,
+ * openclaw/openclaw#103145). Not a configuration error: retried with backoff, never held.
+ */
+const LEASE_HELD_LINE = /database maintenance lease \S+ is held by|startup migrations are already running for this state directory/;
+const LEASE_HELD_REASON = "startup refused: OpenClaw's database maintenance lease is still held by an earlier gateway process (it expires within 5 minutes)";
+
 /** How the gateway reports a config written by a newer OpenClaw (openclaw 2026.9.6, exit code 1). */
 const NEWER_CONFIG_LINE = /older than the config last written by OpenClaw (\S+?)\.?$/;
 
@@ -140,6 +148,7 @@ export class GatewaySupervisor {
       let cause: RestartCause;
       let spec: LaunchSpec | undefined;
       let newerConfig: string | null = null;
+      let leaseHeld = false;
       this.#becameReady = false;
       try {
         spec = pendingSpec ?? (await this.#d.prepare(generation));
@@ -147,6 +156,7 @@ export class GatewaySupervisor {
         if (signal.aborted) break;
         const child = await spawnChild(this.#d.spawn, spec, log.child({ source: "gateway", generation }), this.#d.secrets(), (line) => {
           newerConfig ??= NEWER_CONFIG_LINE.exec(line)?.[1] ?? null;
+          leaseHeld ||= LEASE_HELD_LINE.test(line);
         });
         this.#child = child;
         await writePidFile(pidFile, { pid: child.pid, startTicks: child.startTicks }, log);
@@ -179,7 +189,8 @@ export class GatewaySupervisor {
         );
         continue;
       }
-      if (cause === "crash" && this.#snap.lastExit?.code === 78 && spec) {
+      const why = cause === "crash" && leaseHeld ? LEASE_HELD_REASON : cause;
+      if (cause === "crash" && this.#snap.lastExit?.code === 78 && spec && !leaseHeld) {
         if (!doctorTried && this.#d.doctor) {
           doctorTried = true;
           this.#snap.restarts += 1;
@@ -205,8 +216,8 @@ export class GatewaySupervisor {
       history = decision.history;
       this.#set(
         decision.breakerOpen
-          ? { state: "failed", pid: null, reason: `${decision.reason}; last cause: ${cause}`, cause }
-          : { state: "backoff", pid: null, reason: `${cause}; restarting in ${decision.delayMs} ms`, cause },
+          ? { state: "failed", pid: null, reason: `${decision.reason}; last cause: ${why}`, cause }
+          : { state: "backoff", pid: null, reason: `${why}; restarting in ${decision.delayMs} ms`, cause },
       );
       await this.#sleepWakeable(decision.delayMs, signal);
     }

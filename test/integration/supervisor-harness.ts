@@ -43,6 +43,20 @@ if (process.argv[2] === "doctor") {
 } else {
   console.error("Invalid config: gateway.bogus is not allowed"); process.exit(78);
 }`,
+  // openclaw 2026.9.6 after an earlier gateway was killed mid-startup: its database maintenance
+  // lease is still held (5 min TTL; openclaw/openclaw#103145), so startup refuses with exit 78.
+  // Refuses the first two starts (counted in a file beside it), then starts.
+  "lease-held.mjs": `import { existsSync, readFileSync, writeFileSync } from "node:fs";
+const f = new URL("./lease-starts", import.meta.url);
+const n = existsSync(f) ? Number(readFileSync(f, "utf8")) : 0;
+writeFileSync(f, String(n + 1));
+if (n < 2) {
+  console.error("OpenClaw startup migrations did not complete cleanly; refusing to report the gateway ready.");
+  console.error("- Agent database maintenance deferred: agent database maintenance lease core:agent-database-maintenance/global is held by 277e7932-3a5f-42c9-9fea-ebe856191da9 (lease epoch 1796003807383)");
+  console.error('- Migration step "profile-workspace" was not run because prior step "media-persistence" refused execution.');
+  process.exit(78);
+}
+console.log("armed"); setInterval(() => {}, 1 << 30);`,
   "newer-config.mjs": `console.error("Refusing to run automatic gateway startup migrations because this OpenClaw binary (2026.9.6) is older than the config last written by OpenClaw 2099.1.1."); process.exit(1);`,
   // Spawns a grandchild in its own process group that ignores SIGTERM, then waits (or crashes).
   "with-grandchild.mjs": `import { spawn } from "node:child_process";

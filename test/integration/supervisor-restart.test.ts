@@ -60,6 +60,20 @@ describe("restart policy with real children", () => {
     await stop(h);
   });
 
+  it("exit 78 because an earlier gateway's maintenance lease is still held: retried with backoff, no doctor, no hold", async () => {
+    const doctored: LaunchSpec[] = [];
+    const h = supervisor({ script: "lease-held.mjs", readyOn: "armed", doctor: async (spec) => (doctored.push(spec), 0) });
+    void h.run();
+    await waitFor(() => h.sup.snapshot().state === "ready", "ready after the lease frees", 15_000);
+    expect(doctored).toEqual([]);
+    expect(h.prepared).toEqual([1, 2, 3]);
+    expect(h.states.some((s) => s.state === "failed")).toBe(false);
+    const backoffs = h.states.filter((s) => s.state === "backoff").map((s) => s.reason);
+    expect(backoffs).toHaveLength(2);
+    expect(backoffs[0]).toMatch(/^startup refused: OpenClaw's database maintenance lease is still held by an earlier gateway process \(it expires within 5 minutes\); restarting in \d+ ms$/);
+    await stop(h);
+  });
+
   it("a config written by a newer OpenClaw is reported plainly and not retried", async () => {
     const h = supervisor({ script: "newer-config.mjs" });
     void h.run();
