@@ -7,6 +7,12 @@
  * prompt is the last user message that is not internal context (OPENCLAW_FACTS).
  *
  * Test hooks, set by the prompt text itself: `delay=<ms>` waits before answering.
+ * `toolcalls=<JSON list of {name, arguments}>` (to the end of its line) makes it answer with OpenAI
+ * `tool_calls` for those tools; when the tool results come back (`role: "tool"` messages after the
+ * prompt), the answer is the echo, a line `tool results:`, and one line `[<tool>] <result>` per
+ * result. So whatever a tool could read, the reply shows: the agent-boundary check of issue 11
+ * (an operator can run it on a host: `agent-supervisor dev mock-model`, then send a turn with
+ * `toolcalls=[{"name":"exec","arguments":{"command":"cat /etc/agent-supervisor/agent-supervisor.env"}}]`).
  * `GET /mock/requests` lists the completion requests received so far (`{requests: [{at, prompt,
  * stream}]}`, no headers), so a test that runs the server in another process or a container can
  * count model calls: a second call for one turn is a second run of it.
@@ -18,7 +24,18 @@ import type { AddressInfo } from "node:net";
  * One recorded completion request. `system` is the text of its system messages (OpenClaw's system
  * prompt, which lists the workspace's skills in `<available_skills>`).
  */
-export type MockModelRequest = { at: number; prompt: string; system: string; stream: boolean; authorization: string | undefined };
+export type MockModelRequest = {
+  at: number;
+  prompt: string;
+  system: string;
+  stream: boolean;
+  authorization: string | undefined;
+  /** `[<tool>] <result>` for each tool result after the prompt (empty for a first call). */
+  toolResults: string[];
+};
+
+/** One tool call asked for with `toolcalls=`: the tool's name and its arguments object. */
+export type MockToolCall = { name: string; arguments: Record<string, unknown> };
 
 /** A running mock model server. */
 export type MockModel = {
@@ -54,18 +71,66 @@ export function extractPrompt(messages: unknown): string {
     .trim();
 }
 
+/**
+ * The tool calls a prompt asks for with `toolcalls=<JSON>` (the JSON runs to the end of its line).
+ * Pure.
+ * @returns [] without the directive
+ * @throws Error naming `toolcalls=` when the JSON is not a list of `{name: string, arguments?: object}`
+ */
+export function parseToolCalls(prompt: string): MockToolCall[] {
+  const m = /toolcalls=(.*)$/m.exec(prompt);
+  if (!m) return [];
+  let list: unknown;
+  try {
+    list = JSON.parse(m[1]!);
+  } catch (err) {
+    throw new Error(`toolcalls= is not JSON: ${(err as Error).message}`);
+  }
+  const ok = (c: unknown): c is MockToolCall =>
+    typeof c === "object" && c !== null && typeof (c as { name?: unknown }).name === "string" &&
+    ((c as { arguments?: unknown }).arguments === undefined || (typeof (c as { arguments?: unknown }).arguments === "object" && (c as { arguments?: unknown }).arguments !== null));
+  if (!Array.isArray(list) || !list.every(ok)) throw new Error('toolcalls= must be a JSON list of {"name": string, "arguments": object}');
+  return list.map((c) => ({ name: c.name, arguments: c.arguments ?? {} }));
+}
+
+/**
+ * The tool results that follow the last assistant message with tool calls, as `[<tool>] <text>`.
+ * Pure. Names come from the calls' ids; an unmatched result is `[?]`.
+ */
+function toolResults(messages: unknown): string[] {
+  if (!Array.isArray(messages)) return [];
+  let i = messages.length - 1;
+  while (i >= 0 && messages[i]?.role === "tool") i--;
+  const calls = messages[i]?.role === "assistant" && Array.isArray(messages[i].tool_calls) ? (messages[i].tool_calls as { id?: unknown; function?: { name?: unknown } }[]) : [];
+  const nameOf = new Map(calls.map((c) => [c.id, String(c.function?.name ?? "?")]));
+  return messages.slice(i + 1).map((m: { tool_call_id?: unknown; content?: unknown }) => `[${nameOf.get(m.tool_call_id) ?? "?"}] ${contentText(m.content).slice(0, 4096)}`);
+}
+
+/** OpenAI `tool_calls` of an assistant message for `calls` (ids unique within the answer). */
+function toOpenAiCalls(calls: readonly MockToolCall[]) {
+  const stamp = Date.now().toString(36);
+  return calls.map((c, i) => ({ id: `call_${stamp}_${i}`, type: "function" as const, function: { name: c.name, arguments: JSON.stringify(c.arguments) } }));
+}
+
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString("utf8");
 }
 
-function sse(res: ServerResponse, model: string, text: string): void {
+type Answer = { text: string } | { calls: ReturnType<typeof toOpenAiCalls> };
+
+function sse(res: ServerResponse, model: string, answer: Answer): void {
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
   const base = { id: "chatcmpl-mock", object: "chat.completion.chunk", created: Math.floor(Date.now() / 1000), model };
   const send = (o: unknown) => res.write(`data: ${JSON.stringify(o)}\n\n`);
-  send({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: text }, finish_reason: null }] });
-  send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
+  if ("text" in answer) {
+    send({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: answer.text }, finish_reason: null }] });
+    send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] });
+  } else {
+    send({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: null, tool_calls: answer.calls.map((c, index) => ({ index, ...c })) }, finish_reason: null }] });
+    send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: "tool_calls" }] });
+  }
   send({ ...base, choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } });
   res.end("data: [DONE]\n\n");
 }
@@ -93,15 +158,21 @@ export async function startMockModel(port = 0, host = "127.0.0.1"): Promise<Mock
       const body = JSON.parse(await readBody(req));
       const prompt = extractPrompt(body.messages);
       const system = Array.isArray(body.messages) ? body.messages.filter((m: { role?: unknown }) => m?.role === "system" || m?.role === "developer").map((m: { content?: unknown }) => contentText(m.content)).join("\n") : "";
-      requests.push({ at: Date.now(), prompt, system, stream: body.stream === true, authorization: req.headers.authorization });
+      const results = toolResults(body.messages);
+      requests.push({ at: Date.now(), prompt, system, stream: body.stream === true, authorization: req.headers.authorization, toolResults: results });
+      const wanted = parseToolCalls(prompt);
       const delay = Number(/delay=(\d+)/.exec(prompt)?.[1] ?? 0);
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-      const text = `echo: ${prompt}`;
-      if (body.stream) return sse(res, String(body.model ?? "echo-1"), text);
+      const answer: Answer =
+        wanted.length > 0 && results.length === 0
+          ? { calls: toOpenAiCalls(wanted) }
+          : { text: results.length > 0 ? `echo: ${prompt}\ntool results:\n${results.join("\n")}` : `echo: ${prompt}` };
+      if (body.stream) return sse(res, String(body.model ?? "echo-1"), answer);
       res.writeHead(200, { "content-type": "application/json" });
+      const message = "text" in answer ? { role: "assistant", content: answer.text } : { role: "assistant", content: null, tool_calls: answer.calls };
       res.end(JSON.stringify({
         id: "chatcmpl-mock", object: "chat.completion", created: Math.floor(Date.now() / 1000), model: body.model,
-        choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
+        choices: [{ index: 0, message, finish_reason: "text" in answer ? "stop" : "tool_calls" }],
         usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
       }));
     } catch (err) {
