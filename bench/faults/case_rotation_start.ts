@@ -9,13 +9,17 @@ import { describeEvent, eventsSince, isReady, ms, waitEvent } from "./observe.ts
 import { BOOT_MS, RT } from "./real-session.ts";
 import { inflightTurn, recover, sharedRealCase, signalGateway } from "./runner.ts";
 
+/** OpenClaw's startup lease TTL (openclaw 2026.9.6 STARTUP_MIGRATION_LEASE_TTL_MS). */
+const LEASE_TTL_MS = 300_000;
+
 export const rotationDuringStart = sharedRealCase({
   id: "rotation-start",
   fault: "Key rotation during a gateway start",
   how:
     "`kill -KILL` of the real gateway with a turn in flight (`delay=3000`); at the daemon's next 'starting' event (before spawn) " +
     "the reference control plane serves a new compat key and the daemon gets SIGHUP. Injected at that SIGHUP; detected at the " +
-    "first restart after it (cause rotation); serving again = a fresh turn done, which must reach the model with the new key.",
+    "first restart after it (cause rotation); serving again = a fresh turn done, which must reach the model with the new key. " +
+    "A gateway killed mid-start can leave OpenClaw's maintenance lease held for up to 5 minutes (openclaw/openclaw#103145); starts refused meanwhile are retried, so serving again may take that long.",
   async measure(s) {
     const site = s.site;
     // The case before may have restarted the gateway (a skills change, or a hang under load).
@@ -29,7 +33,8 @@ export const rotationDuringStart = sharedRealCase({
     s.daemon.proc.kill("SIGHUP");
     const spawned = await waitEvent(site, starting.at, "the spawn", (e) => e.state === "starting" && e.pid !== null, BOOT_MS);
     const restart = await waitEvent(site, injectAt, "the restart for the rotation", (e) => e.state === "stopping" || e.state === "backoff", BOOT_MS).catch(() => undefined);
-    const { again, rows, verdict } = await recover(site, "rotstart-fresh", [inflight]);
+    const { again, rows, verdict } = await recover(site, "rotstart-fresh", [inflight], LEASE_TTL_MS + BOOT_MS);
+    const refused = eventsSince(site, killAt).filter((e) => e.reason?.startsWith("startup refused")).length;
     const freshCall = s.model.requests.filter((r) => r.prompt.includes(again.turn.marker)).at(-1);
     const onNewKey = freshCall?.authorization === `Bearer ${key}`;
     if (!onNewKey) verdict.problems.push(`the fresh turn reached the model with ${freshCall?.authorization === undefined ? "no request" : "an OLD key"}`);
@@ -44,6 +49,7 @@ export const rotationDuringStart = sharedRealCase({
         restart ? `then ${describeEvent(restart)}` : "NO restart after the rotation",
         `${starts} gateway spawns after the kill; in-flight turn done after ${rows.get(inflight.id)?.attempts} attempt(s)`,
         `fresh turn on the ${onNewKey ? "new" : "OLD"} key`,
+        refused > 0 ? `${refused} start(s) refused while a killed gateway's maintenance lease was held, retried` : "",
       ],
     };
   },

@@ -170,10 +170,11 @@ export type Recovery = { again: ServingAgain; rows: Map<string, TurnRow>; verdic
  * Call once the daemon has reacted to the fault: wait until it serves again (a fresh turn in
  * `conversationId`, up to BOOT_MS), let `turns` finish, read their rows, then verify them and the
  * fresh turn done exactly once in the database and the transcript ({@link verifyDone}).
+ * @param timeoutMs for serving again and for the turns (default BOOT_MS)
  */
-export async function recover(site: Site, conversationId: string, turns: readonly SubmittedTurn[]): Promise<Recovery> {
-  const again = await servingAgain(site, conversationId, BOOT_MS);
-  await finishAll(site, turns, BOOT_MS);
+export async function recover(site: Site, conversationId: string, turns: readonly SubmittedTurn[], timeoutMs = BOOT_MS): Promise<Recovery> {
+  const again = await servingAgain(site, conversationId, timeoutMs);
+  await finishAll(site, turns, timeoutMs);
   const rows = turnRows(site, turns.map((t) => t.id));
   const verdict = await verifyDone(site, [...turns, again.turn]);
   return { again, rows, verdict };
