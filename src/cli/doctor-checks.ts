@@ -54,6 +54,32 @@ export function diskVerdict(d: { freeBytes: number; totalBytes: number } | { err
   return { name, status: "pass", detail };
 }
 
+/**
+ * Where the control-plane token comes from (config/load.ts TokenSource). Pure. From the env file
+ * or the environment it passes for now, with the advice in the detail: install.sh and cloud-init
+ * still write it to the env file (issue 11 moves them to the credential; then this warns).
+ * @returns undefined without a token (standalone)
+ */
+export function tokenSourceVerdict(source: "credential" | "token-file" | "env-file" | "environment" | undefined): DoctorCheck | undefined {
+  const name = "control-plane token";
+  const hint =
+    "deliver it as a systemd credential: write it to /etc/agent-supervisor/control-plane.token (root, 0600), add " +
+    "'LoadCredential=control-plane-token:/etc/agent-supervisor/control-plane.token' in a drop-in (systemctl edit agent-supervisor), " +
+    "and remove CONTROL_PLANE_TOKEN from the env file";
+  switch (source) {
+    case undefined:
+      return undefined;
+    case "credential":
+      return { name, status: "pass", detail: "from the systemd credential control-plane-token" };
+    case "token-file":
+      return { name, status: "pass", detail: "from CONTROL_PLANE_TOKEN_FILE" };
+    case "env-file":
+      return { name, status: "pass", detail: `read from the env file: whatever can read that file can act as this runtime at the control plane; safer: ${hint}`, hint };
+    case "environment":
+      return { name, status: "pass", detail: `read from the process environment, visible in /proc/<pid>/environ; safer: ${hint}`, hint };
+  }
+}
+
 /** `path` or its nearest existing ancestor (free space of a data directory not created yet). */
 export function nearestExisting(path: string): string {
   let p = path;
@@ -82,9 +108,15 @@ export type DoctorProbes = {
 
 /**
  * Run every check. The config has already been validated (an invalid config exits 78 before).
+ * @param tokenSource where the control-plane token was read from (config/load.ts), if any
  * @returns the checks in a stable order; never rejects
  */
-export async function runDoctorChecks(s: Settings, configFile: string | undefined, probes: DoctorProbes): Promise<DoctorCheck[]> {
+export async function runDoctorChecks(
+  s: Settings,
+  configFile: string | undefined,
+  probes: DoctorProbes,
+  tokenSource?: Parameters<typeof tokenSourceVerdict>[0],
+): Promise<DoctorCheck[]> {
   const out: DoctorCheck[] = [{ name: "config", status: "pass", detail: configFile ? `valid (${configFile})` : "valid (environment only)" }];
   let st: { mode: number; uid: number } | { error: string };
   try {
@@ -126,6 +158,8 @@ export async function runDoctorChecks(s: Settings, configFile: string | undefine
     if (code === 200) out.push({ name: "control plane", status: "pass", detail: `reachable and accepts the service token (${new URL(s.CONTROL_PLANE_URL).host})` });
     else if (code === 401 || code === 403) out.push({ name: "control plane", status: "fail", detail: `answers ${code}: the service token or runtime id is refused`, hint: "check CONTROL_PLANE_TOKEN, RUNTIME_ID and ACCOUNT_ID" });
     else out.push({ name: "control plane", status: "fail", detail: `not reachable: ${code}`, hint: "check CONTROL_PLANE_URL, DNS and outbound HTTPS" });
+    const token = tokenSourceVerdict(tokenSource);
+    if (token) out.push(token);
   }
   return out;
 }

@@ -15,7 +15,7 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
     .description("check config, data directory, runtime, ports, disk, control plane and gateway readiness (exit 0 pass, 1 warn, 2 fail)")
     .option(...CONFIG_OPTION)
     .action(async () => {
-      const { settings, file } = ctx.load();
+      const { settings, file, tokenSource } = ctx.load();
       const { fetch, uid } = ctx.host;
       const checks = await runDoctorChecks(settings, file, {
         runtime: () => resolveGatewayRuntime(runtimeSettingsOf(settings)),
@@ -23,7 +23,7 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
         portFree,
         httpStatus: async (url, headers) => (await fetch(url, { headers, signal: AbortSignal.timeout(DOCTOR_HTTP_TIMEOUT_MS) })).status,
         uid,
-      });
+      }, tokenSource);
       ctx.out(formatDoctor(checks));
       ctx.setExitCode(doctorExitCode(checks));
     });

@@ -6,6 +6,7 @@
  * (systemd's EnvironmentFile= and the file agree; an operator can override one value ad hoc).
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseEnv } from "node:util";
 import type { z } from "zod";
 import { SECRET_SETTINGS, SETTING_NAMES, settingsSchema, type Settings } from "./schema.ts";
@@ -48,7 +49,17 @@ export function validateSettings(fileVars: Record<string, string>, env: NodeJS.P
 }
 
 /** Where the settings came from, for `config print` and the startup log. */
-export type LoadedSettings = { settings: Settings; file: string | undefined };
+/**
+ * Where the control-plane token came from: a systemd credential (`$CREDENTIALS_DIRECTORY/`
+ * {@link CONTROL_PLANE_CREDENTIAL}, from `LoadCredential=`), `CONTROL_PLANE_TOKEN_FILE`, the env
+ * file, or the process environment.
+ */
+export type TokenSource = "credential" | "token-file" | "env-file" | "environment";
+
+/** The systemd credential holding the control-plane token (systemd.exec(5) "Credentials"). */
+export const CONTROL_PLANE_CREDENTIAL = "control-plane-token";
+
+export type LoadedSettings = { settings: Settings; file: string | undefined; tokenSource?: TokenSource | undefined };
 
 /**
  * Read the env file (if any) and validate.
@@ -74,15 +85,44 @@ export function loadSettings(configFile: string | undefined, env: NodeJS.Process
       throw new ConfigError(`config file ${path} is not a valid env file: ${(err as Error).message}`);
     }
   }
+  let tokenSource: TokenSource | undefined = env.CONTROL_PLANE_TOKEN ? "environment" : fileVars.CONTROL_PLANE_TOKEN ? "env-file" : undefined;
+  const credential = readCredential(env);
+  if (credential !== undefined) {
+    // The systemd credential wins: it is how the unit delivers the token (issue 11).
+    env = { ...env, CONTROL_PLANE_TOKEN: credential };
+    tokenSource = "credential";
+  }
   const tokenFile = env.CONTROL_PLANE_TOKEN_FILE || fileVars.CONTROL_PLANE_TOKEN_FILE;
-  if (tokenFile && !env.CONTROL_PLANE_TOKEN && !fileVars.CONTROL_PLANE_TOKEN) {
+  if (tokenFile && tokenSource === undefined) {
     try {
       fileVars = { ...fileVars, CONTROL_PLANE_TOKEN: readFileSync(tokenFile, "utf8").trim() };
+      tokenSource = "token-file";
     } catch (err) {
       throw new ConfigError(`CONTROL_PLANE_TOKEN_FILE: cannot read ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   }
-  return { settings: validateSettings(fileVars, env), file: text === undefined ? undefined : path };
+  return { settings: validateSettings(fileVars, env), file: text === undefined ? undefined : path, tokenSource };
+}
+
+/**
+ * The control-plane token from the unit's credentials, if systemd passed it.
+ * @returns undefined without `$CREDENTIALS_DIRECTORY` or without that credential in it
+ * @throws ConfigError if the credential is there but empty or unreadable
+ */
+function readCredential(env: NodeJS.ProcessEnv): string | undefined {
+  const dir = env.CREDENTIALS_DIRECTORY;
+  if (!dir) return undefined;
+  const path = join(dir, CONTROL_PLANE_CREDENTIAL);
+  let value: string;
+  try {
+    value = readFileSync(path, "utf8").trim();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw new ConfigError(`credential ${CONTROL_PLANE_CREDENTIAL} (${path}): cannot read it: ${code ?? String(err)}`);
+  }
+  if (value === "") throw new ConfigError(`credential ${CONTROL_PLANE_CREDENTIAL} (${path}) is empty`);
+  return value;
 }
 
 /** Settings as printable strings with every secret replaced by `[redacted]` (unset ones stay unset). */

@@ -10,10 +10,14 @@
  *   gateway.pid              the running gateway's pid, to reap it after a kill -9 of the daemon
  *   native/                  the single executable's SQLite addon, extracted (store/native.ts)
  *   runtime/                 the managed Node + openclaw (runtime/layout.ts has its inside)
- *   gateway/                 the gateway's own tree (its HOME, state, workspace, logs)
+ *   secrets/                 0700, the daemon's only: never inside the gateway's tree (issue 11)
  *     provider-secrets.json  0600, provider keys from the control plane, as last applied
  *     skills-manifest.json   0600, approved skills from the control plane, as last applied
+ *   gateway/                 the gateway's own tree (its HOME, state, workspace, logs)
  *     home/ state/openclaw.json workspace/ logs/openclaw.log
+ *
+ * Daemons before issue 11 kept the two secrets files under gateway/; GatewayLaunch.loadStored
+ * moves them to secrets/.
  * ```
  */
 import { join, resolve } from "node:path";
@@ -44,6 +48,7 @@ export function gatewayLayout(dataDir: string): GatewayLayout {
 /** Every path the daemon keeps under `dataDir` (see the module comment). */
 export function dataDirLayout(dataDir: string) {
   const gateway = gatewayLayout(dataDir);
+  const secretsDir = join(dataDir, "secrets");
   return {
     db: join(dataDir, "agent-supervisor.db"),
     gatewayToken: join(dataDir, "gateway.token"),
@@ -52,7 +57,8 @@ export function dataDirLayout(dataDir: string) {
     nativeDir: join(dataDir, "native"),
     runtimeDir: join(resolve(dataDir), "runtime"),
     gateway,
-    providerSecrets: join(gateway.root, "provider-secrets.json"),
-    skillsManifest: join(gateway.root, "skills-manifest.json"),
+    secretsDir,
+    providerSecrets: join(secretsDir, "provider-secrets.json"),
+    skillsManifest: join(secretsDir, "skills-manifest.json"),
   };
 }

@@ -91,9 +91,12 @@ export class GatewayConnection {
     this.#generation = generation;
     const waiting = new AbortController();
     this.#portWait = waiting;
-    void this.#whenPortOpen(waiting.signal).then(() => {
-      if (!waiting.signal.aborted && this.#generation === generation) this.#startClient(generation);
-    });
+    void this.#whenPortOpen(waiting.signal)
+      .then(() => {
+        if (!waiting.signal.aborted && this.#generation === generation) this.#startClient(generation);
+      })
+      // Never an unhandled rejection: the supervisor's startup timeout restarts a gateway never connected to.
+      .catch((err: unknown) => this.#o.log.error({ err, generation }, "cannot start the gateway connection"));
   }
 
   async #whenPortOpen(signal: AbortSignal): Promise<void> {

@@ -5,6 +5,8 @@
  * Provider secrets and the skills manifest are kept as last applied in 0600 files under the
  * gateway's directory (core/data-dir.ts), never in SQLite.
  */
+import { link, mkdir, rm } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import type { Logger } from "pino";
 import type { Settings } from "../config/schema.ts";
 import type { GatewayLayout } from "../core/data-dir.ts";
@@ -72,11 +74,35 @@ export class GatewayLaunch {
    */
   async loadStored(): Promise<void> {
     const { files, log } = this.#o;
+    await this.#moveLegacySecrets();
     this.#secrets = await loadStoredSecrets(files.providerSecrets).catch((e) => (log.error({ err: (e as Error).message }, "ignoring stored secrets"), undefined));
     const skills = await loadStoredSkills(files.skillsManifest).catch((e) => (log.error({ err: (e as Error).message }, "ignoring stored skills"), undefined));
     const problems = skills ? verifySkillsManifest(skills) : [];
     if (problems.length > 0) log.error({ skillsVersion: skills?.version, problems }, "ignoring stored skills: they cannot be written");
     this.#skills = problems.length > 0 ? undefined : skills;
+  }
+
+  /**
+   * Daemons before issue 11 kept the secrets files inside the gateway's tree, which a gateway
+   * running as its own user owns: move them to the daemon's secrets directory (once; a file
+   * already there wins, and the old copy is removed). Failures are logged; loading goes on.
+   */
+  async #moveLegacySecrets(): Promise<void> {
+    const { files, layout, log } = this.#o;
+    for (const to of [files.providerSecrets, files.skillsManifest]) {
+      const from = join(layout.root, basename(to));
+      if (from === to) continue;
+      try {
+        await mkdir(dirname(to), { recursive: true, mode: 0o700 });
+        await link(from, to).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== "EEXIST") throw err;
+        });
+        await rm(from);
+        log.info({ from, to }, "moved a secrets file out of the gateway's tree");
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") log.error({ err: (err as Error).message, from, to }, "cannot move a secrets file out of the gateway's tree");
+      }
+    }
   }
 
   /** The runtime found last, if any. */

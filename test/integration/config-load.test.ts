@@ -162,3 +162,37 @@ describe("CONTROL_PLANE_TOKEN_FILE", () => {
     }
   });
 });
+
+describe("the control-plane token as a systemd credential (issue 11)", () => {
+  it("reads $CREDENTIALS_DIRECTORY/control-plane-token, which wins over the env file and the environment, and says where the token came from", async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { loadSettings } = await import("../../src/config/load.ts");
+    const dir = mkdtempSync(join(tmpdir(), "as-cred-"));
+    try {
+      const creds = join(dir, "credentials");
+      mkdirSync(creds);
+      const cfg = join(dir, "a.env");
+      writeFileSync(cfg, "CONTROL_PLANE_URL=http://127.0.0.1:9/\nCONTROL_PLANE_TOKEN=tok-in-env-file\nRUNTIME_ID=r\nACCOUNT_ID=a\n");
+      expect(loadSettings(cfg, {})).toMatchObject({ settings: { CONTROL_PLANE_TOKEN: "tok-in-env-file" }, tokenSource: "env-file" });
+      expect(loadSettings(cfg, { CONTROL_PLANE_TOKEN: "tok-in-env" })).toMatchObject({ settings: { CONTROL_PLANE_TOKEN: "tok-in-env" }, tokenSource: "environment" });
+
+      writeFileSync(join(creds, "control-plane-token"), "tok-from-credential\n");
+      expect(loadSettings(cfg, { CREDENTIALS_DIRECTORY: creds, CONTROL_PLANE_TOKEN: "tok-in-env" })).toMatchObject({
+        settings: { CONTROL_PLANE_TOKEN: "tok-from-credential" },
+        tokenSource: "credential",
+      });
+      // A credentials directory without this credential (another one of the unit's) changes nothing.
+      expect(loadSettings(cfg, { CREDENTIALS_DIRECTORY: join(dir, "other") })).toMatchObject({ tokenSource: "env-file" });
+
+      writeFileSync(join(creds, "control-plane-token"), "\n");
+      expect(() => loadSettings(cfg, { CREDENTIALS_DIRECTORY: creds })).toThrow(/credential control-plane-token .* is empty/);
+      writeFileSync(cfg, "RUNTIME_ID=r\n");
+      rmSync(join(creds, "control-plane-token"));
+      expect(loadSettings(cfg, {}).tokenSource).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -6,34 +6,16 @@
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { validateSettings } from "../../src/config/load.ts";
-import { dataDirLayout } from "../../src/core/data-dir.ts";
 import type { SkillsManifest } from "../../src/sync/contract.ts";
 import { sha256Hex } from "../../src/sync/skills-manifest.ts";
-import { GatewayLaunch } from "../../src/supervisor/launch.ts";
-import { memoryLogger, removeTempDirs, tempDir } from "./helpers.ts";
+import { removeTempDirs, tempDir } from "./helpers.ts";
+import { launchIn } from "./launch-fixture.ts";
 
 const f = (path: string, content = "# skill\n") => ({ path, content, sha256: sha256Hex(content) });
 const manifest = (version: string, skills: SkillsManifest["skills"]): SkillsManifest => ({ accountId: "a", runtimeId: "r", version, skills });
 const good = manifest("1", [{ name: "good", files: [f("SKILL.md")] }]);
 /** "a" must be a file and the directory of "a/b" at once: fails on disk with ENOTDIR or EEXIST. */
 const unwritable = manifest("2", [{ name: "bad", files: [f("SKILL.md"), f("a"), f("a/b")] }]);
-
-function launchIn(dataDir: string) {
-  const files = dataDirLayout(dataDir);
-  const sink = memoryLogger("info");
-  const settings = validateSettings({ OPENAI_COMPAT_BASE_URL: "http://127.0.0.1:1/v1", AGENT_SUPERVISOR_DATA_DIR: dataDir }, {});
-  const launch = new GatewayLaunch({
-    settings,
-    layout: files.gateway,
-    files,
-    gatewayToken: "gateway-token-0123456789",
-    parentEnv: {},
-    findRuntime: async () => ({ nodePath: process.execPath, entryPath: "/opt/openclaw/openclaw.mjs", openclawVersion: "2026.9.6", source: "external" }),
-    log: sink.log,
-  });
-  return { launch, files, sink, skillsDir: join(files.gateway.workspaceDir, "skills") };
-}
 
 afterEach(removeTempDirs);
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { validateSettings } from "../../src/config/load.ts";
-import { dataDirVerdict, diskVerdict, doctorExitCode, formatDoctor, portFree, runDoctorChecks, type DoctorProbes } from "../../src/cli/doctor-checks.ts";
+import { dataDirVerdict, diskVerdict, doctorExitCode, formatDoctor, portFree, runDoctorChecks, tokenSourceVerdict, type DoctorProbes } from "../../src/cli/doctor-checks.ts";
 
 const GiB = 1024 ** 3;
 const dataDir = mkdtempSync(join(tmpdir(), "as-doctor-")); // mode 0700, ours
@@ -78,4 +78,23 @@ it("portFree sees a real listener", async () => {
   expect(await portFree(port)).toBe(false);
   await new Promise<void>((r) => srv.close(() => r()));
   expect(await portFree(port)).toBe(true);
+});
+
+describe("tokenSourceVerdict (issue 11: the control-plane token belongs in a systemd credential)", () => {
+  it.each([
+    { source: "credential", status: "pass", detail: /systemd credential/ },
+    { source: "token-file", status: "pass", detail: /CONTROL_PLANE_TOKEN_FILE/ },
+    // Not yet warn: install.sh and cloud-init still write the token to the env file.
+    { source: "env-file", status: "pass", detail: /env file.*safer: deliver it as a systemd credential/ },
+    { source: "environment", status: "pass", detail: /environment.*safer: deliver it as a systemd credential/ },
+  ] as const)("$source → $status", ({ source, status, detail }) => {
+    const c = tokenSourceVerdict(source);
+    expect(c).toMatchObject({ name: "control-plane token", status });
+    expect(c?.detail).toMatch(detail);
+    if (source === "env-file" || source === "environment") expect(c?.detail).toContain("LoadCredential=control-plane-token:/etc/agent-supervisor/control-plane.token");
+  });
+
+  it("says nothing without a control-plane token", () => {
+    expect(tokenSourceVerdict(undefined)).toBeUndefined();
+  });
 });
