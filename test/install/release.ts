@@ -42,6 +42,11 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?:
       const status = err === null ? 0 : typeof err.code === "number" ? err.code : null;
       done({ status, stdout, stderr });
     });
+    // A child that exits before reading its input (install.sh refusing bad flags at once) closes
+    // the pipe: EPIPE on this write is expected, not an error of the test (it was an unhandled one).
+    child.stdin?.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE") throw err;
+    });
     child.stdin?.end(input ?? "");
   });
 }
