@@ -7,10 +7,9 @@
  * beyond that the oldest are dropped and the count is logged.
  */
 import type { Logger } from "pino";
-import { backoffDelay } from "../core/backoff.ts";
 import type { Clock } from "../core/clock.ts";
 import type { EventStore, NewGatewayEvent } from "../store/events.ts";
-import { WRITE_RETRY, writeErrorCode } from "../store/write-faults.ts";
+import { untilWritten, writeErrorCode } from "../store/write-faults.ts";
 
 /** State events kept in memory while the store refuses writes. */
 export const MAX_UNWRITTEN_EVENTS = 1_000;
@@ -68,40 +67,37 @@ export class EventJournal {
   }
 
   #write(): void {
-    if (this.#retry === undefined && !this.#flush()) void this.#retryLoop();
-  }
-
-  /** Write the held-back events in order. @returns true when none is left */
-  #flush(): boolean {
+    if (this.#retry !== undefined) return;
     try {
-      while (this.#unwritten.length > 0) {
-        this.#events.record(this.#unwritten[0]!);
-        this.#unwritten.shift();
-      }
-      if (this.#generation !== undefined) {
-        this.#events.setValue("gateway.generation", String(this.#generation));
-        this.#generation = undefined;
-      }
-      if (this.#dropped > 0) this.#log.warn({ dropped: this.#dropped }, "gateway events were dropped while the store refused writes");
-      this.#dropped = 0;
-      return true;
+      this.#flush();
     } catch (err) {
       this.#log.error({ code: writeErrorCode(err), err: (err as Error).message, unwritten: this.#unwritten.length }, "cannot record gateway events or the generation (SQLite write failed); retrying");
-      return false;
+      void this.#retryLoop();
     }
   }
 
-  /** Retry {@link #flush} with backoff until it succeeds or the run ends. Never rejects. */
+  /** Write the held-back events in order, then the counter. @throws SqliteError (what was written stays written) */
+  #flush(): void {
+    while (this.#unwritten.length > 0) {
+      this.#events.record(this.#unwritten[0]!);
+      this.#unwritten.shift();
+    }
+    if (this.#generation !== undefined) {
+      this.#events.setValue("gateway.generation", String(this.#generation));
+      this.#generation = undefined;
+    }
+    if (this.#dropped > 0) this.#log.warn({ dropped: this.#dropped }, "gateway events were dropped while the store refused writes");
+    this.#dropped = 0;
+  }
+
+  /** Retry {@link #flush} with backoff (untilWritten) until it succeeds or the run ends. Never rejects. */
   async #retryLoop(): Promise<void> {
     const running = this.#running;
     if (running === undefined || running.aborted) return;
     const stop = (this.#retry = new AbortController());
     const signal = AbortSignal.any([running, stop.signal]);
     try {
-      for (let attempt = 0; !signal.aborted; attempt++) {
-        await this.#clock.sleep(backoffDelay(attempt, WRITE_RETRY, this.#random), signal);
-        if (!signal.aborted && this.#flush()) return;
-      }
+      await untilWritten("events.record", () => this.#flush(), { clock: this.#clock, random: this.#random, log: this.#log, signal });
     } finally {
       if (this.#retry === stop) this.#retry = undefined;
     }

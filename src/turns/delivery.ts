@@ -189,7 +189,7 @@ export class TurnDelivery {
   #launch(turn: Turn, mode: Mode): void {
     const abort = new AbortController();
     this.#jobAborts.set(turn.id, abort);
-    this.#runs.set(turn.id, { sessionKey: turn.sessionKey, runId: turn.runId ?? turn.idempotencyKey ?? turn.id });
+    this.#runs.set(turn.id, { sessionKey: turn.sessionKey, runId: runToStop(turn) });
     const job = this.#job(turn, mode, AbortSignal.any([this.#jobs.signal, abort.signal])).finally(() => {
       this.#inFlight.delete(turn.id);
       this.#jobAborts.delete(turn.id);
@@ -266,10 +266,11 @@ export class TurnDelivery {
             timeoutMs: remaining,
             signal,
             onAccepted: (p) => {
-              const runId = (p as { runId?: unknown })?.runId;
-              this.#runs.set(t.id, { sessionKey: t.sessionKey, runId: typeof runId === "string" ? runId : (t.idempotencyKey ?? t.id) });
+              const accepted = (p as { runId?: unknown })?.runId;
+              const runId = typeof accepted === "string" ? accepted : t.id;
+              this.#runs.set(t.id, { sessionKey: t.sessionKey, runId });
               try {
-                turns.setRun(t.id, typeof runId === "string" ? runId : t.id, generation, clock.now());
+                turns.setRun(t.id, runId, generation, clock.now());
               } catch (err) {
                 // Only a hint for reconciling (agent.wait); without it the transcript decides.
                 log.warn({ turnId: t.id, code: writeErrorCode(err), err: (err as Error).message }, "cannot record the turn's run id (SQLite write failed)");
@@ -383,8 +384,13 @@ export class TurnDelivery {
     await this.#verdicts.fail(t, "TURN_TIMEOUT", `no reply within ${policy.turnTimeoutMs} ms`, signal);
   }
 
-  /** Abort `t`'s run in the gateway (its run id, else the key it was sent under), now or once reachable. */
+  /** Abort `t`'s run in the gateway, now or once reachable. */
   #stopRun(t: Turn): void {
-    this.#aborts.add(t.id, t.sessionKey, t.runId ?? t.idempotencyKey ?? t.id);
+    this.#aborts.add(t.id, t.sessionKey, runToStop(t));
   }
+}
+
+/** The id to abort a turn's run by: its run id, else the key it was sent under. Pure. */
+function runToStop(t: Pick<Turn, "id" | "runId" | "idempotencyKey">): string {
+  return t.runId ?? t.idempotencyKey ?? t.id;
 }
