@@ -4,6 +4,7 @@
  * typed error to the process's exit code (core/errors.ts).
  */
 import { spawn } from "node:child_process";
+import { isSea } from "node:sea";
 import { CommanderError } from "commander";
 import pkg from "../package.json" with { type: "json" };
 import { buildCli } from "./cli/program.ts";
@@ -18,6 +19,9 @@ const host: Host = {
   spawn,
   fetch,
   uid: process.getuid?.() ?? 0,
+  // The single executable is its own program; in development, node with its flags and main.ts.
+  self: { command: process.execPath, args: isSea() ? [] : [...process.execArgv, process.argv[1]!] },
+  setUmask: (mask) => void process.umask(mask),
   onSignal: (signal, handler) => void process.on(signal, handler),
   exit: (code) => process.exit(code),
   onUnhandledRejection: (handler) => void process.on("unhandledRejection", handler),

@@ -6,6 +6,7 @@ import { existsSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { createServer } from "node:net";
 import type { Settings } from "../config/schema.ts";
+import type { Boundary } from "../supervisor/gateway-user.ts";
 
 /** One check's result. */
 export type DoctorCheck = { name: string; status: "pass" | "warn" | "fail"; detail: string; hint?: string };
@@ -16,6 +17,8 @@ export function doctorExitCode(checks: readonly DoctorCheck[]): number {
   if (checks.some((c) => c.status === "warn")) return 1;
   return 0;
 }
+
+const NO_BOUNDARY: Boundary = { on: false, required: false, reason: "GATEWAY_USER is not set" };
 
 /** Human lines: `[pass] name: detail` and an indented hint when not passing. Pure. */
 export function formatDoctor(checks: readonly DoctorCheck[]): string {
@@ -29,14 +32,16 @@ export function dataDirVerdict(st: { mode: number; uid: number } | { error: stri
   const name = "data directory";
   if ("error" in st) {
     return st.error === "ENOENT"
-      ? { name, status: "warn", detail: `${path} does not exist yet`, hint: "it is created on first start; the installer creates it with mode 0700" }
+      ? { name, status: "warn", detail: `${path} does not exist yet`, hint: "it is created on first start; the installer creates it with mode 0711" }
       : { name, status: "fail", detail: `${path}: ${st.error}`, hint: "run as the service user or root" };
   }
   if (st.uid !== myUid && myUid !== 0) {
     return { name, status: "fail", detail: `${path} is owned by uid ${st.uid}, not by this user (${myUid})`, hint: "run doctor as the service user: sudo -u agent-supervisor agent-supervisor doctor" };
   }
-  if ((st.mode & 0o077) !== 0) {
-    return { name, status: "warn", detail: `${path} has mode ${(st.mode & 0o777).toString(8)}`, hint: `chmod 700 ${path} (it holds tokens and conversations)` };
+  // 0711 is how the boundary leaves it (issue 11): others may pass through to the gateway's tree
+  // and the runtime, never list or read it.
+  if ((st.mode & 0o066) !== 0) {
+    return { name, status: "warn", detail: `${path} has mode ${(st.mode & 0o777).toString(8)}`, hint: `chmod 711 ${path} (it holds tokens and conversations)` };
   }
   return { name, status: "pass", detail: `${path} (mode ${(st.mode & 0o777).toString(8)})` };
 }
@@ -54,18 +59,20 @@ export function diskVerdict(d: { freeBytes: number; totalBytes: number } | { err
   return { name, status: "pass", detail };
 }
 
+/** Where install.sh and cloud-init keep the control-plane token for the unit's `LoadCredential=`. */
+export const TOKEN_CREDENTIAL_FILE = "/etc/agent-supervisor/control-plane-token";
+
 /**
  * Where the control-plane token comes from (config/load.ts TokenSource). Pure. From the env file
- * or the environment it passes for now, with the advice in the detail: install.sh and cloud-init
- * still write it to the env file (issue 11 moves them to the credential; then this warns).
+ * or the process environment it warns: whatever can read the file or /proc/<pid>/environ can act
+ * as this runtime at the control plane. install.sh and cloud-init write it as a credential.
  * @returns undefined without a token (standalone)
  */
 export function tokenSourceVerdict(source: "credential" | "token-file" | "env-file" | "environment" | undefined): DoctorCheck | undefined {
   const name = "control-plane token";
   const hint =
-    "deliver it as a systemd credential: write it to /etc/agent-supervisor/control-plane.token (root, 0600), add " +
-    "'LoadCredential=control-plane-token:/etc/agent-supervisor/control-plane.token' in a drop-in (systemctl edit agent-supervisor), " +
-    "and remove CONTROL_PLANE_TOKEN from the env file";
+    `deliver it as a systemd credential: run install.sh again (it moves the token to ${TOKEN_CREDENTIAL_FILE}, root:agent-supervisor 0640, ` +
+    `and adds 'LoadCredential=control-plane-token:${TOKEN_CREDENTIAL_FILE}' in a drop-in), or do so by hand and remove CONTROL_PLANE_TOKEN from the env file`;
   switch (source) {
     case undefined:
       return undefined;
@@ -74,10 +81,28 @@ export function tokenSourceVerdict(source: "credential" | "token-file" | "env-fi
     case "token-file":
       return { name, status: "pass", detail: "from CONTROL_PLANE_TOKEN_FILE" };
     case "env-file":
-      return { name, status: "pass", detail: `read from the env file: whatever can read that file can act as this runtime at the control plane; safer: ${hint}`, hint };
+      return { name, status: "warn", detail: "read from the env file: whatever can read that file can act as this runtime at the control plane", hint };
     case "environment":
-      return { name, status: "pass", detail: `read from the process environment, visible in /proc/<pid>/environ; safer: ${hint}`, hint };
+      return { name, status: "warn", detail: "read from the process environment, visible in /proc/<pid>/environ", hint };
   }
+}
+
+/**
+ * The agent boundary (issue 11): the running daemon's own `gateway:user` check from /health when
+ * it answers (it alone knows its unit's GATEWAY_USER and capabilities), else `local`, the boundary
+ * as this command's settings describe it, with the capabilities the unit grants assumed. Pure.
+ */
+export function boundaryVerdict(daemon: { status: string; output?: string; observedValue?: unknown } | undefined, local: Boundary): DoctorCheck {
+  const name = "gateway user";
+  const hint = "run install.sh (it creates agent-supervisor-gw and the unit sets GATEWAY_USER); docs/agent-boundary.md";
+  if (daemon) {
+    const status = daemon.status === "pass" ? "pass" : daemon.status === "fail" ? "fail" : "warn";
+    return status === "pass"
+      ? { name, status, detail: `the running daemon starts the gateway as ${String(daemon.observedValue)}: the agent's tools cannot read the daemon's credentials or database` }
+      : { name, status, detail: `the running daemon says: ${daemon.output ?? "the agent boundary is off"}`, hint };
+  }
+  if (local.on) return { name, status: "pass", detail: `the gateway will run as ${local.user.name} (uid ${local.user.uid}) (no daemon answered; capabilities as the unit grants them)` };
+  return { name, status: local.required ? "fail" : "warn", detail: `the agent boundary is off: ${local.reason}`, hint };
 }
 
 /** `path` or its nearest existing ancestor (free space of a data directory not created yet). */
@@ -104,7 +129,19 @@ export type DoctorProbes = {
   /** GET a URL (daemon /readyz, control plane); resolves with the HTTP status or rejects. */
   httpStatus: (url: string, headers?: Record<string, string>) => Promise<number>;
   uid: number;
+  /** The running daemon's /health document (parsed JSON); rejects when no daemon answers. Absent: not asked. */
+  health?: (url: string) => Promise<unknown>;
+  /** The boundary as the settings describe it (supervisor/gateway-user.ts). Absent: off, GATEWAY_USER unset. */
+  boundary?: () => Boundary;
 };
+
+/** The `gateway:user` check of a /health document, if it has one. Lenient: anything else is undefined. Pure. */
+export function healthBoundaryCheck(doc: unknown): { status: string; output?: string; observedValue?: unknown } | undefined {
+  const entry = (doc as { checks?: Record<string, unknown> } | null)?.checks?.["gateway:user"];
+  const c = Array.isArray(entry) ? (entry[0] as Record<string, unknown> | undefined) : undefined;
+  if (!c || typeof c.status !== "string") return undefined;
+  return { status: c.status, ...(typeof c.output === "string" ? { output: c.output } : {}), observedValue: c.observedValue };
+}
 
 /**
  * Run every check. The config has already been validated (an invalid config exits 78 before).
@@ -144,11 +181,14 @@ export async function runDoctorChecks(
         : { name: what, status: "fail", detail: `${port} is in use by another process`, hint: `find it with 'ss -ltnp sport = :${port}' or change the port setting` });
     }
     out.push({ name: "gateway readiness", status: "warn", detail: "the daemon is not running (no answer on the local API)", hint: "systemctl start agent-supervisor; journalctl -u agent-supervisor" });
+    out.push(boundaryVerdict(undefined, probes.boundary?.() ?? NO_BOUNDARY));
   } else {
     out.push({ name: "ports", status: "pass", detail: `the running daemon answers on ${s.AGENT_SUPERVISOR_HTTP_PORT}` });
     out.push(ready === 200
       ? { name: "gateway readiness", status: "pass", detail: "ready (hello-ok)" }
       : { name: "gateway readiness", status: "fail", detail: `/readyz answered ${ready}`, hint: "agent-supervisor status shows why" });
+    const daemon = probes.health ? healthBoundaryCheck(await probes.health(`${base}/health`).catch(() => undefined)) : undefined;
+    out.push(boundaryVerdict(daemon, probes.boundary?.() ?? NO_BOUNDARY));
   }
   if (s.CONTROL_PLANE_URL === undefined) {
     out.push({ name: "control plane", status: "pass", detail: "not configured (standalone)" });

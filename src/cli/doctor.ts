@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { statfsDiskUsage } from "../health/disk.ts";
 import { resolveGatewayRuntime, runtimeSettingsOf } from "../runtime/resolve.ts";
+import { probeBoundary } from "../supervisor/gateway-user.ts";
 import { CONFIG_OPTION, type CliContext } from "./context.ts";
 import { doctorExitCode, formatDoctor, nearestExisting, portFree, runDoctorChecks } from "./doctor-checks.ts";
 
@@ -12,7 +13,7 @@ export const DOCTOR_HTTP_TIMEOUT_MS = 10_000;
 export function registerDoctor(program: Command, ctx: CliContext): void {
   program
     .command("doctor")
-    .description("check config, data directory, runtime, ports, disk, control plane and gateway readiness (exit 0 pass, 1 warn, 2 fail)")
+    .description("check config, data directory, runtime, ports, disk, gateway readiness, the gateway's user and the control plane (exit 0 pass, 1 warn, 2 fail)")
     .option(...CONFIG_OPTION)
     .action(async () => {
       const { settings, file, tokenSource } = ctx.load();
@@ -23,6 +24,8 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
         portFree,
         httpStatus: async (url, headers) => (await fetch(url, { headers, signal: AbortSignal.timeout(DOCTOR_HTTP_TIMEOUT_MS) })).status,
         uid,
+        health: async (url) => (await fetch(url, { signal: AbortSignal.timeout(DOCTOR_HTTP_TIMEOUT_MS) })).json(),
+        boundary: () => probeBoundary(settings.GATEWAY_USER, uid, { assumeCapabilities: true }),
       }, tokenSource);
       ctx.out(formatDoctor(checks));
       ctx.setExitCode(doctorExitCode(checks));

@@ -14,6 +14,7 @@ import { registerDoctor } from "./doctor.ts";
 import { registerOpenclaw } from "./openclaw.ts";
 import { registerRun } from "./run.ts";
 import { registerStatus } from "./status.ts";
+import { registerSweepTmp } from "./sweep-tmp.ts";
 import { registerTurn } from "./turn.ts";
 
 /**
@@ -51,5 +52,6 @@ export function buildCli(host: Host, version: string, io: Pick<CliContext, "out"
   registerTurn(program, ctx);
   registerStatus(program, ctx);
   registerDev(program, ctx);
+  registerSweepTmp(program, ctx);
   return program;
 }

@@ -107,6 +107,9 @@ export const settingsSchema = z
       "PEM file of CA certificates Node trusts besides its built-in list, for the https calls of the daemon, its commands and the gateway (e.g. /etc/ssl/certs/ca-certificates.crt once a private CA is in the system store). From the env file it works everywhere: the unit's EnvironmentFile= exports it, a command run from a shell adds the certificates itself at start, and the gateway gets it in its environment",
     ),
 
+    GATEWAY_USER: optionalString(
+      "System user the gateway runs as, apart from the daemon's user, so that the agent's tools cannot read the daemon's credentials or database (issue 11; the shipped unit sets agent-supervisor-gw, created by install.sh). Needs CAP_SETUID, CAP_SETGID and CAP_KILL (the unit grants them) and setpriv. Set but unusable: the gateway is held, saying why. Unset (development): the gateway runs as the daemon's user and doctor and /health say the boundary is off",
+    ),
     GATEWAY_STARTUP_TIMEOUT_MS: ms(240_000, "How long the gateway may take to answer hello-ok before it is killed and restarted"),
     GATEWAY_STOP_GRACE_MS: ms(15_000, "How long after SIGTERM the gateway may take to exit before SIGKILL"),
     RESTART_BACKOFF_INITIAL_MS: ms(1_000, "First restart delay after a gateway exit"),

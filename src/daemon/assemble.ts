@@ -25,7 +25,8 @@ import { GatewaySupervisor } from "../supervisor/supervisor.ts";
 import type { SyncWorker } from "../sync/worker.ts";
 import { TurnDelivery } from "../turns/delivery.ts";
 import { TurnService } from "../turns/turn-service.ts";
-import { sweepGatewayTmp } from "../watchdogs/tmp-sweep.ts";
+import { probeBoundary, type Boundary } from "../supervisor/gateway-user.ts";
+import { TmpSweeper } from "../watchdogs/tmp-sweep-as.ts";
 import type { Host } from "./host.ts";
 import type { StatusReporter } from "./systemd-status.ts";
 
@@ -49,6 +50,10 @@ export type Parts = {
   metrics: Metrics;
   gatewayToken: string;
   apiToken: string;
+  /** Whether the gateway runs as its own user, looked up now (supervisor/gateway-user.ts). */
+  boundary: () => Boundary;
+  /** The /tmp sweeps, as the gateway's user when the boundary is on. */
+  tmp: TmpSweeper;
   launch: GatewayLaunch;
   connection: GatewayConnection;
   supervisor: GatewaySupervisor;
@@ -82,6 +87,9 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
   const central = s.CONTROL_PLANE_URL !== undefined ? new CentralTurnStore(db, writeFaults) : undefined;
   const gatewayToken = await ensureSecretFile(files.gatewayToken);
   const apiToken = await ensureSecretFile(files.apiToken);
+  const boundary = () => probeBoundary(s.GATEWAY_USER, host.uid);
+  const self = host.self ?? { command: "/nonexistent/agent-supervisor", args: [] };
+  const tmp = new TmpSweeper({ tmpDir: s.TMP_DIR, selfUid: host.uid, spawn: host.spawn, self });
   const launch = new GatewayLaunch({
     settings: s,
     layout: files.gateway,
@@ -90,11 +98,15 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     parentEnv: host.env,
     findRuntime,
     runtime,
-    beforeStart: async () => {
+    beforeStart: async (b) => {
       if (!s.TMP_CLEAN) return;
-      const swept = await sweepGatewayTmp(s.TMP_DIR, host.uid);
-      if (swept.removed.length + swept.skipped.length > 0) log.info({ ...swept }, "swept gateway scratch files");
+      // A failed sweep is not worth a gateway that does not start.
+      const swept = await tmp.full(b).catch((err: Error) => (log.warn({ err: err.message }, "the /tmp sweep before the start failed"), undefined));
+      if (swept && swept.removed.length + swept.skipped.length > 0) log.info({ ...swept }, "swept gateway scratch files");
     },
+    boundary,
+    selfUid: host.uid,
+    setUmask: host.setUmask,
     log,
   });
   await launch.loadStored();
@@ -171,5 +183,5 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     queueLimit: s.TURN_QUEUE_LIMIT,
     onSubmitted: () => (delivery.notify(), links.status?.poke()),
   });
-  return { s, host, log, version, files, db, writeFaults, turns, events, central, metrics, gatewayToken, apiToken, launch, connection, supervisor, delivery, service, links };
+  return { s, host, log, version, files, db, writeFaults, turns, events, central, metrics, gatewayToken, apiToken, boundary, tmp, launch, connection, supervisor, delivery, service, links };
 }

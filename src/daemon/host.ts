@@ -14,8 +14,15 @@ export type Host = {
   random: () => number;
   spawn: SpawnFn;
   fetch: typeof fetch;
-  /** Our uid (the gateway's too: only its files are swept from /tmp). */
+  /** Our uid (the gateway's too when it runs as the daemon's user, without GATEWAY_USER). */
   uid: number;
+  /**
+   * How to run this program again: its executable and the arguments before a command (the
+   * hidden `sweep-tmp` run as the gateway's user). Absent: sweeps as another user are refused.
+   */
+  self?: { command: string; args: string[] };
+  /** Set the process umask (process.umask). Absent: left as it is. */
+  setUmask?: (mask: number) => void;
   /** Call `handler` on every delivery of `signal`. */
   onSignal: (signal: NodeJS.Signals, handler: (signal: NodeJS.Signals) => void) => void;
   /** End the process at once with `code` (a second stop signal). */

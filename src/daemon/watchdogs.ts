@@ -10,6 +10,7 @@ import { HistoryPruneWatchdog } from "../watchdogs/history-prune.ts";
 import { LivenessProbe } from "../watchdogs/liveness.ts";
 import { MemoryBudgetWatchdog } from "../watchdogs/memory-budget.ts";
 import { memoryLimitBytes, MemoryWatchdog } from "../watchdogs/memory.ts";
+import { BoundaryWatchdog } from "../watchdogs/gateway-user.ts";
 import { StaleTmpWatchdog } from "../watchdogs/stale-tmp.ts";
 import { SystemdPingWatchdog } from "../watchdogs/systemd-pings.ts";
 import type { Watchdog } from "../watchdogs/watchdog.ts";
@@ -72,7 +73,8 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
       clock,
       log: log.child({ subsystem: "history" }),
     }),
-    ...(s.TMP_CLEAN ? [new StaleTmpWatchdog({ tmpDir: s.TMP_DIR, uid: host.uid, intervalMs: s.TMP_SWEEP_INTERVAL_MS, staleMs: s.TMP_STALE_MS, clock, log })] : []),
+    ...(s.TMP_CLEAN ? [new StaleTmpWatchdog({ sweep: (now, stale) => p.tmp.stale(p.boundary(), now, stale), intervalMs: s.TMP_SWEEP_INTERVAL_MS, staleMs: s.TMP_STALE_MS, clock, log })] : []),
+    new BoundaryWatchdog({ probe: p.boundary, clock }),
     // systemd recommends notifying every half of WatchdogSec; only while our own loop ticks.
     new SystemdPingWatchdog({ notifier, intervalMs: watchdogIntervalMs(host.env) ?? 0, healthy: () => clock.now() - loopTickAt() < LOOP_STALL_MS, clock }),
   ];

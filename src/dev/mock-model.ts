@@ -14,7 +14,7 @@
  * (an operator can run it on a host: `agent-supervisor dev mock-model`, then send a turn with
  * `toolcalls=[{"name":"exec","arguments":{"command":"cat /etc/agent-supervisor/agent-supervisor.env"}}]`).
  * `GET /mock/requests` lists the completion requests received so far (`{requests: [{at, prompt,
- * stream}]}`, no headers), so a test that runs the server in another process or a container can
+ * stream, toolResults}]}`, no headers), so a test that runs the server in another process or a container can
  * count model calls: a second call for one turn is a second run of it.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -94,16 +94,21 @@ export function parseToolCalls(prompt: string): MockToolCall[] {
 }
 
 /**
- * The tool results that follow the last assistant message with tool calls, as `[<tool>] <text>`.
- * Pure. Names come from the calls' ids; an unmatched result is `[?]`.
+ * Whether the tool calls were already asked for since the user's prompt (an assistant message with
+ * `tool_calls` after the last user message that is not OpenClaw's internal context), and the tool
+ * results since then as `[<tool>] <text>`. Pure. OpenClaw 2026.9.6 sends, after the results, a
+ * user message with its internal context ("Active exec sessions"), so the results are not always
+ * last. Names come from the calls' ids; an unmatched result is `[?]`.
  */
-function toolResults(messages: unknown): string[] {
-  if (!Array.isArray(messages)) return [];
-  let i = messages.length - 1;
-  while (i >= 0 && messages[i]?.role === "tool") i--;
-  const calls = messages[i]?.role === "assistant" && Array.isArray(messages[i].tool_calls) ? (messages[i].tool_calls as { id?: unknown; function?: { name?: unknown } }[]) : [];
+function toolRound(messages: unknown): { asked: boolean; results: string[] } {
+  if (!Array.isArray(messages)) return { asked: false, results: [] };
+  const isPrompt = (m: { role?: unknown; content?: unknown }) => m?.role === "user" && !contentText(m.content).includes("BEGIN_OPENCLAW_INTERNAL_CONTEXT");
+  const from = messages.findLastIndex(isPrompt) + 1;
+  const after = messages.slice(from) as { role?: unknown; content?: unknown; tool_calls?: unknown; tool_call_id?: unknown }[];
+  const calls = after.filter((m) => m.role === "assistant" && Array.isArray(m.tool_calls)).flatMap((m) => m.tool_calls as { id?: unknown; function?: { name?: unknown } }[]);
   const nameOf = new Map(calls.map((c) => [c.id, String(c.function?.name ?? "?")]));
-  return messages.slice(i + 1).map((m: { tool_call_id?: unknown; content?: unknown }) => `[${nameOf.get(m.tool_call_id) ?? "?"}] ${contentText(m.content).slice(0, 4096)}`);
+  const results = after.filter((m) => m.role === "tool").map((m) => `[${nameOf.get(m.tool_call_id) ?? "?"}] ${contentText(m.content).slice(0, 4096)}`);
+  return { asked: calls.length > 0, results };
 }
 
 /** OpenAI `tool_calls` of an assistant message for `calls` (ids unique within the answer). */
@@ -149,7 +154,7 @@ export async function startMockModel(port = 0, host = "127.0.0.1"): Promise<Mock
       }
       if (req.method === "GET" && req.url === "/mock/requests") {
         res.writeHead(200, { "content-type": "application/json" });
-        return res.end(JSON.stringify({ requests: requests.map(({ at, prompt, stream }) => ({ at, prompt, stream })) }));
+        return res.end(JSON.stringify({ requests: requests.map(({ at, prompt, stream, toolResults }) => ({ at, prompt, stream, toolResults })) }));
       }
       if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) {
         res.writeHead(404, { "content-type": "application/json" });
@@ -158,15 +163,16 @@ export async function startMockModel(port = 0, host = "127.0.0.1"): Promise<Mock
       const body = JSON.parse(await readBody(req));
       const prompt = extractPrompt(body.messages);
       const system = Array.isArray(body.messages) ? body.messages.filter((m: { role?: unknown }) => m?.role === "system" || m?.role === "developer").map((m: { content?: unknown }) => contentText(m.content)).join("\n") : "";
-      const results = toolResults(body.messages);
+      const { asked, results } = toolRound(body.messages);
       requests.push({ at: Date.now(), prompt, system, stream: body.stream === true, authorization: req.headers.authorization, toolResults: results });
       const wanted = parseToolCalls(prompt);
       const delay = Number(/delay=(\d+)/.exec(prompt)?.[1] ?? 0);
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      // Asked once per prompt, whatever comes back: a tool-call loop would run the tools forever.
       const answer: Answer =
-        wanted.length > 0 && results.length === 0
+        wanted.length > 0 && !asked
           ? { calls: toOpenAiCalls(wanted) }
-          : { text: results.length > 0 ? `echo: ${prompt}\ntool results:\n${results.join("\n")}` : `echo: ${prompt}` };
+          : { text: wanted.length > 0 ? `echo: ${prompt}\ntool results:\n${results.length > 0 ? results.join("\n") : "(none)"}` : `echo: ${prompt}` };
       if (body.stream) return sse(res, String(body.model ?? "echo-1"), answer);
       res.writeHead(200, { "content-type": "application/json" });
       const message = "text" in answer ? { role: "assistant", content: answer.text } : { role: "assistant", content: null, tool_calls: answer.calls };

@@ -3,6 +3,7 @@
  * into the structured log, signalled as a group.
  */
 import { procStatFields, type SpawnFn } from "../core/os-process.ts";
+import { commandAsUser, type SystemUser } from "./gateway-user.ts";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
@@ -10,8 +11,17 @@ import type { Logger } from "pino";
 /**
  * What to run. `env` is the complete environment (nothing inherited). `inputsVersion`: the version
  * of the launch inputs (secrets, skills) it was prepared from (launch.ts `GatewayLaunch.inputsVersion`).
+ * `runAs`: the gateway's own user and the setpriv that switches to it (gateway-user.ts); absent,
+ * it runs as the daemon's user.
  */
-export type LaunchSpec = { command: string; args: string[]; env: Record<string, string>; cwd: string; inputsVersion?: number };
+export type LaunchSpec = {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  inputsVersion?: number;
+  runAs?: { user: SystemUser; setpriv: string } | undefined;
+};
 
 /** How a child ended. */
 export type ChildExit = { code: number | null; signal: NodeJS.Signals | null };
@@ -89,7 +99,8 @@ export function spawnChild(
   onLine?: (line: string) => void,
 ): Promise<RunningChild> {
   return new Promise((resolve, reject) => {
-    const child = spawn(spec.command, spec.args, {
+    const run = commandAsUser(spec.runAs, spec.command, spec.args);
+    const child = spawn(run.command, run.args, {
       cwd: spec.cwd,
       env: spec.env,
       detached: true,

@@ -6,12 +6,14 @@
 import type { Logger } from "pino";
 import type { SpawnFn } from "../core/os-process.ts";
 import { pipeLines, type LaunchSpec } from "./child.ts";
+import { commandAsUser } from "./gateway-user.ts";
 
 /** At most this long for one doctor run (ms); then it is killed. */
 export const DOCTOR_TIMEOUT_MS = 120_000;
 
 /**
- * Run the doctor with the gateway's command, cwd and environment. Its output goes to the log line
+ * Run the doctor with the gateway's command, cwd, environment and user (it repairs the gateway's
+ * own state, which must stay the gateway user's). Its output goes to the log line
  * by line, sanitized as the gateway's own (child.ts `pipeLines`): it runs with the gateway's
  * environment, provider keys and token included, and may print them. Never rejects.
  * @param spec how the gateway is started (`args[0]` is the openclaw entry)
@@ -20,7 +22,8 @@ export const DOCTOR_TIMEOUT_MS = 120_000;
  */
 export function runOpenclawDoctor(spawn: SpawnFn, spec: LaunchSpec, log: Logger, secrets: readonly string[]): Promise<number | null> {
   return new Promise((resolve) => {
-    const child = spawn(spec.command, [spec.args[0]!, "doctor", "--fix", "--yes", "--non-interactive"], {
+    const run = commandAsUser(spec.runAs, spec.command, [spec.args[0]!, "doctor", "--fix", "--yes", "--non-interactive"]);
+    const child = spawn(run.command, run.args, {
       cwd: spec.cwd,
       env: spec.env,
       stdio: ["ignore", "pipe", "pipe"],

@@ -138,10 +138,14 @@ export function gatewayArgs(entryPath: string, s: Settings): string[] {
   return [entryPath, "gateway", "run", "--port", String(s.OPENCLAW_GATEWAY_PORT), "--bind", "loopback"];
 }
 
-/** Create the gateway's directories (0700) and write openclaw.json. */
+/**
+ * Create the gateway's directories and write openclaw.json. Modes 0770/0660 less the umask: 0700/
+ * 0600 under the unit's 0077 of old, group-shared with the gateway's user under 0007 (the boundary,
+ * shared-tree.ts). The file holds no secret (the token is `${OPENCLAW_GATEWAY_TOKEN}`).
+ */
 export async function prepareGatewayFiles(s: Settings, layout: GatewayLayout): Promise<void> {
   for (const d of [layout.homeDir, layout.stateDir, layout.workspaceDir, dirname(layout.logFile)]) {
-    await mkdir(d, { recursive: true, mode: 0o700 });
+    await mkdir(d, { recursive: true, mode: 0o770 });
   }
-  await writeFileAtomic(layout.configPath, `${JSON.stringify(renderGatewayConfig(s, layout), null, 2)}\n`);
+  await writeFileAtomic(layout.configPath, `${JSON.stringify(renderGatewayConfig(s, layout), null, 2)}\n`, 0o660);
 }

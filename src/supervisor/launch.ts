@@ -2,8 +2,10 @@
  * What the gateway is started with, prepared before every start: the runtime (looked up again
  * each time, so one installed later is picked up), the settings with the provider keys from the
  * control plane applied, the approved skills written into the workspace, openclaw.json rendered.
- * Provider secrets and the skills manifest are kept as last applied in 0600 files under the
- * gateway's directory (core/data-dir.ts), never in SQLite.
+ * Provider secrets and the skills manifest are kept as last applied in 0600 files in the daemon's
+ * secrets directory (core/data-dir.ts), never in SQLite and never in the gateway's tree. With the
+ * boundary on (gateway-user.ts), the gateway's tree is shared with its user (shared-tree.ts) and
+ * the spec says to run it as that user.
  */
 import { link, mkdir, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
@@ -15,6 +17,8 @@ import { writeFileAtomic } from "../core/fs-atomic.ts";
 import type { GatewayRuntime } from "../runtime/resolve.ts";
 import type { Secrets, SkillsManifest } from "../sync/contract.ts";
 import type { LaunchSpec } from "./child.ts";
+import { boundaryUnavailable, type Boundary } from "./gateway-user.ts";
+import { letOthersPass, shareGatewayTree } from "./shared-tree.ts";
 import { gatewayArgs, gatewayEnv, prepareGatewayFiles } from "./gateway-config.ts";
 import { applyProviderSecrets, loadStoredSecrets, secretValues, storeSecrets } from "./provider-secrets.ts";
 import { verifySkillsManifest } from "../sync/skills-manifest.ts";
@@ -33,10 +37,24 @@ export type GatewayLaunchOptions = {
   findRuntime: () => Promise<GatewayRuntime>;
   /** The runtime found at daemon start ({@link lookUpRuntime}), if any. */
   runtime?: GatewayRuntime | undefined;
-  /** Runs before each start once the runtime is found (the full /tmp sweep). */
-  beforeStart?: () => Promise<void>;
+  /**
+   * Runs before each start once the runtime is found (the full /tmp sweep), with the boundary of
+   * this start.
+   */
+  beforeStart?: (boundary: Boundary) => Promise<void>;
+  /**
+   * The boundary, looked up again before every start (gateway-user.ts `probeBoundary`), so a user
+   * created after the daemon started is picked up. Default: off, not required.
+   */
+  boundary?: () => Boundary;
+  /** The daemon's uid (the owner of what it shares with the gateway's user). */
+  selfUid?: number;
+  /** Set the process umask (main.ts): 0007 while the boundary is on (shared-tree.ts). */
+  setUmask?: (mask: number) => void;
   log: Logger;
 };
+
+const NO_BOUNDARY: Boundary = { on: false, required: false, reason: "GATEWAY_USER is not set" };
 
 /**
  * Look the runtime up at daemon start. A missing one is logged and gives undefined: the gateway
@@ -154,16 +172,43 @@ export class GatewayLaunch {
   }
 
   /**
-   * The prepare step, before every spawn: the runtime, `beforeStart`, skills, openclaw.json.
+   * The boundary for the next start: held (UnavailableError) when it is required and off;
+   * otherwise, when on, the umask 0007, the data directory passable and the gateway's tree shared.
+   * @throws UnavailableError ERR_GATEWAY_USER; fs errors on the tree's root
+   */
+  async #boundary(): Promise<Boundary> {
+    const { layout, log } = this.#o;
+    const b = this.#o.boundary?.() ?? NO_BOUNDARY;
+    const held = boundaryUnavailable(b);
+    if (held) throw held;
+    if (!b.on) return b;
+    const selfUid = this.#o.selfUid ?? 0;
+    this.#o.setUmask?.(0o007);
+    await letOthersPass(dirname(layout.root), selfUid);
+    const shared = await shareGatewayTree(layout.root, b.user.gid, selfUid);
+    if (!shared.alreadyShared) {
+      log.info({ root: layout.root, group: b.user.gid, changed: shared.changed, skipped: shared.skipped.slice(0, 20) }, "shared the gateway's tree with its user's group");
+      if (!shared.shared) {
+        throw new UnavailableError("ERR_GATEWAY_TREE", `${layout.root} cannot be shared with group ${b.user.gid} (of ${b.user.name}): ${shared.skipped.find((x) => x.path === layout.root)?.reason ?? "unknown"}; give it to the daemon's user (chown) and restart`);
+      }
+    }
+    return b;
+  }
+
+  /**
+   * The prepare step, before every spawn: the boundary, the runtime, `beforeStart`, skills,
+   * openclaw.json.
    * Skills that cannot be written (verification refuses them before they are stored, so this is
    * a disk error) are logged and the gateway starts with the skills already in its workspace:
    * a skill is not worth a gateway that does not start.
-   * @throws UnavailableError without a runtime; ConfigError (no provider); fs errors (openclaw.json)
+   * @throws UnavailableError without a runtime or with a required boundary off; ConfigError (no
+   *   provider); fs errors (openclaw.json, the gateway's tree)
    */
   async prepare(): Promise<LaunchSpec> {
     const { layout, gatewayToken, parentEnv, log } = this.#o;
+    const boundary = await this.#boundary();
     const rt = (this.#runtime = await this.#o.findRuntime());
-    await this.#o.beforeStart?.();
+    await this.#o.beforeStart?.(boundary);
     // Read together, in one tick: the version names exactly the secrets and skills used below.
     const inputsVersion = this.#inputsVersion;
     const gs = this.settings();
@@ -174,6 +219,7 @@ export class GatewayLaunch {
       );
     }
     await prepareGatewayFiles(gs, layout);
-    return { command: rt.nodePath, args: gatewayArgs(rt.entryPath, gs), env: gatewayEnv(gs, layout, gatewayToken, parentEnv), cwd: layout.root, inputsVersion };
+    const runAs = boundary.on ? { user: boundary.user, setpriv: boundary.setpriv } : undefined;
+    return { command: rt.nodePath, args: gatewayArgs(rt.entryPath, gs), env: gatewayEnv(gs, layout, gatewayToken, parentEnv), cwd: layout.root, inputsVersion, runAs };
   }
 }

@@ -34,16 +34,16 @@ export async function materializeSkills(workspaceDir: string, m: SkillsManifest)
   const target = join(workspaceDir, "skills");
   const staging = join(workspaceDir, `.skills.staging-${randomBytes(4).toString("hex")}`);
   const retired = join(workspaceDir, `.skills.retired-${randomBytes(4).toString("hex")}`);
-  await mkdir(workspaceDir, { recursive: true, mode: 0o700 });
+  await mkdir(workspaceDir, { recursive: true, mode: 0o770 });
   try {
-    await mkdir(staging, { mode: 0o700 });
+    await mkdir(staging, { mode: 0o770 });
     for (const skill of m.skills) {
       const root = join(staging, skill.name);
       for (const f of skill.files) {
         const file = resolve(root, f.path);
         if (!file.startsWith(root + sep)) throw new SkillsManifestError(`skill ${skill.name}: path ${f.path} escapes its directory`);
-        await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-        await writeFile(file, f.content, { mode: 0o600 });
+        await mkdir(dirname(file), { recursive: true, mode: 0o770 });
+        await writeFile(file, f.content, { mode: 0o660 });
       }
     }
     await rename(target, retired).catch((err: NodeJS.ErrnoException) => {

@@ -5,14 +5,16 @@
  */
 import type { Logger } from "pino";
 import type { Clock } from "../core/clock.ts";
-import { sweepStaleGatewayTmp } from "./tmp-sweep.ts";
+import type { StaleSweepResult } from "./tmp-sweep.ts";
 import type { Watchdog } from "./watchdog.ts";
 
 /** Options of {@link StaleTmpWatchdog}. Times are ms. */
 export type StaleTmpOptions = {
-  tmpDir: string;
-  /** Only files of this uid are touched (the gateway's). */
-  uid: number;
+  /**
+   * One stale sweep of the gateway's files (tmp-sweep-as.ts `TmpSweeper.stale`: in the daemon, or
+   * as the gateway's user when the boundary is on).
+   */
+  sweep: (nowMs: number, staleMs: number) => Promise<StaleSweepResult>;
   intervalMs: number;
   staleMs: number;
   clock: Clock;
@@ -40,7 +42,7 @@ export class StaleTmpWatchdog implements Watchdog {
       await clock.sleep(this.#o.intervalMs, signal);
       if (signal.aborted) break;
       try {
-        const r = await sweepStaleGatewayTmp(this.#o.tmpDir, this.#o.uid, { nowMs: clock.now(), staleMs: this.#o.staleMs });
+        const r = await this.#o.sweep(clock.now(), this.#o.staleMs);
         if (r.removedFiles > 0) log.info({ removedFiles: r.removedFiles, removedBytes: r.removedBytes }, "swept stale gateway scratch files");
       } catch (err) {
         log.warn({ err: (err as Error).message }, "stale /tmp sweep failed");

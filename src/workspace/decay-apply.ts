@@ -165,7 +165,7 @@ async function rollup(ws: string, step: RollupStep): Promise<StepOutcome> {
   if (existing && merged.data.equals(existing.data)) return ok(`unchanged (${merged.unchanged.length} already in)${keptNote}`);
   const text = merged.data.toString("utf8");
   if (!Buffer.from(text, "utf8").equals(merged.data)) throw new DecayError("ERR_DECAY_ROLLUP_CORRUPT", `${step.target} is not valid UTF-8`);
-  await writeFileAtomic(target, text, mode ?? 0o600);
+  await writeFileAtomic(target, text, mode ?? 0o660);
   return ok(`${merged.added.length} added, ${merged.updated.length} updated, ${merged.unchanged.length} already in${keptNote}`);
 }
 

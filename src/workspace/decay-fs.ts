@@ -58,7 +58,7 @@ export async function ensureRealDir(workspaceDir: string, rel: string): Promise<
     const st = await lstatMaybe(path);
     if (st?.isDirectory()) continue;
     if (st) throw new DecayError("ERR_DECAY_SYMLINK", `${path} is ${st.isSymbolicLink() ? "a symlink" : "not a directory"}; not followed`);
-    await mkdir(path, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+    await mkdir(path, { mode: 0o770 }).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== "EEXIST") throw err;
     });
     await fsyncDir(parent);

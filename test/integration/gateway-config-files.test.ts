@@ -33,16 +33,24 @@ describe("writeFileAtomic", () => {
 });
 
 describe("prepareGatewayFiles", () => {
-  it("creates the 0700 directories and an openclaw.json without secret values", async () => {
+  it.each([
+    [0o077, 0o700, 0o600],
+    [0o007, 0o770, 0o660],
+  ])("under umask %o creates the directories %o and an openclaw.json %o without secret values", async (umask, dirMode, fileMode) => {
     const dataDir = tempDir("as-data-");
     const layout = gatewayLayout(dataDir);
     const key = "sk-moonshot-SECRET-9999999999";
-    await prepareGatewayFiles(validateSettings({ MOONSHOT_API_KEY: key }, {}), layout);
+    const old = process.umask(umask);
+    try {
+      await prepareGatewayFiles(validateSettings({ MOONSHOT_API_KEY: key }, {}), layout);
+    } finally {
+      process.umask(old);
+    }
     for (const d of [layout.homeDir, layout.stateDir, layout.workspaceDir, join(layout.root, "logs")]) {
-      expect(statSync(d).mode & 0o777, d).toBe(0o700);
+      expect(statSync(d).mode & 0o777, d).toBe(dirMode);
     }
     const text = readFileSync(layout.configPath, "utf8");
-    expect(statSync(layout.configPath).mode & 0o777).toBe(0o600);
+    expect(statSync(layout.configPath).mode & 0o777).toBe(fileMode);
     expect(text).not.toContain(key);
     const cfg = JSON.parse(text);
     expect(cfg.models.providers.moonshot.apiKey).toBe("${MOONSHOT_API_KEY}");

@@ -32,7 +32,8 @@ describe("materializeSkills", () => {
     expect(names).toEqual(["research", "notes"]);
     expect(readdirSync(join(ws, "skills")).sort()).toEqual(["notes", "research"]);
     expect(readFileSync(join(ws, "skills", "research", "scripts", "run.sh"), "utf8")).toBe("echo hi\n");
-    expect(statSync(join(ws, "skills", "notes", "SKILL.md")).mode & 0o777).toBe(0o600);
+    // 0660 less the umask: readable by the gateway's group under the boundary's 0007 (shared-tree.ts).
+    expect(statSync(join(ws, "skills", "notes", "SKILL.md")).mode & 0o777).toBe(0o660 & ~process.umask());
     expect(readdirSync(ws).filter((n) => n.startsWith(".skills."))).toEqual([]);
   });
 

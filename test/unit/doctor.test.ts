@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { validateSettings } from "../../src/config/load.ts";
-import { dataDirVerdict, diskVerdict, doctorExitCode, formatDoctor, portFree, runDoctorChecks, tokenSourceVerdict, type DoctorProbes } from "../../src/cli/doctor-checks.ts";
+import { boundaryVerdict, dataDirVerdict, diskVerdict, doctorExitCode, formatDoctor, healthBoundaryCheck, portFree, runDoctorChecks, tokenSourceVerdict, type DoctorProbes } from "../../src/cli/doctor-checks.ts";
+import type { Boundary } from "../../src/supervisor/gateway-user.ts";
 
 const GiB = 1024 ** 3;
 const dataDir = mkdtempSync(join(tmpdir(), "as-doctor-")); // mode 0700, ours
@@ -14,6 +15,9 @@ describe("verdicts", () => {
   it.each([
     [{ mode: 0o40700, uid: 5 }, 5, "pass"],
     [{ mode: 0o40755, uid: 5 }, 5, "warn"],
+    // 0711: the gateway's user passes through to its tree and the runtime (issue 11).
+    [{ mode: 0o40711, uid: 5 }, 5, "pass"],
+    [{ mode: 0o40750, uid: 5 }, 5, "warn"],
     [{ mode: 0o40700, uid: 5 }, 6, "fail"],
     [{ mode: 0o40700, uid: 5 }, 0, "pass"],
     [{ error: "ENOENT" }, 5, "warn"],
@@ -46,14 +50,23 @@ describe("runDoctorChecks", () => {
     portFree: async () => true,
     httpStatus: async () => 200,
     uid: process.getuid?.() ?? 0,
+    health: async () => ({ status: "pass", checks: { "gateway:user": [{ status: "pass", observedValue: "agent-supervisor-gw" }] } }),
     ...over,
   });
   it("a running, ready daemon in standalone mode passes", async () => {
     const checks = await runDoctorChecks(s, "/etc/x.env", probes({}));
     expect(checks.map((c) => [c.name, c.status])).toEqual([
       ["config", "pass"], ["data directory", "pass"], ["openclaw runtime", "pass"], ["disk", "pass"],
-      ["ports", "pass"], ["gateway readiness", "pass"], ["control plane", "pass"],
+      ["ports", "pass"], ["gateway readiness", "pass"], ["gateway user", "pass"], ["control plane", "pass"],
     ]);
+  });
+  it("the running daemon's gateway:user check is the verdict; without a daemon, the settings' boundary", async () => {
+    const off = { status: "warn", checks: { "gateway:user": [{ status: "warn", output: "the agent boundary is off: GATEWAY_USER is not set: ..." }] } };
+    const withDaemon = await runDoctorChecks(s, undefined, probes({ health: async () => off }));
+    expect(withDaemon.find((c) => c.name === "gateway user")).toMatchObject({ status: "warn", detail: "the running daemon says: the agent boundary is off: GATEWAY_USER is not set: ..." });
+    const required: Boundary = { on: false, required: true, reason: "GATEWAY_USER=x: no such user" };
+    const noDaemon = await runDoctorChecks(s, undefined, probes({ httpStatus: async () => { throw new Error("ECONNREFUSED"); }, boundary: () => required }));
+    expect(noDaemon.find((c) => c.name === "gateway user")).toMatchObject({ status: "fail", detail: "the agent boundary is off: GATEWAY_USER=x: no such user" });
   });
   it("no daemon: port conflicts fail, readiness warns; missing runtime fails; a refused token fails", async () => {
     const cp = validateSettings({ OPENAI_COMPAT_BASE_URL: "http://127.0.0.1:1/v1", AGENT_SUPERVISOR_DATA_DIR: dataDir, CONTROL_PLANE_URL: "http://127.0.0.1:9/", CONTROL_PLANE_TOKEN: "t", RUNTIME_ID: "r", ACCOUNT_ID: "a" }, {});
@@ -84,17 +97,32 @@ describe("tokenSourceVerdict (issue 11: the control-plane token belongs in a sys
   it.each([
     { source: "credential", status: "pass", detail: /systemd credential/ },
     { source: "token-file", status: "pass", detail: /CONTROL_PLANE_TOKEN_FILE/ },
-    // Not yet warn: install.sh and cloud-init still write the token to the env file.
-    { source: "env-file", status: "pass", detail: /env file.*safer: deliver it as a systemd credential/ },
-    { source: "environment", status: "pass", detail: /environment.*safer: deliver it as a systemd credential/ },
+    // install.sh and cloud-init write the credential: the env file is for development now.
+    { source: "env-file", status: "warn", detail: /env file/ },
+    { source: "environment", status: "warn", detail: /environment/ },
   ] as const)("$source → $status", ({ source, status, detail }) => {
     const c = tokenSourceVerdict(source);
     expect(c).toMatchObject({ name: "control-plane token", status });
     expect(c?.detail).toMatch(detail);
-    if (source === "env-file" || source === "environment") expect(c?.detail).toContain("LoadCredential=control-plane-token:/etc/agent-supervisor/control-plane.token");
+    if (status === "warn") expect(c?.hint).toContain("LoadCredential=control-plane-token:/etc/agent-supervisor/control-plane-token");
   });
 
   it("says nothing without a control-plane token", () => {
     expect(tokenSourceVerdict(undefined)).toBeUndefined();
+  });
+});
+
+describe("boundaryVerdict and healthBoundaryCheck (issue 11)", () => {
+  const on: Boundary = { on: true, user: { name: "agent-supervisor-gw", uid: 990, gid: 990 }, setpriv: "/usr/bin/setpriv" };
+  it("reads the check leniently from a /health document", () => {
+    expect(healthBoundaryCheck({ checks: { "gateway:user": [{ status: "pass", observedValue: "gw", extra: 1 }] } })).toEqual({ status: "pass", observedValue: "gw" });
+    expect(healthBoundaryCheck({ checks: {} })).toBeUndefined();
+    expect(healthBoundaryCheck(null)).toBeUndefined();
+    expect(healthBoundaryCheck({ checks: { "gateway:user": "odd" } })).toBeUndefined();
+  });
+  it("passes when on, warns when off by choice, fails when required and off", () => {
+    expect(boundaryVerdict(undefined, on)).toMatchObject({ status: "pass", detail: expect.stringContaining("agent-supervisor-gw (uid 990)") });
+    expect(boundaryVerdict(undefined, { on: false, required: false, reason: "GATEWAY_USER is not set: ..." })).toMatchObject({ status: "warn", hint: expect.stringContaining("install.sh") });
+    expect(boundaryVerdict({ status: "fail", output: "the agent boundary is off: no such user" }, on)).toMatchObject({ status: "fail", detail: "the running daemon says: the agent boundary is off: no such user" });
   });
 });

@@ -108,6 +108,25 @@ describe("the tool-call mode", () => {
     expect(second.content).toBe(`echo: ${PROMPT}\ntool results:\n[exec] denied\n[read] denied too`);
   });
 
+  it("finds the results behind OpenClaw's internal-context message, and never asks for the tools twice (openclaw 2026.9.6)", async () => {
+    // As the real gateway sends the second call: the tool results, then a user message with its
+    // internal context ("Active exec sessions"), which is not the user's prompt.
+    model = await startMockModel();
+    const calls = [{ id: "c0", type: "function", function: { name: "exec", arguments: "{}" } }];
+    const internal = { role: "user", content: [{ type: "text", text: "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>\nActive exec sessions: none\n<<<END_OPENCLAW_INTERNAL_CONTEXT>>>" }] };
+    const second = (await (await post({
+      model: "echo-1",
+      tools: TOOLS,
+      messages: [{ role: "user", content: PROMPT }, { role: "assistant", content: null, tool_calls: calls }, { role: "tool", tool_call_id: "c0", content: "denied" }, internal],
+    })).json()) as any;
+    expect(second.choices[0].finish_reason).toBe("stop");
+    expect(second.choices[0].message.content).toBe(`echo: ${PROMPT}\ntool results:\n[exec] denied`);
+    // Tool calls already answered for this prompt, results lost (a compaction): no second round.
+    const third = (await (await post({ model: "echo-1", tools: TOOLS, messages: [{ role: "user", content: PROMPT }, { role: "assistant", content: null, tool_calls: calls }, internal] })).json()) as any;
+    expect(third.choices[0].finish_reason).toBe("stop");
+    expect(third.choices[0].message.content).toBe(`echo: ${PROMPT}\ntool results:\n(none)`);
+  });
+
   it("a malformed directive is a 400 naming it, and a prompt without one is echoed as before", async () => {
     model = await startMockModel();
     const bad = await post({ model: "echo-1", messages: [{ role: "user", content: "toolcalls=[{oops" }] });
