@@ -73,9 +73,14 @@ export type Daemon = {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 };
 
-/** Start `agent-supervisor run` for a site (plus process-level `env`, e.g. NOTIFY_SOCKET); its stdout/stderr lines are collected. */
-export function startDaemon(site: Site, env: Record<string, string> = {}): Daemon {
-  const proc = spawn(CLI, ["--config", site.envFile, "run"], {
+/**
+ * Start `agent-supervisor run` for a site (plus process-level `env`, e.g. NOTIFY_SOCKET); its
+ * stdout/stderr lines are collected. `runAs`: a command line the daemon runs under (e.g. setpriv
+ * switching to another user), before the CLI.
+ */
+export function startDaemon(site: Site, env: Record<string, string> = {}, runAs: string[] = []): Daemon {
+  const [command, ...args] = [...runAs, CLI, "--config", site.envFile, "run"];
+  const proc = spawn(command!, args, {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: site.dir, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
