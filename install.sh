@@ -7,14 +7,16 @@
 #
 # Downloads agent-supervisor-linux-<arch> and SHA256SUMS from the base URL, checks the checksum
 # (and, when a release key is pinned, SHA256SUMS's signature SHA256SUMS.sig with ssh-keygen -Y),
-# installs the binary to /usr/local/bin, creates the system user, the data and config directories
-# and (only if absent) the env file, installs and enables the systemd unit, installs the managed
-# OpenClaw runtime as the service user and starts the service. Running it again upgrades in place:
-# new binary, refreshed unit, the env file and the data kept.
+# installs the binary to /usr/local/bin, creates the system users (the daemon's and the gateway's),
+# the data and config directories and (only if absent) the env file, installs and enables the
+# systemd unit, installs the managed OpenClaw runtime as the service user and starts the service.
+# Running it again upgrades in place: new binary, refreshed unit, the env file and the data kept.
 #
 # Settings taken from the environment when the env file is first written: CONTROL_PLANE_URL,
 # CONTROL_PLANE_TOKEN, RUNTIME_ID, ACCOUNT_ID, MOONSHOT_API_KEY, OPENAI_API_KEY,
-# OPENAI_COMPAT_BASE_URL, OPENAI_COMPAT_API_KEY, OPENAI_COMPAT_MODEL.
+# OPENAI_COMPAT_BASE_URL, OPENAI_COMPAT_API_KEY, OPENAI_COMPAT_MODEL. The token goes to its own
+# file, which a drop-in hands to the unit as a systemd credential; one found in an existing env
+# file is moved there.
 #
 # Everything up to the last line only sets constants and defines functions; the last line runs
 # main. Piped from curl, a transfer cut off anywhere runs nothing.
@@ -27,6 +29,12 @@ DATA_DIR=/var/lib/agent-supervisor
 CONFIG_DIR=/etc/agent-supervisor
 ENV_FILE=/etc/agent-supervisor/agent-supervisor.env
 UNIT_PATH=/etc/systemd/system/agent-supervisor.service
+# The gateway's own user: what the agent runs cannot read the daemon's files (docs/operations.md).
+GATEWAY_USER=agent-supervisor-gw
+# The control-plane token, delivered to the unit as the credential control-plane-token by a
+# drop-in, so that a host without a token has no unit that fails on a missing credential file.
+TOKEN_FILE=/etc/agent-supervisor/control-plane-token
+TOKEN_DROP_IN=/etc/systemd/system/agent-supervisor.service.d/10-control-plane-token.conf
 # The release key, when pinned on the host (cloud-init writes it); and its signatures' namespace
 # (scripts/sign-release.sh signs in the same one) and the name it is given in allowed_signers.
 KEY_FILE=/etc/agent-supervisor/release-signing-key.pub
@@ -141,8 +149,8 @@ find_root() {
 # --- uninstall --------------------------------------------------------------------------------
 
 user_in_root() {
-  # uid:gid of the service user in $ROOT/etc/passwd, empty if absent
-  awk -F: -v u="$SERVICE_USER" '$1 == u { print $3 ":" $4 }' "$ROOT/etc/passwd" 2>/dev/null || true
+  # user_in_root [USER]: uid:gid of USER (default the service user) in $ROOT/etc/passwd, empty if absent
+  awk -F: -v u="${1:-$SERVICE_USER}" '$1 == u { print $3 ":" $4 }' "$ROOT/etc/passwd" 2>/dev/null || true
 }
 
 uninstall() {
@@ -151,7 +159,8 @@ uninstall() {
   else
     say "skipping systemctl stop/disable ($SYSTEMD_SKIP)"
   fi
-  rm -f "$ROOT$UNIT_PATH" "$ROOT$BIN_PATH"
+  rm -f "$ROOT$UNIT_PATH" "$ROOT$BIN_PATH" "$ROOT$TOKEN_DROP_IN"
+  rmdir "$ROOT${TOKEN_DROP_IN%/*}" 2>/dev/null || true
   if [ "$USE_SYSTEMD" = 1 ]; then
     systemctl daemon-reload || warn "systemctl daemon-reload failed"
     systemctl reset-failed "$NAME.service" 2>/dev/null || true
@@ -160,17 +169,19 @@ uninstall() {
   if [ "$PURGE" = 1 ]; then
     rm -rf "$ROOT$DATA_DIR" "$ROOT$CONFIG_DIR"
     say "removed $ROOT$DATA_DIR and $ROOT$CONFIG_DIR"
-    if [ -z "$ROOT" ]; then
-      if getent passwd "$SERVICE_USER" >/dev/null 2>&1; then
-        userdel "$SERVICE_USER" || warn "userdel $SERVICE_USER failed"
-        say "removed the user $SERVICE_USER"
+    for u in "$SERVICE_USER" "$GATEWAY_USER"; do
+      if [ -z "$ROOT" ]; then
+        if getent passwd "$u" >/dev/null 2>&1; then
+          userdel "$u" || warn "userdel $u failed"
+          say "removed the user $u"
+        fi
+      elif [ "$IS_ROOT" = 1 ] && [ -n "$(user_in_root "$u")" ]; then
+        userdel --root "$ROOT" "$u" || warn "userdel --root $ROOT $u failed"
+        say "removed the user $u from $ROOT/etc/passwd"
       fi
-    elif [ "$IS_ROOT" = 1 ] && [ -n "$(user_in_root)" ]; then
-      userdel --root "$ROOT" "$SERVICE_USER" || warn "userdel --root $ROOT $SERVICE_USER failed"
-      say "removed the user $SERVICE_USER from $ROOT/etc/passwd"
-    fi
+    done
   else
-    say "kept $ROOT$DATA_DIR (data), $ROOT$CONFIG_DIR (config) and the user $SERVICE_USER; add --purge to remove them"
+    say "kept $ROOT$DATA_DIR (data), $ROOT$CONFIG_DIR (config) and the users $SERVICE_USER and $GATEWAY_USER; add --purge to remove them"
   fi
 }
 
@@ -349,7 +360,11 @@ write_env_template() {
 HEAD
   for key in $ENV_KEYS; do
     eval "value=\${$key:-}"
-    if [ -n "$value" ]; then
+    if [ "$key" = CONTROL_PLANE_TOKEN ]; then
+      # Not the token itself: install_env_file writes it to its own file (the credential).
+      if [ -z "$value" ]; then printf '#'; fi
+      printf 'CONTROL_PLANE_TOKEN_FILE=%s\n' "$TOKEN_FILE"
+    elif [ -n "$value" ]; then
       printf '%s=%s\n' "$key" "$value"
     else
       printf '#%s=\n' "$key"
@@ -384,34 +399,49 @@ set_owner() {
   fi
 }
 
+# make_user NAME HOME COMMENT: the system user NAME with its own group, on this host or in $ROOT
+# (the caller has checked that users can be made there).
+make_user() {
+  if [ -z "$ROOT" ]; then
+    getent passwd "$1" >/dev/null 2>&1 && return 0
+    useradd --system --user-group --home-dir "$2" --no-create-home --shell "$NOLOGIN" --comment "$3" "$1" ||
+      die "useradd $1 failed"
+    say "created the system user $1"
+  elif [ -z "$(user_in_root "$1")" ]; then
+    useradd --root "$ROOT" --system --user-group --home-dir "$2" --no-create-home --shell "$NOLOGIN" \
+      --comment "$3" "$1" 2>/dev/null || die "useradd --root $ROOT $1 failed"
+    say "created the system user $1 in $ROOT/etc/passwd"
+  fi
+}
+
 make_user_and_dirs() {
   NOLOGIN=/usr/sbin/nologin
   [ -n "$ROOT" ] || [ -x "$NOLOGIN" ] || NOLOGIN=/sbin/nologin
   [ -n "$ROOT" ] || [ -x "$NOLOGIN" ] || NOLOGIN=/bin/false
 
   OWNER=  # uid:gid of the service user, empty when owners cannot be set
-  if [ -z "$ROOT" ]; then
-    if ! getent passwd "$SERVICE_USER" >/dev/null 2>&1; then
-      useradd --system --user-group --home-dir "$DATA_DIR" --no-create-home --shell "$NOLOGIN" \
-        --comment "agent-supervisor daemon" "$SERVICE_USER" || die "useradd $SERVICE_USER failed"
-      say "created the system user $SERVICE_USER"
+  if [ -z "$ROOT" ] || { [ "$IS_ROOT" = 1 ] && [ -f "$ROOT/etc/passwd" ] && [ -f "$ROOT/etc/group" ]; }; then
+    make_user "$SERVICE_USER" "$DATA_DIR" "agent-supervisor daemon"
+    # The gateway's user; its home is made by the daemon, inside the tree it shares with it.
+    make_user "$GATEWAY_USER" "$DATA_DIR/gateway/home" "agent-supervisor gateway"
+    # The daemon reaches the gateway's tree (2770) through the gateway's group. System groups are
+    # in /etc/group, so one check serves the host and a scratch root.
+    if ! awk -F: -v g="$GATEWAY_USER" -v u="$SERVICE_USER" \
+      '$1 == g { n = split($4, m, ","); for (i = 1; i <= n; i++) if (m[i] == u) found = 1 } END { exit !found }' "$ROOT/etc/group"; then
+      if [ -n "$ROOT" ]; then set -- --root "$ROOT"; else set --; fi
+      usermod "$@" -a -G "$GATEWAY_USER" "$SERVICE_USER" || die "usermod -a -G $GATEWAY_USER $SERVICE_USER failed"
+      say "added $SERVICE_USER to the group $GATEWAY_USER"
     fi
-    OWNER="$(id -u "$SERVICE_USER"):$(id -g "$SERVICE_USER")"
-  elif [ "$IS_ROOT" = 1 ] && [ -f "$ROOT/etc/passwd" ] && [ -f "$ROOT/etc/group" ]; then
-    if [ -z "$(user_in_root)" ]; then
-      useradd --root "$ROOT" --system --user-group --home-dir "$DATA_DIR" --no-create-home --shell "$NOLOGIN" \
-        --comment "agent-supervisor daemon" "$SERVICE_USER" 2>/dev/null || die "useradd --root $ROOT $SERVICE_USER failed"
-      say "created the system user $SERVICE_USER in $ROOT/etc/passwd"
-    fi
-    OWNER=$(user_in_root)
+    if [ -z "$ROOT" ]; then OWNER="$(id -u "$SERVICE_USER"):$(id -g "$SERVICE_USER")"; else OWNER=$(user_in_root); fi
   else
-    say "not creating the user $SERVICE_USER and not setting owners under $ROOT (needs root and $ROOT/etc/passwd);" \
-      "intended: $DATA_DIR $SERVICE_USER:$SERVICE_USER 0700, $CONFIG_DIR and $ENV_FILE root:$SERVICE_USER 0750/0640"
+    say "not creating the users $SERVICE_USER and $GATEWAY_USER and not setting owners under $ROOT (needs root and $ROOT/etc/passwd);" \
+      "intended: $DATA_DIR $SERVICE_USER:$SERVICE_USER 0711, $CONFIG_DIR and $ENV_FILE root:$SERVICE_USER 0750/0640"
   fi
   GID=${OWNER#*:}
 
   mkdir -p "$ROOT$DATA_DIR" "$ROOT$CONFIG_DIR" "$ROOT/usr/local/bin" "$ROOT/etc/systemd/system"
-  chmod 0700 "$ROOT$DATA_DIR"
+  # 0711: the gateway's user passes through to gateway/ and runtime/; all else in it is private.
+  chmod 0711 "$ROOT$DATA_DIR"
   set_owner "$OWNER" "$ROOT$DATA_DIR"
   chmod 0750 "$ROOT$CONFIG_DIR"
   set_owner "0:$GID" "$ROOT$CONFIG_DIR"
@@ -438,13 +468,74 @@ install_env_file() {
     chmod g+r,g-wx,o-rwx "$ROOT$ENV_FILE"
     say "kept the existing $ROOT$ENV_FILE"
   else
-    tmp_env="$ROOT$ENV_FILE.new.$$"
-    (umask 077 && write_env_template >"$tmp_env")
-    chmod 0640 "$tmp_env"
-    set_owner "0:$GID" "$tmp_env"
-    mv "$tmp_env" "$ROOT$ENV_FILE"
+    if [ -n "${CONTROL_PLANE_TOKEN:-}" ]; then
+      if [ -e "$ROOT$TOKEN_FILE" ]; then
+        say "kept the existing $ROOT$TOKEN_FILE (CONTROL_PLANE_TOKEN from the environment not used)"
+      else
+        # printf is a shell builtin: the token is in no process's arguments.
+        printf '%s\n' "$CONTROL_PLANE_TOKEN" | write_private "$ROOT$TOKEN_FILE" 0640
+        say "wrote the control-plane token to $ROOT$TOKEN_FILE"
+      fi
+    fi
+    write_env_template | write_private "$ROOT$ENV_FILE" 0640
     say "wrote $ROOT$ENV_FILE"
   fi
+}
+
+# write_private FILE MODE [OWNER]: stdin to FILE, MODE, OWNER (default root:<service group>), by
+# renaming a temp file that nobody else can read meanwhile, so that no reader sees half of it.
+write_private() {
+  tmp_file="$1.new.$$"
+  (umask 077 && cat >"$tmp_file")
+  chmod "$2" "$tmp_file"
+  set_owner "${3:-0:$GID}" "$tmp_file"
+  mv -f "$tmp_file" "$1"
+}
+
+# --- control-plane token (a systemd credential) ---------------------------------------------------
+
+# An env file from before the credential: its CONTROL_PLANE_TOKEN moves to $TOKEN_FILE, unless that
+# holds another token (then both stay: the operator decides), and its line becomes
+# CONTROL_PLANE_TOKEN_FILE=. Every other line, the owner and the mode are kept. Never printed.
+migrate_env_token() {
+  [ -f "$ROOT$ENV_FILE" ] || return 0
+  # The last assignment wins, as in EnvironmentFile=; quotes around the value are not part of it.
+  token=$(sed -n 's/^[[:space:]]*CONTROL_PLANE_TOKEN=[[:space:]]*//p' "$ROOT$ENV_FILE" | tail -n 1 |
+    sed 's/[[:space:]]*$//; s/^"\(.*\)"$/\1/; s/^'"'"'\(.*\)'"'"'$/\1/')
+  [ -n "$token" ] || return 0
+  if [ ! -e "$ROOT$TOKEN_FILE" ]; then
+    printf '%s\n' "$token" | write_private "$ROOT$TOKEN_FILE" 0640
+  elif [ "$(cat "$ROOT$TOKEN_FILE")" != "$token" ]; then
+    warn "CONTROL_PLANE_TOKEN in $ROOT$ENV_FILE differs from the token in $ROOT$TOKEN_FILE: left both as they are" \
+      "(the service uses the file's); remove the wrong one"
+    return 0
+  fi
+  awk -v line="CONTROL_PLANE_TOKEN_FILE=$TOKEN_FILE" '
+    /^[ \t]*CONTROL_PLANE_TOKEN(_FILE)?=/ { if (!done) print line; done = 1; next }
+    { print }' "$ROOT$ENV_FILE" |
+    write_private "$ROOT$ENV_FILE" "$(stat -c %a "$ROOT$ENV_FILE")" "$(stat -c %u:%g "$ROOT$ENV_FILE")"
+  say "moved CONTROL_PLANE_TOKEN from $ROOT$ENV_FILE to $ROOT$TOKEN_FILE (the systemd credential control-plane-token)"
+}
+
+# The token file, when there is one (written above, moved from the env file, or by cloud-init):
+# root:<service group> 0640, since commands run outside the unit read it via
+# CONTROL_PLANE_TOKEN_FILE ('config check', 'doctor'), and the drop-in that loads it as the credential.
+install_token() {
+  migrate_env_token
+  if [ -e "$ROOT$TOKEN_FILE" ]; then
+    chmod 0640 "$ROOT$TOKEN_FILE"
+    set_owner "0:$GID" "$ROOT$TOKEN_FILE"
+  fi
+  # No token (a standalone host; cloud-init writes an empty file then): no credential, since the
+  # unit would not start with a missing one and the daemon refuses an empty one.
+  if [ ! -e "$ROOT$TOKEN_FILE" ] || ! grep -q '[^[:space:]]' "$ROOT$TOKEN_FILE"; then
+    rm -f "$ROOT$TOKEN_DROP_IN"
+    return 0
+  fi
+  mkdir -p "$ROOT${TOKEN_DROP_IN%/*}"
+  printf '%s\n' "# Written by install.sh on every run: the control-plane token as a systemd credential." \
+    "[Service]" "LoadCredential=control-plane-token:$TOKEN_FILE" | write_private "$ROOT$TOKEN_DROP_IN" 0644 0:0
+  say "installed $ROOT$TOKEN_DROP_IN (the credential control-plane-token)"
 }
 
 # --- systemd unit ----------------------------------------------------------------------------------
@@ -485,12 +576,21 @@ OOMPolicy=continue
 
 User=agent-supervisor
 Group=agent-supervisor
+# The gateway runs as its own user, agent-supervisor-gw, so that an agent steered by what end users
+# write cannot read the daemon's credentials, tokens or database (docs/agent-boundary.md). The
+# daemon shares the gateway's tree (<data>/gateway, 2770) with it through that user's group.
+SupplementaryGroups=agent-supervisor-gw
+Environment=GATEWAY_USER=agent-supervisor-gw
 EnvironmentFile=-/etc/agent-supervisor/agent-supervisor.env
 ExecStart=/usr/local/bin/agent-supervisor run
 WorkingDirectory=/var/lib/agent-supervisor
 StateDirectory=agent-supervisor
-StateDirectoryMode=0700
-UMask=0077
+# 0711: the gateway's user must pass through to gateway/ and the read-only runtime/; everything
+# of the daemon's in it is 0600/0700 or group agent-supervisor.
+StateDirectoryMode=0711
+# Files the daemon writes into the shared gateway tree must be readable by the gateway's group;
+# nothing is ever world-accessible.
+UMask=0007
 LimitNOFILE=65536
 
 # Hardening (systemd-analyze security: see docs/operations.md for the score and the exceptions).
@@ -500,9 +600,6 @@ ProtectHome=true
 ReadWritePaths=/var/lib/agent-supervisor
 # A private /tmp: the gateway's /tmp/openclaw* stay inside the unit and vanish with it.
 PrivateTmp=true
-# A user namespace that maps only root and the service user (checked under a real systemd with the
-# real gateway: boot, turns, notifications, the watchdog, RSS sampling).
-PrivateUsers=true
 PrivateDevices=true
 DevicePolicy=closed
 PrivateMounts=true
@@ -512,24 +609,39 @@ ProtectKernelLogs=true
 ProtectControlGroups=true
 ProtectClock=true
 ProtectHostname=true
-ProtectProc=invisible
+# Not invisible (hidepid): the memory watchdog reads the gateway's /proc/<pid>, another user's. The
+# gateway still cannot read the daemon's environ or memory: that needs ptrace access to its uid.
+ProtectProc=default
 RestrictNamespaces=true
 RestrictRealtime=true
 LockPersonality=true
 RemoveIPC=true
-CapabilityBoundingSet=
-AmbientCapabilities=
+# The daemon's only privileges: SETUID/SETGID to start the gateway as its user (through setpriv,
+# which drops every capability before the gateway runs), KILL to signal the gateway's process group.
+CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_KILL
+AmbientCapabilities=CAP_SETUID CAP_SETGID CAP_KILL
 # Model providers and the control plane (IPv4/IPv6), the loopback gateway, systemd-notify
 # (AF_UNIX) and interface enumeration (AF_NETLINK).
 RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
+# The cloud metadata service: it serves the cloud-init user data, which may hold the control-plane
+# token. Nothing in the unit needs it.
+IPAddressDeny=169.254.169.254 fd00:ec2::254
 SystemCallArchitectures=native
 SystemCallFilter=@system-service
 SystemCallFilter=~@privileged
+# Added back after ~@privileged (later lines edit the allow list in order): setpriv's setresuid,
+# setresgid, setgroups and capset, to start the gateway as its user with no capability; and the
+# chown family, for the daemon to give its gateway tree to the gateway's group (without CAP_CHOWN,
+# chown can only change the group of the caller's own files to one of its groups).
+SystemCallFilter=@setuid capset
+SystemCallFilter=@chown
 SystemCallErrorNumber=EPERM
 # Not set, on purpose: RestrictSUIDSGID (its seccomp filter makes openat2() fail with ENOSYS, and
 # OpenClaw takes its state lock with openat2(RESOLVE_BENEATH): the gateway exits 78 or crash-loops),
-# MemoryDenyWriteExecute (V8's JIT needs W+X pages), PrivateNetwork and IPAddressDeny (providers
-# are on the internet), ProcSubset=pid (memory sampling reads /proc/meminfo).
+# MemoryDenyWriteExecute (V8's JIT needs W+X pages), PrivateNetwork and an IPAddressAllow= list
+# (providers are on the internet), ProcSubset=pid (memory sampling reads /proc/meminfo),
+# PrivateUsers (its user namespace maps only root and the service user: switching to the gateway's
+# user fails with EINVAL).
 
 [Install]
 WantedBy=multi-user.target
@@ -614,7 +726,8 @@ agent-supervisor $new_version is installed.
 
 Next steps:
   1. Settings: $ROOT$ENV_FILE (at least one model provider, or the control plane's
-     CONTROL_PLANE_URL, CONTROL_PLANE_TOKEN, RUNTIME_ID and ACCOUNT_ID).
+     CONTROL_PLANE_URL, RUNTIME_ID and ACCOUNT_ID, with the token in $ROOT$TOKEN_FILE;
+     run this installer again after writing that file).
   2. Check them:  sudo -u $SERVICE_USER $BIN_PATH config check
 EOF
   if [ "$STARTED" = 1 ]; then
@@ -649,6 +762,7 @@ main() {
   make_user_and_dirs
   install_binary
   install_env_file
+  install_token
   install_unit
   install_openclaw
   start_service

@@ -94,7 +94,7 @@ describe.runIf(canRun)("the droplet under a real systemd", () => {
     const score = /Overall exposure level for agent-supervisor\.service: ([\d.]+)/.exec(security.stdout)?.[1];
     expect(score, security.stdout + security.stderr).toBeDefined();
     times["systemd-analyze security (exposure)"] = score!;
-    expect(Number(score)).toBeLessThanOrEqual(1.6); // docs/operations.md, "Hardening and its score"
+    expect(Number(score)).toBeLessThanOrEqual(2.5); // docs/operations.md, "Hardening and its score"
   }, 3 * MIN);
 
   it("systemd restarts the daemon after a SIGKILL, and a turn works again", async () => {

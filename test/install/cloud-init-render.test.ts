@@ -16,6 +16,8 @@ const RENDER = join(ROOT, "cloud-init", "render.sh");
 const TEMPLATE = join(ROOT, "cloud-init", "user-data.yaml");
 const CLI = join(ROOT, "bin", "agent-supervisor");
 const ENV_FILE = "/etc/agent-supervisor/agent-supervisor.env";
+/** Where cloud-init writes the token and install.sh reads it for the credential (install.sh TOKEN_FILE). */
+const TOKEN_FILE = "/etc/agent-supervisor/control-plane-token";
 const SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 
 const has = (cmd: string) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
@@ -57,7 +59,11 @@ function makeCa(dir: string, name: string): string {
 }
 
 /** The rendered text as JSON, through PyYAML's safe_load. */
-function parseYaml(text: string): { ca_certs?: { trusted: string[] }; write_files: { path: string; content: string }[]; runcmd: unknown[] } {
+function parseYaml(text: string): {
+  ca_certs?: { trusted: string[] };
+  write_files: { path: string; content: string; owner: string; permissions: string }[];
+  runcmd: unknown[];
+} {
   const r = spawnSync("python3", ["-c", "import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)"], { input: text, encoding: "utf8" });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout);
@@ -68,6 +74,13 @@ function envFileText(rendered: string): string {
   const m = /\n {4}content: \|\n((?: {6}.*\n)+)/.exec(rendered);
   expect(m, "write_files content block").not.toBeNull();
   return m![1]!.replace(/^ {6}/gm, "");
+}
+
+/** The token file's line, cut from the rendered text (its write_files item, root-only until install.sh runs). */
+function tokenFileText(rendered: string): string {
+  const m = new RegExp(`\n {2}- path: ${TOKEN_FILE}\n {4}owner: root:root\n {4}permissions: "0600"\n {4}content: \\|\n {6}(.*)\n`).exec(rendered);
+  expect(m, "the token file's write_files item").not.toBeNull();
+  return m![1]!;
 }
 
 function expectValidCloudConfig(text: string): void {
@@ -82,11 +95,14 @@ function expectValidCloudConfig(text: string): void {
 /**
  * The real daemon's settings loader accepts the env file: `config print --json` loads it as the
  * daemon does (`config check` would also demand a model provider, which a control plane supplies).
+ * The env file's CONTROL_PLANE_TOKEN_FILE is pointed at a scratch copy of the token file, `token`.
  * @returns the effective settings
  */
-function expectSettingsOk(envText: string): Record<string, unknown> {
-  const file = join(scratch(), "agent-supervisor.env");
-  writeFileSync(file, envText);
+function expectSettingsOk(envText: string, token = ""): Record<string, unknown> {
+  const dir = scratch();
+  const file = join(dir, "agent-supervisor.env");
+  writeFileSync(join(dir, "control-plane-token"), `${token}\n`);
+  writeFileSync(file, envText.replace(`CONTROL_PLANE_TOKEN_FILE=${TOKEN_FILE}`, `CONTROL_PLANE_TOKEN_FILE=${join(dir, "control-plane-token")}`));
   const r = spawnSync(CLI, ["--config", file, "config", "print", "--json"], { env: { PATH: process.env.PATH }, encoding: "utf8" });
   expect(r.stderr).toBe("");
   expect(r.status).toBe(0);
@@ -111,16 +127,21 @@ describe("cloud-init/render.sh", () => {
     expect(r.stdout).toContain("# >>> ca_certs");
     expect(r.stdout).not.toMatch(/^ca_certs:/m);
     const env = envFileText(r.stdout);
-    expect(env).toContain(`CONTROL_PLANE_URL=${VALUES.CONTROL_PLANE_URL}\nCONTROL_PLANE_TOKEN=${VALUES.CONTROL_PLANE_TOKEN}\nRUNTIME_ID=rt-1\nACCOUNT_ID=acc-1\n`);
+    // The token is in its own file (install.sh makes it the systemd credential), not in the env file.
+    expect(env).toContain(`CONTROL_PLANE_URL=${VALUES.CONTROL_PLANE_URL}\nCONTROL_PLANE_TOKEN_FILE=${TOKEN_FILE}\nRUNTIME_ID=rt-1\nACCOUNT_ID=acc-1\n`);
+    expect(env).not.toContain(VALUES.CONTROL_PLANE_TOKEN);
+    expect(tokenFileText(r.stdout)).toBe(VALUES.CONTROL_PLANE_TOKEN);
     expect(env).not.toMatch(/^NODE_EXTRA_CA_CERTS=/m);
     expect(r.stdout).toContain(`install, "${VALUES.AGENT_SUPERVISOR_BASE_URL}"]`);
     expectValidCloudConfig(r.stdout);
-    expect(expectSettingsOk(env)).toMatchObject({ CONTROL_PLANE_URL: VALUES.CONTROL_PLANE_URL, RUNTIME_ID: "rt-1", ACCOUNT_ID: "acc-1", CONTROL_PLANE_TOKEN: "[redacted]" });
+    const settings = expectSettingsOk(env, tokenFileText(r.stdout));
+    expect(settings).toMatchObject({ CONTROL_PLANE_URL: VALUES.CONTROL_PLANE_URL, RUNTIME_ID: "rt-1", ACCOUNT_ID: "acc-1", CONTROL_PLANE_TOKEN: "[redacted]" });
     if (HAS_PYYAML) {
       const y = parseYaml(r.stdout);
       expect(y.ca_certs).toBeUndefined();
       expect(y.write_files[0]!.path).toBe(ENV_FILE);
       expect(y.write_files[0]!.content).toBe(env);
+      expect(y.write_files[1]).toMatchObject({ path: TOKEN_FILE, owner: "root:root", permissions: "0600", content: `${VALUES.CONTROL_PLANE_TOKEN}\n` });
     }
   });
 
@@ -144,10 +165,11 @@ describe("cloud-init/render.sh", () => {
     expect(r.stdout).toContain(`ca_certs:\n  trusted:\n    - |\n      ${pem1.trimEnd().split("\n").join("\n      ")}\n    - |\n`);
     const env = envFileText(r.stdout);
     expect(env).toMatch(new RegExp(`^NODE_EXTRA_CA_CERTS=${SYSTEM_BUNDLE}$`, "m"));
-    expect(env).toContain(`CONTROL_PLANE_TOKEN=${VALUES.CONTROL_PLANE_TOKEN}\n`);
+    expect(env).toContain(`CONTROL_PLANE_TOKEN_FILE=${TOKEN_FILE}\n`);
+    expect(tokenFileText(r.stdout)).toBe(VALUES.CONTROL_PLANE_TOKEN);
     expectValidCloudConfig(r.stdout);
     // The loader takes NODE_EXTRA_CA_CERTS (systemd's EnvironmentFile= hands it to Node).
-    expect(expectSettingsOk(env)).toMatchObject({ NODE_EXTRA_CA_CERTS: SYSTEM_BUNDLE, CONTROL_PLANE_URL: VALUES.CONTROL_PLANE_URL });
+    expect(expectSettingsOk(env, VALUES.CONTROL_PLANE_TOKEN)).toMatchObject({ NODE_EXTRA_CA_CERTS: SYSTEM_BUNDLE, CONTROL_PLANE_URL: VALUES.CONTROL_PLANE_URL });
     if (HAS_PYYAML) {
       const y = parseYaml(r.stdout);
       expect(y.ca_certs!.trusted).toEqual([pem1, pem2]);
@@ -170,13 +192,16 @@ describe("cloud-init/render.sh", () => {
     expectValidCloudConfig(r.stdout);
   });
 
-  it("a standalone host (no control-plane values): blank control-plane lines the daemon reads as unset", () => {
+  it("a standalone host (no control-plane values): blank control-plane lines and an empty token file the daemon reads as unset", () => {
     const r = render({ AGENT_SUPERVISOR_BASE_URL: VALUES.AGENT_SUPERVISOR_BASE_URL });
     expect(r.status, r.stderr).toBe(0);
     const env = envFileText(r.stdout);
-    expect(env).toContain("CONTROL_PLANE_URL=\nCONTROL_PLANE_TOKEN=\nRUNTIME_ID=\nACCOUNT_ID=\n");
+    expect(env).toContain(`CONTROL_PLANE_URL=\nCONTROL_PLANE_TOKEN_FILE=${TOKEN_FILE}\nRUNTIME_ID=\nACCOUNT_ID=\n`);
+    // Empty: install.sh then adds no credential drop-in (test/install/install.test.ts).
+    expect(tokenFileText(r.stdout)).toBe("");
+    if (HAS_PYYAML) expect(parseYaml(r.stdout).write_files[1]).toMatchObject({ path: TOKEN_FILE, content: "" });
     expectValidCloudConfig(r.stdout);
-    const settings = expectSettingsOk(env);
+    const settings = expectSettingsOk(env, tokenFileText(r.stdout));
     expect(settings.CONTROL_PLANE_URL).toBeUndefined();
     expect(settings.CONTROL_PLANE_TOKEN).toBeUndefined();
   });
@@ -234,7 +259,7 @@ describe("cloud-init/render.sh", () => {
   it("accepts plain http to loopback, as install.sh and the daemon do", () => {
     const r = render({ ...VALUES, AGENT_SUPERVISOR_BASE_URL: "http://127.0.0.1:8080/release", CONTROL_PLANE_URL: "http://127.0.0.1:18800" });
     expect(r.status, r.stderr).toBe(0);
-    expect(expectSettingsOk(envFileText(r.stdout))).toMatchObject({ CONTROL_PLANE_URL: "http://127.0.0.1:18800" });
+    expect(expectSettingsOk(envFileText(r.stdout), VALUES.CONTROL_PLANE_TOKEN)).toMatchObject({ CONTROL_PLANE_URL: "http://127.0.0.1:18800" });
   });
 
   it.skipIf(!has("openssl"))("refuses a CA file that is missing, holds no certificate, a cut-off one, or a private key (exit 65)", () => {
@@ -277,7 +302,7 @@ describe("cloud-init/render.sh", () => {
       expect(KEY_FILE).toBe("/etc/agent-supervisor/release-signing-key.pub");
       const plain = render(VALUES);
       expect(plain.stdout).toContain("# >>> signing_key");
-      if (HAS_PYYAML) expect(parseYaml(plain.stdout).write_files).toHaveLength(1);
+      if (HAS_PYYAML) expect(parseYaml(plain.stdout).write_files.map((f) => f.path)).toEqual([ENV_FILE, TOKEN_FILE]);
       const dir = scratch();
       const key = makeKey(dir, "release");
       const pub = readFileSync(`${key}.pub`, "utf8");
@@ -290,9 +315,9 @@ describe("cloud-init/render.sh", () => {
       expect(r.stdout).toContain(`  - path: ${KEY_FILE}\n    owner: root:root\n    permissions: "0644"\n    content: |\n      ${line}\n`);
       expectValidCloudConfig(r.stdout);
       if (HAS_PYYAML) {
-        const y = parseYaml(r.stdout) as ReturnType<typeof parseYaml> & { write_files: { permissions: string }[] };
-        expect(y.write_files[1]).toMatchObject({ path: KEY_FILE, content: `${line}\n`, permissions: "0644" });
-        expect(y.write_files[0]!.path).toBe(ENV_FILE);
+        const y = parseYaml(r.stdout);
+        expect(y.write_files[2]).toMatchObject({ path: KEY_FILE, content: `${line}\n`, permissions: "0644" });
+        expect(y.write_files.map((f) => f.path)).toEqual([ENV_FILE, TOKEN_FILE, KEY_FILE]);
         if (ca.length > 0) expect(y.ca_certs!.trusted).toHaveLength(1);
       }
     });
