@@ -699,6 +699,21 @@ install_openclaw() {
   fi
 }
 
+# --- the gateway's tree to the gateway's user -------------------------------------------------------
+
+hand_over_gateway_tree() {
+  # OpenClaw changes the modes of its own directories, which only their owner may do: the tree an
+  # older daemon made (its user's) goes to the gateway's user, shared with the daemon through the
+  # group (2770). Nothing is moved; on a tree already handed over it does nothing.
+  if [ -z "$OWNER" ]; then
+    say "not handing $DATA_DIR/gateway over to $GATEWAY_USER (owners cannot be set here)"
+    return 0
+  fi
+  if [ -n "$ROOT" ]; then set -- --passwd "$ROOT/etc/passwd"; else set --; fi
+  (cd / && "$ROOT$BIN_PATH" gateway-user hand-over --user "$GATEWAY_USER" --data-dir "$ROOT$DATA_DIR" "$@") ||
+    die "'agent-supervisor gateway-user hand-over' failed: the gateway stays held until its tree is $GATEWAY_USER's; fix the cause and run this installer again"
+}
+
 # --- start -------------------------------------------------------------------------------------------
 
 start_service() {
@@ -765,6 +780,7 @@ main() {
   install_token
   install_unit
   install_openclaw
+  hand_over_gateway_tree
   start_service
   next_steps
 }

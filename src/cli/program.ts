@@ -11,6 +11,7 @@ import type { CliContext } from "./context.ts";
 import { registerDecay } from "./decay.ts";
 import { registerDev } from "./dev.ts";
 import { registerDoctor } from "./doctor.ts";
+import { registerGatewayUser } from "./gateway-user.ts";
 import { registerOpenclaw } from "./openclaw.ts";
 import { registerRun } from "./run.ts";
 import { registerStatus } from "./status.ts";
@@ -48,6 +49,7 @@ export function buildCli(host: Host, version: string, io: Pick<CliContext, "out"
   registerConfig(program, ctx);
   registerOpenclaw(program, ctx);
   registerDoctor(program, ctx);
+  registerGatewayUser(program, ctx);
   registerDecay(program, ctx);
   registerTurn(program, ctx);
   registerStatus(program, ctx);

@@ -3,7 +3,7 @@
  * once. Pure: paths only, nothing is created here.
  *
  * ```
- * <dataDir>/
+ * <dataDir>/                 0700, or 0711 with GATEWAY_USER (its user passes through to gateway/)
  *   agent-supervisor.db      SQLite: turns, leases, outbox, events, decay journal (store/)
  *   gateway.token            0600, the gateway's auth token (generated)
  *   api.token                0600, bearer token of the local API (generated)
@@ -13,14 +13,15 @@
  *   secrets/                 0700, the daemon's only: never inside the gateway's tree (issue 11)
  *     provider-secrets.json  0600, provider keys from the control plane, as last applied
  *     skills-manifest.json   0600, approved skills from the control plane, as last applied
- *   gateway/                 the gateway's own tree (its HOME, state, workspace, logs)
+ *   gateway/                 the gateway's own tree (its HOME, state, workspace, logs); with
+ *                            GATEWAY_USER, its user's, 2770, shared through its group
  *     home/ state/openclaw.json workspace/ logs/openclaw.log
  *
  * Daemons before issue 11 kept the two secrets files under gateway/; GatewayLaunch.loadStored
  * moves them to secrets/.
  * ```
  */
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 /** Directories of the gateway under the data directory. */
 export type GatewayLayout = {
@@ -43,6 +44,11 @@ export function gatewayLayout(dataDir: string): GatewayLayout {
     workspaceDir: join(root, "workspace"),
     logFile: join(root, "logs", "openclaw.log"),
   };
+}
+
+/** The gateway's tree: its root and the directories its user owns from the start. Pure. */
+export function gatewayTreeDirs(layout: GatewayLayout): { root: string; subdirs: string[] } {
+  return { root: layout.root, subdirs: [layout.homeDir, layout.stateDir, layout.workspaceDir, dirname(layout.logFile)] };
 }
 
 /** Every path the daemon keeps under `dataDir` (see the module comment). */

@@ -11,14 +11,14 @@ import { link, mkdir, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Logger } from "pino";
 import type { Settings } from "../config/schema.ts";
-import type { GatewayLayout } from "../core/data-dir.ts";
+import { gatewayTreeDirs, type GatewayLayout } from "../core/data-dir.ts";
 import { UnavailableError } from "../core/errors.ts";
 import { writeFileAtomic } from "../core/fs-atomic.ts";
 import type { GatewayRuntime } from "../runtime/resolve.ts";
 import type { Secrets, SkillsManifest } from "../sync/contract.ts";
 import type { LaunchSpec } from "./child.ts";
 import { boundaryUnavailable, type Boundary } from "./gateway-user.ts";
-import { letOthersPass, shareGatewayTree } from "./shared-tree.ts";
+import { closeToOthers, handOverTree, isHandedOver, letOthersPass } from "./shared-tree.ts";
 import { gatewayArgs, gatewayEnv, prepareGatewayFiles } from "./gateway-config.ts";
 import { applyProviderSecrets, loadStoredSecrets, secretValues, storeSecrets } from "./provider-secrets.ts";
 import { verifySkillsManifest } from "../sync/skills-manifest.ts";
@@ -173,7 +173,8 @@ export class GatewayLaunch {
 
   /**
    * The boundary for the next start: held (UnavailableError) when it is required and off;
-   * otherwise, when on, the umask 0007, the data directory passable and the gateway's tree shared.
+   * otherwise, when on, the umask 0007, the data directory passable and the gateway's tree its
+   * user's (handed over here when the daemon runs as root; else it must have been, by install.sh).
    * @throws UnavailableError ERR_GATEWAY_USER; fs errors on the tree's root
    */
   async #boundary(): Promise<Boundary> {
@@ -185,12 +186,17 @@ export class GatewayLaunch {
     const selfUid = this.#o.selfUid ?? 0;
     this.#o.setUmask?.(0o007);
     await letOthersPass(dirname(layout.root), selfUid);
-    const shared = await shareGatewayTree(layout.root, b.user.gid, selfUid);
-    if (!shared.alreadyShared) {
-      log.info({ root: layout.root, group: b.user.gid, changed: shared.changed, skipped: shared.skipped.slice(0, 20) }, "shared the gateway's tree with its user's group");
-      if (!shared.shared) {
-        throw new UnavailableError("ERR_GATEWAY_TREE", `${layout.root} cannot be shared with group ${b.user.gid} (of ${b.user.name}): ${shared.skipped.find((x) => x.path === layout.root)?.reason ?? "unknown"}; give it to the daemon's user (chown) and restart`);
+    const closed = await closeToOthers(dirname(layout.root), selfUid, [basename(layout.root), "runtime"]);
+    if (closed.length > 0) log.warn({ closed }, "took the permissions for others off files in the data directory, which the gateway's user passes through");
+    if (!(await isHandedOver(layout.root, b.user))) {
+      if (selfUid !== 0) {
+        throw new UnavailableError(
+          "ERR_GATEWAY_TREE",
+          `${layout.root} does not belong to ${b.user.name} yet (a tree from before the gateway had its own user): run 'agent-supervisor gateway-user hand-over' as root, or install.sh again, which does`,
+        );
       }
+      const r = await handOverTree(gatewayTreeDirs(layout), b.user);
+      log.info({ root: layout.root, user: b.user.name, changed: r.changed, skipped: r.skipped.slice(0, 20) }, "handed the gateway's tree over to its user");
     }
     return b;
   }

@@ -1,19 +1,22 @@
 /**
- * The gateway's tree (`<data>/gateway`, core/data-dir.ts) shared between the daemon and the
- * gateway's user through the gateway's group (issue 11). The daemon writes openclaw.json and the
- * skills there and moves memory files (decay); the gateway writes everything else. So:
- * - the tree's root is in the gateway's group, mode 2770: setgid, so every file and directory
- *   created below it is in that group too, whoever creates it;
- * - both run with umask 0007 (the unit's `UMask=`, and the daemon sets it when the boundary is
- *   on), so what either creates is readable and writable by the other through the group, and by
- *   nobody else;
- * - the daemon's user is a member of the gateway's group (the unit's `SupplementaryGroups=`), so
- *   it may give its own files that group without any capability.
+ * The gateway's tree (`<data>/gateway`, core/data-dir.ts) belongs to the gateway's user and is
+ * shared with the daemon through the gateway's group (issue 11). OpenClaw changes the modes of
+ * its own directories (chmod), which only their owner may do, so everything the gateway made must
+ * be the gateway user's own: a tree made by a daemon from before issue 11 is handed over once, by
+ * root ({@link handOverTree}: install.sh runs `agent-supervisor gateway-user hand-over`; a daemon
+ * running as root does it itself). After that:
+ * - the root is `<gw>:<gw>` 2770: setgid, so every file and directory created below it is in the
+ *   gateway's group, whoever creates it;
+ * - both run with umask 0007 (the unit's `UMask=`; the daemon sets it when the boundary is on), so
+ *   what either creates is readable and writable by the other through the group, by nobody else;
+ * - the daemon's user is a member of the gateway's group (the unit's `SupplementaryGroups=`), which
+ *   is how it writes openclaw.json and the skills and moves memory files, with no capability.
  *
  * The data directory above it is 0711: the gateway's user may pass through it to its tree and to
  * the runtime, but not list it, and every other file there is the daemon's alone (0600/0700).
  */
-import { chmod, chown, lstat, mkdir, readdir, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { chmod, lstat, mkdir, open, readdir, readlink, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 
 /** Mode of a shared directory: setgid, rwx for owner and group, nothing for others. */
@@ -36,74 +39,88 @@ export function sharedMode(mode: number, isDir: boolean): number {
   return (perm | (owner << 3)) & ~0o007;
 }
 
-/** What {@link shareGatewayTree} did. */
-export type ShareResult = {
-  /** The root was shared before this call. */
-  alreadyShared: boolean;
-  /** The root is shared now. */
-  shared: boolean;
-  /** Entries whose group or mode changed. */
+/** What {@link handOverTree} did. */
+export type HandOverResult = {
+  /** The root was handed over before this call: nothing was done. */
+  already: boolean;
+  /** Entries whose owner or mode changed. */
   changed: number;
   skipped: { path: string; reason: string }[];
 };
 
+/** The directories the gateway's user owns from the start (core/data-dir.ts GatewayLayout). */
+export type TreeDirs = { root: string; subdirs: readonly string[] };
+
+/** True when the root at `root` is handed over to `user` (owner, group, setgid, group rwx). */
+export async function isHandedOver(root: string, user: { uid: number; gid: number }): Promise<boolean> {
+  const st = await stat(root).catch(() => undefined);
+  return st !== undefined && st.uid === user.uid && isSharedRoot(st.mode, st.gid, user.gid);
+}
+
 /**
- * Make `root` the shared gateway tree of group `gid`. A root already shared is left as it is
- * (files created since carry the group through setgid and the umask). Otherwise, once, which is
- * how an install from before issue 11 moves over: every entry the daemon (`selfUid`) owns gets
- * the group and {@link sharedMode}, deepest first, the root last, so that a walk cut short by a
- * crash is done again in full at the next start. Entries of other users and symlinks are left
- * alone (skipped, with the reason); nothing is moved, renamed or deleted, so every conversation
- * stays where it is.
+ * Hand the gateway's tree to its user, as root: every entry gets the user as owner and group and
+ * {@link sharedMode}, deepest first and the root last, so that a walk cut short is done again in
+ * full next time; the root and `subdirs` are created if missing. Nothing is moved, renamed or
+ * deleted: every conversation stays where it is. A tree already handed over is left alone.
  *
- * The walk runs before the first start of a gateway as its own user: until then the gateway ran
- * as the daemon's user, so no process of the gateway's user can swap an entry for a symlink
- * during it.
- * @throws fs errors on the root (EACCES, ENOSPC); errors below it are skipped
+ * Each entry is opened with O_NOFOLLOW and changed through its descriptor, and only when the
+ * descriptor's path (/proc/self/fd) is the path walked: a symlink, or a directory swapped for one
+ * during the walk by a process of the gateway's user, is skipped, never followed.
+ * @throws fs errors on the root (EPERM without root)
  */
-export async function shareGatewayTree(root: string, gid: number, selfUid: number): Promise<ShareResult> {
+export async function handOverTree(tree: TreeDirs, user: { uid: number; gid: number }): Promise<HandOverResult> {
+  const root = tree.root;
+  if (await isHandedOver(root, user)) {
+    for (const d of tree.subdirs) await mkdir(d, { recursive: true, mode: 0o770 });
+    return { already: true, changed: 0, skipped: [] };
+  }
   await mkdir(root, { recursive: true, mode: 0o770 });
-  const top = await stat(root);
-  if (isSharedRoot(top.mode, top.gid, gid)) return { alreadyShared: true, shared: true, changed: 0, skipped: [] };
-  const result: ShareResult = { alreadyShared: false, shared: false, changed: 0, skipped: [] };
-  const share = async (path: string, isDir: boolean, mode: number, entryGid: number) => {
-    const want = sharedMode(mode, isDir);
-    if (entryGid !== gid) await chown(path, selfUid, gid);
-    // chown may clear setuid/setgid bits: set the mode afterwards, always.
-    if (entryGid !== gid || (mode & 0o7777) !== want) {
-      await chmod(path, want);
+  for (const d of tree.subdirs) await mkdir(d, { recursive: true, mode: 0o770 });
+  const result: HandOverResult = { already: false, changed: 0, skipped: [] };
+  const give = async (path: string) => {
+    const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+    try {
+      if ((await readlink(`/proc/self/fd/${fh.fd}`)) !== path) {
+        result.skipped.push({ path, reason: "moved during the walk" });
+        return;
+      }
+      const st = await fh.stat();
+      if (!st.isDirectory() && !st.isFile()) return;
+      const want = sharedMode(st.mode, st.isDirectory());
+      if (st.uid === user.uid && st.gid === user.gid && (st.mode & 0o7777) === want) return;
+      await fh.chown(user.uid, user.gid);
+      // chown clears setuid/setgid bits: the mode goes afterwards.
+      await fh.chmod(want);
       result.changed += 1;
+    } finally {
+      await fh.close();
     }
   };
   const walk = async (dir: string): Promise<void> => {
-    let names: string[];
+    let entries: import("node:fs").Dirent[];
     try {
-      names = await readdir(dir);
+      entries = await readdir(dir, { withFileTypes: true });
     } catch (err) {
       result.skipped.push({ path: dir, reason: (err as NodeJS.ErrnoException).code ?? String(err) });
       return;
     }
-    for (const name of names) {
-      const path = join(dir, name);
+    for (const e of entries) {
+      const path = join(dir, e.name);
+      if (e.isSymbolicLink()) {
+        result.skipped.push({ path, reason: "symlink (not followed)" });
+        continue;
+      }
       try {
-        const st = await lstat(path);
-        if (st.isSymbolicLink()) continue;
-        if (st.isDirectory()) await walk(path);
-        if (st.uid !== selfUid) {
-          result.skipped.push({ path, reason: `owned by uid ${st.uid}` });
-          continue;
-        }
-        if (st.isDirectory() || st.isFile()) await share(path, st.isDirectory(), st.mode, st.gid);
+        if (e.isDirectory()) await walk(path);
+        if (e.isDirectory() || e.isFile()) await give(path);
       } catch (err) {
         result.skipped.push({ path, reason: (err as NodeJS.ErrnoException).code ?? String(err) });
       }
     }
   };
-  await walk(root);
-  if (top.uid === selfUid) await share(root, true, top.mode, top.gid);
-  else result.skipped.push({ path: root, reason: `owned by uid ${top.uid}, not the daemon's` });
-  const after = await stat(root);
-  result.shared = isSharedRoot(after.mode, after.gid, gid);
+  const real = await realpath(root);
+  await walk(real);
+  await give(real);
   return result;
 }
 
@@ -118,4 +135,27 @@ export async function letOthersPass(dir: string, selfUid: number): Promise<boole
   if (st.uid !== selfUid || (st.mode & 0o001) !== 0) return false;
   await chmod(dir, (st.mode & 0o7777) | 0o001);
   return true;
+}
+
+/**
+ * Take every permission for others off the entries directly in the data directory, but `keep`
+ * (the gateway's tree and the runtime, which its user needs): with the directory passable (0711),
+ * a file's own mode is all that keeps it from the gateway's user, and files made under a looser
+ * umask (SQLite creates its database 0644 less the umask, and its -wal and -shm files with the
+ * database's mode) would be open to it. Entries below need no change: a directory closed to
+ * others cannot be passed. Only entries the daemon (`selfUid`) owns; symlinks are left alone.
+ * @returns the paths changed
+ * @throws fs errors reading the directory
+ */
+export async function closeToOthers(dataDir: string, selfUid: number, keep: readonly string[]): Promise<string[]> {
+  const changed: string[] = [];
+  for (const e of await readdir(dataDir, { withFileTypes: true })) {
+    if (keep.includes(e.name) || e.isSymbolicLink()) continue;
+    const path = join(dataDir, e.name);
+    const st = await lstat(path).catch(() => undefined);
+    if (!st || st.uid !== selfUid || (st.mode & 0o007) === 0) continue;
+    await chmod(path, st.mode & 0o7770);
+    changed.push(path);
+  }
+  return changed;
 }

@@ -8,8 +8,9 @@
  * 1. without GATEWAY_USER and without capabilities (development): the gateway runs as the daemon's
  *    user, and /health and doctor say that the boundary is off; a first conversation is held;
  * 2. GATEWAY_USER set but no capabilities: the gateway is held, saying why;
- * 3. the unit's way: the existing gateway tree moves to the shared group, the conversation goes
- *    on, and a turn whose mock-model answer makes the agent's exec/read/write tools go after every
+ * 3. with the capabilities, the gateway is held until root hands the tree from step 1 over to the
+ *    gateway's user (`agent-supervisor gateway-user hand-over`, which install.sh runs);
+ * 4. then the conversation goes on, and a turn whose mock-model answer makes the agent's exec/read/write tools go after every
  *    operator secret finds each of them refused: the tools ran (their errors are in the reply and
  *    the transcript), no credential is in the reply, the transcript or any gateway file, and the
  *    daemon's database is not written. The metadata address is the unit's (IPAddressDeny=),
@@ -23,7 +24,7 @@ import Database from "better-sqlite3";
 import { chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from "vitest";
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
 import { chatHistory, CLI, gatewayPid, getJson, killDaemon, makeSite, postTurn, until, waitReady, waitTurn, type Daemon, type Site, startDaemon } from "./harness.ts";
 
@@ -79,6 +80,8 @@ describe.runIf(isRoot)("the agent boundary (root: two real users, the real gatew
   ];
   const start = async (caps: boolean) => {
     daemon = startDaemon(site, { AS_E2E_CANARY: canary.environ }, asDaemon(caps));
+    const d = daemon;
+    onTestFailed(() => console.log(`daemon log (last 80 lines):\n${d.logs.slice(-80).join("\n")}`));
     await until("the local API", async () => (await getJson(site, "/livez")).status === 200, MIN);
   };
   const stop = async () => {
@@ -152,11 +155,28 @@ describe.runIf(isRoot)("the agent boundary (root: two real users, the real gatew
     await stop();
   }, 3 * MIN);
 
-  it("the unit's way: the tree moves to the gateway's group, the conversation goes on, and every operator secret is out of the agent's reach", async () => {
+  it("with the capabilities but a tree from before: held until root hands the tree over (install.sh's step)", async () => {
+    const calls = model.requests.length;
+    await start(true);
+    const held = await until("the gateway to be held for its tree", async () => {
+      const p = (await getJson(site, "/health")).body.checks["gateway:process"][0];
+      return JSON.stringify(p).includes("does not belong to") ? p : undefined;
+    }, MIN);
+    expect(JSON.stringify(held)).toContain(`does not belong to ${GW_USER} yet`);
+    expect(JSON.stringify(held)).toContain("agent-supervisor gateway-user hand-over");
+    expect(model.requests.length).toBe(calls);
+    await stop();
+    const r = spawnSync(CLI, ["gateway-user", "hand-over", "--user", GW_USER, "--data-dir", site.dataDir], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`handed ${join(site.dataDir, "gateway")} over to ${GW_USER}`);
+  }, 3 * MIN);
+
+  it("the unit's way: the conversation goes on as the gateway's user, and every operator secret is out of the agent's reach", async () => {
     const root = join(site.dataDir, "gateway");
-    const sessionsBefore = filesUnder(root).filter((f) => f.endsWith(".jsonl"));
-    expect(sessionsBefore.length).toBeGreaterThan(0);
-    const kept = new Map(sessionsBefore.map((f) => [f, readFileSync(f)]));
+    // OpenClaw 2026.9.6 keeps transcripts in SQLite under state/agents/: handed over with the tree.
+    const agentFiles = filesUnder(join(root, "state", "agents"));
+    expect(agentFiles.filter((f) => f.endsWith(".sqlite")).length).toBeGreaterThan(0);
+    expect(agentFiles.every((f) => statSync(f).uid === gwUser.uid)).toBe(true);
     // A leftover of the gateway's user in TMP_DIR: the sweep before the start runs as that user.
     const leftover = join(site.dir, "tmp", "openclaw-leftover");
     mkdirSync(leftover, { mode: 0o700 });
@@ -177,12 +197,12 @@ describe.runIf(isRoot)("the agent boundary (root: two real users, the real gatew
     // The tree: shared through the group, setgid; the data directory passable, not listable.
     expect(statSync(root)).toMatchObject({ gid: gwUser.gid });
     expect(statSync(root).mode & 0o7777).toBe(0o2770);
-    expect(statSync(site.dataDir).mode & 0o777).toBe(0o711);
+    expect(statSync(site.dataDir).mode & 0o007).toBe(0o001); // others: pass through, no listing
     expect(readdirSync(join(site.dir, "tmp"))).not.toContain("openclaw-leftover");
 
     // The conversation from before goes on, in the same transcript.
     expect(await waitTurn(site, await postTurn(site, "kept", "after the boundary"), 2 * MIN)).toMatchObject({ state: "done", reply: "echo: after the boundary" });
-    for (const [f, before] of kept) expect(readFileSync(f).subarray(0, before.length).equals(before), f).toBe(true);
+    for (const f of agentFiles.filter((x) => x.endsWith(".sqlite"))) expect(statSync(f).gid, f).toBe(gwUser.gid);
     const kept2 = (await chatHistory(site, "agent:main:kept")).messages.map((m: { content?: unknown }) => JSON.stringify(m.content)).join("\n");
     expect(kept2).toContain("before the boundary");
     expect(kept2).toContain("after the boundary");
@@ -221,8 +241,8 @@ describe.runIf(isRoot)("the agent boundary (root: two real users, the real gatew
     expect(reply).toContain(`cat: ${site.dataDir}/secrets/provider-secrets.json: Permission denied`);
     expect(reply).toMatch(/head: cannot open '.*agent-supervisor\.db' for reading: Permission denied/);
     expect(reply).toMatch(/agent-supervisor\.db: Permission denied/);
-    expect(reply).toMatch(/\[read\] .*EACCES/);
-    expect(reply).toMatch(/\[write\] .*(EACCES|Permission denied|denied)/i);
+    expect(reply).toMatch(/\[read\] \{[^}]*EACCES/);
+    expect(reply).toMatch(/\[write\] \{[^}]*EACCES/);
     // Two model calls: the tool calls, then the answer with their results; no second run.
     expect(model.requests.slice(before).filter((r) => r.prompt.startsWith("probe the host")).length).toBe(2);
     // No credential anywhere the agent or its user could show it.

@@ -316,18 +316,29 @@ describe("install.sh under a scratch root", () => {
     expect(serviceIds(root, "agent-supervisor-gw").uid).not.toBe(uid);
     expect(groupMembers(root, "agent-supervisor-gw")).toEqual(["agent-supervisor"]);
     expect(mode(p.dataDir)).toBe(0o711);
-    // Every file of the gateway's tree is still there, byte for byte (the daemon, not install.sh,
-    // hands the tree to the gateway's user at its next start).
-    for (const [rel, text] of Object.entries(tree)) expect(readFileSync(join(gateway, rel), "utf8"), rel).toBe(text);
+    // Every file of the gateway's tree is still there, byte for byte, now the gateway user's and
+    // shared with the daemon through its group ('agent-supervisor gateway-user hand-over').
+    const gw = serviceIds(root, "agent-supervisor-gw");
+    expect(r.stdout).toContain(`handed ${gateway} over to agent-supervisor-gw`);
+    for (const [rel, text] of Object.entries(tree)) {
+      expect(readFileSync(join(gateway, rel), "utf8"), rel).toBe(text);
+      expect(own(join(gateway, rel)), rel).toEqual([gw.uid, gw.gid]);
+      expect(mode(join(gateway, rel)), rel).toBe(0o660);
+    }
+    for (const dir of ["", "state", "state/agents/main/sessions", "workspace", "logs", "home"]) {
+      expect(own(join(gateway, dir)), dir).toEqual([gw.uid, gw.gid]);
+      expect(statSync(join(gateway, dir)).mode & 0o7777, dir).toBe(0o2770);
+    }
     expect(readFileSync(join(p.dataDir, "agent-supervisor.db"), "utf8")).toBe("SQLite format 3\0 (a stand-in)");
     const listAfter = readdirSync(p.dataDir, { recursive: true }).map(String).sort();
-    expect(listAfter.filter((f) => !f.startsWith("runtime"))).toEqual(listBefore);
+    expect(listAfter.filter((f) => !f.startsWith("runtime") && f !== join("gateway", "home"))).toEqual(listBefore);
 
     // A second run finds nothing to move and changes nothing.
     const envAfter = readFileSync(p.env, "utf8");
     const again = await install(["--root", root, "--base-url", baseUrl, "--skip-openclaw"]);
     expect(again.status, again.stderr + again.stdout).toBe(0);
     expect(again.stdout).not.toContain("moved CONTROL_PLANE_TOKEN");
+    expect(again.stdout).toContain(`${gateway} already belongs to agent-supervisor-gw`);
     expect(readFileSync(p.env, "utf8")).toBe(envAfter);
     expect(readFileSync(p.token, "utf8").trim()).toBe("tok-old.456");
   });

@@ -16,7 +16,7 @@ export const ROOT = resolve(import.meta.dirname, "..", "..");
 export const INSTALL_SH = join(ROOT, "install.sh");
 export const ASSET = "agent-supervisor-linux-x64";
 
-/** A stand-in for the real binary: answers --version, openclaw install (records it) and config check. */
+/** A stand-in for the real binary: answers --version, openclaw install (records it) and config check; gateway-user hand-over is the real command. */
 export function fakeBinary(version: string): string {
   return `#!/bin/sh
 case "$*" in
@@ -26,6 +26,7 @@ case "$*" in
     printf '%s\\n' "$*" > "$AGENT_SUPERVISOR_DATA_DIR/runtime/openclaw-install-args"
     echo '{"openclawVersion":"fake"}' > "$AGENT_SUPERVISOR_DATA_DIR/runtime/current.json" ;;
   *"config check"*) echo ok ;;
+  *"gateway-user hand-over"*) exec "${join(ROOT, "bin", "agent-supervisor")}" "$@" ;;
   *) echo "fake agent-supervisor: $*" >&2; exit 64 ;;
 esac
 `;
