@@ -97,6 +97,62 @@ describe.runIf(canRun)("the droplet under a real systemd", () => {
     expect(Number(score)).toBeLessThanOrEqual(2.5); // docs/operations.md, "Hardening and its score"
   }, 3 * MIN);
 
+  it("issue 11 under the shipped unit: the gateway runs as agent-supervisor-gw with no capability, and its tools reach no operator secret", async () => {
+    const gw = await gatewayPid(c);
+    const status = await c.sh(`grep -E '^(Uid|Groups|CapEff|CapPrm|CapAmb):' /proc/${gw}/status`);
+    const gwUid = (await c.sh("id -u agent-supervisor-gw")).trim();
+    expect(status).toMatch(new RegExp(`^Uid:\\s+${gwUid}\\s+${gwUid}\\s+${gwUid}\\s+${gwUid}$`, "m"));
+    for (const set of ["CapEff", "CapPrm", "CapAmb"]) expect(status).toMatch(new RegExp(`^${set}:\\s+0{16}$`, "m"));
+    const daemonPid = (await unitState(c)).MainPID;
+    const token = d.guest.tokens.service;
+    const apiToken = (await c.sh(`cat ${GUEST.dataDir}/api.token`)).trim();
+    // Does this container's systemd enforce IPAddressDeny= (cgroup BPF)? Asked of systemd itself, as root.
+    const enforced = (await c.exec(["systemd-run", "--wait", "--pipe", "--quiet", "-p", "IPAddressDeny=169.254.169.254", "curl", "-sS", "-m", "5", "http://169.254.169.254/"])).code !== 0;
+    expect((await c.exec(["curl", "-fsS", "-m", "5", "http://169.254.169.254/"])).stdout, "the metadata stand-in answers outside the unit").toContain(token);
+    times["IPAddressDeny enforced here"] = enforced ? "yes" : "no (no cgroup BPF in this container)";
+    const commands = [
+      `cat ${GUEST.envFile}`,
+      "cat /etc/agent-supervisor/control-plane-token",
+      "cat /run/credentials/agent-supervisor.service/control-plane-token",
+      `tr '\\0' '\\n' < /proc/${daemonPid}/environ`,
+      `cat ${GUEST.dataDir}/api.token`,
+      `ls ${GUEST.dataDir}`,
+      `cat ${GUEST.dataDir}/secrets/provider-secrets.json`,
+      `head -c 100 ${GUEST.dataDir}/agent-supervisor.db`,
+      "curl --noproxy '*' -sS -m 5 http://169.254.169.254/",
+    ];
+    const calls = [{ name: "exec", arguments: { command: commands.map((x) => `${x}; echo "[exit $?]"`).join("; ") } }, { name: "read", arguments: { path: `${GUEST.dataDir}/api.token` } }];
+    const marker = "droplet boundary probe";
+    const { turnId } = await localApi(c, "POST", "/v1/turns", { conversationId: "droplet-probe", message: `${marker}\ntoolcalls=${JSON.stringify(calls)}` });
+    const turn = await until("the probe turn to finish", async () => {
+      const t = await localApi(c, "GET", `/v1/turns/${turnId}`);
+      return t.state === "done" || t.state === "failed" ? t : undefined;
+    }, 3 * MIN);
+    expect(turn.state, JSON.stringify(turn)).toBe("done");
+    const reply = turn.reply as string;
+    expect(reply).toContain("tool results:");
+    for (const denied of [`cat: ${GUEST.envFile}: Permission denied`, "cat: /etc/agent-supervisor/control-plane-token: Permission denied", `environ: Permission denied`,
+      `cat: ${GUEST.dataDir}/api.token: Permission denied`, `ls: cannot open directory '${GUEST.dataDir}': Permission denied`,
+      `cat: ${GUEST.dataDir}/secrets/provider-secrets.json: Permission denied`, "agent-supervisor.db' for reading: Permission denied"]) {
+      expect(reply, denied).toContain(denied);
+    }
+    expect(reply).toMatch(/control-plane-token: (Permission denied|No such file or directory)/);
+    expect(reply).toMatch(/\[read\] \{[^}]*EACCES/);
+    expect(await modelCalls(c, marker)).toBe(2); // the tool calls, then the answer: one run
+    const grep = async (secret: string) => (await c.sh(`grep -rlF -e '${secret}' ${GUEST.dataDir}/gateway || true`)).trim();
+    expect(reply.includes(apiToken), "the local API token in the reply").toBe(false);
+    expect(await grep(apiToken), "the local API token in the gateway's files").toBe("");
+    if (enforced) {
+      // curl (7): the connect is refused by the unit's BPF filter (EPERM).
+      expect(reply).toMatch(/curl: \(7\)/);
+      expect(reply.includes(token), "the control-plane token in the reply").toBe(false);
+      expect(await grep(token), "the control-plane token in the gateway's files").toBe("");
+    } else {
+      // Only the metadata address depends on IPAddressDeny=; recorded above, checked on a host that enforces it.
+      console.warn("droplet: IPAddressDeny= is not enforced in this container; the metadata fetch was not checked");
+    }
+  }, 5 * MIN);
+
   it("systemd restarts the daemon after a SIGKILL, and a turn works again", async () => {
     const before = await unitState(c);
     expect(before.MainPID).toBeGreaterThan(1);

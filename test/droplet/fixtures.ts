@@ -136,6 +136,11 @@ export function prepareGuest(root: string, work: string, runtimeDir: string): Pr
   const units: Record<string, string> = {
     "droplet-release.service": unit("release host", `/usr/bin/python3 /usr/local/lib/droplet-test/release_server.py ${GUEST.release} 8443 /srv/tls/server.pem /srv/tls/server.key`),
     "droplet-mock-model.service": unit("LLM provider", `${bin} dev mock-model --port 18999`),
+    // The cloud's metadata service, which serves the user data (with the token): the unit's IPAddressDeny= must keep the agent from it.
+    "droplet-metadata.service": unit("instance metadata", "/usr/bin/python3 -m http.server 80 --bind 169.254.169.254 --directory /srv/metadata").replace(
+      "[Service]\n",
+      "[Service]\nExecStartPre=-/usr/sbin/ip addr add 169.254.169.254/32 dev lo\n",
+    ),
     "droplet-control-plane-tls.service": unit("fleet control plane, https", "/usr/bin/python3 /usr/local/lib/droplet-test/tls_forwarder.py 18443 18800 /srv/tls/server.pem /srv/tls/server.key"),
     "droplet-control-plane.service": unit(
       "fleet control plane",
@@ -149,6 +154,7 @@ export function prepareGuest(root: string, work: string, runtimeDir: string): Pr
   }
   const tokens: ControlPlaneTokens = { service: `svc-${randomToken()}`, admin: `adm-${randomToken()}` };
   write(root, "var/lib/droplet-cp/service.token", `${tokens.service}\n`, 0o600);
+  write(root, "srv/metadata/index.html", `#cloud-config user data, as a cloud serves it\nCONTROL_PLANE_TOKEN=${tokens.service}\n`);
   write(root, "var/lib/droplet-cp/admin.token", `${tokens.admin}\n`, 0o600);
 
   // The seed: the project's template, rendered the documented way, with the CA in its slot.
