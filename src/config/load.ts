@@ -95,8 +95,10 @@ export function loadSettings(configFile: string | undefined, env: NodeJS.Process
   const tokenFile = env.CONTROL_PLANE_TOKEN_FILE || fileVars.CONTROL_PLANE_TOKEN_FILE;
   if (tokenFile && tokenSource === undefined) {
     try {
-      fileVars = { ...fileVars, CONTROL_PLANE_TOKEN: readFileSync(tokenFile, "utf8").trim() };
-      tokenSource = "token-file";
+      const token = readFileSync(tokenFile, "utf8").trim();
+      fileVars = { ...fileVars, CONTROL_PLANE_TOKEN: token };
+      // An empty file (a standalone host's cloud-init writes one) is no token.
+      tokenSource = token === "" ? undefined : "token-file";
     } catch (err) {
       throw new ConfigError(`CONTROL_PLANE_TOKEN_FILE: cannot read ${tokenFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }

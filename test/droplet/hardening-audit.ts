@@ -25,8 +25,8 @@ const TRACE = `${GUEST.dataDir}/audit.strace`;
 // loop slowed down this much withholds its pings, and systemd would kill the daemon).
 const STRACE = `ExecStart=\nExecStart=/usr/bin/strace -f -qq -Z -s 96 -e signal=none -o ${TRACE} /usr/local/bin/agent-supervisor run\n`;
 /**
- * strace needs ptrace (@debug) and calls setreuid at start (@setuid), both outside the shipped
- * allow-list: added to it for the hardened run (so setuid-family failures are not measured).
+ * strace needs ptrace (@debug), outside the shipped allow-list, and calls setreuid at start
+ * (@setuid, which the shipped unit allows since issue 11, for setpriv): added for the hardened run.
  */
 const TRACE_ALLOW = "SystemCallFilter=@debug @setuid";
 
