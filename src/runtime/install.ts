@@ -5,7 +5,7 @@
  * HTTPS with the injected `fetch`, and npm runs on the Node it just installed (npm.ts: install
  * with --ignore-scripts, then `npm rebuild openclaw` for openclaw's own install scripts).
  */
-import { mkdir, readdir, rm } from "node:fs/promises";
+import { chmod, lstat, mkdir, readdir, rm } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";
 import type { SpawnFn } from "../core/os-process.ts";
 import { runChild } from "./child.ts";
@@ -121,6 +121,11 @@ export async function installOpenclaw(opts: InstallOptions): Promise<InstallResu
       });
     }
 
+    // The gateway may run as its own user (GATEWAY_USER, issue 11): it must read and run these
+    // pieces whatever umask the installer ran under. They are public software.
+    await mkdir(layout.root, { recursive: true }).then(() => chmod(layout.root, 0o755));
+    for (const dir of [nodeDir, prefix]) await openToOthers(dir);
+
     const record: CurrentRecord = {
       openclawVersion: version, nodeVersion, npmVersion, nodePath, entryPath,
       installedAt: new Date(opts.now()).toISOString(),
@@ -131,6 +136,28 @@ export async function installOpenclaw(opts: InstallOptions): Promise<InstallResu
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * Give others read access to every entry under `dir`, and search/execute where the owner has it
+ * (`chmod -R o+rX` without following symlinks). Only what needs it is changed.
+ * @throws fs errors
+ */
+export async function openToOthers(dir: string): Promise<number> {
+  let changed = 0;
+  const fix = async (path: string, isDir: boolean) => {
+    const st = await lstat(path);
+    const want = st.mode & 0o7777 | 0o004 | (isDir || (st.mode & 0o100) !== 0 ? 0o001 : 0);
+    if (want !== (st.mode & 0o7777)) {
+      await chmod(path, want);
+      changed += 1;
+    }
+  };
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (e.isDirectory() || e.isFile()) await fix(join(e.parentPath, e.name), e.isDirectory());
+  }
+  await fix(dir, true);
+  return changed;
 }
 
 /** Run `<node> --version`; the binary must run on this host and be the pinned version. */

@@ -134,12 +134,16 @@ describe("the single executable", () => {
     it("serves /health (SQLite, gateway and host checks through systeminformation)", async () => {
       const { status, body } = await getJson(site, "/health");
       expect(status, JSON.stringify(body)).toBe(200);
-      expect(body.status).toBe("pass");
+      // Every check passes but the agent boundary: this daemon has no GATEWAY_USER (issue 11).
+      const notPassing = Object.entries(body.checks as Record<string, [{ status: string }]>).filter(([, [c]]) => c.status !== "pass").map(([k, [c]]) => `${k}=${c.status}`);
+      expect(notPassing).toEqual(["gateway:user=warn"]);
+      expect(body.status).toBe("warn");
     });
 
-    it("`doctor` passes every check against the installed runtime and the running daemon", async () => {
+    it("`doctor` passes every check against the installed runtime and the running daemon, and says the agent boundary is off", async () => {
       const r = await runBinary(cwd, ["doctor", "--config", site.envFile], 60_000);
-      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.code, r.stdout + r.stderr).toBe(1); // the warning: no GATEWAY_USER here
+      expect(r.stdout).toContain("[warn] gateway user: the running daemon says: the agent boundary is off: GATEWAY_USER is not set");
       for (const name of ["config", "data directory", "openclaw runtime", "disk", "ports", "gateway readiness", "control plane"]) {
         expect(r.stdout).toContain(`[pass] ${name}:`);
       }

@@ -109,6 +109,15 @@ describe("agent-supervisor with the real OpenClaw gateway", () => {
     expect(queue.observedValue).toBe(0);
   });
 
+  it("without GATEWAY_USER (as in development, root or not) /health says the agent boundary is off, and why", async () => {
+    const doc = (await getJson(site, "/health")).body;
+    expect(doc.checks["gateway:user"][0]).toMatchObject({
+      status: "warn",
+      observedValue: null,
+      output: expect.stringMatching(/^the agent boundary is off: GATEWAY_USER is not set: the gateway runs as the daemon's own user \(uid \d+\)/),
+    });
+  });
+
   it("restores the gateway after SIGKILL and delivers the next turn", async () => {
     const before = await gatewayPid(site);
     process.kill(before, "SIGKILL");

@@ -13,6 +13,7 @@ import { handOverTree, closeToOthers, isHandedOver } from "../../src/supervisor/
 import { TmpSweeper } from "../../src/watchdogs/tmp-sweep-as.ts";
 import type { Boundary } from "../../src/supervisor/gateway-user.ts";
 import { CLI } from "../e2e/harness.ts";
+import { openToOthers } from "../../src/runtime/install.ts";
 
 const isRoot = process.getuid?.() === 0;
 const USER = "as-it-gw";
@@ -45,6 +46,20 @@ it("closeToOthers takes the others' bits off the data directory's entries, but t
   const mode = (n: string) => statSync(join(data, n)).mode & 0o777;
   expect([mode("agent-supervisor.db"), mode("api.token"), mode("native"), mode("gateway"), mode("runtime")]).toEqual([0o640, 0o600, 0o750, 0o755, 0o755]);
   expect(await closeToOthers(data, process.getuid!(), ["gateway", "runtime"])).toEqual([]);
+});
+
+it("openToOthers makes a runtime piece installed under umask 077 readable, and runnable where its owner may run it", async () => {
+  const piece = scratch();
+  mkdirSync(join(piece, "bin"), { mode: 0o700 });
+  writeFileSync(join(piece, "bin", "node"), "#!/bin/sh\n", { mode: 0o700 });
+  writeFileSync(join(piece, "package.json"), "{}", { mode: 0o600 });
+  symlinkSync("/etc/shadow", join(piece, "link"));
+  for (const [p, m] of [["bin", 0o700], ["bin/node", 0o700], ["package.json", 0o600]] as const) chmodSync(join(piece, p), m);
+  chmodSync(piece, 0o700);
+  await openToOthers(piece);
+  const mode = (p: string) => statSync(join(piece, p)).mode & 0o777;
+  expect([mode(""), mode("bin"), mode("bin/node"), mode("package.json")]).toEqual([0o705, 0o705, 0o705, 0o604]);
+  expect(await openToOthers(piece)).toBe(0);
 });
 
 if (!isRoot) {
