@@ -709,6 +709,13 @@ hand_over_gateway_tree() {
     say "not handing $DATA_DIR/gateway over to $GATEWAY_USER (owners cannot be set here)"
     return 0
   fi
+  # The running gateway (of an older daemon, as the daemon's user) must not write into its tree
+  # while it changes hands: its new files would stay the daemon's. Started again below.
+  if [ "$USE_SYSTEMD" = 1 ] && [ -d "$DATA_DIR/gateway" ] && [ "$(stat -c %U "$DATA_DIR/gateway")" != "$GATEWAY_USER" ] &&
+    systemctl is-active --quiet "$NAME.service"; then
+    say "stopping $NAME.service to hand the gateway's tree over to $GATEWAY_USER (it is started again below)"
+    systemctl stop "$NAME.service" || die "systemctl stop $NAME.service failed"
+  fi
   if [ -n "$ROOT" ]; then set -- --passwd "$ROOT/etc/passwd"; else set --; fi
   (cd / && "$ROOT$BIN_PATH" gateway-user hand-over --user "$GATEWAY_USER" --data-dir "$ROOT$DATA_DIR" "$@") ||
     die "'agent-supervisor gateway-user hand-over' failed: the gateway stays held until its tree is $GATEWAY_USER's; fix the cause and run this installer again"

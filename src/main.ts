@@ -22,6 +22,7 @@ const host: Host = {
   // The single executable is its own program; in development, node with its flags and main.ts.
   self: { command: process.execPath, args: isSea() ? [] : [...process.execArgv, process.argv[1]!] },
   setUmask: (mask) => void process.umask(mask),
+  stdin: () => process.stdin,
   onSignal: (signal, handler) => void process.on(signal, handler),
   exit: (code) => process.exit(code),
   onUnhandledRejection: (handler) => void process.on("unhandledRejection", handler),

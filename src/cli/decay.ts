@@ -4,6 +4,10 @@ import { decayPolicyFrom } from "../config/schema.ts";
 import { dataDirLayout } from "../core/data-dir.ts";
 import { loadNativeSqliteBinding } from "../store/native.ts";
 import { runDecayCommand } from "../workspace/decay-command.ts";
+import { existsSync, statSync } from "node:fs";
+import { ConfigError } from "../core/errors.ts";
+import { treeRemover } from "../supervisor/as-gateway.ts";
+import { SETPRIV_PATHS } from "../supervisor/gateway-user.ts";
 import { CONFIG_OPTION, type CliContext } from "./context.ts";
 
 /** Register `decay`. */
@@ -17,7 +21,20 @@ export function registerDecay(program: Command, ctx: CliContext): void {
       const { settings } = ctx.load();
       const files = dataDirLayout(settings.AGENT_SUPERVISOR_DATA_DIR);
       loadNativeSqliteBinding(settings.AGENT_SUPERVISOR_DATA_DIR); // the single executable's SQLite addon (no-op otherwise)
+      // A workspace of another user (the gateway's, issue 11) is emptied of trash as that user:
+      // root can switch to it; anyone else leaves the purge to the daemon, which runs it so.
+      const owner = statSync(files.gateway.workspaceDir, { throwIfNoEntry: false });
+      const setpriv = SETPRIV_PATHS.find((p) => existsSync(p));
+      const foreign = owner !== undefined && owner.uid !== ctx.host.uid;
+      const removeTree = !foreign
+        ? undefined
+        : ctx.host.uid === 0 && setpriv
+          ? treeRemover(ctx.host.spawn, () => ({ user: { name: `uid ${owner.uid}`, uid: owner.uid, gid: owner.gid }, setpriv }))
+          : async (path: string) => {
+              throw new ConfigError(`${path} belongs to uid ${owner.uid}: the daemon purges it as that user (or run decay as root)`);
+            };
       await runDecayCommand({
+        removeTree,
         workspaceDir: files.gateway.workspaceDir,
         dbPath: files.db,
         policy: decayPolicyFrom(settings),

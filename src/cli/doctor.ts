@@ -1,4 +1,5 @@
 /** `agent-supervisor doctor`: the checks of doctor-checks.ts against this host (exit 0 pass, 1 warn, 2 fail). */
+import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { statfsDiskUsage } from "../health/disk.ts";
 import { resolveGatewayRuntime, runtimeSettingsOf } from "../runtime/resolve.ts";
@@ -8,6 +9,21 @@ import { doctorExitCode, formatDoctor, nearestExisting, portFree, runDoctorCheck
 
 /** How long the doctor waits for one HTTP answer (ms). */
 export const DOCTOR_HTTP_TIMEOUT_MS = 10_000;
+
+/** Where install.sh puts the unit. */
+export const UNIT_PATH = "/etc/systemd/system/agent-supervisor.service";
+
+/**
+ * The unit's `Environment=GATEWAY_USER=` (the shipped unit sets it, not the env file, so doctor
+ * run outside the unit does not see it in its settings), or undefined.
+ */
+export function unitGatewayUser(path = UNIT_PATH): string | undefined {
+  try {
+    return /^Environment=GATEWAY_USER=(\S+)\s*$/m.exec(readFileSync(path, "utf8"))?.[1];
+  } catch {
+    return undefined;
+  }
+}
 
 /** Register `doctor`. */
 export function registerDoctor(program: Command, ctx: CliContext): void {
@@ -25,7 +41,7 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
         httpStatus: async (url, headers) => (await fetch(url, { headers, signal: AbortSignal.timeout(DOCTOR_HTTP_TIMEOUT_MS) })).status,
         uid,
         health: async (url) => (await fetch(url, { signal: AbortSignal.timeout(DOCTOR_HTTP_TIMEOUT_MS) })).json(),
-        boundary: () => probeBoundary(settings.GATEWAY_USER, uid, { assumeCapabilities: true }),
+        boundary: () => probeBoundary(settings.GATEWAY_USER ?? unitGatewayUser(), uid, { assumeCapabilities: true }),
       }, tokenSource);
       ctx.out(formatDoctor(checks));
       ctx.setExitCode(doctorExitCode(checks));

@@ -35,7 +35,8 @@ export function registerGatewayUser(program: Command, ctx: CliContext): void {
       if (!user) throw new ConfigError(`no user ${name} in ${o.passwd} (install.sh creates ${DEFAULT_GATEWAY_USER})`);
       if (user.uid === 0 || user.gid === 0) throw new ConfigError(`${name} is root or in group root: the gateway never runs so`);
       const files = dataDirLayout(dataDir);
-      const r = await handOverTree(gatewayTreeDirs(files.gateway), user);
+      // The daemon's user owns the data directory; the tree's entries it made are handed over.
+      const r = await handOverTree(gatewayTreeDirs(files.gateway), user, (await stat(dataDir)).uid);
       // 0711 for the data directory, whoever owns it: the gateway's user passes through to its tree.
       await letOthersPass(dataDir, (await stat(dataDir)).uid);
       ctx.out(r.already

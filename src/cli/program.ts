@@ -11,6 +11,7 @@ import type { CliContext } from "./context.ts";
 import { registerDecay } from "./decay.ts";
 import { registerDev } from "./dev.ts";
 import { registerDoctor } from "./doctor.ts";
+import { registerGatewayFiles } from "./gateway-files.ts";
 import { registerGatewayUser } from "./gateway-user.ts";
 import { registerOpenclaw } from "./openclaw.ts";
 import { registerRun } from "./run.ts";
@@ -55,5 +56,6 @@ export function buildCli(host: Host, version: string, io: Pick<CliContext, "out"
   registerStatus(program, ctx);
   registerDev(program, ctx);
   registerSweepTmp(program, ctx);
+  registerGatewayFiles(program, ctx);
   return program;
 }

@@ -105,6 +105,7 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
       if (swept && swept.removed.length + swept.skipped.length > 0) log.info({ ...swept }, "swept gateway scratch files");
     },
     boundary,
+    asGateway: { spawn: host.spawn, self },
     selfUid: host.uid,
     setUmask: host.setUmask,
     log,

@@ -21,6 +21,8 @@ export type Host = {
    * hidden `sweep-tmp` run as the gateway's user). Absent: sweeps as another user are refused.
    */
   self?: { command: string; args: string[] };
+  /** The process's stdin (the hidden `gateway-files` reads its request there). */
+  stdin?: () => AsyncIterable<Buffer | string>;
   /** Set the process umask (process.umask). Absent: left as it is. */
   setUmask?: (mask: number) => void;
   /** Call `handler` on every delivery of `signal`. */

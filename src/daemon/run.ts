@@ -15,6 +15,7 @@ import { statfsDiskUsage } from "../health/disk.ts";
 import { createMetrics } from "../health/metrics.ts";
 import { startHttpServer } from "../health/server.ts";
 import { runDecaySchedule } from "../workspace/decay-schedule.ts";
+import { treeRemover } from "../supervisor/as-gateway.ts";
 import { assemble } from "./assemble.ts";
 import { buildControlPlaneLink } from "./control-plane.ts";
 import type { Host } from "./host.ts";
@@ -117,6 +118,11 @@ export async function runDaemon({ settings: s, file }: LoadedSettings, host: Hos
           log: log.child({ subsystem: "decay" }),
           memoryBudgetChars: s.MEMORY_BOOTSTRAP_MAX_CHARS,
           writes: p.writeFaults,
+          // The workspace is the gateway user's with the boundary on: trash is removed as that user.
+          removeTree: treeRemover(host.spawn, () => {
+            const b = p.boundary();
+            return b.on ? b : undefined;
+          }),
           sleep: clock.sleep,
           random: host.random,
         },

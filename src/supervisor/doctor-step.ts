@@ -28,14 +28,29 @@ export function runOpenclawDoctor(spawn: SpawnFn, spec: LaunchSpec, log: Logger,
       env: spec.env,
       stdio: ["ignore", "pipe", "pipe"],
       timeout: DOCTOR_TIMEOUT_MS,
+      // It runs the gateway's code as the gateway's user, which could stop it (SIGSTOP) or make it
+      // ignore SIGTERM: only SIGKILL ends it for sure.
+      killSignal: "SIGKILL",
     });
     pipeLines(child.stdout, log, "stdout", secrets);
     pipeLines(child.stderr, log, "stderr", secrets);
+    let done = false;
+    const finish = (code: number | null) => {
+      if (!done) resolve(code);
+      done = true;
+    };
     child.once("error", (err) => {
       log.error({ err: err.message }, "cannot run openclaw doctor");
-      resolve(null);
+      finish(null);
     });
-    // "close", not "exit": its last lines are logged before the supervisor goes on.
-    child.once("close", (code) => resolve(code));
+    // "close" after "exit": its last lines are logged before the supervisor goes on; a grandchild
+    // that keeps its output open gets a second, not forever.
+    child.once("exit", (code) => {
+      const grace = setTimeout(() => finish(code), 1_000);
+      child.once("close", () => {
+        clearTimeout(grace);
+        finish(code);
+      });
+    });
   });
 }

@@ -7,12 +7,12 @@
  * and the values travel only in the child's environment.
  */
 import { mkdir } from "node:fs/promises";
-import { writeFileAtomic } from "../core/fs-atomic.ts";
 import { dirname, join } from "node:path";
 import template from "../../openclaw/openclaw.template.json" with { type: "json" };
 import type { Settings } from "../config/schema.ts";
 import type { GatewayLayout } from "../core/data-dir.ts";
 import { ConfigError } from "../core/errors.ts";
+import { writeGatewayFiles } from "./gateway-files.ts";
 
 /** Env var through which the gateway token reaches the child (referenced from openclaw.json). */
 export const GATEWAY_TOKEN_ENV = "AGENT_SUPERVISOR_GATEWAY_TOKEN";
@@ -138,14 +138,16 @@ export function gatewayArgs(entryPath: string, s: Settings): string[] {
   return [entryPath, "gateway", "run", "--port", String(s.OPENCLAW_GATEWAY_PORT), "--bind", "loopback"];
 }
 
+/** openclaw.json's text for `s` (no secret: the token is `${OPENCLAW_GATEWAY_TOKEN}`). Pure. @throws ConfigError (no provider) */
+export function gatewayConfigText(s: Settings, layout: GatewayLayout): string {
+  return `${JSON.stringify(renderGatewayConfig(s, layout), null, 2)}\n`;
+}
+
 /**
- * Create the gateway's directories and write openclaw.json. Modes 0770/0660 less the umask: 0700/
- * 0600 under the unit's 0077 of old, group-shared with the gateway's user under 0007 (the boundary,
- * shared-tree.ts). The file holds no secret (the token is `${OPENCLAW_GATEWAY_TOKEN}`).
+ * Create the gateway's directories and write openclaw.json, in this process (gateway-files.ts).
+ * Modes 0770/0660 less the umask.
+ * @throws ConfigError (no provider); fs errors
  */
 export async function prepareGatewayFiles(s: Settings, layout: GatewayLayout): Promise<void> {
-  for (const d of [layout.homeDir, layout.stateDir, layout.workspaceDir, dirname(layout.logFile)]) {
-    await mkdir(d, { recursive: true, mode: 0o770 });
-  }
-  await writeFileAtomic(layout.configPath, `${JSON.stringify(renderGatewayConfig(s, layout), null, 2)}\n`, 0o660);
+  await writeGatewayFiles({ layout, config: gatewayConfigText(s, layout) });
 }

@@ -43,6 +43,8 @@ export type BoundaryFacts = {
   wanted: string | undefined;
   /** The daemon's uid. */
   selfUid: number;
+  /** The daemon's primary gid (whose group may read its env file and token file); undefined if unknown. */
+  selfGid?: number | undefined;
   /** `wanted` looked up in the user database; undefined if there is no such user. */
   user: SystemUser | undefined;
   /** The daemon's effective capability set (CapEff of /proc/self/status); null if unknown. */
@@ -67,6 +69,7 @@ export function decideBoundary(f: BoundaryFacts): Boundary {
     return { on: false, required: false, reason: `GATEWAY_USER=${f.wanted} is the daemon's own user (uid ${f.selfUid}): the agent's tools can read the daemon's credentials and database` };
   }
   if (f.user.uid === 0 || f.user.gid === 0) return off("the gateway never runs as root or in group root");
+  if (f.selfGid !== undefined && f.user.gid === f.selfGid) return off(`its group is the daemon's (gid ${f.selfGid}), which may read the env file and the token file`);
   const missing = missingCapabilities(f.capEff);
   if (missing.length > 0) {
     return off(`the daemon (uid ${f.selfUid}) lacks ${missing.join(", ")}; the shipped unit grants them (AmbientCapabilities=), or run it as root`);
@@ -120,7 +123,8 @@ export function probeBoundary(wanted: string | undefined, selfUid: number, opts:
   const user = wanted === undefined ? undefined : findUser(read("/etc/passwd"), wanted);
   const all = NEEDED_CAPABILITIES.reduce((m, name) => m | (1n << BigInt(CAP[name])), 0n);
   const capEff = opts.assumeCapabilities ? all : parseCapEff(read("/proc/self/status"));
-  return decideBoundary({ wanted, selfUid, user, capEff, setpriv });
+  const selfGid = Number(/^Gid:\s*(\d+)/m.exec(read("/proc/self/status"))?.[1] ?? Number.NaN);
+  return decideBoundary({ wanted, selfUid, selfGid: Number.isInteger(selfGid) ? selfGid : undefined, user, capEff, setpriv });
 }
 
 /**

@@ -7,7 +7,7 @@
  * boundary on (gateway-user.ts), the gateway's tree is shared with its user (shared-tree.ts) and
  * the spec says to run it as that user.
  */
-import { link, mkdir, rm } from "node:fs/promises";
+import { link, lstat, mkdir, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Logger } from "pino";
 import type { Settings } from "../config/schema.ts";
@@ -19,10 +19,13 @@ import type { Secrets, SkillsManifest } from "../sync/contract.ts";
 import type { LaunchSpec } from "./child.ts";
 import { boundaryUnavailable, type Boundary } from "./gateway-user.ts";
 import { closeToOthers, handOverTree, isHandedOver, letOthersPass } from "./shared-tree.ts";
-import { gatewayArgs, gatewayEnv, prepareGatewayFiles } from "./gateway-config.ts";
+import { gatewayArgs, gatewayConfigText, gatewayEnv } from "./gateway-config.ts";
+import { writeGatewayFiles, type GatewayFilesRequest, type GatewayFilesResult } from "./gateway-files.ts";
+import { lastJsonLine, runAsGateway, type SelfCommand } from "./as-gateway.ts";
+import type { SpawnFn } from "../core/os-process.ts";
 import { applyProviderSecrets, loadStoredSecrets, secretValues, storeSecrets } from "./provider-secrets.ts";
 import { verifySkillsManifest } from "../sync/skills-manifest.ts";
-import { loadStoredSkills, materializeSkills } from "./skills.ts";
+import { loadStoredSkills } from "./skills.ts";
 
 /** Options of {@link GatewayLaunch}. */
 export type GatewayLaunchOptions = {
@@ -49,6 +52,8 @@ export type GatewayLaunchOptions = {
   boundary?: () => Boundary;
   /** The daemon's uid (the owner of what it shares with the gateway's user). */
   selfUid?: number;
+  /** How to run this program as the gateway's user (as-gateway.ts); needed with the boundary on. */
+  asGateway?: { spawn: SpawnFn; self: SelfCommand };
   /** Set the process umask (main.ts): 0007 while the boundary is on (shared-tree.ts). */
   setUmask?: (mask: number) => void;
   log: Logger;
@@ -111,6 +116,13 @@ export class GatewayLaunch {
       const from = join(layout.root, basename(to));
       if (from === to) continue;
       try {
+        // Only the daemon's own file, and no other name for it: a file a gateway running as its
+        // own user planted there, or a hard link it keeps, would let it write the daemon's secrets.
+        const st = await lstat(from);
+        if (!st.isFile() || st.nlink !== 1 || st.uid !== (this.#o.selfUid ?? process.getuid?.())) {
+          log.error({ from, uid: st.uid, nlink: st.nlink }, "not moving a secrets file from the gateway's tree: not the daemon's own single file; it is left there, unused");
+          continue;
+        }
         await mkdir(dirname(to), { recursive: true, mode: 0o700 });
         await link(from, to).catch((err: NodeJS.ErrnoException) => {
           if (err.code !== "EEXIST") throw err;
@@ -195,10 +207,23 @@ export class GatewayLaunch {
           `${layout.root} does not belong to ${b.user.name} yet (a tree from before the gateway had its own user): run 'agent-supervisor gateway-user hand-over' as root, or install.sh again, which does`,
         );
       }
-      const r = await handOverTree(gatewayTreeDirs(layout), b.user);
+      const r = await handOverTree(gatewayTreeDirs(layout), b.user, (await stat(dirname(layout.root))).uid);
       log.info({ root: layout.root, user: b.user.name, changed: r.changed, skipped: r.skipped.slice(0, 20) }, "handed the gateway's tree over to its user");
     }
     return b;
+  }
+
+  /**
+   * Write the gateway's files: as its user with the boundary on (as-gateway.ts), else here.
+   * @throws AsGatewayError, UnavailableError (the boundary on, no way to run as the user), fs errors
+   */
+  async #writeFiles(b: Boundary, req: GatewayFilesRequest): Promise<GatewayFilesResult> {
+    if (!b.on) return writeGatewayFiles(req);
+    const as = this.#o.asGateway;
+    if (!as) throw new UnavailableError("ERR_GATEWAY_USER", "the daemon cannot run commands as the gateway's user here (no self command)");
+    const what = "writing the gateway's files";
+    const out = await runAsGateway(as.spawn, b, what, as.self.command, [...as.self.args, "gateway-files"], { stdin: JSON.stringify(req) });
+    return lastJsonLine(out, what, b.user.name) as GatewayFilesResult;
   }
 
   /**
@@ -219,12 +244,10 @@ export class GatewayLaunch {
     const inputsVersion = this.#inputsVersion;
     const gs = this.settings();
     const skills = this.#skills;
-    if (skills) {
-      await materializeSkills(layout.workspaceDir, skills).catch((err: Error) =>
-        log.error({ err: err.message, skillsVersion: skills.version }, "cannot write the skills; the gateway starts with the skills it had"),
-      );
+    const written = await this.#writeFiles(boundary, { layout, config: gatewayConfigText(gs, layout), skills });
+    if (written.skillsError) {
+      log.error({ err: written.skillsError, skillsVersion: skills?.version }, "cannot write the skills; the gateway starts with the skills it had");
     }
-    await prepareGatewayFiles(gs, layout);
     const runAs = boundary.on ? { user: boundary.user, setpriv: boundary.setpriv } : undefined;
     return { command: rt.nodePath, args: gatewayArgs(rt.entryPath, gs), env: gatewayEnv(gs, layout, gatewayToken, parentEnv), cwd: layout.root, inputsVersion, runAs };
   }

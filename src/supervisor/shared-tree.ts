@@ -16,7 +16,7 @@
  * the runtime, but not list it, and every other file there is the daemon's alone (0600/0700).
  */
 import { constants } from "node:fs";
-import { chmod, lstat, mkdir, open, readdir, readlink, realpath, stat } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, open, readdir, readlink, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 
 /** Mode of a shared directory: setgid, rwx for owner and group, nothing for others. */
@@ -61,21 +61,30 @@ export async function isHandedOver(root: string, user: { uid: number; gid: numbe
  * Hand the gateway's tree to its user, as root: every entry gets the user as owner and group and
  * {@link sharedMode}, deepest first and the root last, so that a walk cut short is done again in
  * full next time; the root and `subdirs` are created if missing. Nothing is moved, renamed or
- * deleted: every conversation stays where it is. A tree already handed over is left alone.
+ * deleted: every conversation stays where it is. A tree already handed over is left alone (but
+ * for missing `subdirs`, created as the user's). Only entries of `fromUid` (the daemon's user,
+ * which ran the gateway before) or of the gateway's user are changed, and no file with more than
+ * one name.
  *
  * Each entry is opened with O_NOFOLLOW and changed through its descriptor, and only when the
  * descriptor's path (/proc/self/fd) is the path walked: a symlink, or a directory swapped for one
  * during the walk by a process of the gateway's user, is skipped, never followed.
  * @throws fs errors on the root (EPERM without root)
  */
-export async function handOverTree(tree: TreeDirs, user: { uid: number; gid: number }): Promise<HandOverResult> {
+export async function handOverTree(tree: TreeDirs, user: { uid: number; gid: number }, fromUid: number): Promise<HandOverResult> {
   const root = tree.root;
+  const made = async (d: string) => {
+    if (await stat(d).catch(() => undefined)) return;
+    await mkdir(d, { recursive: true });
+    await chown(d, user.uid, user.gid);
+    await chmod(d, SHARED_DIR_MODE);
+  };
   if (await isHandedOver(root, user)) {
-    for (const d of tree.subdirs) await mkdir(d, { recursive: true, mode: 0o770 });
+    for (const d of tree.subdirs) await made(d);
     return { already: true, changed: 0, skipped: [] };
   }
-  await mkdir(root, { recursive: true, mode: 0o770 });
-  for (const d of tree.subdirs) await mkdir(d, { recursive: true, mode: 0o770 });
+  await made(root);
+  for (const d of tree.subdirs) await made(d);
   const result: HandOverResult = { already: false, changed: 0, skipped: [] };
   const give = async (path: string) => {
     const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
@@ -86,6 +95,17 @@ export async function handOverTree(tree: TreeDirs, user: { uid: number; gid: num
       }
       const st = await fh.stat();
       if (!st.isDirectory() && !st.isFile()) return;
+      // Only what the daemon's user or the gateway's made, and no file with another name
+      // elsewhere: a hard link the old gateway (the daemon's user) made to the database would
+      // otherwise be handed to the gateway's user.
+      if (st.uid !== fromUid && st.uid !== user.uid) {
+        result.skipped.push({ path, reason: `owned by uid ${st.uid}` });
+        return;
+      }
+      if (st.isFile() && st.nlink > 1) {
+        result.skipped.push({ path, reason: `a hard link (${st.nlink} names)` });
+        return;
+      }
       const want = sharedMode(st.mode, st.isDirectory());
       if (st.uid === user.uid && st.gid === user.gid && (st.mode & 0o7777) === want) return;
       await fh.chown(user.uid, user.gid);

@@ -7,16 +7,12 @@
  * off, the sweep runs in the daemon's process, over the daemon's own files, as before.
  */
 import type { SpawnFn } from "../core/os-process.ts";
-import { commandAsUser, type Boundary } from "../supervisor/gateway-user.ts";
+import { lastJsonLine, runAsGateway, type SelfCommand } from "../supervisor/as-gateway.ts";
+import type { Boundary } from "../supervisor/gateway-user.ts";
 import { sweepGatewayTmp, sweepStaleGatewayTmp, type StaleSweepResult, type SweepResult } from "./tmp-sweep.ts";
-
-/** How to run this program again (main.ts): its executable and the arguments before a command. */
-export type SelfCommand = { command: string; args: string[] };
 
 /** The most a sweep run as the gateway's user may take (ms); then it is killed. */
 export const SWEEP_AS_USER_TIMEOUT_MS = 120_000;
-/** The most output the sweep child may print (bytes); its result is one JSON line. */
-const MAX_OUTPUT_BYTES = 1024 * 1024;
 
 /** Options of {@link TmpSweeper}. */
 export type TmpSweeperOptions = {
@@ -53,25 +49,10 @@ export class TmpSweeper {
     return (await this.#asUser(b, ["--stale-ms", String(staleMs), "--now-ms", String(nowMs)])) as StaleSweepResult;
   }
 
-  #asUser(b: Extract<Boundary, { on: true }>, extra: string[]): Promise<unknown> {
+  async #asUser(b: Extract<Boundary, { on: true }>, extra: string[]): Promise<unknown> {
     const { self, tmpDir, spawn } = this.#o;
-    const run = commandAsUser(b, self.command, [...self.args, "sweep-tmp", "--dir", tmpDir, ...extra]);
-    return new Promise((resolve, reject) => {
-      const child = spawn(run.command, run.args, { cwd: "/", env: { PATH: "/usr/bin:/bin" }, stdio: ["ignore", "pipe", "pipe"], timeout: SWEEP_AS_USER_TIMEOUT_MS });
-      let out = "";
-      let err = "";
-      child.stdout?.on("data", (d: Buffer) => void (out.length < MAX_OUTPUT_BYTES && (out += d.toString())));
-      child.stderr?.on("data", (d: Buffer) => void (err.length < MAX_OUTPUT_BYTES && (err += d.toString())));
-      child.once("error", reject);
-      child.once("close", (code, signal) => {
-        const line = out.trim().split("\n").pop() ?? "";
-        try {
-          if (code !== 0) throw new Error(`exit ${code ?? signal}`);
-          resolve(JSON.parse(line));
-        } catch (e) {
-          reject(new Error(`the /tmp sweep as ${b.user.name} failed (${(e as Error).message}): ${err.trim().slice(-500)}`));
-        }
-      });
-    });
+    const what = "the /tmp sweep";
+    const out = await runAsGateway(spawn, b, what, self.command, [...self.args, "sweep-tmp", "--dir", tmpDir, ...extra], { timeoutMs: SWEEP_AS_USER_TIMEOUT_MS });
+    return lastJsonLine(out, what, b.user.name);
   }
 }

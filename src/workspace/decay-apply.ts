@@ -34,7 +34,18 @@ export type ApplyDecayOptions = {
   onStep?: (e: DecayStepEvent) => void | Promise<void>;
   /** Whether a pid is a live process (default `kill(pid, 0)`); decides if a journaled run may be taken over. */
   isProcessAlive?: (pid: number) => boolean;
+  /**
+   * Remove a dated trash folder and all in it (default `fs.rm` recursive, in this process). With
+   * the gateway running as its own user, the workspace is that user's, which can swap a directory
+   * for a symlink during a recursive delete: the daemon then removes as that user (issue 11).
+   */
+  removeTree?: RemoveTree;
 };
+
+/** Remove the directory at an absolute path and everything in it. @throws on failure */
+export type RemoveTree = (path: string) => Promise<void>;
+
+const removeHere: RemoveTree = (path) => rm(path, { recursive: true, force: true }); // rm removes links inside without following them
 
 /** One run's steps and outcomes; `resumed` when it was left unfinished by an earlier process. */
 export type DecayRunReport = { runId: number; resumed: boolean; state: JournalRun["state"]; steps: { index: number; step: DecayStep; outcome: StepOutcome }[] };
@@ -97,7 +108,7 @@ async function execute(journal: DecayJournal, runId: number, resumed: boolean, w
     }
     let outcome: StepOutcome;
     try {
-      outcome = await applyStep(ws, step);
+      outcome = await applyStep(ws, step, o.removeTree);
     } catch (err) {
       outcome = { status: "failed", code: (err as { code?: string }).code ?? "ERR_DECAY_STEP", detail: (err as Error).message };
     }
@@ -116,7 +127,7 @@ function total(runs: DecayRunReport[]): DecayApplyResult {
 }
 
 /** Apply one step; idempotent. @throws DecayError or fs errors (recorded as `failed`) */
-export async function applyStep(ws: string, step: DecayStep): Promise<StepOutcome> {
+export async function applyStep(ws: string, step: DecayStep, removeTree: RemoveTree = removeHere): Promise<StepOutcome> {
   switch (step.kind) {
     case "rollup":
       return rollup(ws, step);
@@ -129,7 +140,7 @@ export async function applyStep(ws: string, step: DecayStep): Promise<StepOutcom
       // Only ever a dated trash folder: a damaged journal must not turn this into rm -r of something else.
       if (!/^\d{4}-\d{2}-\d{2}$/.test(basename(step.path)) || !step.path.includes("/")) throw new DecayError("ERR_DECAY_PATH", `${step.path} is not a dated trash folder`);
       if ((await realDir(ws, step.path)) === "missing") return ok("already purged");
-      await rm(path, { recursive: true, force: true }); // rm removes links inside without following them
+      await removeTree(path);
       await fsyncDirsOf(path);
       return ok("purged");
     }

@@ -9,9 +9,9 @@
  * Only a regular MEMORY.md is measured; a symlink is not followed (OpenClaw's memory indexer
  * skips a symlinked MEMORY.md too).
  */
-import { readFile } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
-import { lstatMaybe } from "./decay-fs.ts";
 
 /** OpenClaw's default per-file bootstrap budget (`agents.defaults.bootstrapMaxChars`), characters. */
 export const DEFAULT_BOOTSTRAP_MAX_CHARS = 20_000;
@@ -37,6 +37,9 @@ export function memoryBudgetCheck(sizeChars: number, budgetChars: number): Memor
   return { status: "pass", output: `MEMORY.md is ${sizeChars} of ${budgetChars} chars (${pct} %)`, observedValue: sizeChars, observedUnit: "chars" };
 }
 
+/** The largest MEMORY.md read to measure it (bytes). */
+const MAX_READ_BYTES = 16 * 1024 * 1024;
+
 /**
  * Measure `<workspaceDir>/MEMORY.md` against `budgetChars`. A missing file passes; a symlink or
  * other non-regular file passes unmeasured with a note; an unreadable file warns.
@@ -46,10 +49,23 @@ export async function readMemoryBudget(workspaceDir: string, budgetChars: number
   const path = join(workspaceDir, "MEMORY.md");
   const unmeasured = (status: "pass" | "warn", output: string): MemoryBudgetCheck => ({ status, output, observedValue: null, observedUnit: "chars" });
   try {
-    const st = await lstatMaybe(path);
-    if (!st) return unmeasured("pass", "no MEMORY.md");
-    if (!st.isFile()) return unmeasured("pass", "MEMORY.md is not a regular file (symlinks are not followed); not measured");
-    return memoryBudgetCheck((await readFile(path, "utf8")).trimEnd().length, budgetChars);
+    // Opened without following a symlink and without blocking on a FIFO, then judged by what was
+    // opened: the file's owner (the gateway's user, issue 11) may swap it at any moment.
+    const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT" || err.code === "ELOOP") return err.code;
+      throw err;
+    });
+    if (fh === "ENOENT") return unmeasured("pass", "no MEMORY.md");
+    if (fh === "ELOOP") return unmeasured("pass", "MEMORY.md is not a regular file (symlinks are not followed); not measured");
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) return unmeasured("pass", "MEMORY.md is not a regular file (symlinks are not followed); not measured");
+      // UTF-8 has at most 4 bytes a char: a file this large is over any budget; it is not read.
+      if (st.size > MAX_READ_BYTES) return { status: "warn", output: `MEMORY.md is ${st.size} bytes, over the ${budgetChars}-char bootstrap budget; not read`, observedValue: null, observedUnit: "chars" };
+      return memoryBudgetCheck((await fh.readFile("utf8")).trimEnd().length, budgetChars);
+    } finally {
+      await fh.close();
+    }
   } catch (err) {
     return unmeasured("warn", `MEMORY.md could not be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }

@@ -8,7 +8,7 @@
 import { resolve } from "node:path";
 import { ConfigError } from "../core/errors.ts";
 import { openDb, type Db } from "../store/db.ts";
-import { applyDecayPlan, resumeDecay, type DecayApplyResult, type DecayStepEvent } from "./decay-apply.ts";
+import { applyDecayPlan, resumeDecay, type DecayApplyResult, type DecayStepEvent, type RemoveTree } from "./decay-apply.ts";
 import { readMemoryBudget } from "./decay-budget.ts";
 import { DecayStepsFailedError } from "./decay-errors.ts";
 import { scanDecayFiles } from "./decay-fs.ts";
@@ -28,6 +28,8 @@ export type DecayCommandOptions = {
   writeOut: (line: string) => void;
   /** When set, also print the MEMORY.md bootstrap-budget check against this many chars. */
   memoryBudgetChars?: number | undefined;
+  /** How a trash folder is removed (decay-apply.ts `ApplyDecayOptions.removeTree`). */
+  removeTree?: RemoveTree | undefined;
   /** Whether a pid is a live process (default `kill(pid, 0)`). */
   isProcessAlive?: (pid: number) => boolean;
 };
@@ -89,7 +91,7 @@ export async function runDecayCommand(o: DecayCommandOptions): Promise<DecayComm
   if (!o.db && !o.dbPath) throw new ConfigError("decay needs the database (db or dbPath) for its journal");
   const db = o.db ?? openDb(o.dbPath!);
   try {
-    const apply = { workspaceDir: ws, db, now: o.now, isProcessAlive: o.isProcessAlive, onStep: (e: DecayStepEvent) => void (e.phase === "recorded" && o.writeOut(formatEvent(e))) };
+    const apply = { workspaceDir: ws, db, now: o.now, isProcessAlive: o.isProcessAlive, removeTree: o.removeTree, onStep: (e: DecayStepEvent) => void (e.phase === "recorded" && o.writeOut(formatEvent(e))) };
     const resumed = await resumeDecay(apply);
     if (resumed.runs.length > 0) o.writeOut(`resumed ${resumed.runs.length} unfinished run(s) left by an interrupted decay`);
     const plan = planDecay(await scanDecayFiles(ws, o.policy), o.now(), o.policy);

@@ -12,7 +12,7 @@ import { backoffDelay } from "../core/backoff.ts";
 import { systemClock, type Clock } from "../core/clock.ts";
 import type { Db } from "../store/db.ts";
 import { isStoreError, WRITE_RETRY, type WriteObserver } from "../store/write-faults.ts";
-import { resumeDecay, runDecay, type DecayApplyResult } from "./decay-apply.ts";
+import { resumeDecay, runDecay, type DecayApplyResult, type RemoveTree } from "./decay-apply.ts";
 import { readMemoryBudget } from "./decay-budget.ts";
 import { DecayJournal } from "./decay-journal.ts";
 import { assertDecayPolicy, type DecayPolicy } from "./decay-plan.ts";
@@ -36,6 +36,8 @@ export type DecayScheduleDeps = {
   /** When set, each pass also logs a warning if MEMORY.md is over this many chars. */
   memoryBudgetChars?: number | undefined;
   isProcessAlive?: (pid: number) => boolean;
+  /** How a trash folder is removed (decay-apply.ts `ApplyDecayOptions.removeTree`). */
+  removeTree?: RemoveTree | undefined;
   /** Told whether each pass could write its journal (site `decay.journal`). */
   writes?: WriteObserver | undefined;
   /** For the retry's backoff; default the system clock's sleep and Math.random. */
@@ -94,7 +96,7 @@ export async function runDecaySchedule(d: DecayScheduleDeps, signal: AbortSignal
 
 /** One pass. @returns the SQLite error that stopped it, if one did (else undefined) */
 async function onePass(d: DecayScheduleDeps, why: "schedule" | "resume"): Promise<unknown> {
-  const opts = { workspaceDir: d.workspaceDir, db: d.db, now: d.now, policy: d.policy, isProcessAlive: d.isProcessAlive };
+  const opts = { workspaceDir: d.workspaceDir, db: d.db, now: d.now, policy: d.policy, isProcessAlive: d.isProcessAlive, removeTree: d.removeTree };
   let storeError: unknown;
   try {
     const result: DecayApplyResult = why === "resume" ? await resumeDecay(opts) : (await runDecay(opts)).result;

@@ -119,36 +119,41 @@ describe.runIf(canRun)("the droplet under a real systemd", () => {
       `ls ${GUEST.dataDir}`,
       `cat ${GUEST.dataDir}/secrets/provider-secrets.json`,
       `head -c 100 ${GUEST.dataDir}/agent-supervisor.db`,
-      "curl --noproxy '*' -sS -m 5 http://169.254.169.254/",
     ];
     const calls = [{ name: "exec", arguments: { command: commands.map((x) => `${x}; echo "[exit $?]"`).join("; ") } }, { name: "read", arguments: { path: `${GUEST.dataDir}/api.token` } }];
-    const marker = "droplet boundary probe";
-    const { turnId } = await localApi(c, "POST", "/v1/turns", { conversationId: "droplet-probe", message: `${marker}\ntoolcalls=${JSON.stringify(calls)}` });
-    const turn = await until("the probe turn to finish", async () => {
-      const t = await localApi(c, "GET", `/v1/turns/${turnId}`);
-      return t.state === "done" || t.state === "failed" ? t : undefined;
-    }, 3 * MIN);
-    expect(turn.state, JSON.stringify(turn)).toBe("done");
-    const reply = turn.reply as string;
+    const probe = async (marker: string, toolCalls: unknown[]) => {
+      const { turnId } = await localApi(c, "POST", "/v1/turns", { conversationId: "droplet-probe", message: `${marker}\ntoolcalls=${JSON.stringify(toolCalls)}` });
+      const turn = await until("the probe turn to finish", async () => {
+        const t = await localApi(c, "GET", `/v1/turns/${turnId}`);
+        return t.state === "done" || t.state === "failed" ? t : undefined;
+      }, 3 * MIN);
+      expect(turn.state, JSON.stringify(turn)).toBe("done");
+      expect(await modelCalls(c, marker)).toBe(2); // the tool calls, then the answer: one run
+      return turn.reply as string;
+    };
+    const reply = await probe("droplet boundary probe", calls);
     expect(reply).toContain("tool results:");
     for (const denied of [`cat: ${GUEST.envFile}: Permission denied`, "cat: /etc/agent-supervisor/control-plane-token: Permission denied", `environ: Permission denied`,
       `cat: ${GUEST.dataDir}/api.token: Permission denied`, `ls: cannot open directory '${GUEST.dataDir}': Permission denied`,
       `cat: ${GUEST.dataDir}/secrets/provider-secrets.json: Permission denied`, "agent-supervisor.db' for reading: Permission denied"]) {
       expect(reply, denied).toContain(denied);
     }
-    expect(reply).toMatch(/control-plane-token: (Permission denied|No such file or directory)/);
+    // systemd gives the credential to the unit's user only.
+    expect(reply).toMatch(/cat: \/run\/credentials\/agent-supervisor\.service\/control-plane-token: Permission denied/);
     expect(reply).toMatch(/\[read\] \{[^}]*EACCES/);
-    expect(await modelCalls(c, marker)).toBe(2); // the tool calls, then the answer: one run
     const grep = async (secret: string) => (await c.sh(`grep -rlF -e '${secret}' ${GUEST.dataDir}/gateway || true`)).trim();
-    expect(reply.includes(apiToken), "the local API token in the reply").toBe(false);
-    expect(await grep(apiToken), "the local API token in the gateway's files").toBe("");
+    for (const [name, secret] of [["the local API token", apiToken], ["the control-plane token", token]] as const) {
+      expect(reply.includes(secret), `${name} in the reply`).toBe(false);
+      expect(await grep(secret), `${name} in the gateway's files`).toBe("");
+    }
+    // The metadata address: only where systemd enforces IPAddressDeny= (else the fetch would put
+    // the token into the transcript, and prove nothing about the unit).
     if (enforced) {
-      // curl (7): the connect is refused by the unit's BPF filter (EPERM).
-      expect(reply).toMatch(/curl: \(7\)/);
-      expect(reply.includes(token), "the control-plane token in the reply").toBe(false);
-      expect(await grep(token), "the control-plane token in the gateway's files").toBe("");
+      const meta = await probe("droplet metadata probe", [{ name: "exec", arguments: { command: "curl --noproxy '*' -sS -m 5 http://169.254.169.254/; echo \"[exit $?]\"" } }]);
+      expect(meta).toMatch(/curl: \(7\)/); // the connect refused by the unit's BPF filter
+      expect(meta.includes(token)).toBe(false);
+      expect(await grep(token)).toBe("");
     } else {
-      // Only the metadata address depends on IPAddressDeny=; recorded above, checked on a host that enforces it.
       console.warn("droplet: IPAddressDeny= is not enforced in this container; the metadata fetch was not checked");
     }
   }, 5 * MIN);

@@ -259,6 +259,17 @@ describe.runIf(isRoot)("the agent boundary (root: two real users, the real gatew
     expect(sql(db, "PRAGMA integrity_check")).toBe("ok");
     expect(Number(sql(db, "SELECT count(*) FROM turns"))).toBe(turnsBefore + 1);
 
+    // OpenClaw's doctor --fix makes its state directory 0700 ("too open"): the tree is the gateway
+    // user's, so the next start writes openclaw.json as that user and is not locked out.
+    execFileSync("setpriv", [`--reuid=${GW_USER}`, `--regid=${GW_USER}`, "--clear-groups", "chmod", "0700", join(root, "state")]);
+    process.kill(-pid, "SIGKILL");
+    await until("a new gateway", async () => {
+      const p = await gatewayPid(site).catch(() => undefined);
+      return p !== undefined && p !== pid && (await getJson(site, "/readyz")).status === 200 ? p : undefined;
+    }, 3 * MIN);
+    expect(statSync(join(root, "state", "openclaw.json")).uid).toBe(gwUser.uid);
+    expect(await waitTurn(site, await postTurn(site, "kept", "after a restart"), 2 * MIN)).toMatchObject({ state: "done", reply: "echo: after a restart" });
+
     // CAP_KILL at work: the stop ends the gateway's processes, all of them.
     await stop();
     expect(spawnSync("pgrep", ["-u", GW_USER]).stdout.toString().trim()).toBe("");

@@ -5,7 +5,7 @@
  * or switch users need root and a second user (created here); CI runs them as root.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, readdirSync, existsSync } from "node:fs";
+import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync, readdirSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -79,11 +79,19 @@ describe.runIf(isRoot)("as another user (root)", () => {
     const outside = join(base, "secret");
     writeFileSync(outside, "operator secret", { mode: 0o600 });
     symlinkSync(outside, join(root, "state", "link"));
+    // A hard link the old gateway (the daemon's user) made to a daemon file, and a stranger's file.
+    linkSync(outside, join(root, "state", "hard"));
+    writeFileSync(join(root, "state", "stranger"), "s", { mode: 0o600 });
+    chownSync(join(root, "state", "stranger"), 4242, 4242);
     const tree = { root, subdirs: [join(root, "home"), join(root, "state"), join(root, "workspace"), join(root, "logs")] };
     expect(await isHandedOver(root, user)).toBe(false);
-    const r = await handOverTree(tree, user);
+    const r = await handOverTree(tree, user, 0);
     expect(r.already).toBe(false);
-    expect(r.skipped).toEqual([{ path: join(root, "state", "link"), reason: "symlink (not followed)" }]);
+    expect(r.skipped.sort((a, b) => a.path.localeCompare(b.path))).toEqual([
+      { path: join(root, "state", "hard"), reason: "a hard link (2 names)" },
+      { path: join(root, "state", "link"), reason: "symlink (not followed)" },
+      { path: join(root, "state", "stranger"), reason: "owned by uid 4242" },
+    ]);
     for (const p of [root, ...tree.subdirs, join(root, "state", "agents")]) {
       expect([statSync(p).uid, statSync(p).gid, statSync(p).mode & 0o7777], p).toEqual([user.uid, user.gid, 0o2770]);
     }
@@ -92,8 +100,12 @@ describe.runIf(isRoot)("as another user (root)", () => {
     }
     expect(readFileSync(join(root, "state", "agents", "t.sqlite"), "utf8")).toBe("transcript");
     expect([statSync(outside).uid, statSync(outside).mode & 0o777]).toEqual([0, 0o600]);
+    expect(statSync(join(root, "state", "stranger")).uid).toBe(4242);
     expect(await isHandedOver(root, user)).toBe(true);
-    expect(await handOverTree(tree, user)).toEqual({ already: true, changed: 0, skipped: [] });
+    // Again: nothing to do, but a subdirectory deleted since comes back as the user's.
+    rmSync(join(root, "logs"), { recursive: true });
+    expect(await handOverTree(tree, user, 0)).toEqual({ already: true, changed: 0, skipped: [] });
+    expect([statSync(join(root, "logs")).uid, statSync(join(root, "logs")).mode & 0o7777]).toEqual([user.uid, 0o2770]);
   });
 
   it("the sweeps run as the gateway's user: its 0700 leftovers in a sticky /tmp go, the stale files only while it runs", async () => {
@@ -125,6 +137,32 @@ describe.runIf(isRoot)("as another user (root)", () => {
     expect(stale.removedFiles).toBe(1);
     expect(existsSync(join(running, "old"))).toBe(false);
     expect(existsSync(join(running, "new"))).toBe(true);
+  });
+
+  it("`decay` as root empties the trash of a workspace of another user as that user, never as root", async () => {
+    const user = ensureUser();
+    const base = scratch();
+    chmodSync(base, 0o755);
+    const data = join(base, "data");
+    const ws = join(data, "gateway", "workspace");
+    const day = join(ws, ".trash", "2020-01-01");
+    mkdirSync(join(day, "sub"), { recursive: true });
+    writeFileSync(join(day, "note.md"), "old note");
+    writeFileSync(join(day, "sub", "more.md"), "old");
+    for (const p of [join(day, "sub", "more.md"), join(day, "sub"), join(day, "note.md"), day, join(ws, ".trash"), ws, join(data, "gateway")]) chownSync(p, user.uid, user.gid);
+    // Planted: a root-owned folder inside the trash. Root would remove it; the gateway's user cannot.
+    mkdirSync(join(day, "roots"), { mode: 0o755 });
+    writeFileSync(join(day, "roots", "keep"), "root's");
+    chmodSync(data, 0o711);
+    const env = join(base, "env");
+    writeFileSync(env, `AGENT_SUPERVISOR_DATA_DIR=${data}\nOPENAI_COMPAT_BASE_URL=http://127.0.0.1:9/v1\n`);
+    const r = spawnSync(CLI, ["--config", env, "decay"], { encoding: "utf8", env: { PATH: process.env.PATH ?? "" } });
+    expect(r.stdout + r.stderr).toMatch(/purge/);
+    // The purge ran as the gateway's user: its files went, root's stayed (and the step says why).
+    expect(existsSync(join(day, "note.md"))).toBe(false);
+    expect(existsSync(join(day, "sub"))).toBe(false);
+    expect(readFileSync(join(day, "roots", "keep"), "utf8")).toBe("root's");
+    expect(r.stdout).toMatch(/Permission denied/);
   });
 
   it("a sweep that cannot run as the user rejects, naming it", async () => {

@@ -20,6 +20,7 @@ describe("decideBoundary", () => {
     [{ user: undefined }, /no such user/],
     [{ user: { name: "root", uid: 0, gid: 0 } }, /never runs as root/],
     [{ user: { ...gw, gid: 0 } }, /never runs as root or in group root/],
+    [{ selfGid: 990 }, /its group is the daemon's \(gid 990\)/],
     [{ capEff: 0x40n }, /lacks CAP_SETUID, CAP_KILL/],
     [{ capEff: null }, /lacks CAP_SETUID, CAP_SETGID, CAP_KILL/],
     [{ setpriv: undefined }, /setpriv \(util-linux\) is not installed/],

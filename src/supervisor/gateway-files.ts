@@ -1,0 +1,52 @@
+/**
+ * The files the gateway needs before each start, in its tree: its directories, openclaw.json and
+ * the approved skills. Written by whoever runs this: the daemon itself with the boundary off, a
+ * child running as the gateway's user with it on (as-gateway.ts, the hidden `gateway-files`
+ * command), so that OpenClaw, which tightens its own directories' modes (`doctor --fix` makes its
+ * state directory 0700), owns everything in its tree and the daemon never writes there.
+ */
+import { dirname } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { z } from "zod";
+import type { GatewayLayout } from "../core/data-dir.ts";
+import { writeFileAtomic } from "../core/fs-atomic.ts";
+import { skillsManifestSchema, type SkillsManifest } from "../sync/contract.ts";
+import { materializeSkills } from "./skills.ts";
+
+/** What to write (the config already rendered: gateway-config.ts `renderGatewayConfig`). */
+export type GatewayFilesRequest = { layout: GatewayLayout; config: string; skills?: SkillsManifest | undefined };
+
+/** What was written: the skills installed, or why they could not be (the gateway starts with the ones it had). */
+export type GatewayFilesResult = { skills?: string[]; skillsError?: string };
+
+const layoutSchema = z.object({
+  root: z.string().startsWith("/"),
+  homeDir: z.string().startsWith("/"),
+  stateDir: z.string().startsWith("/"),
+  configPath: z.string().startsWith("/"),
+  workspaceDir: z.string().startsWith("/"),
+  logFile: z.string().startsWith("/"),
+});
+
+/** The request as the hidden command reads it from stdin (strict: it comes from the daemon). */
+export const gatewayFilesRequestSchema = z.object({ layout: layoutSchema, config: z.string(), skills: skillsManifestSchema.optional() });
+
+/**
+ * Create the gateway's directories (0770 less the umask), write openclaw.json (0660 less the
+ * umask, atomically) and materialize the skills. A skills failure is reported, not thrown: a skill
+ * is not worth a gateway that does not start.
+ * @throws fs errors (ENOSPC, EACCES) for the directories and the config
+ */
+export async function writeGatewayFiles(req: GatewayFilesRequest): Promise<GatewayFilesResult> {
+  const { layout } = req;
+  for (const d of [layout.homeDir, layout.stateDir, layout.workspaceDir, dirname(layout.logFile)]) {
+    await mkdir(d, { recursive: true, mode: 0o770 });
+  }
+  await writeFileAtomic(layout.configPath, req.config, 0o660);
+  if (!req.skills) return {};
+  try {
+    return { skills: await materializeSkills(layout.workspaceDir, req.skills) };
+  } catch (err) {
+    return { skillsError: (err as Error).message };
+  }
+}
