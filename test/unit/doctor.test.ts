@@ -126,3 +126,14 @@ describe("boundaryVerdict and healthBoundaryCheck (issue 11)", () => {
     expect(boundaryVerdict({ status: "fail", output: "the agent boundary is off: no such user" }, on)).toMatchObject({ status: "fail", detail: "the running daemon says: the agent boundary is off: no such user" });
   });
 });
+
+it("unitGatewayUser reads the unit's Environment=GATEWAY_USER= (doctor runs outside the unit and does not get it)", async () => {
+  const { unitGatewayUser } = await import("../../src/cli/doctor.ts");
+  const { writeFileSync } = await import("node:fs");
+  const unit = join(dataDir, "agent-supervisor.service");
+  writeFileSync(unit, "[Service]\nEnvironment=GATEWAY_USER=agent-supervisor-gw\nEnvironmentFile=-/etc/x\n");
+  expect(unitGatewayUser(unit)).toBe("agent-supervisor-gw");
+  writeFileSync(unit, "[Service]\nUser=agent-supervisor\n");
+  expect(unitGatewayUser(unit)).toBeUndefined();
+  expect(unitGatewayUser(join(dataDir, "missing.service"))).toBeUndefined();
+});
