@@ -60,6 +60,9 @@ export async function bootContainer(spec: ContainerSpec): Promise<Container> {
   const nspawnArgs = [
     "-D", spec.root, "--boot", `--machine=${spec.name}`, "--register=no", "--keep-unit", "--console=pipe",
     "--private-network", "--resolv-conf=off", "--timezone=off", "--link-journal=no",
+    // The container's systemd attaches cgroup BPF programs for IPAddressDeny= (the unit blocks the
+    // metadata address) only with these; without them it silently lets everything through.
+    "--capability=CAP_BPF,CAP_SYS_ADMIN,CAP_NET_ADMIN,CAP_PERFMON", "--system-call-filter=bpf",
     ...(spec.binds ?? []).map((b) => `--bind${b.readOnly ? "-ro" : ""}=${b.host}:${b.guest}`),
   ];
   const log = createWriteStream(spec.consoleLog, { flags: "a" });
