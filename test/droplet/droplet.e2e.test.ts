@@ -120,7 +120,8 @@ describe.runIf(canRun)("the droplet under a real systemd", () => {
       `cat ${GUEST.dataDir}/secrets/provider-secrets.json`,
       `head -c 100 ${GUEST.dataDir}/agent-supervisor.db`,
     ];
-    const calls = [{ name: "exec", arguments: { command: commands.map((x) => `${x}; echo "[exit $?]"`).join("; ") } }, { name: "read", arguments: { path: `${GUEST.dataDir}/api.token` } }];
+    // One stream per command (2>&1): the tool's output mixes stdout and stderr as they come.
+    const calls = [{ name: "exec", arguments: { command: commands.map((x) => `{ ${x}; } 2>&1; echo "[exit $?]"`).join("; ") } }, { name: "read", arguments: { path: `${GUEST.dataDir}/api.token` } }];
     const probe = async (marker: string, toolCalls: unknown[]) => {
       const { turnId } = await localApi(c, "POST", "/v1/turns", { conversationId: "droplet-probe", message: `${marker}\ntoolcalls=${JSON.stringify(toolCalls)}` });
       const turn = await until("the probe turn to finish", async () => {
@@ -147,7 +148,7 @@ describe.runIf(canRun)("the droplet under a real systemd", () => {
       expect(await grep(secret), `${name} in the gateway's files`).toBe("");
     }
     // The metadata address, in a turn of its own: the unit's IPAddressDeny= drops the packets.
-    const meta = await probe("droplet metadata probe", [{ name: "exec", arguments: { command: "curl --noproxy '*' -sS -m 5 http://169.254.169.254/; echo \"[exit $?]\"" } }]);
+    const meta = await probe("droplet metadata probe", [{ name: "exec", arguments: { command: "curl --noproxy '*' -sS -m 5 http://169.254.169.254/ 2>&1; echo \"[exit $?]\"" } }]);
     expect(meta).toMatch(/curl: \((7|28)\)/); // refused or timed out
     expect(meta.includes(token), "the control-plane token from the metadata service").toBe(false);
     expect(await grep(token)).toBe("");

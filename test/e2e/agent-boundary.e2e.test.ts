@@ -222,7 +222,7 @@ describe.runIf(isRoot)("the agent boundary (root: two real users, the real gatew
       `echo forged >> ${db}`,
     ];
     const calls = [
-      { name: "exec", arguments: { command: commands.map((c) => `${c}; echo "exit $? [${c.slice(0, 12)}]"`).join("; ") } },
+      { name: "exec", arguments: { command: commands.map((c) => `{ ${c}; } 2>&1; echo "exit $? [${c.slice(0, 12)}]"`).join("; ") } },
       { name: "read", arguments: { path: join(site.dataDir, "api.token") } },
       { name: "write", arguments: { path: `${db}-wal`, content: "forged" } },
     ];
