@@ -4,10 +4,10 @@ import { decayPolicyFrom } from "../config/schema.ts";
 import { dataDirLayout } from "../core/data-dir.ts";
 import { loadNativeSqliteBinding } from "../store/native.ts";
 import { runDecayCommand } from "../workspace/decay-command.ts";
-import { existsSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { ConfigError } from "../core/errors.ts";
 import { treeRemover } from "../supervisor/as-gateway.ts";
-import { SETPRIV_PATHS } from "../supervisor/gateway-user.ts";
+import { findSetpriv } from "../supervisor/gateway-user.ts";
 import { CONFIG_OPTION, type CliContext } from "./context.ts";
 
 /** Register `decay`. */
@@ -24,7 +24,7 @@ export function registerDecay(program: Command, ctx: CliContext): void {
       // A workspace of another user (the gateway's, issue 11) is emptied of trash as that user:
       // root can switch to it; anyone else leaves the purge to the daemon, which runs it so.
       const owner = statSync(files.gateway.workspaceDir, { throwIfNoEntry: false });
-      const setpriv = SETPRIV_PATHS.find((p) => existsSync(p));
+      const setpriv = findSetpriv();
       const foreign = owner !== undefined && owner.uid !== ctx.host.uid;
       const removeTree = !foreign
         ? undefined

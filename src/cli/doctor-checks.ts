@@ -6,7 +6,7 @@ import { existsSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { createServer } from "node:net";
 import type { Settings } from "../config/schema.ts";
-import type { Boundary } from "../supervisor/gateway-user.ts";
+import { BOUNDARY_UNSET, type Boundary } from "../supervisor/gateway-user.ts";
 
 /** One check's result. */
 export type DoctorCheck = { name: string; status: "pass" | "warn" | "fail"; detail: string; hint?: string };
@@ -17,8 +17,6 @@ export function doctorExitCode(checks: readonly DoctorCheck[]): number {
   if (checks.some((c) => c.status === "warn")) return 1;
   return 0;
 }
-
-const NO_BOUNDARY: Boundary = { on: false, required: false, reason: "GATEWAY_USER is not set" };
 
 /** Human lines: `[pass] name: detail` and an indented hint when not passing. Pure. */
 export function formatDoctor(checks: readonly DoctorCheck[]): string {
@@ -181,14 +179,14 @@ export async function runDoctorChecks(
         : { name: what, status: "fail", detail: `${port} is in use by another process`, hint: `find it with 'ss -ltnp sport = :${port}' or change the port setting` });
     }
     out.push({ name: "gateway readiness", status: "warn", detail: "the daemon is not running (no answer on the local API)", hint: "systemctl start agent-supervisor; journalctl -u agent-supervisor" });
-    out.push(boundaryVerdict(undefined, probes.boundary?.() ?? NO_BOUNDARY));
+    out.push(boundaryVerdict(undefined, probes.boundary?.() ?? BOUNDARY_UNSET));
   } else {
     out.push({ name: "ports", status: "pass", detail: `the running daemon answers on ${s.AGENT_SUPERVISOR_HTTP_PORT}` });
     out.push(ready === 200
       ? { name: "gateway readiness", status: "pass", detail: "ready (hello-ok)" }
       : { name: "gateway readiness", status: "fail", detail: `/readyz answered ${ready}`, hint: "agent-supervisor status shows why" });
     const daemon = probes.health ? healthBoundaryCheck(await probes.health(`${base}/health`).catch(() => undefined)) : undefined;
-    out.push(boundaryVerdict(daemon, probes.boundary?.() ?? NO_BOUNDARY));
+    out.push(boundaryVerdict(daemon, probes.boundary?.() ?? BOUNDARY_UNSET));
   }
   if (s.CONTROL_PLANE_URL === undefined) {
     out.push({ name: "control plane", status: "pass", detail: "not configured (standalone)" });

@@ -32,3 +32,24 @@ export function procStatFields(pid: number): string[] | null {
     return null;
   }
 }
+
+/** How a child process ended. */
+export type ProcessEnd = { code: number | null; signal: NodeJS.Signals | null };
+
+/**
+ * Resolves once `child` has exited and its output has been read to the end ("close"), or
+ * `drainMs` after its exit when a grandchild still holds its pipes open, so that a child's last
+ * lines are not lost and a leftover process cannot hang the caller. Never rejects; it does not
+ * resolve while the child runs (callers bound that with a timeout).
+ */
+export function exitedAndDrained(child: ChildProcess, drainMs: number): Promise<ProcessEnd> {
+  return new Promise((resolve) => {
+    child.once("exit", (code, signal) => {
+      const grace = setTimeout(() => resolve({ code, signal }), drainMs);
+      child.once("close", () => {
+        clearTimeout(grace);
+        resolve({ code, signal });
+      });
+    });
+  });
+}

@@ -8,7 +8,7 @@
  * do the same work in the daemon's process.
  */
 import { rm } from "node:fs/promises";
-import type { SpawnFn } from "../core/os-process.ts";
+import { exitedAndDrained, type SpawnFn } from "../core/os-process.ts";
 import { commandAsUser, type SystemUser } from "./gateway-user.ts";
 
 /** How to run this program again (main.ts): its executable and the arguments before a command. */
@@ -61,21 +61,24 @@ export function runAsGateway(spawn: SpawnFn, runAs: RunAs, what: string, command
     child.stdin?.on("error", () => {}); // a child that exits without reading its stdin
     child.stdin?.end(opts.stdin ?? "");
     child.once("error", (e) => finish(() => reject(new AsGatewayError(what, runAs.user.name, e.message))));
-    child.once("exit", (code, signal) => {
-      const done = () =>
-        finish(() => (code === 0 ? resolve(out) : reject(new AsGatewayError(what, runAs.user.name, `exit ${code ?? signal}: ${err.trim().slice(-500)}`))));
-      // Output still in the pipes comes with "close"; a grandchild holding them open gets DRAIN_MS.
-      const grace = setTimeout(done, DRAIN_MS);
-      child.once("close", () => {
-        clearTimeout(grace);
-        done();
-      });
-    });
+    void exitedAndDrained(child, DRAIN_MS).then(({ code, signal }) =>
+      finish(() => (code === 0 ? resolve(out) : reject(new AsGatewayError(what, runAs.user.name, `exit ${code ?? signal}: ${err.trim().slice(-500)}`)))),
+    );
   });
 }
 
+/**
+ * Run one of this program's own commands (`self` and `args`) as the gateway's user and read its
+ * result, the last line it prints, as JSON (the hidden `gateway-files` and `sweep-tmp`).
+ * @throws AsGatewayError as {@link runAsGateway}, or when that line is not JSON
+ */
+export async function runSelfAsGateway(as: { spawn: SpawnFn; self: SelfCommand }, runAs: RunAs, what: string, args: readonly string[], opts: { stdin?: string } = {}): Promise<unknown> {
+  const out = await runAsGateway(as.spawn, runAs, what, as.self.command, [...as.self.args, ...args], opts);
+  return lastJsonLine(out, what, runAs.user.name);
+}
+
 /** The last line of `out` parsed as JSON. @throws AsGatewayError when it is not JSON */
-export function lastJsonLine(out: string, what: string, user: string): unknown {
+function lastJsonLine(out: string, what: string, user: string): unknown {
   const line = out.trim().split("\n").pop() ?? "";
   try {
     return JSON.parse(line);

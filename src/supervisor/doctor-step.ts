@@ -4,7 +4,7 @@
  * environment (docs/gateway/embedding.md of the openclaw package), then starts it again.
  */
 import type { Logger } from "pino";
-import type { SpawnFn } from "../core/os-process.ts";
+import { exitedAndDrained, type SpawnFn } from "../core/os-process.ts";
 import { pipeLines, type LaunchSpec } from "./child.ts";
 import { commandAsUser } from "./gateway-user.ts";
 
@@ -43,14 +43,8 @@ export function runOpenclawDoctor(spawn: SpawnFn, spec: LaunchSpec, log: Logger,
       log.error({ err: err.message }, "cannot run openclaw doctor");
       finish(null);
     });
-    // "close" after "exit": its last lines are logged before the supervisor goes on; a grandchild
-    // that keeps its output open gets a second, not forever.
-    child.once("exit", (code) => {
-      const grace = setTimeout(() => finish(code), 1_000);
-      child.once("close", () => {
-        clearTimeout(grace);
-        finish(code);
-      });
-    });
+    // Its last lines are logged before the supervisor goes on; a grandchild that keeps its output
+    // open gets a second, not forever.
+    void exitedAndDrained(child, 1_000).then(({ code }) => finish(code));
   });
 }

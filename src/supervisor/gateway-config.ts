@@ -6,13 +6,10 @@
  * file holds `${VAR}` references (OpenClaw's env substitution, docs/gateway/config-secrets-env.md)
  * and the values travel only in the child's environment.
  */
-import { mkdir } from "node:fs/promises";
-import { dirname, join } from "node:path";
 import template from "../../openclaw/openclaw.template.json" with { type: "json" };
 import type { Settings } from "../config/schema.ts";
 import type { GatewayLayout } from "../core/data-dir.ts";
 import { ConfigError } from "../core/errors.ts";
-import { writeGatewayFiles } from "./gateway-files.ts";
 
 /** Env var through which the gateway token reaches the child (referenced from openclaw.json). */
 export const GATEWAY_TOKEN_ENV = "AGENT_SUPERVISOR_GATEWAY_TOKEN";
@@ -141,13 +138,4 @@ export function gatewayArgs(entryPath: string, s: Settings): string[] {
 /** openclaw.json's text for `s` (no secret: the token is `${OPENCLAW_GATEWAY_TOKEN}`). Pure. @throws ConfigError (no provider) */
 export function gatewayConfigText(s: Settings, layout: GatewayLayout): string {
   return `${JSON.stringify(renderGatewayConfig(s, layout), null, 2)}\n`;
-}
-
-/**
- * Create the gateway's directories and write openclaw.json, in this process (gateway-files.ts).
- * Modes 0770/0660 less the umask.
- * @throws ConfigError (no provider); fs errors
- */
-export async function prepareGatewayFiles(s: Settings, layout: GatewayLayout): Promise<void> {
-  await writeGatewayFiles({ layout, config: gatewayConfigText(s, layout) });
 }

@@ -37,6 +37,20 @@ export const NEEDED_CAPABILITIES = ["CAP_SETUID", "CAP_SETGID", "CAP_KILL"] as c
 /** Where setpriv is looked for (Debian's util-linux puts it in /usr/bin). */
 export const SETPRIV_PATHS = ["/usr/bin/setpriv", "/bin/setpriv", "/usr/sbin/setpriv", "/sbin/setpriv"];
 
+/** The boundary when nothing asks for it: off, not required (`GATEWAY_USER` unset). */
+export const BOUNDARY_UNSET: Boundary = { on: false, required: false, reason: "GATEWAY_USER is not set" };
+
+/** setpriv's path (the first of {@link SETPRIV_PATHS} that is a file), or undefined. */
+export function findSetpriv(): string | undefined {
+  return SETPRIV_PATHS.find((p) => {
+    try {
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** What {@link decideBoundary} decides from. */
 export type BoundaryFacts = {
   /** `GATEWAY_USER`, undefined when unset. */
@@ -113,13 +127,7 @@ export function probeBoundary(wanted: string | undefined, selfUid: number, opts:
       return "";
     }
   };
-  const setpriv = SETPRIV_PATHS.find((p) => {
-    try {
-      return statSync(p).isFile();
-    } catch {
-      return false;
-    }
-  });
+  const setpriv = findSetpriv();
   const user = wanted === undefined ? undefined : findUser(read("/etc/passwd"), wanted);
   const all = NEEDED_CAPABILITIES.reduce((m, name) => m | (1n << BigInt(CAP[name])), 0n);
   const capEff = opts.assumeCapabilities ? all : parseCapEff(read("/proc/self/status"));

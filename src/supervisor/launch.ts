@@ -17,11 +17,11 @@ import { writeFileAtomic } from "../core/fs-atomic.ts";
 import type { GatewayRuntime } from "../runtime/resolve.ts";
 import type { Secrets, SkillsManifest } from "../sync/contract.ts";
 import type { LaunchSpec } from "./child.ts";
-import { boundaryUnavailable, type Boundary } from "./gateway-user.ts";
+import { BOUNDARY_UNSET, boundaryUnavailable, type Boundary } from "./gateway-user.ts";
 import { closeToOthers, handOverTree, isHandedOver, letOthersPass } from "./shared-tree.ts";
 import { gatewayArgs, gatewayConfigText, gatewayEnv } from "./gateway-config.ts";
 import { writeGatewayFiles, type GatewayFilesRequest, type GatewayFilesResult } from "./gateway-files.ts";
-import { lastJsonLine, runAsGateway, type SelfCommand } from "./as-gateway.ts";
+import { runSelfAsGateway, type SelfCommand } from "./as-gateway.ts";
 import type { SpawnFn } from "../core/os-process.ts";
 import { applyProviderSecrets, loadStoredSecrets, secretValues, storeSecrets } from "./provider-secrets.ts";
 import { verifySkillsManifest } from "../sync/skills-manifest.ts";
@@ -58,8 +58,6 @@ export type GatewayLaunchOptions = {
   setUmask?: (mask: number) => void;
   log: Logger;
 };
-
-const NO_BOUNDARY: Boundary = { on: false, required: false, reason: "GATEWAY_USER is not set" };
 
 /**
  * Look the runtime up at daemon start. A missing one is logged and gives undefined: the gateway
@@ -191,7 +189,7 @@ export class GatewayLaunch {
    */
   async #boundary(): Promise<Boundary> {
     const { layout, log } = this.#o;
-    const b = this.#o.boundary?.() ?? NO_BOUNDARY;
+    const b = this.#o.boundary?.() ?? BOUNDARY_UNSET;
     const held = boundaryUnavailable(b);
     if (held) throw held;
     if (!b.on) return b;
@@ -221,9 +219,7 @@ export class GatewayLaunch {
     if (!b.on) return writeGatewayFiles(req);
     const as = this.#o.asGateway;
     if (!as) throw new UnavailableError("ERR_GATEWAY_USER", "the daemon cannot run commands as the gateway's user here (no self command)");
-    const what = "writing the gateway's files";
-    const out = await runAsGateway(as.spawn, b, what, as.self.command, [...as.self.args, "gateway-files"], { stdin: JSON.stringify(req) });
-    return lastJsonLine(out, what, b.user.name) as GatewayFilesResult;
+    return (await runSelfAsGateway(as, b, "writing the gateway's files", ["gateway-files"], { stdin: JSON.stringify(req) })) as GatewayFilesResult;
   }
 
   /**

@@ -10,7 +10,8 @@
  * - both run with umask 0007 (the unit's `UMask=`; the daemon sets it when the boundary is on), so
  *   what either creates is readable and writable by the other through the group, by nobody else;
  * - the daemon's user is a member of the gateway's group (the unit's `SupplementaryGroups=`), which
- *   is how it writes openclaw.json and the skills and moves memory files, with no capability.
+ *   is how it reads MEMORY.md and moves memory files (decay), with no capability. Everything else
+ *   in the tree it has a child running as the gateway's user do (as-gateway.ts).
  *
  * The data directory above it is 0711: the gateway's user may pass through it to its tree and to
  * the runtime, but not list it, and every other file there is the daemon's alone (0600/0700).

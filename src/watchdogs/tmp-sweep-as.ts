@@ -7,12 +7,9 @@
  * off, the sweep runs in the daemon's process, over the daemon's own files, as before.
  */
 import type { SpawnFn } from "../core/os-process.ts";
-import { lastJsonLine, runAsGateway, type SelfCommand } from "../supervisor/as-gateway.ts";
+import { runSelfAsGateway, type SelfCommand } from "../supervisor/as-gateway.ts";
 import type { Boundary } from "../supervisor/gateway-user.ts";
 import { sweepGatewayTmp, sweepStaleGatewayTmp, type StaleSweepResult, type SweepResult } from "./tmp-sweep.ts";
-
-/** The most a sweep run as the gateway's user may take (ms); then it is killed. */
-export const SWEEP_AS_USER_TIMEOUT_MS = 120_000;
 
 /** Options of {@link TmpSweeper}. */
 export type TmpSweeperOptions = {
@@ -49,10 +46,7 @@ export class TmpSweeper {
     return (await this.#asUser(b, ["--stale-ms", String(staleMs), "--now-ms", String(nowMs)])) as StaleSweepResult;
   }
 
-  async #asUser(b: Extract<Boundary, { on: true }>, extra: string[]): Promise<unknown> {
-    const { self, tmpDir, spawn } = this.#o;
-    const what = "the /tmp sweep";
-    const out = await runAsGateway(spawn, b, what, self.command, [...self.args, "sweep-tmp", "--dir", tmpDir, ...extra], { timeoutMs: SWEEP_AS_USER_TIMEOUT_MS });
-    return lastJsonLine(out, what, b.user.name);
+  #asUser(b: Extract<Boundary, { on: true }>, extra: string[]): Promise<unknown> {
+    return runSelfAsGateway(this.#o, b, "the /tmp sweep", ["sweep-tmp", "--dir", this.#o.tmpDir, ...extra]);
   }
 }

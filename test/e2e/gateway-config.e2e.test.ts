@@ -10,7 +10,8 @@ import { promisify } from "node:util";
 import { afterAll, expect, inject, it } from "vitest";
 import { validateSettings } from "../../src/config/load.ts";
 import { gatewayLayout } from "../../src/core/data-dir.ts";
-import { gatewayEnv, prepareGatewayFiles } from "../../src/supervisor/gateway-config.ts";
+import { gatewayConfigText, gatewayEnv } from "../../src/supervisor/gateway-config.ts";
+import { writeGatewayFiles } from "../../src/supervisor/gateway-files.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "as-cfg-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,7 +22,7 @@ it.each([
 ])("%s: openclaw config validate accepts it", async (name, vars) => {
   const s = validateSettings({ ...vars, AGENT_SUPERVISOR_DATA_DIR: join(dir, name.replace(/\W+/g, "-")) }, {});
   const layout = gatewayLayout(s.AGENT_SUPERVISOR_DATA_DIR);
-  await prepareGatewayFiles(s, layout);
+  await writeGatewayFiles({ layout, config: gatewayConfigText(s, layout) });
   const current = JSON.parse(readFileSync(join(inject("e2eRuntimeDir"), "current.json"), "utf8")) as { nodePath: string; entryPath: string };
   const env = gatewayEnv(s, layout, "gateway-token-for-validation", process.env);
   const res = await promisify(execFile)(current.nodePath, [current.entryPath, "config", "validate"], { env, encoding: "utf8", timeout: 60_000 });

@@ -3,7 +3,7 @@
  * /etc is never read: file cases pass a temp path, CLI runs pass `--config <temp file>`.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadSettings } from "../../src/config/load.ts";
@@ -139,60 +139,44 @@ describe("agent-supervisor config check (real CLI)", () => {
 });
 
 describe("CONTROL_PLANE_TOKEN_FILE", () => {
-  it("reads the service token from a file, and names the setting when the file is missing", async () => {
-    const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
-    const { join } = await import("node:path");
-    const { loadSettings } = await import("../../src/config/load.ts");
-    const dir = mkdtempSync(join(tmpdir(), "as-tokfile-"));
-    try {
-      const tokenFile = join(dir, "service.token");
-      writeFileSync(tokenFile, "tok-from-file-123\n");
-      const cfg = join(dir, "a.env");
-      writeFileSync(cfg, `CONTROL_PLANE_URL=http://127.0.0.1:9/\nCONTROL_PLANE_TOKEN_FILE=${tokenFile}\nRUNTIME_ID=r\nACCOUNT_ID=a\n`);
-      expect(loadSettings(cfg, {}).settings.CONTROL_PLANE_TOKEN).toBe("tok-from-file-123");
-      expect(loadSettings(cfg, { CONTROL_PLANE_TOKEN: "from-env" }).settings.CONTROL_PLANE_TOKEN).toBe("from-env");
-      expect(() => loadSettings(cfg, { CONTROL_PLANE_TOKEN_FILE: join(dir, "nope") })).toThrow(/CONTROL_PLANE_TOKEN_FILE: cannot read .*ENOENT/);
-      writeFileSync(cfg, "CONTROL_PLANE_URL=http://10.0.0.1/\nCONTROL_PLANE_TOKEN=t\nRUNTIME_ID=r\nACCOUNT_ID=a\n");
-      expect(() => loadSettings(cfg, {})).toThrow(/CONTROL_PLANE_URL: must use https/);
-      writeFileSync(cfg, "CONTROL_PLANE_URL=https://cp.example.com/\n");
-      expect(() => loadSettings(cfg, {})).toThrow(/CONTROL_PLANE_TOKEN: is required when CONTROL_PLANE_URL is set/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  it("reads the service token from a file, and names the setting when the file is missing", () => {
+    const dir = tempDir("as-tokfile-");
+    const tokenFile = join(dir, "service.token");
+    writeFileSync(tokenFile, "tok-from-file-123\n");
+    const cfg = join(dir, "a.env");
+    writeFileSync(cfg, `CONTROL_PLANE_URL=http://127.0.0.1:9/\nCONTROL_PLANE_TOKEN_FILE=${tokenFile}\nRUNTIME_ID=r\nACCOUNT_ID=a\n`);
+    expect(loadSettings(cfg, {}).settings.CONTROL_PLANE_TOKEN).toBe("tok-from-file-123");
+    expect(loadSettings(cfg, { CONTROL_PLANE_TOKEN: "from-env" }).settings.CONTROL_PLANE_TOKEN).toBe("from-env");
+    expect(() => loadSettings(cfg, { CONTROL_PLANE_TOKEN_FILE: join(dir, "nope") })).toThrow(/CONTROL_PLANE_TOKEN_FILE: cannot read .*ENOENT/);
+    writeFileSync(cfg, "CONTROL_PLANE_URL=http://10.0.0.1/\nCONTROL_PLANE_TOKEN=t\nRUNTIME_ID=r\nACCOUNT_ID=a\n");
+    expect(() => loadSettings(cfg, {})).toThrow(/CONTROL_PLANE_URL: must use https/);
+    writeFileSync(cfg, "CONTROL_PLANE_URL=https://cp.example.com/\n");
+    expect(() => loadSettings(cfg, {})).toThrow(/CONTROL_PLANE_TOKEN: is required when CONTROL_PLANE_URL is set/);
   });
 });
 
 describe("the control-plane token as a systemd credential (issue 11)", () => {
-  it("reads $CREDENTIALS_DIRECTORY/control-plane-token, which wins over the env file and the environment, and says where the token came from", async () => {
-    const { mkdtempSync, mkdirSync, writeFileSync, rmSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
-    const { join } = await import("node:path");
-    const { loadSettings } = await import("../../src/config/load.ts");
-    const dir = mkdtempSync(join(tmpdir(), "as-cred-"));
-    try {
-      const creds = join(dir, "credentials");
-      mkdirSync(creds);
-      const cfg = join(dir, "a.env");
-      writeFileSync(cfg, "CONTROL_PLANE_URL=http://127.0.0.1:9/\nCONTROL_PLANE_TOKEN=tok-in-env-file\nRUNTIME_ID=r\nACCOUNT_ID=a\n");
-      expect(loadSettings(cfg, {})).toMatchObject({ settings: { CONTROL_PLANE_TOKEN: "tok-in-env-file" }, tokenSource: "env-file" });
-      expect(loadSettings(cfg, { CONTROL_PLANE_TOKEN: "tok-in-env" })).toMatchObject({ settings: { CONTROL_PLANE_TOKEN: "tok-in-env" }, tokenSource: "environment" });
+  it("reads $CREDENTIALS_DIRECTORY/control-plane-token, which wins over the env file and the environment, and says where the token came from", () => {
+    const dir = tempDir("as-cred-");
+    const creds = join(dir, "credentials");
+    mkdirSync(creds);
+    const cfg = join(dir, "a.env");
+    writeFileSync(cfg, "CONTROL_PLANE_URL=http://127.0.0.1:9/\nCONTROL_PLANE_TOKEN=tok-in-env-file\nRUNTIME_ID=r\nACCOUNT_ID=a\n");
+    expect(loadSettings(cfg, {})).toMatchObject({ settings: { CONTROL_PLANE_TOKEN: "tok-in-env-file" }, tokenSource: "env-file" });
+    expect(loadSettings(cfg, { CONTROL_PLANE_TOKEN: "tok-in-env" })).toMatchObject({ settings: { CONTROL_PLANE_TOKEN: "tok-in-env" }, tokenSource: "environment" });
 
-      writeFileSync(join(creds, "control-plane-token"), "tok-from-credential\n");
-      expect(loadSettings(cfg, { CREDENTIALS_DIRECTORY: creds, CONTROL_PLANE_TOKEN: "tok-in-env" })).toMatchObject({
-        settings: { CONTROL_PLANE_TOKEN: "tok-from-credential" },
-        tokenSource: "credential",
-      });
-      // A credentials directory without this credential (another one of the unit's) changes nothing.
-      expect(loadSettings(cfg, { CREDENTIALS_DIRECTORY: join(dir, "other") })).toMatchObject({ tokenSource: "env-file" });
+    writeFileSync(join(creds, "control-plane-token"), "tok-from-credential\n");
+    expect(loadSettings(cfg, { CREDENTIALS_DIRECTORY: creds, CONTROL_PLANE_TOKEN: "tok-in-env" })).toMatchObject({
+      settings: { CONTROL_PLANE_TOKEN: "tok-from-credential" },
+      tokenSource: "credential",
+    });
+    // A credentials directory without this credential (another one of the unit's) changes nothing.
+    expect(loadSettings(cfg, { CREDENTIALS_DIRECTORY: join(dir, "other") })).toMatchObject({ tokenSource: "env-file" });
 
-      writeFileSync(join(creds, "control-plane-token"), "\n");
-      expect(() => loadSettings(cfg, { CREDENTIALS_DIRECTORY: creds })).toThrow(/credential control-plane-token .* is empty/);
-      writeFileSync(cfg, "RUNTIME_ID=r\n");
-      rmSync(join(creds, "control-plane-token"));
-      expect(loadSettings(cfg, {}).tokenSource).toBeUndefined();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    writeFileSync(join(creds, "control-plane-token"), "\n");
+    expect(() => loadSettings(cfg, { CREDENTIALS_DIRECTORY: creds })).toThrow(/credential control-plane-token .* is empty/);
+    writeFileSync(cfg, "RUNTIME_ID=r\n");
+    rmSync(join(creds, "control-plane-token"));
+    expect(loadSettings(cfg, {}).tokenSource).toBeUndefined();
   });
 });

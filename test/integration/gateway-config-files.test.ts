@@ -1,10 +1,11 @@
-/** writeFileAtomic / prepareGatewayFiles on a real temp directory. */
+/** writeFileAtomic / writeGatewayFiles on a real temp directory. */
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { validateSettings } from "../../src/config/load.ts";
 import { gatewayLayout } from "../../src/core/data-dir.ts";
-import { prepareGatewayFiles } from "../../src/supervisor/gateway-config.ts";
+import { gatewayConfigText } from "../../src/supervisor/gateway-config.ts";
+import { writeGatewayFiles } from "../../src/supervisor/gateway-files.ts";
 import { writeFileAtomic } from "../../src/core/fs-atomic.ts";
 import { removeTempDirs, tempDir } from "./helpers.ts";
 
@@ -32,7 +33,7 @@ describe("writeFileAtomic", () => {
   });
 });
 
-describe("prepareGatewayFiles", () => {
+describe("writeGatewayFiles", () => {
   it.each([
     [0o077, 0o700, 0o600],
     [0o007, 0o770, 0o660],
@@ -42,7 +43,7 @@ describe("prepareGatewayFiles", () => {
     const key = "sk-moonshot-SECRET-9999999999";
     const old = process.umask(umask);
     try {
-      await prepareGatewayFiles(validateSettings({ MOONSHOT_API_KEY: key }, {}), layout);
+      await writeGatewayFiles({ layout, config: gatewayConfigText(validateSettings({ MOONSHOT_API_KEY: key }, {}), layout) });
     } finally {
       process.umask(old);
     }
