@@ -22,6 +22,12 @@ export type WatchdogCheck = {
   observedValue: unknown;
   observedUnit: string;
   details?: Record<string, unknown>;
+  /**
+   * Set when the problem means the runtime serves worse than it should (a provider refusing its
+   * key, a failing error rate...): the status report to the control plane is then `degraded` with
+   * this reason, in plain words (health/runtime-status.ts). Not shown in /health (`output` is).
+   */
+  degradedReason?: string;
 };
 
 /** A watchdog (see the module comment). */

@@ -14,7 +14,9 @@ const base: HealthSnapshot = {
   draining: false,
 };
 
-type Case = [string, Partial<{ gw: Partial<HealthSnapshot["gateway"]>; conn: Partial<HealthSnapshot["connection"]>; queue: Partial<HealthSnapshot["queue"]>; draining: boolean }>, boolean, string, string | null];
+type Case = [string, Partial<{ gw: Partial<HealthSnapshot["gateway"]>; conn: Partial<HealthSnapshot["connection"]>; queue: Partial<HealthSnapshot["queue"]>; draining: boolean; watchdogs: HealthSnapshot["watchdogs"] }>, boolean, string, string | null];
+
+const check = (key: string, status: "pass" | "warn" | "fail", degradedReason?: string) => ({ key, status, output: status === "pass" ? null : "x", componentType: "component" as const, observedValue: null, observedUnit: "", ...(degradedReason ? { degradedReason } : {}) });
 
 const cases: Case[] = [
   ["healthy", {}, false, "online", null],
@@ -27,6 +29,8 @@ const cases: Case[] = [
   ["connection down", { conn: { connected: false, lastError: "socket closed" } }, false, "degraded", "gateway connection down: socket closed"],
   ["token refused", {}, true, "degraded", "control plane refused the service token; not claiming new turns"],
   ["queue full", { queue: { accepted: 6, delivering: 4 } }, false, "degraded", "turn queue full (10)"],
+  ["a watchdog's degraded reason", { watchdogs: [check("provider:auth", "fail", "provider compat: 401 invalid key"), check("a:b", "warn")] }, false, "degraded", "provider compat: 401 invalid key"],
+  ["a watchdog that warns without a degraded reason", { watchdogs: [check("a:b", "warn"), check("c:d", "fail")] }, false, "online", null],
   [
     "several problems",
     { gw: { state: "starting" }, queue: { accepted: 10 } },
@@ -44,6 +48,7 @@ describe("deriveRuntimeStatus", () => {
       connection: { ...base.connection, ...o.conn },
       queue: { ...base.queue, ...o.queue },
       draining: o.draining ?? false,
+      ...(o.watchdogs ? { watchdogs: o.watchdogs } : {}),
     };
     expect(deriveRuntimeStatus(h, authFailed)).toEqual({ status, reason });
   });
