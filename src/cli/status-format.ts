@@ -90,7 +90,8 @@ const ROWS: [key: string, label: string, line: (c: HealthCheck) => string][] = [
 /**
  * Render a health document (draft-inadarei-api-health-check, as served by `GET /health`) as a few
  * lines: overall status, then gateway state/pid/uptime/restarts/last exit, connection, queue
- * depths and free disk, each with its check status and, when not `pass`, its output.
+ * depths and free disk, each with its check status and, when not `pass`, its output; then every
+ * other check that is not `pass` (a watchdog's, e.g. `provider:auth`), by its key and output.
  * Tolerates missing detail fields (an older daemon) by printing "?". Pure; ends without newline.
  */
 export function formatStatus(doc: HealthDocument): string {
@@ -100,6 +101,11 @@ export function formatStatus(doc: HealthDocument): string {
     if (c === undefined) continue;
     lines.push(`  [${c.status}] ${`${label}:`.padEnd(12)}${line(c)}`);
     if (c.output !== undefined) lines.push(`         ${" ".repeat(12)}${c.output}`);
+  }
+  const shown = new Set(ROWS.map(([key]) => key));
+  for (const [key, [c]] of Object.entries(doc.checks)) {
+    if (shown.has(key) || c === undefined || c.status === "pass") continue;
+    lines.push(`  [${c.status}] ${key}: ${c.output ?? ""}`);
   }
   return lines.join("\n");
 }

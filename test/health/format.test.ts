@@ -105,4 +105,16 @@ describe("formatStatus with watchdog checks", () => {
       "agent-supervisor 0.1.0 (as): WARN\n  [pass] memory:     512.0 MiB RSS (limit 2.0 GiB)\n  [warn] workspace:  MEMORY.md 25000 chars\n                     MEMORY.md is 25000 chars, over the 20000-char bootstrap budget",
     );
   });
+
+  it("names every other check that is not passing, by its key, in plain words", () => {
+    const t = "2026-01-01T00:00:00Z";
+    const doc = {
+      status: "fail", releaseId: "0.1.0", serviceId: "as",
+      checks: {
+        "provider:auth": [{ status: "fail", time: t, output: "provider compat: 401 invalid key" }],
+        "turns:error-rate": [{ status: "pass", time: t }],
+      },
+    } as any;
+    expect(formatStatus(doc)).toBe("agent-supervisor 0.1.0 (as): FAIL\n  [fail] provider:auth: provider compat: 401 invalid key");
+  });
 });
