@@ -111,6 +111,10 @@ export const settingsSchema = z
       "System user the gateway runs as, apart from the daemon's user, so that the agent's tools cannot read the daemon's credentials or database (issue 11; the shipped unit sets agent-supervisor-gw, created by install.sh). Needs CAP_SETUID, CAP_SETGID and CAP_KILL (the unit grants them) and setpriv. Set but unusable: the gateway is held, saying why. Unset (development): the gateway runs as the daemon's user and doctor and /health say the boundary is off",
     ),
     GATEWAY_STARTUP_TIMEOUT_MS: ms(240_000, "How long the gateway may take to answer hello-ok before it is killed and restarted"),
+    STARTUP_GRACE_MS: ms(
+      30_000,
+      "After the gateway becomes ready (hello-ok), and after an in-process restart it announced, how long no watchdog may restart it (liveness, memory, event loop, probe turn, stuck runs): the first turn after a boot loads the agent runtime lazily and the gateway is busy for its first seconds (upstream openclaw#74281). The startup itself is bounded by GATEWAY_STARTUP_TIMEOUT_MS alone",
+    ),
     GATEWAY_STOP_GRACE_MS: ms(15_000, "How long after SIGTERM the gateway may take to exit before SIGKILL"),
     RESTART_BACKOFF_INITIAL_MS: ms(1_000, "First restart delay after a gateway exit"),
     RESTART_BACKOFF_MAX_MS: ms(60_000, "Largest restart delay"),
@@ -125,6 +129,11 @@ export const settingsSchema = z
     TURN_RETENTION_MS: z.coerce.number().int().min(0).max(3650 * 24 * 3600_000).default(7 * 24 * 3600_000).describe(
       "Finished turns are deleted this long after they finished, once their result is acknowledged (central: reported to the control plane); until then GET /v1/turns/:id and a retried submit find them (milliseconds; default 7 days)",
     ),
+    ERROR_RATE_WINDOW_MS: ms(900_000, "Sliding window over which the share of failed turns is judged (/health turns:error-rate)"),
+    ERROR_RATE_PERCENT: z.coerce.number().min(0).max(100).default(5).describe(
+      "Failed turns above this share (percent) of those finished in ERROR_RATE_WINDOW_MS make the runtime degraded, naming the dominant error class (the fleet's plan: provider 400/5xx above 5 %)",
+    ),
+    ERROR_RATE_MIN_TURNS: positiveInt(20, 1_000_000, "Fewest finished turns in the window before the error rate is judged (fewer: never degraded by it)"),
     TURN_RETENTION_COUNT: positiveInt(50_000, 100_000_000, "Most finished turns kept: beyond it the oldest acknowledged ones are deleted before TURN_RETENTION_MS, but never within TURN_RETENTION_MIN_MS of finishing"),
     TURN_RETENTION_MIN_MS: ms(3_600_000, "No finished turn is deleted sooner than this after it finished, whatever TURN_RETENTION_COUNT says, so a client polling it or retrying its submit still finds it"),
 

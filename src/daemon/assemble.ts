@@ -16,7 +16,7 @@ import { CentralTurnStore } from "../store/central.ts";
 import { DAEMON_BUSY_TIMEOUT_MS, openDb, type Db } from "../store/db.ts";
 import { EventStore } from "../store/events.ts";
 import { loadNativeSqliteBinding } from "../store/native.ts";
-import { TurnStore } from "../store/turns.ts";
+import { TurnStore, type Turn } from "../store/turns.ts";
 import { WriteFaults } from "../store/write-faults.ts";
 import { runOpenclawDoctor } from "../supervisor/doctor-step.ts";
 import { selectModels } from "../supervisor/gateway-config.ts";
@@ -31,7 +31,12 @@ import type { Host } from "./host.ts";
 import type { StatusReporter } from "./systemd-status.ts";
 
 /** Subsystems built after the gateway side, reached late through this (undefined until built). */
-export type Links = { sync?: SyncWorker | undefined; status?: StatusReporter | undefined };
+export type Links = {
+  sync?: SyncWorker | undefined;
+  status?: StatusReporter | undefined;
+  /** Called with every turn whose verdict was written (watchdogs that judge outcomes subscribe here); must not throw. */
+  finished: Array<(turn: Turn) => void>;
+};
 
 /** The assembled daemon (see the module comment). */
 export type Parts = {
@@ -113,7 +118,7 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
   await launch.loadStored();
   // Standalone, a provider is required now (78). With a control plane, keys may arrive from it.
   if (s.CONTROL_PLANE_URL === undefined || launch.secrets !== undefined) selectModels(launch.settings());
-  const links: Links = {};
+  const links: Links = { finished: [] };
   const secrets = [gatewayToken, apiToken, s.MOONSHOT_API_KEY, s.OPENAI_API_KEY, s.OPENAI_COMPAT_API_KEY, s.CONTROL_PLANE_TOKEN].filter(
     (v): v is string => v !== undefined,
   );
@@ -129,6 +134,7 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
       supervisor.markReady(generation);
       delivery.notify();
     },
+    onAnnouncement: (generation, a) => supervisor.announce(generation, a),
   });
   const supervisor: GatewaySupervisor = new GatewaySupervisor({
     spawn: host.spawn,
@@ -174,6 +180,7 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
       service.finished(t.id);
       links.status?.poke();
       metrics.turnsTotal.inc({ outcome: t.state === "done" ? "done" : "failed" });
+      for (const listener of links.finished) listener(t);
       if (t.finishedAt !== null) metrics.turnDurationSeconds.observe((t.finishedAt - t.createdAt) / 1000);
     },
   });

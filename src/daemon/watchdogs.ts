@@ -10,8 +10,10 @@ import { HistoryPruneWatchdog } from "../watchdogs/history-prune.ts";
 import { LivenessProbe } from "../watchdogs/liveness.ts";
 import { MemoryBudgetWatchdog } from "../watchdogs/memory-budget.ts";
 import { memoryLimitBytes, MemoryWatchdog } from "../watchdogs/memory.ts";
+import { ErrorRateWatchdog } from "../watchdogs/error-rate.ts";
 import { BoundaryWatchdog } from "../watchdogs/gateway-user.ts";
 import { StaleTmpWatchdog } from "../watchdogs/stale-tmp.ts";
+import { startupGrace, type GraceVerdict } from "../watchdogs/startup-grace.ts";
 import { SystemdPingWatchdog } from "../watchdogs/systemd-pings.ts";
 import type { Watchdog } from "../watchdogs/watchdog.ts";
 import type { Parts } from "./assemble.ts";
@@ -28,10 +30,19 @@ export const LOOP_STALL_MS = 10_000;
 export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: () => number): { all: Watchdog[]; memory: MemoryWatchdog } {
   const { s, host, log, supervisor, connection, delivery, events } = p;
   const { clock } = host;
+  /** Inside the gateway's startup window no watchdog restarts it (watchdogs/startup-grace.ts). */
+  const grace = (): GraceVerdict & { generation: number } => {
+    const sup = supervisor.snapshot();
+    const v = startupGrace({ ready: sup.state === "ready", since: sup.since, announced: connection.snapshot().announced }, clock.now(), {
+      graceMs: s.STARTUP_GRACE_MS,
+      startupTimeoutMs: s.GATEWAY_STARTUP_TIMEOUT_MS,
+    });
+    return { ...v, generation: sup.generation };
+  };
   const liveness = new LivenessProbe({
     gateway: () => {
-      const sup = supervisor.snapshot();
-      return { ready: sup.state === "ready", generation: sup.generation };
+      const g = grace();
+      return { ready: !g.inGrace, generation: g.generation };
     },
     probe: (timeoutMs) =>
       connection.ready ? connection.request("health", {}, { timeoutMs }) : Promise.reject(new Error("gateway connection is down")),
@@ -59,12 +70,20 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
       }
     },
     onOver: (reason) => {
+      const g = grace();
+      if (g.inGrace) return log.warn({ reason, grace: g.why }, "gateway memory over the limit inside its startup window; not restarting it yet");
       log.error({ reason }, "gateway memory over the limit; draining and restarting it");
       void drainAndRestart({ delivery, supervisor }, "memory", s.DRAIN_TIMEOUT_MS);
     },
   });
+  const errorRate = new ErrorRateWatchdog({ policy: { windowMs: s.ERROR_RATE_WINDOW_MS, threshold: s.ERROR_RATE_PERCENT / 100, minTurns: s.ERROR_RATE_MIN_TURNS }, clock });
+  p.links.finished.push((t) => {
+    const cls = errorRate.record(t);
+    if (cls !== null) p.metrics.turnFailuresTotal.inc({ class: cls });
+  });
   const all: Watchdog[] = [
     liveness,
+    errorRate,
     new MemoryBudgetWatchdog({ workspaceDir: p.files.gateway.workspaceDir, budgetChars: s.MEMORY_BOOTSTRAP_MAX_CHARS, clock }),
     memory,
     new HistoryPruneWatchdog({

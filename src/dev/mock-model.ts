@@ -7,6 +7,8 @@
  * prompt is the last user message that is not internal context (OPENCLAW_FACTS).
  *
  * Test hooks, set by the prompt text itself: `delay=<ms>` waits before answering.
+ * `fail=<status>` answers that HTTP status (e.g. 500, 503, 400) with an OpenAI error body
+ * `{error: {message: "mock provider error <status>", type}}` instead of a completion.
  * `toolcalls=<JSON list of {name, arguments}>` (to the end of its line) makes it answer with OpenAI
  * `tool_calls` for those tools; when the tool results come back (`role: "tool"` messages after the
  * prompt), the answer is the echo, a line `tool results:`, and one line `[<tool>] <result>` per
@@ -168,6 +170,12 @@ export async function startMockModel(port = 0, host = "127.0.0.1"): Promise<Mock
       const wanted = parseToolCalls(prompt);
       const delay = Number(/delay=(\d+)/.exec(prompt)?.[1] ?? 0);
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      const fail = /(?:^|\s)fail=(\d{3})\b/.exec(prompt);
+      if (fail) {
+        const status = Number(fail[1]);
+        res.writeHead(status, { "content-type": "application/json" });
+        return res.end(JSON.stringify({ error: { message: `mock provider error ${status}`, type: status >= 500 ? "server_error" : "invalid_request_error", code: null } }));
+      }
       // Asked once per prompt, whatever comes back: a tool-call loop would run the tools forever.
       const answer: Answer =
         wanted.length > 0 && !asked

@@ -36,8 +36,35 @@ export type GatewayClientLike = {
 /** Creates a client; the default builds the reference `GatewayClient`. */
 export type GatewayClientFactory = (opts: GatewayClientOptions) => GatewayClientLike;
 
+/**
+ * The gateway's own announcement before an orderly close: the `shutdown` event's `reason` and
+ * `restartExpectedMs` (docs/gateway/embedding.md, "Interpret restart and shutdown"): a number
+ * means an in-process restart is expected (openclaw 2026.9.6 announces 1500 ms for a config
+ * change that needs a restart, and was back at hello-ok ~7 s later on 2 cores); null means a
+ * terminal shutdown. `at` and `backAt` (hello-ok again, or null) are epoch ms.
+ */
+export type ShutdownAnnouncement = { at: number; reason: string; restartExpectedMs: number | null; backAt: number | null };
+
 /** Connection state for /health. `since` is epoch ms. */
-export type ConnectionSnapshot = { connected: boolean; since: number; lastError: string | null; serverVersion: string | null };
+export type ConnectionSnapshot = {
+  connected: boolean;
+  since: number;
+  lastError: string | null;
+  serverVersion: string | null;
+  /** The current generation's latest shutdown announcement, or null. */
+  announced: ShutdownAnnouncement | null;
+};
+
+/**
+ * Read a `shutdown` event's payload leniently. Pure.
+ * @returns null when it is not an object; a missing or non-numeric `restartExpectedMs` is null
+ */
+export function readShutdownEvent(payload: unknown, at: number): ShutdownAnnouncement | null {
+  if (payload === null || typeof payload !== "object") return null;
+  const p = payload as { reason?: unknown; restartExpectedMs?: unknown };
+  const ms = typeof p.restartExpectedMs === "number" && Number.isFinite(p.restartExpectedMs) && p.restartExpectedMs >= 0 ? p.restartExpectedMs : null;
+  return { at, reason: typeof p.reason === "string" ? p.reason.slice(0, 200) : "unspecified", restartExpectedMs: ms, backAt: null };
+}
 
 /** Options for {@link GatewayConnection}. */
 export type GatewayConnectionOptions = {
@@ -49,6 +76,10 @@ export type GatewayConnectionOptions = {
   factory?: GatewayClientFactory;
   /** hello-ok received for `generation` (also after an in-generation reconnect). */
   onReady?: (generation: number) => void;
+  /** The gateway announced a shutdown or an in-process restart (a `shutdown` event). */
+  onAnnouncement?: (generation: number, announcement: ShutdownAnnouncement) => void;
+  /** Every other event frame of the current generation (`agent`, `chat`, ...); must not throw. */
+  onEvent?: (generation: number, event: string, payload: unknown) => void;
 };
 
 /** A persistent, generation-scoped gateway connection. */
@@ -62,7 +93,7 @@ export class GatewayConnection {
 
   constructor(opts: GatewayConnectionOptions) {
     this.#o = opts;
-    this.#snap = { connected: false, since: opts.now(), lastError: null, serverVersion: null };
+    this.#snap = { connected: false, since: opts.now(), lastError: null, serverVersion: null, announced: null };
   }
 
   /** The generation whose gateway this connection talks to (0 before the first). */
@@ -89,6 +120,7 @@ export class GatewayConnection {
   connect(generation: number): void {
     this.disconnect();
     this.#generation = generation;
+    this.#snap.announced = null;
     const waiting = new AbortController();
     this.#portWait = waiting;
     void this.#whenPortOpen(waiting.signal)
@@ -133,6 +165,11 @@ export class GatewayConnection {
       deviceIdentity: null,
       onHelloOk: (hello) => {
         if (this.#client !== client) return;
+        const a = this.#snap.announced;
+        if (a && a.backAt === null) {
+          this.#snap.announced = { ...a, backAt: this.#o.now() };
+          log.info({ generation, reason: a.reason, announcedMs: a.restartExpectedMs, tookMs: this.#o.now() - a.at }, "gateway back after its announced restart");
+        }
         this.#set({ connected: true, lastError: null, serverVersion: hello.server?.version ?? null });
         log.info({ generation, serverVersion: hello.server?.version, protocol: hello.protocol }, "gateway connection ready (hello-ok)");
         this.#readyLatch.release();
@@ -145,8 +182,25 @@ export class GatewayConnection {
       },
       onClose: (code, reason) => {
         if (this.#client !== client) return;
-        if (this.#snap.connected) log.warn({ code, reason, generation }, "gateway connection closed");
-        this.#set({ connected: false, lastError: `closed ${code}${reason ? ` ${reason}` : ""}` });
+        const a = this.#snap.announced;
+        const announced = a && a.backAt === null ? a : null;
+        if (this.#snap.connected) (announced ? log.info : log.warn).call(log, { code, reason, generation, announced }, "gateway connection closed");
+        const why = announced
+          ? ` (announced: ${announced.reason}${announced.restartExpectedMs === null ? ", terminal shutdown" : `, restart expected in ${announced.restartExpectedMs} ms`})`
+          : "";
+        this.#set({ connected: false, lastError: `closed ${code}${reason ? ` ${reason}` : ""}${why}` });
+      },
+      onEvent: (frame) => {
+        if (this.#client !== client) return;
+        if (frame.event === "shutdown") {
+          const a = readShutdownEvent(frame.payload, this.#o.now());
+          if (!a) return;
+          this.#snap.announced = a;
+          log.info({ generation, reason: a.reason, restartExpectedMs: a.restartExpectedMs }, "gateway announced a shutdown");
+          this.#o.onAnnouncement?.(generation, a);
+          return;
+        }
+        this.#o.onEvent?.(generation, frame.event, frame.payload);
       },
     });
     this.#client = client;

@@ -4,6 +4,7 @@
  * by the rest of the daemon; gauges are set from the snapshot at scrape time by {@link Metrics.observe}.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { ERROR_CLASSES } from "../turns/error-class.ts";
 import type { DiskReading } from "./assess.ts";
 import type { GatewayProcessState, HealthSnapshot } from "./ports.ts";
 
@@ -29,6 +30,8 @@ export type Metrics = {
   storeWriteFailuresTotal: Counter<"site" | "code">;
   /** `agent_supervisor_unhandled_rejections_total`: promise rejections nobody handled (bugs; the daemon goes on). */
   unhandledRejectionsTotal: Counter;
+  /** `agent_supervisor_turn_failures_total{class}`: failed turns by error class (turns/error-class.ts, a fixed set). */
+  turnFailuresTotal: Counter<"class">;
   /** Set the scrape-time gauges from a snapshot and (optionally) a disk reading. */
   observe(snapshot: HealthSnapshot, disk?: DiskReading): void;
 };
@@ -77,6 +80,14 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     registers,
   });
 
+  const turnFailuresTotal = new Counter({
+    name: "agent_supervisor_turn_failures_total",
+    help: "Failed turns by error class (context, session, auth, cooldown, quota, network, timeout, stuck, provider, other)",
+    labelNames: ["class"] as const,
+    registers,
+  });
+  for (const cls of ERROR_CLASSES) turnFailuresTotal.inc({ class: cls }, 0);
+
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Gauge<L>({ name: `agent_supervisor_${name}`, help, labelNames, registers });
   const queueTurns = gauge("queue_turns", "Turns in the queue, by state (accepted, delivering)", ["state"]);
@@ -97,6 +108,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     turnDurationSeconds,
     storeWriteFailuresTotal,
     unhandledRejectionsTotal,
+    turnFailuresTotal,
     observe(s, disk) {
       if (s.storage) storeFailingSites.set(s.storage.failing.length);
       queueTurns.set({ state: "accepted" }, s.queue.accepted);

@@ -91,13 +91,20 @@ export function renderGatewayConfig(s: Settings, layout: GatewayLayout): Record<
   return base;
 }
 
-/** Env presets for a supervised, offline-quiet gateway (docs/gateway/embedding.md, OPENCLAW_FACTS). */
+/**
+ * Env presets for a supervised, offline-quiet gateway: the embedding preset of
+ * docs/gateway/embedding.md (2026.9.6: BONJOUR, NO_RESPAWN, SKIP_CHANNELS, EXEC_SHELL_SNAPSHOT),
+ * updates left to the daemon (NO_AUTO_UPDATE), and `OPENCLAW_SERVICE_REPAIR_POLICY=external`, which
+ * keeps `openclaw doctor` (our EX_CONFIG repair) from installing, starting or rewriting a service of
+ * its own (docs/gateway/doctor/gateway-and-services.md): the daemon owns the lifecycle.
+ */
 export const GATEWAY_ENV_PRESETS: Readonly<Record<string, string>> = {
   OPENCLAW_DISABLE_BONJOUR: "1",
   OPENCLAW_NO_RESPAWN: "1",
   OPENCLAW_SKIP_CHANNELS: "1",
   OPENCLAW_EXEC_SHELL_SNAPSHOT: "0",
   OPENCLAW_NO_AUTO_UPDATE: "1",
+  OPENCLAW_SERVICE_REPAIR_POLICY: "external",
   OPENCLAW_SKIP_CRON: "1",
   DO_NOT_TRACK: "1",
 };

@@ -84,6 +84,8 @@ export class GatewaySupervisor {
   #child: RunningChild | undefined;
   #becameReady = false;
   #lastCause: RestartCause | null = null;
+  /** The reason of a terminal shutdown the running gateway announced, or null. */
+  #announced: string | null = null;
   #wakeBackoff: (() => void) | undefined;
   readonly #journal: EventJournal;
 
@@ -105,6 +107,20 @@ export class GatewaySupervisor {
   /** Cause of the latest restart or hold (crash, hang, memory, startup-timeout, config, rotation...), or null. */
   get lastCause(): RestartCause | null {
     return this.#lastCause;
+  }
+
+  /**
+   * The gateway of `generation` announced a shutdown (`shutdown` event, docs/gateway/embedding.md):
+   * recorded as an `announced` event, and named in the reason of the exit that follows a terminal
+   * one. The process keeps running through an in-process restart (`restartExpectedMs` set), and
+   * the watchdogs leave it alone meanwhile (watchdogs/startup-grace.ts). Stale generations are ignored.
+   */
+  announce(generation: number, a: { reason: string; restartExpectedMs: number | null }): void {
+    if (generation !== this.#snap.generation || this.#child === undefined) return;
+    this.#announced = a.restartExpectedMs === null ? a.reason : null;
+    const what = a.restartExpectedMs === null ? "a terminal shutdown" : `an in-process restart, back in ~${a.restartExpectedMs} ms`;
+    this.#journal.record({ at: this.#d.clock.now(), generation, state: "announced", reason: `gateway announced ${what}: ${a.reason}`, pid: this.#snap.pid ?? undefined });
+    this.#d.log.info({ generation, reason: a.reason, restartExpectedMs: a.restartExpectedMs }, "gateway announced a shutdown");
   }
 
   /** The connection saw hello-ok from generation `generation`. Stale generations are ignored. */
@@ -324,11 +340,13 @@ export class GatewaySupervisor {
 
   #exited(exit: ChildExit): RestartCause {
     this.#snap.lastExit = { code: exit.code, signal: exit.signal, at: this.#d.clock.now() };
+    const announced = this.#announced === null ? "" : ` after announcing a shutdown (${this.#announced})`;
+    this.#announced = null;
     this.#set({
       state: "stopped",
       event: "exited",
       pid: null,
-      reason: `exited ${exit.signal ? `on signal ${exit.signal}` : `with code ${exit.code}`}`,
+      reason: `exited ${exit.signal ? `on signal ${exit.signal}` : `with code ${exit.code}`}${announced}`,
       exitCode: exit.code,
       signal: exit.signal,
     });

@@ -26,3 +26,19 @@ it("lists every completion request with its prompt, and never the authorization 
   expect(body.requests.map((r) => [r.prompt, r.stream])).toEqual([["one", false], ["two", false]]);
   expect(body.requests.every((r) => typeof r.at === "number")).toBe(true);
 });
+
+it("answers fail=<status> with that status and an OpenAI error body, and counts the call", async () => {
+  model = await startMockModel();
+  const ask = (content: string) =>
+    fetch(`${model!.url}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "echo-1", messages: [{ role: "user", content }] }),
+    });
+  const res = await ask("please fail=503 now");
+  expect(res.status).toBe(503);
+  expect(await res.json()).toEqual({ error: { message: "mock provider error 503", type: "server_error", code: null } });
+  const ok = await ask("no failure here: failure=503x");
+  expect(ok.status).toBe(200);
+  expect(model.requests.map((r) => r.prompt)).toEqual(["please fail=503 now", "no failure here: failure=503x"]);
+});
