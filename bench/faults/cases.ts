@@ -8,8 +8,10 @@ import { clockSkew } from "./case_clock_skew.ts";
 import { controlPlaneOutage } from "./case_control_plane.ts";
 import { cpProxy404, cpUnknownFields } from "./case_cp_answers.ts";
 import { daemonSigkill } from "./case_daemon_sigkill.ts";
+import { announcedRestart } from "./case_announced_restart.ts";
 import { decayKill } from "./case_decay_kill.ts";
 import { diskFull } from "./case_disk_full.ts";
+import { errorRate } from "./case_error_rate.ts";
 import { exit78 } from "./case_exit78.ts";
 import { gatewaySigkill } from "./case_gateway_sigkill.ts";
 import { gatewaySigstop } from "./case_gateway_sigstop.ts";
@@ -33,6 +35,7 @@ export const CASES: readonly FaultCase[] = [
   claimsNotReady,
   gatewaySigkill,
   gatewaySigstop,
+  announcedRestart,
   controlPlaneOutage,
   cpUnknownFields,
   cpProxy404,
@@ -42,6 +45,7 @@ export const CASES: readonly FaultCase[] = [
   longTranscript,
   leaseAbort,
   ...SQLITE_WRITE_CASES,
+  errorRate,
   daemonSigkill,
   memoryBalloon,
 ];

@@ -22,8 +22,19 @@ export const BOOT_MS = 240_000;
 /** Liveness settings of the real sessions: a hang is declared after 3 probes of 2 s every 2 s. */
 export const LIVENESS = { LIVENESS_INTERVAL_MS: "2000", LIVENESS_TIMEOUT_MS: "2000", LIVENESS_FAILURES: "3" } as const;
 
+/** A short error-rate window, so the error-rate case sees the check rise and clear within a minute or two. */
+export const ERROR_RATE = { ERROR_RATE_WINDOW_MS: "60000", ERROR_RATE_MIN_TURNS: "8" } as const;
+
 /** Settings of every real session beyond makeSite's (ports, data dir, mock model). */
-export const SESSION_SETTINGS: Readonly<Record<string, string>> = { AGENT_SUPERVISOR_LOG_LEVEL: "info", GATEWAY_STOP_GRACE_MS: "5000", DECAY_ENABLED: "false", ...LIVENESS };
+export const SESSION_SETTINGS: Readonly<Record<string, string>> = {
+  AGENT_SUPERVISOR_LOG_LEVEL: "info",
+  GATEWAY_STOP_GRACE_MS: "5000",
+  DECAY_ENABLED: "false",
+  ...LIVENESS,
+  // The cases run one after another, some right after a gateway restart: a short startup window.
+  STARTUP_GRACE_MS: "5000",
+  ...ERROR_RATE,
+};
 
 /** Control-plane settings of the shared session (with CONTROL_PLANE_URL, TOKEN, RUNTIME_ID, ACCOUNT_ID). */
 export const CP_SETTINGS: Readonly<Record<string, string>> = {

@@ -29,6 +29,8 @@ const SCRIPTS: Record<string, string> = {
   "ignore-term.mjs": `process.on("SIGTERM", () => console.log("ignoring SIGTERM"));
 console.log("armed"); setInterval(() => {}, 1 << 30);`,
   "crash.mjs": `console.error("fatal: something broke"); process.exit(3);`,
+  // A gateway that shuts down on its own a while after it is up (and announced it first).
+  "exit-later.mjs": `console.log("armed"); setTimeout(() => process.exit(0), 1500);`,
   // Stands in for a gateway that authenticates to its provider with the key in its environment.
   "keyed.mjs": `console.log("ready with key " + process.env.OPENAI_COMPAT_API_KEY); setInterval(() => {}, 1 << 30);`,
   "exit78.mjs": `console.error("Invalid config: gateway.bogus is not allowed"); process.exit(78);`,

@@ -71,6 +71,26 @@ describe("GatewaySupervisor with real child processes", () => {
     await stop(h);
   });
 
+  it("records the gateway's shutdown announcement and names it in the exit that follows", async () => {
+    const h = supervisor({ script: "exit-later.mjs", readyOn: "armed" });
+    void h.run();
+    await waitFor(() => h.sup.snapshot().state === "ready", "ready");
+    const g = h.sup.snapshot().generation;
+    h.sup.announce(g - 1, { reason: "stale", restartExpectedMs: null });
+    h.sup.announce(g, { reason: "gateway restarting", restartExpectedMs: 1500 });
+    h.sup.announce(g, { reason: "SIGTERM", restartExpectedMs: null });
+    await waitFor(() => events(h).some((e) => e.state === "exited"), "exit");
+    await stop(h);
+    const evs = events(h);
+    expect(evs.filter((e) => e.state === "announced").map((e) => e.reason)).toEqual([
+      "gateway announced an in-process restart, back in ~1500 ms: gateway restarting",
+      "gateway announced a terminal shutdown: SIGTERM",
+    ]);
+    expect(evs.find((e) => e.state === "exited")).toMatchObject({ exitCode: 0, reason: "exited with code 0 after announcing a shutdown (SIGTERM)" });
+    // The next exit of the next generation does not carry it.
+    expect(evs.filter((e) => e.state === "exited").slice(1).every((e) => !String(e.reason).includes("announcing"))).toBe(true);
+  });
+
   it("restarts a crashing child with growing backoff and records its exit code", async () => {
     const h = supervisor({ script: "crash.mjs" });
     void h.run();
