@@ -6,6 +6,7 @@
  * Probes run only while the gateway is ready (so a booting gateway gets its warm-up), and after
  * `failures` consecutive failures `onDead` asks the supervisor for a restart (cause "hang").
  */
+import { isGatewayRestartUnavailableError } from "@openclaw/gateway-protocol/restart-unavailable";
 import type { Logger } from "pino";
 import type { Clock } from "../core/clock.ts";
 import type { Watchdog } from "./watchdog.ts";
@@ -36,6 +37,19 @@ export type LivenessSnapshot = { consecutiveFailures: number; lastOkAt: number |
 export function livenessStep(consecutiveFailures: number, ok: boolean, threshold: number): { failures: number; dead: boolean } {
   const failures = ok ? 0 : consecutiveFailures + 1;
   return { failures, dead: failures >= threshold };
+}
+
+/**
+ * Whether a probe's rejection still proves the gateway alive. Pure. The gateway draining for a
+ * restart (a `gateway.*` config change, say) refuses every method with a retryable UNAVAILABLE
+ * whose `details.reason` is `gateway-restarting` (`isGatewayRestartUnavailableError` of
+ * @openclaw/gateway-protocol), seconds before it announces the restart: it answered, its event loop
+ * works, and it restarts on its own (bounded by its own drain budget, then watched by the grace of
+ * the announcement: watchdogs/startup-grace.ts). Any other error, a timeout or a closed socket is
+ * a failure.
+ */
+export function answeredAlive(err: unknown): boolean {
+  return isGatewayRestartUnavailableError(err);
 }
 
 /** The probe loop. It reports nothing to /health: a hung gateway shows as its restart. */
@@ -85,8 +99,13 @@ export class LivenessProbe implements Watchdog {
       this.#snap.lastOkAt = this.#o.clock.now();
       this.#snap.lastError = null;
     } catch (err) {
-      ok = false;
-      this.#snap.lastError = (err as Error).message;
+      if (answeredAlive(err)) {
+        this.#snap.lastOkAt = this.#o.clock.now();
+        log.info({ err: (err as Error).message }, "gateway is draining for a restart; its liveness probe answered");
+      } else {
+        ok = false;
+        this.#snap.lastError = (err as Error).message;
+      }
     }
     const step = livenessStep(this.#snap.consecutiveFailures, ok, failures);
     this.#snap.consecutiveFailures = step.failures;

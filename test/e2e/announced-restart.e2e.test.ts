@@ -38,6 +38,7 @@ describe("an in-process restart the gateway announces (real gateway)", () => {
   }, 240_000);
 
   afterAll(async () => {
+    if (daemon) writeFileSync(join(tmpdir(), "as-e2e-announce-daemon.log"), daemon.logs.join("\n"));
     await killDaemon(site, daemon);
     await model?.close();
     rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
 import { systemClock } from "../../src/core/clock.ts";
-import { LivenessProbe, livenessStep } from "../../src/watchdogs/liveness.ts";
+import { answeredAlive, LivenessProbe, livenessStep } from "../../src/watchdogs/liveness.ts";
 
 describe("livenessStep", () => {
   it.each([
@@ -13,6 +13,20 @@ describe("livenessStep", () => {
     [0, false, 1, 1, true],
   ])("failures %i, ok %s, threshold %i -> %i, dead %s", (before, ok, threshold, after, dead) => {
     expect(livenessStep(before, ok, threshold)).toEqual({ failures: after, dead });
+  });
+});
+
+describe("answeredAlive", () => {
+  // As openclaw 2026.9.6 answers every method while it drains for an in-process restart (server-methods, 2026-11-30).
+  const draining = { code: "UNAVAILABLE", message: "health unavailable during gateway restart", retryable: true, retryAfterMs: 1000, details: { method: "health", reason: "gateway-restarting", phase: "accepting" } };
+  it.each([
+    ["the restart drain's answer", draining, true],
+    ["a suspension's answer", { ...draining, details: { reason: "gateway-suspending" } }, false],
+    ["another UNAVAILABLE", { code: "UNAVAILABLE", message: "x" }, false],
+    ["a plain error", new Error("timed out after 2000 ms"), false],
+    ["nothing", undefined, false],
+  ])("%s", (_name, err, alive) => {
+    expect(answeredAlive(err)).toBe(alive);
   });
 });
 
@@ -44,6 +58,23 @@ describe("LivenessProbe", () => {
     for (let k = 0; k < 6; k++) await p.probeOnce(1);
     expect(dead).toEqual(["3 consecutive liveness probes failed (last: UNAVAILABLE)", "3 consecutive liveness probes failed (last: UNAVAILABLE)"]);
     expect(timeouts.every((t) => t === 250)).toBe(true);
+  });
+
+  it("a gateway draining for its restart answers: not a failure", async () => {
+    const dead: string[] = [];
+    const p = new LivenessProbe({
+      gateway: () => ({ ready: true, generation: 1 }),
+      probe: () => Promise.reject(Object.assign(new Error("health unavailable during gateway restart"), { details: { reason: "gateway-restarting" } })),
+      clock: systemClock,
+      log: pino({ level: "silent" }),
+      intervalMs: 5,
+      timeoutMs: 250,
+      failures: 2,
+      onDead: (reason) => dead.push(reason),
+    });
+    for (let k = 0; k < 5; k++) await p.probeOnce(1);
+    expect(dead).toEqual([]);
+    expect(p.snapshot()).toMatchObject({ consecutiveFailures: 0, lastError: null });
   });
 
   it("a success in between resets the count", async () => {
