@@ -7,6 +7,8 @@ import type { SystemdNotifier } from "../core/systemd-notify.ts";
 import { watchdogIntervalMs } from "../core/systemd-notify.ts";
 import { HistoryStore } from "../store/history.ts";
 import { HistoryPruneWatchdog } from "../watchdogs/history-prune.ts";
+import { EventLoopWatchdog } from "../watchdogs/event-loop.ts";
+import { readGatewayReadyz } from "../watchdogs/gateway-readyz.ts";
 import { LivenessProbe } from "../watchdogs/liveness.ts";
 import { MemoryBudgetWatchdog } from "../watchdogs/memory-budget.ts";
 import { memoryLimitBytes, MemoryWatchdog } from "../watchdogs/memory.ts";
@@ -28,11 +30,12 @@ export const LOOP_STALL_MS = 10_000;
 export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: () => number): { all: Watchdog[]; memory: MemoryWatchdog } {
   const { s, host, log, supervisor, connection, delivery, events } = p;
   const { clock } = host;
+  const gatewayState = () => {
+    const sup = supervisor.snapshot();
+    return { ready: sup.state === "ready", generation: sup.generation };
+  };
   const liveness = new LivenessProbe({
-    gateway: () => {
-      const sup = supervisor.snapshot();
-      return { ready: sup.state === "ready", generation: sup.generation };
-    },
+    gateway: gatewayState,
     probe: (timeoutMs) =>
       connection.ready ? connection.request("health", {}, { timeoutMs }) : Promise.reject(new Error("gateway connection is down")),
     clock,
@@ -40,9 +43,21 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
     intervalMs: s.LIVENESS_INTERVAL_MS,
     timeoutMs: s.LIVENESS_TIMEOUT_MS,
     failures: s.LIVENESS_FAILURES,
-    onDead: (reason) => {
-      log.error({ reason }, "gateway is hung; restarting it");
-      supervisor.requestRestart("hang");
+    onDead: (reason, generation) => {
+      log.error({ reason, generation }, "gateway is hung; restarting it");
+      supervisor.requestRestart("hang", generation);
+    },
+  });
+  const eventLoop = new EventLoopWatchdog({
+    gateway: gatewayState,
+    probe: (timeoutMs) => readGatewayReadyz({ fetch: host.fetch, clock, url: `http://127.0.0.1:${s.OPENCLAW_GATEWAY_PORT}/readyz`, timeoutMs }),
+    clock,
+    log: log.child({ subsystem: "event-loop" }),
+    intervalMs: s.EVENT_LOOP_SAMPLE_MS,
+    policy: { warnMs: s.EVENT_LOOP_WARN_MS, stallMs: s.EVENT_LOOP_STALL_MS, sustainMs: s.EVENT_LOOP_SUSTAIN_MS },
+    onStall: (reason, generation) => {
+      log.error({ reason, generation }, "gateway event loop stalled; restarting it");
+      supervisor.requestRestart("stall", generation);
     },
   });
   const memory = new MemoryWatchdog({
@@ -65,6 +80,7 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
   });
   const all: Watchdog[] = [
     liveness,
+    eventLoop,
     new MemoryBudgetWatchdog({ workspaceDir: p.files.gateway.workspaceDir, budgetChars: s.MEMORY_BOOTSTRAP_MAX_CHARS, clock }),
     memory,
     new HistoryPruneWatchdog({
