@@ -20,6 +20,7 @@ import { neverReady } from "./case_never_ready.ts";
 import { rotationDuringStart } from "./case_rotation_start.ts";
 import { skillsUnwritable } from "./case_skills_unwritable.ts";
 import { SQLITE_WRITE_CASES } from "./case_sqlite_writes.ts";
+import { stateTmpFlood } from "./case_state_tmp_flood.ts";
 import { tmpFlood } from "./case_tmp_flood.ts";
 import type { FaultCase } from "./types.ts";
 
@@ -28,6 +29,7 @@ export const CASES: readonly FaultCase[] = [
   neverReady,
   exit78,
   tmpFlood,
+  stateTmpFlood,
   diskFull,
   decayKill,
   claimsNotReady,
