@@ -1,7 +1,7 @@
 /**
  * Every case of the fault-injection suite, in the order the runner takes them: the fast
  * stand-in cases first, then the real-gateway ones (which share one booted daemon; the memory
- * case boots its own and runs last).
+ * and event-loop cases boot their own and run last).
  */
 import { claimsNotReady } from "./case_claims_not_ready.ts";
 import { clockSkew } from "./case_clock_skew.ts";
@@ -10,6 +10,7 @@ import { cpProxy404, cpUnknownFields } from "./case_cp_answers.ts";
 import { daemonSigkill } from "./case_daemon_sigkill.ts";
 import { decayKill } from "./case_decay_kill.ts";
 import { diskFull } from "./case_disk_full.ts";
+import { eventLoopStall } from "./case_event_loop_stall.ts";
 import { exit78 } from "./case_exit78.ts";
 import { gatewaySigkill } from "./case_gateway_sigkill.ts";
 import { gatewaySigstop } from "./case_gateway_sigstop.ts";
@@ -46,6 +47,7 @@ export const CASES: readonly FaultCase[] = [
   ...SQLITE_WRITE_CASES,
   daemonSigkill,
   memoryBalloon,
+  eventLoopStall,
 ];
 
 /** The cases CI runs (stand-ins only, well under a minute together). */
