@@ -64,6 +64,7 @@ export type ReadyzProbeOptions = {
  */
 export async function readGatewayReadyz(o: ReadyzProbeOptions): Promise<ReadyzReading> {
   const started = o.clock.monotonic();
+  const elapsed = () => Math.round((o.clock.monotonic() - started) * 10) / 10;
   const ac = new AbortController();
   const timer = new AbortController();
   const read = (async (): Promise<ReadyzReading> => {
@@ -75,16 +76,16 @@ export async function readGatewayReadyz(o: ReadyzProbeOptions): Promise<ReadyzRe
     } catch {
       // an answer all the same
     }
-    return { kind: "answered", status: res.status, latencyMs: o.clock.monotonic() - started, eventLoop: parseReadyzEventLoop(body) };
+    return { kind: "answered", status: res.status, latencyMs: elapsed(), eventLoop: parseReadyzEventLoop(body) };
   })().catch((err: unknown): ReadyzReading => {
-    if (ac.signal.aborted) return { kind: "timeout", latencyMs: o.clock.monotonic() - started };
+    if (ac.signal.aborted) return { kind: "timeout", latencyMs: elapsed() };
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     return { kind: "error", message: cause?.code ?? cause?.message ?? (err as Error).message };
   });
   const timedOut = o.clock.sleep(o.timeoutMs, timer.signal).then((): ReadyzReading | null => {
     if (timer.signal.aborted) return null;
     ac.abort();
-    return { kind: "timeout", latencyMs: o.clock.monotonic() - started };
+    return { kind: "timeout", latencyMs: elapsed() };
   });
   const first = await Promise.race([read, timedOut]);
   timer.abort();

@@ -1,5 +1,9 @@
 /**
- * End to end, the gateway scratch sweeps on the real layout: the real daemon runs the real OpenClaw
+ * End to end, issue 12's event-loop watchdog and scratch sweeps on the real gateway.
+ *
+ * The event-loop watchdog reads the real gateway's /readyz: /health shows its delay.
+ *
+ * The scratch sweeps on the real layout: the real daemon runs the real OpenClaw
  * gateway (with TMPDIR set to the daemon's TMP_DIR, so its temp files land where the sweeps look,
  * as they do on a host where both are /tmp). Leaked `openclaw-plugin-build-*` and
  * `openclaw-model-catalog-*` directories are planted, with old mtimes, in the gateway state's tmp/
@@ -12,7 +16,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
-import { gatewayPid, killDaemon, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site } from "./harness.ts";
+import { gatewayPid, getJson, killDaemon, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site } from "./harness.ts";
 
 const BOOT_MS = 180_000;
 const uid = process.getuid!();
@@ -42,7 +46,7 @@ async function metric(site: Site, name: string, labels: string): Promise<number 
   return line ? Number(line.split(" ").at(-1)) : null;
 }
 
-describe("the scratch sweeps on the real gateway's layout", () => {
+describe("issue 12's watchdogs on the real gateway: event-loop delay, scratch sweeps", () => {
   let model: MockModel;
   let dir: string;
   let site: Site;
@@ -69,6 +73,15 @@ describe("the scratch sweeps on the real gateway's layout", () => {
     await model?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
+
+  it("the event-loop watchdog reads the real gateway's /readyz: gateway:event-loop passes with its delay p99", async () => {
+    const check = await until("a gateway:event-loop check", async () => (await getJson(site, "/health")).body.checks["gateway:event-loop"]?.[0], 20_000, 250);
+    console.log(`gateway:event-loop after boot: ${JSON.stringify(check)}`);
+    expect(check).toMatchObject({ status: "pass", observedUnit: "ms", componentType: "component" });
+    expect(check.observedValue).toBeGreaterThan(0);
+    expect(check.observedValue).toBeLessThan(1000);
+    expect(typeof check.delayMaxMs).toBe("number");
+  }, 30_000);
 
   // Seen on openclaw 2026.9.6: state tmp/ holds agent-cli/, node-workspace-transfer/ and the lock
   // directory openclaw-<uid>/; TMPDIR holds .openclaw-terminal-staging-<uid>/ and node-compile-cache/.
