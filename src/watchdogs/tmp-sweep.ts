@@ -72,7 +72,8 @@ export async function sweepGatewayTmp(dir: string, uid: number, kind: TmpRootKin
 
 /**
  * Sum of the lstat sizes of the regular files and symlinks below `dir` (bytes), without following
- * links, at most `budget` entries and {@link MAX_SWEEP_DEPTH} levels (then a lower bound).
+ * links, at most `budget` entries and {@link MAX_SWEEP_DEPTH} levels (then a lower bound). Only a
+ * count: a directory swapped for a link during the walk can skew it, never make anything removed.
  */
 async function treeBytes(dir: string, budget = STALE_SWEEP_BUDGET): Promise<number> {
   let total = 0;
@@ -110,7 +111,7 @@ export type StaleSweepOptions = {
   staleMs: number;
   /** Most entries to lstat in one sweep (default {@link STALE_SWEEP_BUDGET}); the rest wait for the next sweep. */
   budget?: number;
-  /** Which directory `dir` is (default "tmp": TMP_DIR); decides the names swept (tmp-names.ts). */
+  /** Which directory `tmpDir` is (default "tmp": TMP_DIR; "state-tmp": the state tmp/); decides the names swept (tmp-names.ts). */
   kind?: TmpRootKind;
 };
 
