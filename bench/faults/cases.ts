@@ -1,7 +1,7 @@
 /**
  * Every case of the fault-injection suite, in the order the runner takes them: the fast
  * stand-in cases first, then the real-gateway ones (which share one booted daemon; the memory
- * case boots its own and runs last).
+ * and event-loop cases boot their own and run last).
  */
 import { claimsNotReady } from "./case_claims_not_ready.ts";
 import { clockSkew } from "./case_clock_skew.ts";
@@ -12,6 +12,7 @@ import { announcedRestart } from "./case_announced_restart.ts";
 import { decayKill } from "./case_decay_kill.ts";
 import { diskFull } from "./case_disk_full.ts";
 import { errorRate } from "./case_error_rate.ts";
+import { eventLoopStall } from "./case_event_loop_stall.ts";
 import { exit78 } from "./case_exit78.ts";
 import { gatewaySigkill } from "./case_gateway_sigkill.ts";
 import { gatewaySigstop } from "./case_gateway_sigstop.ts";
@@ -22,6 +23,7 @@ import { neverReady } from "./case_never_ready.ts";
 import { rotationDuringStart } from "./case_rotation_start.ts";
 import { skillsUnwritable } from "./case_skills_unwritable.ts";
 import { SQLITE_WRITE_CASES } from "./case_sqlite_writes.ts";
+import { stateTmpFlood } from "./case_state_tmp_flood.ts";
 import { tmpFlood } from "./case_tmp_flood.ts";
 import type { FaultCase } from "./types.ts";
 
@@ -30,6 +32,7 @@ export const CASES: readonly FaultCase[] = [
   neverReady,
   exit78,
   tmpFlood,
+  stateTmpFlood,
   diskFull,
   decayKill,
   claimsNotReady,
@@ -48,6 +51,7 @@ export const CASES: readonly FaultCase[] = [
   errorRate,
   daemonSigkill,
   memoryBalloon,
+  eventLoopStall,
 ];
 
 /** The cases CI runs (stand-ins only, well under a minute together). */

@@ -174,13 +174,17 @@ export const settingsSchema = z
     LIVENESS_INTERVAL_MS: ms(15_000, "Interval of the protocol-level liveness probe (the gateway's health RPC) while the gateway is ready"),
     LIVENESS_TIMEOUT_MS: ms(10_000, "Timeout of one liveness probe"),
     LIVENESS_FAILURES: positiveInt(3, 100, "Consecutive failed liveness probes after which the gateway counts as hung and is restarted"),
+    EVENT_LOOP_SAMPLE_MS: ms(5_000, "Interval of samples of the gateway's event-loop delay (its /readyz on loopback) while the gateway is ready; 0 turns the event-loop watchdog off"),
+    EVENT_LOOP_WARN_MS: ms(1_000, "Event-loop delay (the gateway's p99 over its ~1 s sampling window) at or above which the gateway lags; lag in every sample for EVENT_LOOP_SUSTAIN_MS makes /health gateway:event-loop warn and the status degraded (OpenClaw's own threshold is 1000 ms)"),
+    EVENT_LOOP_STALL_MS: ms(10_000, "A block of the gateway's event loop this long (its largest delay, or /readyz unanswered within this time) is a stall; stalls in every sample for EVENT_LOOP_SUSTAIN_MS, with answers between them, restart the gateway (cause stall). Silence alone is left to the liveness probe"),
+    EVENT_LOOP_SUSTAIN_MS: ms(60_000, "How long lag or stalls must show in every event-loop sample before they count (also the grace after each hello-ok: no verdict before one whole window)"),
     MEMORY_LIMIT_MB: z.coerce.number().int().min(64).max(1_048_576).optional().describe("RSS limit of the gateway's process tree in MiB (default: MEMORY_LIMIT_PERCENT of host memory)"),
     MEMORY_LIMIT_PERCENT: z.coerce.number().min(1).max(100).default(75).describe("RSS limit of the gateway's process tree as a share of host memory (percent), when MEMORY_LIMIT_MB is unset (the gateway alone takes about 1.2 GB after its first turn)"),
     MEMORY_SUSTAIN_MS: ms(300_000, "How long the RSS must stay above the limit before the gateway is drained and restarted"),
     MEMORY_SAMPLE_MS: ms(15_000, "Interval of RSS samples (kept in SQLite as a trend)"),
     GATEWAY_LOG_MAX_BYTES: positiveInt(20 * 1024 * 1024, 1024 * 1024 * 1024, "Size at which the gateway rotates its log file (OpenClaw logging.maxFileBytes; it keeps 5 archives)"),
-    TMP_SWEEP_INTERVAL_MS: ms(3_600_000, "Interval of the sweep of stale /tmp/openclaw* files while the gateway runs"),
-    TMP_STALE_MS: ms(6 * 3_600_000, "Age (mtime) after which a file under /tmp/openclaw* counts as stale"),
+    TMP_SWEEP_INTERVAL_MS: ms(3_600_000, "Interval of the sweep of stale /tmp/openclaw* files, and of leaked capture directories in the gateway state's tmp/, while the gateway runs"),
+    TMP_STALE_MS: ms(6 * 3_600_000, "Age (mtime) after which a file under /tmp/openclaw* or a leaked capture directory of the gateway state's tmp/ counts as stale"),
     DISK_WARN_FREE_PERCENT: z.coerce.number().min(0).max(100).default(10).describe("/health warns when the data directory's disk has less free space than this (percent)"),
     DISK_FAIL_FREE_PERCENT: z.coerce.number().min(0).max(100).default(2).describe("/health fails below this much free space (percent)"),
     DISK_WARN_FREE_MB: z.coerce.number().int().min(0).default(1024).describe("/health warns below this much free space (MiB)"),
@@ -200,7 +204,7 @@ export const settingsSchema = z
     DECAY_TRASH_DIR: z.string().trim().min(1).default(".trash").describe("Trash folder, relative to the workspace; must be outside memory/ and the archive"),
     DECAY_TIME_ZONE: z.string().trim().min(1).default("UTC").describe("IANA time zone the daily notes are dated in (the gateway's userTimezone or the host's)"),
     MEMORY_BOOTSTRAP_MAX_CHARS: positiveInt(20_000, 10_000_000, "The gateway's bootstrap budget per file (agents.defaults.bootstrapMaxChars); /health warns when MEMORY.md is larger (characters)"),
-    TMP_CLEAN: bool(true, "Remove /tmp/openclaw and /tmp/openclaw-* owned by this user before each gateway start"),
+    TMP_CLEAN: bool(true, "Remove /tmp/openclaw and /tmp/openclaw-* owned by the gateway's user before each gateway start, and the leaked openclaw-plugin-build-*/openclaw-model-catalog-* directories of the gateway state's tmp/; never the lock directories"),
     TMP_DIR: z.string().trim().min(1).default("/tmp").transform((p) => resolve(p)).describe("Directory swept for openclaw* leftovers"),
   })
   .strict()
@@ -223,6 +227,9 @@ export const settingsSchema = z
     for (const problem of checkDecayPolicy(decayPolicyFrom(s))) ctx.addIssue({ code: "custom", path: ["DECAY_ARCHIVE_DIR"], message: problem });
     if (s.TURN_RETENTION_MIN_MS > s.TURN_RETENTION_MS) {
       ctx.addIssue({ code: "custom", path: ["TURN_RETENTION_MIN_MS"], message: "must not exceed TURN_RETENTION_MS" });
+    }
+    if (s.EVENT_LOOP_WARN_MS > s.EVENT_LOOP_STALL_MS) {
+      ctx.addIssue({ code: "custom", path: ["EVENT_LOOP_WARN_MS"], message: "must not exceed EVENT_LOOP_STALL_MS" });
     }
     if (s.RESTART_BACKOFF_INITIAL_MS > s.RESTART_BACKOFF_MAX_MS) {
       ctx.addIssue({

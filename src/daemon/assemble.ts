@@ -5,6 +5,7 @@
  * systemd status reporter) are reached through {@link Links}, filled in by their builders.
  */
 import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Settings } from "../config/schema.ts";
 import { ensureSecretFile } from "../config/secret-file.ts";
@@ -26,7 +27,8 @@ import type { SyncWorker } from "../sync/worker.ts";
 import { TurnDelivery } from "../turns/delivery.ts";
 import { TurnService } from "../turns/turn-service.ts";
 import { probeBoundary, type Boundary } from "../supervisor/gateway-user.ts";
-import { TmpSweeper } from "../watchdogs/tmp-sweep-as.ts";
+import { sweptTotals, TmpSweeper, type TmpSweeps } from "../watchdogs/tmp-sweep-as.ts";
+import { LOCKS_REASON, type StaleSweepResult, type SweepResult } from "../watchdogs/tmp-sweep.ts";
 import type { Host } from "./host.ts";
 import type { StatusReporter } from "./systemd-status.ts";
 
@@ -57,8 +59,10 @@ export type Parts = {
   apiToken: string;
   /** Whether the gateway runs as its own user, looked up now (supervisor/gateway-user.ts). */
   boundary: () => Boundary;
-  /** The /tmp sweeps, as the gateway's user when the boundary is on. */
+  /** The scratch sweeps of TMP_DIR and the state tmp/, as the gateway's user when the boundary is on. */
   tmp: TmpSweeper;
+  /** Count what a sweep removed in /metrics (`agent_supervisor_tmp_swept_*`). */
+  countSwept: (r: TmpSweeps<SweepResult | StaleSweepResult>) => void;
   launch: GatewayLaunch;
   connection: GatewayConnection;
   supervisor: GatewaySupervisor;
@@ -94,7 +98,13 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
   const apiToken = await ensureSecretFile(files.apiToken);
   const boundary = () => probeBoundary(s.GATEWAY_USER, host.uid);
   const self = host.self ?? { command: "/nonexistent/agent-supervisor", args: [] };
-  const tmp = new TmpSweeper({ tmpDir: s.TMP_DIR, selfUid: host.uid, spawn: host.spawn, self });
+  const tmp = new TmpSweeper({ tmpDir: s.TMP_DIR, stateTmpDir: join(files.gateway.stateDir, "tmp"), selfUid: host.uid, spawn: host.spawn, self });
+  const countSwept = (r: TmpSweeps<SweepResult | StaleSweepResult>) => {
+    for (const t of sweptTotals(r)) {
+      metrics.tmpSweptBytesTotal.inc({ root: t.root }, t.bytes);
+      metrics.tmpSweptEntriesTotal.inc({ root: t.root }, t.entries);
+    }
+  };
   const launch = new GatewayLaunch({
     settings: s,
     layout: files.gateway,
@@ -107,7 +117,12 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
       if (!s.TMP_CLEAN) return;
       // A failed sweep is not worth a gateway that does not start.
       const swept = await tmp.full(b).catch((err: Error) => (log.warn({ err: err.message }, "the /tmp sweep before the start failed"), undefined));
-      if (swept && swept.removed.length + swept.skipped.length > 0) log.info({ ...swept }, "swept gateway scratch files");
+      if (!swept) return;
+      countSwept(swept);
+      for (const [root, x] of [["tmp", swept.tmp], ["state-tmp", swept.stateTmp]] as const) {
+        // The lock directories are left alone at every start: not worth a line each time.
+        if (x.removed.length > 0 || x.skipped.some((k) => k.reason !== LOCKS_REASON)) log.info({ root, ...x }, "swept gateway scratch files");
+      }
     },
     boundary,
     asGateway: { spawn: host.spawn, self },
@@ -191,5 +206,5 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     queueLimit: s.TURN_QUEUE_LIMIT,
     onSubmitted: () => (delivery.notify(), links.status?.poke()),
   });
-  return { s, host, log, version, files, db, writeFaults, turns, events, central, metrics, gatewayToken, apiToken, boundary, tmp, launch, connection, supervisor, delivery, service, links };
+  return { s, host, log, version, files, db, writeFaults, turns, events, central, metrics, gatewayToken, apiToken, boundary, tmp, countSwept, launch, connection, supervisor, delivery, service, links };
 }

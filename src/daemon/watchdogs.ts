@@ -7,6 +7,8 @@ import type { SystemdNotifier } from "../core/systemd-notify.ts";
 import { watchdogIntervalMs } from "../core/systemd-notify.ts";
 import { HistoryStore } from "../store/history.ts";
 import { HistoryPruneWatchdog } from "../watchdogs/history-prune.ts";
+import { EventLoopWatchdog } from "../watchdogs/event-loop.ts";
+import { readGatewayReadyz } from "../watchdogs/gateway-readyz.ts";
 import { LivenessProbe } from "../watchdogs/liveness.ts";
 import { MemoryBudgetWatchdog } from "../watchdogs/memory-budget.ts";
 import { memoryLimitBytes, MemoryWatchdog } from "../watchdogs/memory.ts";
@@ -39,11 +41,12 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
     });
     return { ...v, generation: sup.generation };
   };
+  const gatewayState = () => {
+    const g = grace();
+    return { ready: !g.inGrace, generation: g.generation };
+  };
   const liveness = new LivenessProbe({
-    gateway: () => {
-      const g = grace();
-      return { ready: !g.inGrace, generation: g.generation };
-    },
+    gateway: gatewayState,
     probe: (timeoutMs) =>
       connection.ready ? connection.request("health", {}, { timeoutMs }) : Promise.reject(new Error("gateway connection is down")),
     clock,
@@ -51,9 +54,21 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
     intervalMs: s.LIVENESS_INTERVAL_MS,
     timeoutMs: s.LIVENESS_TIMEOUT_MS,
     failures: s.LIVENESS_FAILURES,
-    onDead: (reason) => {
-      log.error({ reason }, "gateway is hung; restarting it");
-      supervisor.requestRestart("hang");
+    onDead: (reason, generation) => {
+      log.error({ reason, generation }, "gateway is hung; restarting it");
+      supervisor.requestRestart("hang", generation);
+    },
+  });
+  const eventLoop = new EventLoopWatchdog({
+    gateway: gatewayState,
+    probe: (timeoutMs) => readGatewayReadyz({ fetch: host.fetch, clock, url: `http://127.0.0.1:${s.OPENCLAW_GATEWAY_PORT}/readyz`, timeoutMs }),
+    clock,
+    log: log.child({ subsystem: "event-loop" }),
+    intervalMs: s.EVENT_LOOP_SAMPLE_MS,
+    policy: { warnMs: s.EVENT_LOOP_WARN_MS, stallMs: s.EVENT_LOOP_STALL_MS, sustainMs: s.EVENT_LOOP_SUSTAIN_MS },
+    onStall: (reason, generation) => {
+      log.error({ reason, generation }, "gateway event loop stalled; restarting it");
+      supervisor.requestRestart("stall", generation);
     },
   });
   const memory = new MemoryWatchdog({
@@ -84,6 +99,7 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
   const all: Watchdog[] = [
     liveness,
     errorRate,
+    eventLoop,
     new MemoryBudgetWatchdog({ workspaceDir: p.files.gateway.workspaceDir, budgetChars: s.MEMORY_BOOTSTRAP_MAX_CHARS, clock }),
     memory,
     new HistoryPruneWatchdog({
@@ -92,7 +108,7 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
       clock,
       log: log.child({ subsystem: "history" }),
     }),
-    ...(s.TMP_CLEAN ? [new StaleTmpWatchdog({ sweep: (now, stale) => p.tmp.stale(p.boundary(), now, stale), intervalMs: s.TMP_SWEEP_INTERVAL_MS, staleMs: s.TMP_STALE_MS, clock, log })] : []),
+    ...(s.TMP_CLEAN ? [new StaleTmpWatchdog({ sweep: (now, stale) => p.tmp.stale(p.boundary(), now, stale), onSwept: p.countSwept, intervalMs: s.TMP_SWEEP_INTERVAL_MS, staleMs: s.TMP_STALE_MS, clock, log })] : []),
     new BoundaryWatchdog({ probe: p.boundary, clock }),
     // systemd recommends notifying every half of WatchdogSec; only while our own loop ticks.
     new SystemdPingWatchdog({ notifier, intervalMs: watchdogIntervalMs(host.env) ?? 0, healthy: () => clock.now() - loopTickAt() < LOOP_STALL_MS, clock }),

@@ -32,6 +32,13 @@ export type Metrics = {
   unhandledRejectionsTotal: Counter;
   /** `agent_supervisor_turn_failures_total{class}`: failed turns by error class (turns/error-class.ts, a fixed set). */
   turnFailuresTotal: Counter<"class">;
+  /**
+   * `agent_supervisor_tmp_swept_bytes_total{root}` and `agent_supervisor_tmp_swept_entries_total{root}`:
+   * bytes (lstat sizes) and entries the gateway scratch sweeps removed, by `root`: `tmp` (TMP_DIR)
+   * or `state-tmp` (the gateway state directory's tmp/).
+   */
+  tmpSweptBytesTotal: Counter<"root">;
+  tmpSweptEntriesTotal: Counter<"root">;
   /** Set the scrape-time gauges from a snapshot and (optionally) a disk reading. */
   observe(snapshot: HealthSnapshot, disk?: DiskReading): void;
 };
@@ -87,6 +94,22 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     registers,
   });
   for (const cls of ERROR_CLASSES) turnFailuresTotal.inc({ class: cls }, 0);
+  const tmpSweptBytesTotal = new Counter({
+    name: "agent_supervisor_tmp_swept_bytes_total",
+    help: "Bytes of gateway scratch files removed by the sweeps, by root (tmp: TMP_DIR, state-tmp: the gateway state directory's tmp/)",
+    labelNames: ["root"] as const,
+    registers,
+  });
+  const tmpSweptEntriesTotal = new Counter({
+    name: "agent_supervisor_tmp_swept_entries_total",
+    help: "Gateway scratch entries (files, links, directories; a whole tree before a start counts once) removed by the sweeps, by root",
+    labelNames: ["root"] as const,
+    registers,
+  });
+  for (const root of ["tmp", "state-tmp"]) {
+    tmpSweptBytesTotal.inc({ root }, 0);
+    tmpSweptEntriesTotal.inc({ root }, 0);
+  }
 
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Gauge<L>({ name: `agent_supervisor_${name}`, help, labelNames, registers });
@@ -109,6 +132,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     storeWriteFailuresTotal,
     unhandledRejectionsTotal,
     turnFailuresTotal,
+    tmpSweptBytesTotal,
+    tmpSweptEntriesTotal,
     observe(s, disk) {
       if (s.storage) storeFailingSites.set(s.storage.failing.length);
       queueTurns.set({ state: "accepted" }, s.queue.accepted);

@@ -1,7 +1,7 @@
 /** The gateway process's lifecycle as the supervisor reports it (to health, systemd, the control plane). */
 
 /** Why the gateway was (re)started or stopped; recorded with each event. */
-export type RestartCause = "crash" | "hang" | "memory" | "startup-timeout" | "config" | "requested" | "rotation" | "shutdown";
+export type RestartCause = "crash" | "hang" | "stall" | "memory" | "startup-timeout" | "config" | "requested" | "rotation" | "shutdown";
 
 /** Supervisor state names (the gateway child's lifecycle). */
 export type GatewayProcessState = "stopped" | "starting" | "ready" | "backoff" | "stopping" | "failed";

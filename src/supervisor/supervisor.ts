@@ -28,7 +28,7 @@ export type SupervisorPolicy = BackoffPolicy & {
 };
 
 /** Causes that are failures of the gateway (they count for backoff and the crash-loop breaker). */
-const FAILURE_CAUSES: ReadonlySet<RestartCause> = new Set(["crash", "hang", "memory", "startup-timeout", "config"]);
+const FAILURE_CAUSES: ReadonlySet<RestartCause> = new Set(["crash", "hang", "stall", "memory", "startup-timeout", "config"]);
 
 /**
  * How the gateway reports that an earlier gateway process still holds its startup lease (openclaw
@@ -128,8 +128,17 @@ export class GatewaySupervisor {
     if (this.#readyWaiter?.generation === generation) this.#readyWaiter.resolve();
   }
 
-  /** Ask for a graceful restart of the running gateway (SIGTERM, then SIGKILL after the grace). */
-  requestRestart(cause: RestartCause = "requested"): void {
+  /**
+   * Ask for a graceful restart of the running gateway (SIGTERM, then SIGKILL after the grace).
+   * Only the first request per gateway process counts. With `generation` (a watchdog's verdict on
+   * that generation), it is dropped unless that generation is still the current one: a late
+   * verdict about a gateway already restarted must not restart its successor (one stall, one restart).
+   */
+  requestRestart(cause: RestartCause = "requested", generation?: number): void {
+    if (generation !== undefined && generation !== this.#snap.generation) {
+      this.#d.log.info({ cause, generation, current: this.#snap.generation }, "restart request for an earlier gateway dropped");
+      return;
+    }
     this.#restartWaiter?.(cause);
   }
 

@@ -23,8 +23,8 @@ export type LivenessOptions = {
   timeoutMs: number;
   /** Consecutive failures that mean "hung" (default 3). */
   failures: number;
-  /** Called once per hung generation. */
-  onDead: (reason: string) => void;
+  /** Called once per hung generation, with that generation. */
+  onDead: (reason: string, generation: number) => void;
 };
 
 /** Probe state for /health. `lastOkAt` is epoch ms. */
@@ -113,7 +113,7 @@ export class LivenessProbe implements Watchdog {
     if (step.dead) {
       this.#deadGeneration = generation;
       this.#snap.consecutiveFailures = 0;
-      this.#o.onDead(`${step.failures} consecutive liveness probes failed (last: ${this.#snap.lastError})`);
+      this.#o.onDead(`${step.failures} consecutive liveness probes failed (last: ${this.#snap.lastError})`, generation);
     }
   }
 }

@@ -1,56 +1,104 @@
 /**
- * Removes the gateway's scratch files under /tmp (`/tmp/openclaw` and `/tmp/openclaw-*`).
+ * Removes the gateway's scratch files from TMP_DIR (`/tmp/openclaw`, `/tmp/openclaw-*`) and the
+ * leaked capture directories from the gateway state directory's `tmp/` (tmp-names.ts says which
+ * names each directory's sweeps own).
  *
- * Upstream operators report these growing by tens of GB. Two sweeps:
+ * Upstream operators report these growing by tens to hundreds of GB. Two sweeps, each run over
+ * one directory of one {@link TmpRootKind}:
  * - {@link sweepGatewayTmp} before each gateway start (nothing running): removes the entries whole.
  * - {@link sweepStaleGatewayTmp} while the gateway runs: removes only files not modified for a
- *   while, keeps the top-level entries and never touches the gateway's state locks.
+ *   while, keeps the top-level entries (except emptied stale leaked capture directories) and
+ *   never touches a capture lease.
  *
- * Only entries owned by this process's user are touched, and symlinks are never followed: a
- * symlink is unlinked itself (if ours) and `fs.rm` removes links inside directories without
- * traversing them.
+ * Neither touches the lock directories. Only entries owned by this process's user are touched,
+ * and symlinks are never followed: a symlink is unlinked itself (if ours) and `fs.rm` removes
+ * links inside directories without traversing them.
  */
 import type { Dir, Stats } from "node:fs";
 import { lstat, opendir, readdir, rm, rmdir, unlink } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
+import { isLeaseFileName, isLockDirName, isStateLocksName, ownsTmpName, removableWhenEmpty, type TmpRootKind } from "./tmp-names.ts";
 
-/** Result of one sweep. */
-export type SweepResult = { removed: string[]; skipped: { path: string; reason: string }[] };
+export { isGatewayTmpName, isStateLocksName } from "./tmp-names.ts";
+export type { TmpRootKind } from "./tmp-names.ts";
 
-/** True for the names the sweep owns: `openclaw` and `openclaw-*`. */
-export function isGatewayTmpName(name: string): boolean {
-  return name === "openclaw" || name.startsWith("openclaw-");
-}
+const errCode = (err: unknown) => (err as NodeJS.ErrnoException).code ?? String(err);
+
+/** Why a lock directory was left alone (in `skipped`). */
+export const LOCKS_REASON = "gateway state locks";
+
+/** Result of one sweep before a start. `removedBytes`: sizes (lstat) of the regular files and links removed, bytes. */
+export type SweepResult = { removed: string[]; skipped: { path: string; reason: string }[]; removedBytes: number };
 
 /**
- * Remove this user's gateway scratch entries in `tmpDir`.
+ * Remove this user's gateway scratch entries of root `kind` in `dir` whole (nothing runs).
+ * Lock directories are skipped (reason {@link LOCKS_REASON}). A missing state `tmp/` (the gateway
+ * never ran) is nothing to do; a missing TMP_DIR is one skip.
  * @param uid owner to match (`process.getuid()`)
- * @returns what was removed and what was skipped with why; never throws for one bad entry
+ * @returns what was removed (with its size) and what was skipped with why; never throws for one bad entry
  */
-export async function sweepGatewayTmp(tmpDir: string, uid: number): Promise<SweepResult> {
-  const result: SweepResult = { removed: [], skipped: [] };
+export async function sweepGatewayTmp(dir: string, uid: number, kind: TmpRootKind = "tmp"): Promise<SweepResult> {
+  const result: SweepResult = { removed: [], skipped: [], removedBytes: 0 };
   let names: string[];
   try {
-    names = await readdir(tmpDir);
+    names = await readdir(dir);
   } catch (err) {
-    result.skipped.push({ path: tmpDir, reason: (err as NodeJS.ErrnoException).code ?? String(err) });
+    if (!(kind === "state-tmp" && errCode(err) === "ENOENT")) result.skipped.push({ path: dir, reason: errCode(err) });
     return result;
   }
-  for (const name of names.filter(isGatewayTmpName)) {
-    const path = join(tmpDir, name);
+  for (const name of names) {
+    const path = join(dir, name);
+    if (isLockDirName(kind, name)) {
+      result.skipped.push({ path, reason: LOCKS_REASON });
+      continue;
+    }
+    if (!ownsTmpName(kind, name)) continue;
     try {
       const st = await lstat(path);
       if (st.uid !== uid) {
         result.skipped.push({ path, reason: `owned by uid ${st.uid}` });
         continue;
       }
+      const bytes = st.isDirectory() ? await treeBytes(path) : st.size;
       await rm(path, { recursive: true, force: true });
       result.removed.push(path);
+      result.removedBytes += bytes;
     } catch (err) {
-      result.skipped.push({ path, reason: (err as NodeJS.ErrnoException).code ?? String(err) });
+      result.skipped.push({ path, reason: errCode(err) });
     }
   }
   return result;
+}
+
+/**
+ * Sum of the lstat sizes of the regular files and symlinks below `dir` (bytes), without following
+ * links, at most `budget` entries and {@link MAX_SWEEP_DEPTH} levels (then a lower bound). Only a
+ * count: a directory swapped for a link during the walk can skew it, never make anything removed.
+ */
+async function treeBytes(dir: string, budget = STALE_SWEEP_BUDGET): Promise<number> {
+  let total = 0;
+  let seen = 0;
+  const walk = async (d: string, depth: number): Promise<void> => {
+    let names: string[];
+    try {
+      names = await readdir(d);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (++seen > budget) return;
+      try {
+        const st = await lstat(join(d, name));
+        if (st.isDirectory()) {
+          if (depth < MAX_SWEEP_DEPTH) await walk(join(d, name), depth + 1);
+        } else if (st.isFile() || st.isSymbolicLink()) total += st.size;
+      } catch {
+        // gone meanwhile
+      }
+    }
+  };
+  await walk(dir, 1);
+  return total;
 }
 
 // ---------------------------------------------------------------- stale sweep (gateway running)
@@ -63,6 +111,8 @@ export type StaleSweepOptions = {
   staleMs: number;
   /** Most entries to lstat in one sweep (default {@link STALE_SWEEP_BUDGET}); the rest wait for the next sweep. */
   budget?: number;
+  /** Which directory `tmpDir` is (default "tmp": TMP_DIR; "state-tmp": the state tmp/); decides the names swept (tmp-names.ts). */
+  kind?: TmpRootKind;
 };
 
 /** Result of {@link sweepStaleGatewayTmp}. */
@@ -71,7 +121,7 @@ export type StaleSweepResult = {
   removedFiles: number;
   /** Sum of the removed files' sizes (lstat `size`), bytes. */
   removedBytes: number;
-  /** Directories removed because they were empty and stale after the walk. */
+  /** Directories removed because they were empty and stale after the walk (leaked capture directories at the top level included). */
   removedDirs: number;
   /** Entries left alone on purpose or after an error, with why (at most {@link MAX_SKIPPED_REPORTED}). */
   skipped: { path: string; reason: string }[];
@@ -89,11 +139,6 @@ export const STALE_SWEEP_BUDGET = 100_000;
 export const MAX_SKIPPED_REPORTED = 100;
 /** Deepest directory level the stale sweep descends to (below the top-level entry). */
 export const MAX_SWEEP_DEPTH = 64;
-
-/** True for the running gateway's lock directories (`openclaw-state-locks`, `openclaw-state-locks-<uid>`). */
-export function isStateLocksName(name: string): boolean {
-  return name.startsWith("openclaw-state-locks");
-}
 
 /** True when `mtimeMs` lies more than `staleMs` before `nowMs` (a future mtime is never stale). All ms. */
 export function isStale(mtimeMs: number, nowMs: number, staleMs: number): boolean {
@@ -118,13 +163,14 @@ export type StaleEntryDecision =
 /**
  * Decide one entry below a top-level gateway entry: stale files and symlinks of `ownUid` are
  * unlinked, directories are descended into, lock directories and other users' entries are
- * skipped, fresh files and sockets/FIFOs/devices are kept.
+ * skipped, fresh files, capture leases (`owner.sqlite`, held by a live gateway) and
+ * sockets/FIFOs/devices are kept.
  */
 export function decideStaleEntry(e: EntryFacts, ctx: { ownUid: number; nowMs: number; staleMs: number }): StaleEntryDecision {
-  if (isStateLocksName(e.name)) return { kind: "skip", reason: "gateway state locks" };
+  if (isStateLocksName(e.name)) return { kind: "skip", reason: LOCKS_REASON };
   if (e.uid !== ctx.ownUid) return { kind: "skip", reason: `owned by uid ${e.uid}` };
   if (e.kind === "dir") return { kind: "descend" };
-  if (e.kind === "other") return { kind: "keep" };
+  if (e.kind === "other" || isLeaseFileName(e.name)) return { kind: "keep" };
   return isStale(e.mtimeMs, ctx.nowMs, ctx.staleMs) ? { kind: "unlink" } : { kind: "keep" };
 }
 
@@ -135,22 +181,22 @@ function kindOf(st: Stats): EntryFacts["kind"] {
   return "other";
 }
 
-const errCode = (err: unknown) => (err as NodeJS.ErrnoException).code ?? String(err);
-
 /**
- * Remove stale scratch files below this user's `openclaw` / `openclaw-*` entries in `tmpDir`
- * while the gateway runs. Per entry, with lstat only (symlinks are never followed and the walk
- * never leaves `tmpDir`): regular files and symlinks owned by `uid` with an mtime older than
- * `staleMs` are unlinked (a symlink's target is untouched); a directory below the top level is
- * removed when it is empty after the walk and its own mtime was already stale before it (so a
- * directory the gateway just made survives). The top-level entries themselves are never removed,
- * and nothing under `openclaw-state-locks*` is touched (the running gateway's locks). The walk
- * stops after `budget` entries with `truncated: true`.
+ * Remove stale scratch files below this user's entries of root `options.kind` in `tmpDir`
+ * (TMP_DIR: `openclaw` / `openclaw-*`; the state `tmp/`: the leaked capture directories) while
+ * the gateway runs. Per entry, with lstat only (symlinks are never followed and the walk never
+ * leaves `tmpDir`): regular files and symlinks owned by `uid` with an mtime older than `staleMs`
+ * are unlinked (a symlink's target is untouched); a directory below the top level is removed when
+ * it is empty after the walk and its own mtime was already stale before it (so a directory the
+ * gateway just made survives). Top-level entries are never removed, except a leaked capture
+ * directory by that same rule; nothing in a lock directory and no capture lease is touched (the
+ * running gateway's). The walk stops after `budget` entries with `truncated: true`.
  * @param uid owner to match (`process.getuid()`)
- * @returns counts and skips; never throws (an unreadable `tmpDir` is one skip)
+ * @returns counts and skips; never throws (an unreadable TMP_DIR is one skip, a missing state `tmp/` none)
  */
 export async function sweepStaleGatewayTmp(tmpDir: string, uid: number, options: StaleSweepOptions): Promise<StaleSweepResult> {
   const budget = options.budget ?? STALE_SWEEP_BUDGET;
+  const rootKind = options.kind ?? "tmp";
   const ctx = { ownUid: uid, nowMs: options.nowMs, staleMs: options.staleMs };
   const r: StaleSweepResult = { removedFiles: 0, removedBytes: 0, removedDirs: 0, skipped: [], skippedCount: 0, scannedEntries: 0, truncated: false };
   const skip = (path: string, reason: string) => {
@@ -161,6 +207,19 @@ export async function sweepStaleGatewayTmp(tmpDir: string, uid: number, options:
   const inside = (path: string) => {
     const rel = relative(tmpDir, path);
     return rel !== "" && rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
+  };
+
+  /** Remove directory `path` if empty, when its mtime from before the walk (`mtimeMs`) was stale. */
+  const removeIfEmptyAndStale = async (path: string, mtimeMs: number) => {
+    // Judged by the mtime from before the walk: our own unlinks just made it fresh.
+    if (!isStale(mtimeMs, ctx.nowMs, ctx.staleMs)) return;
+    try {
+      await rmdir(path);
+      r.removedDirs++;
+    } catch (err) {
+      const code = errCode(err);
+      if (code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "ENOENT") skip(path, code);
+    }
   };
 
   /** Walk one directory (already lstat'ed as ours); false when the budget ran out inside it. */
@@ -204,16 +263,7 @@ export async function sweepStaleGatewayTmp(tmpDir: string, uid: number, options:
             continue;
           }
           if (!(await walk(path, depth + 1))) return false;
-          // Judged by the mtime from before the walk: our own unlinks just made it fresh.
-          if (isStale(st.mtimeMs, ctx.nowMs, ctx.staleMs)) {
-            try {
-              await rmdir(path);
-              r.removedDirs++;
-            } catch (err) {
-              const code = errCode(err);
-              if (code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "ENOENT") skip(path, code);
-            }
-          }
+          await removeIfEmptyAndStale(path, st.mtimeMs);
         }
       }
     } catch (err) {
@@ -233,13 +283,13 @@ export async function sweepStaleGatewayTmp(tmpDir: string, uid: number, options:
   try {
     names = await readdir(tmpDir);
   } catch (err) {
-    skip(tmpDir, errCode(err));
+    if (!(rootKind === "state-tmp" && errCode(err) === "ENOENT")) skip(tmpDir, errCode(err));
     return r;
   }
-  for (const name of names.filter(isGatewayTmpName).sort()) {
+  for (const name of names.filter((n) => ownsTmpName(rootKind, n) || isLockDirName(rootKind, n)).sort()) {
     const path = join(tmpDir, name);
-    if (isStateLocksName(name)) {
-      skip(path, "gateway state locks");
+    if (isLockDirName(rootKind, name)) {
+      skip(path, LOCKS_REASON);
       continue;
     }
     if (r.scannedEntries >= budget) {
@@ -255,8 +305,11 @@ export async function sweepStaleGatewayTmp(tmpDir: string, uid: number, options:
       continue;
     }
     if (st.uid !== uid) skip(path, `owned by uid ${st.uid}`);
-    else if (st.isDirectory() && !(await walk(path, 1))) break;
-    // A top-level file or symlink is left alone: the top-level entries are never removed here.
+    else if (st.isDirectory()) {
+      if (!(await walk(path, 1))) break;
+      if (removableWhenEmpty(name)) await removeIfEmptyAndStale(path, st.mtimeMs);
+    }
+    // A top-level file or symlink is left alone: it goes in the sweep before the next start.
   }
   return r;
 }

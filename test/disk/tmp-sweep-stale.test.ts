@@ -123,6 +123,9 @@ describe("decideStaleEntry", () => {
     ["socket or fifo", { kind: "other" }, { kind: "keep" }],
     ["another user's file", { uid: 0 }, { kind: "skip", reason: "owned by uid 0" }],
     ["lock directory", { name: "openclaw-state-locks-1000", kind: "dir" }, { kind: "skip", reason: "gateway state locks" }],
+    ["a capture lease, however old", { name: "owner.sqlite" }, { kind: "keep" }],
+    ["a capture lease's WAL", { name: "owner.sqlite-wal" }, { kind: "keep" }],
+    ["a file merely named like one", { name: "owner.sqlite.bak" }, { kind: "unlink" }],
   ])("%s", (_label, over, expected) => {
     expect(decideStaleEntry(e(over), ctx)).toEqual(expected);
   });
@@ -224,5 +227,76 @@ describe("sweepStaleGatewayTmp", () => {
     const missing = join(tempDir("as-stale-tmp-"), "missing");
     const res = await sweepStaleGatewayTmp(missing, uid, { nowMs: NOW, staleMs: STALE_MS });
     expect(res).toMatchObject({ removedFiles: 0, scannedEntries: 0, skipped: [{ path: missing, reason: "ENOENT" }] });
+  });
+});
+
+describe("sweepStaleGatewayTmp: leaked capture directories", () => {
+  it("in TMP_DIR, a stale openclaw-plugin-build-* directory goes whole once emptied; the temp roots and a live capture lease stay", async () => {
+    const tmp = tempDir("as-stale-tmp-");
+    file(join(tmp, "openclaw-plugin-build-x1", "node_modules", "p", "index.js"), "a".repeat(700), OLD);
+    for (const d of ["node_modules/p", "node_modules", ""]) age(join(tmp, "openclaw-plugin-build-x1", d), OLD);
+    file(join(tmp, "openclaw-model-catalog-y2", "fresh.json"), "{}", NOW);
+    age(join(tmp, "openclaw-model-catalog-y2"), OLD);
+    file(join(tmp, "openclaw-plugin-captures-z3", "owner.sqlite"), "", OLD);
+    file(join(tmp, "openclaw-plugin-captures-z3", "captures", "openclaw-plugin-build-q", "old.js"), "b", OLD);
+    file(join(tmp, "openclaw", "old.txt"), "c", OLD);
+    age(join(tmp, "openclaw"), OLD);
+    const res = await sweepStaleGatewayTmp(tmp, uid, { nowMs: NOW, staleMs: STALE_MS });
+    expect(res).toMatchObject({ removedFiles: 3, removedBytes: 702, truncated: false });
+    expect(existsSync(join(tmp, "openclaw-plugin-build-x1"))).toBe(false);
+    // A leaked directory with a fresh file keeps it (and itself).
+    expect(readdirSync(join(tmp, "openclaw-model-catalog-y2"))).toEqual(["fresh.json"]);
+    // A capture root of the running gateway keeps its lease; its stale capture files go.
+    expect(existsSync(join(tmp, "openclaw-plugin-captures-z3", "owner.sqlite"))).toBe(true);
+    expect(existsSync(join(tmp, "openclaw-plugin-captures-z3", "captures", "openclaw-plugin-build-q", "old.js"))).toBe(false);
+    // The gateway's temp root is emptied, never removed while it runs.
+    expect(readdirSync(join(tmp, "openclaw"))).toEqual([]);
+  });
+
+  it("in the state tmp/, only the leaked capture directories are swept; the gateway lock directory, old as it is, is never entered", async () => {
+    const stateTmp = join(tempDir("as-state-"), "tmp");
+    const outside = tempDir("as-stale-outside-");
+    file(join(outside, "old.txt"), "keep", OLD);
+    file(join(stateTmp, `openclaw-${uid}`, "gateway.state.lock"), "{}", OLD);
+    file(join(stateTmp, `openclaw-${uid}`, "gateway.28731f71.lock.sqlite"), "", OLD);
+    age(join(stateTmp, `openclaw-${uid}`), OLD);
+    file(join(stateTmp, "agent-cli", "openclaw"), "#!/bin/sh", OLD);
+    file(join(stateTmp, "plugin-captures", "0b8f", "captures", "x.js"), "x", OLD);
+    file(join(stateTmp, "openclaw-plugin-build-a1", "dist", "index.js"), "z".repeat(1000), OLD);
+    age(join(stateTmp, "openclaw-plugin-build-a1", "dist"), OLD);
+    age(join(stateTmp, "openclaw-plugin-build-a1"), OLD);
+    file(join(stateTmp, "openclaw-model-catalog-b2", "models.json"), "[]", OLD);
+    // Emptied, but its own mtime is fresh: kept for now (a directory just made survives).
+    symlinkSync(outside, join(stateTmp, "openclaw-plugin-build-link"));
+    ageLink(join(stateTmp, "openclaw-plugin-build-link"), OLD);
+    const res = await sweepStaleGatewayTmp(stateTmp, uid, { nowMs: NOW, staleMs: STALE_MS, kind: "state-tmp" });
+    expect(res).toMatchObject({ removedFiles: 2, removedBytes: 1002, removedDirs: 2 });
+    expect(res.skipped).toEqual([{ path: join(stateTmp, `openclaw-${uid}`), reason: "gateway state locks" }]);
+    expect(existsSync(join(stateTmp, "openclaw-plugin-build-a1"))).toBe(false);
+    expect(readdirSync(join(stateTmp, "openclaw-model-catalog-b2"))).toEqual([]);
+    expect(readdirSync(join(stateTmp, `openclaw-${uid}`)).sort()).toEqual(["gateway.28731f71.lock.sqlite", "gateway.state.lock"]);
+    expect(existsSync(join(stateTmp, "agent-cli", "openclaw"))).toBe(true);
+    expect(existsSync(join(stateTmp, "plugin-captures", "0b8f", "captures", "x.js"))).toBe(true);
+    expect(lstatSync(join(stateTmp, "openclaw-plugin-build-link")).isSymbolicLink()).toBe(true);
+    expect(readdirSync(outside)).toEqual(["old.txt"]);
+    // Once the emptied directory has aged too, it goes.
+    const later = await sweepStaleGatewayTmp(stateTmp, uid, { nowMs: NOW + 2 * HOUR, staleMs: STALE_MS, kind: "state-tmp" });
+    expect(later).toMatchObject({ removedFiles: 0, removedDirs: 1 });
+    expect(existsSync(join(stateTmp, "openclaw-model-catalog-b2"))).toBe(false);
+  });
+
+  it("a state tmp/ that does not exist yet is nothing to do", async () => {
+    const res = await sweepStaleGatewayTmp(join(tempDir("as-state-"), "tmp"), uid, { nowMs: NOW, staleMs: STALE_MS, kind: "state-tmp" });
+    expect(res).toMatchObject({ removedFiles: 0, scannedEntries: 0, skipped: [] });
+  });
+
+  it.runIf(uid === 0)("as root, another user's leaked capture directory in the state tmp/ is skipped whole (needs root to chown)", async () => {
+    const stateTmp = join(tempDir("as-state-"), "tmp");
+    file(join(stateTmp, "openclaw-plugin-build-f1", "old.js"), "x", OLD);
+    age(join(stateTmp, "openclaw-plugin-build-f1"), OLD);
+    chownSync(join(stateTmp, "openclaw-plugin-build-f1"), 4242, 4242);
+    const res = await sweepStaleGatewayTmp(stateTmp, uid, { nowMs: NOW, staleMs: STALE_MS, kind: "state-tmp" });
+    expect(res.skipped).toEqual([{ path: join(stateTmp, "openclaw-plugin-build-f1"), reason: "owned by uid 4242" }]);
+    expect(existsSync(join(stateTmp, "openclaw-plugin-build-f1", "old.js"))).toBe(true);
   });
 });

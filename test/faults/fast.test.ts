@@ -12,6 +12,7 @@ import { decayKill } from "../../bench/faults/case_decay_kill.ts";
 import { diskFull } from "../../bench/faults/case_disk_full.ts";
 import { exit78 } from "../../bench/faults/case_exit78.ts";
 import { neverReady } from "../../bench/faults/case_never_ready.ts";
+import { stateTmpFlood } from "../../bench/faults/case_state_tmp_flood.ts";
 import { tmpFlood } from "../../bench/faults/case_tmp_flood.ts";
 import { FAST_CASES } from "../../bench/faults/cases.ts";
 import { RealPool } from "../../bench/faults/real-session.ts";
@@ -35,7 +36,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe("fault injection with stand-in gateways", () => {
   it("lists exactly the stand-in cases as fast", () => {
-    expect(FAST_CASES.map((c) => c.id)).toEqual(["never-ready", "exit-78", "tmp-flood", "disk-full", "decay-kill", "claims-not-ready"]);
+    expect(FAST_CASES.map((c) => c.id)).toEqual(["never-ready", "exit-78", "tmp-flood", "state-tmp-flood", "disk-full", "decay-kill", "claims-not-ready"]);
     expect(FAST_CASES.every((c) => !c.realGateway)).toBe(true);
   });
 
@@ -66,6 +67,16 @@ describe("fault injection with stand-in gateways", () => {
     expect(r.notes).toContain("all 5000 gone");
     expect(r.notes).toContain("20/20 fresh files, 1/1 state lock");
     expect(r.notes).toContain("removed by the pre-start sweep");
+  }, 60_000);
+
+  it("leaked capture directories in the gateway state's tmp/ are swept whole while running, sparing a fresh one and the gateway lock", async () => {
+    const r = await run(stateTmpFlood);
+    expect(r.detectedMs).not.toBeNull();
+    expect(r.detectedMs!).toBeLessThan(20_000);
+    expect(r.notes).toContain("all 100 gone");
+    expect(r.notes).toContain("fresh leaked directory yes, gateway lock yes");
+    expect(r.notes).toContain("removed by the pre-start sweep");
+    expect(r.notes).toContain("gateway lock kept through the restart: yes");
   }, 60_000);
 
   it("a nearly full disk is reported; a full one refuses turns with 507 and loses none", async () => {

@@ -108,7 +108,7 @@ describe.runIf(isRoot)("as another user (root)", () => {
     expect([statSync(join(root, "logs")).uid, statSync(join(root, "logs")).mode & 0o7777]).toEqual([user.uid, 0o2770]);
   });
 
-  it("the sweeps run as the gateway's user: its 0700 leftovers in a sticky /tmp go, the stale files only while it runs", async () => {
+  it("the sweeps run as the gateway's user: its 0700 leftovers in a sticky /tmp and in its state tmp/ go, the stale files only while it runs", async () => {
     const user = ensureUser();
     const tmp = scratch();
     chmodSync(tmp, 0o1777);
@@ -119,12 +119,34 @@ describe.runIf(isRoot)("as another user (root)", () => {
     for (const p of [join(leftover, "deep", "f"), join(leftover, "deep"), leftover]) own(p);
     const others = join(tmp, "openclaw-root");
     mkdirSync(others);
+    // The state directory's tmp/, in the gateway's tree (its user's, 0700): a leaked capture
+    // directory of the user's, one of root's (the daemon's: the user cannot remove it, and the
+    // daemon does not), and the gateway lock directory, which is never touched.
+    const stateTmp = join(scratch(), "tmp");
+    mkdirSync(stateTmp, { mode: 0o700 });
+    const leaked = join(stateTmp, "openclaw-plugin-build-a1");
+    mkdirSync(leaked, { mode: 0o700 });
+    writeFileSync(join(leaked, "index.js"), "y".repeat(100));
+    const rootsLeak = join(stateTmp, "openclaw-model-catalog-r1");
+    mkdirSync(rootsLeak);
+    const lockDir = join(stateTmp, `openclaw-${user.uid}`);
+    mkdirSync(lockDir, { mode: 0o700 });
+    writeFileSync(join(lockDir, "gateway.state.lock"), "{}");
+    for (const p of [join(leaked, "index.js"), leaked, join(lockDir, "gateway.state.lock"), lockDir, stateTmp]) own(p);
+    chownSync(join(stateTmp, ".."), user.uid, user.gid);
     const b: Boundary = { on: true, user, setpriv: "/usr/bin/setpriv" };
-    const sweeper = new TmpSweeper({ tmpDir: tmp, selfUid: 0, spawn, self: { command: CLI, args: [] } });
+    const sweeper = new TmpSweeper({ tmpDir: tmp, stateTmpDir: stateTmp, selfUid: 0, spawn, self: { command: CLI, args: [] } });
     const full = await sweeper.full(b);
-    expect(full.removed).toEqual([leftover]);
-    expect(full.skipped).toEqual([{ path: others, reason: "owned by uid 0" }]);
+    expect(full.tmp.removed).toEqual([leftover]);
+    expect(full.tmp.skipped).toEqual([{ path: others, reason: "owned by uid 0" }]);
+    expect(full.tmp.removedBytes).toBe(1);
     expect(readdirSync(tmp)).toEqual(["openclaw-root"]);
+    expect(full.stateTmp.removed).toEqual([leaked]);
+    expect(full.stateTmp.removedBytes).toBe(100);
+    expect(full.stateTmp.skipped).toContainEqual({ path: rootsLeak, reason: "owned by uid 0" });
+    expect(full.stateTmp.skipped).toContainEqual({ path: lockDir, reason: "gateway state locks" });
+    expect(readdirSync(stateTmp).sort()).toEqual([`openclaw-${user.uid}`, "openclaw-model-catalog-r1"]);
+    expect(readFileSync(join(lockDir, "gateway.state.lock"), "utf8")).toBe("{}");
 
     const running = join(tmp, "openclaw");
     mkdirSync(running, { mode: 0o700 });
@@ -133,10 +155,22 @@ describe.runIf(isRoot)("as another user (root)", () => {
     const old = Date.now() / 1000 - 7200;
     utimesSync(join(running, "old"), old, old);
     for (const p of [join(running, "old"), join(running, "new"), running]) own(p);
+    const staleLeak = join(stateTmp, "openclaw-model-catalog-b2");
+    mkdirSync(staleLeak, { mode: 0o700 });
+    writeFileSync(join(staleLeak, "catalog.json"), "[]");
+    utimesSync(join(lockDir, "gateway.state.lock"), old, old);
+    for (const p of [join(staleLeak, "catalog.json"), staleLeak]) {
+      utimesSync(p, old, old);
+      own(p);
+    }
     const stale = await sweeper.stale(b, Date.now(), 3_600_000);
-    expect(stale.removedFiles).toBe(1);
+    expect(stale.tmp.removedFiles).toBe(1);
     expect(existsSync(join(running, "old"))).toBe(false);
     expect(existsSync(join(running, "new"))).toBe(true);
+    // The stale leaked capture directory goes whole (file, then the emptied directory); the lock stays, old as it is.
+    expect(stale.stateTmp).toMatchObject({ removedFiles: 1, removedDirs: 1, removedBytes: 2 });
+    expect(existsSync(staleLeak)).toBe(false);
+    expect(existsSync(join(lockDir, "gateway.state.lock"))).toBe(true);
   });
 
   it("`decay` as root empties the trash of a workspace of another user as that user, never as root", async () => {
@@ -168,7 +202,7 @@ describe.runIf(isRoot)("as another user (root)", () => {
   it("a sweep that cannot run as the user rejects, naming it", async () => {
     const user = ensureUser();
     const b: Boundary = { on: true, user, setpriv: "/usr/bin/setpriv" };
-    const sweeper = new TmpSweeper({ tmpDir: scratch(), selfUid: 0, spawn, self: { command: "/nonexistent/agent-supervisor", args: [] } });
+    const sweeper = new TmpSweeper({ tmpDir: scratch(), stateTmpDir: scratch(), selfUid: 0, spawn, self: { command: "/nonexistent/agent-supervisor", args: [] } });
     await expect(sweeper.full(b)).rejects.toThrow(new RegExp(`the /tmp sweep as ${USER} failed`));
   });
 });

@@ -135,4 +135,24 @@ describe("restart policy with real children", () => {
     expect(events(h).find((e) => e.state === "backoff")!.reason).toMatch(/^hang; restarting in \d+ ms$/);
     await stop(h);
   });
+
+  it("a stall restart counts as a failure; a restart asked for an earlier generation is dropped (one stall, one restart)", async () => {
+    const h = supervisor({ script: "never-ready.mjs", readyOn: true });
+    void h.run();
+    await waitFor(() => h.sup.snapshot().state === "ready", "ready");
+    const first = h.sup.snapshot().generation;
+    // The event-loop watchdog and the liveness probe both judge the same stalled generation.
+    h.sup.requestRestart("stall", first);
+    h.sup.requestRestart("hang", first);
+    await waitFor(() => h.states.some((s) => s.state === "backoff"), "backoff");
+    expect(h.sup.lastCause).toBe("stall");
+    expect(events(h).find((e) => e.state === "backoff")!.reason).toMatch(/^stall; restarting in \d+ ms$/);
+    await waitFor(() => h.sup.snapshot().state === "ready" && h.sup.snapshot().generation === first + 1, "the next generation ready");
+    // A late verdict about the first generation must not restart the second.
+    h.sup.requestRestart("hang", first);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(h.sup.snapshot()).toMatchObject({ state: "ready", generation: first + 1 });
+    expect(events(h).filter((e) => e.state === "backoff")).toHaveLength(1);
+    await stop(h);
+  });
 });

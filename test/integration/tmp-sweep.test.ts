@@ -1,8 +1,8 @@
-/** sweepGatewayTmp over a real temp directory standing in for /tmp. */
-import { chownSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+/** sweepGatewayTmp over real temp directories standing in for /tmp and the gateway state's tmp/. */
+import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { isGatewayTmpName, sweepGatewayTmp } from "../../src/watchdogs/tmp-sweep.ts";
+import { isGatewayTmpName, LOCKS_REASON, sweepGatewayTmp } from "../../src/watchdogs/tmp-sweep.ts";
 import { removeTempDirs, tempDir } from "./helpers.ts";
 
 afterEach(removeTempDirs);
@@ -48,9 +48,11 @@ describe("isGatewayTmpName", () => {
 
 describe("sweepGatewayTmp", () => {
   it("removes openclaw and openclaw-* entries and keeps everything else", async () => {
-    const { tmp } = fakeTmp();
+    const { tmp, outside } = fakeTmp();
     const res = await sweepGatewayTmp(tmp, uid);
     expect(res.skipped).toEqual([]);
+    // big.jsonl, shell-snapshot.sh, openclaw-lock, and the two links (a link's size is its target's path length).
+    expect(res.removedBytes).toBe(4096 + 7 + 3 + 2 * outside.length);
     expect([...res.removed].sort()).toEqual(
       ["openclaw", "openclaw-1000", "openclaw-inner", "openclaw-link", "openclaw-lock"].map((n) => join(tmp, n)).sort(),
     );
@@ -95,10 +97,71 @@ describe("sweepGatewayTmp", () => {
   it("reports a missing directory as skipped instead of throwing", async () => {
     const missing = join(tempDir(), "no-such-tmp");
     const res = await sweepGatewayTmp(missing, uid);
-    expect(res).toEqual({ removed: [], skipped: [{ path: missing, reason: "ENOENT" }] });
+    expect(res).toEqual({ removed: [], skipped: [{ path: missing, reason: "ENOENT" }], removedBytes: 0 });
   });
 
   it("an empty directory yields nothing to do", async () => {
-    expect(await sweepGatewayTmp(tempDir(), uid)).toEqual({ removed: [], skipped: [] });
+    expect(await sweepGatewayTmp(tempDir(), uid)).toEqual({ removed: [], skipped: [], removedBytes: 0 });
+  });
+
+  it("never removes the lock directories, even with nothing running", async () => {
+    const tmp = tempDir("as-tmp-");
+    for (const name of [`openclaw-state-locks-${uid}`, "openclaw-state-locks"]) {
+      mkdirSync(join(tmp, name));
+      writeFileSync(join(tmp, name, "lifecycle.abcd1234.lock.sqlite"), "");
+    }
+    mkdirSync(join(tmp, "openclaw-plugin-build-x1"));
+    const res = await sweepGatewayTmp(tmp, uid);
+    expect(res.removed).toEqual([join(tmp, "openclaw-plugin-build-x1")]);
+    expect(res.skipped.sort((a, b) => a.path.localeCompare(b.path))).toEqual([
+      { path: join(tmp, "openclaw-state-locks"), reason: LOCKS_REASON },
+      { path: join(tmp, `openclaw-state-locks-${uid}`), reason: LOCKS_REASON },
+    ]);
+    expect(existsSync(join(tmp, `openclaw-state-locks-${uid}`, "lifecycle.abcd1234.lock.sqlite"))).toBe(true);
+  });
+});
+
+describe("sweepGatewayTmp of the gateway state's tmp/", () => {
+  /** A state tmp/ as a 2026.9.6 gateway leaves it, plus leaked capture directories and a link. */
+  function fakeStateTmp() {
+    const stateTmp = join(tempDir("as-state-"), "tmp");
+    const outside = tempDir("as-outside-");
+    writeFileSync(join(outside, "precious.txt"), "keep me");
+    mkdirSync(join(stateTmp, `openclaw-${uid}`), { recursive: true });
+    writeFileSync(join(stateTmp, `openclaw-${uid}`, "gateway.state.lock"), "{}");
+    mkdirSync(join(stateTmp, "agent-cli"));
+    writeFileSync(join(stateTmp, "agent-cli", "openclaw"), "#!/bin/sh\n");
+    mkdirSync(join(stateTmp, "plugin-captures", "0b8f", "captures"), { recursive: true });
+    writeFileSync(join(stateTmp, "plugin-captures", "0b8f", "owner.sqlite"), "");
+    mkdirSync(join(stateTmp, "openclaw-plugin-build-a1", "dist"), { recursive: true });
+    writeFileSync(join(stateTmp, "openclaw-plugin-build-a1", "dist", "index.js"), "z".repeat(1000));
+    mkdirSync(join(stateTmp, "openclaw-model-catalog-b2"));
+    writeFileSync(join(stateTmp, "openclaw-model-catalog-b2", "models.json"), "[]");
+    symlinkSync(outside, join(stateTmp, "openclaw-plugin-build-link"));
+    mkdirSync(join(stateTmp, "openclaw-something-else"));
+    return { stateTmp, outside };
+  }
+
+  it("removes only the leaked capture directories (a link unlinked, not followed) and never the gateway lock directory", async () => {
+    const { stateTmp, outside } = fakeStateTmp();
+    const res = await sweepGatewayTmp(stateTmp, uid, "state-tmp");
+    expect([...res.removed].sort()).toEqual(["openclaw-model-catalog-b2", "openclaw-plugin-build-a1", "openclaw-plugin-build-link"].map((n) => join(stateTmp, n)));
+    expect(res.removedBytes).toBe(1000 + 2 + outside.length);
+    expect(res.skipped).toEqual([{ path: join(stateTmp, `openclaw-${uid}`), reason: LOCKS_REASON }]);
+    expect(readdirSync(stateTmp).sort()).toEqual(["agent-cli", `openclaw-${uid}`, "openclaw-something-else", "plugin-captures"]);
+    expect(readFileSync(join(stateTmp, `openclaw-${uid}`, "gateway.state.lock"), "utf8")).toBe("{}");
+    expect(readFileSync(join(outside, "precious.txt"), "utf8")).toBe("keep me");
+  });
+
+  it("a state tmp/ that does not exist yet (the gateway never ran) is nothing to do", async () => {
+    expect(await sweepGatewayTmp(join(tempDir(), "state", "tmp"), uid, "state-tmp")).toEqual({ removed: [], skipped: [], removedBytes: 0 });
+  });
+
+  it.runIf(uid === 0)("as root, leaves another user's leaked capture directory alone", async () => {
+    const { stateTmp } = fakeStateTmp();
+    chownSync(join(stateTmp, "openclaw-plugin-build-a1"), 54321, 54321);
+    const res = await sweepGatewayTmp(stateTmp, uid, "state-tmp");
+    expect(res.skipped).toContainEqual({ path: join(stateTmp, "openclaw-plugin-build-a1"), reason: "owned by uid 54321" });
+    expect(existsSync(join(stateTmp, "openclaw-plugin-build-a1", "dist", "index.js"))).toBe(true);
   });
 });

@@ -144,6 +144,11 @@ describe("validateSettings rejects invalid values, naming the setting", () => {
     expect(err.message).toContain("RESTART_BACKOFF_INITIAL_MS: must not exceed RESTART_BACKOFF_MAX_MS");
   });
 
+  it("EVENT_LOOP_WARN_MS above EVENT_LOOP_STALL_MS names the warn setting", () => {
+    const err = configError({ EVENT_LOOP_WARN_MS: "20000", EVENT_LOOP_STALL_MS: "10000" });
+    expect(err.message).toContain("EVENT_LOOP_WARN_MS: must not exceed EVENT_LOOP_STALL_MS");
+  });
+
   it("RESTART_BACKOFF_INITIAL_MS equal to the max is fine", () => {
     expect(validateSettings({ RESTART_BACKOFF_INITIAL_MS: "1000", RESTART_BACKOFF_MAX_MS: "1000" }, {}).RESTART_BACKOFF_MAX_MS).toBe(1000);
   });
