@@ -84,8 +84,7 @@ export class GatewaySupervisor {
   #child: RunningChild | undefined;
   #becameReady = false;
   #lastCause: RestartCause | null = null;
-  /** The reason of a terminal shutdown the running gateway announced, or null. */
-  #announced: string | null = null;
+  #announced: string | null = null; // a terminal shutdown's announced reason
   #wakeBackoff: (() => void) | undefined;
   readonly #journal: EventJournal;
 
@@ -110,17 +109,15 @@ export class GatewaySupervisor {
   }
 
   /**
-   * The gateway of `generation` announced a shutdown (`shutdown` event, docs/gateway/embedding.md):
-   * recorded as an `announced` event, and named in the reason of the exit that follows a terminal
-   * one. The process keeps running through an in-process restart (`restartExpectedMs` set), and
-   * the watchdogs leave it alone meanwhile (watchdogs/startup-grace.ts). Stale generations are ignored.
+   * Generation `generation` announced a shutdown (`shutdown` event, docs/gateway/embedding.md): an
+   * `announced` event; a terminal one is named in the exit that follows. Stale generations are ignored.
    */
   announce(generation: number, a: { reason: string; restartExpectedMs: number | null }): void {
     if (generation !== this.#snap.generation || this.#child === undefined) return;
     this.#announced = a.restartExpectedMs === null ? a.reason : null;
     const what = a.restartExpectedMs === null ? "a terminal shutdown" : `an in-process restart, back in ~${a.restartExpectedMs} ms`;
-    this.#journal.record({ at: this.#d.clock.now(), generation, state: "announced", reason: `gateway announced ${what}: ${a.reason}`, pid: this.#snap.pid ?? undefined });
-    this.#d.log.info({ generation, reason: a.reason, restartExpectedMs: a.restartExpectedMs }, "gateway announced a shutdown");
+    const reason = `gateway announced ${what}: ${a.reason}`;
+    this.#journal.record({ at: this.#d.clock.now(), generation, state: "announced", reason, pid: this.#snap.pid ?? undefined });
   }
 
   /** The connection saw hello-ok from generation `generation`. Stale generations are ignored. */
