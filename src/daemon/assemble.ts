@@ -26,12 +26,18 @@ import type { SyncWorker } from "../sync/worker.ts";
 import { TurnDelivery } from "../turns/delivery.ts";
 import { TurnService } from "../turns/turn-service.ts";
 import { probeBoundary, type Boundary } from "../supervisor/gateway-user.ts";
+import type { SessionRepairWatchdog } from "../watchdogs/session-repair.ts";
 import { TmpSweeper } from "../watchdogs/tmp-sweep-as.ts";
 import type { Host } from "./host.ts";
 import type { StatusReporter } from "./systemd-status.ts";
 
 /** Subsystems built after the gateway side, reached late through this (undefined until built). */
-export type Links = { sync?: SyncWorker | undefined; status?: StatusReporter | undefined };
+export type Links = {
+  sync?: SyncWorker | undefined;
+  status?: StatusReporter | undefined;
+  /** The session-repair watchdog: told of every finished turn; holds the turns of a session it repairs. */
+  sessions?: Pick<SessionRepairWatchdog, "observe" | "held"> | undefined;
+};
 
 /** The assembled daemon (see the module comment). */
 export type Parts = {
@@ -168,7 +174,9 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     random: host.random,
     log: log.child({ subsystem: "delivery" }),
     policy: { concurrency: s.TURN_CONCURRENCY, turnTimeoutMs: s.TURN_TIMEOUT_MS, maxAttempts: s.TURN_MAX_ATTEMPTS, reconcilePollMs: 1000 },
+    sessionHeld: (key) => links.sessions?.held(key) ?? false,
     onFinished: (t) => {
+      links.sessions?.observe(t);
       if (t.source === "central") links.sync?.notifyResult();
       links.sync?.notifyCapacity();
       service.finished(t.id);

@@ -11,6 +11,7 @@ import { LivenessProbe } from "../watchdogs/liveness.ts";
 import { MemoryBudgetWatchdog } from "../watchdogs/memory-budget.ts";
 import { memoryLimitBytes, MemoryWatchdog } from "../watchdogs/memory.ts";
 import { BoundaryWatchdog } from "../watchdogs/gateway-user.ts";
+import { SessionRepairWatchdog } from "../watchdogs/session-repair.ts";
 import { StaleTmpWatchdog } from "../watchdogs/stale-tmp.ts";
 import { SystemdPingWatchdog } from "../watchdogs/systemd-pings.ts";
 import type { Watchdog } from "../watchdogs/watchdog.ts";
@@ -63,8 +64,30 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
       void drainAndRestart({ delivery, supervisor }, "memory", s.DRAIN_TIMEOUT_MS);
     },
   });
+  const record = (state: string, at: number, reason: string) => {
+    try {
+      events.record({ at, generation: supervisor.snapshot().generation, state, reason });
+    } catch (err) {
+      log.warn({ err: (err as Error).message, state, reason }, "could not record a session repair event");
+    }
+  };
+  const sessions = new SessionRepairWatchdog({
+    policy: { mode: s.SESSION_REPAIR, after: s.SESSION_REPAIR_AFTER, maxRepairs: s.SESSION_REPAIR_MAX, windowMs: s.SESSION_REPAIR_WINDOW_MS },
+    gateway: connection,
+    clock,
+    log: log.child({ subsystem: "session-repair" }),
+    onRepair: (e) => {
+      p.metrics.sessionRepairsTotal.inc({ cause: e.cause, action: e.action, outcome: e.ok ? "ok" : "failed" });
+      const evidence = e.evidence ? `; transcript: ${e.evidence}` : "";
+      record("session-repair", e.at, `${e.cause}: ${e.action} ${e.sessionKey} after ${e.failures} failed turns in a row: ${e.ok ? "ok" : `failed (${e.error})`}${evidence}`);
+    },
+    onHold: (e) => record("session-repair-held", e.at, `${e.cause}: ${e.sessionKey} after ${e.failures} failed turns in a row: ${e.reason}`),
+    onReleased: () => delivery.notify(),
+  });
+  p.links.sessions = sessions;
   const all: Watchdog[] = [
     liveness,
+    sessions,
     new MemoryBudgetWatchdog({ workspaceDir: p.files.gateway.workspaceDir, budgetChars: s.MEMORY_BOOTSTRAP_MAX_CHARS, clock }),
     memory,
     new HistoryPruneWatchdog({

@@ -29,6 +29,12 @@ export type Metrics = {
   storeWriteFailuresTotal: Counter<"site" | "code">;
   /** `agent_supervisor_unhandled_rejections_total`: promise rejections nobody handled (bugs; the daemon goes on). */
   unhandledRejectionsTotal: Counter;
+  /**
+   * `agent_supervisor_session_repairs_total{cause,action,outcome}`: session repairs
+   * (watchdogs/session-repair.ts), by cause (`context`, `session`), action (`compact`, `reset`)
+   * and outcome (`ok`, `failed`).
+   */
+  sessionRepairsTotal: Counter<"cause" | "action" | "outcome">;
   /** Set the scrape-time gauges from a snapshot and (optionally) a disk reading. */
   observe(snapshot: HealthSnapshot, disk?: DiskReading): void;
 };
@@ -77,6 +83,13 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     registers,
   });
 
+  const sessionRepairsTotal = new Counter({
+    name: "agent_supervisor_session_repairs_total",
+    help: "Repairs of gateway sessions whose turns kept failing, by cause (context, session), action (compact, reset) and outcome (ok, failed)",
+    labelNames: ["cause", "action", "outcome"] as const,
+    registers,
+  });
+
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Gauge<L>({ name: `agent_supervisor_${name}`, help, labelNames, registers });
   const queueTurns = gauge("queue_turns", "Turns in the queue, by state (accepted, delivering)", ["state"]);
@@ -97,6 +110,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     turnDurationSeconds,
     storeWriteFailuresTotal,
     unhandledRejectionsTotal,
+    sessionRepairsTotal,
     observe(s, disk) {
       if (s.storage) storeFailingSites.set(s.storage.failing.length);
       queueTurns.set({ state: "accepted" }, s.queue.accepted);

@@ -174,7 +174,7 @@ export class TurnDelivery {
     if (free <= 0) return;
     for (const t of turns.deliverable(free + this.#inFlight.size)) {
       if (free <= 0) break;
-      if (this.#inFlight.has(t.id)) continue;
+      if (this.#inFlight.has(t.id) || this.#d.sessionHeld?.(t.sessionKey)) continue;
       // A turn sent before (a central turn claimed again after its lease was lost) goes to the
       // gateway again only if the transcript proves the gateway never got it.
       const sentBefore = t.firstDeliveredAt !== null;
