@@ -4,6 +4,7 @@
  * their checks in /health.
  */
 import type { SystemdNotifier } from "../core/systemd-notify.ts";
+import { adminRequest } from "../gateway/admin-request.ts";
 import { watchdogIntervalMs } from "../core/systemd-notify.ts";
 import { HistoryStore } from "../store/history.ts";
 import { HistoryPruneWatchdog } from "../watchdogs/history-prune.ts";
@@ -17,6 +18,9 @@ import { SystemdPingWatchdog } from "../watchdogs/systemd-pings.ts";
 import type { Watchdog } from "../watchdogs/watchdog.ts";
 import type { Parts } from "./assemble.ts";
 import { drainAndRestart } from "./rotation.ts";
+
+/** "1 failed turn" / "3 failed turns in a row", for session repair events. */
+const failedTurns = (n: number) => (n === 1 ? "1 failed turn" : `${n} failed turns in a row`);
 
 /** The daemon's loop is healthy while it ticked within this long (ms); else systemd pings stop. */
 export const LOOP_STALL_MS = 10_000;
@@ -73,15 +77,22 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
   };
   const sessions = new SessionRepairWatchdog({
     policy: { mode: s.SESSION_REPAIR, after: s.SESSION_REPAIR_AFTER, maxRepairs: s.SESSION_REPAIR_MAX, windowMs: s.SESSION_REPAIR_WINDOW_MS },
-    gateway: connection,
+    gateway: {
+      get ready() {
+        return connection.ready;
+      },
+      waitReady: (signal) => connection.waitReady(signal),
+      request: (method, params, opts) => connection.request(method, params, opts),
+      admin: (method, params, opts) => adminRequest({ url: `ws://127.0.0.1:${s.OPENCLAW_GATEWAY_PORT}`, token: p.gatewayToken, clientVersion: p.version }, method, params, opts),
+    },
     clock,
     log: log.child({ subsystem: "session-repair" }),
     onRepair: (e) => {
       p.metrics.sessionRepairsTotal.inc({ cause: e.cause, action: e.action, outcome: e.ok ? "ok" : "failed" });
       const evidence = e.evidence ? `; transcript: ${e.evidence}` : "";
-      record("session-repair", e.at, `${e.cause}: ${e.action} ${e.sessionKey} after ${e.failures} failed turns in a row: ${e.ok ? "ok" : `failed (${e.error})`}${evidence}`);
+      record("session-repair", e.at, `${e.cause}: ${e.action} ${e.sessionKey} after ${failedTurns(e.failures)}: ${e.ok ? "ok" : `failed (${e.error})`}${evidence}`);
     },
-    onHold: (e) => record("session-repair-held", e.at, `${e.cause}: ${e.sessionKey} after ${e.failures} failed turns in a row: ${e.reason}`),
+    onHold: (e) => record("session-repair-held", e.at, `${e.cause}: ${e.sessionKey} after ${failedTurns(e.failures)}: ${e.reason}`),
     onReleased: () => delivery.notify(),
   });
   p.links.sessions = sessions;

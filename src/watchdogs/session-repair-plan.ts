@@ -14,9 +14,9 @@
  * nothing about the session and leaves the streak as it is. A streak of `after` failures in a
  * row asks for a repair: compaction through the gateway (`sessions.compact`), or a reset
  * (`sessions.reset`: the gateway keeps the old transcript and starts the session afresh). A
- * compaction that the gateway refused, or after which the session failed again before any reply,
- * is followed by a reset. At most `maxRepairs` repairs per session within `windowMs`; then the session is left as
- * it is and the verdict says so.
+ * compaction that the gateway refused, or after which the session fails again before any reply,
+ * is followed by a reset at that first failure. At most `maxRepairs` repairs per session within
+ * `windowMs`; then the session is left as it is and the verdict says so.
  *
  * The gateway reports a malformed request without the provider's words ("provider rejected the
  * request schema or tool payload"). A provider that rejects every request (say a tool schema it
@@ -110,10 +110,15 @@ export function humanDuration(ms: number): string {
  * @param others the records of every other session (for the `session`-class guard, see the module comment)
  */
 export function decideRepair(r: SessionRecord, others: Iterable<SessionRecord>, nowMs: number, p: SessionRepairPolicy): RepairVerdict {
-  if (r.cause === null || r.failures < p.after) return { kind: "none" };
+  if (r.cause === null || r.failures === 0) return { kind: "none" };
   const { cause, failures } = r;
-  if (p.mode === "off") return { kind: "hold", cause, failures, reason: "repair is off (SESSION_REPAIR=off)" };
   const recent = recentRepairs(r, nowMs, p.windowMs);
+  const previous = recent.at(-1);
+  // A compaction the gateway refused, or after which the session has not replied: the first
+  // failure after it is enough, and the repair is a reset. A compaction followed by replies helped.
+  const compactDidNotHelp = previous?.action === "compact" && (!previous.ok || r.lastOkAt === null || r.lastOkAt < previous.at);
+  if (failures < (compactDidNotHelp ? 1 : p.after)) return { kind: "none" };
+  if (p.mode === "off") return { kind: "hold", cause, failures, reason: "repair is off (SESSION_REPAIR=off)" };
   if (recent.length >= p.maxRepairs) {
     return { kind: "hold", cause, failures, reason: `left as it is: ${recent.length} repairs within ${humanDuration(p.windowMs)} did not help (SESSION_REPAIR_MAX=${p.maxRepairs})` };
   }
@@ -122,12 +127,7 @@ export function decideRepair(r: SessionRecord, others: Iterable<SessionRecord>, 
     for (const o of others) if (o.cause === "session" && o.failures > 0 && o.last === "session") alike++;
     if (alike > 0) return { kind: "hold", cause, failures, reason: `${alike} other session${alike === 1 ? "" : "s"} failing the same way: the provider or the configuration, not this session's transcript` };
   }
-  const previous = recent.at(-1);
-  // A compaction the gateway refused, or after which the session never replied again: reset. A
-  // compaction that was followed by replies helped; the next streak is compacted again.
-  const compactFailed = previous?.action === "compact" && (!previous.ok || r.lastOkAt === null || r.lastOkAt < previous.at);
-  const action: RepairAction = p.mode === "reset" || compactFailed ? "reset" : "compact";
-  return { kind: "repair", action, cause, failures };
+  return { kind: "repair", action: p.mode === "reset" || compactDidNotHelp ? "reset" : "compact", cause, failures };
 }
 
 /**

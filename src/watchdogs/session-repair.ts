@@ -39,11 +39,16 @@ export const REPAIR_RPC_TIMEOUT_MS = 120_000;
 /** Most sessions remembered (those with a streak or a recent repair, newest first). */
 export const MAX_SESSIONS = 1_000;
 
-/** What the watchdog needs of the gateway connection. */
+/**
+ * What the watchdog needs of the gateway: the daemon's connection (readiness, `chat.history`) and
+ * `admin`, a request with the `operator.admin` scope that `sessions.compact` and `sessions.reset`
+ * need (gateway/admin-request.ts).
+ */
 export type RepairGateway = {
   readonly ready: boolean;
   waitReady(signal: AbortSignal): Promise<void>;
   request<T>(method: string, params: unknown, opts?: { timeoutMs?: number | null; signal?: AbortSignal }): Promise<T>;
+  admin<T>(method: string, params: unknown, opts: { timeoutMs: number; signal: AbortSignal }): Promise<T>;
 };
 
 /** One repair, as recorded. `at` is epoch ms. */
@@ -123,7 +128,9 @@ export class SessionRepairWatchdog implements Watchdog {
   check(): WatchdogCheck {
     const { policy } = this.#o;
     const now = this.#o.clock.now();
-    const failing = [...this.#records.entries()].filter(([, r]) => r.cause !== null && r.failures >= policy.after).sort((a, b) => b[1].updatedAt - a[1].updatedAt);
+    const failing = [...this.#records.entries()]
+      .filter(([key, r]) => this.#busy.has(key) || decideRepair(r, this.#others(key), now, policy).kind !== "none")
+      .sort((a, b) => b[1].updatedAt - a[1].updatedAt);
     const lines = failing.map(([key, r]) => this.#describe(key, r, now));
     const output = lines.length === 0 ? null : `${lines[0]}${lines.length > 1 ? ` (and ${lines.length - 1} more session${lines.length > 2 ? "s" : ""})` : ""}`;
     return {
@@ -171,7 +178,7 @@ export class SessionRepairWatchdog implements Watchdog {
   }
 
   #describe(key: string, r: SessionRecord, now: number): string {
-    const head = `session ${key}: ${r.failures} turns in a row failed with ${CAUSE_WORDS[r.cause!]}`;
+    const head = `session ${key}: ${r.failures === 1 ? "its last turn" : `${r.failures} turns in a row`} failed with ${CAUSE_WORDS[r.cause!]}`;
     if (this.#busy.has(key)) return `${head}; repairing it`;
     const v = decideRepair(r, this.#others(key), now, this.#o.policy);
     return v.kind === "hold" ? `${head}; ${v.reason}` : `${head}; repair due`;
@@ -235,12 +242,12 @@ export class SessionRepairWatchdog implements Watchdog {
     try {
       if (action === "compact") {
         // openclaw 2026.9.6 docs/cli/sessions.md "sessions.compact RPC": {ok, key, compacted, result}.
-        const res = await this.#o.gateway.request<CompactResult>("sessions.compact", { key }, opts);
+        const res = await this.#o.gateway.admin<CompactResult>("sessions.compact", { key }, opts);
         if (res?.compacted === true) return undefined;
         return `the gateway did not compact it (${JSON.stringify(res?.reason ?? res ?? null).slice(0, 200)})`;
       }
       // rpc-session-control.md: sessions.reset {key}; observed answer {ok:true, key, entry}.
-      const res = await this.#o.gateway.request<ResetResult>("sessions.reset", { key }, opts);
+      const res = await this.#o.gateway.admin<ResetResult>("sessions.reset", { key }, opts);
       return res?.ok === false ? `the gateway did not reset it (${JSON.stringify(res).slice(0, 200)})` : undefined;
     } catch (err) {
       return (err as Error).message || String(err);

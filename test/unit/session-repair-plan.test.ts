@@ -71,6 +71,20 @@ describe("decideRepair", () => {
       { kind: "repair", action: "reset", cause: "context", failures: 2 },
     ],
     [
+      "the first failure after a compaction, no reply since: reset at once",
+      rec(1, "context", { repairs: [compacted(NOW - 60_000)], lastOkAt: NOW - 2 * H }),
+      [],
+      {},
+      { kind: "repair", action: "reset", cause: "context", failures: 1 },
+    ],
+    [
+      "the first failure after a compaction that was followed by replies: not yet",
+      rec(1, "context", { repairs: [compacted(NOW - 2 * H)], lastOkAt: NOW - H }),
+      [],
+      {},
+      { kind: "none" },
+    ],
+    [
       "failing again after a compaction that was followed by replies: compact again",
       rec(2, "context", { repairs: [compacted(NOW - 2 * H)], lastOkAt: NOW - H }),
       [],

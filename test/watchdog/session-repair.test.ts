@@ -39,7 +39,15 @@ class FakeGateway implements RepairGateway {
     this.ready = true;
     for (const r of this.#readyWaiters.splice(0)) r();
   }
+  /** As the real gateway: the daemon's read/write connection may not compact or reset. */
   async request<T>(method: string, params: unknown): Promise<T> {
+    if (method.startsWith("sessions.")) throw new Error("missing scope: operator.admin");
+    return this.#answer<T>(method, params);
+  }
+  admin<T>(method: string, params: unknown): Promise<T> {
+    return this.#answer<T>(method, params);
+  }
+  async #answer<T>(method: string, params: unknown): Promise<T> {
     this.calls.push({ method, params });
     const answer = this.answers[method]?.shift();
     if (!answer) throw new Error(`unexpected ${method}`);
@@ -123,14 +131,14 @@ describe("SessionRepairWatchdog", () => {
       ["compact", false, 'the gateway did not compact it ("nothing to compact")'],
       ["reset", true, undefined],
     ]);
-    // A compaction that worked, then failures again before any reply: reset, not a second compaction.
+    // A compaction that worked, then a failure again before any reply: reset at once, not a second compaction.
     gateway.answers["sessions.compact"] = [compacted];
     gateway.answers["sessions.reset"] = [reset];
     w.observe(turn("agent:main:c", OVERFLOW));
     w.observe(turn("agent:main:c", OVERFLOW));
     await settle();
     w.observe(turn("agent:main:c", OVERFLOW));
-    w.observe(turn("agent:main:c", OVERFLOW));
+    expect(w.check().output).toBe("session agent:main:c: its last turn failed with context overflow; repairing it");
     await settle();
     expect(repairs.slice(2).map((r) => [r.sessionKey, r.action, r.ok])).toEqual([
       ["agent:main:c", "compact", true],
