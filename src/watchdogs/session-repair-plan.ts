@@ -15,7 +15,7 @@
  * row asks for a repair: compaction through the gateway (`sessions.compact`), or a reset
  * (`sessions.reset`: the gateway keeps the old transcript and starts the session afresh). A
  * compaction that the gateway refused, or after which the session fails again before any reply,
- * is followed by a reset at that first failure. At most `maxRepairs` repairs per session within
+ * is followed by a reset at that first failure; so is a reset the gateway did not do. At most `maxRepairs` repairs per session within
  * `windowMs`; then the session is left as it is and the verdict says so.
  *
  * The gateway reports a malformed request without the provider's words ("provider rejected the
@@ -113,11 +113,16 @@ export function decideRepair(r: SessionRecord, others: Iterable<SessionRecord>, 
   if (r.cause === null || r.failures === 0) return { kind: "none" };
   const { cause, failures } = r;
   const recent = recentRepairs(r, nowMs, p.windowMs);
-  const previous = recent.at(-1);
-  // A compaction the gateway refused, or after which the session has not replied: the first
-  // failure after it is enough, and the repair is a reset. A compaction followed by replies helped.
-  const compactDidNotHelp = previous?.action === "compact" && (!previous.ok || r.lastOkAt === null || r.lastOkAt < previous.at);
-  if (failures < (compactDidNotHelp ? 1 : p.after)) return { kind: "none" };
+  // Since the last reset that worked: a compaction the gateway refused, or after which the session
+  // has not replied, or a reset the gateway did not do. Then the first failure is enough, and the
+  // repair is a reset. A compaction followed by replies helped.
+  const lastReset = recent.findLastIndex((x) => x.action === "reset" && x.ok);
+  const tail = recent.slice(lastReset + 1);
+  const noReplySince = (x: RepairRecord) => r.lastOkAt === null || r.lastOkAt < x.at;
+  const compact = tail.findLast((x) => x.action === "compact");
+  const previous = tail.at(-1);
+  const escalate = (compact !== undefined && (!compact.ok || noReplySince(compact))) || (previous?.action === "reset" && noReplySince(previous));
+  if (failures < (escalate ? 1 : p.after)) return { kind: "none" };
   if (p.mode === "off") return { kind: "hold", cause, failures, reason: "repair is off (SESSION_REPAIR=off)" };
   if (recent.length >= p.maxRepairs) {
     return { kind: "hold", cause, failures, reason: `left as it is: ${recent.length} repairs within ${humanDuration(p.windowMs)} did not help (SESSION_REPAIR_MAX=${p.maxRepairs})` };
@@ -127,7 +132,7 @@ export function decideRepair(r: SessionRecord, others: Iterable<SessionRecord>, 
     for (const o of others) if (o.cause === "session" && o.failures > 0 && o.last === "session") alike++;
     if (alike > 0) return { kind: "hold", cause, failures, reason: `${alike} other session${alike === 1 ? "" : "s"} failing the same way: the provider or the configuration, not this session's transcript` };
   }
-  return { kind: "repair", action: p.mode === "reset" || compactDidNotHelp ? "reset" : "compact", cause, failures };
+  return { kind: "repair", action: p.mode === "reset" || escalate ? "reset" : "compact", cause, failures };
 }
 
 /**

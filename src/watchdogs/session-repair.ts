@@ -129,7 +129,7 @@ export class SessionRepairWatchdog implements Watchdog {
     const { policy } = this.#o;
     const now = this.#o.clock.now();
     const failing = [...this.#records.entries()]
-      .filter(([key, r]) => this.#busy.has(key) || decideRepair(r, this.#others(key), now, policy).kind !== "none")
+      .filter(([key, r]) => r.cause !== null && (this.#busy.has(key) || decideRepair(r, this.#others(key), now, policy).kind !== "none"))
       .sort((a, b) => b[1].updatedAt - a[1].updatedAt);
     const lines = failing.map(([key, r]) => this.#describe(key, r, now));
     const output = lines.length === 0 ? null : `${lines[0]}${lines.length > 1 ? ` (and ${lines.length - 1} more session${lines.length > 2 ? "s" : ""})` : ""}`;

@@ -78,6 +78,27 @@ describe("decideRepair", () => {
       { kind: "repair", action: "reset", cause: "context", failures: 1 },
     ],
     [
+      "a compaction that did not help, then a reset the gateway did not do: reset again at the next failure",
+      rec(1, "context", { repairs: [compacted(NOW - 120_000), { at: NOW - 60_000, action: "reset", ok: false }] }),
+      [],
+      {},
+      { kind: "repair", action: "reset", cause: "context", failures: 1 },
+    ],
+    [
+      "after a reset that worked, no reply yet: the usual threshold, compact first",
+      rec(1, "context", { repairs: [compacted(NOW - 120_000), reset(NOW - 60_000)] }),
+      [],
+      {},
+      { kind: "none" },
+    ],
+    [
+      "after a reset that worked, no reply yet, the threshold reached: compact",
+      rec(2, "context", { repairs: [compacted(NOW - 120_000), reset(NOW - 60_000)] }),
+      [],
+      {},
+      { kind: "repair", action: "compact", cause: "context", failures: 2 },
+    ],
+    [
       "the first failure after a compaction that was followed by replies: not yet",
       rec(1, "context", { repairs: [compacted(NOW - 2 * H)], lastOkAt: NOW - H }),
       [],
