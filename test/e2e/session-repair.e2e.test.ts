@@ -146,6 +146,8 @@ describe("session repair (real gateway)", () => {
     expect(await metric('cause="session",action="compact",outcome="ok"')).toBe(1);
     expect(await metric('cause="session",action="reset",outcome="ok"')).toBe(1);
     expect((await getJson(site, "/health")).body.checks["sessions:repair"][0]).toMatchObject({ status: "pass", repairs: 3 });
+    expect(readFileSync(join(workspace, "MEMORY.md"), "utf8")).toBe(MEMORY_MD);
+    expect(readFileSync(join(workspace, "memory", "2026-11-30.md"), "utf8")).toBe(DAILY);
   }, 400_000);
 
   it("2026.9.6 needs no repair after a gateway SIGKILLed mid-tool: the session goes on", async () => {
