@@ -4,6 +4,7 @@
  * and event-loop cases boot their own and run last).
  */
 import { claimsNotReady } from "./case_claims_not_ready.ts";
+import { contextOverflow } from "./case_context_overflow.ts";
 import { clockSkew } from "./case_clock_skew.ts";
 import { controlPlaneOutage } from "./case_control_plane.ts";
 import { cpProxy404, cpUnknownFields } from "./case_cp_answers.ts";
@@ -20,6 +21,7 @@ import { leaseAbort } from "./case_lease_abort.ts";
 import { longTranscript } from "./case_long_transcript.ts";
 import { memoryBalloon } from "./case_memory.ts";
 import { neverReady } from "./case_never_ready.ts";
+import { poisonedSession } from "./case_poisoned_session.ts";
 import { rotationDuringStart } from "./case_rotation_start.ts";
 import { skillsUnwritable } from "./case_skills_unwritable.ts";
 import { SQLITE_WRITE_CASES } from "./case_sqlite_writes.ts";
@@ -47,6 +49,8 @@ export const CASES: readonly FaultCase[] = [
   rotationDuringStart,
   longTranscript,
   leaseAbort,
+  contextOverflow,
+  poisonedSession,
   ...SQLITE_WRITE_CASES,
   errorRate,
   daemonSigkill,

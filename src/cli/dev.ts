@@ -27,8 +27,10 @@ export function registerDev(program: Command, ctx: CliContext): void {
     .command("mock-model")
     .description("serve a local OpenAI-compatible echo model (stands in for the LLM provider)")
     .option("--port <port>", "port on 127.0.0.1", "18999")
-    .action(async (o: { port: string }) => {
-      const m = await startMockModel(Number(o.port));
+    .option("--context-limit-bytes <bytes>", "answer 400 context_length_exceeded to requests larger than this (bytes)")
+    .option("--reject-orphaned-tool-calls", "answer 400, as OpenAI does, to assistant tool calls no tool message answers")
+    .action(async (o: { port: string; contextLimitBytes?: string; rejectOrphanedToolCalls?: boolean }) => {
+      const m = await startMockModel(Number(o.port), "127.0.0.1", { contextLimitBytes: o.contextLimitBytes === undefined ? null : Number(o.contextLimitBytes), rejectOrphanedToolCalls: o.rejectOrphanedToolCalls === true });
       ctx.err(`mock model listening at ${m.url} (model id: any; replies "echo: <prompt>")`);
       await new Promise<void>((resolve) => {
         ctx.host.onSignal("SIGINT", () => resolve());

@@ -205,6 +205,15 @@ export const settingsSchema = z
     DECAY_TIME_ZONE: z.string().trim().min(1).default("UTC").describe("IANA time zone the daily notes are dated in (the gateway's userTimezone or the host's)"),
     MEMORY_BOOTSTRAP_MAX_CHARS: positiveInt(20_000, 10_000_000, "The gateway's bootstrap budget per file (agents.defaults.bootstrapMaxChars); /health warns when MEMORY.md is larger (characters)"),
     TMP_CLEAN: bool(true, "Remove /tmp/openclaw and /tmp/openclaw-* owned by the gateway's user before each gateway start, and the leaked openclaw-plugin-build-*/openclaw-model-catalog-* directories of the gateway state's tmp/; never the lock directories"),
+    SESSION_REPAIR: z
+      .enum(["compact", "reset", "off"])
+      .default("compact")
+      .describe(
+        "How a session whose turns keep failing with a context overflow or a malformed request is repaired: compact (the gateway summarizes its transcript; reset if that does not help), reset (a fresh session under the same key; the gateway keeps the old transcript), or off (reported only). Workspace memory files are never touched",
+      ),
+    SESSION_REPAIR_AFTER: positiveInt(2, 100, "Failed turns in a row (context overflow or malformed request) after which a session is repaired"),
+    SESSION_REPAIR_MAX: positiveInt(3, 100, "Most repairs of one session within SESSION_REPAIR_WINDOW_MS; then it is left as it is and reported"),
+    SESSION_REPAIR_WINDOW_MS: ms(24 * 3_600_000, "Window of SESSION_REPAIR_MAX"),
     TMP_DIR: z.string().trim().min(1).default("/tmp").transform((p) => resolve(p)).describe("Directory swept for openclaw* leftovers"),
   })
   .strict()

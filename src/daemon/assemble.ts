@@ -29,6 +29,7 @@ import { TurnService } from "../turns/turn-service.ts";
 import { probeBoundary, type Boundary } from "../supervisor/gateway-user.ts";
 import { sweptTotals, TmpSweeper, type TmpSweeps } from "../watchdogs/tmp-sweep-as.ts";
 import { LOCKS_REASON, type StaleSweepResult, type SweepResult } from "../watchdogs/tmp-sweep.ts";
+import type { SessionRepairWatchdog } from "../watchdogs/session-repair.ts";
 import type { Host } from "./host.ts";
 import type { StatusReporter } from "./systemd-status.ts";
 
@@ -38,6 +39,8 @@ export type Links = {
   status?: StatusReporter | undefined;
   /** Called with every turn whose verdict was written (watchdogs that judge outcomes subscribe here); must not throw. */
   finished: Array<(turn: Turn) => void>;
+  /** The session-repair watchdog: told of every finished turn; holds the turns of a session it repairs. */
+  sessions?: Pick<SessionRepairWatchdog, "observe" | "held"> | undefined;
 };
 
 /** The assembled daemon (see the module comment). */
@@ -189,7 +192,9 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     random: host.random,
     log: log.child({ subsystem: "delivery" }),
     policy: { concurrency: s.TURN_CONCURRENCY, turnTimeoutMs: s.TURN_TIMEOUT_MS, maxAttempts: s.TURN_MAX_ATTEMPTS, reconcilePollMs: 1000 },
+    sessionHeld: (key) => links.sessions?.held(key) ?? false,
     onFinished: (t) => {
+      links.sessions?.observe(t);
       if (t.source === "central") links.sync?.notifyResult();
       links.sync?.notifyCapacity();
       service.finished(t.id);

@@ -4,6 +4,7 @@
  * their checks in /health.
  */
 import type { SystemdNotifier } from "../core/systemd-notify.ts";
+import { adminRequest } from "../gateway/admin-request.ts";
 import { watchdogIntervalMs } from "../core/systemd-notify.ts";
 import { HistoryStore } from "../store/history.ts";
 import { HistoryPruneWatchdog } from "../watchdogs/history-prune.ts";
@@ -14,12 +15,16 @@ import { MemoryBudgetWatchdog } from "../watchdogs/memory-budget.ts";
 import { memoryLimitBytes, MemoryWatchdog } from "../watchdogs/memory.ts";
 import { ErrorRateWatchdog } from "../watchdogs/error-rate.ts";
 import { BoundaryWatchdog } from "../watchdogs/gateway-user.ts";
+import { SessionRepairWatchdog } from "../watchdogs/session-repair.ts";
 import { StaleTmpWatchdog } from "../watchdogs/stale-tmp.ts";
 import { startupGrace, type GraceVerdict } from "../watchdogs/startup-grace.ts";
 import { SystemdPingWatchdog } from "../watchdogs/systemd-pings.ts";
 import type { Watchdog } from "../watchdogs/watchdog.ts";
 import type { Parts } from "./assemble.ts";
 import { drainAndRestart } from "./rotation.ts";
+
+/** "1 failed turn" / "3 failed turns in a row", for session repair events. */
+const failedTurns = (n: number) => (n === 1 ? "1 failed turn" : `${n} failed turns in a row`);
 
 /** The daemon's loop is healthy while it ticked within this long (ms); else systemd pings stop. */
 export const LOOP_STALL_MS = 10_000;
@@ -96,10 +101,39 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
     const cls = errorRate.record(t);
     if (cls !== null) p.metrics.turnFailuresTotal.inc({ class: cls });
   });
+  const record = (state: string, at: number, reason: string) => {
+    try {
+      events.record({ at, generation: supervisor.snapshot().generation, state, reason });
+    } catch (err) {
+      log.warn({ err: (err as Error).message, state, reason }, "could not record a session repair event");
+    }
+  };
+  const sessions = new SessionRepairWatchdog({
+    policy: { mode: s.SESSION_REPAIR, after: s.SESSION_REPAIR_AFTER, maxRepairs: s.SESSION_REPAIR_MAX, windowMs: s.SESSION_REPAIR_WINDOW_MS },
+    gateway: {
+      get ready() {
+        return connection.ready;
+      },
+      waitReady: (signal) => connection.waitReady(signal),
+      request: (method, params, opts) => connection.request(method, params, opts),
+      admin: (method, params, opts) => adminRequest({ url: `ws://127.0.0.1:${s.OPENCLAW_GATEWAY_PORT}`, token: p.gatewayToken, clientVersion: p.version }, method, params, opts),
+    },
+    clock,
+    log: log.child({ subsystem: "session-repair" }),
+    onRepair: (e) => {
+      p.metrics.sessionRepairsTotal.inc({ cause: e.cause, action: e.action, outcome: e.ok ? "ok" : "failed" });
+      const evidence = e.evidence ? `; transcript: ${e.evidence}` : "";
+      record("session-repair", e.at, `${e.cause}: ${e.action} ${e.sessionKey} after ${failedTurns(e.failures)}: ${e.ok ? "ok" : `failed (${e.error})`}${evidence}`);
+    },
+    onHold: (e) => record("session-repair-held", e.at, `${e.cause}: ${e.sessionKey} after ${failedTurns(e.failures)}: ${e.reason}`),
+    onReleased: () => delivery.notify(),
+  });
+  p.links.sessions = sessions;
   const all: Watchdog[] = [
     liveness,
     errorRate,
     eventLoop,
+    sessions,
     new MemoryBudgetWatchdog({ workspaceDir: p.files.gateway.workspaceDir, budgetChars: s.MEMORY_BOOTSTRAP_MAX_CHARS, clock }),
     memory,
     new HistoryPruneWatchdog({

@@ -18,9 +18,21 @@
  * `GET /mock/requests` lists the completion requests received so far (`{requests: [{at, prompt,
  * stream, toolResults}]}`, no headers), so a test that runs the server in another process or a container can
  * count model calls: a second call for one turn is a second run of it.
+ *
+ * Provider refusals (mock-refusals.ts): a request body over `settings.contextLimitBytes` gets
+ * OpenAI's 400 `context_length_exceeded`; with `settings.rejectOrphanedToolCalls`, assistant tool
+ * calls no tool message answers get OpenAI's 400 for orphaned `tool_calls`; a session whose history holds the word
+ * `mock-poison-session` gets that same 400 on every turn (a poisoned transcript). Settings are
+ * given to {@link startMockModel}, changed on `model.settings`, or over HTTP with
+ * `POST /mock/settings` (`{"contextLimitBytes": 60000, "rejectOrphanedToolCalls": true}`; a limit of
+ * null is none; the answer is the settings).
+ * A refused request is recorded too, with `refused` set.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { refusalFor, type MockSettings } from "./mock-refusals.ts";
+
+export { POISON_MARK, type MockSettings } from "./mock-refusals.ts";
 
 /**
  * One recorded completion request. `system` is the text of its system messages (OpenClaw's system
@@ -34,6 +46,10 @@ export type MockModelRequest = {
   authorization: string | undefined;
   /** `[<tool>] <result>` for each tool result after the prompt (empty for a first call). */
   toolResults: string[];
+  /** Size of the request body (bytes). */
+  bytes: number;
+  /** Set when the request was refused (mock-refusals.ts): `context` (400 context_length_exceeded) or `orphan` (400 orphaned tool_calls). */
+  refused?: "context" | "orphan";
 };
 
 /** One tool call asked for with `toolcalls=`: the tool's name and its arguments object. */
@@ -44,6 +60,8 @@ export type MockModel = {
   url: string;
   port: number;
   requests: MockModelRequest[];
+  /** Live settings (see the module comment); change them at any time. */
+  settings: MockSettings;
   close(): Promise<void>;
 };
 
@@ -145,9 +163,11 @@ function sse(res: ServerResponse, model: string, answer: Answer): void {
 /**
  * Start the server on 127.0.0.1.
  * @param port 0 for any free port
+ * @param settings initial {@link MockSettings} (default: no context limit, orphaned tool calls answered)
  */
-export async function startMockModel(port = 0, host = "127.0.0.1"): Promise<MockModel> {
+export async function startMockModel(port = 0, host = "127.0.0.1", settings: Partial<MockSettings> = {}): Promise<MockModel> {
   const requests: MockModelRequest[] = [];
+  const live: MockSettings = { contextLimitBytes: null, rejectOrphanedToolCalls: false, ...settings };
   const server: Server = createServer(async (req, res) => {
     try {
       if (req.method === "GET" && req.url?.endsWith("/models")) {
@@ -156,17 +176,34 @@ export async function startMockModel(port = 0, host = "127.0.0.1"): Promise<Mock
       }
       if (req.method === "GET" && req.url === "/mock/requests") {
         res.writeHead(200, { "content-type": "application/json" });
-        return res.end(JSON.stringify({ requests: requests.map(({ at, prompt, stream, toolResults }) => ({ at, prompt, stream, toolResults })) }));
+        return res.end(JSON.stringify({ requests: requests.map(({ at, prompt, stream, toolResults, bytes, refused }) => ({ at, prompt, stream, toolResults, bytes, refused })) }));
+      }
+      if (req.method === "POST" && req.url === "/mock/settings") {
+        const change = JSON.parse((await readBody(req)) || "{}") as { contextLimitBytes?: unknown; rejectOrphanedToolCalls?: unknown };
+        const { contextLimitBytes: limit, rejectOrphanedToolCalls: strict } = change;
+        if (limit !== undefined && limit !== null && !(typeof limit === "number" && Number.isInteger(limit) && limit > 0)) throw new Error("contextLimitBytes must be a positive integer or null");
+        if (strict !== undefined && typeof strict !== "boolean") throw new Error("rejectOrphanedToolCalls must be true or false");
+        if (limit !== undefined) live.contextLimitBytes = limit;
+        if (strict !== undefined) live.rejectOrphanedToolCalls = strict;
+        res.writeHead(200, { "content-type": "application/json" });
+        return res.end(JSON.stringify(live));
       }
       if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) {
         res.writeHead(404, { "content-type": "application/json" });
         return res.end(JSON.stringify({ error: { message: "not found" } }));
       }
-      const body = JSON.parse(await readBody(req));
+      const raw = await readBody(req);
+      const body = JSON.parse(raw);
       const prompt = extractPrompt(body.messages);
       const system = Array.isArray(body.messages) ? body.messages.filter((m: { role?: unknown }) => m?.role === "system" || m?.role === "developer").map((m: { content?: unknown }) => contentText(m.content)).join("\n") : "";
       const { asked, results } = toolRound(body.messages);
-      requests.push({ at: Date.now(), prompt, system, stream: body.stream === true, authorization: req.headers.authorization, toolResults: results });
+      const bytes = Buffer.byteLength(raw);
+      const refusal = refusalFor(body, bytes, live);
+      requests.push({ at: Date.now(), prompt, system, stream: body.stream === true, authorization: req.headers.authorization, toolResults: results, bytes, ...(refusal ? { refused: refusal.kind } : {}) });
+      if (refusal) {
+        res.writeHead(refusal.status, { "content-type": "application/json" });
+        return res.end(JSON.stringify(refusal.body));
+      }
       const wanted = parseToolCalls(prompt);
       const delay = Number(/delay=(\d+)/.exec(prompt)?.[1] ?? 0);
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
@@ -204,6 +241,7 @@ export async function startMockModel(port = 0, host = "127.0.0.1"): Promise<Mock
     url: `http://${host}:${actual}/v1`,
     port: actual,
     requests,
+    settings: live,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -39,6 +39,12 @@ export type Metrics = {
    */
   tmpSweptBytesTotal: Counter<"root">;
   tmpSweptEntriesTotal: Counter<"root">;
+  /**
+   * `agent_supervisor_session_repairs_total{cause,action,outcome}`: session repairs
+   * (watchdogs/session-repair.ts), by cause (`context`, `session`), action (`compact`, `reset`)
+   * and outcome (`ok`, `failed`).
+   */
+  sessionRepairsTotal: Counter<"cause" | "action" | "outcome">;
   /** Set the scrape-time gauges from a snapshot and (optionally) a disk reading. */
   observe(snapshot: HealthSnapshot, disk?: DiskReading): void;
 };
@@ -110,6 +116,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     tmpSweptBytesTotal.inc({ root }, 0);
     tmpSweptEntriesTotal.inc({ root }, 0);
   }
+  const sessionRepairsTotal = new Counter({
+    name: "agent_supervisor_session_repairs_total",
+    help: "Repairs of gateway sessions whose turns kept failing, by cause (context, session), action (compact, reset) and outcome (ok, failed)",
+    labelNames: ["cause", "action", "outcome"] as const,
+    registers,
+  });
 
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Gauge<L>({ name: `agent_supervisor_${name}`, help, labelNames, registers });
@@ -134,6 +146,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     turnFailuresTotal,
     tmpSweptBytesTotal,
     tmpSweptEntriesTotal,
+    sessionRepairsTotal,
     observe(s, disk) {
       if (s.storage) storeFailingSites.set(s.storage.failing.length);
       queueTurns.set({ state: "accepted" }, s.queue.accepted);

@@ -49,4 +49,6 @@ export type DeliveryDeps = {
   policy: DeliveryPolicy;
   /** Called once per turn when it reaches `done` or `failed`. */
   onFinished?: (turn: Turn) => void;
+  /** True while no turn may start in this session (e.g. it is being repaired); its turns wait. */
+  sessionHeld?: (sessionKey: string) => boolean;
 };

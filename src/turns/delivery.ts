@@ -18,7 +18,7 @@ import type { Turn } from "../store/turns.ts";
 import { WRITE_RETRY, writeErrorCode } from "../store/write-faults.ts";
 import { EXPIRY_CHECK_MS, type DeliveryDeps } from "./delivery-ports.ts";
 import { RunAborts } from "./run-aborts.ts";
-import { agentReplyText, type TranscriptOutcome } from "./transcript.ts";
+import { agentFailureMessage, agentReplyText, type TranscriptOutcome } from "./transcript.ts";
 import { lookUpTurn } from "./transcript-read.ts";
 import { Verdicts } from "./verdicts.ts";
 
@@ -174,7 +174,7 @@ export class TurnDelivery {
     if (free <= 0) return;
     for (const t of turns.deliverable(free + this.#inFlight.size)) {
       if (free <= 0) break;
-      if (this.#inFlight.has(t.id)) continue;
+      if (this.#inFlight.has(t.id) || this.#d.sessionHeld?.(t.sessionKey)) continue;
       // A turn sent before (a central turn claimed again after its lease was lost) goes to the
       // gateway again only if the transcript proves the gateway never got it.
       const sentBefore = t.firstDeliveredAt !== null;
@@ -279,7 +279,7 @@ export class TurnDelivery {
           },
         );
         if (res?.status === "ok") return await this.#verdicts.complete(t, agentReplyText(res), signal);
-        return await this.#verdicts.fail(t, "GATEWAY_RUN_FAILED", `run ended with status ${res?.status ?? "unknown"}: ${JSON.stringify(res?.error ?? res?.summary ?? null)}`, signal);
+        return await this.#verdicts.fail(t, "GATEWAY_RUN_FAILED", agentFailureMessage(res), signal);
       } catch (err) {
         if (signal.aborted) return;
         t = turns.get(t.id) ?? t;

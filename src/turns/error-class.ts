@@ -14,7 +14,9 @@
 /**
  * Failure classes, most specific first:
  * - `context`: the prompt no longer fits the model (context length, "Improperly formed request").
- * - `session`: the session's transcript is broken (orphaned tool_use, bad partial JSON).
+ * - `session`: the session's transcript is broken (orphaned tool_use, bad partial JSON), or the
+ *   provider refused the request built from it as malformed (which the gateway reports without the
+ *   provider's words).
  * - `auth`: the provider refused the key (401/403).
  * - `cooldown`: the gateway itself refuses to use a key after an auth or billing failure.
  * - `quota`: rate limit or exhausted quota (429).
@@ -40,7 +42,12 @@ const BY_CODE: Readonly<Record<string, ErrorClass>> = {
 const PATTERNS: ReadonlyArray<readonly [ErrorClass, RegExp]> = [
   ["cooldown", /temporarily disabled after a provider|auth(?:entication)? cooldown|cooling down/i],
   ["context", /context[ _-]?(?:length|overflow|window)|prompt too large|maximum context|too many tokens|improperly formed request/i],
-  ["session", /tool_use[^\n]*(?:without|orphan|missing)|tool_result[^\n]*(?:without|missing|unexpected)|unexpected end of json|unterminated string in json|transcript (?:is )?(?:corrupt|broken)/i],
+  // The gateway hides the provider's words for a 400 it classes as a request-format error and says
+  // "provider rejected the request schema or tool payload" (run error) or "request format rejected"
+  // (transcript); for its own transcript validation, "rejected a session transcript entry. Compact or
+  // reset this session" (openclaw 2026.9.6 dist/assistant-request-failure-copy). OpenAI's own words
+  // for an orphaned tool call: "An assistant message with 'tool_calls' must be followed by tool messages".
+  ["session", /tool_use[^\n]*(?:without|orphan|missing)|tool_result[^\n]*(?:without|missing|unexpected)|unexpected end of json|unterminated string in json|transcript (?:is )?(?:corrupt|broken)|rejected the request schema or tool payload|request format rejected|session transcript entry|tool_calls'? must be followed by tool messages|tool_call_ids did not have response messages/i],
   ["auth", /authentication failed|\b(?:401|403)\b|invalid[ _-]api[ _-]key|unauthori[sz]ed|forbidden|incorrect api key|permission denied/i],
   ["quota", /\b429\b|rate[ _-]?limit|quota|too many requests|insufficient[ _-]balance|billing/i],
   ["network", /ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|fetch failed|socket hang up|network|timed out|timeout/i],

@@ -114,7 +114,10 @@ export function findTurnOutcome(history: { messages?: unknown; pendingInputs?: u
     const runId = meta(m).runId;
     if (stamped && !turnKeyFamily(turnId, runId) && !recoveryRuns.has(runId)) continue;
     const stop = typeof m.stopReason === "string" ? m.stopReason : "";
-    if (TERMINAL_ERROR.has(stop)) last = { kind: "errored", reason: String(m.errorMessage ?? stop) };
+    // The gateway's words: `errorMessage` when stored, else the error text it shows (2026.9.6 stores
+    // "Context overflow: this conversation is too large ..." or "⚠️ LLM request failed (request
+    // format rejected, HTTP 400)." as the content of an assistant message with stopReason "error").
+    if (TERMINAL_ERROR.has(stop)) last = { kind: "errored", reason: String(m.errorMessage ?? (messageText(m).trim() || stop)) };
     else if (!NOT_FINAL.has(stop)) last = { kind: "replied", reply: messageText(m), runId: typeof runId === "string" ? runId : null };
     else last = { kind: "pending" };
   }
@@ -132,4 +135,25 @@ export function agentReplyText(res: unknown): string {
     .map((p) => (p && typeof p === "object" && typeof (p as Msg).text === "string" ? String((p as Msg).text) : ""))
     .filter((t) => t !== "")
     .join("\n\n");
+}
+
+/**
+ * The failure message of a final `agent` response whose status is not `ok`, in the gateway's own
+ * words where it gives them. Pure. Observed on openclaw 2026.9.6 (2026-11-30): a run refused by
+ * the provider with 400 `context_length_exceeded` ends `{status:"error", summary:"failed",
+ * result:{payloads:[{text:"Context overflow: prompt too large for the model. ...", isError:true}]}}`;
+ * the reason is only in the payloads marked `isError`. Shape of the message:
+ * `run ended with status <status> ("<error or summary>"): <error payload texts, joined by a space>`,
+ * without the part after the colon when there are no error payloads.
+ */
+export function agentFailureMessage(res: unknown): string {
+  const r = (res ?? {}) as { status?: unknown; error?: unknown; summary?: unknown; result?: { payloads?: unknown } };
+  const payloads = Array.isArray(r.result?.payloads) ? r.result.payloads : [];
+  const reasons = payloads
+    .filter((p): p is Msg => !!p && typeof p === "object" && (p as Msg).isError === true && typeof (p as Msg).text === "string")
+    .map((p) => String(p.text).trim())
+    .filter((t) => t !== "");
+  const head = `run ended with status ${typeof r.status === "string" ? r.status : "unknown"}`;
+  const said = JSON.stringify(r.error ?? r.summary ?? null);
+  return reasons.length > 0 ? `${head} (${said}): ${reasons.join(" ")}` : `${head}: ${said}`;
 }

@@ -10,7 +10,7 @@
  */
 import { afterEach, beforeEach, expect } from "vitest";
 import { systemClock } from "../../src/core/clock.ts";
-import { TurnDelivery, type DeliveryPolicy } from "../../src/turns/delivery.ts";
+import { TurnDelivery, type DeliveryDeps, type DeliveryPolicy } from "../../src/turns/delivery.ts";
 import { TurnService } from "../../src/turns/turn-service.ts";
 import type { Turn } from "../../src/store/turns.ts";
 import { FakeGateway } from "./fake-gateway.ts";
@@ -29,9 +29,10 @@ let finishedTwice: string[];
 
 const basePolicy: DeliveryPolicy = { concurrency: 4, turnTimeoutMs: 30_000, maxAttempts: 5, reconcilePollMs: 20 };
 
-/** Makes the test's TurnDelivery (policy over the defaults) and TurnService; call first in a test. */
-export function setup(policy: Partial<DeliveryPolicy> = {}): void {
+/** Makes the test's TurnDelivery (policy over the defaults, and optional deps) and TurnService; call first in a test. */
+export function setup(policy: Partial<DeliveryPolicy> = {}, deps: Pick<DeliveryDeps, "sessionHeld"> = {}): void {
   delivery = new TurnDelivery({
+    ...deps,
     turns: db.turns,
     gateway: gw,
     clock: systemClock,

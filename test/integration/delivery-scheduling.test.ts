@@ -48,6 +48,22 @@ describe("TurnDelivery", () => {
     expect(finished.get(b)).toMatchObject({ state: "done", reply: "re: second" });
   });
 
+  it("starts no turn in a held session (being repaired) until it is released, and others meanwhile", async () => {
+    const held = new Set(["agent:main:c1"]);
+    setup({}, { sessionHeld: (key) => held.has(key) });
+    gw.handlers.agent = async (p) => okReply(`re: ${p.message}`);
+    const a = submit("c1", "waits");
+    const b = submit("c2", "goes");
+    start();
+    await whenFinished(b);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(db.turns.get(a)?.state).toBe("accepted");
+    expect(gw.callsOf("agent").map((x) => x.params.message)).toEqual(["goes"]);
+    held.clear();
+    delivery.notify();
+    expect(await whenFinished(a)).toMatchObject({ state: "done", reply: "re: waits" });
+  });
+
   it("respects the concurrency limit", async () => {
     setup({ concurrency: 2 });
     const gates: ReturnType<typeof deferred<void>>[] = [];

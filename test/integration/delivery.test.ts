@@ -168,6 +168,16 @@ describe("TurnDelivery", () => {
     expect(t.errorMessage).toContain("model refused");
   });
 
+  it("records the reason of a failed run from its error payloads, as openclaw 2026.9.6 gives a context overflow", async () => {
+    setup();
+    const reason = "Context overflow: prompt too large for the model. Try /reset (or /new) to start a fresh session, or use a larger-context model.";
+    gw.handlers.agent = async () => ({ runId: "r", status: "error", summary: "failed", result: { payloads: [{ text: reason, isError: true, mediaUrl: null }], meta: { durationMs: 572 } } });
+    start();
+    const t = await whenFinished(submit("c"));
+    expect(t).toMatchObject({ state: "failed", errorCode: "GATEWAY_RUN_FAILED", errorMessage: `run ended with status error ("failed"): ${reason}` });
+    expect(gw.callsOf("agent")).toHaveLength(1);
+  });
+
   it("fails with TURN_TIMEOUT once the turn's deadline passes", async () => {
     setup({ turnTimeoutMs: 300 });
     gw.handlers.agent = never;

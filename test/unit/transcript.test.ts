@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  agentFailureMessage,
   agentReplyText,
   findTurnOutcome,
   messageText,
@@ -111,6 +112,12 @@ const cases: [string, { messages?: unknown; pendingInputs?: unknown }, string, T
     { messages: [user(TURN, "hi"), assistant(TURN, "", "error", { errorMessage: "401 invalid api key" })] },
     TURN,
     { kind: "errored", reason: "401 invalid api key" },
+  ],
+  [
+    "run ended in an error the gateway shows as the message's text (2026.9.6, no errorMessage)",
+    { messages: [user(TURN, "hi"), assistant(TURN, "Context overflow: this conversation is too large for the model. Try /compact.", "error")] },
+    TURN,
+    { kind: "errored", reason: "Context overflow: this conversation is too large for the model. Try /compact." },
   ],
   [
     "run aborted without an error message",
@@ -245,5 +252,21 @@ describe("agentReplyText", () => {
     ["text", ""],
   ])("%j → %j", (res, expected) => {
     expect(agentReplyText(res)).toBe(expected);
+  });
+});
+
+describe("agentFailureMessage", () => {
+  const overflow = "Context overflow: prompt too large for the model. Try /reset (or /new) to start a fresh session, or use a larger-context model.";
+  it.each([
+    // As openclaw 2026.9.6 ended a run the provider refused with 400 context_length_exceeded (2026-11-30).
+    [{ status: "error", summary: "failed", result: { payloads: [{ text: overflow, isError: true, mediaUrl: null }], meta: { durationMs: 572 } } }, `run ended with status error ("failed"): ${overflow}`],
+    [{ status: "error", summary: "failed", result: { payloads: [{ text: "partial answer" }, { text: "  boom  ", isError: true }, { text: "bang", isError: true }] } }, 'run ended with status error ("failed"): boom bang'],
+    [{ status: "error", error: "model refused", result: { payloads: [] } }, 'run ended with status error: "model refused"'],
+    [{ status: "error", summary: "failed" }, 'run ended with status error: "failed"'],
+    [{ status: "timeout", error: { message: "x" } }, 'run ended with status timeout: {"message":"x"}'],
+    [{ status: "error", result: { payloads: [{ text: "", isError: true }, { text: 3, isError: true }] } }, "run ended with status error: null"],
+    [null, "run ended with status unknown: null"],
+  ])("%j → %s", (res, expected) => {
+    expect(agentFailureMessage(res)).toBe(expected);
   });
 });
