@@ -165,6 +165,7 @@ export const settingsSchema = z
     LIVENESS_INTERVAL_MS: ms(15_000, "Interval of the protocol-level liveness probe (the gateway's health RPC) while the gateway is ready"),
     LIVENESS_TIMEOUT_MS: ms(10_000, "Timeout of one liveness probe"),
     LIVENESS_FAILURES: positiveInt(3, 100, "Consecutive failed liveness probes after which the gateway counts as hung and is restarted"),
+    PROVIDER_CHECK_INTERVAL_MS: ms(600_000, "How often each configured provider's key is checked with a call that costs no tokens (GET <baseUrl>/models, 10 s timeout), besides at start, after every key rotation and after a turn refused for its key; 0 checks only then; /health provider:auth"),
     MEMORY_LIMIT_MB: z.coerce.number().int().min(64).max(1_048_576).optional().describe("RSS limit of the gateway's process tree in MiB (default: MEMORY_LIMIT_PERCENT of host memory)"),
     MEMORY_LIMIT_PERCENT: z.coerce.number().min(1).max(100).default(75).describe("RSS limit of the gateway's process tree as a share of host memory (percent), when MEMORY_LIMIT_MB is unset (the gateway alone takes about 1.2 GB after its first turn)"),
     MEMORY_SUSTAIN_MS: ms(300_000, "How long the RSS must stay above the limit before the gateway is drained and restarted"),

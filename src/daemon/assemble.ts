@@ -26,12 +26,13 @@ import type { SyncWorker } from "../sync/worker.ts";
 import { TurnDelivery } from "../turns/delivery.ts";
 import { TurnService } from "../turns/turn-service.ts";
 import { probeBoundary, type Boundary } from "../supervisor/gateway-user.ts";
+import type { ProviderCredentialsWatchdog } from "../watchdogs/provider-credentials.ts";
 import { TmpSweeper } from "../watchdogs/tmp-sweep-as.ts";
 import type { Host } from "./host.ts";
 import type { StatusReporter } from "./systemd-status.ts";
 
 /** Subsystems built after the gateway side, reached late through this (undefined until built). */
-export type Links = { sync?: SyncWorker | undefined; status?: StatusReporter | undefined };
+export type Links = { sync?: SyncWorker | undefined; status?: StatusReporter | undefined; providers?: ProviderCredentialsWatchdog | undefined };
 
 /** The assembled daemon (see the module comment). */
 export type Parts = {
@@ -172,6 +173,7 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
       if (t.source === "central") links.sync?.notifyResult();
       links.sync?.notifyCapacity();
       service.finished(t.id);
+      links.providers?.noteTurn(t);
       links.status?.poke();
       metrics.turnsTotal.inc({ outcome: t.state === "done" ? "done" : "failed" });
       if (t.finishedAt !== null) metrics.turnDurationSeconds.observe((t.finishedAt - t.createdAt) / 1000);

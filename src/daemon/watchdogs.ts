@@ -11,6 +11,9 @@ import { LivenessProbe } from "../watchdogs/liveness.ts";
 import { MemoryBudgetWatchdog } from "../watchdogs/memory-budget.ts";
 import { memoryLimitBytes, MemoryWatchdog } from "../watchdogs/memory.ts";
 import { BoundaryWatchdog } from "../watchdogs/gateway-user.ts";
+import { ProviderCredentialsWatchdog } from "../watchdogs/provider-credentials.ts";
+import { probeProvider } from "../watchdogs/provider-probe.ts";
+import { providerEndpoints } from "../supervisor/gateway-config.ts";
 import { StaleTmpWatchdog } from "../watchdogs/stale-tmp.ts";
 import { SystemdPingWatchdog } from "../watchdogs/systemd-pings.ts";
 import type { Watchdog } from "../watchdogs/watchdog.ts";
@@ -63,6 +66,15 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
       void drainAndRestart({ delivery, supervisor }, "memory", s.DRAIN_TIMEOUT_MS);
     },
   });
+  // Keys as the next gateway start uses them (settings with the control plane's secrets); turns report to it (assemble.ts).
+  const providers = (p.links.providers = new ProviderCredentialsWatchdog({
+    endpoints: () => providerEndpoints(p.launch.settings()),
+    probe: (ep) => probeProvider(ep, host.fetch),
+    intervalMs: s.PROVIDER_CHECK_INTERVAL_MS,
+    clock,
+    log: log.child({ subsystem: "providers" }),
+    onChecked: (provider, v) => p.metrics.providerChecksTotal.inc({ provider, result: v.status }),
+  }));
   const all: Watchdog[] = [
     liveness,
     new MemoryBudgetWatchdog({ workspaceDir: p.files.gateway.workspaceDir, budgetChars: s.MEMORY_BOOTSTRAP_MAX_CHARS, clock }),
@@ -75,6 +87,7 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
     }),
     ...(s.TMP_CLEAN ? [new StaleTmpWatchdog({ sweep: (now, stale) => p.tmp.stale(p.boundary(), now, stale), intervalMs: s.TMP_SWEEP_INTERVAL_MS, staleMs: s.TMP_STALE_MS, clock, log })] : []),
     new BoundaryWatchdog({ probe: p.boundary, clock }),
+    providers,
     // systemd recommends notifying every half of WatchdogSec; only while our own loop ticks.
     new SystemdPingWatchdog({ notifier, intervalMs: watchdogIntervalMs(host.env) ?? 0, healthy: () => clock.now() - loopTickAt() < LOOP_STALL_MS, clock }),
   ];

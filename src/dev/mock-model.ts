@@ -16,6 +16,15 @@
  * `GET /mock/requests` lists the completion requests received so far (`{requests: [{at, prompt,
  * stream, toolResults}]}`, no headers), so a test that runs the server in another process or a container can
  * count model calls: a second call for one turn is a second run of it.
+ *
+ * Refused keys (issue 12, provider credentials): `refusals` maps an API key (the `Bearer` token)
+ * to an HTTP status the server answers for it, on `GET /v1/models` and on completions alike, with
+ * an OpenAI-shaped error body (401 `invalid_api_key`, 403 `forbidden`, 429 `rate_limit_exceeded`
+ * with `Retry-After` when `retryAfterS` is set). A refused completion is recorded too, with
+ * `refused` set, so a test still sees the call. Set it at start (`startMockModel(0, host,
+ * {refusals})`, `dev mock-model --refuse-key KEY=401`) or change the map while it runs.
+ * `GET /mock/requests` also gives `models`, the number of `GET /models` calls (a credential check
+ * costs no tokens, but a test can count it).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -32,6 +41,17 @@ export type MockModelRequest = {
   authorization: string | undefined;
   /** `[<tool>] <result>` for each tool result after the prompt (empty for a first call). */
   toolResults: string[];
+  /** The HTTP status the call was refused with (its key is in `refusals`); absent when answered. */
+  refused?: number;
+};
+
+/** How the mock refuses one key: an HTTP status (401, 403, 429...) and, for 429, `Retry-After` seconds. */
+export type MockRefusal = { status: number; retryAfterS?: number };
+
+/** Options of {@link startMockModel}. */
+export type MockModelOptions = {
+  /** API key → refusal (see the module comment). */
+  refusals?: Iterable<readonly [string, MockRefusal]>;
 };
 
 /** One tool call asked for with `toolcalls=`: the tool's name and its arguments object. */
@@ -42,8 +62,33 @@ export type MockModel = {
   url: string;
   port: number;
   requests: MockModelRequest[];
+  /** API key → refusal; change it at any time (see the module comment). */
+  refusals: Map<string, MockRefusal>;
+  /** How many `GET /models` calls it answered (refused ones included). */
+  readonly modelListCalls: number;
   close(): Promise<void>;
 };
+
+/** The OpenAI-shaped error body for a refusal (OpenAI API reference, "Error codes"). Pure. */
+export function refusalBody(status: number): { error: { message: string; type: string; code: string } } {
+  if (status === 401) return { error: { message: "Incorrect API key provided.", type: "invalid_request_error", code: "invalid_api_key" } };
+  if (status === 403) return { error: { message: "Forbidden: this key may not use this resource.", type: "invalid_request_error", code: "forbidden" } };
+  if (status === 429) return { error: { message: "Rate limit reached for requests.", type: "rate_limit_error", code: "rate_limit_exceeded" } };
+  return { error: { message: `mock refusal ${status}`, type: "server_error", code: `http_${status}` } };
+}
+
+/** The key of an `Authorization: Bearer <key>` header, or undefined. Pure. */
+function bearerKey(header: string | undefined): string | undefined {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? "");
+  return m?.[1]?.trim();
+}
+
+function refuse(res: ServerResponse, r: MockRefusal): void {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (r.retryAfterS !== undefined) headers["retry-after"] = String(r.retryAfterS);
+  res.writeHead(r.status, headers);
+  res.end(JSON.stringify(refusalBody(r.status)));
+}
 
 function contentText(content: unknown): string {
   if (typeof content === "string") return content;
@@ -144,17 +189,22 @@ function sse(res: ServerResponse, model: string, answer: Answer): void {
  * Start the server on 127.0.0.1.
  * @param port 0 for any free port
  */
-export async function startMockModel(port = 0, host = "127.0.0.1"): Promise<MockModel> {
+export async function startMockModel(port = 0, host = "127.0.0.1", opts: MockModelOptions = {}): Promise<MockModel> {
   const requests: MockModelRequest[] = [];
+  const refusals = new Map<string, MockRefusal>(opts.refusals ?? []);
+  let modelListCalls = 0;
   const server: Server = createServer(async (req, res) => {
     try {
+      const refusal = refusals.get(bearerKey(req.headers.authorization) ?? "");
       if (req.method === "GET" && req.url?.endsWith("/models")) {
+        modelListCalls += 1;
+        if (refusal) return refuse(res, refusal);
         res.writeHead(200, { "content-type": "application/json" });
         return res.end(JSON.stringify({ object: "list", data: [{ id: "echo-1", object: "model", owned_by: "mock" }] }));
       }
       if (req.method === "GET" && req.url === "/mock/requests") {
         res.writeHead(200, { "content-type": "application/json" });
-        return res.end(JSON.stringify({ requests: requests.map(({ at, prompt, stream, toolResults }) => ({ at, prompt, stream, toolResults })) }));
+        return res.end(JSON.stringify({ requests: requests.map(({ at, prompt, stream, toolResults, refused }) => ({ at, prompt, stream, toolResults, refused })), models: modelListCalls }));
       }
       if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) {
         res.writeHead(404, { "content-type": "application/json" });
@@ -164,7 +214,8 @@ export async function startMockModel(port = 0, host = "127.0.0.1"): Promise<Mock
       const prompt = extractPrompt(body.messages);
       const system = Array.isArray(body.messages) ? body.messages.filter((m: { role?: unknown }) => m?.role === "system" || m?.role === "developer").map((m: { content?: unknown }) => contentText(m.content)).join("\n") : "";
       const { asked, results } = toolRound(body.messages);
-      requests.push({ at: Date.now(), prompt, system, stream: body.stream === true, authorization: req.headers.authorization, toolResults: results });
+      requests.push({ at: Date.now(), prompt, system, stream: body.stream === true, authorization: req.headers.authorization, toolResults: results, ...(refusal ? { refused: refusal.status } : {}) });
+      if (refusal) return refuse(res, refusal);
       const wanted = parseToolCalls(prompt);
       const delay = Number(/delay=(\d+)/.exec(prompt)?.[1] ?? 0);
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
@@ -196,6 +247,10 @@ export async function startMockModel(port = 0, host = "127.0.0.1"): Promise<Mock
     url: `http://${host}:${actual}/v1`,
     port: actual,
     requests,
+    refusals,
+    get modelListCalls() {
+      return modelListCalls;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -29,6 +29,11 @@ export type Metrics = {
   storeWriteFailuresTotal: Counter<"site" | "code">;
   /** `agent_supervisor_unhandled_rejections_total`: promise rejections nobody handled (bugs; the daemon goes on). */
   unhandledRejectionsTotal: Counter;
+  /**
+   * `agent_supervisor_provider_check_total{provider,result}`: provider key checks (issue 12), by
+   * provider id (`moonshot`, `openai`, `compat`) and result (`pass`, `warn`, `fail`).
+   */
+  providerChecksTotal: Counter<"provider" | "result">;
   /** Set the scrape-time gauges from a snapshot and (optionally) a disk reading. */
   observe(snapshot: HealthSnapshot, disk?: DiskReading): void;
 };
@@ -77,6 +82,13 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     registers,
   });
 
+  const providerChecksTotal = new Counter({
+    name: "agent_supervisor_provider_check_total",
+    help: "Provider key checks (GET <baseUrl>/models, no tokens), by provider and result (pass, warn, fail)",
+    labelNames: ["provider", "result"] as const,
+    registers,
+  });
+
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Gauge<L>({ name: `agent_supervisor_${name}`, help, labelNames, registers });
   const queueTurns = gauge("queue_turns", "Turns in the queue, by state (accepted, delivering)", ["state"]);
@@ -97,6 +109,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     turnDurationSeconds,
     storeWriteFailuresTotal,
     unhandledRejectionsTotal,
+    providerChecksTotal,
     observe(s, disk) {
       if (s.storage) storeFailingSites.set(s.storage.failing.length);
       queueTurns.set({ state: "accepted" }, s.queue.accepted);
