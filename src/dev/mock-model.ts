@@ -45,8 +45,12 @@ export type MockModelRequest = {
   refused?: number;
 };
 
-/** How the mock refuses one key: an HTTP status (401, 403, 429...) and, for 429, `Retry-After` seconds. */
-export type MockRefusal = { status: number; retryAfterS?: number };
+/**
+ * How the mock refuses one key: an HTTP status (401, 403, 429...), for 429 `Retry-After` seconds,
+ * and the error's message in place of the usual one (e.g. "API key revoked", which OpenClaw
+ * treats as a permanent auth failure: a 10-minute disable instead of a 30-second cooldown).
+ */
+export type MockRefusal = { status: number; retryAfterS?: number; message?: string };
 
 /** Options of {@link startMockModel}. */
 export type MockModelOptions = {
@@ -87,7 +91,9 @@ function refuse(res: ServerResponse, r: MockRefusal): void {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (r.retryAfterS !== undefined) headers["retry-after"] = String(r.retryAfterS);
   res.writeHead(r.status, headers);
-  res.end(JSON.stringify(refusalBody(r.status)));
+  const body = refusalBody(r.status);
+  if (r.message !== undefined) body.error.message = r.message;
+  res.end(JSON.stringify(body));
 }
 
 function contentText(content: unknown): string {
