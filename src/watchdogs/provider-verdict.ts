@@ -61,7 +61,10 @@ export function turnEvidence(code: string | null, message: string | null): Provi
   const status = /\bHTTP (\d{3})\b/.exec(text)?.[1] ?? /\b(401|403|429)\b/.exec(text)?.[1];
   const lead = status ? `${status} ` : "";
   if (cls === "auth") return { status: "fail", reason: `${lead}turns refused: ${text}`, degraded: true };
-  if (cls === "cooldown") return { status: "fail", reason: `the gateway holds the key in cooldown after an auth/billing failure: ${text}`, degraded: true };
+  if (cls === "cooldown") {
+    const wait = /retry after about ([^,.;]+)/i.exec(text)?.[1];
+    return { status: "fail", reason: `the gateway holds the key in cooldown after an auth/billing failure${wait ? ` (retry after about ${wait})` : ""}`, degraded: true };
+  }
   if (cls === "quota") return { status: "warn", reason: `${lead}turns rate limited or out of quota: ${text}`, degraded: true };
   if (cls === "network") return { status: "warn", reason: `turns cannot reach it: ${text}`, degraded: true };
   return undefined;
@@ -88,13 +91,16 @@ export type ProviderState = {
 
 const RANK = { pass: 0, warn: 1, fail: 2 } as const;
 
-/** One provider's verdict: the worse of its check and its turn evidence (undefined before either). Pure. */
+/**
+ * One provider's verdict: the worse of its check and its turn evidence, the check's on a tie (it
+ * names the provider's own status); undefined before either. Pure.
+ */
 export function providerVerdict(st: ProviderState): ProviderVerdict | undefined {
   const c = st.check?.verdict;
   const t = st.turn?.verdict;
   if (!c) return t;
   if (!t) return c;
-  return RANK[t.status] >= RANK[c.status] ? t : c;
+  return RANK[t.status] > RANK[c.status] ? t : c;
 }
 
 /**

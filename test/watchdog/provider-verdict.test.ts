@@ -40,7 +40,10 @@ describe("turnEvidence", () => {
   const COOLDOWN = 'Inline API key for provider "compat" is temporarily disabled after a provider auth/billing failure. Retry after about 1 minute, or switch to a different auth profile/API key.';
   it.each([
     ["auth", AUTH, "fail", `401 turns refused: ${AUTH.slice(0, 160)}`],
-    ["cooldown", COOLDOWN, "fail", `the gateway holds the key in cooldown after an auth/billing failure: ${COOLDOWN.slice(0, 160)}`],
+    ["cooldown", COOLDOWN, "fail", "the gateway holds the key in cooldown after an auth/billing failure (retry after about 1 minute)"],
+    ["a revoked key's disable", COOLDOWN.replace("1 minute", "10 minutes"), "fail", "the gateway holds the key in cooldown after an auth/billing failure (retry after about 10 minutes)"],
+    // openclaw 2026.9.6's words for a 401 whose body says the key is revoked (2026-11-30).
+    ["auth, revoked", "⚠️ compat/echo-1 request failed (authentication was rejected, HTTP 401). Re-authenticate the provider and try again.", "fail", "401 turns refused: ⚠️ compat/echo-1 request failed (authentication was rejected, HTTP 401). Re-authenticate the provider and try again."],
     ["quota", "429 Rate limit reached for requests", "warn", "429 turns rate limited or out of quota: 429 Rate limit reached for requests"],
     ["network", "fetch failed: ECONNREFUSED 127.0.0.1:18999", "warn", "turns cannot reach it: fetch failed: ECONNREFUSED 127.0.0.1:18999"],
   ] as const)("%s", (_cls, message, status, reason) => {
@@ -85,6 +88,7 @@ describe("providersCheck", () => {
     ["one key refused", [{ provider: "moonshot", check: { verdict: refused, at: 1 } }, { provider: "openai", check: { verdict: pass, at: 1 } }], "fail", "provider moonshot: 401 invalid key", "provider moonshot: 401 invalid key"],
     ["a failed turn between checks", [{ provider: "compat", check: { verdict: pass, at: 1 }, turn: { verdict: cooldown, at: 2 } }], "fail", "provider compat: the gateway holds the key in cooldown", "provider compat: the gateway holds the key in cooldown"],
     ["the worse of check and turn", [{ provider: "compat", check: { verdict: refused, at: 1 }, turn: { verdict: quota, at: 2 } }], "fail", "provider compat: 401 invalid key", "provider compat: 401 invalid key"],
+    ["the check's words on a tie", [{ provider: "compat", check: { verdict: refused, at: 1 }, turn: { verdict: cooldown, at: 2 } }], "fail", "provider compat: 401 invalid key", "provider compat: 401 invalid key"],
     ["a quota and a refusal", [{ provider: "moonshot", check: { verdict: quota, at: 1 } }, { provider: "openai", check: { verdict: refused, at: 1 } }], "fail", "provider moonshot: 429 rate limited or out of quota; provider openai: 401 invalid key", "provider moonshot: 429 rate limited or out of quota; provider openai: 401 invalid key"],
     ["a server with no model list: warn, not degraded", [{ provider: "compat", check: { verdict: unlisted, at: 1 } }], "warn", "provider compat: 404: it lists no models", undefined],
   ])("%s", (_name, states, status, output, degradedReason) => {
