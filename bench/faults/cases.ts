@@ -17,6 +17,7 @@ import { leaseAbort } from "./case_lease_abort.ts";
 import { longTranscript } from "./case_long_transcript.ts";
 import { memoryBalloon } from "./case_memory.ts";
 import { neverReady } from "./case_never_ready.ts";
+import { providerAuth } from "./case_provider_auth.ts";
 import { rotationDuringStart } from "./case_rotation_start.ts";
 import { skillsUnwritable } from "./case_skills_unwritable.ts";
 import { SQLITE_WRITE_CASES } from "./case_sqlite_writes.ts";
@@ -39,6 +40,7 @@ export const CASES: readonly FaultCase[] = [
   clockSkew,
   skillsUnwritable,
   rotationDuringStart,
+  providerAuth,
   longTranscript,
   leaseAbort,
   ...SQLITE_WRITE_CASES,

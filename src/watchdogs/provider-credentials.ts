@@ -17,8 +17,8 @@ import type { ProviderReading } from "./provider-probe.ts";
 import { providersCheck, readingVerdict, turnEvidence, turnProvider, type ProviderState, type ProviderVerdict } from "./provider-verdict.ts";
 import type { Watchdog, WatchdogCheck } from "./watchdog.ts";
 
-/** The soonest a failed turn triggers another check after the last one (ms): a burst of failures costs one call. */
-export const TURN_RECHECK_MIN_MS = 60_000;
+/** The soonest a failed turn triggers another check after the last one (ms): a burst of failures costs one free call per 15 s at most. */
+export const TURN_RECHECK_MIN_MS = 15_000;
 
 /** Options of {@link ProviderCredentialsWatchdog}. Times are ms. */
 export type ProviderCredentialsOptions = {

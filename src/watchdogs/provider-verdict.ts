@@ -57,7 +57,8 @@ const MAX_TURN_TEXT = 160;
  */
 export function turnEvidence(code: string | null, message: string | null): ProviderVerdict | undefined {
   const cls = classifyTurnError(code, message);
-  const text = (message ?? "").replace(/\s+/g, " ").trim().slice(0, MAX_TURN_TEXT);
+  // The gateway's words, without a leading decoration ("⚠️ compat/echo-1 request failed ...").
+  const text = (message ?? "").replace(/\s+/g, " ").trim().replace(/^[^\p{L}\p{N}]+/u, "").slice(0, MAX_TURN_TEXT);
   const status = /\bHTTP (\d{3})\b/.exec(text)?.[1] ?? /\b(401|403|429)\b/.exec(text)?.[1];
   const lead = status ? `${status} ` : "";
   if (cls === "auth") return { status: "fail", reason: `${lead}turns refused: ${text}`, degraded: true };

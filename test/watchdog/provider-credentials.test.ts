@@ -87,7 +87,7 @@ describe("ProviderCredentialsWatchdog", () => {
     w.noteTurn({ state: "failed", errorCode: "GATEWAY_RUN_FAILED", errorMessage: AUTH_ERROR });
     expect(wake).toHaveBeenCalledTimes(1);
     expect(w.check()).toMatchObject({ status: "fail", degradedReason: `provider compat: 401 turns refused: ${AUTH_ERROR}` });
-    // Within a minute of the last check another failure asks for no second check.
+    // Within TURN_RECHECK_MIN_MS of the last check another failure asks for no second check.
     await w.checkAll();
     w.noteTurn({ state: "failed", errorCode: "GATEWAY_RUN_FAILED", errorMessage: AUTH_ERROR });
     expect(wake).toHaveBeenCalledTimes(1);

@@ -43,7 +43,7 @@ describe("turnEvidence", () => {
     ["cooldown", COOLDOWN, "fail", "the gateway holds the key in cooldown after an auth/billing failure (retry after about 1 minute)"],
     ["a revoked key's disable", COOLDOWN.replace("1 minute", "10 minutes"), "fail", "the gateway holds the key in cooldown after an auth/billing failure (retry after about 10 minutes)"],
     // openclaw 2026.9.6's words for a 401 whose body says the key is revoked (2026-11-30).
-    ["auth, revoked", "⚠️ compat/echo-1 request failed (authentication was rejected, HTTP 401). Re-authenticate the provider and try again.", "fail", "401 turns refused: ⚠️ compat/echo-1 request failed (authentication was rejected, HTTP 401). Re-authenticate the provider and try again."],
+    ["auth, revoked", "⚠️ compat/echo-1 request failed (authentication was rejected, HTTP 401). Re-authenticate the provider and try again.", "fail", "401 turns refused: compat/echo-1 request failed (authentication was rejected, HTTP 401). Re-authenticate the provider and try again."],
     ["quota", "429 Rate limit reached for requests", "warn", "429 turns rate limited or out of quota: 429 Rate limit reached for requests"],
     ["network", "fetch failed: ECONNREFUSED 127.0.0.1:18999", "warn", "turns cannot reach it: fetch failed: ECONNREFUSED 127.0.0.1:18999"],
   ] as const)("%s", (_cls, message, status, reason) => {
