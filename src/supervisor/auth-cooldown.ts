@@ -62,9 +62,16 @@ async function agentDatabases(stateDir: string): Promise<string[]> {
   return out;
 }
 
+/**
+ * How long to wait for another writer's lock (ms). The gateway is stopped, so nobody should hold
+ * it; and SQLite's busy wait blocks the event loop of whoever runs this (the daemon itself when
+ * the gateway has no user of its own), as the daemon's own database does (250 ms, store/db.ts).
+ */
+const BUSY_TIMEOUT_MS = 250;
+
 /** Remove the entries from one database, in one transaction. @throws SQLite errors (busy, I/O) */
 function clearIn(path: string, providers: readonly string[], nowMs: number): string[] {
-  const db = new DatabaseSync(path, { timeout: 5_000 });
+  const db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
   try {
     const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'auth_profile_state'").get();
     if (!table) return [];
@@ -95,7 +102,7 @@ function clearIn(path: string, providers: readonly string[], nowMs: number): str
  * only while the gateway is stopped, and as the gateway's user when it has its own (the caller's
  * job: gateway-files.ts).
  * @returns the databases where an entry was removed (empty: there was none)
- * @throws SQLite errors (the database busy past 5 s, I/O), fs errors other than a missing directory
+ * @throws SQLite errors (the database busy past 250 ms, I/O), fs errors other than a missing directory
  */
 export async function clearInlineKeyCooldowns(stateDir: string, providers: readonly string[], nowMs = Date.now()): Promise<ClearedCooldown[]> {
   if (providers.length === 0) return [];
