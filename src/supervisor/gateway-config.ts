@@ -39,7 +39,6 @@ export function providerEndpoints(s: Settings): ProviderEndpoint[] {
   return out;
 }
 
-
 type ProviderModel = { id: string; name: string; reasoning: boolean; contextWindow: number; maxTokens: number };
 type ModelSelection = { providers: Record<string, unknown>; primary: string; fallbacks: string[] };
 

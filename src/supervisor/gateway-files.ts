@@ -1,6 +1,7 @@
 /**
  * The files the gateway needs before each start, in its tree: its directories, openclaw.json and
- * the approved skills. Written by whoever runs this: the daemon itself with the boundary off, a
+ * the approved skills; and its stale auth cooldown of providers whose key was rotated
+ * (auth-cooldown.ts). Written by whoever runs this: the daemon itself with the boundary off, a
  * child running as the gateway's user with it on (as-gateway.ts, the hidden `gateway-files`
  * command), so that OpenClaw, which tightens its own directories' modes (`doctor --fix` makes its
  * state directory 0700), owns everything in its tree and the daemon never writes there.
