@@ -15,14 +15,13 @@
  *    the next turn succeeds at once with one model call carrying the new key; the check passes and
  *    the status report is online again.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startReferenceControlPlane, type RunningControlPlane } from "../../src/dev/control-plane/server.ts";
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
-import { CLI, gatewayPid, getJson, killDaemon, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site } from "./harness.ts";
+import { CLI, gatewayPid, getJson, killDaemon, makeSite, postTurn, runCommand, startDaemon, until, waitReady, waitTurn, type Daemon, type Site } from "./harness.ts";
 
 const BOOT_MS = 180_000;
 const RT = "rt-provider-auth";
@@ -31,18 +30,6 @@ const SERVICE_TOKEN = "svc-token-provider-auth-0123456789";
 const BAD_KEY = "sk-e2e-revoked-0123456789abcdef";
 const GOOD_KEY = "sk-e2e-rotated-fedcba9876543210";
 const REFUSED = "provider compat: 401 invalid key (API key revoked)";
-
-/** Run the CLI without blocking this process; its exit code and output. */
-function runCli(args: string[], home: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(CLI, args, { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.once("close", (status) => resolve({ status, stdout, stderr }));
-  });
-}
 
 describe("a provider key that does not work, detected, reported and repaired by a rotation", () => {
   let model: MockModel;
@@ -100,7 +87,7 @@ describe("a provider key that does not work, detected, reported and repaired by 
     expect(model.modelListCalls).toBeGreaterThanOrEqual(1);
 
     // Not spawnSync: the mock model and the control plane answer from this process.
-    const doctor = await runCli(["--config", site.envFile, "doctor"], site.dir);
+    const doctor = await runCommand(CLI, ["--config", site.envFile, "doctor"], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: site.dir } });
     expect(doctor.stdout).toContain(`[fail] ${REFUSED} (GET ${model.url}/models)`);
     expect(doctor.status).toBe(2);
     expect(doctor.stdout + doctor.stderr).not.toContain(BAD_KEY);
