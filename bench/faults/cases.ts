@@ -22,6 +22,7 @@ import { longTranscript } from "./case_long_transcript.ts";
 import { memoryBalloon } from "./case_memory.ts";
 import { neverReady } from "./case_never_ready.ts";
 import { poisonedSession } from "./case_poisoned_session.ts";
+import { providerAuth } from "./case_provider_auth.ts";
 import { rotationDuringStart } from "./case_rotation_start.ts";
 import { skillsUnwritable } from "./case_skills_unwritable.ts";
 import { SQLITE_WRITE_CASES } from "./case_sqlite_writes.ts";
@@ -47,6 +48,7 @@ export const CASES: readonly FaultCase[] = [
   clockSkew,
   skillsUnwritable,
   rotationDuringStart,
+  providerAuth,
   longTranscript,
   leaseAbort,
   contextOverflow,

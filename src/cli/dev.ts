@@ -1,9 +1,19 @@
 /** `agent-supervisor dev control-plane|mock-model`: test peers and development tools (src/dev/). */
 import type { Command } from "commander";
 import { runControlPlaneCommand } from "../dev/control-plane/command.ts";
-import { startMockModel } from "../dev/mock-model.ts";
+import { startMockModel, type MockRefusal } from "../dev/mock-model.ts";
 import { loadNativeSqliteBinding } from "../store/native.ts";
 import type { CliContext } from "./context.ts";
+
+/**
+ * `KEY=STATUS[:RETRY_AFTER_S]` of `dev mock-model --refuse-key`. Pure.
+ * @throws Error naming the option when it is not that shape
+ */
+export function parseRefusal(spec: string): [string, MockRefusal] {
+  const m = /^(.+)=(\d{3})(?::(\d+))?$/.exec(spec);
+  if (!m) throw new Error(`--refuse-key ${JSON.stringify(spec)}: expected KEY=STATUS or KEY=429:RETRY_AFTER_SECONDS`);
+  return [m[1]!, { status: Number(m[2]), ...(m[3] !== undefined ? { retryAfterS: Number(m[3]) } : {}) }];
+}
 
 /** Register `dev control-plane` and `dev mock-model`. */
 export function registerDev(program: Command, ctx: CliContext): void {
@@ -29,8 +39,13 @@ export function registerDev(program: Command, ctx: CliContext): void {
     .option("--port <port>", "port on 127.0.0.1", "18999")
     .option("--context-limit-bytes <bytes>", "answer 400 context_length_exceeded to requests larger than this (bytes)")
     .option("--reject-orphaned-tool-calls", "answer 400, as OpenAI does, to assistant tool calls no tool message answers")
-    .action(async (o: { port: string; contextLimitBytes?: string; rejectOrphanedToolCalls?: boolean }) => {
-      const m = await startMockModel(Number(o.port), "127.0.0.1", { contextLimitBytes: o.contextLimitBytes === undefined ? null : Number(o.contextLimitBytes), rejectOrphanedToolCalls: o.rejectOrphanedToolCalls === true });
+    .option("--refuse-key <key=status...>", "answer this API key with this HTTP status (401, 403, 429[:retry-after seconds]) on /v1/models and completions")
+    .action(async (o: { port: string; contextLimitBytes?: string; rejectOrphanedToolCalls?: boolean; refuseKey?: string[] }) => {
+      const m = await startMockModel(Number(o.port), "127.0.0.1", {
+        contextLimitBytes: o.contextLimitBytes === undefined ? null : Number(o.contextLimitBytes),
+        rejectOrphanedToolCalls: o.rejectOrphanedToolCalls === true,
+        refusals: (o.refuseKey ?? []).map(parseRefusal),
+      });
       ctx.err(`mock model listening at ${m.url} (model id: any; replies "echo: <prompt>")`);
       await new Promise<void>((resolve) => {
         ctx.host.onSignal("SIGINT", () => resolve());

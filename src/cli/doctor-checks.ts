@@ -7,6 +7,8 @@ import { dirname } from "node:path";
 import { createServer } from "node:net";
 import type { Settings } from "../config/schema.ts";
 import { BOUNDARY_UNSET, type Boundary } from "../supervisor/gateway-user.ts";
+import type { ProviderReading } from "../watchdogs/provider-probe.ts";
+import { readingVerdict } from "../watchdogs/provider-verdict.ts";
 
 /** One check's result. */
 export type DoctorCheck = { name: string; status: "pass" | "warn" | "fail"; detail: string; hint?: string };
@@ -131,7 +133,32 @@ export type DoctorProbes = {
   health?: (url: string) => Promise<unknown>;
   /** The boundary as the settings describe it (supervisor/gateway-user.ts). Absent: off, GATEWAY_USER unset. */
   boundary?: () => Boundary;
+  /**
+   * The daemon's provider check (watchdogs/provider-probe.ts) of every configured provider, with
+   * the keys the gateway would start with (settings and stored control-plane secrets). Absent: not checked.
+   */
+  providers?: () => Promise<{ provider: string; baseUrl: string; reading: ProviderReading }[]>;
 };
+
+/**
+ * One provider's doctor line from its check (the verdict of the daemon's `provider:auth` check,
+ * watchdogs/provider-verdict.ts). Pure. The base URL is shown without credentials or query.
+ */
+export function providerDoctorCheck(provider: string, baseUrl: string, reading: ProviderReading): DoctorCheck {
+  const v = readingVerdict(reading);
+  let where = baseUrl;
+  try {
+    const u = new URL(baseUrl);
+    where = `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    // not a URL: the check said so already
+  }
+  const hint =
+    v.status === "fail"
+      ? "rotate the key: at the control plane (PUT .../secrets), or in the env file and restart; the daemon clears the gateway's stale cooldown for a rotated key"
+      : "check the provider's status page, the host's outbound HTTPS and any proxy in between";
+  return { name: `provider ${provider}`, status: v.status, detail: `${v.reason} (GET ${where}/models)`, hint };
+}
 
 /** The `gateway:user` check of a /health document, if it has one. Lenient: anything else is undefined. Pure. */
 export function healthBoundaryCheck(doc: unknown): { status: string; output?: string; observedValue?: unknown } | undefined {
@@ -187,6 +214,11 @@ export async function runDoctorChecks(
       : { name: "gateway readiness", status: "fail", detail: `/readyz answered ${ready}`, hint: "agent-supervisor status shows why" });
     const daemon = probes.health ? healthBoundaryCheck(await probes.health(`${base}/health`).catch(() => undefined)) : undefined;
     out.push(boundaryVerdict(daemon, probes.boundary?.() ?? BOUNDARY_UNSET));
+  }
+  if (probes.providers) {
+    const list = await probes.providers().catch(() => []);
+    if (list.length === 0) out.push({ name: "provider keys", status: "warn", detail: "no model provider configured yet", hint: "set MOONSHOT_API_KEY, OPENAI_API_KEY or OPENAI_COMPAT_BASE_URL, or give the runtime secrets at the control plane" });
+    for (const p of list) out.push(providerDoctorCheck(p.provider, p.baseUrl, p.reading));
   }
   if (s.CONTROL_PLANE_URL === undefined) {
     out.push({ name: "control plane", status: "pass", detail: "not configured (standalone)" });

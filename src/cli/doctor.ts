@@ -3,7 +3,11 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { statfsDiskUsage } from "../health/disk.ts";
 import { resolveGatewayRuntime, runtimeSettingsOf } from "../runtime/resolve.ts";
+import { dataDirLayout } from "../core/data-dir.ts";
+import { providerEndpoints } from "../supervisor/gateway-config.ts";
 import { probeBoundary } from "../supervisor/gateway-user.ts";
+import { applyProviderSecrets, loadStoredSecrets } from "../supervisor/provider-secrets.ts";
+import { probeProvider } from "../watchdogs/provider-probe.ts";
 import { CONFIG_OPTION, type CliContext } from "./context.ts";
 import { doctorExitCode, formatDoctor, nearestExisting, portFree, runDoctorChecks } from "./doctor-checks.ts";
 
@@ -29,7 +33,7 @@ export function unitGatewayUser(path = UNIT_PATH): string | undefined {
 export function registerDoctor(program: Command, ctx: CliContext): void {
   program
     .command("doctor")
-    .description("check config, data directory, runtime, ports, disk, gateway readiness, the gateway's user and the control plane (exit 0 pass, 1 warn, 2 fail)")
+    .description("check config, data directory, runtime, ports, disk, gateway readiness, the gateway's user, provider keys and the control plane (exit 0 pass, 1 warn, 2 fail)")
     .option(...CONFIG_OPTION)
     .action(async () => {
       const { settings, file, tokenSource } = ctx.load();
@@ -42,6 +46,12 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
         uid,
         health: async (url) => (await fetch(url, { signal: AbortSignal.timeout(DOCTOR_HTTP_TIMEOUT_MS) })).json(),
         boundary: () => probeBoundary(settings.GATEWAY_USER ?? unitGatewayUser(), uid, { assumeCapabilities: true }),
+        providers: async () => {
+          // The keys the gateway would start with: settings, with the control plane's stored secrets over them.
+          const stored = await loadStoredSecrets(dataDirLayout(settings.AGENT_SUPERVISOR_DATA_DIR).providerSecrets).catch(() => undefined);
+          const eps = providerEndpoints(applyProviderSecrets(settings, stored));
+          return Promise.all(eps.map(async (ep) => ({ provider: ep.provider, baseUrl: ep.baseUrl, reading: await probeProvider(ep, fetch) })));
+        },
       }, tokenSource);
       ctx.out(formatDoctor(checks));
       ctx.setExitCode(doctorExitCode(checks));

@@ -1,8 +1,9 @@
 /**
- * `agent-supervisor gateway-files` (hidden): the gateway's directories, openclaw.json and skills,
- * written from the JSON request on stdin (supervisor/gateway-files.ts), the result printed as one
- * JSON line. The daemon runs it as the gateway's user (supervisor/as-gateway.ts); it reads no
- * settings and opens nothing outside the request's paths.
+ * `agent-supervisor gateway-files` (hidden): the gateway's directories, openclaw.json and skills
+ * written, and the stale auth cooldowns of rotated provider keys cleared, from the JSON request on
+ * stdin (supervisor/gateway-files.ts), the result printed as one JSON line. The daemon runs it as
+ * the gateway's user (supervisor/as-gateway.ts); it reads no settings and opens nothing outside the
+ * request's paths.
  */
 import type { Command } from "commander";
 import { ConfigError } from "../core/errors.ts";

@@ -13,6 +13,7 @@
  *   secrets/                 0700, the daemon's only: never inside the gateway's tree (issue 11)
  *     provider-secrets.json  0600, provider keys from the control plane, as last applied
  *     skills-manifest.json   0600, approved skills from the control plane, as last applied
+ *     launched-keys.json     0600, fingerprints of the provider keys the gateway last started with
  *   gateway/                 the gateway's own tree (its HOME, state, workspace, logs); with
  *                            GATEWAY_USER, its user's, 2770, shared through its group
  *     home/ state/openclaw.json workspace/ logs/openclaw.log
@@ -66,5 +67,6 @@ export function dataDirLayout(dataDir: string) {
     secretsDir,
     providerSecrets: join(secretsDir, "provider-secrets.json"),
     skillsManifest: join(secretsDir, "skills-manifest.json"),
+    launchedKeys: join(secretsDir, "launched-keys.json"),
   };
 }

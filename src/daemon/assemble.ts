@@ -30,6 +30,7 @@ import { probeBoundary, type Boundary } from "../supervisor/gateway-user.ts";
 import { sweptTotals, TmpSweeper, type TmpSweeps } from "../watchdogs/tmp-sweep-as.ts";
 import { LOCKS_REASON, type StaleSweepResult, type SweepResult } from "../watchdogs/tmp-sweep.ts";
 import type { SessionRepairWatchdog } from "../watchdogs/session-repair.ts";
+import type { ProviderCredentialsWatchdog } from "../watchdogs/provider-credentials.ts";
 import type { Host } from "./host.ts";
 import type { StatusReporter } from "./systemd-status.ts";
 
@@ -41,6 +42,8 @@ export type Links = {
   finished: Array<(turn: Turn) => void>;
   /** The session-repair watchdog: told of every finished turn; holds the turns of a session it repairs. */
   sessions?: Pick<SessionRepairWatchdog, "observe" | "held"> | undefined;
+  /** The provider-credentials watchdog: told of every finished turn (a refused key is evidence). */
+  providers?: ProviderCredentialsWatchdog | undefined;
 };
 
 /** The assembled daemon (see the module comment). */
@@ -198,6 +201,7 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
       if (t.source === "central") links.sync?.notifyResult();
       links.sync?.notifyCapacity();
       service.finished(t.id);
+      links.providers?.noteTurn(t);
       links.status?.poke();
       metrics.turnsTotal.inc({ outcome: t.state === "done" ? "done" : "failed" });
       for (const listener of links.finished) listener(t);

@@ -95,7 +95,8 @@ export function buildControlPlaneLink(p: Parts, view: HealthView): ControlPlaneL
       p.links.status?.poke();
       sync.notifyStateChange();
     },
-    apply: (change) => applyRotation({ launch, delivery, supervisor, log }, change, s.DRAIN_TIMEOUT_MS),
+    // New keys are checked at once (issue 12), not at the next interval.
+    apply: (change) => applyRotation({ launch, delivery, supervisor, log }, change, s.DRAIN_TIMEOUT_MS).then(() => p.links.providers?.recheck()),
   });
   return { sync, poller };
 }

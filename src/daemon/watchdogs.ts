@@ -16,6 +16,9 @@ import { memoryLimitBytes, MemoryWatchdog } from "../watchdogs/memory.ts";
 import { ErrorRateWatchdog } from "../watchdogs/error-rate.ts";
 import { BoundaryWatchdog } from "../watchdogs/gateway-user.ts";
 import { SessionRepairWatchdog } from "../watchdogs/session-repair.ts";
+import { ProviderCredentialsWatchdog } from "../watchdogs/provider-credentials.ts";
+import { probeProvider } from "../watchdogs/provider-probe.ts";
+import { providerEndpoints } from "../supervisor/gateway-config.ts";
 import { StaleTmpWatchdog } from "../watchdogs/stale-tmp.ts";
 import { startupGrace, type GraceVerdict } from "../watchdogs/startup-grace.ts";
 import { SystemdPingWatchdog } from "../watchdogs/systemd-pings.ts";
@@ -129,6 +132,15 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
     onReleased: () => delivery.notify(),
   });
   p.links.sessions = sessions;
+  // Keys as the next gateway start uses them (settings with the control plane's secrets); turns report to it (assemble.ts).
+  const providers = (p.links.providers = new ProviderCredentialsWatchdog({
+    endpoints: () => providerEndpoints(p.launch.settings()),
+    probe: (ep) => probeProvider(ep, host.fetch),
+    intervalMs: s.PROVIDER_CHECK_INTERVAL_MS,
+    clock,
+    log: log.child({ subsystem: "providers" }),
+    onChecked: (provider, v) => p.metrics.providerChecksTotal.inc({ provider, result: v.status }),
+  }));
   const all: Watchdog[] = [
     liveness,
     errorRate,
@@ -144,6 +156,7 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
     }),
     ...(s.TMP_CLEAN ? [new StaleTmpWatchdog({ sweep: (now, stale) => p.tmp.stale(p.boundary(), now, stale), onSwept: p.countSwept, intervalMs: s.TMP_SWEEP_INTERVAL_MS, staleMs: s.TMP_STALE_MS, clock, log })] : []),
     new BoundaryWatchdog({ probe: p.boundary, clock }),
+    providers,
     // systemd recommends notifying every half of WatchdogSec; only while our own loop ticks.
     new SystemdPingWatchdog({ notifier, intervalMs: watchdogIntervalMs(host.env) ?? 0, healthy: () => clock.now() - loopTickAt() < LOOP_STALL_MS, clock }),
   ];

@@ -27,6 +27,14 @@
  * `POST /mock/settings` (`{"contextLimitBytes": 60000, "rejectOrphanedToolCalls": true}`; a limit of
  * null is none; the answer is the settings).
  * A refused request is recorded too, with `refused` set.
+ * Refused keys (issue 12, provider credentials): `refusals` maps an API key (the `Bearer` token)
+ * to an HTTP status the server answers for it, on `GET /v1/models` and on completions alike, with
+ * an OpenAI-shaped error body (401 `invalid_api_key`, 403 `forbidden`, 429 `rate_limit_exceeded`
+ * with `Retry-After` when `retryAfterS` is set). A refused completion is recorded too, with
+ * `refused` set, so a test still sees the call. Set it at start (`startMockModel(0, host,
+ * {refusals})`, `dev mock-model --refuse-key KEY=401`) or change the map while it runs.
+ * `GET /mock/requests` also gives `models`, the number of `GET /models` calls (a credential check
+ * costs no tokens, but a test can count it).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -48,8 +56,25 @@ export type MockModelRequest = {
   toolResults: string[];
   /** Size of the request body (bytes). */
   bytes: number;
-  /** Set when the request was refused (mock-refusals.ts): `context` (400 context_length_exceeded) or `orphan` (400 orphaned tool_calls). */
-  refused?: "context" | "orphan";
+  /**
+   * Set when the request was refused: the HTTP status for a refused key (`refusals`), or, for a
+   * refused request (mock-refusals.ts), `context` (400 context_length_exceeded) or `orphan` (400
+   * orphaned tool_calls). Absent when answered.
+   */
+  refused?: number | "context" | "orphan";
+};
+
+/**
+ * How the mock refuses one key: an HTTP status (401, 403, 429...), for 429 `Retry-After` seconds,
+ * and the error's message in place of the usual one (e.g. "API key revoked", which OpenClaw
+ * treats as a permanent auth failure: a 10-minute disable instead of a 30-second cooldown).
+ */
+export type MockRefusal = { status: number; retryAfterS?: number; message?: string };
+
+/** Options of {@link startMockModel}. */
+export type MockModelOptions = {
+  /** API key → refusal (see the module comment). */
+  refusals?: Iterable<readonly [string, MockRefusal]>;
 };
 
 /** One tool call asked for with `toolcalls=`: the tool's name and its arguments object. */
@@ -62,8 +87,35 @@ export type MockModel = {
   requests: MockModelRequest[];
   /** Live settings (see the module comment); change them at any time. */
   settings: MockSettings;
+  /** API key → refusal; change it at any time (see the module comment). */
+  refusals: Map<string, MockRefusal>;
+  /** How many `GET /models` calls it answered (refused ones included). */
+  readonly modelListCalls: number;
   close(): Promise<void>;
 };
+
+/** The OpenAI-shaped error body for a refusal (OpenAI API reference, "Error codes"). Pure. */
+export function refusalBody(status: number): { error: { message: string; type: string; code: string } } {
+  if (status === 401) return { error: { message: "Incorrect API key provided.", type: "invalid_request_error", code: "invalid_api_key" } };
+  if (status === 403) return { error: { message: "Forbidden: this key may not use this resource.", type: "invalid_request_error", code: "forbidden" } };
+  if (status === 429) return { error: { message: "Rate limit reached for requests.", type: "rate_limit_error", code: "rate_limit_exceeded" } };
+  return { error: { message: `mock refusal ${status}`, type: "server_error", code: `http_${status}` } };
+}
+
+/** The key of an `Authorization: Bearer <key>` header, or undefined. Pure. */
+function bearerKey(header: string | undefined): string | undefined {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? "");
+  return m?.[1]?.trim();
+}
+
+function refuse(res: ServerResponse, r: MockRefusal): void {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (r.retryAfterS !== undefined) headers["retry-after"] = String(r.retryAfterS);
+  res.writeHead(r.status, headers);
+  const body = refusalBody(r.status);
+  if (r.message !== undefined) body.error.message = r.message;
+  res.end(JSON.stringify(body));
+}
 
 function contentText(content: unknown): string {
   if (typeof content === "string") return content;
@@ -165,18 +217,24 @@ function sse(res: ServerResponse, model: string, answer: Answer): void {
  * @param port 0 for any free port
  * @param settings initial {@link MockSettings} (default: no context limit, orphaned tool calls answered)
  */
-export async function startMockModel(port = 0, host = "127.0.0.1", settings: Partial<MockSettings> = {}): Promise<MockModel> {
+export async function startMockModel(port = 0, host = "127.0.0.1", opts: Partial<MockSettings> & MockModelOptions = {}): Promise<MockModel> {
   const requests: MockModelRequest[] = [];
+  const { refusals: initialRefusals, ...settings } = opts;
   const live: MockSettings = { contextLimitBytes: null, rejectOrphanedToolCalls: false, ...settings };
+  const refusals = new Map<string, MockRefusal>(initialRefusals ?? []);
+  let modelListCalls = 0;
   const server: Server = createServer(async (req, res) => {
     try {
+      const refusal = refusals.get(bearerKey(req.headers.authorization) ?? "");
       if (req.method === "GET" && req.url?.endsWith("/models")) {
+        modelListCalls += 1;
+        if (refusal) return refuse(res, refusal);
         res.writeHead(200, { "content-type": "application/json" });
         return res.end(JSON.stringify({ object: "list", data: [{ id: "echo-1", object: "model", owned_by: "mock" }] }));
       }
       if (req.method === "GET" && req.url === "/mock/requests") {
         res.writeHead(200, { "content-type": "application/json" });
-        return res.end(JSON.stringify({ requests: requests.map(({ at, prompt, stream, toolResults, bytes, refused }) => ({ at, prompt, stream, toolResults, bytes, refused })) }));
+        return res.end(JSON.stringify({ requests: requests.map(({ at, prompt, stream, toolResults, bytes, refused }) => ({ at, prompt, stream, toolResults, bytes, refused })), models: modelListCalls }));
       }
       if (req.method === "POST" && req.url === "/mock/settings") {
         const change = JSON.parse((await readBody(req)) || "{}") as { contextLimitBytes?: unknown; rejectOrphanedToolCalls?: unknown };
@@ -198,11 +256,17 @@ export async function startMockModel(port = 0, host = "127.0.0.1", settings: Par
       const system = Array.isArray(body.messages) ? body.messages.filter((m: { role?: unknown }) => m?.role === "system" || m?.role === "developer").map((m: { content?: unknown }) => contentText(m.content)).join("\n") : "";
       const { asked, results } = toolRound(body.messages);
       const bytes = Buffer.byteLength(raw);
-      const refusal = refusalFor(body, bytes, live);
-      requests.push({ at: Date.now(), prompt, system, stream: body.stream === true, authorization: req.headers.authorization, toolResults: results, bytes, ...(refusal ? { refused: refusal.kind } : {}) });
+      const record = { at: Date.now(), prompt, system, stream: body.stream === true, authorization: req.headers.authorization, toolResults: results, bytes };
+      // A refused key first (as a provider checks the key before the request), then the request's own refusals.
       if (refusal) {
-        res.writeHead(refusal.status, { "content-type": "application/json" });
-        return res.end(JSON.stringify(refusal.body));
+        requests.push({ ...record, refused: refusal.status });
+        return refuse(res, refusal);
+      }
+      const refusedRequest = refusalFor(body, bytes, live);
+      requests.push({ ...record, ...(refusedRequest ? { refused: refusedRequest.kind } : {}) });
+      if (refusedRequest) {
+        res.writeHead(refusedRequest.status, { "content-type": "application/json" });
+        return res.end(JSON.stringify(refusedRequest.body));
       }
       const wanted = parseToolCalls(prompt);
       const delay = Number(/delay=(\d+)/.exec(prompt)?.[1] ?? 0);
@@ -242,6 +306,10 @@ export async function startMockModel(port = 0, host = "127.0.0.1", settings: Par
     port: actual,
     requests,
     settings: live,
+    refusals,
+    get modelListCalls() {
+      return modelListCalls;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

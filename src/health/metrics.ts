@@ -45,6 +45,11 @@ export type Metrics = {
    * and outcome (`ok`, `failed`).
    */
   sessionRepairsTotal: Counter<"cause" | "action" | "outcome">;
+  /**
+   * `agent_supervisor_provider_check_total{provider,result}`: provider key checks (issue 12), by
+   * provider id (`moonshot`, `openai`, `compat`) and result (`pass`, `warn`, `fail`).
+   */
+  providerChecksTotal: Counter<"provider" | "result">;
   /** Set the scrape-time gauges from a snapshot and (optionally) a disk reading. */
   observe(snapshot: HealthSnapshot, disk?: DiskReading): void;
 };
@@ -122,6 +127,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     labelNames: ["cause", "action", "outcome"] as const,
     registers,
   });
+  const providerChecksTotal = new Counter({
+    name: "agent_supervisor_provider_check_total",
+    help: "Provider key checks (GET <baseUrl>/models, no tokens), by provider and result (pass, warn, fail)",
+    labelNames: ["provider", "result"] as const,
+    registers,
+  });
 
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Gauge<L>({ name: `agent_supervisor_${name}`, help, labelNames, registers });
@@ -147,6 +158,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     tmpSweptBytesTotal,
     tmpSweptEntriesTotal,
     sessionRepairsTotal,
+    providerChecksTotal,
     observe(s, disk) {
       if (s.storage) storeFailingSites.set(s.storage.failing.length);
       queueTurns.set({ state: "accepted" }, s.queue.accepted);

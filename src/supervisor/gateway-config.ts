@@ -14,6 +14,31 @@ import { ConfigError } from "../core/errors.ts";
 /** Env var through which the gateway token reaches the child (referenced from openclaw.json). */
 export const GATEWAY_TOKEN_ENV = "AGENT_SUPERVISOR_GATEWAY_TOKEN";
 
+/** OpenAI's API base URL (the `openai` provider's; docs/providers/openai.md). */
+export const OPENAI_BASE_URL = "https://api.openai.com/v1";
+
+/** The key a compat server gets when none is set (a local server that needs none). */
+const COMPAT_NO_KEY = "not-needed";
+
+/**
+ * One configured provider as the gateway calls it: its id in openclaw.json (`moonshot`, `openai`,
+ * `compat`), its base URL and the API key the gateway sends (secret: never log it).
+ */
+export type ProviderEndpoint = { provider: string; baseUrl: string; apiKey: string };
+
+/**
+ * The configured providers, in failover order (primary first), with the key the gateway gets
+ * through its environment ({@link gatewayEnv}; a compat server without a key gets "not-needed").
+ * Pure. Empty when none is configured.
+ */
+export function providerEndpoints(s: Settings): ProviderEndpoint[] {
+  const out: ProviderEndpoint[] = [];
+  if (s.MOONSHOT_API_KEY !== undefined) out.push({ provider: "moonshot", baseUrl: s.MOONSHOT_BASE_URL, apiKey: s.MOONSHOT_API_KEY });
+  if (s.OPENAI_API_KEY !== undefined) out.push({ provider: "openai", baseUrl: OPENAI_BASE_URL, apiKey: s.OPENAI_API_KEY });
+  if (s.OPENAI_COMPAT_BASE_URL !== undefined) out.push({ provider: "compat", baseUrl: s.OPENAI_COMPAT_BASE_URL, apiKey: s.OPENAI_COMPAT_API_KEY ?? COMPAT_NO_KEY });
+  return out;
+}
+
 type ProviderModel = { id: string; name: string; reasoning: boolean; contextWindow: number; maxTokens: number };
 type ModelSelection = { providers: Record<string, unknown>; primary: string; fallbacks: string[] };
 
@@ -44,7 +69,7 @@ export function selectModels(s: Settings): ModelSelection {
     chain.push(`moonshot/${s.MOONSHOT_MODEL}`);
   }
   if (s.OPENAI_API_KEY !== undefined) {
-    providers.openai = provider("https://api.openai.com/v1", "OPENAI_API_KEY", {
+    providers.openai = provider(OPENAI_BASE_URL, "OPENAI_API_KEY", {
       id: s.OPENAI_MODEL, name: `OpenAI ${s.OPENAI_MODEL}`, reasoning: false, contextWindow: 128_000, maxTokens: 16_384,
     });
     chain.push(`openai/${s.OPENAI_MODEL}`);
@@ -133,7 +158,7 @@ export function gatewayEnv(s: Settings, layout: GatewayLayout, token: string, pa
   if (s.NODE_EXTRA_CA_CERTS !== undefined) env.NODE_EXTRA_CA_CERTS = s.NODE_EXTRA_CA_CERTS;
   if (s.MOONSHOT_API_KEY !== undefined) env.MOONSHOT_API_KEY = s.MOONSHOT_API_KEY;
   if (s.OPENAI_API_KEY !== undefined) env.OPENAI_API_KEY = s.OPENAI_API_KEY;
-  if (s.OPENAI_COMPAT_BASE_URL !== undefined) env.OPENAI_COMPAT_API_KEY = s.OPENAI_COMPAT_API_KEY ?? "not-needed";
+  if (s.OPENAI_COMPAT_BASE_URL !== undefined) env.OPENAI_COMPAT_API_KEY = s.OPENAI_COMPAT_API_KEY ?? COMPAT_NO_KEY;
   return env;
 }
 

@@ -19,7 +19,8 @@ import type { Secrets, SkillsManifest } from "../sync/contract.ts";
 import type { LaunchSpec } from "./child.ts";
 import { BOUNDARY_UNSET, boundaryUnavailable, type Boundary } from "./gateway-user.ts";
 import { closeToOthers, handOverTree, isHandedOver, letOthersPass } from "./shared-tree.ts";
-import { gatewayArgs, gatewayConfigText, gatewayEnv } from "./gateway-config.ts";
+import { gatewayArgs, gatewayConfigText, gatewayEnv, providerEndpoints } from "./gateway-config.ts";
+import { keyPrints, loadKeyPrints, printsAfterStart, rotatedProviders, storeKeyPrints } from "./launched-keys.ts";
 import { writeGatewayFiles, type GatewayFilesRequest, type GatewayFilesResult } from "./gateway-files.ts";
 import { runSelfAsGateway, type SelfCommand } from "./as-gateway.ts";
 import type { SpawnFn } from "../core/os-process.ts";
@@ -31,8 +32,11 @@ import { loadStoredSkills } from "./skills.ts";
 export type GatewayLaunchOptions = {
   settings: Settings;
   layout: GatewayLayout;
-  /** Where provider secrets and the skills manifest are kept (core/data-dir.ts). */
-  files: { providerSecrets: string; skillsManifest: string };
+  /**
+   * Where provider secrets and the skills manifest are kept (core/data-dir.ts), and the
+   * fingerprints of the keys last started with (launched-keys.ts; absent: cooldowns are never cleared).
+   */
+  files: { providerSecrets: string; skillsManifest: string; launchedKeys?: string };
   gatewayToken: string;
   /** The daemon's environment, filtered into the gateway's (gateway-config.ts `gatewayEnv`). */
   parentEnv: NodeJS.ProcessEnv;
@@ -224,15 +228,17 @@ export class GatewayLaunch {
 
   /**
    * The prepare step, before every spawn: the boundary, the runtime, `beforeStart`, skills,
-   * openclaw.json.
+   * openclaw.json, and the stale auth cooldowns of providers whose key was rotated since the last
+   * start (auth-cooldown.ts; the gateway is stopped now).
    * Skills that cannot be written (verification refuses them before they are stored, so this is
    * a disk error) are logged and the gateway starts with the skills already in its workspace:
-   * a skill is not worth a gateway that does not start.
+   * a skill is not worth a gateway that does not start. A cooldown that cannot be cleared is
+   * logged and tried again at the next start.
    * @throws UnavailableError without a runtime or with a required boundary off; ConfigError (no
    *   provider); fs errors (openclaw.json, the gateway's tree)
    */
   async prepare(): Promise<LaunchSpec> {
-    const { layout, gatewayToken, parentEnv, log } = this.#o;
+    const { layout, gatewayToken, parentEnv, log, files } = this.#o;
     const boundary = await this.#boundary();
     const rt = (this.#runtime = await this.#o.findRuntime());
     await this.#o.beforeStart?.(boundary);
@@ -240,9 +246,19 @@ export class GatewayLaunch {
     const inputsVersion = this.#inputsVersion;
     const gs = this.settings();
     const skills = this.#skills;
-    const written = await this.#writeFiles(boundary, { layout, config: gatewayConfigText(gs, layout), skills });
+    const prints = keyPrints(providerEndpoints(gs));
+    const last = files.launchedKeys ? await loadKeyPrints(files.launchedKeys) : undefined;
+    const rotated = files.launchedKeys ? rotatedProviders(last, prints) : [];
+    const written = await this.#writeFiles(boundary, { layout, config: gatewayConfigText(gs, layout), skills, clearCooldowns: rotated.length > 0 ? rotated : undefined });
     if (written.skillsError) {
       log.error({ err: written.skillsError, skillsVersion: skills?.version }, "cannot write the skills; the gateway starts with the skills it had");
+    }
+    if (written.cooldownsError) log.error({ err: written.cooldownsError, providers: rotated }, "cannot clear the gateway's auth cooldown of the rotated provider keys; trying again at the next start");
+    for (const c of written.cooldownsCleared ?? []) log.info({ providers: c.providers, db: c.db }, "cleared the gateway's stale auth cooldown of rotated provider keys");
+    if (files.launchedKeys) {
+      await storeKeyPrints(files.launchedKeys, printsAfterStart(last, prints, rotated, written.cooldownsError === undefined)).catch((err: Error) =>
+        log.warn({ err: err.message }, "cannot record which provider keys the gateway starts with"),
+      );
     }
     const runAs = boundary.on ? { user: boundary.user, setpriv: boundary.setpriv } : undefined;
     return { command: rt.nodePath, args: gatewayArgs(rt.entryPath, gs), env: gatewayEnv(gs, layout, gatewayToken, parentEnv), cwd: layout.root, inputsVersion, runAs };

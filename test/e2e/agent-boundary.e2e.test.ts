@@ -26,7 +26,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from "vitest";
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
-import { chatHistory, CLI, gatewayPid, getJson, killDaemon, makeSite, postTurn, until, waitReady, waitTurn, type Daemon, type Site, startDaemon } from "./harness.ts";
+import { chatHistory, CLI, gatewayPid, getJson, killDaemon, makeSite, postTurn, runCommand, until, waitReady, waitTurn, type Daemon, type Site, startDaemon } from "./harness.ts";
 
 const isRoot = process.getuid?.() === 0;
 const DAEMON_USER = "as-e2e-daemon";
@@ -128,7 +128,8 @@ describe.runIf(isRoot)("the agent boundary (root: two real users, the real gatew
     const check = await boundaryCheck();
     expect(check).toMatchObject({ status: "warn", observedValue: null, output: expect.stringContaining("the agent boundary is off: GATEWAY_USER is not set") });
     expect(procStatus(await gatewayPid(site)).Uid!.split(/\s+/)[0]).toBe(String(daemonUser.uid));
-    const doctor = spawnSync(asDaemon(false)[0]!, [...asDaemon(false).slice(1), CLI, "--config", site.envFile, "doctor"], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", HOME: work } });
+    // Not spawnSync: doctor checks the provider key at the mock model, which answers from this process.
+    const doctor = await runCommand(asDaemon(false)[0]!, [...asDaemon(false).slice(1), CLI, "--config", site.envFile, "doctor"], { env: { PATH: process.env.PATH ?? "", HOME: work } });
     expect(doctor.stdout).toContain("[warn] gateway user: the running daemon says: the agent boundary is off: GATEWAY_USER is not set");
     // A conversation from before the boundary, to be continued after it.
     const first = await waitTurn(site, await postTurn(site, "kept", "before the boundary"), 2 * MIN);

@@ -202,3 +202,22 @@ export async function killDaemon(site: Site | undefined, daemon: Daemon | undefi
   }
   if (site) killSiteGateway(site);
 }
+
+/**
+ * Run a command without blocking this process (unlike spawnSync, the mock model and control plane
+ * a test runs in-process keep answering, e.g. to `doctor`'s provider check); its exit code and output.
+ */
+export function runCommand(command: string, args: readonly string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env: opts.env ?? { PATH: process.env.PATH ?? "/usr/bin:/bin" }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 120_000);
+    child.once("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { validateSettings } from "../../src/config/load.ts";
-import { boundaryVerdict, dataDirVerdict, diskVerdict, doctorExitCode, formatDoctor, healthBoundaryCheck, portFree, runDoctorChecks, tokenSourceVerdict, type DoctorProbes } from "../../src/cli/doctor-checks.ts";
+import { boundaryVerdict, dataDirVerdict, diskVerdict, doctorExitCode, formatDoctor, healthBoundaryCheck, portFree, providerDoctorCheck, runDoctorChecks, tokenSourceVerdict, type DoctorProbes } from "../../src/cli/doctor-checks.ts";
 import type { Boundary } from "../../src/supervisor/gateway-user.ts";
 
 const GiB = 1024 ** 3;
@@ -81,6 +81,45 @@ describe("runDoctorChecks", () => {
     expect(byName["gateway port"]).toMatchObject({ status: "fail", detail: `${cp.OPENCLAW_GATEWAY_PORT} is in use by another process` });
     expect(byName["gateway readiness"]!.status).toBe("warn");
     expect(byName["control plane"]).toMatchObject({ status: "fail", detail: "answers 401: the service token or runtime id is refused" });
+  });
+});
+
+describe("provider keys (issue 12): doctor runs the daemon's provider check", () => {
+  const refused = { kind: "http" as const, status: 401, message: "Incorrect API key provided.", retryAfterS: null, models: null };
+  it("one line per provider, after the gateway's checks; a refused key fails doctor", async () => {
+    const checks = await runDoctorChecks(s, undefined, {
+      runtime: async () => ({ nodePath: "/n", entryPath: "/e", openclawVersion: "2026.9.6" }),
+      disk: async () => ({ freeBytes: 50 * GiB, totalBytes: 100 * GiB }),
+      portFree: async () => true,
+      httpStatus: async () => 200,
+      uid: process.getuid?.() ?? 0,
+      providers: async () => [
+        { provider: "moonshot", baseUrl: "https://api.moonshot.ai/v1", reading: refused },
+        { provider: "compat", baseUrl: "http://127.0.0.1:18999/v1", reading: { kind: "http", status: 200, message: null, retryAfterS: null, models: 1 } },
+      ],
+    });
+    expect(checks.filter((c) => c.name.startsWith("provider")).map((c) => [c.name, c.status, c.detail])).toEqual([
+      ["provider moonshot", "fail", "401 invalid key (Incorrect API key provided.) (GET https://api.moonshot.ai/v1/models)"],
+      ["provider compat", "pass", "200 key accepted (1 models listed) (GET http://127.0.0.1:18999/v1/models)"],
+    ]);
+    expect(doctorExitCode(checks)).toBe(2);
+  });
+  it("no provider yet warns", async () => {
+    const checks = await runDoctorChecks(s, undefined, {
+      runtime: async () => ({ nodePath: "/n", entryPath: "/e", openclawVersion: "2026.9.6" }),
+      disk: async () => ({ freeBytes: 50 * GiB, totalBytes: 100 * GiB }),
+      portFree: async () => true,
+      httpStatus: async () => 200,
+      uid: 0,
+      providers: async () => [],
+    });
+    expect(checks.find((c) => c.name === "provider keys")?.status).toBe("warn");
+  });
+  it("never shows credentials or a query in the URL", () => {
+    expect(providerDoctorCheck("compat", "https://user:pass@llm.example/v1?key=abc", { kind: "network", error: "ENOTFOUND" })).toMatchObject({
+      status: "warn",
+      detail: "unreachable (ENOTFOUND) (GET https://llm.example/v1/models)",
+    });
   });
 });
 

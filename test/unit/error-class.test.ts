@@ -17,6 +17,11 @@ const CASES: ReadonlyArray<readonly [string | null, string | null, ErrorClass]> 
   ["GATEWAY_RUN_FAILED", 'run ended with status error ("failed"): Context overflow: prompt too large for the model. Try /reset (or /new) to start a fresh session, or use a larger-context model.', "context"],
   ["GATEWAY_RUN_FAILED", "Context overflow: this conversation is too large for the model. Try /compact, use /new to start a fresh session, or retry the command with a tighter output limit.", "context"],
   ["GATEWAY_RUN_FAILED", "429 Rate limit reached for requests", "quota"],
+  // openclaw 2026.9.6 against the mock model refusing the key (issue 12, provider credentials; 2026-11-30).
+  ["GATEWAY_RUN_FAILED", "⚠️ compat/echo-1 request failed (authentication was rejected, HTTP 401). Re-authenticate the provider and try again.", "auth"],
+  ["GATEWAY_RUN_FAILED", "⚠️ compat/echo-1 request failed (authentication failed, HTTP 403). Re-authenticate the provider and try again.", "auth"],
+  ["GATEWAY_RUN_FAILED", 'Inline API key for provider "compat" is temporarily disabled after a provider auth/billing failure. Retry after about 10 minutes, or switch to a different auth profile/API key.', "cooldown"],
+  ["GATEWAY_RUN_FAILED", "⚠️ Rate limit reached for requests.; Retry-After: 1 seconds", "quota"],
   ["GATEWAY_RUN_FAILED", "fetch failed: ECONNREFUSED 127.0.0.1:18999", "network"],
   ["GATEWAY_RUN_FAILED", "provider returned HTTP 502 Bad Gateway", "provider"],
   ["TURN_TIMEOUT", "no reply within 600000 ms", "timeout"],

@@ -42,3 +42,37 @@ it("answers fail=<status> with that status and an OpenAI error body, and counts 
   expect(ok.status).toBe(200);
   expect(model.requests.map((r) => r.prompt)).toEqual(["please fail=503 now", "no failure here: failure=503x"]);
 });
+
+it("refuses the keys it is told to, on the model list and on completions, records the refused call, and can change its mind", async () => {
+  model = await startMockModel(0, "127.0.0.1", { refusals: [["sk-revoked", { status: 401 }], ["sk-busy", { status: 429, retryAfterS: 9 }]] });
+  const list = (key: string) => fetch(`${model!.url}/models`, { headers: { authorization: `Bearer ${key}` } });
+  const ask = (key: string) =>
+    fetch(`${model!.url}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: JSON.stringify({ model: "echo-1", messages: [{ role: "user", content: "hi" }] }),
+    });
+  expect((await list("sk-good")).status).toBe(200);
+  const r401 = await list("sk-revoked");
+  expect([r401.status, await r401.json()]).toEqual([401, { error: { message: "Incorrect API key provided.", type: "invalid_request_error", code: "invalid_api_key" } }]);
+  const r429 = await ask("sk-busy");
+  expect([r429.status, r429.headers.get("retry-after")]).toEqual([429, "9"]);
+  expect((await ask("sk-revoked")).status).toBe(401);
+  expect((await ask("sk-good")).status).toBe(200);
+  expect(model.requests.map((r) => r.refused)).toEqual([429, 401, undefined]);
+  expect(model.modelListCalls).toBe(2);
+  model.refusals.delete("sk-revoked");
+  model.refusals.set("sk-good", { status: 403 });
+  expect((await ask("sk-revoked")).status).toBe(200);
+  expect((await list("sk-good")).status).toBe(403);
+  const body = (await (await fetch(`http://127.0.0.1:${model.port}/mock/requests`)).json()) as { requests: { refused?: number }[]; models: number };
+  expect(body.models).toBe(3);
+  expect(body.requests.map((r) => r.refused ?? null)).toEqual([429, 401, null, null]);
+});
+
+it("dev mock-model --refuse-key KEY=STATUS[:RETRY_AFTER]", async () => {
+  const { parseRefusal } = await import("../../src/cli/dev.ts");
+  expect(parseRefusal("sk-a=401")).toEqual(["sk-a", { status: 401 }]);
+  expect(parseRefusal("sk=b=429:30")).toEqual(["sk=b", { status: 429, retryAfterS: 30 }]);
+  expect(() => parseRefusal("sk-a")).toThrow(/--refuse-key/);
+});
