@@ -13,6 +13,9 @@
  * result. So whatever a tool could read, the reply shows: the agent-boundary check of issue 11
  * (an operator can run it on a host: `agent-supervisor dev mock-model`, then send a turn with
  * `toolcalls=[{"name":"exec","arguments":{"command":"cat /etc/agent-supervisor/agent-supervisor.env"}}]`).
+ * `stall(text)` (or `POST /mock/stall {"match": text}`; `null` ends it) holds every request whose
+ * prompt contains `text` without an answer until the stall ends or the client hangs up: a
+ * provider that stops answering one kind of message (the probe turn of issue 12).
  * `GET /mock/requests` lists the completion requests received so far (`{requests: [{at, prompt,
  * stream, toolResults}]}`, no headers), so a test that runs the server in another process or a container can
  * count model calls: a second call for one turn is a second run of it.
@@ -42,6 +45,11 @@ export type MockModel = {
   url: string;
   port: number;
   requests: MockModelRequest[];
+  /**
+   * Hold requests whose prompt contains `match` (recorded, never answered) until `stall(null)`,
+   * which answers the held ones, or until their client disconnects.
+   */
+  stall(match: string | null): void;
   close(): Promise<void>;
 };
 
@@ -146,6 +154,25 @@ function sse(res: ServerResponse, model: string, answer: Answer): void {
  */
 export async function startMockModel(port = 0, host = "127.0.0.1"): Promise<MockModel> {
   const requests: MockModelRequest[] = [];
+  let stalled: string | null = null;
+  const held = new Set<() => void>();
+  const stall = (match: string | null) => {
+    stalled = match;
+    if (match === null) for (const release of [...held]) release();
+  };
+  /** Resolves when the stall ends (true) or the client hangs up (false). */
+  const hold = (req: IncomingMessage) =>
+    new Promise<boolean>((resolve) => {
+      const release = (answer: boolean) => {
+        held.delete(onRelease);
+        req.socket.off("close", onClose);
+        resolve(answer);
+      };
+      const onRelease = () => release(true);
+      const onClose = () => release(false);
+      held.add(onRelease);
+      req.socket.once("close", onClose);
+    });
   const server: Server = createServer(async (req, res) => {
     try {
       if (req.method === "GET" && req.url?.endsWith("/models")) {
@@ -156,6 +183,12 @@ export async function startMockModel(port = 0, host = "127.0.0.1"): Promise<Mock
         res.writeHead(200, { "content-type": "application/json" });
         return res.end(JSON.stringify({ requests: requests.map(({ at, prompt, stream, toolResults }) => ({ at, prompt, stream, toolResults })) }));
       }
+      if (req.method === "POST" && req.url === "/mock/stall") {
+        const { match } = JSON.parse(await readBody(req)) as { match?: unknown };
+        stall(typeof match === "string" && match !== "" ? match : null);
+        res.writeHead(200, { "content-type": "application/json" });
+        return res.end(JSON.stringify({ stalled }));
+      }
       if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) {
         res.writeHead(404, { "content-type": "application/json" });
         return res.end(JSON.stringify({ error: { message: "not found" } }));
@@ -165,6 +198,7 @@ export async function startMockModel(port = 0, host = "127.0.0.1"): Promise<Mock
       const system = Array.isArray(body.messages) ? body.messages.filter((m: { role?: unknown }) => m?.role === "system" || m?.role === "developer").map((m: { content?: unknown }) => contentText(m.content)).join("\n") : "";
       const { asked, results } = toolRound(body.messages);
       requests.push({ at: Date.now(), prompt, system, stream: body.stream === true, authorization: req.headers.authorization, toolResults: results });
+      if (stalled !== null && prompt.includes(stalled) && !(await hold(req))) return;
       const wanted = parseToolCalls(prompt);
       const delay = Number(/delay=(\d+)/.exec(prompt)?.[1] ?? 0);
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
@@ -196,6 +230,7 @@ export async function startMockModel(port = 0, host = "127.0.0.1"): Promise<Mock
     url: `http://${host}:${actual}/v1`,
     port: actual,
     requests,
+    stall,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
