@@ -20,6 +20,7 @@ import { isGatewayProtocolResponseError } from "@openclaw/gateway-client";
 import type { Logger } from "pino";
 import type { Clock } from "../core/clock.ts";
 import { deleteSession, type SessionRequest } from "../gateway/session-delete.ts";
+import { PROBE_CONVERSATION_ID, sessionKeyFor } from "../gateway/session-key.ts";
 import {
   answeredResult,
   probeCheck,
@@ -32,8 +33,8 @@ import {
 } from "./probe-turn-verdict.ts";
 import type { Watchdog, WatchdogCheck } from "./watchdog.ts";
 
-/** The probe's session: `agent:main:agent-supervisor-probe` (gateway/session-key.ts shape). */
-export const PROBE_SESSION_KEY = "agent:main:agent-supervisor-probe";
+/** The probe's session: `agent:main:agent-supervisor-probe`. */
+export const PROBE_SESSION_KEY = sessionKeyFor(PROBE_CONVERSATION_ID);
 
 /** Timeout of each request that aborts a missed probe or deletes the session (ms). */
 const HOUSEKEEPING_TIMEOUT_MS = 10_000;
