@@ -1,7 +1,7 @@
 /**
  * Every case of the fault-injection suite, in the order the runner takes them: the fast
  * stand-in cases first, then the real-gateway ones (which share one booted daemon; the memory
- * case boots its own and runs last).
+ * and probe-turn cases boot their own and run last).
  */
 import { claimsNotReady } from "./case_claims_not_ready.ts";
 import { clockSkew } from "./case_clock_skew.ts";
@@ -17,6 +17,7 @@ import { leaseAbort } from "./case_lease_abort.ts";
 import { longTranscript } from "./case_long_transcript.ts";
 import { memoryBalloon } from "./case_memory.ts";
 import { neverReady } from "./case_never_ready.ts";
+import { probeTurnMisses } from "./case_probe_turn.ts";
 import { rotationDuringStart } from "./case_rotation_start.ts";
 import { skillsUnwritable } from "./case_skills_unwritable.ts";
 import { SQLITE_WRITE_CASES } from "./case_sqlite_writes.ts";
@@ -44,6 +45,7 @@ export const CASES: readonly FaultCase[] = [
   ...SQLITE_WRITE_CASES,
   daemonSigkill,
   memoryBalloon,
+  probeTurnMisses,
 ];
 
 /** The cases CI runs (stand-ins only, well under a minute together). */
