@@ -17,7 +17,8 @@ import { faultCase, recover } from "./runner.ts";
 const PROBE = "ping: reply with pong";
 const SETTINGS = {
   PROBE_TURN_INTERVAL_MS: "2000",
-  PROBE_TURN_TIMEOUT_MS: "10000",
+  // Well above the first turn of a fresh gateway (3.5-7.7 s, more while a user turn loads it too).
+  PROBE_TURN_TIMEOUT_MS: "15000",
   PROBE_TURN_MISSES: "3",
   PROBE_TURN_PRUNE_EVERY: "5",
   PROBE_TURN_MESSAGE: PROBE,
@@ -37,7 +38,7 @@ export const probeTurnMisses = faultCase({
   how:
     `Real gateway, its own daemon with ${Object.entries(SETTINGS).filter(([k]) => k !== "PROBE_TURN_MESSAGE").map(([k, v]) => `${k}=${v}`).join(", ")}. ` +
     "Injected, after two passed probes, by the mock model holding every request whose prompt is the probe's message (`stall`); user turns are still answered. " +
-    "A turn is submitted at the injection, another (`delay=15000`) after the second miss so that it is in flight at the restart. " +
+    "A turn is submitted at the injection, another (`delay=25000`) after the second miss so that it is in flight at the restart (one interval and one timeout later). " +
     "Detected at the first miss (/health `gateway:probe-turn` warn); repaired at the restart ('stopping' \"restart requested (probe)\"); the model answers the probe again right after it.",
   async measure(ctx) {
     await ctx.real.release();
@@ -57,20 +58,23 @@ export const probeTurnMisses = faultCase({
         return c?.status === "warn" ? { at: Date.now(), output: c.output } : undefined;
       }, 60_000, 100);
       await until("the second miss", async () => (await m('agent_supervisor_probe_turns_total{result="miss"}')) >= 2, 60_000, 100);
-      const inflight = await submit(site, "probe-inflight", "probe-b", " delay=15000");
+      const inflight = await submit(site, "probe-inflight", "probe-b", " delay=25000");
       const restart = await maybeEvent(site, injectAt, (e) => e.reason === "restart requested (probe)", 60_000);
       s.model.stall(null);
+      const missesAtRestart = await m('agent_supervisor_probe_turns_total{result="miss"}');
+      const callsToRestart = s.model.requests.filter((r) => r.prompt.includes(PROBE) && r.at <= (restart?.at ?? Date.now())).length - probeCallsBefore;
       if (!restart) return { injectAt, detectedAt: firstMiss.at, notes: [`NO restart within 60 s of the second miss; /health said: ${firstMiss.output}`] };
 
+      // Watched while the turns are recovered: recover() waits for the slow turn.
+      const passedAgain = until("a probe to pass on the new gateway", async () => ((await m('agent_supervisor_probe_turns_total{result="pass"}')) > passedBefore ? Date.now() : undefined), 180_000, 100);
       const { again, rows, verdict } = await recover(site, "probe-fresh", [during, inflight]);
-      const passedAgainAt = await until("a probe to pass on the new gateway", async () => ((await m('agent_supervisor_probe_turns_total{result="pass"}')) > passedBefore ? Date.now() : undefined), 120_000, 100);
+      const passedAgainAt = await passedAgain;
       const misses = await m('agent_supervisor_probe_turns_total{result="miss"}');
       const restarts = await m('agent_supervisor_gateway_restarts_total{cause="probe"}');
       const backoff = eventsSince(site, restart.at).find((e) => e.state === "backoff" || e.state === "failed");
       const ready = eventsSince(site, restart.at).find((e) => e.state === "ready");
       const probeRows = withDb(site, (db) => (db.prepare("SELECT COUNT(*) AS n FROM turns WHERE session_key = ?").get(PROBE_SESSION_KEY) as { n: number }).n);
       const history = await readTranscript(site, PROBE_SESSION_KEY).catch(() => undefined);
-      const held = s.model.requests.filter((r) => r.prompt.includes(PROBE)).length - probeCallsBefore;
       return {
         injectAt,
         detectedAt: firstMiss.at,
@@ -81,8 +85,8 @@ export const probeTurnMisses = faultCase({
           `${describeEvent(restart)} after ${ms(restart.at - injectAt)} ms${backoff ? `, ${describeEvent(backoff)}` : ""}`,
           ready ? `hello-ok again after ${ms(ready.at - injectAt)} ms` : "",
           `a probe passed again after ${ms(passedAgainAt - injectAt)} ms`,
-          `${misses} misses, restarts{cause=probe} ${restarts}; ${held} probe model calls since the injection`,
-          `turn submitted at the injection done after ${rows.get(during.id)?.attempts} attempt(s), turn in flight at the restart after ${rows.get(inflight.id)?.attempts}`,
+          `${missesAtRestart} misses up to the restart, ${misses - missesAtRestart} after it; restarts{cause=probe} ${restarts}; ${callsToRestart} probe model calls from the injection to the restart`,
+          `turn submitted at the injection done after ${rows.get(during.id)?.attempts} attempt(s); turn submitted after the second miss done ${(rows.get(inflight.id)?.finished_at ?? 0) > restart.at ? "after" : "BEFORE"} the restart, after ${rows.get(inflight.id)?.attempts} attempt(s)`,
           `turn rows in the probe session: ${probeRows}; probe session holds ${(history?.messages ?? []).length} messages`,
         ],
       };
