@@ -6,7 +6,8 @@
  *
  * It goes straight over the gateway connection: never through the turn queue, so it is never
  * stored as a turn, never listed by the local API, never reported to the control plane, and takes
- * no delivery slot. A probe in flight when the daemon stops is abandoned (the request's signal).
+ * no delivery slot. A probe in flight when the daemon starts draining (or stops, or the gateway is
+ * replaced) is abandoned at once, not waited for, and its run is aborted in a gateway still up.
  * Each probe has a fresh idempotency key; a missed one is aborted in the gateway (`chat.abort`).
  *
  * After PROBE_TURN_MISSES consecutive misses the gateway is restarted (cause `probe`), once per
@@ -38,6 +39,9 @@ export const PROBE_SESSION_KEY = sessionKeyFor(PROBE_CONVERSATION_ID);
 
 /** Timeout of each request that aborts a missed probe or deletes the session (ms). */
 const HOUSEKEEPING_TIMEOUT_MS = 10_000;
+
+/** How often a probe in flight looks whether the daemon started draining or the gateway was replaced (ms). */
+export const PROBE_WATCH_MS = 500;
 
 /** What the probe asks of the gateway connection (GatewayConnection fits). Rejects on errors, timeouts and a closed socket. */
 export type ProbeConnection = {
@@ -130,25 +134,53 @@ export class ProbeTurnWatchdog implements Watchdog {
     const fromZero = this.#fresh;
     this.#fresh = false;
     this.#probesInSession += 1;
+    // A drain (or a new gateway) abandons the probe at once: nothing waits for it, and its run is
+    // aborted so the gateway's own shutdown does not wait for it either.
+    const probe = new AbortController();
+    const abandoned = this.#watch(generation, probe);
     let result: ProbeResult;
     let error: string | null = null;
     try {
       // The gateway's own deadline a little later than ours, so ours decides and the run ends anyway.
       const params = { message, sessionKey: PROBE_SESSION_KEY, idempotencyKey, timeout: Math.ceil(timeoutMs / 1000) + 5 };
-      const res = await connection.request<AgentFinal | null>("agent", params, { expectFinal: true, timeoutMs, signal });
+      const res = await connection.request<AgentFinal | null>("agent", params, { expectFinal: true, timeoutMs, signal: AbortSignal.any([signal, probe.signal]) });
       const status = typeof res?.status === "string" ? res.status : "unknown";
       if (status !== "ok") error = `run ended with status ${status}: ${JSON.stringify(res?.error ?? res?.summary ?? null)}`;
       result = answeredResult(status, null, error).result;
     } catch (err) {
-      // Shutting down, or the gateway was replaced under the probe: not the gateway's fault.
-      if (signal.aborted || this.#o.gateway().generation !== generation) return;
+      // Shutting down, draining, or the gateway was replaced under the probe: not the gateway's fault.
+      if (signal.aborted || probe.signal.aborted || this.#o.gateway().generation !== generation) {
+        probe.abort();
+        if ((await abandoned) === "draining") this.#abort(idempotencyKey);
+        return;
+      }
       error = (err as Error).message;
       result = isGatewayProtocolResponseError(err) ? answeredResult(null, err.gatewayCode ?? null, error).result : "miss";
+    } finally {
+      probe.abort();
     }
     const durationMs = Math.round(clock.monotonic() - startedAt);
     if (result === "miss") this.#abort(idempotencyKey);
     this.#record(generation, fromZero, result, durationMs, error);
     log[result === "pass" ? "debug" : "warn"]({ result, durationMs, err: error, misses: this.#snap.tally.misses, threshold: this.#o.misses }, "probe turn");
+  }
+
+  /**
+   * Until `probe` aborts, look every {@link PROBE_WATCH_MS} whether the daemon drains or the gateway
+   * of `generation` was replaced; then abort `probe`.
+   * @returns why the probe was abandoned (`draining`, `replaced`), or `done` when it ended by itself
+   */
+  async #watch(generation: number, probe: AbortController): Promise<"draining" | "replaced" | "done"> {
+    while (!probe.signal.aborted) {
+      await this.#o.clock.sleep(PROBE_WATCH_MS, probe.signal);
+      if (probe.signal.aborted) break;
+      const g = this.#o.gateway();
+      if (g.draining || g.generation !== generation) {
+        probe.abort();
+        return g.draining ? "draining" : "replaced";
+      }
+    }
+    return "done";
   }
 
   /** Judge one probe; `fromZero`: the first of a gateway process, which starts a new count. */

@@ -11,6 +11,12 @@ import { PROBE_SESSION_KEY, ProbeTurnWatchdog, type ProbeConnection, type ProbeO
 import type { ProbeGatewayView } from "../../src/watchdogs/probe-turn-verdict.ts";
 import { gatewayResponseError } from "../integration/gateway-wire-error.ts";
 
+/** Let pending promise callbacks run until `ok()` holds (at most 100 turns). */
+async function until(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !ok(); i++) await new Promise((r) => setImmediate(r));
+  if (!ok()) throw new Error("condition never held");
+}
+
 const T0 = Date.parse("2026-11-30T12:00:00.000Z");
 const INTERVAL = 30_000;
 const TIMEOUT = 10_000;
@@ -66,14 +72,23 @@ function fakeConnection(clock: { advance(ms: number): void }) {
 function harness(opts: { misses?: number; pruneEvery?: number; gateway?: Partial<ProbeGatewayView> } = {}) {
   let now = T0;
   let mono = 1_000;
-  const clock: Clock & { advance(ms: number): void } = {
+  // Sleeps end when their signal aborts or when the test fires them (the probe's drain watch).
+  const sleepers = new Set<() => void>();
+  const clock: Clock & { advance(ms: number): void; fire(): void } = {
     now: () => now,
     monotonic: () => mono,
-    sleep: async () => {},
+    sleep: (_ms, signal) =>
+      new Promise<void>((resolve) => {
+        const done = () => (sleepers.delete(done), resolve());
+        if (signal?.aborted) return resolve();
+        sleepers.add(done);
+        signal?.addEventListener("abort", done, { once: true });
+      }),
     advance: (ms) => {
       now += ms;
       mono += ms;
     },
+    fire: () => [...sleepers].forEach((f) => f()),
   };
   const gw: ProbeGatewayView = { ready: true, readySince: T0 - INTERVAL, generation: 1, draining: false, ...opts.gateway };
   const fake = fakeConnection(clock);
@@ -210,6 +225,35 @@ describe("ProbeTurnWatchdog", () => {
     expect(h.outcomes).toEqual([]);
     expect(h.restarts).toEqual([]);
     expect(h.w.check()).toBeUndefined();
+  });
+
+  it("a probe in flight when the daemon starts draining is abandoned at once, not waited for, and its run aborted in the gateway", async () => {
+    const h = harness({ misses: 1 });
+    let agentSignal: AbortSignal | undefined;
+    h.fake.answers.push(
+      (opts) =>
+        new Promise((_, reject) => {
+          // The model is slow: the probe would wait for its whole timeout.
+          agentSignal = opts.signal;
+          opts.signal.addEventListener("abort", () => reject(new Error("aborted")), { once: true });
+        }),
+    );
+    const ticking = h.tick();
+    await until(() => agentSignal !== undefined);
+    h.clock.fire(); // the watch looks: not draining yet
+    await Promise.resolve();
+    expect(agentSignal!.aborted).toBe(false);
+    h.gw.draining = true;
+    h.clock.fire();
+    await ticking;
+    expect(agentSignal!.aborted).toBe(true);
+    const agent = h.fake.calls.find((c) => c.method === "agent")!;
+    expect(h.fake.calls.filter((c) => c.method === "chat.abort").map((c) => c.params)).toEqual([{ sessionKey: PROBE_SESSION_KEY, runId: agent.params.idempotencyKey }]);
+    expect(h.outcomes).toEqual([]);
+    expect(h.restarts).toEqual([]);
+    // And no probe while draining.
+    await h.tick();
+    expect(h.fake.calls.filter((c) => c.method === "agent")).toHaveLength(1);
   });
 
   it("a session that cannot be deleted is tried again before the next probe, and the probes go on", async () => {
