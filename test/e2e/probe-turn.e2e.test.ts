@@ -70,24 +70,27 @@ describe("the probe turn with the real OpenClaw gateway", () => {
   });
 
   it("probes pass with exactly one model call each, the probe session stays small, /metrics counts them, and no turn exists", async () => {
-    await until("8 passed probes", async () => (await passes(site)) >= 8, 150_000, 500);
+    // A count at a quiet point: the model holds the next probe, so every probe before it has ended.
+    const quietCount = async () => {
+      const since = Date.now();
+      model.stall(PROBE);
+      await until("the next probe to reach the model", () => model.requests.some((r) => r.at >= since && r.prompt.includes(PROBE)), 60_000, 50);
+      return { p: await passes(site), m: await misses(site), c: probeCalls() - 1 };
+    };
+    // The first probe after a boot may be slow on a loaded machine (the gateway loads its agent runtime).
+    await until("a first passed probe", async () => (await passes(site)) >= 1, 150_000, 500);
+    const start = await quietCount();
+    model.stall(null); // the held probe is answered and passes
+    await until("8 more passed probes", async () => (await passes(site)) >= start.p + 8, 150_000, 500);
     const passing = await probeCheck(site);
     expect(passing).toMatchObject({ status: "pass", observedValue: expect.any(Number) });
     expect(passing).not.toHaveProperty("output");
-    // Freeze the count: the next probe's model call is held, so every other call was a passed probe.
-    model.stall(PROBE);
-    const { p, c } = await until(
-      "the next probe to be held by the model",
-      async () => {
-        const p = await passes(site);
-        const c = probeCalls();
-        return c === p + 1 ? { p, c } : undefined;
-      },
-      30_000,
-      200,
-    );
-    expect(c).toBe(p + 1);
-    expect(await misses(site)).toBe(0);
+    const end = await quietCount(); // the model keeps holding the probe: the next test's misses
+    // One model call per probe, and none missed.
+    expect(end.p - start.p).toBeGreaterThanOrEqual(8);
+    expect(end.c - start.c).toBe(end.p - start.p);
+    expect(end.m).toBe(start.m);
+    const p = end.p;
 
     // Never a turn: not in the store, not in the turn metrics.
     expect(db(site, (d) => (d.prepare("SELECT COUNT(*) AS n FROM turns").get() as { n: number }).n)).toBe(0);
