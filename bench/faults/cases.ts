@@ -2,6 +2,7 @@
  * Every case of the fault-injection suite, in the order the runner takes them: the fast
  * stand-in cases first, then the real-gateway ones (which share one booted daemon; the memory
  * and event-loop cases boot their own and run last).
+ * and probe-turn cases boot their own and run last).
  */
 import { claimsNotReady } from "./case_claims_not_ready.ts";
 import { contextOverflow } from "./case_context_overflow.ts";
@@ -23,6 +24,7 @@ import { memoryBalloon } from "./case_memory.ts";
 import { neverReady } from "./case_never_ready.ts";
 import { poisonedSession } from "./case_poisoned_session.ts";
 import { providerAuth } from "./case_provider_auth.ts";
+import { probeTurnMisses } from "./case_probe_turn.ts";
 import { rotationDuringStart } from "./case_rotation_start.ts";
 import { skillsUnwritable } from "./case_skills_unwritable.ts";
 import { SQLITE_WRITE_CASES } from "./case_sqlite_writes.ts";
@@ -58,6 +60,7 @@ export const CASES: readonly FaultCase[] = [
   daemonSigkill,
   memoryBalloon,
   eventLoopStall,
+  probeTurnMisses,
 ];
 
 /** The cases CI runs (stand-ins only, well under a minute together). */

@@ -12,6 +12,7 @@ import { EventLoopWatchdog } from "../watchdogs/event-loop.ts";
 import { readGatewayReadyz } from "../watchdogs/gateway-readyz.ts";
 import { LivenessProbe } from "../watchdogs/liveness.ts";
 import { MemoryBudgetWatchdog } from "../watchdogs/memory-budget.ts";
+import { ProbeTurnWatchdog } from "../watchdogs/probe-turn.ts";
 import { memoryLimitBytes, MemoryWatchdog } from "../watchdogs/memory.ts";
 import { ErrorRateWatchdog } from "../watchdogs/error-rate.ts";
 import { BoundaryWatchdog } from "../watchdogs/gateway-user.ts";
@@ -38,7 +39,7 @@ export const LOOP_STALL_MS = 10_000;
  * @returns all of them (run together; checks in this order), and the memory watchdog for /metrics
  */
 export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: () => number): { all: Watchdog[]; memory: MemoryWatchdog } {
-  const { s, host, log, supervisor, connection, delivery, events } = p;
+  const { s, host, log, supervisor, connection, delivery, events, service, metrics } = p;
   const { clock } = host;
   /** Inside the gateway's startup window no watchdog restarts it (watchdogs/startup-grace.ts). */
   const grace = (): GraceVerdict & { generation: number } => {
@@ -148,6 +149,33 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
     sessions,
     new MemoryBudgetWatchdog({ workspaceDir: p.files.gateway.workspaceDir, budgetChars: s.MEMORY_BOOTSTRAP_MAX_CHARS, clock }),
     memory,
+    ...(s.PROBE_TURN_INTERVAL_MS > 0
+      ? [
+          new ProbeTurnWatchdog({
+            gateway: () => {
+              const sup = supervisor.snapshot();
+              return { ready: sup.state === "ready" && connection.ready, readySince: sup.since, generation: sup.generation, draining: service.draining };
+            },
+            connection,
+            clock,
+            log: log.child({ subsystem: "probe-turn" }),
+            intervalMs: s.PROBE_TURN_INTERVAL_MS,
+            timeoutMs: s.PROBE_TURN_TIMEOUT_MS,
+            misses: s.PROBE_TURN_MISSES,
+            message: s.PROBE_TURN_MESSAGE,
+            pruneEvery: s.PROBE_TURN_PRUNE_EVERY,
+            onResult: (o) => {
+              metrics.probeTurnsTotal.inc({ result: o.result });
+              metrics.probeTurnLastSeconds.set(o.durationMs / 1000);
+              metrics.probeTurnMisses.set(o.consecutiveMisses);
+            },
+            onMissed: (reason) => {
+              log.error({ reason }, "probe turns get no reply; restarting the gateway");
+              supervisor.requestRestart("probe");
+            },
+          }),
+        ]
+      : []),
     new HistoryPruneWatchdog({
       history: new HistoryStore(p.db, p.writeFaults),
       policy: { maxAgeMs: s.TURN_RETENTION_MS, maxCount: s.TURN_RETENTION_COUNT, minAgeMs: s.TURN_RETENTION_MIN_MS },

@@ -15,6 +15,9 @@
  * result. So whatever a tool could read, the reply shows: the agent-boundary check of issue 11
  * (an operator can run it on a host: `agent-supervisor dev mock-model`, then send a turn with
  * `toolcalls=[{"name":"exec","arguments":{"command":"cat /etc/agent-supervisor/agent-supervisor.env"}}]`).
+ * `stall(text)` (or `POST /mock/stall {"match": text}`; `null` ends it) holds every request whose
+ * prompt contains `text` without an answer until the stall ends or the client hangs up: a
+ * provider that stops answering one kind of message (the probe turn of issue 12).
  * `GET /mock/requests` lists the completion requests received so far (`{requests: [{at, prompt,
  * stream, toolResults}]}`, no headers), so a test that runs the server in another process or a container can
  * count model calls: a second call for one turn is a second run of it.
@@ -91,6 +94,11 @@ export type MockModel = {
   refusals: Map<string, MockRefusal>;
   /** How many `GET /models` calls it answered (refused ones included). */
   readonly modelListCalls: number;
+  /**
+   * Hold requests whose prompt contains `match` (recorded, never answered) until `stall(null)`,
+   * which answers the held ones, or until their client disconnects.
+   */
+  stall(match: string | null): void;
   close(): Promise<void>;
 };
 
@@ -223,6 +231,25 @@ export async function startMockModel(port = 0, host = "127.0.0.1", opts: Partial
   const live: MockSettings = { contextLimitBytes: null, rejectOrphanedToolCalls: false, ...settings };
   const refusals = new Map<string, MockRefusal>(initialRefusals ?? []);
   let modelListCalls = 0;
+  let stalled: string | null = null;
+  const held = new Set<() => void>();
+  const stall = (match: string | null) => {
+    stalled = match;
+    if (match === null) for (const release of [...held]) release();
+  };
+  /** Resolves when the stall ends (true) or the client hangs up (false). */
+  const hold = (req: IncomingMessage) =>
+    new Promise<boolean>((resolve) => {
+      const release = (answer: boolean) => {
+        held.delete(onRelease);
+        req.socket.off("close", onClose);
+        resolve(answer);
+      };
+      const onRelease = () => release(true);
+      const onClose = () => release(false);
+      held.add(onRelease);
+      req.socket.once("close", onClose);
+    });
   const server: Server = createServer(async (req, res) => {
     try {
       const refusal = refusals.get(bearerKey(req.headers.authorization) ?? "");
@@ -246,6 +273,12 @@ export async function startMockModel(port = 0, host = "127.0.0.1", opts: Partial
         res.writeHead(200, { "content-type": "application/json" });
         return res.end(JSON.stringify(live));
       }
+      if (req.method === "POST" && req.url === "/mock/stall") {
+        const { match } = JSON.parse(await readBody(req)) as { match?: unknown };
+        stall(typeof match === "string" && match !== "" ? match : null);
+        res.writeHead(200, { "content-type": "application/json" });
+        return res.end(JSON.stringify({ stalled }));
+      }
       if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) {
         res.writeHead(404, { "content-type": "application/json" });
         return res.end(JSON.stringify({ error: { message: "not found" } }));
@@ -268,6 +301,7 @@ export async function startMockModel(port = 0, host = "127.0.0.1", opts: Partial
         res.writeHead(refusedRequest.status, { "content-type": "application/json" });
         return res.end(JSON.stringify(refusedRequest.body));
       }
+      if (stalled !== null && prompt.includes(stalled) && !(await hold(req))) return;
       const wanted = parseToolCalls(prompt);
       const delay = Number(/delay=(\d+)/.exec(prompt)?.[1] ?? 0);
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));
@@ -310,6 +344,7 @@ export async function startMockModel(port = 0, host = "127.0.0.1", opts: Partial
     get modelListCalls() {
       return modelListCalls;
     },
+    stall,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -21,3 +21,14 @@ export function sessionKeyFor(conversationId: string, agentId = "main"): string 
 export function claimSessionKey(c: { conversationId: string; sessionKey?: string | undefined; agentId?: string | undefined }): string {
   return c.sessionKey ?? sessionKeyFor(c.conversationId, c.agentId);
 }
+
+/**
+ * The conversation of the daemon's own probe turn (watchdogs/probe-turn.ts, issue 12): its session
+ * is deleted every few probes, so no caller's turn may use it (the local API refuses it).
+ */
+export const PROBE_CONVERSATION_ID = "agent-supervisor-probe";
+
+/** Whether `conversationId` is the probe's (compared without case: the gateway may fold session keys). */
+export function isProbeConversation(conversationId: string): boolean {
+  return conversationId.toLowerCase() === PROBE_CONVERSATION_ID;
+}

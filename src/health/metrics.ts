@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import { ERROR_CLASSES } from "../turns/error-class.ts";
 import type { DiskReading } from "./assess.ts";
 import type { GatewayProcessState, HealthSnapshot } from "./ports.ts";
+import { PROBE_RESULTS } from "../watchdogs/probe-turn-verdict.ts";
 
 const GATEWAY_STATES: readonly GatewayProcessState[] = ["stopped", "starting", "ready", "backoff", "stopping", "failed"];
 
@@ -50,6 +51,12 @@ export type Metrics = {
    * provider id (`moonshot`, `openai`, `compat`) and result (`pass`, `warn`, `fail`).
    */
   providerChecksTotal: Counter<"provider" | "result">;
+  /** `agent_supervisor_probe_turns_total{result="pass"|"miss"|"fail"}`: end-to-end probe turns (watchdogs/probe-turn-verdict.ts), never counted as turns. */
+  probeTurnsTotal: Counter<"result">;
+  /** `agent_supervisor_probe_turn_last_duration_seconds`: how long the last probe turn took, to its reply or to giving up (seconds). */
+  probeTurnLastSeconds: Gauge;
+  /** `agent_supervisor_probe_turn_consecutive_misses`: probe turns without a reply in a row (PROBE_TURN_MISSES restarts the gateway). */
+  probeTurnMisses: Gauge;
   /** Set the scrape-time gauges from a snapshot and (optionally) a disk reading. */
   observe(snapshot: HealthSnapshot, disk?: DiskReading): void;
 };
@@ -134,6 +141,24 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     registers,
   });
 
+  const probeTurnsTotal = new Counter({
+    name: "agent_supervisor_probe_turns_total",
+    help: "End-to-end probe turns, by result (pass, miss: no reply in time, fail: the gateway reported an error)",
+    labelNames: ["result"] as const,
+    registers,
+  });
+  for (const result of PROBE_RESULTS) probeTurnsTotal.inc({ result }, 0);
+  const probeTurnLastSeconds = new Gauge({
+    name: "agent_supervisor_probe_turn_last_duration_seconds",
+    help: "Duration of the last probe turn, to its reply or to giving up (seconds)",
+    registers,
+  });
+  const probeTurnMisses = new Gauge({
+    name: "agent_supervisor_probe_turn_consecutive_misses",
+    help: "Probe turns without a reply in a row",
+    registers,
+  });
+
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Gauge<L>({ name: `agent_supervisor_${name}`, help, labelNames, registers });
   const queueTurns = gauge("queue_turns", "Turns in the queue, by state (accepted, delivering)", ["state"]);
@@ -159,6 +184,9 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     tmpSweptEntriesTotal,
     sessionRepairsTotal,
     providerChecksTotal,
+    probeTurnsTotal,
+    probeTurnLastSeconds,
+    probeTurnMisses,
     observe(s, disk) {
       if (s.storage) storeFailingSites.set(s.storage.failing.length);
       queueTurns.set({ state: "accepted" }, s.queue.accepted);

@@ -3,6 +3,7 @@
  * The server validates request bodies with them; the CLI client validates responses with them.
  */
 import { z } from "zod";
+import { isProbeConversation, PROBE_CONVERSATION_ID } from "../gateway/session-key.ts";
 
 /** Characters allowed in a conversation id: it becomes part of a gateway session key. */
 export const CONVERSATION_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
@@ -12,6 +13,7 @@ export const submitTurnBodySchema = z.strictObject({
   conversationId: z
     .string()
     .regex(CONVERSATION_ID_PATTERN, "must match [A-Za-z0-9._:@-]{1,128}")
+    .refine((c) => !isProbeConversation(c), `is reserved for the daemon's probe turn (${PROBE_CONVERSATION_ID})`)
     .describe("Conversation the turn belongs to; turns of one conversation run one at a time, oldest first"),
   message: z.string().min(1, "must not be empty").describe("The user message (at most maxMessageBytes UTF-8 bytes)"),
   idempotencyKey: z

@@ -1,7 +1,11 @@
 /** The gateway process's lifecycle as the supervisor reports it (to health, systemd, the control plane). */
 
-/** Why the gateway was (re)started or stopped; recorded with each event. */
-export type RestartCause = "crash" | "hang" | "stall" | "memory" | "startup-timeout" | "config" | "requested" | "rotation" | "shutdown";
+/**
+ * Why the gateway was (re)started or stopped; recorded with each event. `stall`: its event loop
+ * stalled (watchdogs/event-loop.ts); `probe`: the end-to-end probe turn got no reply
+ * PROBE_TURN_MISSES times in a row (watchdogs/probe-turn.ts, issue 12).
+ */
+export type RestartCause = "crash" | "hang" | "stall" | "memory" | "startup-timeout" | "config" | "requested" | "rotation" | "shutdown" | "probe";
 
 /** Supervisor state names (the gateway child's lifecycle). */
 export type GatewayProcessState = "stopped" | "starting" | "ready" | "backoff" | "stopping" | "failed";

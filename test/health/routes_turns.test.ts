@@ -27,6 +27,7 @@ describe("POST /v1/turns", () => {
     { name: "malformed JSON", raw: "{not json", message: "request body is not valid JSON" },
     { name: "bad conversationId", raw: { ...body, conversationId: "has space" }, message: "conversationId: must match [A-Za-z0-9._:@-]{1,128}" },
     { name: "too long conversationId", raw: { ...body, conversationId: "a".repeat(129) }, message: "conversationId: must match" },
+    { name: "the probe turn's conversation", raw: { ...body, conversationId: "Agent-Supervisor-Probe" }, message: "conversationId: is reserved for the daemon's probe turn (agent-supervisor-probe)" },
     { name: "empty message", raw: { ...body, message: "" }, message: "message: must not be empty" },
     { name: "missing message", raw: { conversationId: "c" }, message: "message: " },
     { name: "unknown key", raw: { ...body, idempotency_key: "x" }, message: "idempotency_key" },

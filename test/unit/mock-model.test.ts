@@ -76,3 +76,28 @@ it("dev mock-model --refuse-key KEY=STATUS[:RETRY_AFTER]", async () => {
   expect(parseRefusal("sk=b=429:30")).toEqual(["sk=b", { status: 429, retryAfterS: 30 }]);
   expect(() => parseRefusal("sk-a")).toThrow(/--refuse-key/);
 });
+
+it("stall(text) holds matching requests unanswered until the stall ends; others are answered; a hung-up client is let go", async () => {
+  model = await startMockModel();
+  const ask = (text: string, signal?: AbortSignal) =>
+    fetch(`${model!.url}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "echo-1", messages: [{ role: "user", content: text }] }),
+      signal,
+    }).then((r) => r.json() as Promise<{ choices: { message: { content: string } }[] }>);
+  await fetch(`http://127.0.0.1:${model.port}/mock/stall`, { method: "POST", body: JSON.stringify({ match: "ping" }) });
+  let answered = false;
+  const held = ask("ping: reply with pong").then((r) => ((answered = true), r));
+  const gaveUp = new AbortController();
+  const abandoned = ask("ping again", gaveUp.signal).catch((err: Error) => err.name);
+  expect((await ask("other")).choices[0]!.message.content).toBe("echo: other");
+  await new Promise((r) => setTimeout(r, 100));
+  expect(answered).toBe(false);
+  gaveUp.abort();
+  expect(await abandoned).toBe("AbortError");
+  model.stall(null);
+  expect((await held).choices[0]!.message.content).toBe("echo: ping: reply with pong");
+  // Every request is a model call, held or not.
+  expect(model.requests.map((r) => r.prompt).sort()).toEqual(["other", "ping again", "ping: reply with pong"]);
+});
