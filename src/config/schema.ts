@@ -165,6 +165,11 @@ export const settingsSchema = z
     LIVENESS_INTERVAL_MS: ms(15_000, "Interval of the protocol-level liveness probe (the gateway's health RPC) while the gateway is ready"),
     LIVENESS_TIMEOUT_MS: ms(10_000, "Timeout of one liveness probe"),
     LIVENESS_FAILURES: positiveInt(3, 100, "Consecutive failed liveness probes after which the gateway counts as hung and is restarted"),
+    RUN_STUCK_MS: ms(
+      240_000,
+      "A turn's run with no sign of work from the gateway (no agent, chat or task event for its run or session, no ack) for this long is aborted through the gateway; a turn whose run never started (the session's lane not released) gets the session's work aborted. 0 turns it off. Keep it above the providers' request timeout (120 s), which the gateway itself enforces and reports",
+    ),
+    RUN_STUCK_ABORT_GRACE_MS: ms(60_000, "After a stuck run or session was aborted, how long it may stay without progress before the gateway is restarted (cause stuck)"),
     MEMORY_LIMIT_MB: z.coerce.number().int().min(64).max(1_048_576).optional().describe("RSS limit of the gateway's process tree in MiB (default: MEMORY_LIMIT_PERCENT of host memory)"),
     MEMORY_LIMIT_PERCENT: z.coerce.number().min(1).max(100).default(75).describe("RSS limit of the gateway's process tree as a share of host memory (percent), when MEMORY_LIMIT_MB is unset (the gateway alone takes about 1.2 GB after its first turn)"),
     MEMORY_SUSTAIN_MS: ms(300_000, "How long the RSS must stay above the limit before the gateway is drained and restarted"),

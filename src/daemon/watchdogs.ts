@@ -12,6 +12,7 @@ import { MemoryBudgetWatchdog } from "../watchdogs/memory-budget.ts";
 import { memoryLimitBytes, MemoryWatchdog } from "../watchdogs/memory.ts";
 import { BoundaryWatchdog } from "../watchdogs/gateway-user.ts";
 import { StaleTmpWatchdog } from "../watchdogs/stale-tmp.ts";
+import { StuckRunWatchdog } from "../watchdogs/stuck-runs.ts";
 import { SystemdPingWatchdog } from "../watchdogs/systemd-pings.ts";
 import type { Watchdog } from "../watchdogs/watchdog.ts";
 import type { Parts } from "./assemble.ts";
@@ -75,6 +76,27 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
     }),
     ...(s.TMP_CLEAN ? [new StaleTmpWatchdog({ sweep: (now, stale) => p.tmp.stale(p.boundary(), now, stale), intervalMs: s.TMP_SWEEP_INTERVAL_MS, staleMs: s.TMP_STALE_MS, clock, log })] : []),
     new BoundaryWatchdog({ probe: p.boundary, clock }),
+    new StuckRunWatchdog({
+      runs: () => p.progress.list(),
+      gateway: () => {
+        const sup = supervisor.snapshot();
+        return { ready: sup.state === "ready" && connection.ready, generation: sup.generation };
+      },
+      stopRun: (turnId, reason) => delivery.stopStuck(turnId, reason),
+      abortSession: (key) => connection.request("sessions.abort", { key }, { timeoutMs: 10_000 }),
+      restart: () => supervisor.requestRestart("stuck"),
+      onAction: (a, reason) => {
+        p.metrics.stuckRunsTotal.inc({ action: a.kind });
+        try {
+          events.record({ at: clock.now(), generation: supervisor.snapshot().generation, state: "stuck", reason: `${a.kind}: ${reason}` });
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, "could not record the stuck-run event");
+        }
+      },
+      clock,
+      log: log.child({ subsystem: "stuck-runs" }),
+      policy: { stuckMs: s.RUN_STUCK_MS, abortGraceMs: s.RUN_STUCK_ABORT_GRACE_MS },
+    }),
     // systemd recommends notifying every half of WatchdogSec; only while our own loop ticks.
     new SystemdPingWatchdog({ notifier, intervalMs: watchdogIntervalMs(host.env) ?? 0, healthy: () => clock.now() - loopTickAt() < LOOP_STALL_MS, clock }),
   ];

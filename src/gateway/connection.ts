@@ -33,6 +33,12 @@ export type GatewayClientLike = {
   ): Promise<T>;
 };
 
+/**
+ * Hears one gateway event: its name, its payload (unvalidated: read it leniently) and the
+ * generation of the gateway that sent it.
+ */
+export type GatewayEventListener = (event: string, payload: unknown, generation: number) => void;
+
 /** Creates a client; the default builds the reference `GatewayClient`. */
 export type GatewayClientFactory = (opts: GatewayClientOptions) => GatewayClientLike;
 
@@ -59,6 +65,7 @@ export class GatewayConnection {
   #snap: ConnectionSnapshot;
   readonly #readyLatch = new ReadyLatch();
   #portWait: AbortController | undefined;
+  readonly #eventListeners = new Set<GatewayEventListener>();
 
   constructor(opts: GatewayConnectionOptions) {
     this.#o = opts;
@@ -78,6 +85,18 @@ export class GatewayConnection {
   /** Current state (a copy). */
   snapshot(): ConnectionSnapshot {
     return { ...this.#snap };
+  }
+
+  /**
+   * Hear every event frame the gateway sends on the current connection (`agent`, `chat`, `task`,
+   * `shutdown`, ...: docs/gateway/protocol/rpc-bootstrap-and-events.md). The connection asks for
+   * no `caps`, so `agent`/`chat` events of every session arrive. A listener that throws is logged
+   * and the others still hear the event.
+   * @returns a function that removes the listener
+   */
+  onEvent(listener: GatewayEventListener): () => void {
+    this.#eventListeners.add(listener);
+    return () => void this.#eventListeners.delete(listener);
   }
 
   /**
@@ -137,6 +156,16 @@ export class GatewayConnection {
         log.info({ generation, serverVersion: hello.server?.version, protocol: hello.protocol }, "gateway connection ready (hello-ok)");
         this.#readyLatch.release();
         this.#o.onReady?.(generation);
+      },
+      onEvent: (evt) => {
+        if (this.#client !== client) return;
+        for (const listener of this.#eventListeners) {
+          try {
+            listener(evt.event, evt.payload, generation);
+          } catch (err) {
+            log.error({ err, event: evt.event }, "a gateway event listener failed");
+          }
+        }
       },
       onConnectError: (err) => {
         if (this.#client !== client) return;

@@ -1,7 +1,8 @@
 /** The gateway process's lifecycle as the supervisor reports it (to health, systemd, the control plane). */
 
 /** Why the gateway was (re)started or stopped; recorded with each event. */
-export type RestartCause = "crash" | "hang" | "memory" | "startup-timeout" | "config" | "requested" | "rotation" | "shutdown";
+/** `stuck`: a run or a session's lane made no progress and aborting it did not free it (watchdogs/stuck-runs.ts). */
+export type RestartCause = "crash" | "hang" | "memory" | "startup-timeout" | "config" | "requested" | "rotation" | "shutdown" | "stuck";
 
 /** Supervisor state names (the gateway child's lifecycle). */
 export type GatewayProcessState = "stopped" | "starting" | "ready" | "backoff" | "stopping" | "failed";

@@ -5,6 +5,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../core/clock.ts";
 import type { Turn, TurnStore } from "../store/turns.ts";
+import type { RunProgress } from "./run-progress.ts";
 
 /** Limits, in milliseconds and counts. */
 export type DeliveryPolicy = {
@@ -49,4 +50,6 @@ export type DeliveryDeps = {
   policy: DeliveryPolicy;
   /** Called once per turn when it reaches `done` or `failed`. */
   onFinished?: (turn: Turn) => void;
+  /** Where in-flight runs and their progress are kept (shared with the stuck-run watchdog); default a private one. */
+  progress?: RunProgress;
 };
