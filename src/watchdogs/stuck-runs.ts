@@ -113,8 +113,8 @@ export class StuckRunWatchdog implements Watchdog {
   #wasReady = false;
   #readySince = 0;
   #restarted = -1;
-  /** Runs without progress at the last check (being handled). */
-  #stuckNow: StuckAction[] = [];
+  /** Runs stuck at the last check: quiet past the limit, or aborted and still in flight. */
+  #handling = 0;
   #last: { action: StuckAction; reason: string; at: number; atMono: number } | undefined;
   readonly #counts: Record<StuckActionKind, number> = { "abort-run": 0, "abort-session": 0, restart: 0 };
 
@@ -153,8 +153,8 @@ export class StuckRunWatchdog implements Watchdog {
     for (const id of [...this.#aborted.keys()]) if (!runs.some((r) => r.turnId === id)) this.#aborted.delete(id);
     const views = runs.map((r) => ({ ...r, aborted: this.#aborted.get(r.turnId) }));
     const actions = judgeStuckRuns(views, { ready: g.ready, readySince: this.#readySince }, now, policy);
-    this.#stuckNow = actions;
     for (const a of actions) await this.#act(a, g.generation, now);
+    this.#handling = runs.filter((r) => this.#aborted.has(r.turnId) || actions.some((a) => a.turnId === r.turnId)).length;
   }
 
   async #act(a: StuckAction, generation: number, now: number): Promise<void> {
@@ -182,26 +182,29 @@ export class StuckRunWatchdog implements Watchdog {
     this.#o.onAction?.(a, reason);
   }
 
-  /** @inheritdoc `turns:stuck`: warn while a run is being handled and for {@link STUCK_RECENT_MS} after the last action. */
+  /**
+   * @inheritdoc `turns:stuck`: `warn` while a run is stuck (quiet past the limit, or aborted and
+   * still in flight; the status report is degraded meanwhile) and for {@link STUCK_RECENT_MS}
+   * after the last action; `observedValue` counts the stuck runs.
+   */
   check(): WatchdogCheck {
     const { policy, clock } = this.#o;
-    const base = { key: "turns:stuck", componentType: "component" as const, observedUnit: "runs", observedValue: this.#stuckNow.length };
+    const base = { key: "turns:stuck", componentType: "component" as const, observedUnit: "runs", observedValue: this.#handling };
     if (policy.stuckMs <= 0) return { ...base, status: "pass", output: "off (RUN_STUCK_MS=0)" };
+    const last = this.#last;
     const details = {
       stuckMs: policy.stuckMs,
       abortGraceMs: policy.abortGraceMs,
       actions: { ...this.#counts },
-      ...(this.#last ? { last: { action: this.#last.action.kind, reason: this.#last.reason, at: new Date(this.#last.at).toISOString() } } : {}),
+      ...(last ? { last: { action: last.action.kind, reason: last.reason, at: new Date(last.at).toISOString() } } : {}),
     };
-    const now = this.#stuckNow[0];
-    if (now) {
-      const reason = describeStuck(now);
-      return { ...base, status: "warn", output: `${reason}; ${now.kind === "restart" ? "restarting the gateway" : "aborting it"}`, details, degradedReason: `a turn is stuck: ${reason}` };
+    if (this.#handling > 0 && last) {
+      const what = last.action.kind === "restart" ? "restarting the gateway" : `aborted (${last.action.kind}); a restart follows if it stays without progress ${policy.abortGraceMs} ms`;
+      return { ...base, status: "warn", output: `${last.reason}; ${what}`, details, degradedReason: `a turn is stuck: ${last.reason}` };
     }
-    const last = this.#last;
     if (last && clock.monotonic() - last.atMono < STUCK_RECENT_MS) {
       const ago = Math.round((clock.monotonic() - last.atMono) / 1000);
-      return { ...base, status: "warn", output: `${ago} s ago: ${last.reason} (${last.action.kind})`, details };
+      return { ...base, status: "warn", output: `no run stuck now; ${ago} s ago: ${last.reason} (${last.action.kind})`, details };
     }
     return { ...base, status: "pass", output: null, details };
   }
