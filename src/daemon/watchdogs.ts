@@ -82,7 +82,7 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
         const sup = supervisor.snapshot();
         return { ready: sup.state === "ready" && connection.ready, generation: sup.generation };
       },
-      stopRun: (turnId, reason) => delivery.stopStuck(turnId, reason),
+      stopRun: (turnId, reason, abortRun) => delivery.stopStuck(turnId, reason, abortRun),
       abortSession: (key) => connection.request("sessions.abort", { key }, { timeoutMs: 10_000 }),
       restart: () => supervisor.requestRestart("stuck"),
       onAction: (a, reason) => {

@@ -146,7 +146,10 @@ export class GatewayConnection {
       clientVersion: this.#o.clientVersion,
       platform: "linux",
       role: "operator",
-      scopes: ["operator.read", "operator.write"],
+      // operator.admin: only an admin may abort a run another connection started (openclaw 2026.9.6
+      // chat-abort authorization: the owner connection or operator.admin), e.g. a run of this
+      // daemon's previous connection, or a run holding a session's lane (stuck runs, issue 12).
+      scopes: ["operator.read", "operator.write", "operator.admin"],
       minProtocol: PROTOCOL_VERSION,
       maxProtocol: PROTOCOL_VERSION,
       deviceIdentity: null,

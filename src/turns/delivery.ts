@@ -18,7 +18,7 @@ import type { Turn } from "../store/turns.ts";
 import { WRITE_RETRY, writeErrorCode } from "../store/write-faults.ts";
 import type { DeliveryDeps } from "./delivery-ports.ts";
 import { expireTurn } from "./expiry.ts";
-import { RunAborts } from "./run-aborts.ts";
+import { RunAborts, runToStop } from "./run-aborts.ts";
 import { RunProgress } from "./run-progress.ts";
 import { agentReplyText, type TranscriptOutcome } from "./transcript.ts";
 import { lookUpTurn } from "./transcript-read.ts";
@@ -87,17 +87,18 @@ export class TurnDelivery {
   }
 
   /**
-   * Abort turn `turnId`'s run in the gateway because it made no progress (`reason`, in words; the
-   * stuck-run watchdog, issue 12). The turn is then reconciled from its transcript: a reply there
-   * completes it; a message without one fails it with RUN_STUCK (its run is never started twice);
-   * only a transcript proving the gateway never had it (absent, abandoned) sends it again.
+   * Abort turn `turnId`'s run in the gateway (`chat.abort`; not with `abortRun` false, when the
+   * caller aborts the session's work itself) because it made no progress (`reason`, in words; the
+   * stuck-run watchdog, issue 12). A non-ok end of its request is then reconciled from the
+   * transcript: a reply there completes it; a message without one fails it RUN_STUCK (never a second
+   * run); only proof the gateway never had it or dropped it unrun (absent, abandoned) sends it again.
    * @returns false when the turn is not in flight here
    */
-  stopStuck(turnId: string, reason: string): boolean {
+  stopStuck(turnId: string, reason: string, abortRun = true): boolean {
     const run = this.#runs.get(turnId);
     if (!run || !this.#inFlight.has(turnId)) return false;
     this.#stuck.set(turnId, reason);
-    this.#aborts.add(turnId, run.sessionKey, run.runId);
+    if (abortRun) this.#aborts.add(turnId, run.sessionKey, run.runId);
     return true;
   }
 
@@ -391,9 +392,4 @@ export class TurnDelivery {
   #stopRun(t: Turn): void {
     this.#aborts.add(t.id, t.sessionKey, runToStop(t));
   }
-}
-
-/** The id to abort a turn's run by: its run id, else the key it was sent under. Pure. */
-function runToStop(t: Pick<Turn, "id" | "runId" | "idempotencyKey">): string {
-  return t.runId ?? t.idempotencyKey ?? t.id;
 }

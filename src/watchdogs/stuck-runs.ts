@@ -15,8 +15,12 @@
  *
  * What it does, per run (the pure {@link judgeStuckRuns}):
  * - the gateway accepted the turn but its run never started (queued behind a lane that is not
- *   released) → `abort-session`: `sessions.abort {key}` aborts what holds the session; our queued
- *   turn stays queued and starts once the lane frees (it never ran, so nothing runs twice).
+ *   released) → `abort-session`: `sessions.abort {key}` aborts what holds the session (the daemon's
+ *   connection has operator.admin, without which a run another connection started cannot be
+ *   aborted); our queued turn then starts (it never ran, so nothing runs twice). The turn is
+ *   marked stuck first: should the abort cancel our queued input instead (observed without
+ *   admin), its request ends `aborted` and the transcript shows the input cancelled, so it is sent
+ *   again under a new key.
  * - any other run (started, or a turn being reconciled) → `abort-run`: delivery aborts it
  *   (`chat.abort`, `stopStuck`) and reconciles the turn: a reply in the transcript completes it,
  *   else it fails RUN_STUCK; it is sent again only if the transcript proves the gateway never had
@@ -89,8 +93,11 @@ export type StuckRunOptions = {
   runs: () => TrackedRun[];
   /** The gateway process is ready and connected, and which generation it is. */
   gateway: () => { ready: boolean; generation: number };
-  /** Abort a started run and have its turn reconciled (TurnDelivery.stopStuck); false if not in flight. */
-  stopRun: (turnId: string, reason: string) => boolean;
+  /**
+   * Mark turn `turnId` stuck so that a non-ok end is reconciled, and with `abortRun` abort its run
+   * (TurnDelivery.stopStuck); false if the turn is not in flight.
+   */
+  stopRun: (turnId: string, reason: string, abortRun: boolean) => boolean;
   /** `sessions.abort {key}` through the gateway; rejects on errors. */
   abortSession: (sessionKey: string) => Promise<unknown>;
   /** Restart the gateway with cause `stuck`. */
@@ -166,10 +173,11 @@ export class StuckRunWatchdog implements Watchdog {
       log.error({ turnId: a.turnId, sessionKey: a.sessionKey, runId: a.runId, quietMs: a.quietMs }, `${reason}; restarting the gateway`);
       this.#o.restart(reason);
     } else if (a.kind === "abort-run") {
-      if (!this.#o.stopRun(a.turnId, reason)) return;
+      if (!this.#o.stopRun(a.turnId, reason, true)) return;
       this.#aborted.set(a.turnId, { kind: a.kind, at: now });
       log.warn({ turnId: a.turnId, sessionKey: a.sessionKey, runId: a.runId, quietMs: a.quietMs }, `${reason}; aborting it (chat.abort)`);
     } else {
+      if (!this.#o.stopRun(a.turnId, reason, false)) return;
       this.#aborted.set(a.turnId, { kind: a.kind, at: now });
       log.warn({ turnId: a.turnId, sessionKey: a.sessionKey, quietMs: a.quietMs }, `${reason}; aborting the session's work (sessions.abort)`);
       await this.#o.abortSession(a.sessionKey).then(

@@ -103,6 +103,28 @@ describe("a run aborted as stuck", () => {
     expect(gw.callsOf("agent")).toHaveLength(1);
   });
 
+  it("a queued turn cancelled by the session abort (abortRun false): sent again under a new key, no chat.abort", async () => {
+    setup();
+    const cancelled = deferred();
+    const accepted = deferred();
+    gw.handlers.agent = async (p, opts) => {
+      if (gw.callsOf("agent").length > 1) return okReply(`ran once as ${p.idempotencyKey}`);
+      opts?.onAccepted?.({ runId: p.idempotencyKey, status: "accepted" });
+      accepted.resolve();
+      await cancelled.promise;
+      return ABORTED;
+    };
+    start();
+    const id = submit("c6");
+    await accepted.promise;
+    // What openclaw 2026.9.6 shows after sessions.abort cancelled a queued input: pendingInputs `cancelled`.
+    gw.handlers["chat.history"] = async () => ({ messages: [], pendingInputs: { items: [{ runId: id, state: "cancelled" }] }, sessionInfo: { hasActiveRun: true } });
+    expect(delivery.stopStuck(id, "queued, never started", false)).toBe(true);
+    cancelled.resolve();
+    expect(await whenFinished(id)).toMatchObject({ state: "done", reply: `ran once as ${id}~2`, attempts: 2 });
+    expect(gw.callsOf("chat.abort")).toHaveLength(0);
+  });
+
   it("stopStuck of a turn that is not in flight does nothing", async () => {
     setup();
     start();

@@ -68,7 +68,7 @@ function harness(runs: TrackedRun[], opts: { stopRun?: boolean; abortSession?: (
   const w = new StuckRunWatchdog({
     runs: () => runs.map((r) => ({ ...r })),
     gateway: () => ({ ...gateway }),
-    stopRun: (turnId, reason) => (calls.push(`stopRun ${turnId}: ${reason}`), opts.stopRun ?? true),
+    stopRun: (turnId, reason, abortRun) => (calls.push(`${abortRun ? "stopRun" : "mark"} ${turnId}: ${reason}`), opts.stopRun ?? true),
     abortSession: (key) => (calls.push(`sessions.abort ${key}`), (opts.abortSession ?? (() => Promise.resolve({ ok: true })))()),
     restart: (reason) => void calls.push(`restart: ${reason}`),
     onAction: (a) => void actions.push(a.kind),
@@ -125,10 +125,10 @@ describe("StuckRunWatchdog", () => {
     await w.checkOnce();
     clock.advance(240_000);
     await w.checkOnce();
-    expect(calls).toEqual(["sessions.abort agent:main:a"]);
+    expect(calls).toEqual(["mark t1: turn t1 queued in session agent:main:a never started for 240 s (the session's lane is not released)", "sessions.abort agent:main:a"]);
     clock.advance(60_000);
     await w.checkOnce();
-    expect(calls[1]).toMatch(/^restart: /);
+    expect(calls[2]).toMatch(/^restart: /);
   });
 
   it("startup grace: nothing while the gateway is not ready; a new generation forgets aborts and restarts the clock", async () => {
