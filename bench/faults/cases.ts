@@ -1,7 +1,7 @@
 /**
  * Every case of the fault-injection suite, in the order the runner takes them: the fast
  * stand-in cases first, then the real-gateway ones (which share one booted daemon; the memory
- * case boots its own and runs last).
+ * and stuck-run cases boot their own and run last).
  */
 import { claimsNotReady } from "./case_claims_not_ready.ts";
 import { clockSkew } from "./case_clock_skew.ts";
@@ -20,6 +20,7 @@ import { neverReady } from "./case_never_ready.ts";
 import { rotationDuringStart } from "./case_rotation_start.ts";
 import { skillsUnwritable } from "./case_skills_unwritable.ts";
 import { SQLITE_WRITE_CASES } from "./case_sqlite_writes.ts";
+import { stuckRun } from "./case_stuck_run.ts";
 import { tmpFlood } from "./case_tmp_flood.ts";
 import type { FaultCase } from "./types.ts";
 
@@ -44,6 +45,7 @@ export const CASES: readonly FaultCase[] = [
   ...SQLITE_WRITE_CASES,
   daemonSigkill,
   memoryBalloon,
+  stuckRun,
 ];
 
 /** The cases CI runs (stand-ins only, well under a minute together). */
