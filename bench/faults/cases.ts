@@ -1,8 +1,7 @@
 /**
  * Every case of the fault-injection suite, in the order the runner takes them: the fast
- * stand-in cases first, then the real-gateway ones (which share one booted daemon; the memory
- * and event-loop cases boot their own and run last).
- * and probe-turn cases boot their own and run last).
+ * stand-in cases first, then the real-gateway ones (which share one booted daemon; the memory,
+ * event-loop, probe-turn and stuck-run cases boot their own and run last).
  */
 import { claimsNotReady } from "./case_claims_not_ready.ts";
 import { contextOverflow } from "./case_context_overflow.ts";
@@ -29,6 +28,7 @@ import { rotationDuringStart } from "./case_rotation_start.ts";
 import { skillsUnwritable } from "./case_skills_unwritable.ts";
 import { SQLITE_WRITE_CASES } from "./case_sqlite_writes.ts";
 import { stateTmpFlood } from "./case_state_tmp_flood.ts";
+import { stuckRun } from "./case_stuck_run.ts";
 import { tmpFlood } from "./case_tmp_flood.ts";
 import type { FaultCase } from "./types.ts";
 
@@ -61,6 +61,7 @@ export const CASES: readonly FaultCase[] = [
   memoryBalloon,
   eventLoopStall,
   probeTurnMisses,
+  stuckRun,
 ];
 
 /** The cases CI runs (stand-ins only, well under a minute together). */

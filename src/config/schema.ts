@@ -187,6 +187,11 @@ export const settingsSchema = z
     PROBE_TURN_MISSES: positiveInt(3, 100, "Consecutive missed probe turns (no reply in time) after which the gateway is restarted (cause probe), once per gateway process"),
     PROBE_TURN_MESSAGE: z.string().trim().min(1).max(1000).default("ping: reply with pong").describe("The probe turn's message"),
     PROBE_TURN_PRUNE_EVERY: positiveInt(20, 10_000, "The probe session is deleted (archived, then deleted through the gateway) after this many probes, and at the first probe of each gateway process, so it never holds more"),
+    RUN_STUCK_MS: ms(
+      240_000,
+      "A turn's run with no sign of work from the gateway (no agent, chat or task event for its run or session, no ack) for this long is aborted through the gateway; a turn whose run never started (the session's lane not released) gets the session's work aborted. 0 turns it off. Keep it above the providers' request timeout (120 s), which the gateway itself enforces and reports",
+    ),
+    RUN_STUCK_ABORT_GRACE_MS: ms(60_000, "After a stuck run or session was aborted, how long it may stay without progress before the gateway is restarted (cause stuck)"),
     MEMORY_LIMIT_MB: z.coerce.number().int().min(64).max(1_048_576).optional().describe("RSS limit of the gateway's process tree in MiB (default: MEMORY_LIMIT_PERCENT of host memory)"),
     MEMORY_LIMIT_PERCENT: z.coerce.number().min(1).max(100).default(75).describe("RSS limit of the gateway's process tree as a share of host memory (percent), when MEMORY_LIMIT_MB is unset (the gateway alone takes about 1.2 GB after its first turn)"),
     MEMORY_SUSTAIN_MS: ms(300_000, "How long the RSS must stay above the limit before the gateway is drained and restarted"),

@@ -25,6 +25,7 @@ import { GatewayLaunch, lookUpRuntime } from "../supervisor/launch.ts";
 import { GatewaySupervisor } from "../supervisor/supervisor.ts";
 import type { SyncWorker } from "../sync/worker.ts";
 import { TurnDelivery } from "../turns/delivery.ts";
+import { RunProgress } from "../turns/run-progress.ts";
 import { TurnService } from "../turns/turn-service.ts";
 import { probeBoundary, type Boundary } from "../supervisor/gateway-user.ts";
 import { sweptTotals, TmpSweeper, type TmpSweeps } from "../watchdogs/tmp-sweep-as.ts";
@@ -73,6 +74,8 @@ export type Parts = {
   connection: GatewayConnection;
   supervisor: GatewaySupervisor;
   delivery: TurnDelivery;
+  /** Delivery's in-flight runs and their progress, fed by the gateway's events (stuck-run watchdog). */
+  progress: RunProgress;
   service: TurnService;
   links: Links;
 };
@@ -188,9 +191,12 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
       lastState = snap.state;
     },
   });
+  const progress = new RunProgress(clock);
+  connection.onEvent((event, payload) => progress.observe(event, payload));
   const delivery: TurnDelivery = new TurnDelivery({
     turns,
     gateway: connection,
+    progress,
     clock,
     random: host.random,
     log: log.child({ subsystem: "delivery" }),
@@ -215,5 +221,5 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     queueLimit: s.TURN_QUEUE_LIMIT,
     onSubmitted: () => (delivery.notify(), links.status?.poke()),
   });
-  return { s, host, log, version, files, db, writeFaults, turns, events, central, metrics, gatewayToken, apiToken, boundary, tmp, countSwept, launch, connection, supervisor, delivery, service, links };
+  return { s, host, log, version, files, db, writeFaults, turns, events, central, metrics, gatewayToken, apiToken, boundary, tmp, countSwept, launch, connection, supervisor, delivery, progress, service, links };
 }

@@ -22,6 +22,7 @@ import { probeProvider } from "../watchdogs/provider-probe.ts";
 import { providerEndpoints } from "../supervisor/gateway-config.ts";
 import { StaleTmpWatchdog } from "../watchdogs/stale-tmp.ts";
 import { startupGrace, type GraceVerdict } from "../watchdogs/startup-grace.ts";
+import { StuckRunWatchdog } from "../watchdogs/stuck-runs.ts";
 import { SystemdPingWatchdog } from "../watchdogs/systemd-pings.ts";
 import type { Watchdog } from "../watchdogs/watchdog.ts";
 import type { Parts } from "./assemble.ts";
@@ -185,6 +186,27 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
     ...(s.TMP_CLEAN ? [new StaleTmpWatchdog({ sweep: (now, stale) => p.tmp.stale(p.boundary(), now, stale), onSwept: p.countSwept, intervalMs: s.TMP_SWEEP_INTERVAL_MS, staleMs: s.TMP_STALE_MS, clock, log })] : []),
     new BoundaryWatchdog({ probe: p.boundary, clock }),
     providers,
+    new StuckRunWatchdog({
+      runs: () => p.progress.list(),
+      gateway: () => {
+        const g = gatewayState();
+        return { ready: g.ready && connection.ready, generation: g.generation };
+      },
+      stopRun: (turnId, reason, abortRun) => delivery.stopStuck(turnId, reason, abortRun),
+      abortSession: (key) => connection.request("sessions.abort", { key }, { timeoutMs: 10_000 }),
+      restart: () => supervisor.requestRestart("stuck"),
+      onAction: (a, reason) => {
+        p.metrics.stuckRunsTotal.inc({ action: a.kind });
+        try {
+          events.record({ at: clock.now(), generation: supervisor.snapshot().generation, state: "stuck", reason: `${a.kind}: ${reason}` });
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, "could not record the stuck-run event");
+        }
+      },
+      clock,
+      log: log.child({ subsystem: "stuck-runs" }),
+      policy: { stuckMs: s.RUN_STUCK_MS, abortGraceMs: s.RUN_STUCK_ABORT_GRACE_MS },
+    }),
     // systemd recommends notifying every half of WatchdogSec; only while our own loop ticks.
     new SystemdPingWatchdog({ notifier, intervalMs: watchdogIntervalMs(host.env) ?? 0, healthy: () => clock.now() - loopTickAt() < LOOP_STALL_MS, clock }),
   ];

@@ -9,6 +9,12 @@
  * Test hooks, set by the prompt text itself: `delay=<ms>` waits before answering.
  * `fail=<status>` answers that HTTP status (e.g. 500, 503, 400) with an OpenAI error body
  * `{error: {message: "mock provider error <status>", type}}` instead of a completion.
+ * `stall=silent` accepts the request and never sends a byte; `stall=headers` sends the 200 and the
+ * SSE headers, then nothing (a provider that hangs mid-answer). Either holds the request open until
+ * the client gives up or the server closes: a stuck run (issue 12). It is read from the prompt's
+ * last paragraph only: OpenClaw 2026.9.6 merges a user message left without a reply (an aborted
+ * run's) into the next one, after a blank line ("Merged and removed orphaned user message"), so
+ * the next turn's prompt carries the earlier directive too.
  * `toolcalls=<JSON list of {name, arguments}>` (to the end of its line) makes it answer with OpenAI
  * `tool_calls` for those tools; when the tool results come back (`role: "tool"` messages after the
  * prompt), the answer is the echo, a line `tool results:`, and one line `[<tool>] <result>` per
@@ -302,6 +308,11 @@ export async function startMockModel(port = 0, host = "127.0.0.1", opts: Partial
         return res.end(JSON.stringify(refusedRequest.body));
       }
       if (stalled !== null && prompt.includes(stalled) && !(await hold(req))) return;
+      const stallMode = /stall=(silent|headers)/.exec(prompt.split("\n\n").at(-1) ?? "")?.[1];
+      if (stallMode !== undefined) {
+        if (stallMode === "headers") res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" }).flushHeaders();
+        return;
+      }
       const wanted = parseToolCalls(prompt);
       const delay = Number(/delay=(\d+)/.exec(prompt)?.[1] ?? 0);
       if (delay > 0) await new Promise((r) => setTimeout(r, delay));

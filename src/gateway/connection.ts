@@ -33,6 +33,12 @@ export type GatewayClientLike = {
   ): Promise<T>;
 };
 
+/**
+ * Hears one gateway event: its name, its payload (unvalidated: read it leniently) and the
+ * generation of the gateway that sent it.
+ */
+export type GatewayEventListener = (event: string, payload: unknown, generation: number) => void;
+
 /** Creates a client; the default builds the reference `GatewayClient`. */
 export type GatewayClientFactory = (opts: GatewayClientOptions) => GatewayClientLike;
 
@@ -78,8 +84,6 @@ export type GatewayConnectionOptions = {
   onReady?: (generation: number) => void;
   /** The gateway announced a shutdown or an in-process restart (a `shutdown` event). */
   onAnnouncement?: (generation: number, announcement: ShutdownAnnouncement) => void;
-  /** Every other event frame of the current generation (`agent`, `chat`, ...); must not throw. */
-  onEvent?: (generation: number, event: string, payload: unknown) => void;
 };
 
 /** A persistent, generation-scoped gateway connection. */
@@ -90,6 +94,7 @@ export class GatewayConnection {
   #snap: ConnectionSnapshot;
   readonly #readyLatch = new ReadyLatch();
   #portWait: AbortController | undefined;
+  readonly #eventListeners = new Set<GatewayEventListener>();
 
   constructor(opts: GatewayConnectionOptions) {
     this.#o = opts;
@@ -109,6 +114,18 @@ export class GatewayConnection {
   /** Current state (a copy). */
   snapshot(): ConnectionSnapshot {
     return { ...this.#snap };
+  }
+
+  /**
+   * Hear every event frame the gateway sends on the current connection (`agent`, `chat`, `task`,
+   * `shutdown`, ...: docs/gateway/protocol/rpc-bootstrap-and-events.md). The connection asks for
+   * no `caps`, so `agent`/`chat` events of every session arrive. A listener that throws is logged
+   * and the others still hear the event.
+   * @returns a function that removes the listener
+   */
+  onEvent(listener: GatewayEventListener): () => void {
+    this.#eventListeners.add(listener);
+    return () => void this.#eventListeners.delete(listener);
   }
 
   /**
@@ -159,7 +176,10 @@ export class GatewayConnection {
       clientVersion: this.#o.clientVersion,
       platform: "linux",
       role: "operator",
-      scopes: ["operator.read", "operator.write"],
+      // operator.admin: only an admin may abort a run another connection started (openclaw 2026.9.6
+      // chat-abort authorization: the owner connection or operator.admin), e.g. a run of this
+      // daemon's previous connection, or a run holding a session's lane (stuck runs, issue 12).
+      scopes: ["operator.read", "operator.write", "operator.admin"],
       minProtocol: PROTOCOL_VERSION,
       maxProtocol: PROTOCOL_VERSION,
       deviceIdentity: null,
@@ -194,13 +214,19 @@ export class GatewayConnection {
         if (this.#client !== client) return;
         if (frame.event === "shutdown") {
           const a = readShutdownEvent(frame.payload, this.#o.now());
-          if (!a) return;
-          this.#snap.announced = a;
-          log.info({ generation, reason: a.reason, restartExpectedMs: a.restartExpectedMs }, "gateway announced a shutdown");
-          this.#o.onAnnouncement?.(generation, a);
-          return;
+          if (a) {
+            this.#snap.announced = a;
+            log.info({ generation, reason: a.reason, restartExpectedMs: a.restartExpectedMs }, "gateway announced a shutdown");
+            this.#o.onAnnouncement?.(generation, a);
+          }
         }
-        this.#o.onEvent?.(generation, frame.event, frame.payload);
+        for (const listener of this.#eventListeners) {
+          try {
+            listener(frame.event, frame.payload, generation);
+          } catch (err) {
+            log.error({ err, event: frame.event }, "a gateway event listener failed");
+          }
+        }
       },
     });
     this.#client = client;

@@ -57,6 +57,12 @@ export type Metrics = {
   probeTurnLastSeconds: Gauge;
   /** `agent_supervisor_probe_turn_consecutive_misses`: probe turns without a reply in a row (PROBE_TURN_MISSES restarts the gateway). */
   probeTurnMisses: Gauge;
+  /**
+   * `agent_supervisor_stuck_runs_total{action}`: what the stuck-run watchdog did (watchdogs/stuck-runs.ts):
+   * `abort-run` (chat.abort of a run without progress), `abort-session` (sessions.abort of a session
+   * whose lane never started the turn), `restart` (the gateway, when an abort did not free it).
+   */
+  stuckRunsTotal: Counter<"action">;
   /** Set the scrape-time gauges from a snapshot and (optionally) a disk reading. */
   observe(snapshot: HealthSnapshot, disk?: DiskReading): void;
 };
@@ -159,6 +165,14 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     registers,
   });
 
+  const stuckRunsTotal = new Counter({
+    name: "agent_supervisor_stuck_runs_total",
+    help: "Runs without progress the daemon acted on, by action (abort-run, abort-session, restart)",
+    labelNames: ["action"] as const,
+    registers,
+  });
+  for (const action of ["abort-run", "abort-session", "restart"]) stuckRunsTotal.inc({ action }, 0);
+
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Gauge<L>({ name: `agent_supervisor_${name}`, help, labelNames, registers });
   const queueTurns = gauge("queue_turns", "Turns in the queue, by state (accepted, delivering)", ["state"]);
@@ -187,6 +201,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     probeTurnsTotal,
     probeTurnLastSeconds,
     probeTurnMisses,
+    stuckRunsTotal,
     observe(s, disk) {
       if (s.storage) storeFailingSites.set(s.storage.failing.length);
       queueTurns.set({ state: "accepted" }, s.queue.accepted);

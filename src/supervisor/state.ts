@@ -3,9 +3,10 @@
 /**
  * Why the gateway was (re)started or stopped; recorded with each event. `stall`: its event loop
  * stalled (watchdogs/event-loop.ts); `probe`: the end-to-end probe turn got no reply
- * PROBE_TURN_MISSES times in a row (watchdogs/probe-turn.ts, issue 12).
+ * PROBE_TURN_MISSES times in a row (watchdogs/probe-turn.ts); `stuck`: a run or a session's lane
+ * made no progress and aborting it did not free it (watchdogs/stuck-runs.ts). Issue 12.
  */
-export type RestartCause = "crash" | "hang" | "stall" | "memory" | "startup-timeout" | "config" | "requested" | "rotation" | "shutdown" | "probe";
+export type RestartCause = "crash" | "hang" | "stall" | "memory" | "startup-timeout" | "config" | "requested" | "rotation" | "shutdown" | "probe" | "stuck";
 
 /** Supervisor state names (the gateway child's lifecycle). */
 export type GatewayProcessState = "stopped" | "starting" | "ready" | "backoff" | "stopping" | "failed";

@@ -28,7 +28,7 @@ export type SupervisorPolicy = BackoffPolicy & {
 };
 
 /** Causes that are failures of the gateway (they count for backoff and the crash-loop breaker). */
-const FAILURE_CAUSES: ReadonlySet<RestartCause> = new Set(["crash", "hang", "stall", "memory", "startup-timeout", "config", "probe"]);
+const FAILURE_CAUSES: ReadonlySet<RestartCause> = new Set(["crash", "hang", "stall", "memory", "startup-timeout", "config", "probe", "stuck"]);
 
 /**
  * How the gateway reports that an earlier gateway process still holds its startup lease (openclaw

@@ -5,6 +5,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../core/clock.ts";
 import type { Turn, TurnStore } from "../store/turns.ts";
+import type { RunProgress } from "./run-progress.ts";
 
 /** Limits, in milliseconds and counts. */
 export type DeliveryPolicy = {
@@ -51,4 +52,6 @@ export type DeliveryDeps = {
   onFinished?: (turn: Turn) => void;
   /** True while no turn may start in this session (e.g. it is being repaired); its turns wait. */
   sessionHeld?: (sessionKey: string) => boolean;
+  /** Where in-flight runs and their progress are kept (shared with the stuck-run watchdog); default a private one. */
+  progress?: RunProgress;
 };

@@ -16,8 +16,10 @@ import { isGatewayProtocolResponseError } from "@openclaw/gateway-client";
 import { backoffDelay } from "../core/backoff.ts";
 import type { Turn } from "../store/turns.ts";
 import { WRITE_RETRY, writeErrorCode } from "../store/write-faults.ts";
-import { EXPIRY_CHECK_MS, type DeliveryDeps } from "./delivery-ports.ts";
-import { RunAborts } from "./run-aborts.ts";
+import type { DeliveryDeps } from "./delivery-ports.ts";
+import { expireTurn } from "./expiry.ts";
+import { RunAborts, runToStop } from "./run-aborts.ts";
+import { RunProgress } from "./run-progress.ts";
 import { agentFailureMessage, agentReplyText, type TranscriptOutcome } from "./transcript.ts";
 import { lookUpTurn } from "./transcript-read.ts";
 import { Verdicts } from "./verdicts.ts";
@@ -38,8 +40,10 @@ export class TurnDelivery {
   readonly #verdicts: Verdicts;
   /** Turns claimed again after a lost lease, whose earlier run this daemon stopped. */
   readonly #resumed = new Set<string>();
-  /** What each job knows of its turn's run (session, run id or key), to stop it when the store cannot be read. */
-  readonly #runs = new Map<string, { sessionKey: string; runId: string }>();
+  /** What each job knows of its turn's run (session, run id or key) and its progress (run-progress.ts). */
+  readonly #runs: RunProgress;
+  /** Turns whose run was aborted for making no progress, with why: reconciled, never run twice. */
+  readonly #stuck = new Map<string, string>();
   #wake: (() => void) | undefined;
   #draining = false;
   #paused = false;
@@ -52,6 +56,7 @@ export class TurnDelivery {
   constructor(deps: DeliveryDeps) {
     this.#d = deps;
     this.#aborts = new RunAborts(deps.gateway, deps.log);
+    this.#runs = deps.progress ?? new RunProgress(deps.clock);
     this.#verdicts = new Verdicts({ turns: deps.turns, clock: deps.clock, random: () => this.#random(), log: deps.log, onFinished: deps.onFinished });
   }
 
@@ -79,6 +84,22 @@ export class TurnDelivery {
       if (run) this.#aborts.add(turnId, run.sessionKey, run.runId);
     }
     return ac !== undefined;
+  }
+
+  /**
+   * Abort turn `turnId`'s run in the gateway (`chat.abort`; not with `abortRun` false, when the
+   * caller aborts the session's work itself) because it made no progress (`reason`, in words; the
+   * stuck-run watchdog, issue 12). A non-ok end of its request is then reconciled from the
+   * transcript: a reply there completes it; a message without one fails it RUN_STUCK (never a second
+   * run); only proof the gateway never had it or dropped it unrun (absent, abandoned) sends it again.
+   * @returns false when the turn is not in flight here
+   */
+  stopStuck(turnId: string, reason: string, abortRun = true): boolean {
+    const run = this.#runs.get(turnId);
+    if (!run || !this.#inFlight.has(turnId)) return false;
+    this.#stuck.set(turnId, reason);
+    if (abortRun) this.#aborts.add(turnId, run.sessionKey, run.runId);
+    return true;
   }
 
   #random(): number {
@@ -194,6 +215,7 @@ export class TurnDelivery {
       this.#inFlight.delete(turn.id);
       this.#jobAborts.delete(turn.id);
       this.#runs.delete(turn.id);
+      this.#stuck.delete(turn.id);
       this.#resumed.delete(turn.id);
       this.notify();
     });
@@ -230,7 +252,7 @@ export class TurnDelivery {
     let sentThisJob = initial === "send";
     while (!signal.aborted) {
       const remaining = (t.deadlineAt ?? clock.now() + policy.turnTimeoutMs) - clock.now();
-      if (remaining <= 0) return this.#expire(t, signal);
+      if (remaining <= 0) return expireTurn({ ...this.#d, verdicts: this.#verdicts, lookUp: (x, s) => this.#lookUp(x, s), stopRun: (x) => this.#stopRun(x) }, t, signal);
       if (!gateway.ready) {
         const bounded = AbortSignal.any([signal, AbortSignal.timeout(Math.min(remaining, 2_147_483_647))]);
         await gateway.waitReady(bounded);
@@ -279,6 +301,10 @@ export class TurnDelivery {
           },
         );
         if (res?.status === "ok") return await this.#verdicts.complete(t, agentReplyText(res), signal);
+        if (this.#stuck.has(t.id)) {
+          mode = "reconcile"; // aborted as stuck (stopStuck): the transcript decides
+          continue;
+        }
         return await this.#verdicts.fail(t, "GATEWAY_RUN_FAILED", agentFailureMessage(res), signal);
       } catch (err) {
         if (signal.aborted) return;
@@ -307,7 +333,7 @@ export class TurnDelivery {
    */
   async #reconcile(t: Turn, remaining: number, signal: AbortSignal): Promise<boolean | undefined> {
     const { gateway } = this.#d;
-    if (t.runId && t.gatewayGeneration === gateway.generation) {
+    if (t.runId && t.gatewayGeneration === gateway.generation && !this.#stuck.has(t.id)) {
       // Same gateway process: the run still exists, so agent.wait is exact and cheap.
       const waitMs = Math.min(remaining, 30_000);
       const w = await gateway.request<AgentWait>("agent.wait", { runId: t.runId, timeoutMs: waitMs }, { timeoutMs: waitMs + 5_000, signal });
@@ -321,6 +347,14 @@ export class TurnDelivery {
       }
     }
     const outcome = await this.#lookUp(t, signal);
+    const stuck = this.#stuck.get(t.id);
+    this.#stuck.delete(t.id); // one verdict per abort: a turn sent again (absent, abandoned) is a new run
+    if (stuck !== undefined && (outcome.kind === "pending" || outcome.kind === "errored")) {
+      // Aborted for making no progress, no reply: it ends here, never as a second run (nor a restart recovery).
+      if (outcome.activeRun !== false) this.#stopRun(t);
+      await this.#verdicts.fail(t, "RUN_STUCK", `${stuck}; aborted, no reply${outcome.kind === "errored" ? ` (${outcome.reason})` : ""}`, signal);
+      return true;
+    }
     switch (outcome.kind) {
       case "replied":
         await this.#verdicts.complete(t, outcome.reply, signal);
@@ -354,43 +388,8 @@ export class TurnDelivery {
     return lookUpTurn((params) => this.#d.gateway.request("chat.history", params, { timeoutMs: 30_000, signal }), t);
   }
 
-  /**
-   * The deadline passed. A reply already in the transcript still completes the turn (the
-   * deadline may have passed while the gateway restarted), so the transcript is read first,
-   * waiting up to `expiryCheckMs` for the gateway; a run still going is aborted in the gateway.
-   * Then TURN_TIMEOUT. Returns without a verdict if `signal` aborts (reconciled on next start).
-   */
-  async #expire(t: Turn, signal: AbortSignal): Promise<void> {
-    const { gateway, clock, log, policy } = this.#d;
-    const until = clock.now() + (policy.expiryCheckMs ?? EXPIRY_CHECK_MS);
-    while (!signal.aborted && clock.now() < until) {
-      if (!gateway.ready) {
-        await gateway.waitReady(AbortSignal.any([signal, AbortSignal.timeout(Math.max(1, until - clock.now()))]));
-        continue;
-      }
-      try {
-        const outcome = await this.#lookUp(t, signal);
-        if (outcome.kind === "replied") return await this.#verdicts.complete(t, outcome.reply, signal);
-        if (outcome.kind === "errored") return await this.#verdicts.fail(t, "GATEWAY_RUN_FAILED", outcome.reason, signal);
-        if (outcome.kind === "pending") this.#stopRun(t);
-        break;
-      } catch (err) {
-        if (signal.aborted) return;
-        log.warn({ turnId: t.id, err: (err as Error).message }, "cannot read the transcript of an expired turn yet");
-        await clock.sleep(policy.reconcilePollMs, signal);
-      }
-    }
-    if (signal.aborted) return;
-    await this.#verdicts.fail(t, "TURN_TIMEOUT", `no reply within ${policy.turnTimeoutMs} ms`, signal);
-  }
-
   /** Abort `t`'s run in the gateway, now or once reachable. */
   #stopRun(t: Turn): void {
     this.#aborts.add(t.id, t.sessionKey, runToStop(t));
   }
-}
-
-/** The id to abort a turn's run by: its run id, else the key it was sent under. Pure. */
-function runToStop(t: Pick<Turn, "id" | "runId" | "idempotencyKey">): string {
-  return t.runId ?? t.idempotencyKey ?? t.id;
 }

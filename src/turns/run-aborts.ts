@@ -6,6 +6,7 @@
  * restarts resumes interrupted runs on its own.
  */
 import type { Logger } from "pino";
+import type { Turn } from "../store/turns.ts";
 
 /** The gateway requests this needs. */
 export type AbortPort = {
@@ -53,4 +54,9 @@ export class RunAborts {
   get size(): number {
     return this.#pending.size;
   }
+}
+
+/** The id to abort a turn's run by: its run id, else the key it was sent under. Pure. */
+export function runToStop(t: Pick<Turn, "id" | "runId" | "idempotencyKey">): string {
+  return t.runId ?? t.idempotencyKey ?? t.id;
 }
