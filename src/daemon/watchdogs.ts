@@ -155,7 +155,8 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
           new ProbeTurnWatchdog({
             gateway: () => {
               const sup = supervisor.snapshot();
-              return { ready: sup.state === "ready" && connection.ready, readySince: sup.since, generation: sup.generation, draining: service.draining };
+              // Not inside the startup window either (an announced in-process restart included).
+              return { ready: gatewayState().ready && connection.ready, readySince: sup.since, generation: sup.generation, draining: service.draining };
             },
             connection,
             clock,
