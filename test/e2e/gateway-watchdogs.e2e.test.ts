@@ -58,7 +58,13 @@ describe("issue 12's watchdogs on the real gateway: event-loop delay, scratch sw
   beforeAll(async () => {
     model = await startMockModel();
     dir = mkdtempSync(join(tmpdir(), "as-e2e-tmp-"));
-    site = await makeSite(dir, inject("e2eRuntimeDir"), model.url, { TMP_SWEEP_INTERVAL_MS: "1000", TMP_STALE_MS: "3600000", AGENT_SUPERVISOR_LOG_LEVEL: "info" });
+    site = await makeSite(dir, inject("e2eRuntimeDir"), model.url, {
+      TMP_SWEEP_INTERVAL_MS: "1000",
+      TMP_STALE_MS: "3600000",
+      AGENT_SUPERVISOR_LOG_LEVEL: "info",
+      // The event-loop watchdog reads nothing inside the startup window (watchdogs/startup-grace.ts): a short one here.
+      STARTUP_GRACE_MS: "2000",
+    });
     tmp = join(dir, "tmp");
     stateTmp = join(site.dataDir, "gateway", "state", "tmp");
     outside = join(dir, "outside");

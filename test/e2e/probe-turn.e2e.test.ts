@@ -52,6 +52,8 @@ describe("the probe turn with the real OpenClaw gateway", () => {
     site = await makeSite(dir, inject("e2eRuntimeDir"), model.url, {
       AGENT_SUPERVISOR_LOG_LEVEL: "info",
       PROBE_TURN_INTERVAL_MS: "2000",
+      // No probe inside the startup window (watchdogs/startup-grace.ts): a short one here.
+      STARTUP_GRACE_MS: "2000",
       // Above the first turn after a boot (3.5-7.7 s: the gateway loads its agent runtime).
       PROBE_TURN_TIMEOUT_MS: "12000",
       PROBE_TURN_MISSES: "3",

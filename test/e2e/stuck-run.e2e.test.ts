@@ -54,6 +54,8 @@ describe("stuck runs (real gateway)", () => {
     site = await makeSite(dir, inject("e2eRuntimeDir"), model.url, {
       RUN_STUCK_MS: String(STUCK_MS),
       RUN_STUCK_ABORT_GRACE_MS: String(GRACE_MS),
+      // Nothing is judged inside the startup window (watchdogs/startup-grace.ts): a short one here.
+      STARTUP_GRACE_MS: "2000",
       DECAY_ENABLED: "false",
       AGENT_SUPERVISOR_LOG_LEVEL: "info",
     });
