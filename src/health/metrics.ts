@@ -76,21 +76,13 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
   const registry = new Registry();
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new Counter<L>({ name: `agent_supervisor_${name}`, help, labelNames, registers });
 
-  const turnsTotal = new Counter({
-    name: "agent_supervisor_turns_total",
-    help: "Turns finished, by outcome (done or failed)",
-    labelNames: ["outcome"] as const,
-    registers,
-  });
+  const turnsTotal = counter("turns_total", "Turns finished, by outcome (done or failed)", ["outcome"] as const);
   // Zero series up front so rate() works from the first scrape.
   for (const outcome of ["done", "failed"]) turnsTotal.inc({ outcome }, 0);
-  const gatewayRestartsTotal = new Counter({
-    name: "agent_supervisor_gateway_restarts_total",
-    help: "Gateway process restarts, by cause",
-    labelNames: ["cause"] as const,
-    registers,
-  });
+  const gatewayRestartsTotal = counter("gateway_restarts_total", "Gateway process restarts, by cause", ["cause"] as const);
   const turnDurationSeconds = new Histogram({
     name: "agent_supervisor_turn_duration_seconds",
     help: "Time from accepting a turn to its result (seconds)",
@@ -99,60 +91,21 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     registers,
   });
 
-  const storeWriteFailuresTotal = new Counter({
-    name: "agent_supervisor_store_write_failures_total",
-    help: "SQLite writes that failed, by store method and SQLite result code",
-    labelNames: ["site", "code"] as const,
-    registers,
-  });
-  const unhandledRejectionsTotal = new Counter({
-    name: "agent_supervisor_unhandled_rejections_total",
-    help: "Promise rejections nobody handled (a bug; logged, and the daemon goes on)",
-    registers,
-  });
+  const storeWriteFailuresTotal = counter("store_write_failures_total", "SQLite writes that failed, by store method and SQLite result code", ["site", "code"] as const);
+  const unhandledRejectionsTotal = counter("unhandled_rejections_total", "Promise rejections nobody handled (a bug; logged, and the daemon goes on)");
 
-  const turnFailuresTotal = new Counter({
-    name: "agent_supervisor_turn_failures_total",
-    help: "Failed turns by error class (context, session, auth, cooldown, quota, network, timeout, stuck, provider, other)",
-    labelNames: ["class"] as const,
-    registers,
-  });
+  const turnFailuresTotal = counter("turn_failures_total", "Failed turns by error class (context, session, auth, cooldown, quota, network, timeout, stuck, provider, other)", ["class"] as const);
   for (const cls of ERROR_CLASSES) turnFailuresTotal.inc({ class: cls }, 0);
-  const tmpSweptBytesTotal = new Counter({
-    name: "agent_supervisor_tmp_swept_bytes_total",
-    help: "Bytes of gateway scratch files removed by the sweeps, by root (tmp: TMP_DIR, state-tmp: the gateway state directory's tmp/)",
-    labelNames: ["root"] as const,
-    registers,
-  });
-  const tmpSweptEntriesTotal = new Counter({
-    name: "agent_supervisor_tmp_swept_entries_total",
-    help: "Gateway scratch entries (files, links, directories; a whole tree before a start counts once) removed by the sweeps, by root",
-    labelNames: ["root"] as const,
-    registers,
-  });
+  const tmpSweptBytesTotal = counter("tmp_swept_bytes_total", "Bytes of gateway scratch files removed by the sweeps, by root (tmp: TMP_DIR, state-tmp: the gateway state directory's tmp/)", ["root"] as const);
+  const tmpSweptEntriesTotal = counter("tmp_swept_entries_total", "Gateway scratch entries (files, links, directories; a whole tree before a start counts once) removed by the sweeps, by root", ["root"] as const);
   for (const root of ["tmp", "state-tmp"]) {
     tmpSweptBytesTotal.inc({ root }, 0);
     tmpSweptEntriesTotal.inc({ root }, 0);
   }
-  const sessionRepairsTotal = new Counter({
-    name: "agent_supervisor_session_repairs_total",
-    help: "Repairs of gateway sessions whose turns kept failing, by cause (context, session), action (compact, reset) and outcome (ok, failed)",
-    labelNames: ["cause", "action", "outcome"] as const,
-    registers,
-  });
-  const providerChecksTotal = new Counter({
-    name: "agent_supervisor_provider_check_total",
-    help: "Provider key checks (GET <baseUrl>/models, no tokens), by provider and result (pass, warn, fail)",
-    labelNames: ["provider", "result"] as const,
-    registers,
-  });
+  const sessionRepairsTotal = counter("session_repairs_total", "Repairs of gateway sessions whose turns kept failing, by cause (context, session), action (compact, reset) and outcome (ok, failed)", ["cause", "action", "outcome"] as const);
+  const providerChecksTotal = counter("provider_check_total", "Provider key checks (GET <baseUrl>/models, no tokens), by provider and result (pass, warn, fail)", ["provider", "result"] as const);
 
-  const probeTurnsTotal = new Counter({
-    name: "agent_supervisor_probe_turns_total",
-    help: "End-to-end probe turns, by result (pass, miss: no reply in time, fail: the gateway reported an error)",
-    labelNames: ["result"] as const,
-    registers,
-  });
+  const probeTurnsTotal = counter("probe_turns_total", "End-to-end probe turns, by result (pass, miss: no reply in time, fail: the gateway reported an error)", ["result"] as const);
   for (const result of PROBE_RESULTS) probeTurnsTotal.inc({ result }, 0);
   const probeTurnLastSeconds = new Gauge({
     name: "agent_supervisor_probe_turn_last_duration_seconds",
@@ -165,12 +118,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     registers,
   });
 
-  const stuckRunsTotal = new Counter({
-    name: "agent_supervisor_stuck_runs_total",
-    help: "Runs without progress the daemon acted on, by action (abort-run, abort-session, restart)",
-    labelNames: ["action"] as const,
-    registers,
-  });
+  const stuckRunsTotal = counter("stuck_runs_total", "Runs without progress the daemon acted on, by action (abort-run, abort-session, restart)", ["action"] as const);
   for (const action of ["abort-run", "abort-session", "restart"]) stuckRunsTotal.inc({ action }, 0);
 
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
