@@ -13,16 +13,19 @@ export const errorRate = sharedRealCase({
   id: "error-rate",
   fault: "Provider answers 503 to a share of turns",
   how:
-    `8 good turns and 4 with \`fail=503\` (the mock answers HTTP 503). ERROR_RATE_WINDOW_MS=${ERROR_RATE.ERROR_RATE_WINDOW_MS}, ERROR_RATE_MIN_TURNS=${ERROR_RATE.ERROR_RATE_MIN_TURNS}, ERROR_RATE_PERCENT=5. ` +
+    `4 turns with \`fail=503\` (the mock answers HTTP 503), then 8 good ones. ERROR_RATE_WINDOW_MS=${ERROR_RATE.ERROR_RATE_WINDOW_MS}, ERROR_RATE_MIN_TURNS=${ERROR_RATE.ERROR_RATE_MIN_TURNS}, ERROR_RATE_PERCENT=5. ` +
     "Injected at the first failing submit; detected when `turns:error-rate` warns; serving again when it passes once the failures left the window (no repair: a restart does not cure a provider).",
   async measure(s) {
     const site = s.site;
-    const good: SubmittedTurn[] = [];
-    for (let i = 0; i < 8; i++) good.push(await submit(site, `rate-good-${i}`, "rate-good"));
+    // The failing turns first: the gateway retries a 503 inside the run for a while, and the good
+    // turns must still be inside the window when the failures land.
     const injectAt = Date.now();
     const bad: SubmittedTurn[] = [];
     for (let i = 0; i < 4; i++) bad.push(await submit(site, `rate-bad-${i}`, "rate-bad", " fail=503"));
-    for (const t of [...good, ...bad]) await waitTurn(site, t.id, 120_000);
+    for (const t of bad) await waitTurn(site, t.id, 300_000);
+    const good: SubmittedTurn[] = [];
+    for (let i = 0; i < 8; i++) good.push(await submit(site, `rate-good-${i}`, "rate-good"));
+    for (const t of good) await waitTurn(site, t.id, 120_000);
     const warned = await until("turns:error-rate to warn", async () => {
       const c = await healthCheck(site, "turns:error-rate");
       return c?.status === "warn" ? { at: Date.now(), c } : undefined;
