@@ -4,7 +4,6 @@
  * their checks in /health.
  */
 import type { SystemdNotifier } from "../core/systemd-notify.ts";
-import { adminRequest } from "../gateway/admin-request.ts";
 import { watchdogIntervalMs } from "../core/systemd-notify.ts";
 import { HistoryStore } from "../store/history.ts";
 import { HistoryPruneWatchdog } from "../watchdogs/history-prune.ts";
@@ -121,7 +120,7 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
       },
       waitReady: (signal) => connection.waitReady(signal),
       request: (method, params, opts) => connection.request(method, params, opts),
-      admin: (method, params, opts) => adminRequest({ url: `ws://127.0.0.1:${s.OPENCLAW_GATEWAY_PORT}`, token: p.gatewayToken, clientVersion: p.version }, method, params, opts),
+      admin: (method, params, opts) => connection.request(method, params, opts),
     },
     clock,
     log: log.child({ subsystem: "session-repair" }),

@@ -42,7 +42,7 @@ export const MAX_SESSIONS = 1_000;
 /**
  * What the watchdog needs of the gateway: the daemon's connection (readiness, `chat.history`) and
  * `admin`, a request with the `operator.admin` scope that `sessions.compact` and `sessions.reset`
- * need (gateway/admin-request.ts).
+ * need (openclaw 2026.9.6; the daemon's connection asks for that scope: gateway/connection.ts).
  */
 export type RepairGateway = {
   readonly ready: boolean;
