@@ -14,6 +14,9 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
 import { gatewayPid, getJson, killDaemon, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site } from "./harness.ts";
+import { holdHeavyLock } from "./heavy-lock.ts";
+
+await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
 
 describe("an in-process restart the gateway announces (real gateway)", () => {
   let model: MockModel;

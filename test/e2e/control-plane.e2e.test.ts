@@ -3,13 +3,16 @@
  * the reference control plane on loopback (the stand-in for the fleet's API) with provider keys
  * coming only from its secrets, and the mock model as the provider.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startReferenceControlPlane, type RunningControlPlane } from "../../src/dev/control-plane/server.ts";
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
-import { chatHistory, gatewayPid, getJson, killDaemon, makeSite, startDaemon, until, waitReady, type Daemon, type Site } from "./harness.ts";
+import { chatHistory, gatewayPid, getJson, makeSite, startDaemon, until, waitReady, type Daemon, type Site, tearDown, controlPlaneEnv } from "./harness.ts";
+import { holdHeavyLock } from "./heavy-lock.ts";
+
+await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
 
 const BOOT_MS = 180_000;
 const RT = "rt-e2e";
@@ -41,27 +44,17 @@ describe("agent-supervisor with the reference control plane and the real gateway
       // No provider in the settings: keys come from the control plane only.
       OPENAI_COMPAT_BASE_URL: "",
       OPENAI_COMPAT_API_KEY: "",
-      CONTROL_PLANE_URL: cp.url,
-      CONTROL_PLANE_TOKEN: SERVICE_TOKEN,
-      RUNTIME_ID: RT,
-      ACCOUNT_ID: ACC,
-      CLAIM_WAIT_MS: "5000",
-      CLAIM_IDLE_JITTER_MS: "200",
-      HEARTBEAT_INTERVAL_MS: "2000",
-      STATUS_INTERVAL_MS: "2000",
-      SECRETS_POLL_MS: "1000",
-      SYNC_BACKOFF_MAX_MS: "1000",
+      ...controlPlaneEnv({ url: cp.url, token: SERVICE_TOKEN, runtimeId: RT, accountId: ACC }, {
+        HEARTBEAT_INTERVAL_MS: "2000",
+        STATUS_INTERVAL_MS: "2000",
+        SECRETS_POLL_MS: "1000",
+      }),
     });
     daemon = startDaemon(site);
     await waitReady(site, BOOT_MS);
   }, BOOT_MS + 10_000);
 
-  afterAll(async () => {
-    await killDaemon(site, daemon);
-    await cp?.close();
-    await model?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDown(site, daemon, dir, cp, model));
 
   it("claims a turn, delivers it through the gateway and completes it at the control plane", async () => {
     const { turnId } = cp.enqueueTurn({ accountId: ACC, conversationId: "cp-conv-1", message: "hello from the fleet" });

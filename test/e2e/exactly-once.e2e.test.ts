@@ -4,13 +4,16 @@
  * whether a turn reached the gateway. The real daemon, the real gateway, the mock model; a second
  * call at the mock model is a second run of the turn.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
-import { gatewayRequest, killDaemon, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site } from "./harness.ts";
+import { gatewayRequest, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site, tearDown } from "./harness.ts";
+import { holdHeavyLock } from "./heavy-lock.ts";
+
+await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
 
 const BOOT_MS = 180_000;
 
@@ -62,11 +65,7 @@ describe("exactly once across daemon and gateway restarts (real gateway)", () =>
     await waitReady(site, BOOT_MS);
   }, BOOT_MS + 10_000);
 
-  afterAll(async () => {
-    await killDaemon(site, daemon);
-    await model?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDown(site, daemon, dir, model));
 
   it("a turn followed by more than 50 transcript messages, then a gateway restart, is answered once", async () => {
     const marker = "long-transcript delay=3000";

@@ -11,12 +11,15 @@
  * and (as root) another user's directory. Only the right ones go: the stale ones while it runs,
  * the rest before the next start; the gateway keeps serving and restarts on its kept locks.
  */
-import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
-import { gatewayPid, getJson, killDaemon, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site } from "./harness.ts";
+import { gatewayPid, getJson, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site, tearDown } from "./harness.ts";
+import { holdHeavyLock } from "./heavy-lock.ts";
+
+await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
 
 const BOOT_MS = 180_000;
 const uid = process.getuid!();
@@ -74,11 +77,7 @@ describe("issue 12's watchdogs on the real gateway: event-loop delay, scratch sw
     await waitReady(site, BOOT_MS);
   }, BOOT_MS + 10_000);
 
-  afterAll(async () => {
-    await killDaemon(site, daemon);
-    await model?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDown(site, daemon, dir, model));
 
   it("the event-loop watchdog reads the real gateway's /readyz: gateway:event-loop passes with its delay p99", async () => {
     const check = await until("a gateway:event-loop check", async () => (await getJson(site, "/health")).body.checks["gateway:event-loop"]?.[0], 20_000, 250);

@@ -5,7 +5,7 @@
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -26,8 +26,10 @@ import {
   waitReady,
   waitTurn,
   type Daemon,
-  type Site,
-} from "./harness.ts";
+  type Site, tearDown } from "./harness.ts";
+import { holdHeavyLock } from "./heavy-lock.ts";
+
+await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
 
 const BOOT_MS = 180_000;
 
@@ -59,12 +61,7 @@ describe("agent-supervisor with the real OpenClaw gateway", () => {
     await waitReady(site, BOOT_MS);
   }, BOOT_MS + 10_000);
 
-  afterAll(async () => {
-    await killDaemon(site, daemon);
-    await model?.close();
-    systemd?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDown(site, daemon, dir, model, systemd));
 
   it("tells systemd READY=1 once its local API serves, before the gateway is ready; STATUS= then follows the gateway; WATCHDOG=1 while healthy", async () => {
     const lines = () => systemd.messages.flatMap((m) => m.lines);

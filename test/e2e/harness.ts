@@ -3,7 +3,7 @@
  * the real OpenClaw gateway and a mock model server on loopback.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { GatewayClient } from "@openclaw/gateway-client";
@@ -220,4 +220,35 @@ export function runCommand(command: string, args: readonly string[], opts: { env
       resolve({ status, stdout, stderr });
     });
   });
+}
+
+/** How a site's daemon is linked to a reference control plane: its service token and identities. */
+export type ControlPlaneLink = { url: string; token: string; runtimeId: string; accountId: string };
+
+/**
+ * The settings that link a site's daemon to a reference control plane, with loops short enough for
+ * tests (a 5 s claim long-poll, 200 ms idle jitter, backoff capped at 1 s); `extra` adds or overrides.
+ */
+export function controlPlaneEnv(link: ControlPlaneLink, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    CONTROL_PLANE_URL: link.url,
+    CONTROL_PLANE_TOKEN: link.token,
+    RUNTIME_ID: link.runtimeId,
+    ACCOUNT_ID: link.accountId,
+    CLAIM_WAIT_MS: "5000",
+    CLAIM_IDLE_JITTER_MS: "200",
+    SYNC_BACKOFF_MAX_MS: "1000",
+    ...extra,
+  };
+}
+
+/**
+ * A file's teardown for one site: kill its daemon and gateway (killDaemon), close its peers (the
+ * mock model, a control plane, ...; undefined ones are skipped, for a beforeAll that failed
+ * early), then remove its directory.
+ */
+export async function tearDown(site: Site | undefined, daemon: Daemon | undefined, dir: string | undefined, ...peers: ({ close(): unknown } | undefined)[]): Promise<void> {
+  await killDaemon(site, daemon);
+  for (const p of peers) await p?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
 }

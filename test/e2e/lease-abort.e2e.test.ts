@@ -4,13 +4,16 @@
  * a gateway restart (which clears the gateway's in-memory idempotency), the model is not called a
  * second time. The real daemon and gateway, the reference control plane, the mock model.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startReferenceControlPlane, type RunningControlPlane } from "../../src/dev/control-plane/server.ts";
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
-import { gatewayPid, killDaemon, makeSite, startDaemon, until, waitReady, type Daemon, type Site } from "./harness.ts";
+import { gatewayPid, makeSite, startDaemon, until, waitReady, type Daemon, type Site, tearDown, controlPlaneEnv } from "./harness.ts";
+import { holdHeavyLock } from "./heavy-lock.ts";
+
+await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
 
 const BOOT_MS = 180_000;
 const RT = "rt-lease";
@@ -29,27 +32,19 @@ describe("a lease lost mid-run (real gateway, reference control plane)", () => {
     cp = await startReferenceControlPlane({ serviceToken: TOKEN, runtimes: [{ runtimeId: RT, accountId: ACC }], leaseMs: 30_000 });
     dir = mkdtempSync(join(tmpdir(), "as-e2e-lease-"));
     site = await makeSite(dir, inject("e2eRuntimeDir"), model.url, {
-      CONTROL_PLANE_URL: cp.url,
-      CONTROL_PLANE_TOKEN: TOKEN,
-      RUNTIME_ID: RT,
-      ACCOUNT_ID: ACC,
-      CLAIM_WAIT_MS: "2000",
-      CLAIM_IDLE_JITTER_MS: "100",
-      HEARTBEAT_INTERVAL_MS: "1000",
-      STATUS_INTERVAL_MS: "5000",
-      SYNC_BACKOFF_MAX_MS: "1000",
-      RESTART_BACKOFF_INITIAL_MS: "200",
+      ...controlPlaneEnv({ url: cp.url, token: TOKEN, runtimeId: RT, accountId: ACC }, {
+        CLAIM_WAIT_MS: "2000",
+        CLAIM_IDLE_JITTER_MS: "100",
+        HEARTBEAT_INTERVAL_MS: "1000",
+        STATUS_INTERVAL_MS: "5000",
+        RESTART_BACKOFF_INITIAL_MS: "200",
+      }),
     });
     daemon = startDaemon(site);
     await waitReady(site, BOOT_MS);
   }, BOOT_MS + 10_000);
 
-  afterAll(async () => {
-    await killDaemon(site, daemon);
-    await cp?.close();
-    await model?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDown(site, daemon, dir, cp, model));
 
   it("aborts the run in the gateway; claimed again after a gateway restart, the model is called once in all", async () => {
     const marker = "lease-abort delay=8000";

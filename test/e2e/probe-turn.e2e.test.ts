@@ -4,14 +4,17 @@
  * and the turn metrics, and the probe session stays small; when the model stops answering the
  * probe (mock `stall`), three misses restart the gateway with cause `probe`, and probes pass again.
  */
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
 import { PROBE_SESSION_KEY } from "../../src/watchdogs/probe-turn.ts";
-import { chatHistory, gatewayRequest, getJson, killDaemon, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site } from "./harness.ts";
+import { chatHistory, gatewayRequest, getJson, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site, tearDown } from "./harness.ts";
+import { holdHeavyLock } from "./heavy-lock.ts";
+
+await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
 
 const BOOT_MS = 180_000;
 const PROBE = "ping: reply with pong";
@@ -65,11 +68,7 @@ describe("the probe turn with the real OpenClaw gateway", () => {
     await waitReady(site, BOOT_MS);
   }, BOOT_MS + 10_000);
 
-  afterAll(async () => {
-    await killDaemon(site, daemon);
-    await model?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDown(site, daemon, dir, model));
 
   it("probes pass with exactly one model call each, the probe session stays small, /metrics counts them, and no turn exists", async () => {
     // A count at a quiet point: the model holds the next probe, so every probe before it has ended.

@@ -15,13 +15,16 @@
  *    the next turn succeeds at once with one model call carrying the new key; the check passes and
  *    the status report is online again.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startReferenceControlPlane, type RunningControlPlane } from "../../src/dev/control-plane/server.ts";
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
-import { CLI, gatewayPid, getJson, killDaemon, makeSite, postTurn, runCommand, startDaemon, until, waitReady, waitTurn, type Daemon, type Site } from "./harness.ts";
+import { CLI, gatewayPid, getJson, makeSite, postTurn, runCommand, startDaemon, until, waitReady, waitTurn, type Daemon, type Site, tearDown, controlPlaneEnv } from "./harness.ts";
+import { holdHeavyLock } from "./heavy-lock.ts";
+
+await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
 
 const BOOT_MS = 180_000;
 const RT = "rt-provider-auth";
@@ -48,26 +51,13 @@ describe("a provider key that does not work, detected, reported and repaired by 
     site = await makeSite(dir, inject("e2eRuntimeDir"), model.url, {
       OPENAI_COMPAT_BASE_URL: "",
       OPENAI_COMPAT_API_KEY: "",
-      CONTROL_PLANE_URL: cp.url,
-      CONTROL_PLANE_TOKEN: SERVICE_TOKEN,
-      RUNTIME_ID: RT,
-      ACCOUNT_ID: ACC,
-      CLAIM_WAIT_MS: "5000",
-      CLAIM_IDLE_JITTER_MS: "200",
-      STATUS_INTERVAL_MS: "1000",
-      SECRETS_POLL_MS: "1000",
-      SYNC_BACKOFF_MAX_MS: "1000",
+      ...controlPlaneEnv({ url: cp.url, token: SERVICE_TOKEN, runtimeId: RT, accountId: ACC }, { STATUS_INTERVAL_MS: "1000", SECRETS_POLL_MS: "1000" }),
     });
     daemon = startDaemon(site);
     await waitReady(site, BOOT_MS);
   }, BOOT_MS + 10_000);
 
-  afterAll(async () => {
-    await killDaemon(site, daemon);
-    await cp?.close();
-    await model?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDown(site, daemon, dir, cp, model));
 
   it("detects the refused key: /health, the status report, doctor and /metrics name the provider and status", async () => {
     const check = await until("provider:auth to fail", async () => {

@@ -4,13 +4,16 @@
  * daemon starts, tells systemd READY=1, says why in STATUS= and /health, and starts the real
  * gateway once the runtime is there, without being restarted.
  */
-import { mkdtempSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
+import { mkdtempSync, symlinkSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
 import { startNotifyReceiver, type NotifyReceiver } from "../systemd/notify-receiver.ts";
-import { apiToken, getJson, killDaemon, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site } from "./harness.ts";
+import { apiToken, getJson, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site, tearDown } from "./harness.ts";
+import { holdHeavyLock } from "./heavy-lock.ts";
+
+await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
 
 const BOOT_MS = 180_000;
 
@@ -31,12 +34,7 @@ describe("a daemon without its OpenClaw runtime", () => {
     daemon = startDaemon(site, { NOTIFY_SOCKET: systemd.socketPath });
   }, 30_000);
 
-  afterAll(async () => {
-    await killDaemon(site, daemon);
-    await model?.close();
-    systemd?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDown(site, daemon, dir, model, systemd));
 
   it("keeps running, READY=1, and says why in STATUS= and /health", async () => {
     const statuses = () => systemd.messages.flatMap((m) => m.lines).filter((l) => l.startsWith("STATUS="));

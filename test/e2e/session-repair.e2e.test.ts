@@ -16,13 +16,16 @@
  *    tool calls as OpenAI does, the session goes on (the gateway pairs tool results before each
  *    call) and nothing is repaired.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFailed } from "vitest";
 import { POISON_MARK, startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
-import { chatHistory, gatewayPid, getJson, killDaemon, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site } from "./harness.ts";
+import { chatHistory, gatewayPid, getJson, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site, tearDown } from "./harness.ts";
+import { holdHeavyLock } from "./heavy-lock.ts";
+
+await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
 
 const BOOT_MS = 180_000;
 const BIG_OUTPUT = `toolcalls=[{"name":"exec","arguments":{"command":"head -c 120000 /dev/zero | tr '\\\\0' x"}}]`;
@@ -66,11 +69,7 @@ describe("session repair (real gateway)", () => {
     writeFileSync(join(workspace, "memory", "2026-11-30.md"), DAILY);
   }, BOOT_MS + 30_000);
 
-  afterAll(async () => {
-    await killDaemon(site, daemon);
-    await model?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDown(site, daemon, dir, model));
 
   it("compacts a conversation caught in a context overflow spiral; its next turn is answered, nothing else is touched", async () => {
     onTestFailed(() => console.error(`model calls:\n${callsSince(0).join("\n")}\nevents: ${JSON.stringify(events())}\ndaemon log:\n${daemon.logs.slice(-40).join("\n")}`));

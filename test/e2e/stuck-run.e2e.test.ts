@@ -11,7 +11,7 @@
  * next one ("Merged and removed orphaned user message"), so a later prompt carries the stuck
  * turn's text in an earlier paragraph; a call is the stuck turn's when its last paragraph is.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -20,7 +20,10 @@ import Database from "better-sqlite3";
 import { GatewayClient } from "@openclaw/gateway-client";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
-import { getJson, killDaemon, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site } from "./harness.ts";
+import { getJson, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site, tearDown } from "./harness.ts";
+import { holdHeavyLock } from "./heavy-lock.ts";
+
+await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
 
 const BOOT_MS = 180_000;
 const STUCK_MS = 20_000;
@@ -66,11 +69,7 @@ describe("stuck runs (real gateway)", () => {
     expect((await waitTurn(site, warm, BOOT_MS)).state).toBe("done");
   }, BOOT_MS + 60_000);
 
-  afterAll(async () => {
-    await killDaemon(site, daemon);
-    await model?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDown(site, daemon, dir, model));
 
   it("a run the model never answers is aborted and fails RUN_STUCK after one model call; others are unaffected; the next turn succeeds", async () => {
     const since = Date.now();

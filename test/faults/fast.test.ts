@@ -17,6 +17,9 @@ import { tmpFlood } from "../../bench/faults/case_tmp_flood.ts";
 import { FAST_CASES } from "../../bench/faults/cases.ts";
 import { RealPool } from "../../bench/faults/real-session.ts";
 import type { FaultCase, FaultResult } from "../../bench/faults/types.ts";
+import { holdHeavyLock } from "../e2e/heavy-lock.ts";
+
+await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
 
 const work = mkdtempSync(join(tmpdir(), "as-faults-test-"));
 let n = 0;
