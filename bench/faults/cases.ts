@@ -27,6 +27,7 @@ import { probeTurnMisses } from "./case_probe_turn.ts";
 import { rotationDuringStart } from "./case_rotation_start.ts";
 import { skillsUnwritable } from "./case_skills_unwritable.ts";
 import { SQLITE_WRITE_CASES } from "./case_sqlite_writes.ts";
+import { startupGrace } from "./case_startup_grace.ts";
 import { stateTmpFlood } from "./case_state_tmp_flood.ts";
 import { stuckRun } from "./case_stuck_run.ts";
 import { tmpFlood } from "./case_tmp_flood.ts";
@@ -43,6 +44,7 @@ export const CASES: readonly FaultCase[] = [
   claimsNotReady,
   gatewaySigkill,
   gatewaySigstop,
+  startupGrace,
   announcedRestart,
   controlPlaneOutage,
   cpUnknownFields,
