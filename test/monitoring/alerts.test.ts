@@ -63,6 +63,7 @@ describe("docs/monitoring/alerts.yml", () => {
 
   it("every alert has a severity P0, P1 or P2 and a summary, description and runbook_url", () => {
     const text = readFileSync(RULES, "utf8");
+    const readme = readFileSync(join(DIR, "README.md"), "utf8");
     const blocks = text.split(/\n(?=[ \t]*- alert: )/).slice(1);
     expect(blocks.length).toBe(ruleExpressions(text).length);
     for (const b of blocks) {
@@ -71,6 +72,7 @@ describe("docs/monitoring/alerts.yml", () => {
       for (const key of ["summary", "description", "runbook_url"]) expect(b, `${name} ${key}`).toMatch(new RegExp(`\\n\\s+${key}: "`));
       // The runbook anchor is the alert's own section of docs/monitoring/README.md.
       expect(b, name).toContain(`runbook_url: "docs/monitoring/README.md#${name.toLowerCase()}"`);
+      expect(readme, name).toContain(`\n### ${name}\n`);
     }
   });
 });
