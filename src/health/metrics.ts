@@ -8,6 +8,7 @@ import { ERROR_CLASSES } from "../turns/error-class.ts";
 import type { DiskReading } from "./assess.ts";
 import type { GatewayProcessState, HealthSnapshot } from "./ports.ts";
 import { PROBE_RESULTS } from "../watchdogs/probe-turn-verdict.ts";
+import { RESTART_CAUSES } from "../supervisor/state.ts";
 
 const GATEWAY_STATES: readonly GatewayProcessState[] = ["stopped", "starting", "ready", "backoff", "stopping", "failed"];
 
@@ -18,8 +19,8 @@ export type Metrics = {
   /** `agent_supervisor_turns_total{outcome="done"|"failed"}`: finished turns. */
   turnsTotal: Counter<"outcome">;
   /**
-   * `agent_supervisor_gateway_restarts_total{cause}`: gateway restarts. Keep `cause` a small fixed
-   * set (e.g. "exit", "startup-timeout", "watchdog"), never free text: each value is a time series.
+   * `agent_supervisor_gateway_restarts_total{cause}`: gateway restarts, by `cause`, a small fixed set
+   * (supervisor/state.ts RESTART_CAUSES, each exported from 0), never free text: each value is a time series.
    */
   gatewayRestartsTotal: Counter<"cause">;
   /** `agent_supervisor_turn_duration_seconds`: accept-to-finish time of finished turns (seconds). */
@@ -83,6 +84,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
   // Zero series up front so rate() works from the first scrape.
   for (const outcome of ["done", "failed"]) turnsTotal.inc({ outcome }, 0);
   const gatewayRestartsTotal = counter("gateway_restarts_total", "Gateway process restarts, by cause", ["cause"] as const);
+  // Every cause from 0: increase() over a series born at 1 would miss the first restart.
+  for (const cause of RESTART_CAUSES) gatewayRestartsTotal.inc({ cause }, 0);
   const turnDurationSeconds = new Histogram({
     name: "agent_supervisor_turn_duration_seconds",
     help: "Time from accepting a turn to its result (seconds)",

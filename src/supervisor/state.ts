@@ -6,7 +6,14 @@
  * PROBE_TURN_MISSES times in a row (watchdogs/probe-turn.ts); `stuck`: a run or a session's lane
  * made no progress and aborting it did not free it (watchdogs/stuck-runs.ts). Issue 12.
  */
-export type RestartCause = "crash" | "hang" | "stall" | "memory" | "startup-timeout" | "config" | "requested" | "rotation" | "shutdown" | "probe" | "stuck";
+export type RestartCause = (typeof RESTART_CAUSES)[number];
+
+/**
+ * Every {@link RestartCause}, so that /metrics exports each `cause` of
+ * `agent_supervisor_gateway_restarts_total` from 0 and an alert's `increase()` sees the first restart
+ * of a cause (docs/monitoring/alerts.yml).
+ */
+export const RESTART_CAUSES = ["crash", "hang", "stall", "memory", "startup-timeout", "config", "requested", "rotation", "shutdown", "probe", "stuck"] as const;
 
 /** Supervisor state names (the gateway child's lifecycle). */
 export type GatewayProcessState = "stopped" | "starting" | "ready" | "backoff" | "stopping" | "failed";

@@ -74,6 +74,8 @@ describe("GET /metrics", () => {
       'agent_supervisor_turns_total{outcome="done"} 1',
       'agent_supervisor_turns_total{outcome="failed"} 0',
       'agent_supervisor_gateway_restarts_total{cause="exit"} 1',
+      // Every known cause from 0, for increase() in docs/monitoring/alerts.yml.
+      'agent_supervisor_gateway_restarts_total{cause="memory"} 0',
       "agent_supervisor_turn_duration_seconds_count 1",
       'agent_supervisor_queue_turns{state="accepted"} 3',
       'agent_supervisor_queue_turns{state="delivering"} 1',
