@@ -7,7 +7,35 @@ import type { FaultCase, FaultResult } from "./types.ts";
 export type Row =
   | { kind: "result"; result: FaultResult }
   | { kind: "error"; fault: string; realGateway: boolean; error: string }
-  | { kind: "skipped"; fault: string; realGateway: boolean; why: string };
+  | { kind: "skipped"; fault: string; realGateway: boolean; why: string }
+  /** A row of an earlier docs/reliability.md, as it was rendered there (`run.ts --merge`). */
+  | { kind: "kept"; fault: string; line: string };
+
+/** The Notes prefix of a row kept from an earlier run. */
+export const KEPT_MARK = "[earlier run]";
+
+/** What an earlier docs/reliability.md measured: its result lines by fault cell, and its "Measured ..." line. */
+export type EarlierRun = { rows: Map<string, string>; measured: string };
+
+/**
+ * Read the results of an earlier docs/reliability.md. Pure.
+ * @throws Error when it has no results table or "Measured" line, or already holds rows kept from a
+ *   run before it (merging twice would misstate where they were measured)
+ */
+export function earlierRun(doc: string): EarlierRun {
+  const lines = doc.split("\n");
+  const start = lines.indexOf("## Results");
+  const measured = lines.find((l) => l.startsWith("Measured "));
+  if (start < 0 || !measured) throw new Error("docs/reliability.md has no results table to merge with; run the whole suite");
+  const rows = new Map<string, string>();
+  for (const l of lines.slice(start + 1)) {
+    if (l.startsWith("Measured ")) break;
+    if (!l.startsWith("| ") || l.startsWith("| Fault |") || l.startsWith("| --- |")) continue;
+    if (l.includes(`| ${KEPT_MARK} `)) throw new Error("docs/reliability.md already holds rows of an earlier run; run the whole suite instead of --merge");
+    rows.set(l.slice(2, l.indexOf(" | ")), l);
+  }
+  return { rows, measured };
+}
 
 /** Where and when the suite ran. */
 export type Machine = { date: string; cpus: string; memory: string; os: string; node: string; openclaw: string; commit: string };
@@ -40,6 +68,9 @@ export function renderTable(rows: readonly Row[]): string {
       );
     } else if (r.kind === "error") {
       lines.push(`| ${cell(r.fault)} | ${r.realGateway ? "real" : "stand-in"} | ? | ? | ? | ? | case failed: ${cell(r.error)} |`);
+    } else if (r.kind === "kept") {
+      const notesAt = r.line.lastIndexOf(" | ", r.line.length - 3) + 3;
+      lines.push(`${r.line.slice(0, notesAt)}${KEPT_MARK} ${r.line.slice(notesAt)}`);
     } else {
       lines.push(`| ${cell(r.fault)} | ${r.realGateway ? "real" : "stand-in"} | — | — | — | — | ${cell(r.why)} |`);
     }
@@ -48,7 +79,8 @@ export function renderTable(rows: readonly Row[]): string {
 }
 
 /** The whole docs/reliability.md. */
-export function renderDoc(cases: readonly FaultCase[], rows: readonly Row[], m: Machine, settingsNote: string): string {
+export function renderDoc(cases: readonly FaultCase[], rows: readonly Row[], m: Machine, settingsNote: string, earlier?: EarlierRun): string {
+  const kept = earlier && rows.some((r) => r.kind === "kept") ? `\nRows marked ${KEPT_MARK} were kept from an earlier run (\`--merge\`): ${earlier.measured.replace(/^Measured /, "measured ")}` : "";
   const how = cases.map((c) => `| ${cell(c.fault)} | ${c.realGateway ? "real" : "stand-in"} | ${c.fast ? "yes" : "no"} | ${cell(c.how)} |`);
   return `# Reliability: fault injection
 
@@ -81,7 +113,7 @@ ${how.join("\n")}
 
 ${renderTable(rows)}
 
-Measured ${m.date} on ${m.cpus}, ${m.memory}, ${m.os}; Node ${m.node}, openclaw ${m.openclaw}, commit ${m.commit}.
+Measured ${m.date} on ${m.cpus}, ${m.memory}, ${m.os}; Node ${m.node}, openclaw ${m.openclaw}, commit ${m.commit}.${kept}
 Single runs: times vary by a few hundred milliseconds between runs and depend on the settings
 above (probe intervals, grace periods, backoff); the loss and duplication counts must not.
 
@@ -89,9 +121,10 @@ above (probe intervals, grace periods, backoff); the loss and duplication counts
 
 \`\`\`sh
 npm test                                       # once: Node 24, dependencies and the e2e runtime
-npm run faults                                 # every case (about 4 minutes), rewrites this file
+npm run faults                                 # every case (about 35 minutes), rewrites this file
 .cache/node/bin/node bench/faults/run.ts --fast          # stand-in cases only (as in CI)
 .cache/node/bin/node bench/faults/run.ts --only gateway-sigstop --no-write --keep
+.cache/node/bin/node bench/faults/run.ts --only startup-grace --merge  # one row anew, the others kept
 \`\`\`
 
 The fast cases also run under vitest (\`test/faults/fast.test.ts\`). The exit code is 1 when any

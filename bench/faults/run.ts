@@ -6,6 +6,8 @@
  *   --only      only these case ids (see bench/faults/cases.ts)
  *   --no-write  print the table, leave docs/reliability.md alone
  *   --keep      keep the work directory (data dirs, databases) and print where it is
+ *   --merge     with --only: the rows of the cases not run are kept from docs/reliability.md as it
+ *               is (marked as from an earlier run), so one new case does not cost the whole suite
  * Needs the e2e runtime for the real cases (`npm test` installs it). Exit code 1 when a turn was
  * lost or duplicated or a case could not measure.
  */
@@ -16,19 +18,35 @@ import { join } from "node:path";
 import { ROOT } from "../../test/e2e/harness.ts";
 import { CASES } from "./cases.ts";
 import { CP_SETTINGS, RealPool, SESSION_SETTINGS } from "./real-session.ts";
-import { failed, renderDoc, renderTable, type Machine, type Row } from "./report.ts";
+import { cell, earlierRun, failed, renderDoc, renderTable, type EarlierRun, type Machine, type Row } from "./report.ts";
 import type { FaultCase } from "./types.ts";
 
 const args = process.argv.slice(2);
 const fast = args.includes("--fast");
 const write = !args.includes("--no-write");
 const keep = args.includes("--keep");
+const merge = args.includes("--merge");
 const onlyArg = args[args.indexOf("--only") + 1];
 const only = args.includes("--only") && onlyArg ? new Set(onlyArg.split(",")) : undefined;
 const unknown = only ? [...only].filter((id) => !CASES.some((c) => c.id === id)) : [];
 if (unknown.length > 0) {
   console.error(`unknown case id(s): ${unknown.join(", ")}; known: ${CASES.map((c) => c.id).join(", ")}`);
   process.exit(64);
+}
+
+if (merge && (!only || fast || !write)) {
+  console.error("--merge needs --only, and neither --fast nor --no-write");
+  process.exit(64);
+}
+const docPath = join(ROOT, "docs", "reliability.md");
+let earlier: EarlierRun | undefined;
+if (merge) {
+  try {
+    earlier = earlierRun(readFileSync(docPath, "utf8"));
+  } catch (err) {
+    console.error(`--merge: ${(err as Error).message}`);
+    process.exit(65);
+  }
 }
 
 const runtimeDir = join(ROOT, ".cache", "e2e-runtime", "runtime");
@@ -57,6 +75,11 @@ const rows: Row[] = [];
 try {
   for (const c of CASES) {
     const skip = selected(c);
+    const before = skip && earlier?.rows.get(cell(c.fault));
+    if (skip && before) {
+      rows.push({ kind: "kept", fault: c.fault, line: before });
+      continue;
+    }
     if (skip) {
       rows.push({ kind: "skipped", fault: c.fault, realGateway: c.realGateway, why: skip });
       continue;
@@ -119,7 +142,7 @@ if (write) {
     "settings are chosen to make the suite quick; detection with the defaults takes correspondingly",
     "longer (a hang: 3 probes of up to 10 s every 15 s; memory: 5 minutes over the limit).",
   ].join("\n");
-  writeFileSync(join(ROOT, "docs", "reliability.md"), renderDoc(CASES, rows, machine, settingsNote));
+  writeFileSync(docPath, renderDoc(CASES, rows, machine, settingsNote, earlier));
   log("wrote docs/reliability.md");
 }
 process.exit(failed(rows) ? 1 : 0);

@@ -1,6 +1,6 @@
 /** The suite's pure parts: time formatting, the table, when a run fails, the memory limit it picks. */
 import { describe, expect, it } from "vitest";
-import { cell, failed, formatMs, renderTable, type Row } from "../../bench/faults/report.ts";
+import { cell, earlierRun, failed, formatMs, renderTable, type Row } from "../../bench/faults/report.ts";
 import { memoryLimitFor } from "../../bench/faults/case_memory.ts";
 import type { FaultResult } from "../../bench/faults/types.ts";
 
@@ -38,6 +38,31 @@ describe("renderTable", () => {
       "| /tmp flood | stand-in | — | — | — | — | not run (--only) |",
     ]);
     expect(cell("a|b\r\nc")).toBe("a\\|b c");
+  });
+});
+
+describe("earlierRun (--merge)", () => {
+  const doc = (rows: string[]) =>
+    ["# Reliability", "", "## Results", "", renderTable([]), ...rows, "", "Measured 2026-11-30 10:39 UTC on 2 × CPU; commit abc1234.", "", "## Reproduce"].join("\n");
+  const sigkill = "| Gateway SIGKILL | real | 12 ms | 15.3 s | 0 | 0 | exited \\| SIGKILL |";
+
+  it("reads each result line by its fault cell, and the Measured line", () => {
+    const e = earlierRun(doc([sigkill, "| /tmp flood | stand-in | 5 ms | — | 0 | 0 | swept |"]));
+    expect([...e.rows.keys()]).toEqual(["Gateway SIGKILL", "/tmp flood"]);
+    expect(e.measured).toBe("Measured 2026-11-30 10:39 UTC on 2 × CPU; commit abc1234.");
+  });
+
+  it("a kept row is rendered as it was, its notes marked", () => {
+    const line = earlierRun(doc([sigkill])).rows.get(cell("Gateway SIGKILL"))!;
+    expect(renderTable([{ kind: "kept", fault: "Gateway SIGKILL", line }]).split("\n")[2]).toBe(
+      "| Gateway SIGKILL | real | 12 ms | 15.3 s | 0 | 0 | [earlier run] exited \\| SIGKILL |",
+    );
+  });
+
+  it("refuses a doc without results, and one that already keeps rows of an earlier run", () => {
+    expect(() => earlierRun("# Reliability\n")).toThrow(/no results table/);
+    const kept = renderTable([{ kind: "kept", fault: "Gateway SIGKILL", line: sigkill }]).split("\n")[2]!;
+    expect(() => earlierRun(doc([kept]))).toThrow(/already holds rows of an earlier run/);
   });
 });
 
