@@ -89,6 +89,21 @@ export type MockModelOptions = {
 /** One tool call asked for with `toolcalls=`: the tool's name and its arguments object. */
 export type MockToolCall = { name: string; arguments: Record<string, unknown> };
 
+/**
+ * The usage every answer reports, OpenAI-shaped (`stream_options.include_usage` chunk, or the
+ * JSON body's `usage`): `prompt_tokens` includes the cached tokens, as OpenAI counts them, and
+ * `prompt_tokens_details` carries the cache read (`cached_tokens`) and cache write
+ * (`cache_write_tokens`, as OpenAI-compatible caching providers send it). OpenClaw 2026.9.6
+ * normalizes this to `{input: 300, output: 42, cacheRead: 1100, cacheWrite: 100}` (input =
+ * prompt - cache read - cache write), so a test can assert those exact numbers per model call.
+ */
+export const MOCK_USAGE = {
+  prompt_tokens: 1500,
+  completion_tokens: 42,
+  total_tokens: 1542,
+  prompt_tokens_details: { cached_tokens: 1100, cache_write_tokens: 100 },
+} as const;
+
 /** A running mock model server. */
 export type MockModel = {
   url: string;
@@ -222,7 +237,7 @@ function sse(res: ServerResponse, model: string, answer: Answer): void {
     send({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: null, tool_calls: answer.calls.map((c, index) => ({ index, ...c })) }, finish_reason: null }] });
     send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: "tool_calls" }] });
   }
-  send({ ...base, choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } });
+  send({ ...base, choices: [], usage: MOCK_USAGE });
   res.end("data: [DONE]\n\n");
 }
 
@@ -333,7 +348,7 @@ export async function startMockModel(port = 0, host = "127.0.0.1", opts: Partial
       res.end(JSON.stringify({
         id: "chatcmpl-mock", object: "chat.completion", created: Math.floor(Date.now() / 1000), model: body.model,
         choices: [{ index: 0, message, finish_reason: "text" in answer ? "stop" : "tool_calls" }],
-        usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+        usage: MOCK_USAGE,
       }));
     } catch (err) {
       if (!res.headersSent) res.writeHead(400, { "content-type": "application/json" });

@@ -10,6 +10,7 @@
  * (`sessionKey`) that several conversations share.
  */
 import type { Db } from "./db.ts";
+import type { TurnUsage } from "./usage.ts";
 import { observeWrite, type WriteObserver } from "./write-faults.ts";
 
 /** Lifecycle state of a turn. */
@@ -40,6 +41,8 @@ export type Turn = {
   firstDeliveredAt: number | null;
   deadlineAt: number | null;
   finishedAt: number | null;
+  /** Token usage as the gateway reported it (store/usage.ts); null when unknown (not finished, or not reported). */
+  usage: TurnUsage | null;
 };
 
 /** Input for {@link TurnStore.insert}. */
@@ -76,7 +79,41 @@ type Row = {
   first_delivered_at: number | null;
   deadline_at: number | null;
   finished_at: number | null;
+  usage_input: number | null;
+  usage_output: number | null;
+  usage_cache_read: number | null;
+  usage_cache_write: number | null;
+  usage_provider: string | null;
+  usage_model: string | null;
 };
+
+/** The usage columns of a row, or null when it has none (usage_input NULL). */
+export function usageOf(r: Pick<Row, "usage_input" | "usage_output" | "usage_cache_read" | "usage_cache_write" | "usage_provider" | "usage_model">): TurnUsage | null {
+  if (r.usage_input === null) return null;
+  return {
+    provider: r.usage_provider,
+    model: r.usage_model,
+    input: r.usage_input,
+    output: r.usage_output ?? 0,
+    cacheRead: r.usage_cache_read ?? 0,
+    cacheWrite: r.usage_cache_write ?? 0,
+  };
+}
+
+/** Named parameters of a usage for the UPDATEs of complete and fail (all NULL without usage). */
+function usageParams(u: TurnUsage | undefined) {
+  return {
+    uInput: u?.input ?? null,
+    uOutput: u?.output ?? null,
+    uCacheRead: u?.cacheRead ?? null,
+    uCacheWrite: u?.cacheWrite ?? null,
+    uProvider: u?.provider ?? null,
+    uModel: u?.model ?? null,
+  };
+}
+
+const SET_USAGE = `usage_input = @uInput, usage_output = @uOutput, usage_cache_read = @uCacheRead,
+                usage_cache_write = @uCacheWrite, usage_provider = @uProvider, usage_model = @uModel`;
 
 function toTurn(r: Row): Turn {
   return {
@@ -99,6 +136,7 @@ function toTurn(r: Row): Turn {
     firstDeliveredAt: r.first_delivered_at,
     deadlineAt: r.deadline_at,
     finishedAt: r.finished_at,
+    usage: usageOf(r),
   };
 }
 
@@ -156,11 +194,11 @@ export class TurnStore {
           WHERE id = @id AND state = 'delivering'`,
       ),
       complete: db.prepare(
-        `UPDATE turns SET state = 'done', reply = @reply, finished_at = @now, updated_at = @now
+        `UPDATE turns SET state = 'done', reply = @reply, finished_at = @now, updated_at = @now, ${SET_USAGE}
           WHERE id = @id AND state = 'delivering'`,
       ),
       fail: db.prepare(
-        `UPDATE turns SET state = 'failed', error_code = @code, error_message = @message, finished_at = @now, updated_at = @now
+        `UPDATE turns SET state = 'failed', error_code = @code, error_message = @message, finished_at = @now, updated_at = @now, ${SET_USAGE}
           WHERE id = @id AND state IN ('accepted', 'delivering')`,
       ),
       delivering: db.prepare(`SELECT * FROM turns WHERE state = 'delivering' ORDER BY created_at, rowid`),
@@ -238,14 +276,21 @@ export class TurnStore {
     observeWrite(this.#w, "turns.rekey", () => this.#stmts.rekey.run({ id, key, now }));
   }
 
-  /** Record the reply. @returns false if the turn was not delivering (already finished): nothing changed. */
-  complete(id: string, reply: string, now: number): boolean {
-    return observeWrite(this.#w, "turns.complete", () => this.#stmts.complete.run({ id, reply, now })).changes === 1;
+  /**
+   * Record the reply and, when known, the turn's token usage (a trigger adds it to the day's
+   * totals in the same transaction, db.ts migration 7).
+   * @returns false if the turn was not delivering (already finished): nothing changed.
+   */
+  complete(id: string, reply: string, now: number, usage?: TurnUsage): boolean {
+    return observeWrite(this.#w, "turns.complete", () => this.#stmts.complete.run({ id, reply, now, ...usageParams(usage) })).changes === 1;
   }
 
-  /** Record a failure with a stable code. @returns false if the turn had already finished. */
-  fail(id: string, code: string, message: string, now: number): boolean {
-    return observeWrite(this.#w, "turns.fail", () => this.#stmts.fail.run({ id, code, message, now })).changes === 1;
+  /**
+   * Record a failure with a stable code, and the tokens the failed run spent when the gateway
+   * reported them (as {@link complete}). @returns false if the turn had already finished.
+   */
+  fail(id: string, code: string, message: string, now: number, usage?: TurnUsage): boolean {
+    return observeWrite(this.#w, "turns.fail", () => this.#stmts.fail.run({ id, code, message, now, ...usageParams(usage) })).changes === 1;
   }
 
   /** Every turn in `delivering`, oldest first (after a restart: the ones to reconcile). */
