@@ -1,5 +1,7 @@
 /** The usage parser (turns/usage.ts) and the budget verdict (turns/budget.ts): pure, table tests. */
 import { describe, expect, it } from "vitest";
+import { budgetReport } from "../../src/daemon/control-plane.ts";
+import { statusReportSchema } from "../../src/sync/contract.ts";
 import { budgetVerdict, nextUtcMidnight, secondsUntilReset, type BudgetPolicy } from "../../src/turns/budget.ts";
 import { findTurnOutcome } from "../../src/turns/transcript.ts";
 import { agentUsage, budgetTokens, transcriptUsage, usageFrom } from "../../src/turns/usage.ts";
@@ -134,5 +136,22 @@ describe("budgetVerdict", () => {
     expect(secondsUntilReset({ resetsAt: MIDNIGHT }, MIDNIGHT - 1)).toBe(1);
     expect(secondsUntilReset({ resetsAt: MIDNIGHT }, MIDNIGHT - 1500)).toBe(2);
     expect(secondsUntilReset({ resetsAt: MIDNIGHT }, MIDNIGHT + 10)).toBe(1);
+  });
+});
+
+describe("budgetReport: the status report's budget", () => {
+  const NOON = Date.UTC(2026, 10, 30, 12);
+  it("none without a budget; the contract's shape with one", () => {
+    expect(budgetReport(undefined)).toEqual({});
+    expect(budgetReport(null)).toEqual({});
+    const r = budgetReport(budgetVerdict({ dailyTokens: 1000, warnPercent: 80, action: "refuse" }, 1442, NOON));
+    expect(r).toEqual({ budget: { limit: 1000, used: 1442, state: "exceeded", action: "refuse", resetsAt: "2026-12-01T00:00:00.000Z" } });
+    const report = {
+      accountId: "a", runtimeId: "r", daemonVersion: "1", openclawVersion: null, gatewayState: "ready", status: "online", reason: null,
+      host: { cpuLoadPercent: 0, memTotalBytes: 0, memAvailableBytes: 0, diskTotalBytes: 0, diskFreeBytes: 0 },
+      queue: { accepted: 0, delivering: 0, outbox: 0 }, sentAt: "2026-11-30T12:00:00.000Z",
+    };
+    expect(statusReportSchema.safeParse({ ...report, ...r }).success).toBe(true);
+    expect(statusReportSchema.safeParse(report).success).toBe(true);
   });
 });
