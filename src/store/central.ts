@@ -11,8 +11,7 @@
  */
 import { claimSessionKey } from "../gateway/session-key.ts";
 import type { Db } from "./db.ts";
-import { usageOf } from "./turns.ts";
-import type { TurnUsage } from "./usage.ts";
+import { USAGE_COLUMNS, usageOf, type TurnUsage, type UsageColumns } from "./usage.ts";
 import { observeWrite, type WriteObserver } from "./write-faults.ts";
 
 /**
@@ -80,13 +79,7 @@ type OutboxRow = {
   finished_at: number | null;
   updated_at: number;
   report_attempts: number;
-  usage_input: number | null;
-  usage_output: number | null;
-  usage_cache_read: number | null;
-  usage_cache_write: number | null;
-  usage_provider: string | null;
-  usage_model: string | null;
-};
+} & UsageColumns;
 
 type ExistingRow = { source: string; state: string; error_code: string | null; lease_lost_at: number | null };
 
@@ -154,8 +147,7 @@ export class CentralTurnStore {
           WHERE id = @id AND lease_id = @leaseId AND ${CENTRAL_IN_FLIGHT}`,
       ),
       outboxDue: db.prepare(
-        `SELECT id, lease_id, state, reply, error_code, error_message, attempts, finished_at, updated_at, report_attempts,
-                usage_input, usage_output, usage_cache_read, usage_cache_write, usage_provider, usage_model FROM turns
+        `SELECT id, lease_id, state, reply, error_code, error_message, attempts, finished_at, updated_at, report_attempts, ${USAGE_COLUMNS} FROM turns
           WHERE ${OUTBOX} AND lease_id IS NOT NULL AND (next_report_at IS NULL OR next_report_at <= @now)
           ORDER BY COALESCE(finished_at, updated_at), rowid LIMIT @limit`,
       ),

@@ -10,7 +10,7 @@
  * (`sessionKey`) that several conversations share.
  */
 import type { Db } from "./db.ts";
-import type { TurnUsage } from "./usage.ts";
+import { usageOf, type TurnUsage, type UsageColumns } from "./usage.ts";
 import { observeWrite, type WriteObserver } from "./write-faults.ts";
 
 /** Lifecycle state of a turn. */
@@ -79,26 +79,7 @@ type Row = {
   first_delivered_at: number | null;
   deadline_at: number | null;
   finished_at: number | null;
-  usage_input: number | null;
-  usage_output: number | null;
-  usage_cache_read: number | null;
-  usage_cache_write: number | null;
-  usage_provider: string | null;
-  usage_model: string | null;
-};
-
-/** The usage columns of a row, or null when it has none (usage_input NULL). */
-export function usageOf(r: Pick<Row, "usage_input" | "usage_output" | "usage_cache_read" | "usage_cache_write" | "usage_provider" | "usage_model">): TurnUsage | null {
-  if (r.usage_input === null) return null;
-  return {
-    provider: r.usage_provider,
-    model: r.usage_model,
-    input: r.usage_input,
-    output: r.usage_output ?? 0,
-    cacheRead: r.usage_cache_read ?? 0,
-    cacheWrite: r.usage_cache_write ?? 0,
-  };
-}
+} & UsageColumns;
 
 /** Named parameters of a usage for the UPDATEs of complete and fail (all NULL without usage). */
 function usageParams(u: TurnUsage | undefined) {

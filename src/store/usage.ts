@@ -20,6 +20,32 @@ export type TurnUsage = {
   cacheWrite: number;
 };
 
+/** The usage columns of a `turns` row (migration 7); `usage_input` NULL means no usage. */
+export type UsageColumns = {
+  usage_input: number | null;
+  usage_output: number | null;
+  usage_cache_read: number | null;
+  usage_cache_write: number | null;
+  usage_provider: string | null;
+  usage_model: string | null;
+};
+
+/** The usage columns, for a SELECT list. */
+export const USAGE_COLUMNS = "usage_input, usage_output, usage_cache_read, usage_cache_write, usage_provider, usage_model";
+
+/** The usage of a row's usage columns, or null when it has none. Pure. */
+export function usageOf(r: UsageColumns): TurnUsage | null {
+  if (r.usage_input === null) return null;
+  return {
+    provider: r.usage_provider,
+    model: r.usage_model,
+    input: r.usage_input,
+    output: r.usage_output ?? 0,
+    cacheRead: r.usage_cache_read ?? 0,
+    cacheWrite: r.usage_cache_write ?? 0,
+  };
+}
+
 /** Token totals of one UTC day: the turns that finished that day with usage, and their tokens. */
 export type DayUsage = { day: string; turns: number; input: number; output: number; cacheRead: number; cacheWrite: number };
 
