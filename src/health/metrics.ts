@@ -5,7 +5,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Turn } from "../store/turns.ts";
-import { ERROR_CLASSES } from "../turns/error-class.ts";
+import { classifyTurnError, ERROR_CLASSES } from "../turns/error-class.ts";
 import { TOKEN_KINDS } from "../turns/usage.ts";
 import type { DiskReading } from "./assess.ts";
 import type { GatewayProcessState, HealthSnapshot } from "./ports.ts";
@@ -14,7 +14,7 @@ import { PROBE_RESULTS } from "../watchdogs/probe-turn-verdict.ts";
 const GATEWAY_STATES: readonly GatewayProcessState[] = ["stopped", "starting", "ready", "backoff", "stopping", "failed"];
 
 /** What {@link Metrics.observeTurn} reads of a finished turn (a `Turn` of store/turns.ts fits). Times are epoch ms. */
-export type FinishedTurnFacts = Pick<Turn, "state" | "createdAt" | "firstDeliveredAt" | "finishedAt" | "usage">;
+export type FinishedTurnFacts = Pick<Turn, "state" | "errorCode" | "errorMessage" | "createdAt" | "firstDeliveredAt" | "finishedAt" | "usage">;
 
 /** Buckets of `turn_phase_seconds` (seconds), agreed with the monitoring side: queue waits are short, gateway runs up to the turn timeout. */
 export const PHASE_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600];
@@ -84,8 +84,9 @@ export type Metrics = {
    */
   turnPhaseSeconds: Histogram<"phase">;
   /**
-   * Count a finished turn: `turns_total`, `turn_duration_seconds`, `turn_phase_seconds` and its
-   * usage in `tokens_total`. Times are epoch ms (`firstDeliveredAt` null when it never reached the
+   * Count a finished turn: `turns_total`, a failed one in `turn_failures_total` by its class
+   * (turns/error-class.ts, so the classes add up to `turns_total{outcome="failed"}`),
+   * `turn_duration_seconds`, `turn_phase_seconds` and its usage in `tokens_total`. Times are epoch ms (`firstDeliveredAt` null when it never reached the
    * gateway: then only `total`).
    */
   observeTurn(t: FinishedTurnFacts): void;
@@ -192,6 +193,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     turnPhaseSeconds,
     observeTurn(t) {
       turnsTotal.inc({ outcome: t.state === "done" ? "done" : "failed" });
+      if (t.state === "failed") turnFailuresTotal.inc({ class: classifyTurnError(t.errorCode, t.errorMessage) });
       if (t.finishedAt !== null) {
         turnDurationSeconds.observe((t.finishedAt - t.createdAt) / 1000);
         for (const [phase, from, to] of [["queue_wait", t.createdAt, t.firstDeliveredAt], ["gateway", t.firstDeliveredAt, t.finishedAt], ["total", t.createdAt, t.finishedAt]] as const) {

@@ -70,25 +70,31 @@ describe("/metrics", () => {
   it("tokens_total by provider, model and kind; turn_phase_seconds by phase; turns_total and turn_duration_seconds", async () => {
     const h = harness({ metrics: createMetrics({ processMetrics: false }) });
     const t0 = NOW;
-    h.metrics.observeTurn({ state: "done", createdAt: t0, firstDeliveredAt: t0 + 30, finishedAt: t0 + 1530, usage: USAGE });
-    h.metrics.observeTurn({ state: "done", createdAt: t0, firstDeliveredAt: t0 + 10, finishedAt: t0 + 20, usage: { ...USAGE, provider: null, model: null } });
+    const ok = { state: "done" as const, errorCode: null, errorMessage: null };
+    h.metrics.observeTurn({ ...ok, createdAt: t0, firstDeliveredAt: t0 + 30, finishedAt: t0 + 1530, usage: USAGE });
+    h.metrics.observeTurn({ ...ok, createdAt: t0, firstDeliveredAt: t0 + 10, finishedAt: t0 + 20, usage: { ...USAGE, provider: null, model: null } });
     // Failed before it reached the gateway: only the total phase; no usage, no tokens.
-    h.metrics.observeTurn({ state: "failed", createdAt: t0, firstDeliveredAt: null, finishedAt: t0 + 700, usage: null });
+    h.metrics.observeTurn({ state: "failed", errorCode: "RUN_STOPPED", errorMessage: "its run was stopped", createdAt: t0, firstDeliveredAt: null, finishedAt: t0 + 700, usage: null });
+    h.metrics.observeTurn({ state: "failed", errorCode: "GATEWAY_RUN_FAILED", errorMessage: "Authentication failed (provider returned HTTP 401)", createdAt: t0, firstDeliveredAt: t0, finishedAt: t0 + 5, usage: null });
     const text = await (await h.get("/metrics", {})).text();
     for (const [kind, n] of [["input", 300], ["output", 42], ["cache_read", 1100], ["cache_write", 100]] as const) {
       expect(text).toContain(`agent_supervisor_tokens_total{provider="compat",model="echo-1",kind="${kind}"} ${n}`);
       expect(text).toContain(`agent_supervisor_tokens_total{provider="unknown",model="unknown",kind="${kind}"} ${n}`);
     }
-    expect(text).toContain('agent_supervisor_turn_phase_seconds_count{phase="queue_wait"} 2');
-    expect(text).toContain('agent_supervisor_turn_phase_seconds_count{phase="gateway"} 2');
-    expect(text).toContain('agent_supervisor_turn_phase_seconds_count{phase="total"} 3');
+    expect(text).toContain('agent_supervisor_turn_phase_seconds_count{phase="queue_wait"} 3');
+    expect(text).toContain('agent_supervisor_turn_phase_seconds_count{phase="gateway"} 3');
+    expect(text).toContain('agent_supervisor_turn_phase_seconds_count{phase="total"} 4');
     expect(text).toContain('agent_supervisor_turn_phase_seconds_sum{phase="queue_wait"} 0.04');
-    expect(text).toContain('agent_supervisor_turn_phase_seconds_sum{phase="gateway"} 1.51');
-    expect(text).toContain('agent_supervisor_turn_phase_seconds_bucket{le="0.05",phase="queue_wait"} 2');
-    expect(text).toContain('agent_supervisor_turn_phase_seconds_bucket{le="600",phase="total"} 3');
+    expect(text).toContain('agent_supervisor_turn_phase_seconds_sum{phase="gateway"} 1.515');
+    expect(text).toContain('agent_supervisor_turn_phase_seconds_bucket{le="0.05",phase="queue_wait"} 3');
+    expect(text).toContain('agent_supervisor_turn_phase_seconds_bucket{le="600",phase="total"} 4');
     expect(text).toContain('agent_supervisor_turns_total{outcome="done"} 2');
-    expect(text).toContain('agent_supervisor_turns_total{outcome="failed"} 1');
-    expect(text).toContain("agent_supervisor_turn_duration_seconds_count 3");
+    expect(text).toContain('agent_supervisor_turns_total{outcome="failed"} 2');
+    expect(text).toContain("agent_supervisor_turn_duration_seconds_count 4");
+    // Every failed turn by its class: they add up to turns_total{outcome="failed"}.
+    expect(text).toContain('agent_supervisor_turn_failures_total{class="other"} 1');
+    expect(text).toContain('agent_supervisor_turn_failures_total{class="auth"} 1');
+    expect(text).toContain('agent_supervisor_turn_failures_total{class="provider"} 0');
   });
 
   it("token_budget_* gauges from the snapshot: 0 without a budget, the limit, threshold and today's tokens with one", async () => {
