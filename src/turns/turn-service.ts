@@ -61,7 +61,7 @@ export class TurnService implements TurnsPort {
     const prior = clientKey === undefined ? undefined : turns.getByClientKey(clientKey);
     if (prior) return { turnId: prior.id, created: false };
     if (this.#draining) throw new DrainingError();
-    this.#checkBudget();
+    if (source === "local") this.#checkBudget();
     const c = turns.counts();
     if (c.accepted + c.delivering >= queueLimit) throw new QueueFullError(queueLimit);
     let result;
