@@ -86,8 +86,8 @@ export type Metrics = {
   /**
    * Count a finished turn: `turns_total`, a failed one in `turn_failures_total` by its class
    * (turns/error-class.ts, so the classes add up to `turns_total{outcome="failed"}`),
-   * `turn_duration_seconds`, `turn_phase_seconds` and its usage in `tokens_total`. Times are epoch ms (`firstDeliveredAt` null when it never reached the
-   * gateway: then only `total`).
+   * `turn_duration_seconds`, `turn_phase_seconds` and its usage in `tokens_total`. Times are
+   * epoch ms (`firstDeliveredAt` null when it never reached the gateway: then only `total`).
    */
   observeTurn(t: FinishedTurnFacts): void;
   /** Set the scrape-time gauges from a snapshot and (optionally) a disk reading. */
