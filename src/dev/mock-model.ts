@@ -3,9 +3,10 @@
  * (streaming SSE and plain JSON) and `GET /v1/models`. It stands in for the LLM provider only.
  *
  * The reply is `echo: <the user's text>`; every answer reports the same token usage, cache reads
- * and writes included ({@link MOCK_USAGE}), so a test can assert exact numbers per model call. OpenClaw wraps the user's text (a `[timestamp]`
- * prefix and a `Runtime:` footer) and appends an internal-context user message, so the real
- * prompt is the last user message that is not internal context (OPENCLAW_FACTS).
+ * and writes included ({@link MOCK_USAGE}), so a test can assert exact numbers per model call.
+ * OpenClaw wraps the user's text (a `[timestamp]` prefix and a `Runtime:` footer) and appends an
+ * internal-context user message, so the real prompt is the last user message that is not
+ * internal context (OPENCLAW_FACTS).
  *
  * Test hooks, set by the prompt text itself: `delay=<ms>` waits before answering.
  * `fail=<status>` answers that HTTP status (e.g. 500, 503, 400) with an OpenAI error body
