@@ -21,7 +21,8 @@ export function registerTurn(program: Command, ctx: CliContext): void {
     .option("--conversation <id>", "conversation id (one gateway session per conversation)", "cli")
     .option(...CONFIG_OPTION)
     .option("--timeout <ms>", "how long to wait for the reply (ms); the turn goes on in the daemon after it (exit 75)", parseTimeoutMs, DEFAULT_TURN_WAIT_MS)
-    .action(async (text: string, o: { conversation: string; timeout: number }) => {
+    .option("--json", "print the finished turn as the local API shows it (JSON: reply or error, usage), not just the reply")
+    .action(async (text: string, o: { conversation: string; timeout: number; json?: boolean }) => {
       const { settings } = ctx.load();
       const dataDir = settings.AGENT_SUPERVISOR_DATA_DIR;
       ctx.setExitCode(
@@ -31,6 +32,7 @@ export function registerTurn(program: Command, ctx: CliContext): void {
           text,
           timeoutMs: o.timeout,
           tokenPath: dataDirLayout(dataDir).apiToken,
+          json: o.json === true,
           writeOut: ctx.out,
           writeErr: ctx.err,
         }),
@@ -47,6 +49,8 @@ export type TurnCommandOptions = {
   timeoutMs: number;
   /** The local API token file, named in the hint printed on a wait timeout. */
   tokenPath: string;
+  /** Print the finished turn view as one JSON line on stdout (done or failed) instead of the reply or error text. */
+  json?: boolean;
   writeOut: (line: string) => void;
   writeErr: (line: string) => void;
 };
@@ -78,11 +82,12 @@ export async function runTurnCommand(o: TurnCommandOptions): Promise<number> {
     if (e instanceof TurnWaitTimeoutError) throw new TempFailError(e.code, waitTimeoutMessage(e, o.tokenPath), { cause: e });
     throw e;
   }
+  if (o.json) o.writeOut(JSON.stringify(view));
   if (view.state === "done") {
-    o.writeOut(view.reply ?? "");
+    if (!o.json) o.writeOut(view.reply ?? "");
     return 0;
   }
-  o.writeErr(`turn ${turnId} failed: ${view.error?.code ?? "unknown"}: ${view.error?.message ?? ""}`);
+  if (!o.json) o.writeErr(`turn ${turnId} failed: ${view.error?.code ?? "unknown"}: ${view.error?.message ?? ""}`);
   return 1;
 }
 
@@ -95,6 +100,9 @@ export async function runTurnCommand(o: TurnCommandOptions): Promise<number> {
  *   {@link TempFailError}, exit 75; a lock is usually released soon.
  * - 507 ERR_STORAGE_FULL: {@link UnavailableError}, exit 69, not 75: a full disk does not pass on
  *   its own, an operator frees space, and a script retrying on 75 would only loop.
+ * - 429 ERR_BUDGET_EXCEEDED (TOKEN_BUDGET_ACTION=refuse, the day's token budget is used up; its
+ *   Retry-After is the time to the next UTC day): {@link UnavailableError}, exit 69, for the same
+ *   reason: it passes only at midnight UTC or when an operator raises TOKEN_BUDGET_DAILY.
  */
 export function refusalError(e: unknown): SupervisorError | null {
   if (!(e instanceof ApiError)) return null;
@@ -117,6 +125,12 @@ export function refusalError(e: unknown): SupervisorError | null {
       return new UnavailableError(e.code, "the turn was not accepted, nothing was stored: the disk of the daemon's data directory is full. Free space on it (agent-supervisor doctor shows it), then retry.", {
         cause: e,
       });
+    case "ERR_BUDGET_EXCEEDED":
+      return new UnavailableError(
+        e.code,
+        `${head} The daily token budget resets at midnight UTC${e.retryAfterS === null ? "" : ` (in ${e.retryAfterS} s)`}; to go on now, raise TOKEN_BUDGET_DAILY or set TOKEN_BUDGET_ACTION=warn.`,
+        { cause: e },
+      );
     default:
       return null;
   }

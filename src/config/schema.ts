@@ -135,6 +135,14 @@ export const settingsSchema = z
     ),
     ERROR_RATE_MIN_TURNS: positiveInt(20, 1_000_000, "Fewest finished turns in the window before the error rate is judged (fewer: never degraded by it)"),
     TURN_RETENTION_COUNT: positiveInt(50_000, 100_000_000, "Most finished turns kept: beyond it the oldest acknowledged ones are deleted before TURN_RETENTION_MS, but never within TURN_RETENTION_MIN_MS of finishing"),
+    TOKEN_BUDGET_DAILY: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0).describe(
+      "Daily token budget: tokens (input + output + cache write, as the gateway reports them) the turns finished in one UTC day may use; 0 = no budget. /health turns:budget warns from TOKEN_BUDGET_WARN_PERCENT and fails at the limit; the status report carries it",
+    ),
+    TOKEN_BUDGET_WARN_PERCENT: z.coerce.number().min(1).max(100).default(80).describe("Share of TOKEN_BUDGET_DAILY (percent) from which /health turns:budget warns"),
+    TOKEN_BUDGET_ACTION: z
+      .enum(["warn", "refuse"])
+      .default("warn")
+      .describe("At the budget's limit: warn (turns still run) or refuse (new local turns get 429 ERR_BUDGET_EXCEEDED until the next UTC day; central turns are the control plane's decision)"),
     TURN_RETENTION_MIN_MS: ms(3_600_000, "No finished turn is deleted sooner than this after it finished, whatever TURN_RETENTION_COUNT says, so a client polling it or retrying its submit still finds it"),
 
     MOONSHOT_API_KEY: optionalString("Moonshot API key; when set, moonshot/<MOONSHOT_MODEL> is the primary model"),

@@ -60,6 +60,19 @@ export class QueueFullError extends SupervisorError {
   }
 }
 
+/**
+ * The day's token budget is used up and TOKEN_BUDGET_ACTION is `refuse`: no new local turn until
+ * the next UTC day. HTTP 429 with `Retry-After: retryAfterS` (seconds to the next UTC midnight).
+ */
+export class BudgetExceededError extends SupervisorError {
+  readonly retryAfterS: number;
+  /** @param used tokens counted today, `limit` TOKEN_BUDGET_DAILY, `retryAfterS` seconds until the budget resets */
+  constructor(used: number, limit: number, retryAfterS: number) {
+    super("ERR_BUDGET_EXCEEDED", `the daily token budget is used up (${used} of ${limit} tokens today); new turns are refused until it resets at midnight UTC`);
+    this.retryAfterS = retryAfterS;
+  }
+}
+
 /** The daemon is draining for shutdown and takes no new turns. HTTP 503. */
 export class DrainingError extends SupervisorError {
   constructor() {

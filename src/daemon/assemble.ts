@@ -18,12 +18,14 @@ import { DAEMON_BUSY_TIMEOUT_MS, openDb, type Db } from "../store/db.ts";
 import { EventStore } from "../store/events.ts";
 import { loadNativeSqliteBinding } from "../store/native.ts";
 import { TurnStore, type Turn } from "../store/turns.ts";
+import { UsageStore } from "../store/usage.ts";
 import { WriteFaults } from "../store/write-faults.ts";
 import { runOpenclawDoctor } from "../supervisor/doctor-step.ts";
 import { selectModels } from "../supervisor/gateway-config.ts";
 import { GatewayLaunch, lookUpRuntime } from "../supervisor/launch.ts";
 import { GatewaySupervisor } from "../supervisor/supervisor.ts";
 import type { SyncWorker } from "../sync/worker.ts";
+import { TokenBudget } from "../turns/budget.ts";
 import { TurnDelivery } from "../turns/delivery.ts";
 import { RunProgress } from "../turns/run-progress.ts";
 import { TurnService } from "../turns/turn-service.ts";
@@ -58,6 +60,8 @@ export type Parts = {
   /** SQLite write sites failing now, fed by every store (for /health and /metrics). */
   writeFaults: WriteFaults;
   turns: TurnStore;
+  /** The daily token budget over the day totals of token usage (TOKEN_BUDGET_*). */
+  budget: TokenBudget;
   events: EventStore;
   /** Central turns (leases, outbox); only with a control plane. */
   central: CentralTurnStore | undefined;
@@ -101,6 +105,7 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     onRecovered: (f) => storeLog.info({ site: f.site, failures: f.failures, sinceMs: clock.now() - f.since }, "SQLite writes succeed again"),
   });
   const turns = new TurnStore(db, writeFaults);
+  const budget = new TokenBudget(new UsageStore(db), { dailyTokens: s.TOKEN_BUDGET_DAILY, warnPercent: s.TOKEN_BUDGET_WARN_PERCENT, action: s.TOKEN_BUDGET_ACTION }, clock.now);
   const events = new EventStore(db, writeFaults);
   const central = s.CONTROL_PLANE_URL !== undefined ? new CentralTurnStore(db, writeFaults) : undefined;
   const gatewayToken = await ensureSecretFile(files.gatewayToken);
@@ -209,9 +214,8 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
       service.finished(t.id);
       links.providers?.noteTurn(t);
       links.status?.poke();
-      metrics.turnsTotal.inc({ outcome: t.state === "done" ? "done" : "failed" });
+      metrics.observeTurn(t);
       for (const listener of links.finished) listener(t);
-      if (t.finishedAt !== null) metrics.turnDurationSeconds.observe((t.finishedAt - t.createdAt) / 1000);
     },
   });
   const service = new TurnService({
@@ -219,7 +223,8 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     central,
     now: clock.now,
     queueLimit: s.TURN_QUEUE_LIMIT,
+    budget,
     onSubmitted: () => (delivery.notify(), links.status?.poke()),
   });
-  return { s, host, log, version, files, db, writeFaults, turns, events, central, metrics, gatewayToken, apiToken, boundary, tmp, countSwept, launch, connection, supervisor, delivery, progress, service, links };
+  return { s, host, log, version, files, db, writeFaults, turns, budget, events, central, metrics, gatewayToken, apiToken, boundary, tmp, countSwept, launch, connection, supervisor, delivery, progress, service, links };
 }

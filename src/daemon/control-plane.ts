@@ -5,10 +5,12 @@
  */
 import { deriveRuntimeStatus } from "../health/runtime-status.ts";
 import { createControlPlaneClient } from "../sync/client.ts";
+import type { TokenBudgetReport } from "../sync/contract.ts";
 import { SecretsPoller } from "../sync/secrets-poller.ts";
 import { hostMetrics } from "../sync/status.ts";
 import { SyncWorker } from "../sync/worker.ts";
 import type { GatewayProcessState } from "../supervisor/state.ts";
+import type { BudgetVerdict } from "../turns/budget.ts";
 import type { Parts } from "./assemble.ts";
 import { applyRotation } from "./rotation.ts";
 import type { HealthView } from "./snapshot.ts";
@@ -21,6 +23,12 @@ import type { HealthView } from "./snapshot.ts";
 export function freeSlots(o: { draining: boolean; gatewayState: GatewayProcessState; concurrency: number; inFlight: number; accepted: number }): number {
   if (o.draining || o.gatewayState !== "ready") return 0;
   return Math.max(0, o.concurrency - o.inFlight - o.accepted);
+}
+
+/** Pure: the status report's `budget` (contract.ts tokenBudgetSchema), none without a budget. */
+export function budgetReport(b: BudgetVerdict | null | undefined): { budget?: TokenBudgetReport } {
+  if (!b) return {};
+  return { budget: { limit: b.limit, used: b.used, state: b.state, action: b.action, resetsAt: new Date(b.resetsAt).toISOString() } };
 }
 
 /** The running link's pieces. */
@@ -77,6 +85,7 @@ export function buildControlPlaneLink(p: Parts, view: HealthView): ControlPlaneL
         ...status,
         host: await hostMetrics(s.AGENT_SUPERVISOR_DATA_DIR, syncLog),
         queue: { accepted: h.queue.accepted, delivering: h.queue.delivering, outbox: central.outboxDepth() },
+        ...budgetReport(h.tokens?.budget),
       };
     },
   });

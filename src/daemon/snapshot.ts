@@ -20,6 +20,7 @@ export class HealthView {
   problem: string | null = null;
   #loopTickAt: number;
   #lastCounts: TurnCounts = { accepted: 0, delivering: 0, done: 0, failed: 0 };
+  #lastTokens: HealthSnapshot["tokens"];
   #ticker: NodeJS.Timeout | undefined;
   readonly #p: Parts;
   readonly #clock: Clock;
@@ -63,6 +64,7 @@ export class HealthView {
       memory: this.#memory.snapshot(),
       watchdogs: this.#watchdogs.flatMap((w) => w.check() ?? []),
       storage: { failing: writeFaults.current() },
+      ...this.#tokens(),
       ...(syncSnap
         ? {
             controlPlane: {
@@ -84,6 +86,18 @@ export class HealthView {
       this.#p.log.warn({ err: (err as Error).message }, "cannot read the queue counts; reporting the last ones read");
     }
     return this.#lastCounts;
+  }
+
+  /** Today's tokens and the budget's verdict; the last ones read if SQLite cannot be read now. */
+  #tokens(): { tokens?: HealthSnapshot["tokens"] } {
+    const { budget } = this.#p;
+    try {
+      const verdict = budget.verdict();
+      this.#lastTokens = { usedToday: verdict?.used ?? budget.usedToday(), budget: verdict ?? null };
+    } catch (err) {
+      this.#p.log.warn({ err: (err as Error).message }, "cannot read today's token usage; reporting the last one read");
+    }
+    return this.#lastTokens ? { tokens: this.#lastTokens } : {};
   }
 
   /** systemd's STATUS= line now. */

@@ -2,9 +2,11 @@
  * A local OpenAI-compatible model server for development and tests: `POST /v1/chat/completions`
  * (streaming SSE and plain JSON) and `GET /v1/models`. It stands in for the LLM provider only.
  *
- * The reply is `echo: <the user's text>`. OpenClaw wraps the user's text (a `[timestamp]`
- * prefix and a `Runtime:` footer) and appends an internal-context user message, so the real
- * prompt is the last user message that is not internal context (OPENCLAW_FACTS).
+ * The reply is `echo: <the user's text>`; every answer reports the same token usage, cache reads
+ * and writes included ({@link MOCK_USAGE}), so a test can assert exact numbers per model call.
+ * OpenClaw wraps the user's text (a `[timestamp]` prefix and a `Runtime:` footer) and appends an
+ * internal-context user message, so the real prompt is the last user message that is not
+ * internal context (OPENCLAW_FACTS).
  *
  * Test hooks, set by the prompt text itself: `delay=<ms>` waits before answering.
  * `fail=<status>` answers that HTTP status (e.g. 500, 503, 400) with an OpenAI error body
@@ -88,6 +90,21 @@ export type MockModelOptions = {
 
 /** One tool call asked for with `toolcalls=`: the tool's name and its arguments object. */
 export type MockToolCall = { name: string; arguments: Record<string, unknown> };
+
+/**
+ * The usage every answer reports, OpenAI-shaped (`stream_options.include_usage` chunk, or the
+ * JSON body's `usage`): `prompt_tokens` includes the cached tokens, as OpenAI counts them, and
+ * `prompt_tokens_details` carries the cache read (`cached_tokens`) and cache write
+ * (`cache_write_tokens`, as OpenAI-compatible caching providers send it). OpenClaw 2026.9.6
+ * normalizes this to `{input: 300, output: 42, cacheRead: 1100, cacheWrite: 100}` (input =
+ * prompt - cache read - cache write), so a test can assert those exact numbers per model call.
+ */
+export const MOCK_USAGE = {
+  prompt_tokens: 1500,
+  completion_tokens: 42,
+  total_tokens: 1542,
+  prompt_tokens_details: { cached_tokens: 1100, cache_write_tokens: 100 },
+} as const;
 
 /** A running mock model server. */
 export type MockModel = {
@@ -222,7 +239,7 @@ function sse(res: ServerResponse, model: string, answer: Answer): void {
     send({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: null, tool_calls: answer.calls.map((c, index) => ({ index, ...c })) }, finish_reason: null }] });
     send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: "tool_calls" }] });
   }
-  send({ ...base, choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } });
+  send({ ...base, choices: [], usage: MOCK_USAGE });
   res.end("data: [DONE]\n\n");
 }
 
@@ -333,7 +350,7 @@ export async function startMockModel(port = 0, host = "127.0.0.1", opts: Partial
       res.end(JSON.stringify({
         id: "chatcmpl-mock", object: "chat.completion", created: Math.floor(Date.now() / 1000), model: body.model,
         choices: [{ index: 0, message, finish_reason: "text" in answer ? "stop" : "tool_calls" }],
-        usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+        usage: MOCK_USAGE,
       }));
     } catch (err) {
       if (!res.headersSent) res.writeHead(400, { "content-type": "application/json" });

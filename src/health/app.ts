@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { StorageUnavailableError, SupervisorError } from "../core/errors.ts";
+import { BudgetExceededError, StorageUnavailableError, SupervisorError } from "../core/errors.ts";
 import { isStoreError, writeErrorCode } from "../store/write-faults.ts";
 import { DEFAULT_HEALTH_THRESHOLDS, type HealthThresholds } from "./assess.ts";
 import { bearerAuth } from "./auth.ts";
@@ -48,7 +48,7 @@ export type HealthAppOptions = {
  * - `GET /livez`, `/readyz`, `/health`, `/metrics`: no auth; see {@link probeRoutes}
  *
  * Errors are `{error:{code,message}}`: ERR_QUEUE_FULL → 503 + Retry-After, ERR_DRAINING → 503,
- * ERR_STORAGE_FULL → 507, ERR_STORAGE_UNAVAILABLE → 503 + Retry-After, unknown route → 404 ERR_NOT_FOUND, anything else → 500 ERR_INTERNAL
+ * ERR_STORAGE_FULL → 507, ERR_BUDGET_EXCEEDED → 429 + Retry-After (seconds to the next UTC day), ERR_STORAGE_UNAVAILABLE → 503 + Retry-After, unknown route → 404 ERR_NOT_FOUND, anything else → 500 ERR_INTERNAL
  * (message withheld from the client, logged).
  * @throws Error if `token` is not a valid bearer token
  */
@@ -81,6 +81,7 @@ export function createHealthApp(o: HealthAppOptions): Hono {
 
   app.notFound((c) => errorResponse(c, 404, HTTP_ERR.NOT_FOUND, `no route for ${c.req.method} ${c.req.path}`));
   app.onError((err, c) => {
+    if (err instanceof BudgetExceededError) return errorResponse(c, 429, err.code, err.message, { "Retry-After": String(err.retryAfterS) });
     if (err instanceof SupervisorError) {
       switch (err.code) {
         case "ERR_QUEUE_FULL":

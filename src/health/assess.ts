@@ -38,7 +38,7 @@ export type DiskReading = DiskUsage | { error: string };
 /**
  * Keys of the checks always present, `{componentName}:{metricName}` as the draft suggests.
  * `control-plane:sync` joins them with a control plane, `store:writes` where the daemon watches
- * its SQLite writes, and each watchdog adds its own key
+ * its SQLite writes, `turns:budget` with a daily token budget, and each watchdog adds its own key
  * (e.g. `gateway:memory`, `workspace:memory-md`).
  */
 export type CheckKey = "gateway:process" | "gateway:connection" | "queue:depth" | "disk:free";
@@ -195,6 +195,29 @@ function storeWrites(s: HealthSnapshot, time: string): [HealthCheck] | undefined
 }
 
 /**
+ * `turns:budget`, only with a daily token budget: `warn` from the warning threshold, `fail` at the
+ * limit (turns/budget.ts). The output says what happens to new local turns (TOKEN_BUDGET_ACTION).
+ */
+function tokenBudget(s: HealthSnapshot, time: string): [HealthCheck] | undefined {
+  const b = s.tokens?.budget;
+  if (!b) return undefined;
+  const status: HealthStatus = b.state === "exceeded" ? "fail" : b.state === "warn" ? "warn" : "pass";
+  const head = `${b.used} of ${b.limit} tokens of today's budget used (${Math.floor((b.used / b.limit) * 100)} %; resets ${iso(b.resetsAt)})`;
+  const then = b.action === "refuse" ? "new local turns are refused (429) until it resets" : "turns still run (TOKEN_BUDGET_ACTION=warn)";
+  const output = status === "pass" ? null : status === "warn" ? `${head}; at the limit ${then}` : `${head}: limit reached; ${then}`;
+  return check(status, output, {
+    componentType: "component",
+    observedValue: b.used,
+    observedUnit: "tokens",
+    time,
+    limit: b.limit,
+    warnAt: b.warnAt,
+    action: b.action,
+    resetsAt: iso(b.resetsAt),
+  });
+}
+
+/**
  * Judge the daemon's health (draft-inadarei-api-health-check). Overall status is the worst check;
  * `output` joins the outputs of the checks that are not `pass`.
  * @param snapshot the daemon state (epoch ms times)
@@ -223,6 +246,8 @@ export function assessHealth(
   if (sync) checks["control-plane:sync"] = sync;
   const writes = storeWrites(snapshot, time);
   if (writes) checks["store:writes"] = writes;
+  const budget = tokenBudget(snapshot, time);
+  if (budget) checks["turns:budget"] = budget;
   const all = Object.values(checks).map((v) => v![0]);
   const status = all.reduce<HealthStatus>((w, c) => (RANK[c.status] > RANK[w] ? c.status : w), "pass");
   const outputs = all.flatMap((c) => (c.output === undefined ? [] : [c.output]));

@@ -4,13 +4,21 @@
  * by the rest of the daemon; gauges are set from the snapshot at scrape time by {@link Metrics.observe}.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import { ERROR_CLASSES } from "../turns/error-class.ts";
+import type { Turn } from "../store/turns.ts";
+import { classifyTurnError, ERROR_CLASSES } from "../turns/error-class.ts";
+import { TOKEN_KINDS } from "../turns/usage.ts";
 import type { DiskReading } from "./assess.ts";
 import type { GatewayProcessState, HealthSnapshot } from "./ports.ts";
 import { PROBE_RESULTS } from "../watchdogs/probe-turn-verdict.ts";
 import { RESTART_CAUSES } from "../supervisor/state.ts";
 
 const GATEWAY_STATES: readonly GatewayProcessState[] = ["stopped", "starting", "ready", "backoff", "stopping", "failed"];
+
+/** What {@link Metrics.observeTurn} reads of a finished turn (a `Turn` of store/turns.ts fits). Times are epoch ms. */
+export type FinishedTurnFacts = Pick<Turn, "state" | "errorCode" | "errorMessage" | "createdAt" | "firstDeliveredAt" | "finishedAt" | "usage">;
+
+/** Buckets of `turn_phase_seconds` (seconds), agreed with the monitoring side: queue waits are short, gateway runs up to the turn timeout. */
+export const PHASE_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600];
 
 /** The registry plus the instruments other subsystems update. */
 export type Metrics = {
@@ -64,6 +72,25 @@ export type Metrics = {
    * whose lane never started the turn), `restart` (the gateway, when an abort did not free it).
    */
   stuckRunsTotal: Counter<"action">;
+  /**
+   * `agent_supervisor_tokens_total{provider,model,kind}`: tokens of finished turns as the gateway
+   * reported them, by the provider and model that answered and kind (input, output, cache_read,
+   * cache_write). Updated by {@link Metrics.observeTurn}.
+   */
+  tokensTotal: Counter<"provider" | "model" | "kind">;
+  /**
+   * `agent_supervisor_turn_phase_seconds{phase}`: finished turns' time by phase (seconds):
+   * `queue_wait` (accepted until first handed to the gateway), `gateway` (first handed to the
+   * gateway until the result), `total` (accepted until the result). Updated by {@link Metrics.observeTurn}.
+   */
+  turnPhaseSeconds: Histogram<"phase">;
+  /**
+   * Count a finished turn: `turns_total`, a failed one in `turn_failures_total` by its class
+   * (turns/error-class.ts, so the classes add up to `turns_total{outcome="failed"}`),
+   * `turn_duration_seconds`, `turn_phase_seconds` and its usage in `tokens_total`. Times are
+   * epoch ms (`firstDeliveredAt` null when it never reached the gateway: then only `total`).
+   */
+  observeTurn(t: FinishedTurnFacts): void;
   /** Set the scrape-time gauges from a snapshot and (optionally) a disk reading. */
   observe(snapshot: HealthSnapshot, disk?: DiskReading): void;
 };
@@ -97,7 +124,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
   const storeWriteFailuresTotal = counter("store_write_failures_total", "SQLite writes that failed, by store method and SQLite result code", ["site", "code"] as const);
   const unhandledRejectionsTotal = counter("unhandled_rejections_total", "Promise rejections nobody handled (a bug; logged, and the daemon goes on)");
 
-  const turnFailuresTotal = counter("turn_failures_total", "Failed turns by error class (context, session, auth, cooldown, quota, network, timeout, stuck, provider, other)", ["class"] as const);
+  const turnFailuresTotal = counter("turn_failures_total", "Failed turns by error class (context, session, auth, cooldown, quota, network, timeout, stuck, stopped: a lost lease, provider, other)", ["class"] as const);
   for (const cls of ERROR_CLASSES) turnFailuresTotal.inc({ class: cls }, 0);
   const tmpSweptBytesTotal = counter("tmp_swept_bytes_total", "Bytes of gateway scratch files removed by the sweeps, by root (tmp: TMP_DIR, state-tmp: the gateway state directory's tmp/)", ["root"] as const);
   const tmpSweptEntriesTotal = counter("tmp_swept_entries_total", "Gateway scratch entries (files, links, directories; a whole tree before a start counts once) removed by the sweeps, by root", ["root"] as const);
@@ -124,6 +151,15 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
   const stuckRunsTotal = counter("stuck_runs_total", "Runs without progress the daemon acted on, by action (abort-run, abort-session, restart)", ["action"] as const);
   for (const action of ["abort-run", "abort-session", "restart"]) stuckRunsTotal.inc({ action }, 0);
 
+  const tokensTotal = counter("tokens_total", "Tokens of finished turns as the gateway reported them, by the provider and model that answered and kind (input, output, cache_read, cache_write)", ["provider", "model", "kind"] as const);
+  const turnPhaseSeconds = new Histogram<"phase">({
+    name: "agent_supervisor_turn_phase_seconds",
+    help: "Time of finished turns by phase (seconds): queue_wait (accepted until first handed to the gateway), gateway (from then until the result), total (accepted until the result)",
+    labelNames: ["phase"],
+    buckets: PHASE_BUCKETS,
+    registers,
+  });
+
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Gauge<L>({ name: `agent_supervisor_${name}`, help, labelNames, registers });
   const queueTurns = gauge("queue_turns", "Turns in the queue, by state (accepted, delivering)", ["state"]);
@@ -135,6 +171,9 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
   const diskTotal = gauge("disk_total_bytes", "Size of the data directory's filesystem (bytes)");
   const gatewayRss = gauge("gateway_rss_bytes", "Resident memory of the gateway's process tree (bytes)");
   const gatewayRssLimit = gauge("gateway_rss_limit_bytes", "Memory watchdog limit of the gateway's process tree (bytes)");
+  const budgetLimit = gauge("token_budget_limit_tokens", "Daily token budget (TOKEN_BUDGET_DAILY, tokens per UTC day; 0 = no budget)");
+  const budgetWarn = gauge("token_budget_warn_tokens", "Tokens used today at which /health warns (0 = no budget)");
+  const budgetUsed = gauge("token_budget_used_tokens", "Tokens counted toward today's budget (input + output + cache write of the turns finished today, UTC)");
   const storeFailingSites = gauge("store_write_failing_sites", "SQLite write sites failing now (0 when every write lands)");
 
   return {
@@ -153,6 +192,20 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     probeTurnLastSeconds,
     probeTurnMisses,
     stuckRunsTotal,
+    tokensTotal,
+    turnPhaseSeconds,
+    observeTurn(t) {
+      turnsTotal.inc({ outcome: t.state === "done" ? "done" : "failed" });
+      if (t.state === "failed") turnFailuresTotal.inc({ class: classifyTurnError(t.errorCode, t.errorMessage) });
+      if (t.finishedAt !== null) {
+        turnDurationSeconds.observe((t.finishedAt - t.createdAt) / 1000);
+        for (const [phase, from, to] of [["queue_wait", t.createdAt, t.firstDeliveredAt], ["gateway", t.firstDeliveredAt, t.finishedAt], ["total", t.createdAt, t.finishedAt]] as const) {
+          if (from !== null && to !== null) turnPhaseSeconds.observe({ phase }, Math.max(0, to - from) / 1000);
+        }
+      }
+      const u = t.usage;
+      if (u) for (const [field, kind] of TOKEN_KINDS) tokensTotal.inc({ provider: u.provider ?? "unknown", model: u.model ?? "unknown", kind }, u[field]);
+    },
     observe(s, disk) {
       if (s.storage) storeFailingSites.set(s.storage.failing.length);
       queueTurns.set({ state: "accepted" }, s.queue.accepted);
@@ -164,6 +217,11 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       if (s.memory) {
         if (s.memory.bytes !== null) gatewayRss.set(s.memory.bytes);
         gatewayRssLimit.set(s.memory.limitBytes);
+      }
+      if (s.tokens) {
+        budgetLimit.set(s.tokens.budget?.limit ?? 0);
+        budgetWarn.set(s.tokens.budget?.warnAt ?? 0);
+        budgetUsed.set(s.tokens.usedToday);
       }
       if (disk && !("error" in disk)) {
         diskFree.set(disk.freeBytes);

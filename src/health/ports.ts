@@ -5,6 +5,7 @@
 import type { TurnCounts } from "../store/turns.ts";
 import type { WriteFault } from "../store/write-faults.ts";
 import type { GatewayProcessState, SupervisorSnapshot } from "../supervisor/state.ts";
+import type { BudgetVerdict } from "../turns/budget.ts";
 import type { TurnsPort, TurnView } from "../turns/turn-view.ts";
 import type { WatchdogCheck } from "../watchdogs/watchdog.ts";
 
@@ -26,6 +27,11 @@ export type HealthSnapshot = {
   memory?: { bytes: number | null; limitBytes: number; overSinceMs: number | null };
   /** What the watchdogs report (watchdogs/watchdog.ts), each a check of /health, in this order. */
   watchdogs?: WatchdogCheck[];
+  /**
+   * Tokens counted toward today's (UTC) budget, and the budget's verdict (null without a budget,
+   * TOKEN_BUDGET_DAILY 0); turns/budget.ts. Absent where the daemon does not track usage.
+   */
+  tokens?: { usedToday: number; budget: BudgetVerdict | null };
   /** SQLite write sites failing now (store/write-faults.ts); absent where writes are not watched. */
   storage?: { failing: WriteFault[] };
   /** The control-plane link; absent in standalone mode. */

@@ -39,6 +39,17 @@ export const turnViewSchema = z.object({
   attempts: z.number().int(),
   createdAt: z.string(),
   finishedAt: z.string().nullable(),
+  usage: z
+    .object({
+      provider: z.string().nullable(),
+      model: z.string().nullable(),
+      input: z.number().int(),
+      output: z.number().int(),
+      cacheRead: z.number().int(),
+      cacheWrite: z.number().int(),
+    })
+    .optional()
+    .describe("Tokens the turn used and the provider/model that answered; absent while unknown"),
 });
 
 /** Every error response: `{error:{code,message}}`; `code` is stable (e.g. ERR_QUEUE_FULL), `message` is for humans. */

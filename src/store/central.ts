@@ -11,6 +11,7 @@
  */
 import { claimSessionKey } from "../gateway/session-key.ts";
 import type { Db } from "./db.ts";
+import { USAGE_COLUMNS, usageOf, type TurnUsage, type UsageColumns } from "./usage.ts";
 import { observeWrite, type WriteObserver } from "./write-faults.ts";
 
 /**
@@ -63,6 +64,8 @@ export type OutboxItem = {
   finishedAt: number;
   /** Failed report attempts so far. */
   reportAttempts: number;
+  /** The turn's token usage, or null when unknown. */
+  usage: TurnUsage | null;
 };
 
 type OutboxRow = {
@@ -76,7 +79,7 @@ type OutboxRow = {
   finished_at: number | null;
   updated_at: number;
   report_attempts: number;
-};
+} & UsageColumns;
 
 type ExistingRow = { source: string; state: string; error_code: string | null; lease_lost_at: number | null };
 
@@ -144,7 +147,7 @@ export class CentralTurnStore {
           WHERE id = @id AND lease_id = @leaseId AND ${CENTRAL_IN_FLIGHT}`,
       ),
       outboxDue: db.prepare(
-        `SELECT id, lease_id, state, reply, error_code, error_message, attempts, finished_at, updated_at, report_attempts FROM turns
+        `SELECT id, lease_id, state, reply, error_code, error_message, attempts, finished_at, updated_at, report_attempts, ${USAGE_COLUMNS} FROM turns
           WHERE ${OUTBOX} AND lease_id IS NOT NULL AND (next_report_at IS NULL OR next_report_at <= @now)
           ORDER BY COALESCE(finished_at, updated_at), rowid LIMIT @limit`,
       ),
@@ -249,6 +252,7 @@ export class CentralTurnStore {
       attempts: r.attempts,
       finishedAt: r.finished_at ?? r.updated_at,
       reportAttempts: r.report_attempts,
+      usage: usageOf(r),
     }));
   }
 

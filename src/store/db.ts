@@ -111,6 +111,32 @@ export const MIGRATIONS: readonly string[] = [
      UPDATE turn_counts SET n = n + 1 WHERE state = NEW.state;
    END;
    CREATE INDEX turns_finished ON turns(finished_at) WHERE state IN ('done', 'failed');`,
+  // token usage (issue 13). Each turn's usage as the gateway reported it (NULL when unknown), and
+  // token_usage_days: per UTC day (YYYY-MM-DD of finished_at) the tokens of the turns that finished
+  // that day, kept by a trigger in the same transaction as the verdict, so the daily budget reads
+  // one row, survives restarts and is not lowered when the history pruner deletes turns.
+  `ALTER TABLE turns ADD COLUMN usage_input INTEGER;
+   ALTER TABLE turns ADD COLUMN usage_output INTEGER;
+   ALTER TABLE turns ADD COLUMN usage_cache_read INTEGER;
+   ALTER TABLE turns ADD COLUMN usage_cache_write INTEGER;
+   ALTER TABLE turns ADD COLUMN usage_provider TEXT;
+   ALTER TABLE turns ADD COLUMN usage_model TEXT;
+   CREATE TABLE token_usage_days (
+     day TEXT PRIMARY KEY,
+     input INTEGER NOT NULL DEFAULT 0,
+     output INTEGER NOT NULL DEFAULT 0,
+     cache_read INTEGER NOT NULL DEFAULT 0,
+     cache_write INTEGER NOT NULL DEFAULT 0,
+     turns INTEGER NOT NULL DEFAULT 0
+   ) WITHOUT ROWID;
+   CREATE TRIGGER token_usage_days_finish AFTER UPDATE OF state ON turns
+   WHEN NEW.state IN ('done', 'failed') AND OLD.state NOT IN ('done', 'failed') AND NEW.usage_input IS NOT NULL AND NEW.finished_at IS NOT NULL
+   BEGIN
+     INSERT INTO token_usage_days (day, input, output, cache_read, cache_write, turns)
+       VALUES (strftime('%Y-%m-%d', NEW.finished_at / 1000, 'unixepoch'), NEW.usage_input, NEW.usage_output, NEW.usage_cache_read, NEW.usage_cache_write, 1)
+       ON CONFLICT (day) DO UPDATE SET input = input + excluded.input, output = output + excluded.output,
+         cache_read = cache_read + excluded.cache_read, cache_write = cache_write + excluded.cache_write, turns = turns + 1;
+   END;`,
 ];
 
 /** Schema version this build writes. */

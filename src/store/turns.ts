@@ -10,6 +10,7 @@
  * (`sessionKey`) that several conversations share.
  */
 import type { Db } from "./db.ts";
+import { usageOf, type TurnUsage, type UsageColumns } from "./usage.ts";
 import { observeWrite, type WriteObserver } from "./write-faults.ts";
 
 /** Lifecycle state of a turn. */
@@ -40,6 +41,8 @@ export type Turn = {
   firstDeliveredAt: number | null;
   deadlineAt: number | null;
   finishedAt: number | null;
+  /** Token usage as the gateway reported it (store/usage.ts); null when unknown (not finished, or not reported). */
+  usage: TurnUsage | null;
 };
 
 /** Input for {@link TurnStore.insert}. */
@@ -76,7 +79,22 @@ type Row = {
   first_delivered_at: number | null;
   deadline_at: number | null;
   finished_at: number | null;
-};
+} & UsageColumns;
+
+/** Named parameters of a usage for the UPDATEs of complete and fail (all NULL without usage). */
+function usageParams(u: TurnUsage | undefined) {
+  return {
+    uInput: u?.input ?? null,
+    uOutput: u?.output ?? null,
+    uCacheRead: u?.cacheRead ?? null,
+    uCacheWrite: u?.cacheWrite ?? null,
+    uProvider: u?.provider ?? null,
+    uModel: u?.model ?? null,
+  };
+}
+
+const SET_USAGE = `usage_input = @uInput, usage_output = @uOutput, usage_cache_read = @uCacheRead,
+                usage_cache_write = @uCacheWrite, usage_provider = @uProvider, usage_model = @uModel`;
 
 function toTurn(r: Row): Turn {
   return {
@@ -99,6 +117,7 @@ function toTurn(r: Row): Turn {
     firstDeliveredAt: r.first_delivered_at,
     deadlineAt: r.deadline_at,
     finishedAt: r.finished_at,
+    usage: usageOf(r),
   };
 }
 
@@ -156,11 +175,11 @@ export class TurnStore {
           WHERE id = @id AND state = 'delivering'`,
       ),
       complete: db.prepare(
-        `UPDATE turns SET state = 'done', reply = @reply, finished_at = @now, updated_at = @now
+        `UPDATE turns SET state = 'done', reply = @reply, finished_at = @now, updated_at = @now, ${SET_USAGE}
           WHERE id = @id AND state = 'delivering'`,
       ),
       fail: db.prepare(
-        `UPDATE turns SET state = 'failed', error_code = @code, error_message = @message, finished_at = @now, updated_at = @now
+        `UPDATE turns SET state = 'failed', error_code = @code, error_message = @message, finished_at = @now, updated_at = @now, ${SET_USAGE}
           WHERE id = @id AND state IN ('accepted', 'delivering')`,
       ),
       delivering: db.prepare(`SELECT * FROM turns WHERE state = 'delivering' ORDER BY created_at, rowid`),
@@ -238,14 +257,21 @@ export class TurnStore {
     observeWrite(this.#w, "turns.rekey", () => this.#stmts.rekey.run({ id, key, now }));
   }
 
-  /** Record the reply. @returns false if the turn was not delivering (already finished): nothing changed. */
-  complete(id: string, reply: string, now: number): boolean {
-    return observeWrite(this.#w, "turns.complete", () => this.#stmts.complete.run({ id, reply, now })).changes === 1;
+  /**
+   * Record the reply and, when known, the turn's token usage (a trigger adds it to the day's
+   * totals in the same transaction, db.ts migration 7).
+   * @returns false if the turn was not delivering (already finished): nothing changed.
+   */
+  complete(id: string, reply: string, now: number, usage?: TurnUsage): boolean {
+    return observeWrite(this.#w, "turns.complete", () => this.#stmts.complete.run({ id, reply, now, ...usageParams(usage) })).changes === 1;
   }
 
-  /** Record a failure with a stable code. @returns false if the turn had already finished. */
-  fail(id: string, code: string, message: string, now: number): boolean {
-    return observeWrite(this.#w, "turns.fail", () => this.#stmts.fail.run({ id, code, message, now })).changes === 1;
+  /**
+   * Record a failure with a stable code, and the tokens the failed run spent when the gateway
+   * reported them (as {@link complete}). @returns false if the turn had already finished.
+   */
+  fail(id: string, code: string, message: string, now: number, usage?: TurnUsage): boolean {
+    return observeWrite(this.#w, "turns.fail", () => this.#stmts.fail.run({ id, code, message, now, ...usageParams(usage) })).changes === 1;
   }
 
   /** Every turn in `delivering`, oldest first (after a restart: the ones to reconcile). */

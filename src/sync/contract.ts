@@ -60,6 +60,18 @@ export const errorResponseSchema = z.object({ error: z.object(errorSchema.shape)
 /** Gateway supervisor states, as in /health. */
 export const gatewayStateSchema = z.enum(["stopped", "starting", "ready", "backoff", "stopping", "failed"]);
 
+/**
+ * The daily token budget in a status report (only when the runtime has one, TOKEN_BUDGET_DAILY).
+ * Tokens counted: input + output + cache write of the turns finished in the current UTC day.
+ */
+export const tokenBudgetSchema = z.strictObject({
+  limit: z.number().int().min(1).describe("Tokens the runtime's turns may use per UTC day"),
+  used: z.number().int().min(0).describe("Tokens counted toward today's budget so far"),
+  state: z.enum(["ok", "warn", "exceeded"]).describe("ok: below the warning threshold; warn: from it; exceeded: at or above the limit"),
+  action: z.enum(["warn", "refuse"]).describe("What the runtime does at the limit: warn only, or refuse new local turns (central turns are the control plane's decision)"),
+  resetsAt: time.describe("When `used` starts again from 0 (the next UTC midnight)"),
+});
+
 /** `POST /v1/runtimes/{runtimeId}/status`: sent on an interval and on every state change. */
 export const statusReportSchema = z.strictObject({
   ...identity,
@@ -80,6 +92,7 @@ export const statusReportSchema = z.strictObject({
     delivering: z.number().int().min(0),
     outbox: z.number().int().min(0).describe("Results not yet acknowledged by the control plane"),
   }),
+  budget: tokenBudgetSchema.optional().describe("The daily token budget; absent when the runtime has none"),
   sentAt: time,
 });
 
@@ -138,6 +151,21 @@ export const heartbeatResponseSchema = z.object({
 
 // ---------------------------------------------------------------- results
 
+const tokens = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/**
+ * Token usage of a turn, as the gateway reported it: the model that answered (after a failover,
+ * the fallback) and its tokens, summed over the turn's model calls.
+ */
+export const turnUsageSchema = z.strictObject({
+  provider: z.string().max(256).nullable().describe("Provider that answered (e.g. moonshot, openai, compat); null when the gateway did not say"),
+  model: z.string().max(256).nullable().describe("Model that answered; null when the gateway did not say"),
+  input: tokens.describe("Prompt tokens not served from the provider's cache"),
+  output: tokens.describe("Completion tokens"),
+  cacheRead: tokens.describe("Prompt tokens served from the provider's cache"),
+  cacheWrite: tokens.describe("Prompt tokens written to the provider's cache"),
+});
+
 /** `POST /v1/turns/{turnId}/complete` request. Idempotent on the turn id. */
 export const completeRequestSchema = z.strictObject({
   ...identity,
@@ -145,6 +173,7 @@ export const completeRequestSchema = z.strictObject({
   reply: z.string().max(16 * 1024 * 1024),
   attempts: z.number().int().min(1).describe("Gateway deliveries this runtime made"),
   finishedAt: time,
+  usage: turnUsageSchema.optional().describe("Tokens the turn used; absent when the gateway did not report them"),
 });
 
 /** `POST /v1/turns/{turnId}/fail` request. Idempotent on the turn id. */
@@ -207,6 +236,8 @@ export const skillsManifestSchema = z.object({
 });
 
 export type StatusReport = z.infer<typeof statusReportSchema>;
+export type TokenBudgetReport = z.infer<typeof tokenBudgetSchema>;
+export type TurnUsageReport = z.infer<typeof turnUsageSchema>;
 export type ClaimRequest = z.infer<typeof claimRequestSchema>;
 export type ClaimedTurn = z.infer<typeof claimedTurnSchema>;
 export type ClaimResponse = z.infer<typeof claimResponseSchema>;

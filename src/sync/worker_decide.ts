@@ -57,7 +57,8 @@ export function resultRequest(item: OutboxItem): ResultRequest {
   if (item.state === "done") {
     const reply = item.reply ?? "";
     if (reply.length <= MAX_REPLY_CHARS) {
-      return { op: "complete", body: { leaseId: item.leaseId, reply, attempts: Math.max(1, item.attempts), finishedAt } };
+      const usage = item.usage ? { usage: item.usage } : {};
+      return { op: "complete", body: { leaseId: item.leaseId, reply, attempts: Math.max(1, item.attempts), finishedAt, ...usage } };
     }
     return failBody(item, "REPLY_TOO_LARGE", `the reply has ${reply.length} characters; the contract allows ${MAX_REPLY_CHARS}`, finishedAt);
   }

@@ -22,6 +22,7 @@ import { RunAborts, runToStop } from "./run-aborts.ts";
 import { RunProgress } from "./run-progress.ts";
 import { agentFailureMessage, agentReplyText, type TranscriptOutcome } from "./transcript.ts";
 import { lookUpTurn } from "./transcript-read.ts";
+import { agentUsage } from "./usage.ts";
 import { Verdicts } from "./verdicts.ts";
 
 export { EXPIRY_CHECK_MS, type DeliveryDeps, type DeliveryPolicy, type GatewayPort } from "./delivery-ports.ts";
@@ -300,12 +301,12 @@ export class TurnDelivery {
             },
           },
         );
-        if (res?.status === "ok") return await this.#verdicts.complete(t, agentReplyText(res), signal);
+        if (res?.status === "ok") return await this.#verdicts.complete(t, agentReplyText(res), signal, agentUsage(res));
         if (this.#stuck.has(t.id)) {
           mode = "reconcile"; // aborted as stuck (stopStuck): the transcript decides
           continue;
         }
-        return await this.#verdicts.fail(t, "GATEWAY_RUN_FAILED", agentFailureMessage(res), signal);
+        return await this.#verdicts.fail(t, "GATEWAY_RUN_FAILED", agentFailureMessage(res), signal, agentUsage(res));
       } catch (err) {
         if (signal.aborted) return;
         t = turns.get(t.id) ?? t;
@@ -357,7 +358,7 @@ export class TurnDelivery {
     }
     switch (outcome.kind) {
       case "replied":
-        await this.#verdicts.complete(t, outcome.reply, signal);
+        await this.#verdicts.complete(t, outcome.reply, signal, outcome.usage);
         return true;
       case "errored":
         await this.#verdicts.fail(t, "GATEWAY_RUN_FAILED", outcome.reason, signal);

@@ -23,18 +23,21 @@
  * - `network`: the provider could not be reached or timed out.
  * - `timeout`: the turn got no reply within its deadline (TURN_TIMEOUT).
  * - `stuck`: the daemon aborted a run that made no progress.
+ * - `stopped`: the daemon stopped the run itself when its control-plane lease was lost
+ *   (`RUN_STOPPED`): not the provider's or the gateway's failure, so the error rate (watchdogs/error-rate.ts)
+ *   and the monitoring's alert (docs/monitoring/alerts.yml) leave it out.
  * - `provider`: any other provider error (5xx, malformed answers).
- * - `other`: everything else (the daemon's own refusals, stopped runs).
+ * - `other`: everything else (the daemon's own refusals).
  */
-export type ErrorClass = "context" | "session" | "auth" | "cooldown" | "quota" | "network" | "timeout" | "stuck" | "provider" | "other";
+export type ErrorClass = "context" | "session" | "auth" | "cooldown" | "quota" | "network" | "timeout" | "stuck" | "stopped" | "provider" | "other";
 
 /** Every class, in the order above (for metrics and tables). */
-export const ERROR_CLASSES: readonly ErrorClass[] = ["context", "session", "auth", "cooldown", "quota", "network", "timeout", "stuck", "provider", "other"];
+export const ERROR_CLASSES: readonly ErrorClass[] = ["context", "session", "auth", "cooldown", "quota", "network", "timeout", "stuck", "stopped", "provider", "other"];
 
 const BY_CODE: Readonly<Record<string, ErrorClass>> = {
   TURN_TIMEOUT: "timeout",
   RUN_STUCK: "stuck",
-  RUN_STOPPED: "other",
+  RUN_STOPPED: "stopped",
   TOO_MANY_ATTEMPTS: "other",
 };
 

@@ -33,7 +33,7 @@ export async function expireTurn(d: ExpiryDeps, t: Turn, signal: AbortSignal): P
     }
     try {
       const outcome = await d.lookUp(t, signal);
-      if (outcome.kind === "replied") return await verdicts.complete(t, outcome.reply, signal);
+      if (outcome.kind === "replied") return await verdicts.complete(t, outcome.reply, signal, outcome.usage);
       if (outcome.kind === "errored") return await verdicts.fail(t, "GATEWAY_RUN_FAILED", outcome.reason, signal);
       if (outcome.kind === "pending") d.stopRun(t);
       break;

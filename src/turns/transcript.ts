@@ -19,6 +19,8 @@
  * A turn's keys are its id and, after such a refusal, `<id>~<n>` (see {@link turnKeyFamily}).
  */
 
+import { transcriptUsage, type TurnUsage } from "./usage.ts";
+
 /** What the transcript says about a turn. */
 export type TranscriptOutcome =
   /** The gateway never stored the message: safe to send it again. */
@@ -27,8 +29,11 @@ export type TranscriptOutcome =
   | { kind: "abandoned"; state: string }
   /** Stored, no final answer yet (still running or being recovered). */
   | { kind: "pending" }
-  /** Answered: `reply` is the final assistant text, `runId` the run that produced it. */
-  | { kind: "replied"; reply: string; runId: string | null }
+  /**
+   * Answered: `reply` is the final assistant text, `runId` the run that produced it, `usage` the
+   * tokens of the turn's assistant messages (usage.ts; undefined when they carry none).
+   */
+  | { kind: "replied"; reply: string; runId: string | null; usage?: TurnUsage | undefined }
   /** The run ended in an error or was aborted. */
   | { kind: "errored"; reason: string };
 
@@ -110,15 +115,17 @@ export function findTurnOutcome(history: { messages?: unknown; pendingInputs?: u
   }
   const stamped = span.some((m) => meta(m).runId !== undefined);
   let last: TranscriptOutcome = { kind: "pending" };
+  const mine: Msg[] = [];
   for (const m of span) {
     const runId = meta(m).runId;
     if (stamped && !turnKeyFamily(turnId, runId) && !recoveryRuns.has(runId)) continue;
+    mine.push(m);
     const stop = typeof m.stopReason === "string" ? m.stopReason : "";
     // The gateway's words: `errorMessage` when stored, else the error text it shows (2026.9.6 stores
     // "Context overflow: this conversation is too large ..." or "⚠️ LLM request failed (request
     // format rejected, HTTP 400)." as the content of an assistant message with stopReason "error").
     if (TERMINAL_ERROR.has(stop)) last = { kind: "errored", reason: String(m.errorMessage ?? (messageText(m).trim() || stop)) };
-    else if (!NOT_FINAL.has(stop)) last = { kind: "replied", reply: messageText(m), runId: typeof runId === "string" ? runId : null };
+    else if (!NOT_FINAL.has(stop)) last = { kind: "replied", reply: messageText(m), runId: typeof runId === "string" ? runId : null, usage: transcriptUsage(mine) };
     else last = { kind: "pending" };
   }
   return last;

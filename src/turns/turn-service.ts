@@ -5,8 +5,9 @@
  * per claim batch). Callers can wait for a result.
  */
 import { randomUUID } from "node:crypto";
-import { DrainingError, QueueFullError, StorageFullError, StorageUnavailableError } from "../core/errors.ts";
+import { BudgetExceededError, DrainingError, QueueFullError, StorageFullError, StorageUnavailableError } from "../core/errors.ts";
 import { sessionKeyFor } from "../gateway/session-key.ts";
+import { secondsUntilReset, type TokenBudget } from "./budget.ts";
 import { toTurnView, type TurnsPort, type TurnView } from "./turn-view.ts";
 import type { AcceptOutcome, CentralTurnStore, ClaimedTurnInput } from "../store/central.ts";
 import type { TurnSource, TurnStore } from "../store/turns.ts";
@@ -27,6 +28,8 @@ export type TurnServiceOptions = {
   onSubmitted: () => void;
   /** Leases of central turns; only needed with a control plane. */
   central?: CentralTurnStore | undefined;
+  /** The daily token budget (budget.ts); with action `refuse` and the limit reached, new local turns are refused. */
+  budget?: Pick<TokenBudget, "verdict" | "refusing"> | undefined;
 };
 
 /** Implements {@link TurnsPort} over the durable store. */
@@ -58,6 +61,7 @@ export class TurnService implements TurnsPort {
     const prior = clientKey === undefined ? undefined : turns.getByClientKey(clientKey);
     if (prior) return { turnId: prior.id, created: false };
     if (this.#draining) throw new DrainingError();
+    if (source === "local") this.#checkBudget();
     const c = turns.counts();
     if (c.accepted + c.delivering >= queueLimit) throw new QueueFullError(queueLimit);
     let result;
@@ -79,6 +83,14 @@ export class TurnService implements TurnsPort {
     }
     if (result.created) this.#o.onSubmitted();
     return { turnId: result.turn.id, created: result.created };
+  }
+
+  /** @throws BudgetExceededError when the budget refuses new turns now (never for central turns: they do not come here) */
+  #checkBudget(): void {
+    const b = this.#o.budget;
+    if (!b) return;
+    const v = b.verdict();
+    if (v && b.refusing(v)) throw new BudgetExceededError(v.used, v.limit, secondsUntilReset(v, this.#o.now()));
   }
 
   /**

@@ -3,6 +3,7 @@
  * (implemented by the turn service).
  */
 import type { Turn, TurnState } from "../store/turns.ts";
+import type { TurnUsage } from "../store/usage.ts";
 
 /** A turn as the local API shows it. Times are ISO 8601 strings. */
 export type TurnView = {
@@ -14,6 +15,11 @@ export type TurnView = {
   attempts: number;
   createdAt: string;
   finishedAt: string | null;
+  /**
+   * Tokens the turn used, as the gateway reported them, and the provider and model that answered
+   * (after a failover, the fallback). Absent while unknown: not finished yet, or not reported.
+   */
+  usage?: TurnUsage;
 };
 
 /** Submitting and reading turns. */
@@ -21,7 +27,7 @@ export interface TurnsPort {
   /**
    * Accept a turn into the durable queue (it is committed to SQLite before this returns).
    * Idempotent on `idempotencyKey`: a repeat returns the first turn's id with `created: false`.
-   * @throws QueueFullError (ERR_QUEUE_FULL), DrainingError (ERR_DRAINING), StorageFullError (ERR_STORAGE_FULL),
+   * @throws QueueFullError (ERR_QUEUE_FULL), BudgetExceededError (ERR_BUDGET_EXCEEDED), DrainingError (ERR_DRAINING), StorageFullError (ERR_STORAGE_FULL),
    *   StorageUnavailableError (ERR_STORAGE_UNAVAILABLE: any other SQLite error; nothing was stored)
    */
   submit(input: { conversationId: string; message: string; idempotencyKey?: string | undefined }): {
@@ -48,5 +54,6 @@ export function toTurnView(t: Turn): TurnView {
     attempts: t.attempts,
     createdAt: new Date(t.createdAt).toISOString(),
     finishedAt: t.finishedAt === null ? null : new Date(t.finishedAt).toISOString(),
+    ...(t.usage ? { usage: t.usage } : {}),
   };
 }

@@ -7,6 +7,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../core/clock.ts";
 import type { Turn, TurnStore } from "../store/turns.ts";
+import type { TurnUsage } from "../store/usage.ts";
 import { untilWritten } from "../store/write-faults.ts";
 
 /** What {@link Verdicts} needs (a subset of DeliveryDeps). */
@@ -37,20 +38,23 @@ export class Verdicts {
     return untilWritten(site, () => ({ value: write(), retried: ++attempts > 1 }), { clock, random, log, signal, fields: { turnId } });
   }
 
-  /** Record the reply, retrying until it lands or `signal` aborts (the turn is then reconciled later). */
-  async complete(t: Turn, reply: string, signal: AbortSignal): Promise<void> {
+  /**
+   * Record the reply and the turn's token usage when the gateway reported it, retrying until it
+   * lands or `signal` aborts (the turn is then reconciled later).
+   */
+  async complete(t: Turn, reply: string, signal: AbortSignal, usage?: TurnUsage): Promise<void> {
     const { turns, clock, log } = this.#d;
-    const written = await this.write("turns.complete", t.id, () => turns.complete(t.id, reply, clock.now()), signal);
+    const written = await this.write("turns.complete", t.id, () => turns.complete(t.id, reply, clock.now(), usage), signal);
     if (written?.value || (written?.retried && this.#landed(t.id, (x) => x.state === "done" && x.reply === reply))) {
-      log.info({ turnId: t.id, conversationId: t.conversationId, attempts: t.attempts }, "turn done");
+      log.info({ turnId: t.id, conversationId: t.conversationId, attempts: t.attempts, usage }, "turn done");
       this.#finished(t.id);
     }
   }
 
-  /** Record a failure with a stable code, retrying as {@link complete} does. */
-  async fail(t: Turn, code: string, message: string, signal: AbortSignal): Promise<void> {
+  /** Record a failure with a stable code (and the tokens the failed run spent, if reported), retrying as {@link complete} does. */
+  async fail(t: Turn, code: string, message: string, signal: AbortSignal, usage?: TurnUsage): Promise<void> {
     const { turns, clock, log } = this.#d;
-    const written = await this.write("turns.fail", t.id, () => turns.fail(t.id, code, message, clock.now()), signal);
+    const written = await this.write("turns.fail", t.id, () => turns.fail(t.id, code, message, clock.now(), usage), signal);
     if (written?.value || (written?.retried && this.#landed(t.id, (x) => x.state === "failed" && x.errorCode === code && x.errorMessage === message))) {
       log.warn({ turnId: t.id, code, message }, "turn failed");
       this.#finished(t.id);

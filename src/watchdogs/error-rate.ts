@@ -57,6 +57,7 @@ const CLASS_WORDS: Readonly<Record<ErrorClass, string>> = {
   network: "network (the provider cannot be reached)",
   timeout: "timeouts (no reply within the turn's deadline)",
   stuck: "stuck runs",
+  stopped: "runs stopped for a lost lease",
   provider: "provider errors",
   other: "other errors",
 };

@@ -29,6 +29,21 @@ describe("complete", () => {
     expect(view.leases[0].endReason).toBe("completed");
   });
 
+  it("keeps the token usage of the accepted result and shows it in the admin view; without usage it is null; a malformed one is a 400", async () => {
+    const p = await startPlane();
+    const usage = { provider: "compat", model: "echo-1", input: 300, output: 42, cacheRead: 1100, cacheWrite: 100 };
+    const a = await claimed(p);
+    const bad = await p.v1("complete", { turnId: a.turnId }, { ...completeBody(a.leaseId), usage: { ...usage, input: -1 } });
+    expect(bad.status).toBe(400);
+    expect(p.cp.getTurn(a.turnId)?.state).toBe("leased");
+    expect((await p.v1("complete", { turnId: a.turnId }, { ...completeBody(a.leaseId), usage })).json.duplicate).toBe(false);
+    expect((await p.admin("GET", `/turns/${a.turnId}`)).json).toMatchObject({ state: "done", usage });
+    expect(p.cp.getTurn(a.turnId)?.usage).toEqual(usage);
+    const b = await claimed(p);
+    await p.v1("complete", { turnId: b.turnId }, completeBody(b.leaseId));
+    expect(p.cp.getTurn(b.turnId)?.usage).toBeNull();
+  });
+
   it("the first result wins even if a repeat carries another reply", async () => {
     const p = await startPlane();
     const { turnId, leaseId } = await claimed(p);

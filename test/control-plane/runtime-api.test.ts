@@ -64,6 +64,19 @@ describe("status", () => {
     expect(latest.json.report.queue.accepted).toBe(4);
     expect((await p.admin("GET", `/runtimes/${RT2}/status`)).json.error.code).toBe("NO_STATUS");
   });
+
+  it("takes the optional token budget and keeps it; a malformed one is a 400, and a report without one still passes", async () => {
+    const p = await startPlane();
+    const budget = { limit: 1000, used: 884, state: "warn" as const, action: "refuse" as const, resetsAt: new Date(T0 + 3_600_000).toISOString() };
+    expect((await p.v1("reportStatus", {}, statusReport({ budget }))).status).toBe(200);
+    expect(p.cp.latestStatus(RT)?.report.budget).toEqual(budget);
+    expect((await p.admin("GET", `/runtimes/${RT}/status`)).json.report.budget).toEqual(budget);
+    const bad = await p.v1("reportStatus", {}, { ...statusReport(), budget: { ...budget, state: "over" } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.code).toBe("BAD_REQUEST");
+    expect((await p.v1("reportStatus", {}, statusReport())).status).toBe(200);
+    expect(p.cp.latestStatus(RT)?.report).not.toHaveProperty("budget");
+  });
 });
 
 describe("claims", () => {

@@ -8,8 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startReferenceControlPlane, type RunningControlPlane } from "../../src/dev/control-plane/server.ts";
-import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
-import { chatHistory, gatewayPid, getJson, makeSite, startDaemon, until, waitReady, type Daemon, type Site, tearDown, controlPlaneEnv } from "./harness.ts";
+import { MOCK_USAGE, startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
+import Database from "better-sqlite3";
+import { chatHistory, controlPlaneEnv, gatewayPid, getJson, makeSite, postTurn, startDaemon, tearDown, until, waitReady, waitTurn, type Daemon, type Site } from "./harness.ts";
 import { holdHeavyLock } from "./heavy-lock.ts";
 
 await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
@@ -48,6 +49,8 @@ describe("agent-supervisor with the reference control plane and the real gateway
         HEARTBEAT_INTERVAL_MS: "2000",
         STATUS_INTERVAL_MS: "2000",
         SECRETS_POLL_MS: "1000",
+        // A budget far above what the tests use: it shows in /health, /metrics and the status report.
+        TOKEN_BUDGET_DAILY: "100000000",
       }),
     });
     daemon = startDaemon(site);
@@ -76,6 +79,49 @@ describe("agent-supervisor with the reference control plane and the real gateway
     expect(db.includes("sk-rotation-one")).toBe(false);
     expect(daemon.logs.join("\n")).not.toContain("sk-rotation-one");
     expect(daemon.logs.join("\n")).not.toContain(SERVICE_TOKEN);
+  }, BOOT_MS);
+
+  it("records each turn's token usage from the gateway: in the local API, /metrics, the transcript and the control plane's stored result; the budget counts it", async () => {
+    // What the gateway makes of the mock's OpenAI usage: input = prompt - cache read - cache write.
+    const d = MOCK_USAGE.prompt_tokens_details;
+    const want = { provider: "compat", model: "echo-1", input: MOCK_USAGE.prompt_tokens - d.cached_tokens - d.cache_write_tokens, output: MOCK_USAGE.completion_tokens, cacheRead: d.cached_tokens, cacheWrite: d.cache_write_tokens };
+    expect(want).toEqual({ provider: "compat", model: "echo-1", input: 300, output: 42, cacheRead: 1100, cacheWrite: 100 });
+    const metric = (text: string, series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, "\\$&")} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
+    const tokens = (text: string) => ["input", "output", "cache_read", "cache_write"].map((kind) => metric(text, `agent_supervisor_tokens_total{provider="compat",model="echo-1",kind="${kind}"}`));
+    const before = tokens(await (await fetch(`http://127.0.0.1:${site.httpPort}/metrics`)).text());
+
+    const central = cp.enqueueTurn({ accountId: ACC, conversationId: "usage-central", message: "count my tokens, fleet" }).turnId;
+    const t = await finished(central);
+    expect(t.state).toBe("done");
+    expect(t.usage).toEqual(want);
+    expect(t.reports.find((r) => r.outcome === "accept")?.body).toMatchObject({ usage: want });
+    expect((await getJson(site, `/v1/turns/${central}`, true)).body).toMatchObject({ state: "done", usage: want });
+    const local = await postTurn(site, "usage-local", "count my tokens, local");
+    expect(await waitTurn(site, local, 120_000)).toMatchObject({ state: "done", reply: "echo: count my tokens, local", usage: want });
+    // Exactly one model call per turn, so the numbers are one call's.
+    expect(model.requests.filter((r) => r.prompt.startsWith("count my tokens")).map((r) => r.prompt).sort()).toEqual(["count my tokens, fleet", "count my tokens, local"]);
+    // The transcript's assistant message carries the same usage (a turn completed from it gets it too).
+    const answer = ((await chatHistory(site, "agent:main:usage-local")).messages ?? []).filter((m: any) => m.role === "assistant").at(-1);
+    expect(answer).toMatchObject({ provider: "compat", model: "echo-1", usage: { input: 300, output: 42, cacheRead: 1100, cacheWrite: 100 } });
+
+    const text = await (await fetch(`http://127.0.0.1:${site.httpPort}/metrics`)).text();
+    expect(tokens(text).map((n, i) => n - before[i]!)).toEqual([2 * want.input, 2 * want.output, 2 * want.cacheRead, 2 * want.cacheWrite]);
+    for (const phase of ["queue_wait", "gateway", "total"]) expect(metric(text, `agent_supervisor_turn_phase_seconds_count{phase="${phase}"}`)).toBeGreaterThanOrEqual(2);
+    // The budget: today's input + output + cache write, as SQLite sums the turns' rows.
+    const db = new Database(join(site.dataDir, "agent-supervisor.db"), { readonly: true });
+    const dayStart = Math.floor(Date.now() / 86_400_000) * 86_400_000;
+    const summed = db.prepare(`SELECT SUM(usage_input + usage_output + usage_cache_write) FROM turns WHERE finished_at >= ?`).pluck().get(dayStart) as number;
+    db.close();
+    expect(summed).toBeGreaterThanOrEqual(2 * 442);
+    const budget = (await getJson(site, "/health")).body.checks["turns:budget"][0];
+    expect(budget).toMatchObject({ status: "pass", observedValue: summed, observedUnit: "tokens", limit: 100_000_000, warnAt: 80_000_000, action: "warn" });
+    expect(metric(text, "agent_supervisor_token_budget_limit_tokens")).toBe(100_000_000);
+    expect(metric(text, "agent_supervisor_token_budget_used_tokens")).toBe(summed);
+    const report = await until("a status report with today's tokens", () => {
+      const r = cp.latestStatus(RT)?.report;
+      return r?.budget?.used === summed ? r : undefined;
+    }, 30_000);
+    expect(report.budget).toMatchObject({ limit: 100_000_000, used: summed, state: "ok", action: "warn" });
   }, BOOT_MS);
 
   it("rotating a provider key restarts the gateway with the new key and loses no turn", async () => {

@@ -8,11 +8,13 @@
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { TokenBudget, type BudgetPolicy } from "../../src/turns/budget.ts";
 import { TurnService } from "../../src/turns/turn-service.ts";
 import type { TurnsPort } from "../../src/health/ports.ts";
 import { startHttpServer, type HttpServerHandle } from "../../src/health/server.ts";
 import { openDb } from "../../src/store/db.ts";
 import { TurnStore } from "../../src/store/turns.ts";
+import { UsageStore, type TurnUsage } from "../../src/store/usage.ts";
 import { openTestDb, tempDir, type TestDb } from "../integration/helpers.ts";
 import { TOKEN } from "./fakes.ts";
 import { harness } from "./harness.ts";
@@ -38,17 +40,18 @@ export type LocalDaemon = {
   stop(): Promise<void>;
   /** Start again on the same port over the same SQLite file, with a fresh handle and service. */
   start(): Promise<void>;
-  /** Complete a turn in SQLite with `reply` and release its long-pollers, as delivery does. @throws Error if it had finished */
-  finish(id: string, reply: string): void;
+  /** Complete a turn in SQLite with `reply` (and `usage`) and release its long-pollers, as delivery does. @throws Error if it had finished */
+  finish(id: string, reply: string, usage?: TurnUsage): void;
   /** Stop and close every handle (for afterEach). */
   close(): Promise<void>;
 };
 
 /**
  * Start a local daemon. `hang: "delivering"` moves each submitted turn to delivering at once, as
- * delivery does before it calls the gateway; `queueLimit` (default 10) is TURN_QUEUE_LIMIT.
+ * delivery does before it calls the gateway; `queueLimit` (default 10) is TURN_QUEUE_LIMIT;
+ * `budget` the daily token budget (TOKEN_BUDGET_*), none by default.
  */
-export async function startLocalDaemon(o: { hang?: "accepted" | "delivering"; queueLimit?: number } = {}): Promise<LocalDaemon> {
+export async function startLocalDaemon(o: { hang?: "accepted" | "delivering"; queueLimit?: number; budget?: BudgetPolicy } = {}): Promise<LocalDaemon> {
   const t = openTestDb();
   const ids: string[] = [];
   let polls = 0;
@@ -63,6 +66,7 @@ export async function startLocalDaemon(o: { hang?: "accepted" | "delivering"; qu
       turns,
       now: Date.now,
       queueLimit: o.queueLimit ?? 10,
+      budget: o.budget && new TokenBudget(new UsageStore(own ?? t.db), o.budget, Date.now),
       onSubmitted: () => {
         const turn = turns.deliverable(1)[0]!;
         ids.push(turn.id);
@@ -111,10 +115,10 @@ export async function startLocalDaemon(o: { hang?: "accepted" | "delivering"; qu
     service: () => run?.service,
     stop,
     start,
-    finish(id, reply) {
+    finish(id, reply, usage) {
       // As delivery does: to delivering (if not yet), then the reply.
       t.turns.startDelivery(id, Date.now(), 600_000);
-      if (!t.turns.complete(id, reply, Date.now())) throw new Error(`turn ${id} was not delivering`);
+      if (!t.turns.complete(id, reply, Date.now(), usage)) throw new Error(`turn ${id} was not delivering`);
       run?.service.finished(id);
     },
     async close() {

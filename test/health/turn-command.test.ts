@@ -11,6 +11,11 @@ describe("refusalError", () => {
     { e: new ApiError("ERR_DRAINING", "shutting down", { status: 503 }), exit: 75, says: "retry once it is back" },
     { e: new ApiError("ERR_STORAGE_FULL", "disk full", { status: 507 }), exit: 69, says: "Free space on it" },
     {
+      e: new ApiError("ERR_BUDGET_EXCEEDED", "the daily token budget is used up (1442 of 1000 tokens today)", { status: 429, retryAfterS: 43_200 }),
+      exit: 69,
+      says: "The daily token budget resets at midnight UTC (in 43200 s); to go on now, raise TOKEN_BUDGET_DAILY or set TOKEN_BUDGET_ACTION=warn.",
+    },
+    {
       e: new ApiError("ERR_STORAGE_UNAVAILABLE", "the turn store is unavailable now (SQLITE_BUSY); nothing was changed; retry later", { status: 503, retryAfterS: 5 }),
       exit: 75,
       says: "Retry in 5 s (Retry-After); if it persists, /health store:writes says why.",

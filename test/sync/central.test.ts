@@ -161,6 +161,7 @@ describe("outbox", () => {
       attempts: 1,
       finishedAt: T0 + 10,
       reportAttempts: 0,
+      usage: null,
     });
     expect(central.outboxDepth()).toBe(3);
     expect(central.markReported("a", T0 + 200)).toBe(true);

@@ -79,7 +79,7 @@ describe("loop decisions", () => {
   it("leaseState: expired at its expiry time", () => {
     expect([leaseState({ expiresAt: 10 }, 9), leaseState({ expiresAt: 10 }, 10)]).toEqual(["live", "expired"]);
   });
-  const item: OutboxItem = { turnId: "t", leaseId: "l", state: "done", reply: "hi", errorCode: null, errorMessage: null, attempts: 1, finishedAt: 0, reportAttempts: 0 };
+  const item: OutboxItem = { turnId: "t", leaseId: "l", state: "done", reply: "hi", errorCode: null, errorMessage: null, attempts: 1, finishedAt: 0, reportAttempts: 0, usage: null };
   it("resultRequest builds complete / fail bodies within the contract's limits", () => {
     expect(resultRequest(item)).toEqual({ op: "complete", body: { leaseId: "l", reply: "hi", attempts: 1, finishedAt: "1970-01-01T00:00:00.000Z" } });
     const failed = resultRequest({ ...item, state: "failed", reply: null, errorCode: "X".repeat(100), errorMessage: "m".repeat(5000), attempts: 0 });

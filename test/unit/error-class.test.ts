@@ -26,7 +26,7 @@ const CASES: ReadonlyArray<readonly [string | null, string | null, ErrorClass]> 
   ["GATEWAY_RUN_FAILED", "provider returned HTTP 502 Bad Gateway", "provider"],
   ["TURN_TIMEOUT", "no reply within 600000 ms", "timeout"],
   ["RUN_STUCK", "no progress for 300000 ms", "stuck"],
-  ["RUN_STOPPED", "its run was stopped when its lease was lost", "other"],
+  ["RUN_STOPPED", "its run was stopped when its lease was lost", "stopped"],
   ["GATEWAY_RUN_FAILED", 'run ended with status error: "failed"', "other"],
   [null, null, "other"],
 ];

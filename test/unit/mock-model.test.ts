@@ -1,6 +1,6 @@
 /** The mock model's request log over HTTP (`GET /mock/requests`), as the droplet test reads it from a container. */
 import { afterEach, expect, it } from "vitest";
-import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
+import { MOCK_USAGE, startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
 
 let model: MockModel | undefined;
 afterEach(async () => {
@@ -100,4 +100,19 @@ it("stall(text) holds matching requests unanswered until the stall ends; others 
   expect((await held).choices[0]!.message.content).toBe("echo: ping: reply with pong");
   // Every request is a model call, held or not.
   expect(model.requests.map((r) => r.prompt).sort()).toEqual(["other", "ping again", "ping: reply with pong"]);
+});
+
+it("reports MOCK_USAGE, cache fields included, in the JSON body and in the stream's usage chunk", async () => {
+  model = await startMockModel();
+  const ask = (stream: boolean) =>
+    fetch(`${model!.url}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "echo-1", stream, stream_options: { include_usage: true }, messages: [{ role: "user", content: "count" }] }),
+    });
+  expect(((await (await ask(false)).json()) as { usage: unknown }).usage).toEqual(MOCK_USAGE);
+  const chunks = (await (await ask(true)).text()).split("\n\n").filter((l) => l.startsWith("data: {")).map((l) => JSON.parse(l.slice(6)) as { choices: unknown[]; usage?: unknown });
+  expect(chunks.at(-1)).toMatchObject({ choices: [], usage: MOCK_USAGE });
+  expect(chunks.filter((c) => c.usage !== undefined)).toHaveLength(1);
+  expect(MOCK_USAGE).toEqual({ prompt_tokens: 1500, completion_tokens: 42, total_tokens: 1542, prompt_tokens_details: { cached_tokens: 1100, cache_write_tokens: 100 } });
 });

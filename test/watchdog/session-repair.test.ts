@@ -22,7 +22,7 @@ function turn(sessionKey: string, error: string | null): Turn {
   return {
     id: `t${seq}`, source: "local", clientKey: null, conversationId: sessionKey.split(":")[2]!, sessionKey, message: "m", state: error === null ? "done" : "failed",
     attempts: 1, idempotencyKey: `t${seq}`, runId: null, gatewayGeneration: 1, reply: error === null ? "echo: m" : null, errorCode: error === null ? null : "GATEWAY_RUN_FAILED",
-    errorMessage: error, createdAt: now - 500, updatedAt: now, firstDeliveredAt: now - 400, deadlineAt: now + 600_000, finishedAt: now,
+    errorMessage: error, createdAt: now - 500, updatedAt: now, firstDeliveredAt: now - 400, deadlineAt: now + 600_000, finishedAt: now, usage: null,
   };
 }
 

@@ -83,6 +83,8 @@ const MIGRATIONS: readonly string[] = [
      skills TEXT NOT NULL,
      updated_at INTEGER NOT NULL
    );`,
+  // 2: the token usage a complete report carries (contract turnUsageSchema, JSON), shown in the admin view.
+  `ALTER TABLE turns ADD COLUMN result_usage TEXT;`,
 ];
 
 /**

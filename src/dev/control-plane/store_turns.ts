@@ -148,9 +148,20 @@ export class TurnQueue {
         this.#db
           .prepare(
             `UPDATE turns SET state = ?, result_kind = ?, reply = ?, error_code = ?, error_message = ?, result_attempts = ?,
-               result_finished_at = ?, result_received_at = ? WHERE id = ?`,
+               result_finished_at = ?, result_received_at = ?, result_usage = ? WHERE id = ?`,
           )
-          .run(kind === "complete" ? "done" : "failed", kind, "reply" in body ? body.reply : null, error?.code ?? null, error?.message ?? null, body.attempts, body.finishedAt, nowMs, turnId);
+          .run(
+            kind === "complete" ? "done" : "failed",
+            kind,
+            "reply" in body ? body.reply : null,
+            error?.code ?? null,
+            error?.message ?? null,
+            body.attempts,
+            body.finishedAt,
+            nowMs,
+            "usage" in body && body.usage ? JSON.stringify(body.usage) : null,
+            turnId,
+          );
         this.#endLease(body.leaseId, nowMs, kind === "complete" ? "completed" : "failed");
       }
       return { verdict };

@@ -2,6 +2,7 @@
  * Row shapes of the turn tables and the admin view built from them (`GET /admin/turns/:id`).
  * Times in views are RFC 3339 UTC strings.
  */
+import type { TurnUsageReport } from "../../sync/contract.ts";
 import type { CpTurnState, ResultKind } from "./leases.ts";
 import { iso, isoOrNull } from "./http.ts";
 
@@ -27,6 +28,8 @@ export type TurnRow = {
   result_attempts: number | null;
   result_finished_at: string | null;
   result_received_at: number | null;
+  /** The accepted complete report's `usage` (JSON), or null. */
+  result_usage: string | null;
   enqueued_at: number;
   cancelled_at: number | null;
 };
@@ -91,6 +94,8 @@ export type TurnView = {
   error: { code: string; message: string } | null;
   /** The accepted result (the first one), or null. `attempts` and `finishedAt` are the runtime's. */
   result: { kind: ResultKind; leaseId: string; attempts: number; finishedAt: string; receivedAt: string } | null;
+  /** Tokens the accepted result reported (contract turnUsageSchema), or null when it reported none. */
+  usage: TurnUsageReport | null;
   cancelledAt: string | null;
   /** Every report received, in order, including duplicates and refused ones. */
   reports: ReportView[];
@@ -122,6 +127,7 @@ export function toTurnView(row: TurnRow, leases: LeaseRow[], reports: ReportRow[
       row.result_kind === null || winning === undefined
         ? null
         : { kind: row.result_kind, leaseId: winning.lease_id, attempts: row.result_attempts ?? 0, finishedAt: row.result_finished_at ?? "", receivedAt: iso(row.result_received_at ?? 0) },
+    usage: row.result_usage === null ? null : (JSON.parse(row.result_usage) as TurnUsageReport),
     cancelledAt: isoOrNull(row.cancelled_at),
     reports: reports.map((r) => ({ kind: r.kind, leaseId: r.lease_id, runtimeId: r.runtime_id, outcome: r.outcome, receivedAt: iso(r.received_at), body: JSON.parse(r.body) as unknown })),
     leases: leases.map((l) => ({
