@@ -96,6 +96,9 @@ export class HealthView {
       this.#lastTokens = { usedToday: verdict?.used ?? budget.usedToday(), budget: verdict ?? null };
     } catch (err) {
       this.#p.log.warn({ err: (err as Error).message }, "cannot read today's token usage; reporting the last one read");
+      // Not past the day it was read for: after midnight yesterday's verdict would be wrong.
+      const last = this.#lastTokens?.budget;
+      if (last && last.resetsAt <= this.#clock.now()) this.#lastTokens = undefined;
     }
     return this.#lastTokens ? { tokens: this.#lastTokens } : {};
   }

@@ -102,7 +102,7 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
   });
   const errorRate = new ErrorRateWatchdog({ policy: { windowMs: s.ERROR_RATE_WINDOW_MS, threshold: s.ERROR_RATE_PERCENT / 100, minTurns: s.ERROR_RATE_MIN_TURNS }, clock });
   // Failed turns by class are counted in /metrics by metrics.observeTurn (all of them, RUN_STOPPED as
-  // `other`); the error rate leaves out the turns the daemon stopped itself.
+  // class `stopped`); the error rate leaves out the turns the daemon stopped itself.
   p.links.finished.push((t) => void errorRate.record(t));
   const record = (state: string, at: number, reason: string) => {
     try {

@@ -17,6 +17,12 @@ const GATEWAY_STATES: readonly GatewayProcessState[] = ["stopped", "starting", "
 /** What {@link Metrics.observeTurn} reads of a finished turn (a `Turn` of store/turns.ts fits). Times are epoch ms. */
 export type FinishedTurnFacts = Pick<Turn, "state" | "errorCode" | "errorMessage" | "createdAt" | "firstDeliveredAt" | "finishedAt" | "usage">;
 
+/**
+ * Most distinct provider/model pairs `tokens_total` labels (4 series each); later pairs are counted
+ * under `provider="other",model="other"`. A host uses a primary model and a few fallbacks.
+ */
+export const MAX_TOKEN_LABEL_PAIRS = 32;
+
 /** Buckets of `turn_phase_seconds` (seconds), agreed with the monitoring side: queue waits are short, gateway runs up to the turn timeout. */
 export const PHASE_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600];
 
@@ -75,7 +81,8 @@ export type Metrics = {
   /**
    * `agent_supervisor_tokens_total{provider,model,kind}`: tokens of finished turns as the gateway
    * reported them, by the provider and model that answered and kind (input, output, cache_read,
-   * cache_write). Updated by {@link Metrics.observeTurn}.
+   * cache_write). At most {@link MAX_TOKEN_LABEL_PAIRS} provider/model pairs; later ones are
+   * `other`. Updated by {@link Metrics.observeTurn}.
    */
   tokensTotal: Counter<"provider" | "model" | "kind">;
   /**
@@ -124,6 +131,16 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
   const storeWriteFailuresTotal = counter("store_write_failures_total", "SQLite writes that failed, by store method and SQLite result code", ["site", "code"] as const);
   const unhandledRejectionsTotal = counter("unhandled_rejections_total", "Promise rejections nobody handled (a bug; logged, and the daemon goes on)");
 
+  // The provider and model come from the gateway: a fixed number of pairs, so a buggy or hostile
+  // one cannot grow the scrape without bound (each pair is 4 series, kept until the process ends).
+  const seenPairs = new Set<string>();
+  const tokenLabels = (provider: string, model: string): { provider: string; model: string } => {
+    const key = `${provider}\u0000${model}`;
+    if (seenPairs.has(key)) return { provider, model };
+    if (seenPairs.size >= MAX_TOKEN_LABEL_PAIRS) return { provider: "other", model: "other" };
+    seenPairs.add(key);
+    return { provider, model };
+  };
   const turnFailuresTotal = counter("turn_failures_total", "Failed turns by error class (context, session, auth, cooldown, quota, network, timeout, stuck, stopped: a lost lease, provider, other)", ["class"] as const);
   for (const cls of ERROR_CLASSES) turnFailuresTotal.inc({ class: cls }, 0);
   const tmpSweptBytesTotal = counter("tmp_swept_bytes_total", "Bytes of gateway scratch files removed by the sweeps, by root (tmp: TMP_DIR, state-tmp: the gateway state directory's tmp/)", ["root"] as const);
@@ -204,7 +221,10 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
         }
       }
       const u = t.usage;
-      if (u) for (const [field, kind] of TOKEN_KINDS) tokensTotal.inc({ provider: u.provider ?? "unknown", model: u.model ?? "unknown", kind }, u[field]);
+      if (u) {
+        const { provider, model } = tokenLabels(u.provider ?? "unknown", u.model ?? "unknown");
+        for (const [field, kind] of TOKEN_KINDS) tokensTotal.inc({ provider, model, kind }, u[field]);
+      }
     },
     observe(s, disk) {
       if (s.storage) storeFailingSites.set(s.storage.failing.length);

@@ -62,9 +62,15 @@ export class UsageStore {
     this.#day = db.prepare(`SELECT day, turns, input, output, cache_read AS cacheRead, cache_write AS cacheWrite FROM token_usage_days WHERE day = ?`);
   }
 
-  /** Totals of the UTC day holding `epochMs` (zeros when no turn with usage finished that day). */
+  /**
+   * Totals of the UTC day holding `epochMs` (zeros when no turn with usage finished that day), each
+   * capped at Number.MAX_SAFE_INTEGER (SQLite turns an overflowing sum into a float).
+   */
   dayOf(epochMs: number): DayUsage {
     const day = utcDay(epochMs);
-    return (this.#day.get(day) as DayUsage | undefined) ?? { day, turns: 0, input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
+    const row = this.#day.get(day) as DayUsage | undefined;
+    if (!row) return { day, turns: 0, input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
+    const safe = (n: number) => Math.min(Math.trunc(n), Number.MAX_SAFE_INTEGER);
+    return { day, turns: safe(row.turns), input: safe(row.input), output: safe(row.output), cacheRead: safe(row.cacheRead), cacheWrite: safe(row.cacheWrite) };
   }
 }

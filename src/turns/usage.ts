@@ -29,9 +29,20 @@ type Obj = Record<string, unknown>;
 
 const asObj = (v: unknown): Obj | undefined => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Obj) : undefined);
 
-/** A token count: a finite number >= 0, truncated to a whole number; anything else undefined. */
+/**
+ * The most tokens one count may hold: 1e9, far above any model's context (1-2 million tokens in
+ * 2026) times the calls of one run, and low enough that a day's sums stay exact integers in
+ * SQLite and JavaScript (below Number.MAX_SAFE_INTEGER, 9e15) and valid for the contract. A
+ * gateway reporting more is capped here, never trusted to overflow a total.
+ */
+export const MAX_TOKEN_COUNT = 1_000_000_000;
+
+/** `a + b`, capped at {@link MAX_TOKEN_COUNT}. */
+const add = (a: number, b: number): number => Math.min(a + b, MAX_TOKEN_COUNT);
+
+/** A token count: a finite number >= 0, truncated to a whole number and capped at {@link MAX_TOKEN_COUNT}; anything else undefined. */
 function count(v: unknown): number | undefined {
-  return typeof v === "number" && Number.isFinite(v) && v >= 0 ? Math.min(Math.trunc(v), Number.MAX_SAFE_INTEGER) : undefined;
+  return typeof v === "number" && Number.isFinite(v) && v >= 0 ? Math.min(Math.trunc(v), MAX_TOKEN_COUNT) : undefined;
 }
 
 const name = (v: unknown): string | null => (typeof v === "string" && v.trim() !== "" ? v.slice(0, 256) : null);
@@ -73,10 +84,10 @@ export function transcriptUsage(messages: readonly unknown[]): TurnUsage | undef
       ? {
           provider: u.provider ?? sum.provider,
           model: u.model ?? sum.model,
-          input: sum.input + u.input,
-          output: sum.output + u.output,
-          cacheRead: sum.cacheRead + u.cacheRead,
-          cacheWrite: sum.cacheWrite + u.cacheWrite,
+          input: add(sum.input, u.input),
+          output: add(sum.output, u.output),
+          cacheRead: add(sum.cacheRead, u.cacheRead),
+          cacheWrite: add(sum.cacheWrite, u.cacheWrite),
         }
       : u;
   }

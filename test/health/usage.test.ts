@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { BudgetExceededError } from "../../src/core/errors.ts";
 import { assessHealth } from "../../src/health/assess.ts";
-import { createMetrics } from "../../src/health/metrics.ts";
+import { createMetrics, MAX_TOKEN_LABEL_PAIRS } from "../../src/health/metrics.ts";
 import { budgetVerdict, type BudgetPolicy } from "../../src/turns/budget.ts";
 import { snapshot } from "./fakes.ts";
 import { harness, NOW } from "./harness.ts";
@@ -95,6 +95,17 @@ describe("/metrics", () => {
     expect(text).toContain('agent_supervisor_turn_failures_total{class="stopped"} 1');
     expect(text).toContain('agent_supervisor_turn_failures_total{class="auth"} 1');
     expect(text).toContain('agent_supervisor_turn_failures_total{class="provider"} 0');
+  });
+
+  it("tokens_total labels at most MAX_TOKEN_LABEL_PAIRS provider/model pairs; the rest count as other (a gateway naming 1000 models made 4000 series)", async () => {
+    const h = harness({ metrics: createMetrics({ processMetrics: false }) });
+    const ok = { state: "done" as const, errorCode: null, errorMessage: null, createdAt: NOW, firstDeliveredAt: NOW, finishedAt: NOW + 1 };
+    for (let i = 0; i < 1000; i++) h.metrics.observeTurn({ ...ok, usage: { ...USAGE, model: `m-${i}` } });
+    h.metrics.observeTurn({ ...ok, usage: { ...USAGE, model: "m-0" } }); // a pair seen early keeps its labels
+    const lines = (await (await h.get("/metrics", {})).text()).split("\n").filter((l) => l.startsWith("agent_supervisor_tokens_total{"));
+    expect(lines).toHaveLength((MAX_TOKEN_LABEL_PAIRS + 1) * 4);
+    expect(lines).toContain('agent_supervisor_tokens_total{provider="compat",model="m-0",kind="input"} 600');
+    expect(lines).toContain(`agent_supervisor_tokens_total{provider="other",model="other",kind="input"} ${(1000 - MAX_TOKEN_LABEL_PAIRS) * 300}`);
   });
 
   it("token_budget_* gauges from the snapshot: 0 without a budget, the limit, threshold and today's tokens with one", async () => {

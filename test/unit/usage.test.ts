@@ -4,7 +4,8 @@ import { budgetReport } from "../../src/daemon/control-plane.ts";
 import { statusReportSchema } from "../../src/sync/contract.ts";
 import { budgetVerdict, nextUtcMidnight, secondsUntilReset, type BudgetPolicy } from "../../src/turns/budget.ts";
 import { findTurnOutcome } from "../../src/turns/transcript.ts";
-import { agentUsage, budgetTokens, transcriptUsage, usageFrom } from "../../src/turns/usage.ts";
+import { agentUsage, budgetTokens, MAX_TOKEN_COUNT, transcriptUsage, usageFrom } from "../../src/turns/usage.ts";
+import { completeRequestSchema, turnUsageSchema } from "../../src/sync/contract.ts";
 
 const meta = (agentMeta: unknown) => ({ runId: "r", status: "ok", summary: "completed", result: { payloads: [{ text: "hi" }], meta: { durationMs: 12, agentMeta } } });
 
@@ -28,7 +29,7 @@ describe("agentUsage: the final agent response's result.meta.agentMeta", () => {
     {
       name: "fractional and huge counts are truncated and capped",
       res: meta({ provider: "p", model: "m", usage: { input: 1.9, output: 1e300, cacheRead: 0, cacheWrite: 3 } }),
-      want: { provider: "p", model: "m", input: 1, output: Number.MAX_SAFE_INTEGER, cacheRead: 0, cacheWrite: 3 },
+      want: { provider: "p", model: "m", input: 1, output: 1_000_000_000, cacheRead: 0, cacheWrite: 3 },
     },
     {
       name: "non-numeric, negative and NaN counts count as missing",
@@ -50,6 +51,10 @@ describe("agentUsage: the final agent response's result.meta.agentMeta", () => {
     { name: "a string", res: "ok" },
   ])("no usage for $name (never an error)", ({ res }) => {
     expect(agentUsage(res)).toBeUndefined();
+  });
+
+  it("a count above MAX_TOKEN_COUNT (1e9) is capped: a gateway's 1e300 never overflows a sum or the contract", () => {
+    expect(usageFrom({ input: 1e300, output: 1e20, cacheRead: Number.MAX_VALUE, cacheWrite: 2 ** 60 }, "p", "m")).toEqual({ provider: "p", model: "m", input: MAX_TOKEN_COUNT, output: MAX_TOKEN_COUNT, cacheRead: MAX_TOKEN_COUNT, cacheWrite: MAX_TOKEN_COUNT });
   });
 
   it("usageFrom names only non-empty strings, cut at 256 characters", () => {
@@ -79,6 +84,14 @@ describe("transcriptUsage: the sum over a turn's assistant messages", () => {
     },
   ])("$name", ({ messages, want }) => {
     expect(transcriptUsage(messages)).toEqual(want);
+  });
+
+  it("sums stay capped at MAX_TOKEN_COUNT and valid for the contract (before: 1e300 + 5 broke the complete report, which was then dropped)", () => {
+    const u = transcriptUsage([{ usage: { input: 1e300 } }, { usage: { input: 5, output: MAX_TOKEN_COUNT } }, { usage: { output: 7 } }])!;
+    expect(u).toMatchObject({ input: MAX_TOKEN_COUNT, output: MAX_TOKEN_COUNT });
+    expect(turnUsageSchema.safeParse(u).success).toBe(true);
+    expect(budgetTokens(u)).toBeLessThanOrEqual(Number.MAX_SAFE_INTEGER);
+    expect(Object.keys(completeRequestSchema.shape)).toContain("usage");
   });
 
   it("findTurnOutcome gives a replied turn the usage of its own messages only", () => {
