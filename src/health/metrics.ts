@@ -4,6 +4,7 @@
  * by the rest of the daemon; gauges are set from the snapshot at scrape time by {@link Metrics.observe}.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { AUDIT_ACTIONS } from "../core/audit.ts";
 import { ERROR_CLASSES } from "../turns/error-class.ts";
 import type { DiskReading } from "./assess.ts";
 import type { GatewayProcessState, HealthSnapshot } from "./ports.ts";
@@ -63,6 +64,13 @@ export type Metrics = {
    * whose lane never started the turn), `restart` (the gateway, when an abort did not free it).
    */
   stuckRunsTotal: Counter<"action">;
+  /** `agent_supervisor_audit_events_total{action}`: audit-trail entries recorded, by action (core/audit.ts AUDIT_ACTIONS, a fixed set). */
+  auditEventsTotal: Counter<"action">;
+  /**
+   * `agent_supervisor_audit_unshipped_events`: audit entries not yet acknowledged by the control
+   * plane (0 without one), set by the audit outbox (sync/audit-outbox.ts).
+   */
+  auditUnshippedEvents: Gauge;
   /** Set the scrape-time gauges from a snapshot and (optionally) a disk reading. */
   observe(snapshot: HealthSnapshot, disk?: DiskReading): void;
 };
@@ -121,6 +129,9 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
   const stuckRunsTotal = counter("stuck_runs_total", "Runs without progress the daemon acted on, by action (abort-run, abort-session, restart)", ["action"] as const);
   for (const action of ["abort-run", "abort-session", "restart"]) stuckRunsTotal.inc({ action }, 0);
 
+  const auditEventsTotal = counter("audit_events_total", "Audit-trail entries recorded, by action (gateway.start, config.rewrite, secrets.apply, ...)", ["action"] as const);
+  for (const action of AUDIT_ACTIONS) auditEventsTotal.inc({ action }, 0);
+
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Gauge<L>({ name: `agent_supervisor_${name}`, help, labelNames, registers });
   const queueTurns = gauge("queue_turns", "Turns in the queue, by state (accepted, delivering)", ["state"]);
@@ -132,6 +143,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
   const diskTotal = gauge("disk_total_bytes", "Size of the data directory's filesystem (bytes)");
   const gatewayRss = gauge("gateway_rss_bytes", "Resident memory of the gateway's process tree (bytes)");
   const gatewayRssLimit = gauge("gateway_rss_limit_bytes", "Memory watchdog limit of the gateway's process tree (bytes)");
+  const auditUnshippedEvents = gauge("audit_unshipped_events", "Audit-trail entries not yet acknowledged by the control plane (0 without one)");
   const storeFailingSites = gauge("store_write_failing_sites", "SQLite write sites failing now (0 when every write lands)");
 
   return {
@@ -150,6 +162,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     probeTurnLastSeconds,
     probeTurnMisses,
     stuckRunsTotal,
+    auditEventsTotal,
+    auditUnshippedEvents,
     observe(s, disk) {
       if (s.storage) storeFailingSites.set(s.storage.failing.length);
       queueTurns.set({ state: "accepted" }, s.queue.accepted);

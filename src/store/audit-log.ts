@@ -7,6 +7,8 @@
  * may be down) and says so on stderr when it cannot.
  */
 import { randomUUID } from "node:crypto";
+import { chownSync, existsSync } from "node:fs";
+import { dirname } from "node:path";
 import type { Logger } from "pino";
 import type { AuditInput, AuditLog } from "../core/audit.ts";
 import type { Clock } from "../core/clock.ts";
@@ -82,22 +84,56 @@ export class AuditJournal implements AuditLog {
   }
 }
 
+/** Options of {@link openDirectAuditLog}. */
+export type DirectAuditOptions = {
+  /** The daemon's database file (core/data-dir.ts); its directory must exist (it is never created here). */
+  dbPath: string;
+  /** Epoch ms. */
+  now: () => number;
+  /** One line to stderr. */
+  writeErr: (line: string) => void;
+  newId?: () => string;
+  /** The single executable's SQLite addon (store/native.ts), if any. */
+  nativeBinding?: unknown;
+  /**
+   * Run as root: give the database file and its -wal/-shm back to this owner (the data
+   * directory's) after each write, so the daemon, running as its own user, can still open them.
+   */
+  chownTo?: { uid: number; gid: number } | undefined;
+};
+
+/** chown the database and its WAL sidecars to `to` (those that exist). */
+function chownDbFiles(dbPath: string, to: { uid: number; gid: number }): void {
+  for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) {
+    try {
+      chownSync(f, to.uid, to.gid);
+    } catch {
+      // absent sidecar (checkpointed and removed at close)
+    }
+  }
+}
+
 /**
  * An audit log for one CLI command: each entry is written to the database file at `dbPath` at
  * once (opened and closed per entry: the command may run for minutes while the daemon writes).
  * A write that fails is reported on `writeErr` with the entry's action and cause, never thrown:
  * the command's own outcome is what counts.
  */
-export function openDirectAuditLog(o: { dbPath: string; now: () => number; writeErr: (line: string) => void; newId?: () => string }): AuditLog {
+export function openDirectAuditLog(o: DirectAuditOptions): AuditLog {
   return {
     record(input) {
       const e = auditEntry(input, (o.newId ?? randomUUID)(), o.now());
+      if (!existsSync(dirname(o.dbPath))) {
+        o.writeErr(`agent-supervisor: ${e.action} (${e.cause}) is not recorded in the audit trail: the data directory ${dirname(o.dbPath)} does not exist yet`);
+        return;
+      }
       try {
-        const db = openDb(o.dbPath);
+        const db = openDb(o.dbPath, { nativeBinding: o.nativeBinding });
         try {
           new AuditStore(db).append(e);
         } finally {
           db.close();
+          if (o.chownTo) chownDbFiles(o.dbPath, o.chownTo);
         }
       } catch (err) {
         o.writeErr(`agent-supervisor: could not record ${e.action} (${e.cause}) in the audit trail: ${writeErrorCode(err)}: ${(err as Error).message}`);

@@ -83,6 +83,19 @@ const MIGRATIONS: readonly string[] = [
      skills TEXT NOT NULL,
      updated_at INTEGER NOT NULL
    );`,
+  // 2: runtimes' audit trails (store_audit.ts), one row per event id (the idempotency key).
+  `CREATE TABLE audit_events (
+     id TEXT PRIMARY KEY,
+     runtime_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     at TEXT NOT NULL,
+     actor TEXT NOT NULL,
+     action TEXT NOT NULL,
+     cause TEXT NOT NULL,
+     detail TEXT NOT NULL,
+     received_at INTEGER NOT NULL
+   );
+   CREATE INDEX audit_events_runtime ON audit_events(runtime_id, seq);`,
 ];
 
 /**
