@@ -70,6 +70,7 @@ export async function runDaemon({ settings: s, file }: LoadedSettings, host: Hos
     token: p.apiToken,
     maxMessageBytes: s.TURN_MAX_MESSAGE_BYTES,
     rssTrend: (since) => p.events.rssTrend(since),
+    auditEvents: (q) => p.auditStore.list(q),
     thresholds: {
       diskWarnFreeRatio: s.DISK_WARN_FREE_PERCENT / 100,
       diskFailFreeRatio: s.DISK_FAIL_FREE_PERCENT / 100,

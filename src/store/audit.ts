@@ -143,3 +143,33 @@ export class AuditStore {
     }));
   }
 }
+
+/** Units of a `since` duration (ms). */
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * Read a `since` bound: an ISO 8601 / RFC 3339 time (`2026-11-30T10:00:00Z`, `2026-11-30`) or a
+ * duration back from `nowMs` (`90s`, `15m`, `1h`, `7d`). Pure.
+ * @returns epoch ms, or undefined when `raw` is neither
+ */
+export function parseSince(raw: string, nowMs: number): number | undefined {
+  const d = /^(\d{1,9})([smhd])$/.exec(raw.trim());
+  if (d) return nowMs - Number(d[1]) * UNIT_MS[d[2]!]!;
+  if (!/^\d{4}-\d{2}-\d{2}/.test(raw.trim())) return undefined;
+  const t = Date.parse(raw.trim());
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/** An entry as the local API and `events --json` print it: times as RFC 3339. Pure. */
+export function auditEntryJson(e: AuditEntry): Record<string, unknown> {
+  return {
+    id: e.id,
+    seq: e.seq,
+    at: new Date(e.at).toISOString(),
+    actor: e.actor,
+    action: e.action,
+    cause: e.cause,
+    detail: e.detail,
+    shippedAt: e.shippedAt === null ? null : new Date(e.shippedAt).toISOString(),
+  };
+}

@@ -50,6 +50,8 @@ export class AuditOutbox {
   #wake: (() => void) | undefined;
   #failures = 0;
   #unsupported = false;
+  /** notify() came while no wait was under way (during a pass): look again at once. */
+  #notified = false;
 
   constructor(o: AuditOutboxOptions) {
     this.#o = o;
@@ -57,7 +59,8 @@ export class AuditOutbox {
 
   /** A new entry was recorded: look now instead of at the next poll (not while backing off). */
   notify(): void {
-    this.#wake?.();
+    if (this.#wake) this.#wake();
+    else this.#notified = true;
   }
 
   /** Ship until `signal` aborts. Never rejects. */
@@ -67,7 +70,9 @@ export class AuditOutbox {
       if (waitMs === 0 || signal.aborted) continue;
       const wake = new AbortController();
       // Only an idle wait is cut short by new entries; a backoff is not hurried into an outage.
-      if (waitMs === (this.#o.pollMs ?? AUDIT_SHIP_POLL_MS)) this.#wake = () => wake.abort();
+      const idle = waitMs === (this.#o.pollMs ?? AUDIT_SHIP_POLL_MS);
+      if (idle && this.#notified) continue;
+      if (idle) this.#wake = () => wake.abort();
       await this.#o.clock.sleep(waitMs, AbortSignal.any([signal, wake.signal]));
       this.#wake = undefined;
     }
@@ -81,6 +86,7 @@ export class AuditOutbox {
     const { client, store, clock, log } = this.#o;
     const pollMs = this.#o.pollMs ?? AUDIT_SHIP_POLL_MS;
     const batch = this.#o.batch ?? AUDIT_BATCH_MAX;
+    this.#notified = false;
     try {
       const items = store.unshipped(batch);
       if (items.length === 0) return pollMs;
