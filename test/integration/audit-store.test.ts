@@ -5,6 +5,9 @@ import { auditEntry, AuditStore } from "../../src/store/audit.ts";
 import { AuditJournal, openDirectAuditLog } from "../../src/store/audit-log.ts";
 import { planAuditPrune } from "../../src/store/audit-retention.ts";
 import { MIGRATIONS, openDb } from "../../src/store/db.ts";
+import type { AuditInput } from "../../src/core/audit.ts";
+import { AuditPruneWatchdog } from "../../src/watchdogs/audit-prune.ts";
+import { runEventsCommand } from "../../src/cli/events.ts";
 import { memoryLogger, openTestDb, removeTempDirs, waitFor, type TestDb } from "./helpers.ts";
 
 let t: TestDb;
@@ -148,5 +151,56 @@ describe("openDirectAuditLog (CLI)", () => {
     t.db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'injected write failure'); END`);
     audit.record({ actor: "operator", action: "doctor.run", cause: "agent-supervisor doctor" });
     expect(errs.join("\n")).toMatch(/could not record doctor.run .*injected write failure/);
+  });
+});
+
+describe("AuditPruneWatchdog", () => {
+  it("prunes in batches and records the unshipped overflow as one audit.overflow entry", async () => {
+    t = openTestDb();
+    const store = new AuditStore(t.db);
+    for (let i = 0; i < 7; i++) store.append(auditEntry({ actor: "daemon", action: "gateway.start", cause: `n${i}` }, nextId(), 1000 + i));
+    const recorded: AuditInput[] = [];
+    const sink = memoryLogger();
+    const w = new AuditPruneWatchdog({
+      store,
+      audit: { record: (e) => void recorded.push(e) },
+      policy: { maxAgeMs: 1_000_000_000, maxRows: 100, unshippedMaxRows: 4, shipping: true },
+      clock: systemClock,
+      log: sink.log,
+      batch: 2,
+      pauseMs: 0,
+    });
+    expect(await w.pruneOnce()).toEqual({ deleted: 3, overflow: 3 });
+    expect(store.list({ limit: 10 }).map((e) => e.cause)).toEqual(["n3", "n4", "n5", "n6"]);
+    expect(recorded).toMatchObject([{ action: "audit.overflow", actor: "daemon", detail: { deleted: 3, capRows: 4 } }]);
+    expect(await w.pruneOnce()).toEqual({ deleted: 0, overflow: 0 });
+    expect(recorded).toHaveLength(1);
+  });
+});
+
+describe("agent-supervisor events --follow (runEventsCommand)", () => {
+  it("prints what is there, then entries recorded later, until stopped", async () => {
+    t = openTestDb();
+    const store = new AuditStore(t.db);
+    store.append(auditEntry({ actor: "daemon", action: "gateway.start", cause: "boot" }, nextId(), 1));
+    const out: string[] = [];
+    const stop = new AbortController();
+    let polls = 0;
+    const printed = await runEventsCommand({
+      store,
+      follow: true,
+      json: true,
+      writeOut: (l) => out.push(l),
+      signal: stop.signal,
+      clock: {
+        sleep: async () => {
+          polls += 1;
+          if (polls === 1) store.append(auditEntry({ actor: "operator", action: "decay.run", cause: "agent-supervisor decay" }, nextId(), 2));
+          else stop.abort();
+        },
+      },
+    });
+    expect(printed).toBe(2);
+    expect(out.map((l) => (JSON.parse(l) as { action: string }).action)).toEqual(["gateway.start", "decay.run"]);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { changedKeyPaths, configRewriteDetail, MAX_CHANGED_KEYS } from "../../src/supervisor/config-diff.ts";
+import { installAuditEntry } from "../../src/runtime/command.ts";
 
 describe("changedKeyPaths", () => {
   it.each([
@@ -34,5 +35,18 @@ describe("configRewriteDetail", () => {
     const got = configRewriteDetail("{}", JSON.stringify(after));
     expect((got?.changedKeys as string[]).length).toBe(MAX_CHANGED_KEYS);
     expect(got?.more).toBe(5);
+  });
+});
+
+describe("installAuditEntry (agent-supervisor openclaw install)", () => {
+  const rec = (v: string) => ({ openclawVersion: v, nodeVersion: "24.21.0", nodePath: "/n", entryPath: "/e" });
+  it.each([
+    { name: "a fresh install", r: { status: "installed", record: rec("2026.9.6"), previous: undefined }, action: "openclaw.install", previous: null },
+    { name: "an upgrade", r: { status: "installed", record: rec("2026.10.1"), previous: rec("2026.9.6") }, action: "openclaw.install", previous: "2026.9.6" },
+    { name: "back to one already installed", r: { status: "already-installed", record: rec("2026.9.6"), previous: rec("2026.10.1") }, action: "openclaw.switch", previous: "2026.10.1" },
+    { name: "the current one confirmed", r: { status: "already-installed", record: rec("2026.9.6"), previous: undefined }, action: "openclaw.install", previous: null },
+  ] as const)("$name → $action", ({ r, action, previous }) => {
+    const e = installAuditEntry(r as never);
+    expect(e).toMatchObject({ actor: "operator", action, detail: { version: r.record.openclawVersion, nodeVersion: "24.21.0", previousVersion: previous, status: r.status } });
   });
 });
