@@ -96,6 +96,18 @@ describe("agent-supervisor events (CLI, the daemon down)", () => {
     expect(bad.stderr).toContain("--since");
   }, 30_000);
 
+  it("a CLI command run by hand (doctor) records its run by the operator in the file, read back by events", async () => {
+    const { dataDir, db } = dataDirWithTrail();
+    db.close();
+    const envFile = join(dataDir, "agent-supervisor.env");
+    writeFileSync(envFile, `AGENT_SUPERVISOR_DATA_DIR=${dataDir}\nAGENT_SUPERVISOR_HTTP_PORT=1\nOPENAI_COMPAT_BASE_URL=http://127.0.0.1:1/v1\n`);
+    const doctor = await runCli(["--config", envFile, "doctor"], 60_000);
+    expect([1, 2]).toContain(doctor.code); // no runtime, no daemon here
+    const json = await runCli(["--config", envFile, "events", "--json"]);
+    const last = JSON.parse(json.stdout.trim().split("\n").at(-1)!) as { action: string; actor: string; cause: string; detail: { exitCode: number; fail: number } };
+    expect(last).toMatchObject({ action: "doctor.run", actor: "operator", cause: "agent-supervisor doctor", detail: { exitCode: doctor.code } });
+  }, 90_000);
+
   it("says there is no database when the daemon never ran (exit 69)", async () => {
     const dataDir = tempDir("as-events-empty-");
     const envFile = join(dataDir, "agent-supervisor.env");
