@@ -37,6 +37,8 @@ export class HeldWrites<T> {
   #dropped = 0;
   #retry: AbortController | undefined;
   #running: AbortSignal | undefined;
+  /** Set while {@link #flush} runs: an item pushed from inside it (by `onDropped`) is written by that flush. */
+  #flushing = false;
 
   constructor(o: HeldWritesOptions<T>) {
     this.#o = o;
@@ -73,7 +75,7 @@ export class HeldWrites<T> {
 
   /** Try to write what is held (and `afterFlush`), unless a retry loop is already at it. Never throws. */
   flush(): void {
-    if (this.#retry !== undefined) return;
+    if (this.#retry !== undefined || this.#flushing) return;
     try {
       this.#flush();
     } catch (err) {
@@ -85,16 +87,27 @@ export class HeldWrites<T> {
     }
   }
 
-  /** Write the held items in order, then `afterFlush`. @throws SqliteError (what was written stays written) */
+  /**
+   * Write the held items in order, then `afterFlush`, then report drops; items `onDropped` pushes
+   * are written in the same call. @throws SqliteError (what was written stays written)
+   */
   #flush(): void {
-    while (this.#unwritten.length > 0) {
-      this.#o.write(this.#unwritten[0]!);
-      this.#unwritten.shift();
+    this.#flushing = true;
+    try {
+      for (;;) {
+        while (this.#unwritten.length > 0) {
+          this.#o.write(this.#unwritten[0]!);
+          this.#unwritten.shift();
+        }
+        this.#o.afterFlush?.();
+        const dropped = this.#dropped;
+        this.#dropped = 0;
+        if (dropped > 0) this.#o.onDropped?.(dropped);
+        if (this.#unwritten.length === 0) return;
+      }
+    } finally {
+      this.#flushing = false;
     }
-    this.#o.afterFlush?.();
-    const dropped = this.#dropped;
-    this.#dropped = 0;
-    if (dropped > 0) this.#o.onDropped?.(dropped);
   }
 
   /** Retry {@link #flush} with backoff until it succeeds or the run ends. Never rejects. */

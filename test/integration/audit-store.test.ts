@@ -204,3 +204,26 @@ describe("agent-supervisor events --follow (runEventsCommand)", () => {
     expect(out.map((l) => (JSON.parse(l) as { action: string }).action)).toEqual(["gateway.start", "decay.run"]);
   });
 });
+
+describe("AuditJournal, drops reported from the retry loop", () => {
+  it("writes the audit.dropped entry with the held ones when the retry succeeds (no push needed)", async () => {
+    t = openTestDb();
+    const sink = memoryLogger();
+    const store = new AuditStore(t.db);
+    const journal = new AuditJournal({ store, clock: systemClock, random: () => 0, log: sink.log, newId: nextId, max: 2 });
+    const run = new AbortController();
+    journal.start(run.signal);
+    t.db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'injected write failure'); END`);
+    for (let i = 0; i < 4; i++) journal.record({ actor: "daemon", action: "gateway.start", cause: `n${i}` });
+    t.db.exec(`DROP TRIGGER refuse`);
+    await waitFor(() => store.counts().total === 3, "the retry loop to write the held entries and the drop count");
+    expect(store.list({ limit: 10 }).map((e) => [e.action, e.detail])).toEqual([
+      ["gateway.start", {}],
+      ["gateway.start", {}],
+      ["audit.dropped", { dropped: 2 }],
+    ]);
+    expect(journal.pending).toBe(0);
+    run.abort();
+    journal.stop();
+  });
+});
