@@ -11,6 +11,7 @@ import { UnavailableError } from "../core/errors.ts";
 import { auditEntryJson, AuditStore, parseSince, type AuditEntry } from "../store/audit.ts";
 import { openDb } from "../store/db.ts";
 import { loadNativeSqliteBinding } from "../store/native.ts";
+import { giveBackDbFiles } from "./audit.ts";
 import { CONFIG_OPTION, type CliContext } from "./context.ts";
 
 /** How often `--follow` looks for new entries (ms). */
@@ -83,6 +84,7 @@ export function registerEvents(program: Command, ctx: CliContext): void {
         await runEventsCommand({ store: new AuditStore(db), sinceMs: o.since, follow: o.follow ?? false, json: o.json ?? false, clock: ctx.host.clock, writeOut: ctx.out });
       } finally {
         db.close();
+        giveBackDbFiles(ctx, dir);
       }
     });
 }

@@ -102,8 +102,8 @@ export type DirectAuditOptions = {
   chownTo?: { uid: number; gid: number } | undefined;
 };
 
-/** chown the database and its WAL sidecars to `to` (those that exist). */
-function chownDbFiles(dbPath: string, to: { uid: number; gid: number }): void {
+/** chown the database and its WAL sidecars to `to` (those that exist); for CLI commands run as root. */
+export function chownDbFiles(dbPath: string, to: { uid: number; gid: number }): void {
   for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) {
     try {
       chownSync(f, to.uid, to.gid);
