@@ -98,7 +98,7 @@ export function buildControlPlaneLink(p: Parts, view: HealthView): ControlPlaneL
       sync.notifyStateChange();
     },
     // New keys are checked at once (issue 12), not at the next interval.
-    apply: (change) => applyRotation({ launch, delivery, supervisor, log }, change, s.DRAIN_TIMEOUT_MS).then(() => p.links.providers?.recheck()),
+    apply: (change, stored) => applyRotation({ launch, delivery, supervisor, log, onStored: stored }, change, s.DRAIN_TIMEOUT_MS).then(() => p.links.providers?.recheck()),
   });
   const audit = (p.links.auditOutbox = new AuditOutbox({
     client,

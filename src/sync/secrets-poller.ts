@@ -42,8 +42,12 @@ export type SecretsPollerOptions = {
   backoffMaxMs: number;
   /** Versions already applied (from the stored files), so a restart does not re-apply them. */
   current: { secretsVersion?: string | undefined; skillsVersion?: string | undefined };
-  /** Apply a change; throwing keeps the versions unapplied so the next poll tries again. */
-  apply: (change: SecretsChange) => Promise<void>;
+  /**
+   * Apply a change; throwing keeps the versions unapplied so the next poll tries again. Call
+   * `stored` once the change is stored and before acting on it (a restart), so its audit entries
+   * come before the restart's; without the call they are recorded when `apply` resolves.
+   */
+  apply: (change: SecretsChange, stored: () => void) => Promise<void>;
   /** A problem to report (null when resolved): "no secrets", a rejected manifest, an unreachable control plane. */
   onProblem: (reason: string | null) => void;
   /**
@@ -122,9 +126,15 @@ export class SecretsPoller {
     }
     if (change.secrets || change.skills) {
       try {
-        await this.#o.apply(change);
-        if (change.secrets) this.#applied("secrets", change.secrets.version, this.#secretsVersion, { providers: Object.keys(change.secrets.providers).sort() });
-        if (change.skills) this.#applied("skills", change.skills.version, this.#skillsVersion, { skills: change.skills.skills.map((k) => k.name).slice(0, 50), count: change.skills.skills.length });
+        let recorded = false;
+        const stored = () => {
+          if (recorded) return;
+          recorded = true;
+          if (change.secrets) this.#applied("secrets", change.secrets.version, this.#secretsVersion, { providers: Object.keys(change.secrets.providers).sort() });
+          if (change.skills) this.#applied("skills", change.skills.version, this.#skillsVersion, { skills: change.skills.skills.map((k) => k.name).slice(0, 50), count: change.skills.skills.length });
+        };
+        await this.#o.apply(change, stored);
+        stored();
         if (change.secrets) this.#secretsVersion = change.secrets.version;
         if (change.skills) this.#skillsVersion = change.skills.version;
         log.info({ secretsVersion: change.secrets?.version, skillsVersion: change.skills?.version }, "applied control-plane configuration");

@@ -10,7 +10,7 @@ const ids = { accountId: "a", runtimeId: "r" };
 const secretsV = (version: string, key = `sk-${version}`): Secrets => ({ ...ids, version, providers: { compat: { baseUrl: "http://127.0.0.1:1/v1", apiKey: key, model: "m" } } });
 const skillsV = (version: string, content = "# s"): SkillsManifest => ({ ...ids, version, skills: [{ name: "s", files: [{ path: "SKILL.md", content, sha256: sha256Hex(content) }] }] });
 
-function harness(source: Partial<SecretsSource>, current: { secretsVersion?: string; skillsVersion?: string } = {}, apply?: (c: SecretsChange) => Promise<void>) {
+function harness(source: Partial<SecretsSource>, current: { secretsVersion?: string; skillsVersion?: string } = {}, apply?: (c: SecretsChange, stored: () => void) => Promise<void>) {
   const applied: SecretsChange[] = [];
   const audit: AuditInput[] = [];
   const problems: (string | null)[] = [];
@@ -156,5 +156,16 @@ describe("SecretsPoller's audit trail", () => {
       ["secrets.refuse", "secrets version 3 could not be stored: ENOSPC; retried at the next poll"],
       ["secrets.apply", "secrets version 3 from the control plane"],
     ]);
+  });
+
+  it("records the apply when the change is stored, before the restart it causes", async () => {
+    const order: string[] = [];
+    const h = harness({ getSecrets: async () => ({ kind: "changed", secrets: secretsV("4"), etag: '"4"' }) }, { skillsVersion: "0" }, async (_c, stored) => {
+      stored();
+      order.push(`restart after ${h.audit.map((e) => e.action).join(",")}`);
+    });
+    await h.poller.pollOnce();
+    expect(order).toEqual(["restart after secrets.apply"]);
+    expect(h.audit.map((e) => e.action)).toEqual(["secrets.apply"]);
   });
 });
