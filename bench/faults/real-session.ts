@@ -10,6 +10,7 @@ import { startReferenceControlPlane, type RunningControlPlane, type StartReferen
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
 import { processGroupRss } from "../../src/watchdogs/memory.ts";
 import { makeSite, startDaemon, until, waitReady, type Daemon, type Site } from "../../test/e2e/harness.ts";
+import { watchAudit } from "./audit-check.ts";
 import { submit, turnRows } from "./observe.ts";
 import { saveLogs, stopDaemon } from "./stand-in.ts";
 
@@ -64,6 +65,7 @@ export class RealSession {
   private constructor(model: MockModel, site: Site, daemon: Daemon, env: Record<string, string>, cp?: RunningControlPlane, cpOptions?: StartReferenceControlPlaneOptions) {
     this.model = model;
     this.site = site;
+    watchAudit(site);
     this.daemon = daemon;
     this.env = env;
     this.cp = cp;

@@ -96,7 +96,11 @@ endpoints, the gateway's own transcripts and the reference control plane.
   once. With the real gateway: the daemon's row is \`done\` with the model's reply, and the session
   transcript holds the message and its answer exactly once; through the control plane, exactly
   one accepted result report per turn. With a stand-in: every accepted turn is still queued, in
-  one row. For memory decay: every daily note is held by exactly one roll-up. Both must be 0.
+  one row. For memory decay: every daily note is held by exactly one roll-up. An action of the
+  daemon missing from its audit trail counts as lost too: every gateway start, stop, restart and
+  hold in \`gateway_events\` needs its \`audit_events\` entry of the same generation, every session
+  repair and EX_CONFIG doctor step its entry, every rotation restart a \`secrets.apply\` or
+  \`skills.apply\` before it (\`bench/faults/audit-check.ts\`). Both must be 0.
 - **Real vs stand-in**: the real OpenClaw gateway where the fault can be provoked in it; a small
   Node script in its place (\`OPENCLAW_NODE\`/\`OPENCLAW_ENTRY\`) where it cannot be made to do so on
   demand (never answering, exiting 78).

@@ -21,6 +21,7 @@ import {
   type TurnRow,
   type Verdict,
 } from "./observe.ts";
+import { auditVerdict, watchAudit } from "./audit-check.ts";
 import { BOOT_MS, type RealSession } from "./real-session.ts";
 import { startStandIn, stopDaemon, type StandInBehaviour, type StandInSite } from "./stand-in.ts";
 import type { FaultCase, FaultContext, FaultResult } from "./types.ts";
@@ -79,10 +80,20 @@ export type CaseSpec = Omit<FaultCase, "run"> & {
   measure: (ctx: FaultContext) => Promise<Outcome>;
 };
 
-/** A case whose `run` measures and then builds its result with {@link resultOf}. */
+/**
+ * A case whose `run` measures and then builds its result with {@link resultOf}, the audit trail of
+ * every site it ran on checked (audit-check.ts): a gap counts like a lost turn.
+ */
 export function faultCase(spec: CaseSpec): FaultCase {
   const { measure, ...c } = spec;
-  return { ...c, run: async (ctx) => resultOf(c, await measure(ctx)) };
+  return {
+    ...c,
+    run: async (ctx) => {
+      const startedAt = Date.now();
+      const o = await measure(ctx);
+      return resultOf(c, { ...o, verdict: combine(o.verdict ?? CLEAN, await auditVerdict(startedAt)) });
+    },
+  };
 }
 
 // --- Stand-in gateways --------------------------------------------------------------------------
@@ -139,7 +150,16 @@ export function sharedRealCase(
   },
 ): FaultCase {
   const { measure, ...c } = spec;
-  return faultCase({ ...c, fast: false, realGateway: true, measure: async (ctx) => measure(await ctx.real.shared(), ctx) });
+  return faultCase({
+    ...c,
+    fast: false,
+    realGateway: true,
+    measure: async (ctx) => {
+      const s = await ctx.real.shared();
+      watchAudit(s.site);
+      return measure(s, ctx);
+    },
+  });
 }
 
 /** Wait until the session's mock model has been asked about every marker (60 s at most). */

@@ -10,6 +10,7 @@
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeSite, killSiteGateway, startDaemon, until, getJson, type Daemon, type Site } from "../../test/e2e/harness.ts";
+import { watchAudit } from "./audit-check.ts";
 
 /** What the stand-in does when started as the gateway. */
 export type StandInBehaviour = {
@@ -98,6 +99,7 @@ export async function startStandIn(dir: string, runtimeDir: string, behaviour: S
     DECAY_ENABLED: "false",
     ...settings,
   });
+  watchAudit(site);
   const daemon = startDaemon(site);
   await until("the daemon's local API", async () => (await getJson(site, "/livez")).status === 200, 30_000, 50);
   return { site, daemon, dir, env: {} };

@@ -8,6 +8,7 @@ import { statSync } from "node:fs";
 import { ConfigError } from "../core/errors.ts";
 import { treeRemover } from "../supervisor/as-gateway.ts";
 import { findSetpriv } from "../supervisor/gateway-user.ts";
+import { cliAuditLog } from "./audit.ts";
 import { CONFIG_OPTION, type CliContext } from "./context.ts";
 
 /** Register `decay`. */
@@ -42,6 +43,7 @@ export function registerDecay(program: Command, ctx: CliContext): void {
         dryRun: o.dryRun ?? false,
         writeOut: ctx.out,
         memoryBudgetChars: settings.MEMORY_BOOTSTRAP_MAX_CHARS,
+        audit: cliAuditLog(ctx, settings),
       });
     });
 }

@@ -8,6 +8,7 @@ import { providerEndpoints } from "../supervisor/gateway-config.ts";
 import { probeBoundary } from "../supervisor/gateway-user.ts";
 import { applyProviderSecrets, loadStoredSecrets } from "../supervisor/provider-secrets.ts";
 import { probeProvider } from "../watchdogs/provider-probe.ts";
+import { cliAuditLog } from "./audit.ts";
 import { CONFIG_OPTION, type CliContext } from "./context.ts";
 import { doctorExitCode, formatDoctor, nearestExisting, portFree, runDoctorChecks } from "./doctor-checks.ts";
 
@@ -54,6 +55,14 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
         },
       }, tokenSource);
       ctx.out(formatDoctor(checks));
-      ctx.setExitCode(doctorExitCode(checks));
+      const exitCode = doctorExitCode(checks);
+      ctx.setExitCode(exitCode);
+      const count = (s: string) => checks.filter((c) => c.status === s).length;
+      cliAuditLog(ctx, settings).record({
+        actor: "operator",
+        action: "doctor.run",
+        cause: "agent-supervisor doctor",
+        detail: { exitCode, pass: count("pass"), warn: count("warn"), fail: count("fail"), notPassing: checks.filter((c) => c.status !== "pass").map((c) => c.name) },
+      });
     });
 }

@@ -1,6 +1,7 @@
 /** `agent-supervisor openclaw install`: the managed Node + openclaw runtime (runtime/). */
 import type { Command } from "commander";
 import { runOpenclawInstall } from "../runtime/command.ts";
+import { cliAuditLog } from "./audit.ts";
 import { CONFIG_OPTION, type CliContext } from "./context.ts";
 
 /** Register `openclaw install`. */
@@ -15,6 +16,6 @@ export function registerOpenclaw(program: Command, ctx: CliContext): void {
     .action(async (o: { version?: string }) => {
       const { settings } = ctx.load();
       const { fetch, spawn, clock, env } = ctx.host;
-      await runOpenclawInstall({ settings, version: o.version, fetch, spawn, now: clock.now, env, writeErr: ctx.err });
+      await runOpenclawInstall({ settings, version: o.version, fetch, spawn, now: clock.now, env, writeErr: ctx.err, audit: cliAuditLog(ctx, settings) });
     });
 }

@@ -11,6 +11,7 @@ import type { CliContext } from "./context.ts";
 import { registerDecay } from "./decay.ts";
 import { registerDev } from "./dev.ts";
 import { registerDoctor } from "./doctor.ts";
+import { registerEvents } from "./events.ts";
 import { registerGatewayFiles } from "./gateway-files.ts";
 import { registerGatewayUser } from "./gateway-user.ts";
 import { registerOpenclaw } from "./openclaw.ts";
@@ -54,6 +55,7 @@ export function buildCli(host: Host, version: string, io: Pick<CliContext, "out"
   registerDecay(program, ctx);
   registerTurn(program, ctx);
   registerStatus(program, ctx);
+  registerEvents(program, ctx);
   registerDev(program, ctx);
   registerSweepTmp(program, ctx);
   registerGatewayFiles(program, ctx);

@@ -144,6 +144,9 @@ export const settingsSchema = z
       .default("warn")
       .describe("At the budget's limit: warn (turns still run) or refuse (new local turns get 429 ERR_BUDGET_EXCEEDED until the next UTC day; central turns are the control plane's decision)"),
     TURN_RETENTION_MIN_MS: ms(3_600_000, "No finished turn is deleted sooner than this after it finished, whatever TURN_RETENTION_COUNT says, so a client polling it or retrying its submit still finds it"),
+    AUDIT_RETENTION_DAYS: positiveInt(90, 3650, "Audit-trail entries (GET /v1/events, agent-supervisor events) older than this many days are deleted; with a control plane only once it has acknowledged them"),
+    AUDIT_MAX_ROWS: positiveInt(100_000, 100_000_000, "Most audit-trail entries kept: beyond it the oldest are deleted before AUDIT_RETENTION_DAYS (with a control plane, only those it has acknowledged)"),
+    AUDIT_UNSHIPPED_MAX_ROWS: positiveInt(200_000, 100_000_000, "With a control plane: most audit-trail entries kept while not yet acknowledged by it; beyond it the oldest are deleted and their number recorded as an audit.overflow entry"),
 
     MOONSHOT_API_KEY: optionalString("Moonshot API key; when set, moonshot/<MOONSHOT_MODEL> is the primary model"),
     MOONSHOT_BASE_URL: z

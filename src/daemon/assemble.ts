@@ -13,6 +13,8 @@ import { dataDirLayout } from "../core/data-dir.ts";
 import { GatewayConnection } from "../gateway/connection.ts";
 import type { Metrics } from "../health/metrics.ts";
 import { resolveGatewayRuntime, runtimeSettingsOf } from "../runtime/resolve.ts";
+import { AuditStore } from "../store/audit.ts";
+import { AuditJournal } from "../store/audit-log.ts";
 import { CentralTurnStore } from "../store/central.ts";
 import { DAEMON_BUSY_TIMEOUT_MS, openDb, type Db } from "../store/db.ts";
 import { EventStore } from "../store/events.ts";
@@ -24,6 +26,7 @@ import { runOpenclawDoctor } from "../supervisor/doctor-step.ts";
 import { selectModels } from "../supervisor/gateway-config.ts";
 import { GatewayLaunch, lookUpRuntime } from "../supervisor/launch.ts";
 import { GatewaySupervisor } from "../supervisor/supervisor.ts";
+import type { AuditOutbox } from "../sync/audit-outbox.ts";
 import type { SyncWorker } from "../sync/worker.ts";
 import { TokenBudget } from "../turns/budget.ts";
 import { TurnDelivery } from "../turns/delivery.ts";
@@ -41,6 +44,8 @@ import type { StatusReporter } from "./systemd-status.ts";
 export type Links = {
   sync?: SyncWorker | undefined;
   status?: StatusReporter | undefined;
+  /** The audit outbox (with a control plane): told of every new audit entry. */
+  auditOutbox?: AuditOutbox | undefined;
   /** Called with every turn whose verdict was written (watchdogs that judge outcomes subscribe here); must not throw. */
   finished: Array<(turn: Turn) => void>;
   /** The session-repair watchdog: told of every finished turn; holds the turns of a session it repairs. */
@@ -63,6 +68,10 @@ export type Parts = {
   /** The daily token budget over the day totals of token usage (TOKEN_BUDGET_*). */
   budget: TokenBudget;
   events: EventStore;
+  /** The audit trail's table (store/audit.ts). */
+  auditStore: AuditStore;
+  /** Where every site records its actions (core/audit.ts); refused writes are held and retried. */
+  audit: AuditJournal;
   /** Central turns (leases, outbox); only with a control plane. */
   central: CentralTurnStore | undefined;
   metrics: Metrics;
@@ -108,6 +117,18 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
   const budget = new TokenBudget(new UsageStore(db), { dailyTokens: s.TOKEN_BUDGET_DAILY, warnPercent: s.TOKEN_BUDGET_WARN_PERCENT, action: s.TOKEN_BUDGET_ACTION }, clock.now);
   const events = new EventStore(db, writeFaults);
   const central = s.CONTROL_PLANE_URL !== undefined ? new CentralTurnStore(db, writeFaults) : undefined;
+  const links: Links = { finished: [] };
+  const auditStore = new AuditStore(db, writeFaults);
+  const audit = new AuditJournal({
+    store: auditStore,
+    clock,
+    random: host.random,
+    log: log.child({ subsystem: "audit" }),
+    onRecorded: (e) => {
+      metrics.auditEventsTotal.inc({ action: e.action });
+      links.auditOutbox?.notify();
+    },
+  });
   const gatewayToken = await ensureSecretFile(files.gatewayToken);
   const apiToken = await ensureSecretFile(files.apiToken);
   const boundary = () => probeBoundary(s.GATEWAY_USER, host.uid);
@@ -143,11 +164,11 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     selfUid: host.uid,
     setUmask: host.setUmask,
     log,
+    audit,
   });
   await launch.loadStored();
   // Standalone, a provider is required now (78). With a control plane, keys may arrive from it.
   if (s.CONTROL_PLANE_URL === undefined || launch.secrets !== undefined) selectModels(launch.settings());
-  const links: Links = { finished: [] };
   const secrets = [gatewayToken, apiToken, s.MOONSHOT_API_KEY, s.OPENAI_API_KEY, s.OPENAI_COMPAT_API_KEY, s.CONTROL_PLANE_TOKEN].filter(
     (v): v is string => v !== undefined,
   );
@@ -184,6 +205,7 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     openclawVersion: launch.runtime?.openclawVersion ?? null,
     doctor: (spec, known) => runOpenclawDoctor(host.spawn, spec, log.child({ subsystem: "doctor" }), known),
     prepare: () => launch.prepare(),
+    audit,
     inputsVersion: () => launch.inputsVersion,
     onState: (snap) => {
       links.sync?.notifyStateChange();
@@ -226,5 +248,5 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     budget,
     onSubmitted: () => (delivery.notify(), links.status?.poke()),
   });
-  return { s, host, log, version, files, db, writeFaults, turns, budget, events, central, metrics, gatewayToken, apiToken, boundary, tmp, countSwept, launch, connection, supervisor, delivery, progress, service, links };
+  return { s, host, log, version, files, db, writeFaults, turns, budget, events, auditStore, audit, central, metrics, gatewayToken, apiToken, boundary, tmp, countSwept, launch, connection, supervisor, delivery, progress, service, links };
 }

@@ -6,6 +6,7 @@
 import { deriveRuntimeStatus } from "../health/runtime-status.ts";
 import { createControlPlaneClient } from "../sync/client.ts";
 import type { TokenBudgetReport } from "../sync/contract.ts";
+import { AuditOutbox } from "../sync/audit-outbox.ts";
 import { SecretsPoller } from "../sync/secrets-poller.ts";
 import { hostMetrics } from "../sync/status.ts";
 import { SyncWorker } from "../sync/worker.ts";
@@ -32,7 +33,7 @@ export function budgetReport(b: BudgetVerdict | null | undefined): { budget?: To
 }
 
 /** The running link's pieces. */
-export type ControlPlaneLink = { sync: SyncWorker; poller: SecretsPoller };
+export type ControlPlaneLink = { sync: SyncWorker; poller: SecretsPoller; audit: AuditOutbox };
 
 /**
  * Build the sync worker and the secrets poller; sets `p.links.sync`.
@@ -98,6 +99,7 @@ export function buildControlPlaneLink(p: Parts, view: HealthView): ControlPlaneL
     intervalMs: s.SECRETS_POLL_MS,
     backoffMaxMs: s.SYNC_BACKOFF_MAX_MS,
     current: { secretsVersion: launch.secrets?.version, skillsVersion: launch.skills?.version },
+    audit: p.audit,
     onProblem: (problem) => {
       if (problem === view.problem) return;
       view.problem = problem;
@@ -105,7 +107,16 @@ export function buildControlPlaneLink(p: Parts, view: HealthView): ControlPlaneL
       sync.notifyStateChange();
     },
     // New keys are checked at once (issue 12), not at the next interval.
-    apply: (change) => applyRotation({ launch, delivery, supervisor, log }, change, s.DRAIN_TIMEOUT_MS).then(() => p.links.providers?.recheck()),
+    apply: (change, stored) => applyRotation({ launch, delivery, supervisor, log, onStored: stored }, change, s.DRAIN_TIMEOUT_MS).then(() => p.links.providers?.recheck()),
   });
-  return { sync, poller };
+  const audit = (p.links.auditOutbox = new AuditOutbox({
+    client,
+    store: p.auditStore,
+    clock: host.clock,
+    random: host.random,
+    log: syncLog,
+    backoffMaxMs: s.SYNC_BACKOFF_MAX_MS,
+    onUnshipped: (n) => p.metrics.auditUnshippedEvents.set(n),
+  }));
+  return { sync, poller, audit };
 }

@@ -34,6 +34,8 @@ export type ApplyParts = {
   delivery: RotationParts["delivery"];
   supervisor: RotationParts["supervisor"] & { snapshot(): Pick<SupervisorSnapshot, "state">; wake(): void };
   log: Logger;
+  /** Called once the change is stored, before the gateway is restarted (the audit entries of the change). */
+  onStored?: () => void;
 };
 
 /**
@@ -45,6 +47,7 @@ export type ApplyParts = {
  */
 export async function applyRotation(p: ApplyParts, change: SecretsChange, drainMs: number): Promise<void> {
   await p.launch.store(change);
+  p.onStored?.();
   const state = p.supervisor.snapshot().state;
   if (state !== "ready" && state !== "starting") {
     p.supervisor.wake(); // not running: the next start uses the new files at once

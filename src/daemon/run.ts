@@ -46,6 +46,9 @@ export async function runDaemon({ settings: s, file }: LoadedSettings, host: Hos
   log.info({ version, configFile: file ?? null, dataDir: s.AGENT_SUPERVISOR_DATA_DIR, runtime: p.launch.runtime }, "agent-supervisor starting");
 
   const stop = new AbortController();
+  // Audit entries SQLite refuses are retried until the very end (the gateway's stop is recorded after `stop`).
+  const auditRun = new AbortController();
+  p.audit.start(auditRun.signal);
   // systemd: READY=1 once the local API serves (the daemon's own readiness; the gateway's state
   // goes to STATUS=, /readyz and `status`), STATUS= kept current, WATCHDOG=1 while healthy.
   const systemdLog = log.child({ subsystem: "systemd" });
@@ -67,6 +70,7 @@ export async function runDaemon({ settings: s, file }: LoadedSettings, host: Hos
     token: p.apiToken,
     maxMessageBytes: s.TURN_MAX_MESSAGE_BYTES,
     rssTrend: (since) => p.events.rssTrend(since),
+    auditEvents: (q) => p.auditStore.list(q),
     thresholds: {
       diskWarnFreeRatio: s.DISK_WARN_FREE_PERCENT / 100,
       diskFailFreeRatio: s.DISK_FAIL_FREE_PERCENT / 100,
@@ -103,7 +107,11 @@ export async function runDaemon({ settings: s, file }: LoadedSettings, host: Hos
   // The sync loops stop only after the drain, so results of drained turns are still reported.
   const syncStop = new AbortController();
   const syncing = link
-    ? Promise.all([keep("sync", () => link.sync.run(syncStop.signal), { signal: syncStop.signal }), keep("secrets-poll", () => link.poller.run(syncStop.signal), { signal: syncStop.signal })])
+    ? Promise.all([
+        keep("sync", () => link.sync.run(syncStop.signal), { signal: syncStop.signal }),
+        keep("secrets-poll", () => link.poller.run(syncStop.signal), { signal: syncStop.signal }),
+        keep("audit-outbox", () => link.audit.run(syncStop.signal), { signal: syncStop.signal }),
+      ])
     : undefined;
   // Memory decay of the workspace on its schedule (a pass also logs MEMORY.md over budget).
   const decaying = s.DECAY_ENABLED
@@ -125,6 +133,7 @@ export async function runDaemon({ settings: s, file }: LoadedSettings, host: Hos
           }),
           sleep: clock.sleep,
           random: host.random,
+          audit: p.audit,
         },
         stop.signal,
       ))
@@ -139,6 +148,8 @@ export async function runDaemon({ settings: s, file }: LoadedSettings, host: Hos
   p.connection.disconnect();
   health.stopTicking();
   await http.close();
+  auditRun.abort();
+  p.audit.stop();
   p.db.close();
   log.info("agent-supervisor stopped");
   return EXIT.OK;

@@ -7,6 +7,7 @@ import type { SystemdNotifier } from "../core/systemd-notify.ts";
 import { watchdogIntervalMs } from "../core/systemd-notify.ts";
 import { HistoryStore } from "../store/history.ts";
 import { HistoryPruneWatchdog } from "../watchdogs/history-prune.ts";
+import { AuditPruneWatchdog } from "../watchdogs/audit-prune.ts";
 import { EventLoopWatchdog } from "../watchdogs/event-loop.ts";
 import { readGatewayReadyz } from "../watchdogs/gateway-readyz.ts";
 import { LivenessProbe } from "../watchdogs/liveness.ts";
@@ -127,6 +128,7 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
       p.metrics.sessionRepairsTotal.inc({ cause: e.cause, action: e.action, outcome: e.ok ? "ok" : "failed" });
       const evidence = e.evidence ? `; transcript: ${e.evidence}` : "";
       record("session-repair", e.at, `${e.cause}: ${e.action} ${e.sessionKey} after ${failedTurns(e.failures)}: ${e.ok ? "ok" : `failed (${e.error})`}${evidence}`);
+      p.audit.record({ actor: "daemon", action: "session.repair", cause: `${e.cause}: ${failedTurns(e.failures)}`, detail: { sessionKey: e.sessionKey, action: e.action, ok: e.ok, failures: e.failures, ...(e.error ? { error: e.error.slice(0, 300) } : {}) } });
     },
     onHold: (e) => record("session-repair-held", e.at, `${e.cause}: ${e.sessionKey} after ${failedTurns(e.failures)}: ${e.reason}`),
     onReleased: () => delivery.notify(),
@@ -181,6 +183,13 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
       policy: { maxAgeMs: s.TURN_RETENTION_MS, maxCount: s.TURN_RETENTION_COUNT, minAgeMs: s.TURN_RETENTION_MIN_MS },
       clock,
       log: log.child({ subsystem: "history" }),
+    }),
+    new AuditPruneWatchdog({
+      store: p.auditStore,
+      audit: p.audit,
+      policy: { maxAgeMs: s.AUDIT_RETENTION_DAYS * 86_400_000, maxRows: s.AUDIT_MAX_ROWS, unshippedMaxRows: s.AUDIT_UNSHIPPED_MAX_ROWS, shipping: s.CONTROL_PLANE_URL !== undefined },
+      clock,
+      log: log.child({ subsystem: "audit" }),
     }),
     ...(s.TMP_CLEAN ? [new StaleTmpWatchdog({ sweep: (now, stale) => p.tmp.stale(p.boundary(), now, stale), onSwept: p.countSwept, intervalMs: s.TMP_SWEEP_INTERVAL_MS, staleMs: s.TMP_STALE_MS, clock, log })] : []),
     new BoundaryWatchdog({ probe: p.boundary, clock }),

@@ -14,6 +14,7 @@ import type { DiskUsage, HealthSnapshot, TurnsPort } from "./ports.ts";
 import { errorResponse, HTTP_ERR } from "./respond.ts";
 import { probeRoutes, type ServiceInfo } from "./routes_probes.ts";
 import { turnRoutes } from "./routes_turns.ts";
+import { eventRoutes, type EventRoutesDeps } from "./routes_events.ts";
 
 /** Dependencies and limits of {@link createHealthApp}. Times are ms, sizes bytes. */
 export type HealthAppOptions = {
@@ -38,6 +39,8 @@ export type HealthAppOptions = {
   thresholds?: Partial<HealthThresholds>;
   /** The gateway's RSS trend (epoch ms, bytes) since `sinceMs`, for `GET /v1/gateway/rss`. */
   rssTrend?: (sinceMs: number) => { at: number; generation: number; bytes: number }[];
+  /** The audit trail's read (store/audit.ts AuditStore.list), for `GET /v1/events`; without it the route answers no events. */
+  auditEvents?: EventRoutesDeps["list"];
   /** Where unexpected errors (HTTP 500) are logged; a pino logger fits. */
   log?: { error(obj: object, msg: string): void };
 };
@@ -45,6 +48,7 @@ export type HealthAppOptions = {
 /**
  * Build the hono app. Routes:
  * - `POST /v1/turns`, `GET /v1/turns/:id?wait=ms`: bearer auth; see {@link turnRoutes}
+ * - `GET /v1/events?since=&after=&limit=`: bearer auth; the audit trail, see {@link eventRoutes}
  * - `GET /livez`, `/readyz`, `/health`, `/metrics`: no auth; see {@link probeRoutes}
  *
  * Errors are `{error:{code,message}}`: ERR_QUEUE_FULL → 503 + Retry-After, ERR_DRAINING → 503,
@@ -58,6 +62,7 @@ export function createHealthApp(o: HealthAppOptions): Hono {
 
   app.use("/v1/*", bearerAuth(o.token));
   app.route("/v1/turns", turnRoutes({ turns: o.turns, maxMessageBytes: o.maxMessageBytes, maxWaitMs: o.maxWaitMs ?? 60_000 }));
+  app.route("/v1/events", eventRoutes({ list: o.auditEvents ?? (() => []), now: o.now }));
   // The memory watchdog's samples: `?since=<epoch ms>` (default: the last 24 h), oldest first.
   app.get("/v1/gateway/rss", (c) => {
     const raw = c.req.query("since");

@@ -7,6 +7,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import type { Turn } from "../store/turns.ts";
 import { classifyTurnError, ERROR_CLASSES } from "../turns/error-class.ts";
 import { TOKEN_KINDS } from "../turns/usage.ts";
+import { AUDIT_ACTIONS } from "../core/audit.ts";
 import type { DiskReading } from "./assess.ts";
 import type { GatewayProcessState, HealthSnapshot } from "./ports.ts";
 import { PROBE_RESULTS } from "../watchdogs/probe-turn-verdict.ts";
@@ -98,6 +99,13 @@ export type Metrics = {
    * epoch ms (`firstDeliveredAt` null when it never reached the gateway: then only `total`).
    */
   observeTurn(t: FinishedTurnFacts): void;
+  /** `agent_supervisor_audit_events_total{action}`: audit-trail entries recorded, by action (core/audit.ts AUDIT_ACTIONS, a fixed set). */
+  auditEventsTotal: Counter<"action">;
+  /**
+   * `agent_supervisor_audit_unshipped_events`: audit entries not yet acknowledged by the control
+   * plane (0 without one), set by the audit outbox (sync/audit-outbox.ts).
+   */
+  auditUnshippedEvents: Gauge;
   /** Set the scrape-time gauges from a snapshot and (optionally) a disk reading. */
   observe(snapshot: HealthSnapshot, disk?: DiskReading): void;
 };
@@ -177,6 +185,9 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     registers,
   });
 
+  const auditEventsTotal = counter("audit_events_total", "Audit-trail entries recorded, by action (gateway.start, config.rewrite, secrets.apply, ...)", ["action"] as const);
+  for (const action of AUDIT_ACTIONS) auditEventsTotal.inc({ action }, 0);
+
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Gauge<L>({ name: `agent_supervisor_${name}`, help, labelNames, registers });
   const queueTurns = gauge("queue_turns", "Turns in the queue, by state (accepted, delivering)", ["state"]);
@@ -191,6 +202,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
   const budgetLimit = gauge("token_budget_limit_tokens", "Daily token budget (TOKEN_BUDGET_DAILY, tokens per UTC day; 0 = no budget)");
   const budgetWarn = gauge("token_budget_warn_tokens", "Tokens used today at which /health warns (0 = no budget)");
   const budgetUsed = gauge("token_budget_used_tokens", "Tokens counted toward today's budget (input + output + cache write of the turns finished today, UTC)");
+  const auditUnshippedEvents = gauge("audit_unshipped_events", "Audit-trail entries not yet acknowledged by the control plane (0 without one)");
   const storeFailingSites = gauge("store_write_failing_sites", "SQLite write sites failing now (0 when every write lands)");
 
   return {
@@ -226,6 +238,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
         for (const [field, kind] of TOKEN_KINDS) tokensTotal.inc({ provider, model, kind }, u[field]);
       }
     },
+    auditEventsTotal,
+    auditUnshippedEvents,
     observe(s, disk) {
       if (s.storage) storeFailingSites.set(s.storage.failing.length);
       queueTurns.set({ state: "accepted" }, s.queue.accepted);

@@ -3,6 +3,7 @@
  * settings in, progress lines and the outcome line to `writeErr` (stderr), typed errors out
  * (main.ts maps them to exit codes). Holds no I/O of its own beyond what it is given.
  */
+import type { AuditInput, AuditLog } from "../core/audit.ts";
 import { installOpenclaw, type InstallResult } from "./install.ts";
 import { formatInstallResult, formatProgress } from "./progress.ts";
 import type { SpawnFn } from "../core/os-process.ts";
@@ -22,7 +23,22 @@ export type InstallCommandDeps = {
   /** Writes one line (no trailing newline) to stderr. */
   writeErr: (line: string) => void;
   signal?: AbortSignal;
+  /** The audit trail: `openclaw.install` or `openclaw.switch` by the operator (see {@link installAuditEntry}). Default: none. */
+  audit?: AuditLog;
 };
+
+/**
+ * The audit entry of an install. Pure. `openclaw.install` when a runtime was installed, or the
+ * current one confirmed; `openclaw.switch` when the current runtime changed to one already installed.
+ */
+export function installAuditEntry(r: InstallResult): AuditInput {
+  const previous = r.previous?.openclawVersion ?? null;
+  const detail = { version: r.record.openclawVersion, nodeVersion: r.record.nodeVersion, previousVersion: previous, status: r.status };
+  if (r.status === "already-installed" && previous !== null && previous !== r.record.openclawVersion) {
+    return { actor: "operator", action: "openclaw.switch", cause: "agent-supervisor openclaw install", detail };
+  }
+  return { actor: "operator", action: "openclaw.install", cause: "agent-supervisor openclaw install", detail };
+}
 
 /**
  * Install (or confirm) the managed runtime, printing progress.
@@ -41,6 +57,7 @@ export async function runOpenclawInstall(d: InstallCommandDeps): Promise<Install
     signal: d.signal,
     onProgress: (event) => d.writeErr(formatProgress(event)),
   });
+  d.audit?.record(installAuditEntry(result));
   d.writeErr(formatInstallResult(result, d.settings.OPENCLAW_VERSION));
   return result;
 }

@@ -137,6 +137,26 @@ export const MIGRATIONS: readonly string[] = [
        ON CONFLICT (day) DO UPDATE SET input = input + excluded.input, output = output + excluded.output,
          cache_read = cache_read + excluded.cache_read, cache_write = cache_write + excluded.cache_write, turns = turns + 1;
    END;`,
+  // The audit trail (issue 13; store/audit.ts): every action the daemon takes on the host. `id` is
+  // the idempotency key when shipped to the control plane, `seq` the order; append-only: the
+  // trigger refuses any UPDATE but setting shipped_at once. Only retention deletes (audit-retention.ts).
+  `CREATE TABLE audit_events (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL UNIQUE,
+     at INTEGER NOT NULL,
+     actor TEXT NOT NULL CHECK (actor IN ('daemon','operator','control-plane')),
+     action TEXT NOT NULL,
+     cause TEXT NOT NULL,
+     detail TEXT NOT NULL DEFAULT '{}',
+     shipped_at INTEGER
+   );
+   CREATE INDEX audit_events_at ON audit_events(at);
+   CREATE INDEX audit_events_unshipped ON audit_events(seq) WHERE shipped_at IS NULL;
+   CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON audit_events
+   WHEN OLD.shipped_at IS NOT NULL OR NEW.shipped_at IS NULL
+     OR NEW.id IS NOT OLD.id OR NEW.seq IS NOT OLD.seq OR NEW.at IS NOT OLD.at OR NEW.actor IS NOT OLD.actor
+     OR NEW.action IS NOT OLD.action OR NEW.cause IS NOT OLD.cause OR NEW.detail IS NOT OLD.detail
+   BEGIN SELECT RAISE(ABORT, 'audit_events is append-only: only shipped_at may be set, once'); END;`,
 ];
 
 /** Schema version this build writes. */

@@ -7,10 +7,11 @@
  * boundary on (gateway-user.ts), the gateway's tree is shared with its user (shared-tree.ts) and
  * the spec says to run it as that user.
  */
-import { link, lstat, mkdir, rm, stat } from "node:fs/promises";
+import { link, lstat, mkdir, readFile, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Logger } from "pino";
 import type { Settings } from "../config/schema.ts";
+import type { AuditLog } from "../core/audit.ts";
 import { gatewayTreeDirs, type GatewayLayout } from "../core/data-dir.ts";
 import { UnavailableError } from "../core/errors.ts";
 import { writeFileAtomic } from "../core/fs-atomic.ts";
@@ -27,6 +28,7 @@ import type { SpawnFn } from "../core/os-process.ts";
 import { applyProviderSecrets, loadStoredSecrets, secretValues, storeSecrets } from "./provider-secrets.ts";
 import { verifySkillsManifest } from "../sync/skills-manifest.ts";
 import { loadStoredSkills } from "./skills.ts";
+import { configRewriteDetail } from "./config-diff.ts";
 
 /** Options of {@link GatewayLaunch}. */
 export type GatewayLaunchOptions = {
@@ -61,6 +63,11 @@ export type GatewayLaunchOptions = {
   /** Set the process umask (main.ts): 0007 while the boundary is on (shared-tree.ts). */
   setUmask?: (mask: number) => void;
   log: Logger;
+  /**
+   * The audit trail: `config.rewrite` (changed key names) when openclaw.json changes, and
+   * `skills.refuse` when approved skills cannot be written. Default: none.
+   */
+  audit?: AuditLog;
 };
 
 /**
@@ -86,6 +93,8 @@ export class GatewayLaunch {
   #skills: SkillsManifest | undefined;
   #runtime: GatewayRuntime | undefined;
   #inputsVersion = 0;
+  /** openclaw.json as last written, and the inputs version it was rendered from (the audit's before, when the file cannot be read). */
+  #lastConfig: { text: string; inputsVersion: number } | undefined;
 
   constructor(opts: GatewayLaunchOptions) {
     this.#o = opts;
@@ -226,6 +235,25 @@ export class GatewayLaunch {
     return (await runSelfAsGateway(as, b, "writing the gateway's files", ["gateway-files"], { stdin: JSON.stringify(req) })) as GatewayFilesResult;
   }
 
+  /** openclaw.json's text before this start: the file (it may have been edited, or rewritten by `openclaw doctor --fix`), else as last written here. */
+  async #previousConfig(): Promise<string | undefined> {
+    try {
+      return await readFile(this.#o.layout.configPath, "utf8");
+    } catch {
+      return this.#lastConfig?.text;
+    }
+  }
+
+  /** Record a rewrite of openclaw.json (key names only); by the control plane when its secrets or skills were stored since the last one. */
+  #auditRewrite(before: string | undefined, after: string, inputsVersion: number): void {
+    const detail = configRewriteDetail(before, after);
+    const rotated = this.#lastConfig !== undefined && this.#lastConfig.inputsVersion !== inputsVersion;
+    this.#lastConfig = { text: after, inputsVersion };
+    if (detail === undefined) return;
+    const cause = rotated ? "new secrets or skills from the control plane, before the gateway starts" : "rendered from the settings before the gateway starts";
+    this.#o.audit?.record({ actor: rotated ? "control-plane" : "daemon", action: "config.rewrite", cause, detail: { path: this.#o.layout.configPath, ...detail } });
+  }
+
   /**
    * The prepare step, before every spawn: the boundary, the runtime, `beforeStart`, skills,
    * openclaw.json, and the stale auth cooldowns of providers whose key was rotated since the last
@@ -249,9 +277,13 @@ export class GatewayLaunch {
     const prints = keyPrints(providerEndpoints(gs));
     const last = files.launchedKeys ? await loadKeyPrints(files.launchedKeys) : undefined;
     const rotated = files.launchedKeys ? rotatedProviders(last, prints) : [];
-    const written = await this.#writeFiles(boundary, { layout, config: gatewayConfigText(gs, layout), skills, clearCooldowns: rotated.length > 0 ? rotated : undefined });
+    const config = gatewayConfigText(gs, layout);
+    const before = await this.#previousConfig();
+    const written = await this.#writeFiles(boundary, { layout, config, skills, clearCooldowns: rotated.length > 0 ? rotated : undefined });
+    this.#auditRewrite(before, config, inputsVersion);
     if (written.skillsError) {
       log.error({ err: written.skillsError, skillsVersion: skills?.version }, "cannot write the skills; the gateway starts with the skills it had");
+      this.#o.audit?.record({ actor: "daemon", action: "skills.refuse", cause: "the approved skills cannot be written into the workspace; the gateway starts with the skills it had", detail: { version: skills?.version ?? null, error: written.skillsError.slice(0, 300) } });
     }
     if (written.cooldownsError) log.error({ err: written.cooldownsError, providers: rotated }, "cannot clear the gateway's auth cooldown of the rotated provider keys; trying again at the next start");
     for (const c of written.cooldownsCleared ?? []) log.info({ providers: c.providers, db: c.db }, "cleared the gateway's stale auth cooldown of rotated provider keys");

@@ -8,24 +8,16 @@
  * A failed SQLite write never stops the gateway: state events and the generation counter that
  * cannot be written are written later, in order (event-journal.ts).
  */
-import type { Logger } from "pino";
-import type { Clock } from "../core/clock.ts";
-import type { EventStore } from "../store/events.ts";
+import type { AuditAction } from "../core/audit.ts";
 import { EventJournal } from "./event-journal.ts";
 import { spawnChild, type ChildExit, type LaunchSpec, type RunningChild } from "./child.ts";
 import { clearPidFile, reapOrphan, writePidFile } from "./pid-file.ts";
-import type { SpawnFn } from "../core/os-process.ts";
 import type { RestartCause, SupervisorSnapshot } from "./state.ts";
 import { ConfigError, UnavailableError } from "../core/errors.ts";
-import { decideRestart, type BackoffPolicy, type BreakerPolicy, type RestartHistory } from "./restart-policy.ts";
+import { decideRestart, type RestartHistory } from "./restart-policy.ts";
+import type { SupervisorDeps } from "./supervisor-deps.ts";
 
-/** Timing policy, all in milliseconds. */
-export type SupervisorPolicy = BackoffPolicy & {
-  /** Time from spawn to hello-ok before the child is killed and restarted. */
-  startupTimeoutMs: number;
-  /** Time from SIGTERM to SIGKILL. */
-  stopGraceMs: number;
-};
+export type { SupervisorDeps, SupervisorPolicy } from "./supervisor-deps.ts";
 
 /** Causes that are failures of the gateway (they count for backoff and the crash-loop breaker). */
 const FAILURE_CAUSES: ReadonlySet<RestartCause> = new Set(["crash", "hang", "stall", "memory", "startup-timeout", "config", "probe", "stuck"]);
@@ -41,39 +33,8 @@ const LEASE_HELD_REASON = "startup refused: OpenClaw's database maintenance leas
 /** How the gateway reports a config written by a newer OpenClaw (openclaw 2026.9.6, exit code 1). */
 const NEWER_CONFIG_LINE = /older than the config last written by OpenClaw (\S+?)\.?$/;
 
-/** Collaborators, injected by the daemon (daemon/assemble.ts). */
-export type SupervisorDeps = {
-  spawn: SpawnFn;
-  clock: Clock;
-  random: () => number;
-  log: Logger;
-  events: EventStore;
-  policy: SupervisorPolicy;
-  /** Where the running child's pid is kept, to reap it if this daemon is killed. */
-  pidFile: string;
-  /** Called before every spawn: sweep /tmp, write config, resolve the runtime. May throw. */
-  prepare: (generation: number) => Promise<LaunchSpec>;
-  /** Values to scrub from the child's output lines. */
-  secrets: () => readonly string[];
-  /** The crash-loop circuit breaker; without it only the backoff applies. */
-  breaker?: BreakerPolicy;
-  /**
-   * Run `openclaw doctor --fix --yes --non-interactive` against the same state and environment
-   * (docs/gateway/embedding.md) after the gateway exits 78 (EX_CONFIG), scrubbing `secrets` (those
-   * of {@link SupervisorDeps.secrets}) from its output. Resolves with its exit code.
-   */
-  doctor?: (spec: LaunchSpec, secrets: readonly string[]) => Promise<number | null>;
-  /**
-   * The current version of the launch inputs (GatewayLaunch.inputsVersion). A gateway that becomes
-   * ready on a spec with an older `inputsVersion` is restarted once (cause rotation): a rotation
-   * stored while it was being prepared or spawned found no running gateway to restart.
-   */
-  inputsVersion?: () => number;
-  /** The runtime's OpenClaw version, for the newer-config message. */
-  openclawVersion?: string | null;
-  /** Notified on every state change (main wires the connection and systemd here). */
-  onState?: (snapshot: SupervisorSnapshot) => void;
-};
+/** An action of the gateway for the audit trail, recorded with a state change ({@link GatewaySupervisor} `#set`). */
+type SupervisorAudit = { action: AuditAction; cause: string; detail?: Record<string, unknown> };
 
 /** Supervises one gateway child at a time. Call {@link run} once. */
 export class GatewaySupervisor {
@@ -165,6 +126,8 @@ export class GatewaySupervisor {
       const generation = this.#snap.generation + 1;
       // Not needed to run: lastGeneration() also reads the events and turns; retried if refused.
       this.#journal.setGeneration(generation);
+      // Why this start: the first of this daemon, or the cause of the restart before it.
+      const startCause: RestartCause | "boot" = this.#snap.restarts === 0 ? "boot" : (this.#lastCause ?? "crash");
       this.#set({ state: "starting", generation, pid: null, reason: this.#snap.restarts === 0 ? "boot" : "restart" });
       const startedAt = clock.now();
       let cause: RestartCause;
@@ -182,7 +145,7 @@ export class GatewaySupervisor {
         });
         this.#child = child;
         await writePidFile(pidFile, { pid: child.pid, startTicks: child.startTicks }, log);
-        this.#set({ state: "starting", pid: child.pid, reason: "waiting for hello-ok" });
+        this.#set({ state: "starting", pid: child.pid, reason: "waiting for hello-ok", audit: { action: "gateway.start", cause: startCause, detail: { inputsVersion: spec.inputsVersion ?? null } } });
         cause = await this.#watch(child, generation, signal, spec.inputsVersion);
         this.#child = undefined;
         clearPidFile(pidFile);
@@ -219,6 +182,7 @@ export class GatewaySupervisor {
           this.#set({ state: "starting", pid: null, reason: "config (exit 78, EX_CONFIG): running openclaw doctor --fix once, then one retry", cause: "config" });
           const code = await this.#d.doctor(spec, this.#d.secrets()).catch((err: Error) => (log.error({ err }, "openclaw doctor failed to run"), null));
           log.info({ code }, "openclaw doctor --fix finished");
+          this.#d.audit?.record({ actor: "daemon", action: "doctor.run", cause: "gateway exited 78 (EX_CONFIG): openclaw doctor --fix", detail: { generation, exitCode: code } });
           continue;
         }
         await this.#hold(
@@ -231,15 +195,15 @@ export class GatewaySupervisor {
       }
       this.#snap.restarts += 1;
       if (!FAILURE_CAUSES.has(cause)) {
-        this.#set({ state: "backoff", pid: null, reason: `${cause}; restarting now`, cause });
+        this.#set({ state: "backoff", pid: null, reason: `${cause}; restarting now`, cause, audit: { action: "gateway.restart", cause, detail: { delayMs: 0 } } });
         continue;
       }
       const decision = decideRestart(history, clock.now() - startedAt, policy, this.#d.random, clock.now(), this.#d.breaker);
       history = decision.history;
       this.#set(
         decision.breakerOpen
-          ? { state: "failed", pid: null, reason: `${decision.reason}; last cause: ${why}`, cause }
-          : { state: "backoff", pid: null, reason: `${why}; restarting in ${decision.delayMs} ms`, cause },
+          ? { state: "failed", pid: null, reason: `${decision.reason}; last cause: ${why}`, cause, audit: { action: "gateway.hold", cause: `crash-loop breaker open; last cause: ${cause}` } }
+          : { state: "backoff", pid: null, reason: `${why}; restarting in ${decision.delayMs} ms`, cause, audit: { action: "gateway.restart", cause, detail: { delayMs: decision.delayMs, lastExit: this.#snap.lastExit } } },
       );
       await this.#sleepWakeable(decision.delayMs, signal);
     }
@@ -249,7 +213,7 @@ export class GatewaySupervisor {
 
   /** Stay `failed` with `reason` until {@link wake} (the configuration changed) or shutdown. */
   async #hold(reason: string, cause: RestartCause, signal: AbortSignal): Promise<void> {
-    this.#set({ state: "failed", pid: null, reason, cause });
+    this.#set({ state: "failed", pid: null, reason, cause, audit: { action: "gateway.hold", cause: reason } });
     this.#d.log.error({ reason }, "gateway held: not restarting until the configuration changes");
     await this.#sleepWakeable(2_147_483_647, signal);
   }
@@ -276,7 +240,7 @@ export class GatewaySupervisor {
     for (;;) {
       const reason = `unavailable: ${err.message}`;
       if (this.#snap.state !== "failed" || this.#snap.reason !== reason) {
-        this.#set({ state: "failed", pid: null, reason, cause: "config" });
+        this.#set({ state: "failed", pid: null, reason, cause: "config", audit: { action: "gateway.hold", cause: reason } });
         this.#d.log.error({ reason, recheckMs: this.#d.policy.maxMs }, "gateway held: a prerequisite is missing; looking again periodically");
       }
       await this.#sleepWakeable(this.#d.policy.maxMs, signal);
@@ -312,7 +276,7 @@ export class GatewaySupervisor {
       stopTimer.abort();
       if (first === "timeout") {
         this.#set({ state: "stopping", reason: `not ready within ${policy.startupTimeoutMs} ms` });
-        await this.#stop(child);
+        await this.#stop(child, "startup-timeout");
         return "startup-timeout";
       }
       if (first === "ready") {
@@ -320,19 +284,19 @@ export class GatewaySupervisor {
         const current = this.#d.inputsVersion?.();
         if (current !== undefined && inputsVersion !== undefined && current !== inputsVersion) {
           this.#set({ state: "stopping", reason: `ready on launch inputs ${inputsVersion}, but ${current} were stored during the start (rotation); restarting` });
-          await this.#stop(child);
+          await this.#stop(child, "rotation");
           return "rotation";
         }
         this.#set({ state: "ready", reason: "hello-ok" });
         const next = await Promise.race([child.exited, aborted, restart]);
         if (typeof next === "object") return this.#exited(next);
         this.#set({ state: "stopping", reason: next === "abort" ? "daemon stopping" : `restart requested (${next})` });
-        await this.#stop(child);
+        await this.#stop(child, next === "abort" ? "shutdown" : next);
         return next === "abort" ? "shutdown" : next;
       }
       if (typeof first === "object") return this.#exited(first);
       this.#set({ state: "stopping", reason: first === "abort" ? "daemon stopping" : `restart requested (${first})` });
-      await this.#stop(child);
+      await this.#stop(child, first === "abort" ? "shutdown" : first);
       return first === "abort" ? "shutdown" : first;
     } finally {
       stopTimer.abort();
@@ -359,8 +323,8 @@ export class GatewaySupervisor {
     return "crash";
   }
 
-  /** SIGTERM the group, SIGKILL after the grace period; resolves when the child has exited. */
-  async #stop(child: RunningChild): Promise<void> {
+  /** SIGTERM the group, SIGKILL after the grace period (for `cause`); resolves when the child has exited. */
+  async #stop(child: RunningChild, cause: RestartCause): Promise<void> {
     const { clock, policy, log } = this.#d;
     const graceOver = new AbortController();
     child.signalGroup("SIGTERM");
@@ -377,12 +341,17 @@ export class GatewaySupervisor {
       exit = result;
     }
     this.#snap.lastExit = { code: exit.code, signal: exit.signal, at: clock.now() };
-    this.#set({ state: "stopped", pid: null, reason: "stopped", exitCode: exit.code, signal: exit.signal });
+    const detail = { pid: child.pid, exitCode: exit.code, signal: exit.signal, killed: result === "grace" };
+    this.#set({ state: "stopped", pid: null, reason: "stopped", exitCode: exit.code, signal: exit.signal, audit: { action: "gateway.stop", cause, detail } });
   }
 
-  /** Change state and record it; `event` names the recorded state when it differs (an exit is recorded as "exited"). */
-  #set(change: Partial<SupervisorSnapshot> & { reason: string; event?: string; exitCode?: number | null; signal?: string | null; cause?: RestartCause }): void {
-    const { exitCode, signal, event, cause, ...rest } = change;
+  /**
+   * Change state and record it; `event` names the recorded state when it differs (an exit is
+   * recorded as "exited"). With `audit`, the action goes to the audit trail too, with the
+   * generation: by the control plane for a rotation, else by the daemon.
+   */
+  #set(change: Partial<SupervisorSnapshot> & { reason: string; event?: string; exitCode?: number | null; signal?: string | null; cause?: RestartCause; audit?: SupervisorAudit }): void {
+    const { exitCode, signal, event, cause, audit, ...rest } = change;
     if (cause !== undefined) this.#lastCause = cause;
     this.#snap = { ...this.#snap, ...rest, since: this.#d.clock.now() };
     this.#journal.record({
@@ -394,6 +363,10 @@ export class GatewaySupervisor {
       exitCode,
       signal,
     });
+    if (audit) {
+      const actor = audit.cause === "rotation" ? "control-plane" : "daemon";
+      this.#d.audit?.record({ actor, action: audit.action, cause: audit.cause, detail: { generation: this.#snap.generation, ...(this.#snap.pid === null ? {} : { pid: this.#snap.pid }), ...audit.detail } });
+    }
     this.#d.log.info({ state: this.#snap.state, reason: change.reason, generation: this.#snap.generation, pid: this.#snap.pid }, "gateway state");
     this.#d.onState?.(this.snapshot());
   }

@@ -14,6 +14,7 @@ import {
   MAX_RESPONSE_BYTES,
   OPERATIONS,
   errorResponseSchema,
+  type AuditEvent,
   type ClaimResponse,
   type CompleteRequest,
   type FailRequest,
@@ -102,6 +103,8 @@ export type ControlPlaneClient = {
   getSecrets(etag?: string, opts?: CallOptions): Promise<SecretsResult>;
   /** GET /v1/runtimes/{runtimeId}/skills. */
   getSkills(opts?: CallOptions): Promise<SkillsManifest>;
+  /** POST /v1/runtimes/{runtimeId}/audit-events (at most AUDIT_BATCH_MAX). @returns the ids the control plane holds */
+  shipAuditEvents(events: readonly AuditEvent[], opts?: CallOptions): Promise<string[]>;
 };
 
 type OpName = keyof typeof OPERATIONS;
@@ -274,6 +277,10 @@ export function createControlPlaneClient(o: ControlPlaneClientOptions): ControlP
     },
     async getSkills(opts = {}) {
       return (await send("skills", `${rt}/skills`, undefined, opts, {}, (s) => accept(s, OPERATIONS.skills.response, "skills manifest"))) as SkillsManifest;
+    },
+    async shipAuditEvents(events, opts = {}) {
+      const ack = await send("shipAuditEvents", `${rt}/audit-events`, { ...identity, events }, opts, {}, (s) => accept(s, OPERATIONS.shipAuditEvents.response, "audit ack"));
+      return (ack as { held: string[] }).held;
     },
   };
 

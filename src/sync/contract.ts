@@ -18,6 +18,7 @@
  * unknown-fields.ts). Missing fields and wrong types in a response stay contract violations.
  */
 import { z } from "zod";
+import { AUDIT_ACTORS } from "../core/audit.ts";
 
 /** Contract version; the path prefix is `/v1`. */
 export const API_VERSION = "v1";
@@ -235,6 +236,39 @@ export const skillsManifestSchema = z.object({
     .max(200),
 });
 
+// ---------------------------------------------------------------- audit trail
+
+/** Most audit events in one batch. */
+export const AUDIT_BATCH_MAX = 100;
+
+/**
+ * One entry of the runtime's audit trail: an action the daemon took on the host. `id` is the
+ * idempotency key (a batch sent again holds the same ids; the control plane keeps one copy each).
+ */
+export const auditEventSchema = z.strictObject({
+  id: z.uuid().describe("Idempotency key of the entry (a UUID): the control plane keeps one copy per id"),
+  seq: z.number().int().min(1).describe("Order of the entry on this runtime (increasing; gaps where retention deleted entries)"),
+  at: time.describe("When the action was taken"),
+  actor: z.enum(AUDIT_ACTORS).describe("daemon: its own decision; operator: a CLI command run by hand; control-plane: caused by the control plane's answer"),
+  action: z
+    .string()
+    .max(64)
+    .regex(/^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/, "must be dotted lowercase words, e.g. gateway.restart")
+    .describe("What was done: gateway.start, gateway.stop, gateway.restart, gateway.hold, config.rewrite, secrets.apply, secrets.refuse, skills.apply, skills.refuse, session.repair, decay.run, doctor.run, openclaw.install, openclaw.switch, audit.dropped, audit.overflow (more may be added)"),
+  cause: z.string().max(1024).describe("Why, in short text"),
+  detail: z.record(z.string(), z.unknown()).describe("What changed: versions, changed key names (never values), counts, exit codes"),
+});
+
+/** `POST /v1/runtimes/{runtimeId}/audit-events` request: a batch of the oldest entries not yet acknowledged. */
+export const auditBatchSchema = z.strictObject({ ...identity, events: z.array(auditEventSchema).min(1).max(AUDIT_BATCH_MAX) });
+
+/**
+ * Audit batch acknowledgement: the ids of the batch the control plane now holds (stored now or
+ * before). The daemon marks those shipped and sends the others again later. An older control
+ * plane without this operation answers 404; the daemon then tries again only after a long pause.
+ */
+export const auditAckSchema = z.object({ ...identity, held: z.array(z.string().max(128)).max(1000) });
+
 export type StatusReport = z.infer<typeof statusReportSchema>;
 export type TokenBudgetReport = z.infer<typeof tokenBudgetSchema>;
 export type TurnUsageReport = z.infer<typeof turnUsageSchema>;
@@ -248,6 +282,7 @@ export type FailRequest = z.infer<typeof failRequestSchema>;
 export type ResultAck = z.infer<typeof resultAckSchema>;
 export type Secrets = z.infer<typeof secretsSchema>;
 export type SkillsManifest = z.infer<typeof skillsManifestSchema>;
+export type AuditEvent = z.infer<typeof auditEventSchema>;
 
 /** Every operation: method, path template, request and response schema. Drives docs and tests. */
 export const OPERATIONS = {
@@ -258,4 +293,5 @@ export const OPERATIONS = {
   fail: { method: "POST", path: "/v1/turns/{turnId}/fail", request: failRequestSchema, response: resultAckSchema },
   secrets: { method: "GET", path: "/v1/runtimes/{runtimeId}/secrets", request: null, response: secretsSchema },
   skills: { method: "GET", path: "/v1/runtimes/{runtimeId}/skills", request: null, response: skillsManifestSchema },
+  shipAuditEvents: { method: "POST", path: "/v1/runtimes/{runtimeId}/audit-events", request: auditBatchSchema, response: auditAckSchema },
 } as const;

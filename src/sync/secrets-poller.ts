@@ -9,6 +9,7 @@
  * report) and the current configuration stays in force.
  */
 import type { Logger } from "pino";
+import type { AuditInput, AuditLog } from "../core/audit.ts";
 import type { Clock } from "../core/clock.ts";
 import { backoffDelay } from "../core/backoff.ts";
 import { verifySkillsManifest } from "./skills-manifest.ts";
@@ -41,10 +42,19 @@ export type SecretsPollerOptions = {
   backoffMaxMs: number;
   /** Versions already applied (from the stored files), so a restart does not re-apply them. */
   current: { secretsVersion?: string | undefined; skillsVersion?: string | undefined };
-  /** Apply a change; throwing keeps the versions unapplied so the next poll tries again. */
-  apply: (change: SecretsChange) => Promise<void>;
+  /**
+   * Apply a change; throwing keeps the versions unapplied so the next poll tries again. Call
+   * `stored` once the change is stored and before acting on it (a restart), so its audit entries
+   * come before the restart's; without the call they are recorded when `apply` resolves.
+   */
+  apply: (change: SecretsChange, stored: () => void) => Promise<void>;
   /** A problem to report (null when resolved): "no secrets", a rejected manifest, an unreachable control plane. */
   onProblem: (reason: string | null) => void;
+  /**
+   * The audit trail: versions applied (`secrets.apply`, `skills.apply`) and refused
+   * (`secrets.refuse`, `skills.refuse`, once per version), by the control plane. Default: none.
+   */
+  audit?: AuditLog;
 };
 
 /** The secrets and skills poll loop. */
@@ -54,6 +64,8 @@ export class SecretsPoller {
   #skillsVersion: string | undefined;
   #wake: (() => void) | undefined;
   #failures = 0;
+  /** Versions already recorded as refused (`secrets:<v>`, `skills:<v>`), so a refusal is recorded once, not at every poll. */
+  readonly #refused = new Set<string>();
 
   constructor(opts: SecretsPollerOptions) {
     this.#o = opts;
@@ -94,14 +106,18 @@ export class SecretsPoller {
         problems.push("the control plane has no secrets for this runtime");
       } else if (res.kind === "changed" && res.secrets.version !== this.#secretsVersion) {
         const p = res.secrets.providers;
-        if (!p.moonshot && !p.openai && !p.compat) problems.push(`secrets version ${res.secrets.version} names no model provider; keeping the current keys`);
-        else change.secrets = res.secrets;
+        if (!p.moonshot && !p.openai && !p.compat) {
+          problems.push(`secrets version ${res.secrets.version} names no model provider; keeping the current keys`);
+          this.#refuse("secrets", res.secrets.version, "names no model provider; the current keys stay in force", {});
+        } else change.secrets = res.secrets;
       }
       const skills = await source.getSkills();
       if (skills.version !== this.#skillsVersion) {
         const bad = verifySkillsManifest(skills);
-        if (bad.length > 0) problems.push(`skills manifest ${skills.version} rejected: ${bad.join("; ")}`);
-        else change.skills = skills;
+        if (bad.length > 0) {
+          problems.push(`skills manifest ${skills.version} rejected: ${bad.join("; ")}`);
+          this.#refuse("skills", skills.version, "the manifest cannot be written; the current skills stay in force", { problems: bad.slice(0, 5).map((b) => b.slice(0, 200)), count: bad.length });
+        } else change.skills = skills;
       }
     } catch (err) {
       log.warn({ code: (err as { code?: string }).code, err: (err as Error).message }, "could not read secrets or skills from the control plane");
@@ -110,12 +126,23 @@ export class SecretsPoller {
     }
     if (change.secrets || change.skills) {
       try {
-        await this.#o.apply(change);
+        let recorded = false;
+        const stored = () => {
+          if (recorded) return;
+          recorded = true;
+          if (change.secrets) this.#applied("secrets", change.secrets.version, this.#secretsVersion, { providers: Object.keys(change.secrets.providers).sort() });
+          if (change.skills) this.#applied("skills", change.skills.version, this.#skillsVersion, { skills: change.skills.skills.map((k) => k.name).slice(0, 50), count: change.skills.skills.length });
+        };
+        await this.#o.apply(change, stored);
+        stored();
         if (change.secrets) this.#secretsVersion = change.secrets.version;
         if (change.skills) this.#skillsVersion = change.skills.version;
         log.info({ secretsVersion: change.secrets?.version, skillsVersion: change.skills?.version }, "applied control-plane configuration");
       } catch (err) {
         log.error({ err }, "could not apply control-plane configuration; will retry");
+        const why = `could not be stored: ${(err as { code?: string }).code ?? (err as Error).message}; retried at the next poll`;
+        if (change.secrets) this.#refuse("secrets", change.secrets.version, why, {});
+        if (change.skills) this.#refuse("skills", change.skills.version, why, {});
         onProblem(clip(`cannot apply secrets/skills: ${(err as Error).message}`));
         return false;
       }
@@ -123,5 +150,19 @@ export class SecretsPoller {
     for (const p of problems) log.error({ problem: p }, "control-plane configuration problem");
     onProblem(problems.length > 0 ? clip(problems.join("; ")) : null);
     return true;
+  }
+
+  /** Record `what` version `version` applied (from `previous`). */
+  #applied(what: "secrets" | "skills", version: string, previous: string | undefined, detail: Record<string, unknown>): void {
+    this.#refused.delete(`${what}:${version}`);
+    this.#o.audit?.record({ actor: "control-plane", action: `${what}.apply`, cause: `${what} version ${version} from the control plane`, detail: { version, previousVersion: previous ?? null, ...detail } });
+  }
+
+  /** Record `what` version `version` refused, once per version. */
+  #refuse(what: "secrets" | "skills", version: string, why: string, detail: Record<string, unknown>): void {
+    if (this.#refused.has(`${what}:${version}`)) return;
+    this.#refused.add(`${what}:${version}`);
+    const entry: AuditInput = { actor: "control-plane", action: `${what}.refuse`, cause: `${what} version ${version} ${why}`, detail: { version, ...detail } };
+    this.#o.audit?.record(entry);
   }
 }

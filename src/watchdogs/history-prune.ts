@@ -58,19 +58,8 @@ export class HistoryPruneWatchdog implements Watchdog {
 
   /** @inheritdoc */
   async run(signal: AbortSignal): Promise<void> {
-    const { clock, log } = this.#o;
-    let waitMs = this.#o.intervalMs ?? HISTORY_PRUNE_INTERVAL_MS;
-    while (!signal.aborted) {
-      await clock.sleep(waitMs, signal);
-      if (signal.aborted) break;
-      try {
-        await this.pruneOnce(signal);
-        waitMs = this.#o.intervalMs ?? HISTORY_PRUNE_INTERVAL_MS;
-      } catch (err) {
-        waitMs = this.#o.retryMs ?? HISTORY_PRUNE_RETRY_MS;
-        log.warn({ err: (err as Error).message, code: (err as { code?: unknown }).code, retryInMs: waitMs }, "pruning the turn history failed");
-      }
-    }
+    const o = this.#o;
+    await prunePeriodically({ clock: o.clock, log: o.log, what: "the turn history", intervalMs: o.intervalMs ?? HISTORY_PRUNE_INTERVAL_MS, retryMs: o.retryMs ?? HISTORY_PRUNE_RETRY_MS }, (sig) => this.pruneOnce(sig), signal);
   }
 
   /**
@@ -92,5 +81,29 @@ export class HistoryPruneWatchdog implements Watchdog {
     }
     if (total.turns > 0) log.info({ ...total, kept: history.finishedCount() }, "pruned finished turns past their retention");
     return total;
+  }
+}
+
+/**
+ * Run `pass` every `intervalMs` until `signal` aborts; a pass that throws is logged (with `what`)
+ * and the next one comes after `retryMs` instead. Never rejects. Shared by the turn-history and
+ * audit-trail pruners.
+ */
+export async function prunePeriodically(
+  o: { clock: Clock; log: Logger; what: string; intervalMs: number; retryMs: number },
+  pass: (signal: AbortSignal) => Promise<unknown>,
+  signal: AbortSignal,
+): Promise<void> {
+  let waitMs = o.intervalMs;
+  while (!signal.aborted) {
+    await o.clock.sleep(waitMs, signal);
+    if (signal.aborted) break;
+    try {
+      await pass(signal);
+      waitMs = o.intervalMs;
+    } catch (err) {
+      waitMs = o.retryMs;
+      o.log.warn({ err: (err as Error).message, code: (err as { code?: unknown }).code, retryInMs: waitMs }, `pruning ${o.what} failed`);
+    }
   }
 }

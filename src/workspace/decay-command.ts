@@ -6,6 +6,7 @@
  * to show unfinished runs). Typed errors out; main.ts maps them to exit codes.
  */
 import { resolve } from "node:path";
+import type { AuditLog } from "../core/audit.ts";
 import { ConfigError } from "../core/errors.ts";
 import { openDb, type Db } from "../store/db.ts";
 import { applyDecayPlan, resumeDecay, type DecayApplyResult, type DecayStepEvent, type RemoveTree } from "./decay-apply.ts";
@@ -13,6 +14,7 @@ import { readMemoryBudget } from "./decay-budget.ts";
 import { DecayStepsFailedError } from "./decay-errors.ts";
 import { scanDecayFiles } from "./decay-fs.ts";
 import { DecayJournal } from "./decay-journal.ts";
+import { decayDetail } from "./decay-schedule.ts";
 import { assertDecayPolicy, planDecay, type DecayPlan, type DecayPolicy, type DecayStep } from "./decay-plan.ts";
 
 /** What {@link runDecayCommand} needs. Give `db` (an open handle) or `dbPath` (opened and closed here). */
@@ -32,6 +34,8 @@ export type DecayCommandOptions = {
   removeTree?: RemoveTree | undefined;
   /** Whether a pid is a live process (default `kill(pid, 0)`). */
   isProcessAlive?: (pid: number) => boolean;
+  /** The audit trail: a `decay.run` entry by the operator (not for a dry run). Default: none. */
+  audit?: AuditLog | undefined;
 };
 
 /** The plan printed, and the outcome when not a dry run. */
@@ -99,6 +103,7 @@ export async function runDecayCommand(o: DecayCommandOptions): Promise<DecayComm
     const fresh = await applyDecayPlan(plan, apply);
     const runs = [...resumed.runs, ...fresh.runs];
     const result: DecayApplyResult = { runs, done: resumed.done + fresh.done, skipped: resumed.skipped + fresh.skipped, failed: resumed.failed + fresh.failed };
+    o.audit?.record({ actor: "operator", action: "decay.run", cause: "agent-supervisor decay", detail: decayDetail(result) });
     o.writeOut(`decay finished: ${result.done} done, ${result.skipped} skipped, ${result.failed} failed${runs.length ? ` (run ${runs.map((r) => r.runId).join(", ")})` : ""}`);
     await printBudget(o, ws);
     if (result.failed > 0) throw new DecayStepsFailedError(result.failed);

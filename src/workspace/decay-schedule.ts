@@ -8,6 +8,7 @@
  */
 import { resolve } from "node:path";
 import type { Logger } from "pino";
+import type { AuditLog } from "../core/audit.ts";
 import { backoffDelay } from "../core/backoff.ts";
 import { systemClock, type Clock } from "../core/clock.ts";
 import type { Db } from "../store/db.ts";
@@ -43,6 +44,8 @@ export type DecayScheduleDeps = {
   /** For the retry's backoff; default the system clock's sleep and Math.random. */
   sleep?: Clock["sleep"];
   random?: () => number;
+  /** The audit trail: one `decay.run` entry per pass (by the daemon), with its counts. Default: none. */
+  audit?: AuditLog | undefined;
 };
 
 /** The write site of the decay journal, as /health names it. */
@@ -105,9 +108,11 @@ async function onePass(d: DecayScheduleDeps, why: "schedule" | "resume"): Promis
       const failures = result.runs.flatMap((r) => r.steps.filter((s) => s.outcome.status === "failed").map((s) => ({ step: s.step, code: s.outcome.code, detail: s.outcome.detail })));
       d.log.warn({ ...fields, failures }, "memory decay finished with failed steps; their files were left in place");
     } else d.log.info(fields, "memory decay finished");
+    d.audit?.record({ actor: "daemon", action: "decay.run", cause: why === "schedule" ? `schedule ${d.expression}` : "resuming a run a crash left unfinished", detail: decayDetail(result) });
     d.writes?.succeeded(DECAY_JOURNAL_SITE);
   } catch (err) {
     d.log.error({ err, why }, "memory decay pass failed");
+    d.audit?.record({ actor: "daemon", action: "decay.run", cause: why === "schedule" ? `schedule ${d.expression}` : "resuming a run a crash left unfinished", detail: { error: (err as { code?: string }).code ?? (err as Error).name } });
     if (isStoreError(err)) {
       storeError = err;
       d.writes?.failed(DECAY_JOURNAL_SITE, err);
@@ -118,4 +123,9 @@ async function onePass(d: DecayScheduleDeps, why: "schedule" | "resume"): Promis
     if (check.status === "warn") d.log.warn({ chars: check.observedValue, budgetChars: d.memoryBudgetChars }, check.output);
   }
   return storeError;
+}
+
+/** What a decay pass did, for its audit entry: run ids and step counts. Pure. */
+export function decayDetail(r: DecayApplyResult): Record<string, unknown> {
+  return { runs: r.runs.map((x) => x.runId), done: r.done, skipped: r.skipped, failed: r.failed };
 }

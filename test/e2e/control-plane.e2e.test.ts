@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startReferenceControlPlane, type RunningControlPlane } from "../../src/dev/control-plane/server.ts";
 import { MOCK_USAGE, startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
 import Database from "better-sqlite3";
-import { chatHistory, controlPlaneEnv, gatewayPid, getJson, makeSite, postTurn, startDaemon, tearDown, until, waitReady, waitTurn, type Daemon, type Site } from "./harness.ts";
+import { apiToken, chatHistory, controlPlaneEnv, gatewayPid, getJson, makeSite, postTurn, startDaemon, tearDown, until, waitReady, waitTurn, type Daemon, type Site } from "./harness.ts";
 import { holdHeavyLock } from "./heavy-lock.ts";
 
 await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
@@ -149,6 +149,21 @@ describe("agent-supervisor with the reference control plane and the real gateway
       const users = (history.messages ?? []).filter((m: any) => m.role === "user" && String(m.content).includes("during rotation"));
       expect(users, `transcript of ${id}`).toHaveLength(1);
     }
+    // The audit trail: the rotation applied and the restart it caused, both by the control plane,
+    // shipped to it (never the key), and readable on the local API.
+    const shipped = await until("the rotation's audit entries at the control plane", () => {
+      const held = cp.auditEvents.list(RT);
+      const applied = held.find((e) => e.action === "secrets.apply" && e.detail.previousVersion !== null);
+      const stop = held.find((e) => e.action === "gateway.stop" && e.cause === "rotation");
+      return applied && stop ? { applied, stop, held } : undefined;
+    }, 60_000);
+    expect(shipped.applied.actor).toBe("control-plane");
+    expect(shipped.stop.actor).toBe("control-plane");
+    expect(shipped.held.some((e) => e.action === "gateway.start" && e.cause === "rotation")).toBe(true);
+    expect(JSON.stringify(shipped.held)).not.toContain("sk-rotation-");
+    const local = await fetch(`http://127.0.0.1:${site.httpPort}/v1/events?limit=1000`, { headers: { authorization: `Bearer ${apiToken(site)}` } });
+    const localIds = ((await local.json()) as { events: { id: string }[] }).events.map((e) => e.id);
+    expect(localIds).toEqual(expect.arrayContaining(shipped.held.map((e) => e.id)));
   }, 3 * BOOT_MS);
 
   it("a lease lost mid-turn stops that delivery and reports nothing for it; the re-claimed turn completes once", async () => {
@@ -235,6 +250,8 @@ describe("agent-supervisor with the reference control plane and the real gateway
       return r?.status === "degraded" && r.reason?.includes(`skills manifest ${bad.version} rejected`) ? r : undefined;
     }, 60_000);
     expect(report.reason).toMatch(/file a is also the directory of file a\/b/);
+    const refused = await until("the refused manifest in the shipped audit trail", () => cp.auditEvents.list(RT).find((e) => e.action === "skills.refuse" && e.detail.version === bad.version), 60_000);
+    expect(refused.actor).toBe("control-plane");
     // The gateway starts again (killed here, as a crash would) with the last good skills.
     const before = await gatewayPid(site);
     process.kill(before, "SIGKILL");

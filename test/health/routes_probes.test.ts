@@ -66,6 +66,8 @@ describe("GET /metrics", () => {
     h.metrics.turnsTotal.inc({ outcome: "done" });
     h.metrics.gatewayRestartsTotal.inc({ cause: "exit" });
     h.metrics.turnDurationSeconds.observe(3.2);
+    h.metrics.auditEventsTotal.inc({ action: "gateway.restart" });
+    h.metrics.auditUnshippedEvents.set(7);
     const res = await h.get("/metrics", {});
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -84,6 +86,9 @@ describe("GET /metrics", () => {
       'agent_supervisor_gateway_state{state="ready"} 1',
       'agent_supervisor_gateway_state{state="backoff"} 0',
       "agent_supervisor_draining 0",
+      'agent_supervisor_audit_events_total{action="gateway.restart"} 1',
+      'agent_supervisor_audit_events_total{action="config.rewrite"} 0',
+      "agent_supervisor_audit_unshipped_events 7",
       "agent_supervisor_disk_free_bytes 53687091200",
       "process_cpu_user_seconds_total",
       "nodejs_eventloop_lag_seconds",

@@ -19,6 +19,8 @@ import type { SpawnFn } from "../../src/core/os-process.ts";
 import type { LaunchSpec } from "../../src/supervisor/child.ts";
 import type { SupervisorSnapshot } from "../../src/supervisor/state.ts";
 import { GatewaySupervisor, type SupervisorPolicy } from "../../src/supervisor/supervisor.ts";
+import { AuditStore } from "../../src/store/audit.ts";
+import { AuditJournal } from "../../src/store/audit-log.ts";
 import { killGroup, memoryLogger, openTestDb, removeTempDirs, tempDir, waitFor, type LogSink, type TestDb } from "./helpers.ts";
 
 export const SECRET = "sk-test-SECRET-abcdef0123456789";
@@ -95,6 +97,8 @@ export type Harness = {
   run: () => Promise<void>;
   pidFile: string;
   prepared: number[];
+  /** The audit trail the supervisor records into (a real AuditStore over the same file). */
+  audit: AuditStore;
 };
 
 /** The current test's temp dir, holding the stand-in scripts. */
@@ -162,7 +166,9 @@ export function supervisor(o: Options): Harness {
   const pidFile = o.pidFile ?? join(dir, "gateway.pid");
   const prepared: number[] = [];
   let running: Promise<void> | undefined;
+  const audit = new AuditStore(db.db);
   const sup: GatewaySupervisor = new GatewaySupervisor({
+    audit: new AuditJournal({ store: audit, clock: systemClock, random: () => 0, log: sink.log }),
     spawn: trackingSpawn,
     clock: systemClock,
     random: () => 0,
@@ -210,6 +216,7 @@ export function supervisor(o: Options): Harness {
     controller,
     pidFile,
     prepared,
+    audit,
     run: () => (running ??= sup.run(controller.signal)),
   };
   harnesses.push(h);

@@ -43,6 +43,7 @@ function stubClient(calls: Record<string, number>): ControlPlaneClient {
     fail: async (turnId) => (hit("fail"), { ...id, turnId, duplicate: false }),
     getSecrets: async () => ({ kind: "none" }),
     getSkills: async () => ({ ...id, version: "1", skills: [] }),
+    shipAuditEvents: async (events) => (hit("audit"), events.map((e) => e.id)),
   };
 }
 

@@ -4,13 +4,15 @@ import { systemClock } from "../../src/core/clock.ts";
 import { sha256Hex } from "../../src/sync/skills-manifest.ts";
 import { statusReportSchema, type Secrets, type SkillsManifest } from "../../src/sync/contract.ts";
 import { SecretsPoller, type SecretsChange, type SecretsSource } from "../../src/sync/secrets-poller.ts";
+import type { AuditInput } from "../../src/core/audit.ts";
 
 const ids = { accountId: "a", runtimeId: "r" };
 const secretsV = (version: string, key = `sk-${version}`): Secrets => ({ ...ids, version, providers: { compat: { baseUrl: "http://127.0.0.1:1/v1", apiKey: key, model: "m" } } });
 const skillsV = (version: string, content = "# s"): SkillsManifest => ({ ...ids, version, skills: [{ name: "s", files: [{ path: "SKILL.md", content, sha256: sha256Hex(content) }] }] });
 
-function harness(source: Partial<SecretsSource>, current: { secretsVersion?: string; skillsVersion?: string } = {}) {
+function harness(source: Partial<SecretsSource>, current: { secretsVersion?: string; skillsVersion?: string } = {}, apply?: (c: SecretsChange, stored: () => void) => Promise<void>) {
   const applied: SecretsChange[] = [];
+  const audit: AuditInput[] = [];
   const problems: (string | null)[] = [];
   const etags: (string | undefined)[] = [];
   const full: SecretsSource = {
@@ -22,9 +24,9 @@ function harness(source: Partial<SecretsSource>, current: { secretsVersion?: str
   };
   const poller = new SecretsPoller({
     source: full, clock: systemClock, random: () => 0, log: pino({ level: "silent" }), intervalMs: 60_000, backoffMaxMs: 1000,
-    current, apply: async (c) => void applied.push(c), onProblem: (p) => void problems.push(p),
+    current, apply: apply ?? (async (c) => void applied.push(c)), onProblem: (p) => void problems.push(p), audit: { record: (e) => void audit.push(e) },
   });
-  return { poller, applied, problems, etags };
+  return { poller, applied, problems, etags, audit };
 }
 
 describe("SecretsPoller.pollOnce", () => {
@@ -110,5 +112,60 @@ describe("SecretsPoller.pollOnce", () => {
     expect(calls).toBe(2);
     ac.abort();
     await running;
+  });
+});
+
+describe("SecretsPoller's audit trail", () => {
+  it("records each version applied with the one it replaced, by the control plane, never a key", async () => {
+    let doc = secretsV("1", "sk-SECRET-one");
+    const h = harness({ getSecrets: async () => ({ kind: "changed", secrets: doc, etag: `"${doc.version}"` }), getSkills: async () => skillsV("5") }, { skillsVersion: "4" });
+    await h.poller.pollOnce();
+    doc = secretsV("2", "sk-SECRET-two");
+    await h.poller.pollOnce();
+    expect(h.audit.map((e) => [e.action, e.actor, e.detail?.version, e.detail?.previousVersion])).toEqual([
+      ["secrets.apply", "control-plane", "1", null],
+      ["skills.apply", "control-plane", "5", "4"],
+      ["secrets.apply", "control-plane", "2", "1"],
+    ]);
+    expect(h.audit[0]!.detail).toMatchObject({ providers: ["compat"] });
+    expect(JSON.stringify(h.audit)).not.toContain("SECRET");
+  });
+
+  it("records a refused version once, however often it is polled", async () => {
+    const empty: Secrets = { ...ids, version: "9", providers: {} };
+    const bad: SkillsManifest = { ...skillsV("2"), skills: [{ name: "s", files: [{ path: "SKILL.md", content: "evil", sha256: sha256Hex("good") }] }] };
+    const h = harness({ getSecrets: async () => ({ kind: "changed", secrets: empty, etag: '"9"' }), getSkills: async () => bad }, { skillsVersion: "0" });
+    for (let i = 0; i < 3; i++) await h.poller.pollOnce();
+    expect(h.audit.map((e) => [e.action, e.detail?.version])).toEqual([
+      ["secrets.refuse", "9"],
+      ["skills.refuse", "2"],
+    ]);
+    expect(h.audit[1]!.detail).toMatchObject({ count: 1 });
+  });
+
+  it("a version that cannot be stored is recorded refused once, and applied once it can be", async () => {
+    let fail = true;
+    const h = harness({ getSecrets: async () => ({ kind: "changed", secrets: secretsV("3"), etag: '"3"' }) }, { skillsVersion: "0" }, async () => {
+      if (fail) throw Object.assign(new Error("no space"), { code: "ENOSPC" });
+    });
+    await h.poller.pollOnce();
+    await h.poller.pollOnce();
+    fail = false;
+    await h.poller.pollOnce();
+    expect(h.audit.map((e) => [e.action, e.cause])).toEqual([
+      ["secrets.refuse", "secrets version 3 could not be stored: ENOSPC; retried at the next poll"],
+      ["secrets.apply", "secrets version 3 from the control plane"],
+    ]);
+  });
+
+  it("records the apply when the change is stored, before the restart it causes", async () => {
+    const order: string[] = [];
+    const h = harness({ getSecrets: async () => ({ kind: "changed", secrets: secretsV("4"), etag: '"4"' }) }, { skillsVersion: "0" }, async (_c, stored) => {
+      stored();
+      order.push(`restart after ${h.audit.map((e) => e.action).join(",")}`);
+    });
+    await h.poller.pollOnce();
+    expect(order).toEqual(["restart after secrets.apply"]);
+    expect(h.audit.map((e) => e.action)).toEqual(["secrets.apply"]);
   });
 });

@@ -15,6 +15,8 @@ import { FaultTable, faultInjection } from "./faults.ts";
 import { ControlPlaneError, errorJson } from "./http.ts";
 import { adminRoutes } from "./routes_admin.ts";
 import { resultRoutes } from "./routes_results.ts";
+import { auditAdminRoutes, auditRoutes } from "./routes_audit.ts";
+import { AuditEvents } from "./store_audit.ts";
 import { runtimeRoutes } from "./routes_runtime.ts";
 import { openControlPlaneDb } from "./store_db.ts";
 import { RuntimeRegistry, type RuntimeRecord } from "./store_runtimes.ts";
@@ -42,12 +44,19 @@ export type ReferenceControlPlaneOptions = {
   statusHistory?: number | undefined;
   /** Turn and lease id generator; default crypto.randomUUID. */
   newId?: (() => string) | undefined;
+  /**
+   * Serve the audit operation (`POST /v1/runtimes/{runtimeId}/audit-events`); default true. False
+   * plays an older control plane without it: the route answers 404 NOT_FOUND like any unknown one.
+   */
+  auditEvents?: boolean | undefined;
   /** Where unexpected errors (HTTP 500) go; a pino logger fits. Default: none. */
   log?: { error(obj: object, msg: string): void } | undefined;
 };
 
 /** A reference control plane: its app, admin operations and tokens. */
 export type ReferenceControlPlane = ControlPlaneAdmin & {
+  /** The audit events the runtimes shipped (store_audit.ts). */
+  auditEvents: AuditEvents;
   /** The hono app: `/v1/*` (daemon-facing, service token) and `/admin/*` (admin token). */
   app: Hono;
   serviceToken: string;
@@ -71,6 +80,7 @@ export function createReferenceControlPlane(o: ReferenceControlPlaneOptions): Re
   const turns = new TurnQueue(db, o.newId);
   const registry = new RuntimeRegistry(db, { statusHistory: o.statusHistory ?? 100 });
   const wakeups = new Wakeups();
+  const auditEvents = new AuditEvents(db);
   const faults = new FaultTable();
   const closing = new AbortController();
   const admin = createAdmin({ turns, registry, wakeups, faults, now });
@@ -91,6 +101,8 @@ export function createReferenceControlPlane(o: ReferenceControlPlaneOptions): Re
   app.use("/admin/*", requireBearer(adminToken, "control-plane-admin"));
   app.route("/v1/runtimes", runtimeRoutes({ turns, registry, wakeups, now, leaseMs: o.leaseMs ?? 60_000, closing: closing.signal }));
   app.route("/v1/turns", resultRoutes({ turns, registry, now }));
+  if (o.auditEvents ?? true) app.route("/v1/runtimes", auditRoutes({ audit: auditEvents, registry, now }));
+  app.route("/admin/runtimes", auditAdminRoutes({ audit: auditEvents }));
   app.route("/admin", adminRoutes(admin));
 
   app.notFound((c) => errorJson(c, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`));
@@ -103,6 +115,7 @@ export function createReferenceControlPlane(o: ReferenceControlPlaneOptions): Re
 
   return {
     ...admin,
+    auditEvents,
     app,
     serviceToken: o.serviceToken,
     adminToken,

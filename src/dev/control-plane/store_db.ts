@@ -85,6 +85,19 @@ const MIGRATIONS: readonly string[] = [
    );`,
   // 2: the token usage a complete report carries (contract turnUsageSchema, JSON), shown in the admin view.
   `ALTER TABLE turns ADD COLUMN result_usage TEXT;`,
+  // 3: runtimes' audit trails (store_audit.ts), one row per event id (the idempotency key).
+  `CREATE TABLE audit_events (
+     id TEXT PRIMARY KEY,
+     runtime_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     at TEXT NOT NULL,
+     actor TEXT NOT NULL,
+     action TEXT NOT NULL,
+     cause TEXT NOT NULL,
+     detail TEXT NOT NULL,
+     received_at INTEGER NOT NULL
+   );
+   CREATE INDEX audit_events_runtime ON audit_events(runtime_id, seq);`,
 ];
 
 /**
