@@ -233,14 +233,31 @@ export function createControlPlaneClient(o: ControlPlaneClientOptions): ControlP
     return parsed.data;
   }
 
+  /**
+   * The optional request fields (contract.ts OPTIONAL_REQUEST_FIELDS) the control plane's latest
+   * status or claim answer listed in `accepts`. Until one arrives, and after an answer without it
+   * (a control plane on the first contract, or rolled back to it), none is sent.
+   */
+  let accepted: ReadonlySet<string> = new Set();
+  const heard = (list: readonly string[] | undefined) => {
+    accepted = new Set(list ?? []);
+  };
+  /** `body` without `field` unless the control plane takes `name` (strict in what we send). */
+  const only = <T extends object>(body: T, field: string, name: string): T => {
+    if (accepted.has(name) || !(field in body)) return body;
+    const { [field]: _dropped, ...rest } = body as Record<string, unknown>;
+    return rest as T;
+  };
+
   const rt = `/v1/runtimes/${encodeURIComponent(o.runtimeId)}`;
   const turnPath = (turnId: string, verb: string) => `/v1/turns/${encodeURIComponent(turnId)}/${verb}`;
 
   return {
     async reportStatus(report, opts = {}) {
-      const ack = (await send("reportStatus", `${rt}/status`, { ...identity, ...report }, opts, {}, (s) =>
+      const ack = (await send("reportStatus", `${rt}/status`, { ...identity, ...only(report, "budget", "status.budget") }, opts, {}, (s) =>
         accept(s, OPERATIONS.reportStatus.response, "status ack"),
-      )) as { receivedAt: string };
+      )) as { receivedAt: string; accepts?: string[] };
+      heard(ack.accepts);
       return { receivedAt: ack.receivedAt };
     },
     async claim(req, opts = {}) {
@@ -248,6 +265,7 @@ export function createControlPlaneClient(o: ControlPlaneClientOptions): ControlP
       const r = (await send("claim", `${rt}/claims`, { ...identity, max: req.max, waitMs: req.waitMs }, { ...opts, timeoutMs }, {}, (s) =>
         accept(s, OPERATIONS.claim.response, "claim response").then((r) => ({ ...r, turns: r.turns.map((t) => withTtl(t, s)) })),
       )) as ClaimResponse;
+      heard(r.accepts);
       return r.turns;
     },
     async heartbeat(leases, opts = {}) {
@@ -285,7 +303,7 @@ export function createControlPlaneClient(o: ControlPlaneClientOptions): ControlP
   };
 
   async function result(op: "complete" | "fail", turnId: string, body: CompleteInput | FailInput, opts: CallOptions): Promise<ResultAck> {
-    const ack = (await send(op, turnPath(turnId, op), { ...identity, ...body }, opts, {}, (s) =>
+    const ack = (await send(op, turnPath(turnId, op), { ...identity, ...only(body, "usage", `${op}.usage`) }, opts, {}, (s) =>
       accept(s, OPERATIONS[op].response, "result ack"),
     )) as ResultAck;
     if (ack.turnId !== turnId) {

@@ -97,8 +97,23 @@ export const statusReportSchema = z.strictObject({
   sentAt: time,
 });
 
+/**
+ * Optional request fields added to contract 1 after its first version. A control plane lists the
+ * ones it takes in `accepts` of its status and claim answers; the daemon sends none it has not
+ * seen listed there, so a control plane on the first version (whose strict request schemas answer
+ * 400 to an unknown field) keeps working with a newer daemon (docs/control-plane-api.md, Compatibility).
+ */
+export const OPTIONAL_REQUEST_FIELDS = ["complete.usage", "fail.usage", "status.budget"] as const;
+
+/** `accepts` of an answer: names from {@link OPTIONAL_REQUEST_FIELDS}, unknown names ignored. */
+const accepts = z
+  .array(z.string().max(64))
+  .max(64)
+  .optional()
+  .describe("Optional request fields this control plane takes (complete.usage, fail.usage, status.budget); absent: none of them");
+
 /** Response to a status report. */
-export const statusAckSchema = z.object({ ...identity, receivedAt: time });
+export const statusAckSchema = z.object({ ...identity, receivedAt: time, accepts });
 
 // ---------------------------------------------------------------- claims and leases
 
@@ -131,7 +146,7 @@ export const claimedTurnSchema = z.object({
 });
 
 /** Claim response (also the body of 200 when there is no work: `turns: []`). */
-export const claimResponseSchema = z.object({ ...identity, turns: z.array(claimedTurnSchema).max(100) });
+export const claimResponseSchema = z.object({ ...identity, turns: z.array(claimedTurnSchema).max(100), accepts });
 
 /** `POST /v1/runtimes/{runtimeId}/leases/heartbeat` request. */
 export const heartbeatRequestSchema = z.strictObject({
@@ -184,6 +199,7 @@ export const failRequestSchema = z.strictObject({
   error: errorSchema,
   attempts: z.number().int().min(0),
   finishedAt: time,
+  usage: turnUsageSchema.optional().describe("Tokens the failed turn used before it failed; absent when the gateway did not report them"),
 });
 
 /**

@@ -73,6 +73,7 @@ function failBody(item: OutboxItem, code: string, message: string, finishedAt: s
       error: { code: (code || "FAILED").slice(0, MAX_ERROR_CODE_CHARS), message: message.slice(0, MAX_ERROR_MESSAGE_CHARS) },
       attempts: Math.max(0, item.attempts),
       finishedAt,
+      ...(item.usage ? { usage: item.usage } : {}),
     },
   };
 }

@@ -1,7 +1,7 @@
 /** The daemon-facing API over real HTTP: auth, identity, status, claims, long-polls, heartbeats, secrets, skills. */
 import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import { skillsManifestSchema } from "../../src/sync/contract.ts";
+import { OPTIONAL_REQUEST_FIELDS, skillsManifestSchema } from "../../src/sync/contract.ts";
 import { ACC, claimBody, closePlanes, OTHER_ACC, OTHER_RT, RT, RT2, startPlane, statusReport, T0 } from "./harness.ts";
 
 afterEach(closePlanes);
@@ -56,7 +56,7 @@ describe("status", () => {
       p.clock.now = T0 + i * 1000;
       const a = await p.v1("reportStatus", {}, statusReport({ queue: { accepted: i, delivering: 0, outbox: 0 } }));
       expect(a.status).toBe(200);
-      expect(a.json).toEqual({ accountId: ACC, runtimeId: RT, receivedAt: new Date(T0 + i * 1000).toISOString() });
+      expect(a.json).toEqual({ accountId: ACC, runtimeId: RT, receivedAt: new Date(T0 + i * 1000).toISOString(), accepts: [...OPTIONAL_REQUEST_FIELDS] });
     }
     expect(p.cp.latestStatus(RT)?.report.queue.accepted).toBe(4);
     expect(p.cp.statusHistory(RT).map((s) => s.report.queue.accepted)).toEqual([4, 3, 2]);
@@ -94,7 +94,7 @@ describe("claims", () => {
     expect(new Set(first.json.turns.map((t: { leaseId: string }) => t.leaseId)).size).toBe(2);
     const rest = await p.v1("claim", {}, claimBody(10));
     expect(rest.json.turns.map((t: { message: string }) => t.message)).toEqual(["c"]);
-    expect((await p.v1("claim", {}, claimBody(10))).json).toEqual({ accountId: ACC, runtimeId: RT, turns: [] });
+    expect((await p.v1("claim", {}, claimBody(10))).json).toEqual({ accountId: ACC, runtimeId: RT, turns: [], accepts: [...OPTIONAL_REQUEST_FIELDS] });
     const pinned = await p.v1("claim", { runtimeId: RT2 }, claimBody(10, 0, RT2));
     expect(pinned.json.turns.map((t: { message: string }) => t.message)).toEqual(["for rt-2"]);
     expect(p.cp.getTurn(ids[0]!)).toMatchObject({ state: "leased", attempts: 1, lease: { runtimeId: RT, live: true } });

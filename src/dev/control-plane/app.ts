@@ -13,6 +13,7 @@ import { createAdmin, type ControlPlaneAdmin } from "./admin.ts";
 import { requireBearer } from "./auth.ts";
 import { FaultTable, faultInjection } from "./faults.ts";
 import { ControlPlaneError, errorJson } from "./http.ts";
+import { OPTIONAL_REQUEST_FIELDS } from "../../sync/contract.ts";
 import { adminRoutes } from "./routes_admin.ts";
 import { resultRoutes } from "./routes_results.ts";
 import { auditAdminRoutes, auditRoutes } from "./routes_audit.ts";
@@ -49,6 +50,12 @@ export type ReferenceControlPlaneOptions = {
    * plays an older control plane without it: the route answers 404 NOT_FOUND like any unknown one.
    */
   auditEvents?: boolean | undefined;
+  /**
+   * The optional request fields it takes and lists in `accepts` (default: all of
+   * OPTIONAL_REQUEST_FIELDS); `[]` plays a control plane on the first contract, which answers 400
+   * to any of them and lists none.
+   */
+  accepts?: readonly string[] | undefined;
   /** Where unexpected errors (HTTP 500) go; a pino logger fits. Default: none. */
   log?: { error(obj: object, msg: string): void } | undefined;
 };
@@ -99,8 +106,9 @@ export function createReferenceControlPlane(o: ReferenceControlPlaneOptions): Re
   app.use("/v1/*", faultInjection(faults, closing.signal, now));
   app.use("/v1/*", requireBearer(o.serviceToken, "control-plane"));
   app.use("/admin/*", requireBearer(adminToken, "control-plane-admin"));
-  app.route("/v1/runtimes", runtimeRoutes({ turns, registry, wakeups, now, leaseMs: o.leaseMs ?? 60_000, closing: closing.signal }));
-  app.route("/v1/turns", resultRoutes({ turns, registry, now }));
+  const accepts = o.accepts ?? OPTIONAL_REQUEST_FIELDS;
+  app.route("/v1/runtimes", runtimeRoutes({ turns, registry, wakeups, now, leaseMs: o.leaseMs ?? 60_000, closing: closing.signal, accepts }));
+  app.route("/v1/turns", resultRoutes({ turns, registry, now, accepts }));
   if (o.auditEvents ?? true) app.route("/v1/runtimes", auditRoutes({ audit: auditEvents, registry, now }));
   app.route("/admin/runtimes", auditAdminRoutes({ audit: auditEvents }));
   app.route("/admin", adminRoutes(admin));

@@ -77,6 +77,19 @@ export async function parseBody<S extends z.ZodType>(c: Context, schema: S): Pro
 }
 
 /**
+ * Refuse an optional request field this control plane does not take (it is not in its `accepts`),
+ * as a control plane on an earlier contract does: its strict schema answers 400 to the unknown field.
+ * @param name the field's name in OPTIONAL_REQUEST_FIELDS (`complete.usage`, `status.budget`, ...)
+ * @throws ControlPlaneError BAD_REQUEST when `body` has the field and `accepts` lacks `name`
+ */
+export function refuseUnaccepted(body: object, name: string, accepts: readonly string[]): void {
+  const field = name.slice(name.indexOf(".") + 1);
+  if (field in body && !accepts.includes(name)) {
+    throw new ControlPlaneError("BAD_REQUEST", `unrecognized key: "${field}" (this control plane does not take ${name})`);
+  }
+}
+
+/**
  * Answer `body` as JSON after checking it against its contract `schema`.
  * @throws ZodError if the body is off-contract (a bug here; the app's onError answers 500 INTERNAL)
  */

@@ -8,13 +8,19 @@
 import { Hono } from "hono";
 import { OPERATIONS } from "../../sync/contract.ts";
 import { identify } from "./auth.ts";
-import { ControlPlaneError, parseBody, sendChecked } from "./http.ts";
+import { ControlPlaneError, parseBody, refuseUnaccepted, sendChecked } from "./http.ts";
 import type { ResultKind } from "./leases.ts";
 import type { RuntimeRegistry } from "./store_runtimes.ts";
 import type { TurnQueue } from "./store_turns.ts";
 
 /** What the result routes need. `now` is epoch ms. */
-export type ResultRoutesDeps = { turns: TurnQueue; registry: RuntimeRegistry; now: () => number };
+export type ResultRoutesDeps = {
+  turns: TurnQueue;
+  registry: RuntimeRegistry;
+  now: () => number;
+  /** The optional request fields it takes (contract.ts OPTIONAL_REQUEST_FIELDS). */
+  accepts: readonly string[];
+};
 
 /** The `/v1/turns/:turnId/{complete,fail}` routes, to be mounted at `/v1/turns`. */
 export function resultRoutes(d: ResultRoutesDeps): Hono {
@@ -23,6 +29,7 @@ export function resultRoutes(d: ResultRoutesDeps): Hono {
     const op = kind === "complete" ? OPERATIONS.complete : OPERATIONS.fail;
     app.post(`/:turnId/${kind}`, async (c) => {
       const body = await parseBody(c, op.request);
+      refuseUnaccepted(body, `${kind}.usage`, d.accepts);
       const rt = identify(d.registry, undefined, body);
       const turnId = c.req.param("turnId");
       const { verdict } = d.turns.report(turnId, kind, body, d.now());

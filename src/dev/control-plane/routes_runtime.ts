@@ -7,7 +7,7 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { OPERATIONS } from "../../sync/contract.ts";
 import { identify } from "./auth.ts";
-import { ControlPlaneError, iso, parseBody, sendChecked } from "./http.ts";
+import { ControlPlaneError, iso, parseBody, refuseUnaccepted, sendChecked } from "./http.ts";
 import type { RuntimeRegistry } from "./store_runtimes.ts";
 import type { TurnQueue } from "./store_turns.ts";
 import { longPoll, type Wakeups } from "./waiters.ts";
@@ -22,6 +22,8 @@ export type RuntimeRoutesDeps = {
   leaseMs: number;
   /** Aborts when the control plane closes: parked long-polls answer at once. */
   closing: AbortSignal;
+  /** The optional request fields it takes (contract.ts OPTIONAL_REQUEST_FIELDS), listed in its status and claim answers. */
+  accepts: readonly string[];
 };
 
 /** True when an `If-None-Match` header value names `etag` (or is `*`); weak tags compare equal (RFC 9110 13.1.2). */
@@ -40,16 +42,20 @@ function versioned(c: Context, version: string, send: (headers: Record<string, s
   return send({ ETag: etag, "Cache-Control": "no-store" });
 }
 
+/** `accepts` of an answer; none at all when empty, as a control plane on the first contract answers. */
+const listed = (accepts: readonly string[]): { accepts?: string[] } => (accepts.length > 0 ? { accepts: [...accepts] } : {});
+
 /** The `/v1/runtimes/:runtimeId/*` routes, to be mounted at `/v1/runtimes`. */
 export function runtimeRoutes(d: RuntimeRoutesDeps): Hono {
   const app = new Hono();
 
   app.post("/:runtimeId/status", async (c) => {
     const body = await parseBody(c, OPERATIONS.reportStatus.request);
+    refuseUnaccepted(body, "status.budget", d.accepts);
     const rt = identify(d.registry, c.req.param("runtimeId"), body);
     const now = d.now();
     d.registry.recordStatus(body, now);
-    return sendChecked(c, OPERATIONS.reportStatus.response, { ...rt, receivedAt: iso(now) });
+    return sendChecked(c, OPERATIONS.reportStatus.response, { ...rt, receivedAt: iso(now), ...listed(d.accepts) });
   });
 
   app.post("/:runtimeId/claims", async (c) => {
@@ -68,7 +74,7 @@ export function runtimeRoutes(d: RuntimeRoutesDeps): Hono {
         return at === null ? undefined : Math.min(Math.max(1, at - d.now()), body.waitMs);
       },
     });
-    return sendChecked(c, OPERATIONS.claim.response, { ...rt, turns });
+    return sendChecked(c, OPERATIONS.claim.response, { ...rt, turns, ...listed(d.accepts) });
   });
 
   app.post("/:runtimeId/leases/heartbeat", async (c) => {
