@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/core/clock.ts";
 import { startReferenceControlPlane, type RunningControlPlane } from "../../src/dev/control-plane/server.ts";
 import { auditEntry, AuditStore } from "../../src/store/audit.ts";
-import { AuditOutbox, AUDIT_UNSUPPORTED_RETRY_MS } from "../../src/sync/audit-outbox.ts";
+import { AUDIT_BATCH_MAX_BYTES, AuditOutbox, AUDIT_UNSUPPORTED_RETRY_MS, auditWire, fitBatch } from "../../src/sync/audit-outbox.ts";
 import { createControlPlaneClient } from "../../src/sync/client.ts";
 import { memoryLogger, openTestDb, removeTempDirs, type TestDb } from "../integration/helpers.ts";
 
@@ -64,6 +64,28 @@ describe("AuditOutbox against the reference control plane", () => {
     await outbox.shipOnce();
     expect(store.counts().unshipped).toBe(0);
     expect(cp.auditEvents.list("rt-1")).toHaveLength(3);
+  });
+
+  it("a refused batch (400) is halved until it goes; an entry refused on its own is set aside and the rest ships (before: the same batch was retried forever)", async () => {
+    const { store, outbox, sink, cp } = await setup({ entries: 4, batch: 4 });
+    // Refused three times: 4 entries, then 2, then the oldest alone.
+    cp.faults.add({ operation: "shipAuditEvents", times: 3, action: { kind: "status", status: 400 } });
+    for (let i = 0; i < 6 && store.counts().unshipped > 1; i++) await outbox.shipOnce();
+    expect(outbox.refused).toBe(1);
+    expect(store.counts().unshipped).toBe(1);
+    expect(cp.auditEvents.list("rt-1").map((e) => e.cause)).toEqual(["boot 1", "boot 2", "boot 3"]);
+    expect(sink.text()).toContain("refused an audit entry on its own");
+    expect(await outbox.shipOnce()).toBeGreaterThan(0); // nothing else due: the set-aside entry is not offered again
+  });
+
+  it("fitBatch cuts a batch to AUDIT_BATCH_MAX_BYTES of JSON, never below one entry", () => {
+    const big = (i: number) => auditEntry({ actor: "daemon", action: "gateway.start", cause: "x".repeat(1000), detail: { pad: "y".repeat(7000) } }, uuid(), i);
+    const entries = Array.from({ length: 100 }, (_, i) => ({ ...big(i), seq: i + 1, shippedAt: null }));
+    const cut = fitBatch(entries, AUDIT_BATCH_MAX_BYTES);
+    expect(cut.length).toBeGreaterThan(1);
+    expect(cut.length).toBeLessThan(100);
+    expect(Buffer.byteLength(JSON.stringify(cut.map(auditWire)))).toBeLessThanOrEqual(AUDIT_BATCH_MAX_BYTES);
+    expect(fitBatch(entries.slice(0, 1), 10)).toHaveLength(1);
   });
 
   it("an older control plane without the operation (404): kept, asked again after a long pause, said once", async () => {
