@@ -28,7 +28,10 @@ export function giveBackDbFiles(ctx: Pick<CliContext, "host">, dir: string): voi
  * The command's audit log. Run as root, the files are given back to the data directory's owner
  * after each write (the daemon runs as its own user).
  */
-export function cliAuditLog(ctx: Pick<CliContext, "host" | "err">, settings: Pick<Settings, "AGENT_SUPERVISOR_DATA_DIR">): AuditLog {
+export function cliAuditLog(
+  ctx: Pick<CliContext, "host" | "err">,
+  settings: Pick<Settings, "AGENT_SUPERVISOR_DATA_DIR"> & Partial<Pick<Settings, "MOONSHOT_API_KEY" | "OPENAI_API_KEY" | "OPENAI_COMPAT_API_KEY" | "CONTROL_PLANE_TOKEN">>,
+): AuditLog {
   const dir = settings.AGENT_SUPERVISOR_DATA_DIR;
   return openDirectAuditLog({
     dbPath: dataDirLayout(dir).db,
@@ -37,5 +40,6 @@ export function cliAuditLog(ctx: Pick<CliContext, "host" | "err">, settings: Pic
     // Only into a data directory that exists: the record is skipped (and said so) otherwise.
     nativeBinding: statSync(dir, { throwIfNoEntry: false }) ? loadNativeSqliteBinding(dir) : undefined,
     chownTo: dataDirOwner(ctx, dir),
+    secrets: [settings.MOONSHOT_API_KEY, settings.OPENAI_API_KEY, settings.OPENAI_COMPAT_API_KEY, settings.CONTROL_PLANE_TOKEN].filter((v): v is string => v !== undefined),
   });
 }

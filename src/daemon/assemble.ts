@@ -119,7 +119,10 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
   const central = s.CONTROL_PLANE_URL !== undefined ? new CentralTurnStore(db, writeFaults) : undefined;
   const links: Links = { finished: [] };
   const auditStore = new AuditStore(db, writeFaults);
+  // Set once the tokens and the launch's keys are known (below); entries recorded before then hold none.
+  let auditSecrets: () => readonly string[] = () => [s.MOONSHOT_API_KEY, s.OPENAI_API_KEY, s.OPENAI_COMPAT_API_KEY, s.CONTROL_PLANE_TOKEN].filter((v): v is string => v !== undefined);
   const audit = new AuditJournal({
+    secrets: () => auditSecrets(),
     store: auditStore,
     clock,
     random: host.random,
@@ -172,6 +175,7 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
   const secrets = [gatewayToken, apiToken, s.MOONSHOT_API_KEY, s.OPENAI_API_KEY, s.OPENAI_COMPAT_API_KEY, s.CONTROL_PLANE_TOKEN].filter(
     (v): v is string => v !== undefined,
   );
+  auditSecrets = () => [...secrets, ...launch.secretValues()];
 
   let lastState = "stopped";
   const connection: GatewayConnection = new GatewayConnection({

@@ -12,7 +12,7 @@ import { dirname } from "node:path";
 import type { Logger } from "pino";
 import type { AuditInput, AuditLog } from "../core/audit.ts";
 import type { Clock } from "../core/clock.ts";
-import { auditEntry, AuditStore, type NewAuditEntry } from "./audit.ts";
+import { auditEntry, AuditStore, redactAuditInput, type NewAuditEntry } from "./audit.ts";
 import { openDb } from "./db.ts";
 import { HeldWrites } from "./held-writes.ts";
 import { writeErrorCode } from "./write-faults.ts";
@@ -30,6 +30,8 @@ export type AuditJournalOptions = {
   onRecorded?: (e: NewAuditEntry) => void;
   /** Default randomUUID. */
   newId?: () => string;
+  /** Every secret value the daemon knows now, replaced in each entry's cause and detail (redactAuditInput). */
+  secrets?: () => readonly string[];
   /** Default {@link MAX_UNWRITTEN_AUDIT}. */
   max?: number;
 };
@@ -74,7 +76,7 @@ export class AuditJournal implements AuditLog {
 
   /** @inheritdoc */
   record(input: AuditInput): void {
-    const e = auditEntry(input, (this.#o.newId ?? randomUUID)(), this.#o.clock.now());
+    const e = auditEntry(redactAuditInput(input, this.#o.secrets?.() ?? []), (this.#o.newId ?? randomUUID)(), this.#o.clock.now());
     try {
       this.#o.onRecorded?.(e);
     } catch {
@@ -100,6 +102,8 @@ export type DirectAuditOptions = {
    * directory's) after each write, so the daemon, running as its own user, can still open them.
    */
   chownTo?: { uid: number; gid: number } | undefined;
+  /** Secret values the command knows (the settings' keys and tokens), replaced in each entry (redactAuditInput). */
+  secrets?: readonly string[];
 };
 
 /** chown the database and its WAL sidecars to `to` (those that exist); for CLI commands run as root. */
@@ -122,7 +126,7 @@ export function chownDbFiles(dbPath: string, to: { uid: number; gid: number }): 
 export function openDirectAuditLog(o: DirectAuditOptions): AuditLog {
   return {
     record(input) {
-      const e = auditEntry(input, (o.newId ?? randomUUID)(), o.now());
+      const e = auditEntry(redactAuditInput(input, o.secrets ?? []), (o.newId ?? randomUUID)(), o.now());
       if (!existsSync(dirname(o.dbPath))) {
         o.writeErr(`agent-supervisor: ${e.action} (${e.cause}) is not recorded in the audit trail: the data directory ${dirname(o.dbPath)} does not exist yet`);
         return;

@@ -4,6 +4,7 @@
  * `shipped_at` once (a trigger refuses anything else); the only DELETE is retention's.
  */
 import { MAX_AUDIT_CAUSE_CHARS, MAX_AUDIT_DETAIL_BYTES, type AuditActor, type AuditInput } from "../core/audit.ts";
+import { redactSecrets } from "../core/redact.ts";
 import type { AuditPruneSelection } from "./audit-retention.ts";
 import type { Db } from "./db.ts";
 import { observeWrite, type WriteObserver } from "./write-faults.ts";
@@ -26,6 +27,20 @@ export type AuditEntry = {
 
 /** An entry before it is stored (no seq yet). */
 export type NewAuditEntry = Omit<AuditEntry, "seq" | "shippedAt">;
+
+/**
+ * `input` with every secret value (core/redact.ts) replaced in its cause and detail, before the
+ * entry is kept, served or shipped: a provider's error quoting a key, say, in a session repair's
+ * cause. Pure.
+ */
+export function redactAuditInput(input: AuditInput, secrets: readonly string[]): AuditInput {
+  if (secrets.length === 0) return input;
+  const cause = redactSecrets(input.cause, secrets);
+  if (input.detail === undefined) return { ...input, cause };
+  const json = JSON.stringify(input.detail);
+  const clean = redactSecrets(json, secrets);
+  return { ...input, cause, detail: clean === json ? input.detail : (JSON.parse(clean) as Record<string, unknown>) };
+}
 
 /**
  * The entry for `input`, with its id and time: the cause clipped to MAX_AUDIT_CAUSE_CHARS, a
@@ -82,7 +97,10 @@ export class AuditStore {
     this.#w = writes;
     this.#s = {
       insert: db.prepare(`INSERT OR IGNORE INTO audit_events (id, at, actor, action, cause, detail) VALUES (@id, @at, @actor, @action, @cause, @detail)`),
-      list: db.prepare(`SELECT * FROM audit_events WHERE seq > @after AND at >= @since ORDER BY seq LIMIT @limit`),
+      // From the first seq at or after `since` (found through the `at` index), then by seq: a rowid
+      // range, not a scan of the whole table (at is checked again: a clock set back can reorder it).
+      firstSince: db.prepare(`SELECT MIN(seq) FROM audit_events WHERE at >= ?`).pluck(),
+      list: db.prepare(`SELECT * FROM audit_events WHERE seq >= @from AND seq > @after AND at >= @since ORDER BY seq LIMIT @limit`),
       unshipped: db.prepare(`SELECT * FROM audit_events WHERE shipped_at IS NULL ORDER BY seq LIMIT ?`),
       ship: db.prepare(`UPDATE audit_events SET shipped_at = ? WHERE id = ? AND shipped_at IS NULL`),
       total: db.prepare(`SELECT COUNT(*) FROM audit_events`).pluck(),
@@ -100,7 +118,9 @@ export class AuditStore {
 
   /** Entries after `afterSeq` and at or after `sinceMs`, oldest first. */
   list(q: AuditQuery): AuditEntry[] {
-    const rows = this.#s.list.all({ after: q.afterSeq ?? 0, since: q.sinceMs ?? 0, limit: q.limit }) as Record<string, unknown>[];
+    const since = q.sinceMs ?? 0;
+    const from = since > 0 ? ((this.#s.firstSince.get(since) as number | null) ?? Number.MAX_SAFE_INTEGER) : 0;
+    const rows = this.#s.list.all({ from, after: q.afterSeq ?? 0, since, limit: q.limit }) as Record<string, unknown>[];
     return rows.map(rowToEntry);
   }
 
@@ -117,6 +137,11 @@ export class AuditStore {
   /** Mark entries shipped at `at` (epoch ms), in one transaction. @returns how many were newly marked. @throws SqliteError */
   markShipped(ids: readonly string[], at: number): number {
     return observeWrite(this.#w, "audit.markShipped", this.#db.transaction(() => ids.reduce((n, id) => n + this.#s.ship.run(at, id).changes, 0)));
+  }
+
+  /** Entries not yet shipped (read through the partial index on them: cheap while they are few). */
+  unshippedCount(): number {
+    return this.#s.unshippedCount.get() as number;
   }
 
   /** Entries kept now, and those not yet shipped (COUNT over the table and the partial index). */

@@ -55,11 +55,20 @@ export class HeldWrites<T> {
   }
 
   /**
-   * No more retries. @returns what is still held and what was dropped (the owner logs them as lost)
+   * No more retries, after one last synchronous try to write what is held (a lock held by a CLI
+   * command when the daemon stops may be gone by now). @returns what is still held and what was
+   * dropped (the owner logs them as lost)
    */
   stop(): { unwritten: number; dropped: number } {
     this.#running = undefined;
     this.#retry?.abort();
+    if (this.#unwritten.length > 0 && !this.#flushing) {
+      try {
+        this.#flush();
+      } catch {
+        // still refused: reported as lost by the owner
+      }
+    }
     return { unwritten: this.#unwritten.length, dropped: this.#dropped };
   }
 

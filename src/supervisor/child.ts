@@ -7,6 +7,7 @@ import { commandAsUser, type SystemUser } from "./gateway-user.ts";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
+import { redactSecrets } from "../core/redact.ts";
 
 /**
  * What to run. `env` is the complete environment (nothing inherited). `inputsVersion`: the version
@@ -42,8 +43,7 @@ const MAX_LINE = 8192;
 
 /** Strip ANSI colour codes, cap the length and replace every secret value. Pure. */
 export function sanitizeLine(line: string, secrets: readonly string[]): string {
-  let out = line.replace(ANSI, "");
-  for (const s of secrets) if (s.length >= 8) out = out.split(s).join("[redacted]");
+  const out = redactSecrets(line.replace(ANSI, ""), secrets);
   return out.length > MAX_LINE ? `${out.slice(0, MAX_LINE)}… [${out.length - MAX_LINE} more chars]` : out;
 }
 

@@ -56,7 +56,7 @@ export function auditWire(e: AuditEntry): AuditEvent {
 /** Options of {@link AuditOutbox}. Times are ms. */
 export type AuditOutboxOptions = {
   client: Pick<ControlPlaneClient, "shipAuditEvents">;
-  store: Pick<AuditStore, "unshipped" | "markShipped" | "counts">;
+  store: Pick<AuditStore, "unshipped" | "markShipped" | "unshippedCount">;
   clock: Clock;
   random: () => number;
   log: Logger;
@@ -178,7 +178,7 @@ export class AuditOutbox {
 
   #report(): void {
     try {
-      this.#o.onUnshipped?.(this.#o.store.counts().unshipped);
+      this.#o.onUnshipped?.(this.#o.store.unshippedCount());
     } catch {
       // a gauge is not worth a failed loop
     }

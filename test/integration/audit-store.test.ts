@@ -37,6 +37,8 @@ describe("AuditStore on a real SQLite file", () => {
     expect(all[0]!.detail).toEqual({ generation: 1 });
     expect(store.list({ afterSeq: first, limit: 10 }).map((e) => e.seq)).toEqual([second]);
     expect(store.list({ sinceMs: 1500, limit: 10 }).map((e) => e.seq)).toEqual([second]);
+    expect(store.list({ sinceMs: 2001, limit: 10 })).toEqual([]); // after the newest: none (not the whole table)
+    expect(store.list({ sinceMs: 1, afterSeq: second, limit: 10 })).toEqual([]);
     expect(store.lastSeq()).toBe(second);
   });
 
@@ -124,6 +126,36 @@ describe("AuditJournal", () => {
     expect(recorded).toEqual(["gateway.start", "secrets.apply"]);
     run.abort();
     journal.stop();
+  });
+
+  it("no secret value reaches the trail: a provider error quoting a key in a cause or a detail is redacted before the entry is kept (store, /v1/events and shipping read it)", () => {
+    t = openTestDb();
+    const store = new AuditStore(t.db);
+    const KEY = "sk-live-0123456789abcdef";
+    const journal = new AuditJournal({ store, clock: systemClock, random: () => 0, log: memoryLogger().log, newId: nextId, secrets: () => [KEY, "short"] });
+    journal.record({ actor: "daemon", action: "session.repair", cause: `compaction failed: 401 invalid api key ${KEY}`, detail: { error: `Incorrect API key provided: ${KEY}.`, nested: { k: [KEY] }, short: "short" } });
+    const [e] = store.list({ limit: 1 });
+    expect(e!.cause).toBe("compaction failed: 401 invalid api key [redacted]");
+    expect(e!.detail).toEqual({ error: "Incorrect API key provided: [redacted].", nested: { k: ["[redacted]"] }, short: "short" });
+    expect(JSON.stringify(t.db.prepare("SELECT * FROM audit_events").all())).not.toContain(KEY);
+  });
+
+  it("stop() tries the held entries once more before giving up (before: the shutdown's gateway.stop entry, held behind a lock gone by then, was lost)", () => {
+    t = openTestDb();
+    const sink = memoryLogger();
+    const store = new AuditStore(t.db);
+    const journal = new AuditJournal({ store, clock: systemClock, random: () => 0, log: sink.log, newId: nextId });
+    const run = new AbortController();
+    journal.start(run.signal);
+    t.db.exec(`CREATE TRIGGER refuse BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'injected write failure'); END`);
+    journal.record({ actor: "daemon", action: "gateway.stop", cause: "shutdown" });
+    expect(journal.pending).toBe(1);
+    t.db.exec(`DROP TRIGGER refuse`);
+    journal.stop(); // at once: the retry loop's first try would come later
+    run.abort();
+    expect(journal.pending).toBe(0);
+    expect(store.list({ limit: 5 }).map((e) => e.cause)).toEqual(["shutdown"]);
+    expect(sink.text()).not.toContain("they are lost");
   });
 
   it("counts entries dropped past its bound and records that as an entry", () => {
