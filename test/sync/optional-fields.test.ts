@@ -10,20 +10,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startReferenceControlPlane, type RunningControlPlane } from "../../src/dev/control-plane/server.ts";
 import { createControlPlaneClient, type ControlPlaneClient, type StatusInput } from "../../src/sync/client.ts";
 import { ACCOUNT, RUNTIME, TOKEN } from "./fake-control-plane.ts";
+import { STATUS } from "./worker-harness.ts";
 
 const USAGE = { provider: "compat", model: "echo-1", input: 300, output: 42, cacheRead: 1100, cacheWrite: 100 };
 const BUDGET = { limit: 1000, used: 442, state: "ok" as const, action: "warn" as const, resetsAt: "2026-12-01T00:00:00.000Z" };
-const status = (): StatusInput => ({
-  daemonVersion: "0.1.0",
-  openclawVersion: "2026.9.6",
-  gatewayState: "ready",
-  status: "online",
-  reason: null,
-  host: { cpuLoadPercent: 1, memTotalBytes: 10, memAvailableBytes: 5, diskTotalBytes: 100, diskFreeBytes: 50 },
-  queue: { accepted: 0, delivering: 0, outbox: 0 },
-  budget: BUDGET,
-  sentAt: new Date().toISOString(),
-});
+const status = (): StatusInput => ({ ...STATUS, budget: BUDGET, sentAt: new Date().toISOString() });
 
 let cp: RunningControlPlane | undefined;
 afterEach(async () => {
