@@ -26,7 +26,8 @@ export const rotationDuringStart = sharedRealCase({
     await until("/readyz 200", () => isReady(site), BOOT_MS, 200);
     const inflight = await inflightTurn(s, "rotstart-inflight", "rotstart-a", 3000);
     const { injectAt: killAt } = await signalGateway(site, "SIGKILL");
-    const starting = await waitEvent(site, killAt, "the new start", (e) => e.state === "starting" && e.pid === null, 30_000);
+    // After the backoff, which grows with the restarts of the cases before (up to RESTART_BACKOFF_MAX_MS, 60 s).
+    const starting = await waitEvent(site, killAt, "the new start", (e) => e.state === "starting" && e.pid === null, 90_000);
     const key = `sk-faults-rotated-${Date.now()}`;
     s.cp!.setSecrets(RT, { compat: { baseUrl: s.model.url, apiKey: key, model: "echo-1" } });
     const injectAt = Date.now();
