@@ -26,7 +26,8 @@ export const rotationDuringStart = sharedRealCase({
     await until("/readyz 200", () => isReady(site), BOOT_MS, 200);
     const inflight = await inflightTurn(s, "rotstart-inflight", "rotstart-a", 3000);
     const { injectAt: killAt } = await signalGateway(site, "SIGKILL");
-    // After the backoff, which grows with the restarts of the cases before (up to RESTART_BACKOFF_MAX_MS, 60 s).
+    // After the restart backoff, or the crash-loop breaker's 60 s retry: the cases before restart the gateway often
+    // (observed: "crash loop: 6 restarts within 600 s; retrying every 60 s" once the startup-grace case ran before this one).
     const starting = await waitEvent(site, killAt, "the new start", (e) => e.state === "starting" && e.pid === null, 90_000);
     const key = `sk-faults-rotated-${Date.now()}`;
     s.cp!.setSecrets(RT, { compat: { baseUrl: s.model.url, apiKey: key, model: "echo-1" } });
