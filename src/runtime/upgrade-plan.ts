@@ -22,6 +22,7 @@
  * - rollback: stop the new gateway, restore the snapshot, switch back, start the old version
  */
 import { z } from "zod";
+import { currentRecordSchema } from "./layout.ts";
 
 /** The forward steps, in order. */
 export const FORWARD_STEPS = ["install", "drain", "stop", "snapshot", "switch", "gate"] as const;
@@ -42,6 +43,10 @@ export const upgradeJournalSchema = z.object({
   kind: z.enum(["upgrade", "downgrade"]),
   step: z.enum(UPGRADE_STEPS),
   startedAt: z.number(),
+  /** current.json when it began: what a rollback switches back to. */
+  fromRecord: currentRecordSchema.optional(),
+  /** The new runtime, installed beside (set once the install step is done). */
+  toRecord: currentRecordSchema.optional(),
   /** The snapshot taken at the `snapshot` step (under `from`): what a rollback restores. */
   snapshotDir: z.string().optional(),
   /** A downgrade: the snapshot taken under `to`, restored at the `switch` step. */
