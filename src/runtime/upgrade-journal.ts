@@ -40,13 +40,20 @@ export const upgradeStateSchema = z.object({
   active: upgradeJournalSchema.nullable().default(null),
   lastFailed: z.object({ version: z.string(), reason: z.string(), at: z.number() }).nullable().default(null),
   lastDone: z.object({ from: z.string(), to: z.string(), at: z.number() }).nullable().default(null),
+  /** Attempts at `version` that a daemon restart interrupted (onRestart's retry limit). */
+  interrupted: z.object({ version: z.string(), count: z.number().int().nonnegative() }).nullable().default(null),
+  /**
+   * The version the last switch (or switch back) made current: the gateway may run it even when
+   * OPENCLAW_VERSION names another (resolve.ts, `acceptVersions`).
+   */
+  switchedTo: z.string().nullable().default(null),
 });
 
 /** The content of `state.json` (see {@link upgradeStateSchema}). */
 export type UpgradeState = z.infer<typeof upgradeStateSchema>;
 
 /** A state with nothing recorded. */
-export const EMPTY_UPGRADE_STATE: UpgradeState = { active: null, lastFailed: null, lastDone: null };
+export const EMPTY_UPGRADE_STATE: UpgradeState = { active: null, lastFailed: null, lastDone: null, interrupted: null, switchedTo: null };
 
 /**
  * Read `state.json`.
@@ -86,4 +93,13 @@ export async function readDesiredLocal(layout: UpgradeLayout): Promise<DesiredLo
  */
 export async function writeDesiredLocal(layout: UpgradeLayout, d: DesiredLocal): Promise<void> {
   await writeFileAtomic(layout.desiredLocalFile, `${JSON.stringify(d)}\n`);
+}
+
+/**
+ * The OpenClaw versions the gateway may be started with besides OPENCLAW_VERSION: the one the
+ * last switch made current, and both ends of a change in progress. Pure.
+ */
+export function acceptedVersions(state: UpgradeState): string[] {
+  const out = [state.switchedTo, state.active?.from, state.active?.to];
+  return [...new Set(out.filter((v): v is string => typeof v === "string"))];
 }

@@ -24,6 +24,8 @@ describe("upgrade state file", () => {
       active: { from: "2026.9.5", to: "2026.9.6", kind: "upgrade", step: "gate", startedAt: 5, snapshotDir: "/x/s", interrupted: 1 },
       lastFailed: { version: "2026.9.7", reason: "upgrade failed: exited with code 1", at: 3 },
       lastDone: null,
+      interrupted: { version: "2026.9.6", count: 1 },
+      switchedTo: "2026.9.5",
     };
     await writeUpgradeState(l, s);
     expect(await readUpgradeState(l)).toEqual(s);
