@@ -13,6 +13,7 @@ import { dataDirLayout } from "../core/data-dir.ts";
 import { GatewayConnection } from "../gateway/connection.ts";
 import type { Metrics } from "../health/metrics.ts";
 import { resolveGatewayRuntime, runtimeSettingsOf } from "../runtime/resolve.ts";
+import { acceptedVersions, EMPTY_UPGRADE_STATE, readUpgradeState, upgradeLayout } from "../runtime/upgrade-journal.ts";
 import { CentralTurnStore } from "../store/central.ts";
 import { DAEMON_BUSY_TIMEOUT_MS, openDb, type Db } from "../store/db.ts";
 import { EventStore } from "../store/events.ts";
@@ -36,6 +37,8 @@ import type { SessionRepairWatchdog } from "../watchdogs/session-repair.ts";
 import type { ProviderCredentialsWatchdog } from "../watchdogs/provider-credentials.ts";
 import type { Host } from "./host.ts";
 import type { StatusReporter } from "./systemd-status.ts";
+import { GatewayHold, OutputTail } from "./upgrade-gate.ts";
+import { recoverAtStart } from "./upgrade-recover.ts";
 
 /** Subsystems built after the gateway side, reached late through this (undefined until built). */
 export type Links = {
@@ -82,6 +85,10 @@ export type Parts = {
   progress: RunProgress;
   service: TurnService;
   links: Links;
+  /** Parks the gateway's start during an OpenClaw version change (daemon/upgrade.ts). */
+  upgradeHold: GatewayHold;
+  /** The latest gateway process's last output lines, for `upgrade failed: ...`. */
+  outputTail: OutputTail;
 };
 
 /**
@@ -92,8 +99,12 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
   const { clock } = host;
   mkdirSync(s.AGENT_SUPERVISOR_DATA_DIR, { recursive: true, mode: 0o700 });
   const files = dataDirLayout(s.AGENT_SUPERVISOR_DATA_DIR);
-  const findRuntime = () => resolveGatewayRuntime(runtimeSettingsOf(s));
-  const runtime = await lookUpRuntime(findRuntime, log);
+  const upgrades = upgradeLayout(s.AGENT_SUPERVISOR_DATA_DIR);
+  // A version change may have made another version current than OPENCLAW_VERSION (issue 14).
+  const findRuntime = async () => {
+    const state = await readUpgradeState(upgrades).catch(() => EMPTY_UPGRADE_STATE);
+    return resolveGatewayRuntime({ ...runtimeSettingsOf(s), acceptVersions: acceptedVersions(state) });
+  };
   const db = openDb(files.db, { nativeBinding: loadNativeSqliteBinding(s.AGENT_SUPERVISOR_DATA_DIR), busyTimeoutMs: DAEMON_BUSY_TIMEOUT_MS });
   const storeLog = log.child({ subsystem: "store" });
   const writeFaults = new WriteFaults({
@@ -107,6 +118,9 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
   const turns = new TurnStore(db, writeFaults);
   const budget = new TokenBudget(new UsageStore(db), { dailyTokens: s.TOKEN_BUDGET_DAILY, warnPercent: s.TOKEN_BUDGET_WARN_PERCENT, action: s.TOKEN_BUDGET_ACTION }, clock.now);
   const events = new EventStore(db, writeFaults);
+  // Before anything looks the runtime up: finish a version change a killed daemon left (issue 14).
+  await recoverAtStart({ s, files, events, clock, log });
+  const runtime = await lookUpRuntime(findRuntime, log);
   const central = s.CONTROL_PLANE_URL !== undefined ? new CentralTurnStore(db, writeFaults) : undefined;
   const gatewayToken = await ensureSecretFile(files.gatewayToken);
   const apiToken = await ensureSecretFile(files.apiToken);
@@ -152,6 +166,8 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     (v): v is string => v !== undefined,
   );
 
+  const upgradeHold = new GatewayHold();
+  const outputTail = new OutputTail(20, () => [...secrets, ...launch.secretValues()]);
   let lastState = "stopped";
   const connection: GatewayConnection = new GatewayConnection({
     url: `ws://127.0.0.1:${s.OPENCLAW_GATEWAY_PORT}`,
@@ -166,7 +182,7 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     onAnnouncement: (generation, a) => supervisor.announce(generation, a),
   });
   const supervisor: GatewaySupervisor = new GatewaySupervisor({
-    spawn: host.spawn,
+    spawn: outputTail.wrap(host.spawn),
     clock,
     random: host.random,
     log: log.child({ subsystem: "supervisor" }),
@@ -183,7 +199,10 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     breaker: { windowMs: s.CRASH_LOOP_WINDOW_MS, maxRestarts: s.CRASH_LOOP_MAX_RESTARTS },
     openclawVersion: launch.runtime?.openclawVersion ?? null,
     doctor: (spec, known) => runOpenclawDoctor(host.spawn, spec, log.child({ subsystem: "doctor" }), known),
-    prepare: () => launch.prepare(),
+    prepare: async () => {
+      await upgradeHold.wait();
+      return launch.prepare();
+    },
     inputsVersion: () => launch.inputsVersion,
     onState: (snap) => {
       links.sync?.notifyStateChange();
@@ -226,5 +245,5 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     budget,
     onSubmitted: () => (delivery.notify(), links.status?.poke()),
   });
-  return { s, host, log, version, files, db, writeFaults, turns, budget, events, central, metrics, gatewayToken, apiToken, boundary, tmp, countSwept, launch, connection, supervisor, delivery, progress, service, links };
+  return { s, host, log, version, files, db, writeFaults, turns, budget, events, central, metrics, gatewayToken, apiToken, boundary, tmp, countSwept, launch, connection, supervisor, delivery, progress, service, links, upgradeHold, outputTail };
 }

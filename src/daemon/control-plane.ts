@@ -37,8 +37,9 @@ export type ControlPlaneLink = { sync: SyncWorker; poller: SecretsPoller };
 /**
  * Build the sync worker and the secrets poller; sets `p.links.sync`.
  * @param view the health snapshot and the control-plane problem (shared with /health)
+ * @param versions told the desired OpenClaw version of every new secrets document (issue 14)
  */
-export function buildControlPlaneLink(p: Parts, view: HealthView): ControlPlaneLink {
+export function buildControlPlaneLink(p: Parts, view: HealthView, versions?: { setControlPlaneDesired(v: string | undefined): void }): ControlPlaneLink {
   const { s, host, launch, delivery, supervisor, service, log } = p;
   const central = p.central!;
   const syncLog = log.child({ subsystem: "sync" });
@@ -105,7 +106,10 @@ export function buildControlPlaneLink(p: Parts, view: HealthView): ControlPlaneL
       sync.notifyStateChange();
     },
     // New keys are checked at once (issue 12), not at the next interval.
-    apply: (change) => applyRotation({ launch, delivery, supervisor, log }, change, s.DRAIN_TIMEOUT_MS).then(() => p.links.providers?.recheck()),
+    apply: (change) => {
+      if (change.secrets) versions?.setControlPlaneDesired(change.secrets.gateway?.openclawVersion);
+      return applyRotation({ launch, delivery, supervisor, log }, change, s.DRAIN_TIMEOUT_MS).then(() => p.links.providers?.recheck());
+    },
   });
   return { sync, poller };
 }

@@ -207,6 +207,16 @@ export const secretsSchema = z.object({
       .object({ baseUrl: z.url(), apiKey: z.string().max(4096).optional(), model: z.string().min(1).max(128), contextTokens: z.number().int().min(1).optional() })
       .optional(),
   }),
+  gateway: z
+    .object({
+      openclawVersion: z
+        .string()
+        .regex(/^\d{4}\.\d{1,2}\.\d{1,3}(-[0-9A-Za-z.-]+)?$/, "must look like 2026.9.6")
+        .optional()
+        .describe("Desired OpenClaw version: the daemon installs it beside the current one and switches behind a health gate, rolling back on failure (absent: keep the current version)"),
+    })
+    .optional()
+    .describe("Gateway settings of the runtime (optional; added for issue 14)"),
 });
 
 /** One file of a skill bundle; `sha256` is the lowercase hex digest of the UTF-8 `content`. */
