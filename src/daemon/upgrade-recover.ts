@@ -2,6 +2,7 @@
  * The version change's parts that run before the daemon is assembled (issue 14): the step
  * recorder and the recovery of a change a killed daemon left in the journal.
  */
+import { rm } from "node:fs/promises";
 import type { Logger } from "pino";
 import type { Settings } from "../config/schema.ts";
 import type { Clock } from "../core/clock.ts";
@@ -39,6 +40,7 @@ export async function recoverAtStart(o: { s: Settings; files: ReturnType<typeof 
       layout: upgradeLayout(dataDir), now: o.clock.now,
       restoreSnapshot: async (dir) => void (await restoreSnapshot(dir, o.files.gateway.stateDir)),
       switchTo: (r) => switchCurrent(dataDir, r),
+      discardSnapshot: (dir) => rm(dir, { recursive: true, force: true }),
       onStep: stepRecorder(o.events, o.clock, log),
     });
     if (out) log.warn({ ...out }, "a version change was interrupted by a daemon stop; recovered");

@@ -7,6 +7,7 @@
  * Steps are logged and recorded in `gateway_events` as `upgrade:<step>`; the audit trail
  * (src/store/audit.ts, merged in parallel) is to be connected in stepRecorder (upgrade-recover.ts).
  */
+import { rm } from "node:fs/promises";
 import { installOpenclaw } from "../runtime/install.ts";
 import { readCurrent, runtimeLayout } from "../runtime/layout.ts";
 import { listSnapshots, pruneSnapshots, restoreSnapshot, takeSnapshot } from "../runtime/state-snapshot.ts";
@@ -49,6 +50,7 @@ export function upgradePorts(p: Parts): UpgradePorts {
       }),
     takeSnapshot: (v) => takeSnapshot({ stateDir: files.gateway.stateDir, snapshotsDir: layout.snapshotsDir, openclawVersion: v, now: clock.now }),
     restoreSnapshot: async (dir) => void (await restoreSnapshot(dir, files.gateway.stateDir)),
+    discardSnapshot: (dir) => rm(dir, { recursive: true, force: true }),
     switchTo: (r) => switchCurrent(dataDir, r),
     prune: async (keep, versions) => {
       await pruneSnapshots(layout.snapshotsDir, keep);

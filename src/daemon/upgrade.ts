@@ -37,6 +37,8 @@ export type UpgradePorts = {
   /** Start has been asked: wait for the health gate within the deadline. */
   healthGate: () => Promise<GateResult>;
   takeSnapshot: (openclawVersion: string) => Promise<{ dir: string }>;
+  /** Remove a snapshot a failed change took (the one kept before it stays the one kept). */
+  discardSnapshot: (dir: string) => Promise<void>;
   restoreSnapshot: (dir: string) => Promise<void>;
   switchTo: (record: CurrentRecord) => Promise<void>;
   /** After a change passed its gate: keep only `snapshotDir` and the runtimes `versions`. */
@@ -143,10 +145,12 @@ async function rollBack(p: RollbackPorts, j: UpgradeJournal): Promise<void> {
 }
 
 /** What a rollback and the failure record need; without a gateway (daemon start) no stop/start. */
-type RollbackPorts = Pick<UpgradePorts, "layout" | "now" | "restoreSnapshot" | "switchTo" | "onStep"> & Partial<Pick<UpgradePorts, "stopGateway" | "startGateway">>;
+type RollbackPorts = Pick<UpgradePorts, "layout" | "now" | "restoreSnapshot" | "switchTo" | "onStep" | "discardSnapshot"> & Partial<Pick<UpgradePorts, "stopGateway" | "startGateway">>;
 
 /** Record a failed change: `lastFailed`, no active journal; reported as step `failed`. */
 async function finish(p: RollbackPorts, state: UpgradeState, j: UpgradeJournal, reason: string, retry = false): Promise<ChangeOutcome> {
+  // Taken for this change only: the snapshot kept from the last good change stays the one kept.
+  if (j.snapshotDir !== undefined) await p.discardSnapshot(j.snapshotDir).catch((err: Error) => p.onStep("failed", { from: j.from, to: j.to, discardError: err.message }));
   const next: UpgradeState = {
     ...state,
     active: null,

@@ -52,6 +52,7 @@ function ports(over: Partial<UpgradePorts> = {}, gate: () => Promise<GateResult>
     },
     takeSnapshot: (v) => takeSnapshot({ stateDir, snapshotsDir: layout.snapshotsDir, openclawVersion: v, now: () => (clock += 1) }),
     restoreSnapshot: async (d) => void (await restoreSnapshot(d, stateDir)),
+    discardSnapshot: (d) => rm(d, { recursive: true, force: true }),
     switchTo: (r) => switchCurrent(dir, r),
     prune: async (keep, versions) => {
       await pruneSnapshots(layout.snapshotsDir, keep);
@@ -115,6 +116,7 @@ describe("runVersionChange", () => {
     expect((await readUpgradeState(upgradeLayout(dir))).lastFailed).toMatchObject({ version: "2026.9.6", reason });
     expect(await plan("2026.9.6")).toEqual({ kind: "none", why: "failed-before" });
     expect((await plan("2026.9.7")).kind).toBe("change");
+    expect(await listSnapshots(upgradeLayout(dir).snapshotsDir)).toEqual([]); // the attempt's snapshot is not kept
   });
 
   it("an install that fails changes nothing: the gateway was never stopped", async () => {
@@ -166,7 +168,7 @@ describe("a daemon killed at each step", () => {
     expect((await readUpgradeState(upgradeLayout(dir))).active?.step).toBe(step);
     // the new daemon: the gateway is not running yet
     const p = ports();
-    const out = await recoverUpgrade({ layout: p.layout, now: p.now, restoreSnapshot: p.restoreSnapshot, switchTo: p.switchTo, onStep: p.onStep });
+    const out = await recoverUpgrade({ layout: p.layout, now: p.now, restoreSnapshot: p.restoreSnapshot, switchTo: p.switchTo, onStep: p.onStep, discardSnapshot: p.discardSnapshot });
     expect(out?.result).toBe("failed");
     expect((await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion).toBe("2026.9.5");
     expect(await stateVersion()).toBe("2026.9.5");
@@ -187,7 +189,7 @@ describe("a daemon killed at each step", () => {
       if (d.kind !== "change") throw new Error(`plan ${d.kind} at attempt ${i}`);
       await killed(runVersionChange(ports({ healthGate: hang }), "2026.9.6", d));
       const p = ports();
-      await recoverUpgrade({ layout: p.layout, now: p.now, restoreSnapshot: p.restoreSnapshot, switchTo: p.switchTo, onStep: p.onStep });
+      await recoverUpgrade({ layout: p.layout, now: p.now, restoreSnapshot: p.restoreSnapshot, switchTo: p.switchTo, onStep: p.onStep, discardSnapshot: p.discardSnapshot });
     }
     const st = await readUpgradeState(upgradeLayout(dir));
     expect(st.lastFailed?.reason).toContain("the daemon stopped during the gate step (attempt 2 of 2)");
@@ -202,7 +204,7 @@ describe("a daemon killed at each step", () => {
     await killed(runVersionChange(p, "2026.9.6", d));
     expect((await readUpgradeState(upgradeLayout(dir))).active?.step).toBe("rollback");
     const q = ports();
-    await recoverUpgrade({ layout: q.layout, now: q.now, restoreSnapshot: q.restoreSnapshot, switchTo: q.switchTo, onStep: q.onStep });
+    await recoverUpgrade({ layout: q.layout, now: q.now, restoreSnapshot: q.restoreSnapshot, switchTo: q.switchTo, onStep: q.onStep, discardSnapshot: q.discardSnapshot });
     expect((await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion).toBe("2026.9.5");
     expect(await stateVersion()).toBe("2026.9.5");
     expect((await readUpgradeState(upgradeLayout(dir))).lastFailed?.reason).toBe("upgrade failed: liveness: timeout");
