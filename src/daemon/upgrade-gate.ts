@@ -117,12 +117,12 @@ export async function healthGate(g: GatePorts): Promise<GateResult> {
   const start = g.clock.monotonic();
   const left = () => g.deadlineMs - (g.clock.monotonic() - start);
   const fail = (reason: string): GateResult => ({ ok: false, reason, lines: g.tail() });
-  let sawProcess = false;
+  // A backoff or hold entered from now on is the new gateway's (one left from before is older).
+  const since = g.clock.now();
   for (;;) {
     const s = g.supervisor();
-    if (s.pid !== null) sawProcess = true;
     if (s.state === "ready" && g.connected()) break;
-    if (sawProcess && (s.state === "backoff" || s.state === "failed" || s.state === "stopped")) return fail(`the new gateway did not start: ${s.reason ?? s.state}`);
+    if ((s.state === "backoff" || s.state === "failed") && s.since >= since) return fail(`the new gateway did not start: ${s.reason ?? s.state}`);
     if (left() <= 0) return fail(`no hello-ok within ${g.deadlineMs} ms (gateway ${s.state}: ${s.reason ?? ""})`);
     await g.clock.sleep(Math.min(UPGRADE_POLL_MS, left()));
   }
