@@ -11,7 +11,7 @@ import { rm } from "node:fs/promises";
 import { installOpenclaw } from "../runtime/install.ts";
 import { readCurrent, runtimeLayout } from "../runtime/layout.ts";
 import { listSnapshots, pruneSnapshots, restoreSnapshot, takeSnapshot } from "../runtime/state-snapshot.ts";
-import { readDesiredLocal, readUpgradeState, upgradeLayout } from "../runtime/upgrade-journal.ts";
+import { readDesiredLocal, readUpgradeState, upgradeLayout, writeUpgradeState } from "../runtime/upgrade-journal.ts";
 import { planVersionChange } from "../runtime/upgrade-plan.ts";
 import { pruneRuntimes, switchCurrent } from "../runtime/upgrade-switch.ts";
 import type { OpenclawVersions } from "../health/ports.ts";
@@ -107,9 +107,14 @@ export class UpgradeRunner {
   /** One look: plan, and run a change when one is due. Exposed for tests. @throws journal read errors */
   async tick(signal?: AbortSignal): Promise<void> {
     const { s, log, service } = this.#p;
-    const state = await readUpgradeState(this.#ports.layout);
+    let state = await readUpgradeState(this.#ports.layout);
     const local = await readDesiredLocal(this.#ports.layout).catch((err: Error) => (log.warn({ err: err.message }, "desired-local.json unreadable; ignored"), undefined));
     const desired = this.#cpDesired ?? local?.version;
+    if (state.lastFailed && desired !== undefined && desired !== state.lastFailed.version && state.active === null) {
+      // The desired version changed since the failure: the failed one may be tried again if asked for later.
+      state = { ...state, lastFailed: null };
+      await writeUpgradeState(this.#ports.layout, state);
+    }
     const external = s.OPENCLAW_NODE !== undefined || s.OPENCLAW_ENTRY !== undefined;
     const current = external ? undefined : (await this.#ports.current())?.openclawVersion;
     const snapshot = (await listSnapshots(this.#ports.layout.snapshotsDir))[0];

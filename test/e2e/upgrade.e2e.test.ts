@@ -39,16 +39,20 @@ async function runtime95(): Promise<string> {
   return dir;
 }
 
-/** A runtime directory of links to the real versions plus the stand-in, current.json naming 2026.9.5. */
+/** A stand-in openclaw 2026.9.7 in the site's runtime: its entry prints an error line and exits 1. */
+function standIn(site: Site): void {
+  const dir = join(site.dataDir, "runtime", "openclaw-2026.9.7", "node_modules", "openclaw");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "openclaw.mjs"), `console.error(${JSON.stringify(STAND_IN_LINE)});\nprocess.exit(1);\n`);
+}
+
+/** A runtime directory of links to the real versions, current.json naming 2026.9.5. */
 function runtimeDir(dir: string, e2e: string, openclaw95: string, dataDir: string): string {
   const rt = join(dir, "rt");
   mkdirSync(rt);
   symlinkSync(join(e2e, "node-24.21.0"), join(rt, "node-24.21.0"));
   symlinkSync(openclaw95, join(rt, "openclaw-2026.9.5"));
   symlinkSync(join(e2e, "openclaw-2026.9.6"), join(rt, "openclaw-2026.9.6"));
-  const standIn = join(rt, "openclaw-2026.9.7", "node_modules", "openclaw");
-  mkdirSync(standIn, { recursive: true });
-  writeFileSync(join(standIn, "openclaw.mjs"), `console.error(${JSON.stringify(STAND_IN_LINE)});\nprocess.exit(1);\n`);
   const through = join(dataDir, "runtime"); // as the daemon sees it (makeSite links data/runtime here)
   writeFileSync(join(rt, "current.json"), JSON.stringify({
     openclawVersion: "2026.9.5", nodeVersion: "24.21.0", npmVersion: "11.21.2",
@@ -123,6 +127,7 @@ describe("changing the OpenClaw version with the real gateway", () => {
 
   it("a failing upgrade rolls back to 2026.9.6 with the gateway's own error line, and the old conversation answers", async () => {
     const before = model.requests.length;
+    standIn(site); // after the first upgrade, which keeps only the current and previous runtimes
     expect((await upgrade("2026.9.7")).status).toBe(0);
     const v = await until("2026.9.7 failed", async () => {
       const c = await versions(site);
