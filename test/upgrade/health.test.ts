@@ -1,7 +1,7 @@
 /** `openclaw:version` in /health (health/assess.ts) and its line in `status` (cli/status-format.ts). */
 import { describe, expect, it } from "vitest";
 import { formatStatus } from "../../src/cli/status-format.ts";
-import type { HealthDocument } from "../../src/cli/api-client.ts";
+import type { HealthDocument } from "../../src/health/wire.ts";
 import { assessHealth } from "../../src/health/assess.ts";
 import type { OpenclawVersions } from "../../src/health/ports.ts";
 import { snapshot } from "../health/fakes.ts";
