@@ -8,11 +8,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { failureText, recoverUpgrade, runVersionChange, type GateResult, type UpgradePorts } from "../../src/daemon/upgrade.ts";
-import { type CurrentRecord, readCurrent, runtimeLayout } from "../../src/runtime/layout.ts";
+import { readCurrent, runtimeLayout } from "../../src/runtime/layout.ts";
 import { listSnapshots, pruneSnapshots, restoreSnapshot, takeSnapshot } from "../../src/runtime/state-snapshot.ts";
 import { acceptedVersions, readUpgradeState, upgradeLayout } from "../../src/runtime/upgrade-journal.ts";
 import { MAX_INTERRUPTED_ATTEMPTS, planVersionChange, type UpgradeStep } from "../../src/runtime/upgrade-plan.ts";
 import { pruneRuntimes, switchCurrent } from "../../src/runtime/upgrade-switch.ts";
+import { installedRuntime } from "./fixtures.ts";
 
 let dir: string;
 let stateDir: string;
@@ -20,16 +21,7 @@ let calls: string[];
 let steps: UpgradeStep[];
 let clock = 1_000;
 
-async function installed(v: string): Promise<CurrentRecord> {
-  const l = runtimeLayout(dir);
-  const entryPath = join(l.openclawDir(v), "node_modules", "openclaw", "openclaw.mjs");
-  await mkdir(join(entryPath, ".."), { recursive: true });
-  await writeFile(entryPath, "");
-  const nodePath = join(l.nodeDir("24.21.0"), "bin", "node");
-  await mkdir(join(nodePath, ".."), { recursive: true });
-  await writeFile(nodePath, "");
-  return { openclawVersion: v, nodeVersion: "24.21.0", npmVersion: "11.21.2", nodePath, entryPath, installedAt: new Date(0).toISOString() };
-}
+const installed = (v: string) => installedRuntime(dir, v);
 
 /** The gateway "writes" its version into the state, as a migration would. */
 const stateVersion = async () => (await readFile(join(stateDir, "openclaw.json"), "utf8")).trim();

@@ -9,9 +9,10 @@ import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { runtimeLayout, type CurrentRecord, readCurrent } from "../../src/runtime/layout.ts";
+import { runtimeLayout, readCurrent } from "../../src/runtime/layout.ts";
 import { listSnapshots, pruneSnapshots, restoreSnapshot, takeSnapshot } from "../../src/runtime/state-snapshot.ts";
 import { pruneRuntimes, switchCurrent } from "../../src/runtime/upgrade-switch.ts";
+import { installedRuntime } from "./fixtures.ts";
 
 let dir: string;
 let stateDir: string;
@@ -124,16 +125,7 @@ describe("takeSnapshot / restoreSnapshot", () => {
 });
 
 describe("switchCurrent / pruneRuntimes", () => {
-  const record = async (v: string): Promise<CurrentRecord> => {
-    const l = runtimeLayout(dir);
-    const entryPath = join(l.openclawDir(v), "node_modules", "openclaw", "openclaw.mjs");
-    await mkdir(join(entryPath, ".."), { recursive: true });
-    await writeFile(entryPath, "");
-    const nodePath = join(l.nodeDir("24.21.0"), "bin", "node");
-    await mkdir(join(nodePath, ".."), { recursive: true });
-    await writeFile(nodePath, "", { mode: 0o755 });
-    return { openclawVersion: v, nodeVersion: "24.21.0", npmVersion: "11.21.2", nodePath, entryPath, installedAt: new Date(0).toISOString() };
-  };
+  const record = (v: string) => installedRuntime(dir, v);
 
   it("switches current.json and keeps only the current and previous runtimes", async () => {
     const l = runtimeLayout(dir);
