@@ -8,9 +8,10 @@ import type { Settings } from "../config/schema.ts";
 import type { Clock } from "../core/clock.ts";
 import type { dataDirLayout } from "../core/data-dir.ts";
 import { restoreSnapshot } from "../runtime/state-snapshot.ts";
-import { upgradeLayout } from "../runtime/upgrade-journal.ts";
+import { readUpgradeState, upgradeLayout } from "../runtime/upgrade-journal.ts";
 import { switchCurrent } from "../runtime/upgrade-switch.ts";
 import type { EventStore } from "../store/events.ts";
+import { reapOrphan } from "../supervisor/pid-file.ts";
 import { recoverUpgrade, type UpgradePorts } from "./upgrade.ts";
 
 /** `onStep` for the daemon: a log line and a `gateway_events` row `upgrade:<step>`. */
@@ -29,13 +30,18 @@ export function stepRecorder(events: EventStore, clock: Clock, log: Logger): Upg
 
 /**
  * Finish what a killed daemon left in the journal, before the runtime is looked up and the
- * gateway starts (daemon/upgrade.ts, recoverUpgrade). A failure is logged: the gateway then
+ * gateway starts (daemon/upgrade.ts, recoverUpgrade), after stopping a gateway the killed daemon
+ * left running (it would write into the state being restored). A failure is logged: the gateway then
  * starts with whatever current.json names, and the journal stays for the next start.
  */
 export async function recoverAtStart(o: { s: Settings; files: ReturnType<typeof dataDirLayout>; events: EventStore; clock: Clock; log: Logger }): Promise<void> {
   const log = o.log.child({ subsystem: "upgrade" });
   const dataDir = o.s.AGENT_SUPERVISOR_DATA_DIR;
   try {
+    const active = (await readUpgradeState(upgradeLayout(dataDir))).active;
+    // The killed daemon's gateway may still run on the state about to be restored: stop it first
+    // (SIGTERM, so it can give up its leases; SIGKILL after the grace).
+    if (active) await reapOrphan({ pidFile: o.files.gatewayPid, clock: o.clock, stopGraceMs: o.s.GATEWAY_STOP_GRACE_MS, events: o.events, log });
     const out = await recoverUpgrade({
       layout: upgradeLayout(dataDir), now: o.clock.now,
       restoreSnapshot: async (dir) => void (await restoreSnapshot(dir, o.files.gateway.stateDir)),

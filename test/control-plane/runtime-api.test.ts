@@ -240,6 +240,16 @@ describe("secrets", () => {
     expect((await p.v1("secrets", { runtimeId: RT2 })).status).toBe(404);
   });
 
+  it("carries the runtime's desired OpenClaw version (gateway.openclawVersion, issue 14) with the secrets, and drops it when set without", async () => {
+    const p = await startPlane();
+    const set = await p.admin("PUT", `/runtimes/${RT}/secrets`, { providers: { openai: { apiKey: "sk-one" } }, gateway: { openclawVersion: "2026.9.6" } });
+    expect(set.json).toEqual({ runtimeId: RT, version: "1" });
+    expect((await p.v1("secrets", {})).json).toEqual({ accountId: ACC, runtimeId: RT, version: "1", providers: { openai: { apiKey: "sk-one" } }, gateway: { openclawVersion: "2026.9.6" } });
+    expect((await p.admin("PUT", `/runtimes/${RT}/secrets`, { providers: {}, gateway: { openclawVersion: "latest" } })).json.error.code).toBe("BAD_REQUEST");
+    p.cp.setSecrets(RT, { openai: { apiKey: "sk-one" } });
+    expect((await p.v1("secrets", {})).json).not.toHaveProperty("gateway");
+  });
+
   it("rejects secrets that break the contract and runtimes that are not registered", async () => {
     const p = await startPlane();
     expect((await p.admin("PUT", `/runtimes/${RT}/secrets`, { providers: { openai: { apiKey: "" } } })).json.error.code).toBe("BAD_REQUEST");

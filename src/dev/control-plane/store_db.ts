@@ -85,6 +85,8 @@ const MIGRATIONS: readonly string[] = [
    );`,
   // 2: the token usage a complete report carries (contract turnUsageSchema, JSON), shown in the admin view.
   `ALTER TABLE turns ADD COLUMN result_usage TEXT;`,
+  // 3: the runtime's gateway settings beside its secrets (contract secretsSchema.gateway, JSON; issue 14).
+  `ALTER TABLE secrets ADD COLUMN gateway TEXT;`,
 ];
 
 /**
