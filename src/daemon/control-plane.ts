@@ -5,7 +5,8 @@
  */
 import { deriveRuntimeStatus } from "../health/runtime-status.ts";
 import { createControlPlaneClient } from "../sync/client.ts";
-import type { TokenBudgetReport } from "../sync/contract.ts";
+import type { StatusReport, TokenBudgetReport } from "../sync/contract.ts";
+import type { HealthSnapshot } from "../health/ports.ts";
 import { SecretsPoller } from "../sync/secrets-poller.ts";
 import { hostMetrics } from "../sync/status.ts";
 import { SyncWorker } from "../sync/worker.ts";
@@ -87,6 +88,7 @@ export function buildControlPlaneLink(p: Parts, view: HealthView, versions?: { s
         host: await hostMetrics(s.AGENT_SUPERVISOR_DATA_DIR, syncLog),
         queue: { accepted: h.queue.accepted, delivering: h.queue.delivering, outbox: central.outboxDepth() },
         ...budgetReport(h.tokens?.budget),
+        ...versionsReport(h.openclaw),
       };
     },
   });
@@ -112,4 +114,12 @@ export function buildControlPlaneLink(p: Parts, view: HealthView, versions?: { s
     },
   });
   return { sync, poller };
+}
+
+/** The status report's `openclaw` object from the health snapshot's versions (reason capped at 4096 chars). */
+function versionsReport(v: HealthSnapshot["openclaw"]): { openclaw?: StatusReport["openclaw"] } {
+  if (!v) return {};
+  const step = v.step === "done" || v.step === "failed" ? null : (v.step as NonNullable<StatusReport["openclaw"]>["step"]);
+  const lastFailed = v.lastFailed && { version: v.lastFailed.version, reason: v.lastFailed.reason.slice(0, 4096) };
+  return { openclaw: { desired: v.desired, lastFailed, step } };
 }

@@ -72,6 +72,20 @@ export const tokenBudgetSchema = z.strictObject({
   resetsAt: time.describe("When `used` starts again from 0 (the next UTC midnight)"),
 });
 
+/**
+ * The OpenClaw version change in a status report (issue 14): the desired version, the last
+ * version whose change failed with its `upgrade failed: ...` reason, the step of a change in
+ * progress. The current version is `openclawVersion`.
+ */
+export const openclawVersionsSchema = z.strictObject({
+  desired: z.string().max(64).nullable().describe("Desired OpenClaw version (the control plane's gateway.openclawVersion, else `openclaw upgrade V` on the host); null when none"),
+  lastFailed: z
+    .strictObject({ version: z.string().max(64), reason: z.string().max(4096).describe("`upgrade failed: <reason>`, with the gateway's own last lines") })
+    .nullable()
+    .describe("The version whose last change failed and was rolled back (not retried until the desired version changes); null when none"),
+  step: z.enum(["install", "drain", "stop", "snapshot", "switch", "gate", "rollback"]).nullable().describe("The step of a change in progress; null when none runs"),
+});
+
 /** `POST /v1/runtimes/{runtimeId}/status`: sent on an interval and on every state change. */
 export const statusReportSchema = z.strictObject({
   ...identity,
@@ -93,6 +107,7 @@ export const statusReportSchema = z.strictObject({
     outbox: z.number().int().min(0).describe("Results not yet acknowledged by the control plane"),
   }),
   budget: tokenBudgetSchema.optional().describe("The daily token budget; absent when the runtime has none"),
+  openclaw: openclawVersionsSchema.optional().describe("OpenClaw version changes (issue 14); absent from older daemons"),
   sentAt: time,
 });
 

@@ -77,6 +77,15 @@ describe("status", () => {
     expect((await p.v1("reportStatus", {}, statusReport())).status).toBe(200);
     expect(p.cp.latestStatus(RT)?.report).not.toHaveProperty("budget");
   });
+
+  it("takes the optional OpenClaw version change (issue 14) and keeps it; a malformed one is a 400", async () => {
+    const p = await startPlane();
+    const openclaw = { desired: "2026.9.7", lastFailed: { version: "2026.9.7", reason: "upgrade failed: the new gateway did not start" }, step: null };
+    expect((await p.v1("reportStatus", {}, statusReport({ openclaw }))).status).toBe(200);
+    expect(p.cp.latestStatus(RT)?.report.openclaw).toEqual(openclaw);
+    const bad = await p.v1("reportStatus", {}, { ...statusReport(), openclaw: { ...openclaw, step: "warp" } });
+    expect(bad.status).toBe(400);
+  });
 });
 
 describe("claims", () => {
