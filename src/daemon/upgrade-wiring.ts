@@ -126,6 +126,11 @@ export class UpgradeRunner {
       lastFailed: state.lastFailed && { version: state.lastFailed.version, reason: state.lastFailed.reason },
     };
     if (decision.kind !== "change" || signal?.aborted || service.draining || desired === undefined) return;
+    // Never stop a gateway in the middle of its start: one killed while it boots can leave OpenClaw's
+    // gateway-lifecycle lease held in its state, and the next version's migration then cannot run
+    // (`StateDatabaseCoordinatorContentionError`, exit 78). Looked at again at the next tick.
+    const gateway = this.#p.supervisor.snapshot().state;
+    if (gateway === "starting" || gateway === "stopping") return;
     const out = await runVersionChange(this.#ports, desired, decision);
     this.#view = { ...this.#view, current: out.result === "done" ? out.to : out.from, step: null, lastFailed: out.result === "failed" ? { version: out.to, reason: out.reason } : this.#view.lastFailed };
   }
