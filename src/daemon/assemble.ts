@@ -12,8 +12,8 @@ import { ensureSecretFile } from "../config/secret-file.ts";
 import { dataDirLayout } from "../core/data-dir.ts";
 import { GatewayConnection } from "../gateway/connection.ts";
 import type { Metrics } from "../health/metrics.ts";
-import { resolveGatewayRuntime, runtimeSettingsOf } from "../runtime/resolve.ts";
-import { acceptedVersions, EMPTY_UPGRADE_STATE, readUpgradeState, upgradeLayout } from "../runtime/upgrade-journal.ts";
+import { runtimeSettingsOf } from "../runtime/resolve.ts";
+import { resolveRuntimeAfterChanges } from "../runtime/upgrade-journal.ts";
 import { CentralTurnStore } from "../store/central.ts";
 import { DAEMON_BUSY_TIMEOUT_MS, openDb, type Db } from "../store/db.ts";
 import { EventStore } from "../store/events.ts";
@@ -99,12 +99,8 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
   const { clock } = host;
   mkdirSync(s.AGENT_SUPERVISOR_DATA_DIR, { recursive: true, mode: 0o700 });
   const files = dataDirLayout(s.AGENT_SUPERVISOR_DATA_DIR);
-  const upgrades = upgradeLayout(s.AGENT_SUPERVISOR_DATA_DIR);
   // A version change may have made another version current than OPENCLAW_VERSION (issue 14).
-  const findRuntime = async () => {
-    const state = await readUpgradeState(upgrades).catch(() => EMPTY_UPGRADE_STATE);
-    return resolveGatewayRuntime({ ...runtimeSettingsOf(s), acceptVersions: acceptedVersions(state) });
-  };
+  const findRuntime = () => resolveRuntimeAfterChanges(runtimeSettingsOf(s));
   const db = openDb(files.db, { nativeBinding: loadNativeSqliteBinding(s.AGENT_SUPERVISOR_DATA_DIR), busyTimeoutMs: DAEMON_BUSY_TIMEOUT_MS });
   const storeLog = log.child({ subsystem: "store" });
   const writeFaults = new WriteFaults({

@@ -14,6 +14,7 @@
 import { join } from "node:path";
 import { z } from "zod";
 import { readJsonState, writeFileAtomic } from "../core/fs-atomic.ts";
+import { type GatewayRuntime, resolveGatewayRuntime, type RuntimeSettings } from "./resolve.ts";
 import { upgradeJournalSchema } from "./upgrade-plan.ts";
 
 /** Paths of the upgrade tree under `dataDir`. Pure. */
@@ -102,4 +103,14 @@ export async function writeDesiredLocal(layout: UpgradeLayout, d: DesiredLocal):
 export function acceptedVersions(state: UpgradeState): string[] {
   const out = [state.switchedTo, state.active?.from, state.active?.to];
   return [...new Set(out.filter((v): v is string => typeof v === "string"))];
+}
+
+/**
+ * {@link resolveGatewayRuntime} accepting, besides OPENCLAW_VERSION, the versions a version change
+ * made current ({@link acceptedVersions}); an unreadable journal accepts none of them.
+ * @throws as resolveGatewayRuntime
+ */
+export async function resolveRuntimeAfterChanges(s: RuntimeSettings): Promise<GatewayRuntime> {
+  const state = await readUpgradeState(upgradeLayout(s.dataDir)).catch(() => EMPTY_UPGRADE_STATE);
+  return resolveGatewayRuntime({ ...s, acceptVersions: acceptedVersions(state) });
 }

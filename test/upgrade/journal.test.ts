@@ -4,8 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { StateFileError } from "../../src/core/fs-atomic.ts";
+import { switchCurrent } from "../../src/runtime/upgrade-switch.ts";
+import { installedRuntime } from "./fixtures.ts";
 import {
-  EMPTY_UPGRADE_STATE, readDesiredLocal, readUpgradeState, upgradeLayout, writeDesiredLocal, writeUpgradeState, type UpgradeState,
+  EMPTY_UPGRADE_STATE, readDesiredLocal, resolveRuntimeAfterChanges, readUpgradeState, upgradeLayout, writeDesiredLocal, writeUpgradeState, type UpgradeState,
 } from "../../src/runtime/upgrade-journal.ts";
 
 let dir: string;
@@ -56,5 +58,17 @@ describe("upgrade state file", () => {
     expect(await readDesiredLocal(l)).toBeUndefined();
     await writeDesiredLocal(l, { version: "2026.9.6", at: 7 });
     expect(await readDesiredLocal(l)).toEqual({ version: "2026.9.6", at: 7 });
+  });
+});
+
+describe("resolveRuntimeAfterChanges", () => {
+  it("runs the version a change switched to even when OPENCLAW_VERSION names another, and no other", async () => {
+    await switchCurrent(dir, await installedRuntime(dir, "2026.9.6"));
+    const settings = { dataDir: dir, openclawVersion: "2026.9.5" };
+    await expect(resolveRuntimeAfterChanges(settings)).rejects.toMatchObject({ code: "ERR_RUNTIME_MISSING" });
+    await writeUpgradeState(upgradeLayout(dir), { ...EMPTY_UPGRADE_STATE, switchedTo: "2026.9.6" });
+    expect((await resolveRuntimeAfterChanges(settings)).openclawVersion).toBe("2026.9.6");
+    await writeUpgradeState(upgradeLayout(dir), { ...EMPTY_UPGRADE_STATE, switchedTo: "2026.9.7" });
+    await expect(resolveRuntimeAfterChanges(settings)).rejects.toThrow(/OPENCLAW_VERSION is 2026\.9\.5 but the installed runtime is 2026\.9\.6/);
   });
 });
