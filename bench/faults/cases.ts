@@ -1,7 +1,7 @@
 /**
  * Every case of the fault-injection suite, in the order the runner takes them: the fast
  * stand-in cases first, then the real-gateway ones (which share one booted daemon; the memory,
- * event-loop, probe-turn and stuck-run cases boot their own and run last).
+ * event-loop, probe-turn, stuck-run and bad-upgrade cases boot their own and run last).
  */
 import { claimsNotReady } from "./case_claims_not_ready.ts";
 import { contextOverflow } from "./case_context_overflow.ts";
@@ -10,6 +10,7 @@ import { controlPlaneOutage } from "./case_control_plane.ts";
 import { cpProxy404, cpUnknownFields } from "./case_cp_answers.ts";
 import { daemonSigkill } from "./case_daemon_sigkill.ts";
 import { announcedRestart } from "./case_announced_restart.ts";
+import { badUpgrade } from "./case_bad_upgrade.ts";
 import { decayKill } from "./case_decay_kill.ts";
 import { diskFull } from "./case_disk_full.ts";
 import { errorRate } from "./case_error_rate.ts";
@@ -64,6 +65,7 @@ export const CASES: readonly FaultCase[] = [
   eventLoopStall,
   probeTurnMisses,
   stuckRun,
+  badUpgrade,
 ];
 
 /** The cases CI runs (stand-ins only, well under a minute together). */

@@ -2,7 +2,8 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { statfsDiskUsage } from "../health/disk.ts";
-import { resolveGatewayRuntime, runtimeSettingsOf } from "../runtime/resolve.ts";
+import { runtimeSettingsOf } from "../runtime/resolve.ts";
+import { resolveRuntimeAfterChanges } from "../runtime/upgrade-journal.ts";
 import { dataDirLayout } from "../core/data-dir.ts";
 import { providerEndpoints } from "../supervisor/gateway-config.ts";
 import { probeBoundary } from "../supervisor/gateway-user.ts";
@@ -40,7 +41,7 @@ export function registerDoctor(program: Command, ctx: CliContext): void {
       const { settings, file, tokenSource } = ctx.load();
       const { fetch, uid } = ctx.host;
       const checks = await runDoctorChecks(settings, file, {
-        runtime: () => resolveGatewayRuntime(runtimeSettingsOf(settings)),
+        runtime: () => resolveRuntimeAfterChanges(runtimeSettingsOf(settings)),
         disk: () => statfsDiskUsage(nearestExisting(settings.AGENT_SUPERVISOR_DATA_DIR)),
         portFree,
         httpStatus: async (url, headers) => (await fetch(url, { headers, signal: AbortSignal.timeout(DOCTOR_HTTP_TIMEOUT_MS) })).status,

@@ -77,6 +77,15 @@ function memoryFileLine(c: HealthCheck): string {
   return chars === null ? "no MEMORY.md" : `MEMORY.md ${chars} chars`;
 }
 
+function versionLine(c: HealthCheck): string {
+  const failed = c.lastFailed as { version?: unknown } | null | undefined;
+  const parts = [`${str(c.observedValue) ?? "unmanaged"}`];
+  parts.push(`desired ${str(c.desired) ?? "none"}`);
+  if (failed && str(failed.version)) parts.push(`last failed ${str(failed.version)}`);
+  if (str(c.step)) parts.push(`changing: ${str(c.step)}`);
+  return parts.join(", ");
+}
+
 const ROWS: [key: string, label: string, line: (c: HealthCheck) => string][] = [
   ["gateway:process", "gateway", gatewayLine],
   ["gateway:connection", "connection", connectionLine],
@@ -85,6 +94,7 @@ const ROWS: [key: string, label: string, line: (c: HealthCheck) => string][] = [
   ["disk:free", "disk", diskLine],
   ["workspace:memory-md", "workspace", memoryFileLine],
   ["control-plane:sync", "sync", syncLine],
+  ["openclaw:version", "openclaw", versionLine],
 ];
 
 /**

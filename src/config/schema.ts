@@ -120,6 +120,7 @@ export const settingsSchema = z
     RESTART_BACKOFF_MAX_MS: ms(60_000, "Largest restart delay"),
     RESTART_BACKOFF_RESET_MS: ms(120_000, "Uptime after which the gateway counts as stable and the backoff resets"),
     DRAIN_TIMEOUT_MS: ms(30_000, "On SIGTERM/SIGINT, how long in-flight turns may finish before the gateway is stopped"),
+    UPGRADE_HEALTH_DEADLINE_MS: ms(180_000, "After an OpenClaw version switch, how long the new gateway has to pass the health gate (hello-ok, the health RPC, the probe turn when PROBE_TURN_INTERVAL_MS > 0) before the change is rolled back"),
 
     TURN_CONCURRENCY: positiveInt(4, 256, "Turns delivered to the gateway at once (one at a time per conversation)"),
     TURN_TIMEOUT_MS: ms(600_000, "Deadline of one turn, from its first delivery, after which it fails"),

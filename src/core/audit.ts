@@ -40,6 +40,7 @@ export const AUDIT_ACTIONS = [
   "doctor.run",
   "openclaw.install",
   "openclaw.switch",
+  "openclaw.upgrade",
   "audit.dropped",
   "audit.overflow",
 ] as const;

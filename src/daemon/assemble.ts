@@ -12,7 +12,8 @@ import { ensureSecretFile } from "../config/secret-file.ts";
 import { dataDirLayout } from "../core/data-dir.ts";
 import { GatewayConnection } from "../gateway/connection.ts";
 import type { Metrics } from "../health/metrics.ts";
-import { resolveGatewayRuntime, runtimeSettingsOf } from "../runtime/resolve.ts";
+import { runtimeSettingsOf } from "../runtime/resolve.ts";
+import { resolveRuntimeAfterChanges } from "../runtime/upgrade-journal.ts";
 import { AuditStore } from "../store/audit.ts";
 import { AuditJournal } from "../store/audit-log.ts";
 import { CentralTurnStore } from "../store/central.ts";
@@ -39,6 +40,8 @@ import type { SessionRepairWatchdog } from "../watchdogs/session-repair.ts";
 import type { ProviderCredentialsWatchdog } from "../watchdogs/provider-credentials.ts";
 import type { Host } from "./host.ts";
 import type { StatusReporter } from "./systemd-status.ts";
+import { GatewayHold, OutputTail } from "./upgrade-gate.ts";
+import { recoverAtStart } from "./upgrade-recover.ts";
 
 /** Subsystems built after the gateway side, reached late through this (undefined until built). */
 export type Links = {
@@ -91,6 +94,10 @@ export type Parts = {
   progress: RunProgress;
   service: TurnService;
   links: Links;
+  /** Parks the gateway's start during an OpenClaw version change (daemon/upgrade.ts). */
+  upgradeHold: GatewayHold;
+  /** The latest gateway process's last output lines, for `upgrade failed: ...`. */
+  outputTail: OutputTail;
 };
 
 /**
@@ -101,8 +108,8 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
   const { clock } = host;
   mkdirSync(s.AGENT_SUPERVISOR_DATA_DIR, { recursive: true, mode: 0o700 });
   const files = dataDirLayout(s.AGENT_SUPERVISOR_DATA_DIR);
-  const findRuntime = () => resolveGatewayRuntime(runtimeSettingsOf(s));
-  const runtime = await lookUpRuntime(findRuntime, log);
+  // A version change may have made another version current than OPENCLAW_VERSION (issue 14).
+  const findRuntime = () => resolveRuntimeAfterChanges(runtimeSettingsOf(s));
   const db = openDb(files.db, { nativeBinding: loadNativeSqliteBinding(s.AGENT_SUPERVISOR_DATA_DIR), busyTimeoutMs: DAEMON_BUSY_TIMEOUT_MS });
   const storeLog = log.child({ subsystem: "store" });
   const writeFaults = new WriteFaults({
@@ -132,6 +139,9 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
       links.auditOutbox?.notify();
     },
   });
+  // Before anything looks the runtime up: finish a version change a killed daemon left (issue 14).
+  await recoverAtStart({ s, files, events, clock, log, audit });
+  const runtime = await lookUpRuntime(findRuntime, log);
   const gatewayToken = await ensureSecretFile(files.gatewayToken);
   const apiToken = await ensureSecretFile(files.apiToken);
   const boundary = () => probeBoundary(s.GATEWAY_USER, host.uid);
@@ -177,6 +187,8 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
   );
   auditSecrets = () => [...secrets, ...launch.secretValues()];
 
+  const upgradeHold = new GatewayHold();
+  const outputTail = new OutputTail(20, () => [...secrets, ...launch.secretValues()]);
   let lastState = "stopped";
   const connection: GatewayConnection = new GatewayConnection({
     url: `ws://127.0.0.1:${s.OPENCLAW_GATEWAY_PORT}`,
@@ -191,7 +203,7 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     onAnnouncement: (generation, a) => supervisor.announce(generation, a),
   });
   const supervisor: GatewaySupervisor = new GatewaySupervisor({
-    spawn: host.spawn,
+    spawn: outputTail.wrap(host.spawn),
     clock,
     random: host.random,
     log: log.child({ subsystem: "supervisor" }),
@@ -208,7 +220,10 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     breaker: { windowMs: s.CRASH_LOOP_WINDOW_MS, maxRestarts: s.CRASH_LOOP_MAX_RESTARTS },
     openclawVersion: launch.runtime?.openclawVersion ?? null,
     doctor: (spec, known) => runOpenclawDoctor(host.spawn, spec, log.child({ subsystem: "doctor" }), known),
-    prepare: () => launch.prepare(),
+    prepare: async () => {
+      await upgradeHold.wait();
+      return launch.prepare();
+    },
     audit,
     inputsVersion: () => launch.inputsVersion,
     onState: (snap) => {
@@ -252,5 +267,5 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     budget,
     onSubmitted: () => (delivery.notify(), links.status?.poke()),
   });
-  return { s, host, log, version, files, db, writeFaults, turns, budget, events, auditStore, audit, central, metrics, gatewayToken, apiToken, boundary, tmp, countSwept, launch, connection, supervisor, delivery, progress, service, links };
+  return { s, host, log, version, files, db, writeFaults, turns, budget, events, auditStore, audit, central, metrics, gatewayToken, apiToken, boundary, tmp, countSwept, launch, connection, supervisor, delivery, progress, service, links, upgradeHold, outputTail };
 }

@@ -5,7 +5,8 @@
  */
 import { deriveRuntimeStatus } from "../health/runtime-status.ts";
 import { createControlPlaneClient } from "../sync/client.ts";
-import type { TokenBudgetReport } from "../sync/contract.ts";
+import type { StatusReport, TokenBudgetReport } from "../sync/contract.ts";
+import type { HealthSnapshot } from "../health/ports.ts";
 import { AuditOutbox } from "../sync/audit-outbox.ts";
 import { SecretsPoller } from "../sync/secrets-poller.ts";
 import { hostMetrics } from "../sync/status.ts";
@@ -38,8 +39,9 @@ export type ControlPlaneLink = { sync: SyncWorker; poller: SecretsPoller; audit:
 /**
  * Build the sync worker and the secrets poller; sets `p.links.sync`.
  * @param view the health snapshot and the control-plane problem (shared with /health)
+ * @param versions told the desired OpenClaw version of every new secrets document (issue 14)
  */
-export function buildControlPlaneLink(p: Parts, view: HealthView): ControlPlaneLink {
+export function buildControlPlaneLink(p: Parts, view: HealthView, versions?: { setControlPlaneDesired(v: string | undefined): void }): ControlPlaneLink {
   const { s, host, launch, delivery, supervisor, service, log } = p;
   const central = p.central!;
   const syncLog = log.child({ subsystem: "sync" });
@@ -87,6 +89,7 @@ export function buildControlPlaneLink(p: Parts, view: HealthView): ControlPlaneL
         host: await hostMetrics(s.AGENT_SUPERVISOR_DATA_DIR, syncLog),
         queue: { accepted: h.queue.accepted, delivering: h.queue.delivering, outbox: central.outboxDepth() },
         ...budgetReport(h.tokens?.budget),
+        ...versionsReport(h.openclaw),
       };
     },
   });
@@ -107,7 +110,10 @@ export function buildControlPlaneLink(p: Parts, view: HealthView): ControlPlaneL
       sync.notifyStateChange();
     },
     // New keys are checked at once (issue 12), not at the next interval.
-    apply: (change, stored) => applyRotation({ launch, delivery, supervisor, log, onStored: stored }, change, s.DRAIN_TIMEOUT_MS).then(() => p.links.providers?.recheck()),
+    apply: (change, stored) => {
+      if (change.secrets) versions?.setControlPlaneDesired(change.secrets.gateway?.openclawVersion);
+      return applyRotation({ launch, delivery, supervisor, log, onStored: stored }, change, s.DRAIN_TIMEOUT_MS).then(() => p.links.providers?.recheck());
+    },
   });
   const audit = (p.links.auditOutbox = new AuditOutbox({
     client,
@@ -119,4 +125,12 @@ export function buildControlPlaneLink(p: Parts, view: HealthView): ControlPlaneL
     onUnshipped: (n) => p.metrics.auditUnshippedEvents.set(n),
   }));
   return { sync, poller, audit };
+}
+
+/** The status report's `openclaw` object from the health snapshot's versions (reason capped at 4096 chars). */
+function versionsReport(v: HealthSnapshot["openclaw"]): { openclaw?: StatusReport["openclaw"] } {
+  if (!v) return {};
+  const step = v.step === "done" || v.step === "failed" ? null : (v.step as NonNullable<StatusReport["openclaw"]>["step"]);
+  const lastFailed = v.lastFailed && { version: v.lastFailed.version, reason: v.lastFailed.reason.slice(0, 4096) };
+  return { openclaw: { desired: v.desired, lastFailed, step } };
 }

@@ -22,6 +22,7 @@ import type { Host } from "./host.ts";
 import { installRefreshHandler, installSignalHandlers } from "./lifecycle.ts";
 import { HealthView } from "./snapshot.ts";
 import { StatusReporter } from "./systemd-status.ts";
+import { UpgradeRunner } from "./upgrade-wiring.ts";
 import { buildWatchdogs } from "./watchdogs.ts";
 
 /** Longest wait for the control plane's secrets before the first gateway start (ms). */
@@ -58,7 +59,9 @@ export async function runDaemon({ settings: s, file }: LoadedSettings, host: Hos
   const health = new HealthView(p, watchdogs.all, watchdogs.memory);
   const status = new StatusReporter({ notifier, clock, log: systemdLog, line: () => health.statusLine() });
   p.links.status = status;
-  const link = s.CONTROL_PLANE_URL !== undefined ? buildControlPlaneLink(p, health) : undefined;
+  const upgrader = new UpgradeRunner(p);
+  health.versions = () => upgrader.versions();
+  const link = s.CONTROL_PLANE_URL !== undefined ? buildControlPlaneLink(p, health, upgrader) : undefined;
 
   health.startTicking();
   const app = createHealthApp({
@@ -104,6 +107,8 @@ export async function runDaemon({ settings: s, file }: LoadedSettings, host: Hos
   // A crashed supervisor loop may leave its gateway running: kill it; the next loop starts another.
   const supervising = keep("supervisor", () => p.supervisor.run(stop.signal), { onCrash: () => p.supervisor.killNow() });
   const delivering = keep("delivery", () => p.delivery.run(stop.signal));
+  // One desired OpenClaw version at a time (issue 14); a stop releases a gateway it holds.
+  const upgrading = keep("upgrade", () => upgrader.run(stop.signal));
   // The sync loops stop only after the drain, so results of drained turns are still reported.
   const syncStop = new AbortController();
   const syncing = link
@@ -142,7 +147,7 @@ export async function runDaemon({ settings: s, file }: LoadedSettings, host: Hos
 
   await life.drained;
   stop.abort();
-  await Promise.all([supervising, delivering, decaying, watching, reporting]);
+  await Promise.all([supervising, delivering, upgrading, decaying, watching, reporting]);
   syncStop.abort();
   await syncing;
   p.connection.disconnect();

@@ -4,7 +4,7 @@
  * keeps the daemon's own liveness tick (the event loop turned within the last second).
  */
 import type { Clock } from "../core/clock.ts";
-import type { HealthSnapshot } from "../health/ports.ts";
+import type { HealthSnapshot, OpenclawVersions } from "../health/ports.ts";
 import type { TurnCounts } from "../store/turns.ts";
 import type { MemoryWatchdog } from "../watchdogs/memory.ts";
 import type { Watchdog } from "../watchdogs/watchdog.ts";
@@ -18,6 +18,8 @@ export const LOOP_TICK_MS = 1000;
 export class HealthView {
   /** A configuration problem from the control plane (missing secrets, rejected manifest), or null. */
   problem: string | null = null;
+  /** The OpenClaw versions (daemon/upgrade-wiring.ts UpgradeRunner), once it runs. */
+  versions: (() => OpenclawVersions) | undefined;
   #loopTickAt: number;
   #lastCounts: TurnCounts = { accepted: 0, delivering: 0, done: 0, failed: 0 };
   #lastTokens: HealthSnapshot["tokens"];
@@ -58,6 +60,7 @@ export class HealthView {
     return {
       loopTickAt: this.#loopTickAt,
       gateway: { ...supervisor.snapshot(), openclawVersion: launch.runtime?.openclawVersion ?? null },
+      ...(this.versions ? { openclaw: this.versions() } : {}),
       connection: connection.snapshot(),
       queue: { ...this.#counts(), limit: s.TURN_QUEUE_LIMIT },
       draining: service.draining,

@@ -67,6 +67,8 @@ export type MockModelRequest = {
   toolResults: string[];
   /** Size of the request body (bytes). */
   bytes: number;
+  /** Texts of the request's assistant messages: the conversation's earlier replies, as the model sees its history. */
+  assistantTexts: string[];
   /**
    * Set when the request was refused: the HTTP status for a refused key (`refusals`), or, for a
    * refused request (mock-refusals.ts), `context` (400 context_length_exceeded) or `orphan` (400
@@ -312,7 +314,8 @@ export async function startMockModel(port = 0, host = "127.0.0.1", opts: Partial
       const system = Array.isArray(body.messages) ? body.messages.filter((m: { role?: unknown }) => m?.role === "system" || m?.role === "developer").map((m: { content?: unknown }) => contentText(m.content)).join("\n") : "";
       const { asked, results } = toolRound(body.messages);
       const bytes = Buffer.byteLength(raw);
-      const record = { at: Date.now(), prompt, system, stream: body.stream === true, authorization: req.headers.authorization, toolResults: results, bytes };
+      const assistantTexts = Array.isArray(body.messages) ? body.messages.filter((m: { role?: unknown }) => m?.role === "assistant").map((m: { content?: unknown }) => contentText(m.content)) : [];
+      const record = { at: Date.now(), prompt, system, stream: body.stream === true, authorization: req.headers.authorization, toolResults: results, bytes, assistantTexts };
       // A refused key first (as a provider checks the key before the request), then the request's own refusals.
       if (refusal) {
         requests.push({ ...record, refused: refusal.status });

@@ -218,6 +218,30 @@ function tokenBudget(s: HealthSnapshot, time: string): [HealthCheck] | undefined
 }
 
 /**
+ * `openclaw:version`, when the daemon manages version changes (issue 14): `warn` while a change
+ * runs, when the desired version failed (its `upgrade failed: ...` reason) or is refused.
+ * `observedValue` is the current version; `desired`, `lastFailed` and `step` beside it.
+ */
+function openclawVersion(s: HealthSnapshot, time: string): [HealthCheck] | undefined {
+  const v = s.openclaw;
+  if (!v) return undefined;
+  const failedDesired = v.lastFailed !== null && v.lastFailed.version === v.desired;
+  let output: string | null = null;
+  if (v.step !== null) output = `changing OpenClaw from ${v.current ?? "?"} to ${v.desired ?? "?"}: ${v.step}`;
+  else if (v.problem !== null) output = v.problem;
+  else if (failedDesired && v.lastFailed) output = `OpenClaw ${v.lastFailed.version} not applied, ${v.current ?? "?"} kept: ${v.lastFailed.reason}`;
+  return check(output === null ? "pass" : "warn", output, {
+    componentType: "component",
+    observedValue: v.current,
+    observedUnit: "version",
+    time,
+    desired: v.desired,
+    lastFailed: v.lastFailed,
+    step: v.step,
+  });
+}
+
+/**
  * Judge the daemon's health (draft-inadarei-api-health-check). Overall status is the worst check;
  * `output` joins the outputs of the checks that are not `pass`.
  * @param snapshot the daemon state (epoch ms times)
@@ -248,6 +272,8 @@ export function assessHealth(
   if (writes) checks["store:writes"] = writes;
   const budget = tokenBudget(snapshot, time);
   if (budget) checks["turns:budget"] = budget;
+  const version = openclawVersion(snapshot, time);
+  if (version) checks["openclaw:version"] = version;
   const all = Object.values(checks).map((v) => v![0]);
   const status = all.reduce<HealthStatus>((w, c) => (RANK[c.status] > RANK[w] ? c.status : w), "pass");
   const outputs = all.flatMap((c) => (c.output === undefined ? [] : [c.output]));

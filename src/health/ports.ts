@@ -34,6 +34,8 @@ export type HealthSnapshot = {
   tokens?: { usedToday: number; budget: BudgetVerdict | null };
   /** SQLite write sites failing now (store/write-faults.ts); absent where writes are not watched. */
   storage?: { failing: WriteFault[] };
+  /** The OpenClaw versions; absent where the daemon does not manage version changes. */
+  openclaw?: OpenclawVersions;
   /** The control-plane link; absent in standalone mode. */
   controlPlane?: {
     /** Claim loop: "active", "backoff", "stopped-auth" (token refused) or "stopped" (draining). */
@@ -44,6 +46,21 @@ export type HealthSnapshot = {
     /** A configuration problem from the control plane (missing secrets, rejected manifest), or null. */
     problem: string | null;
   };
+};
+
+/**
+ * The OpenClaw versions (issue 14, daemon/upgrade-wiring.ts). `current`: what current.json names
+ * (null: an external runtime or none); `desired`: asked for by the control plane or
+ * `openclaw upgrade V` (null: none); `lastFailed`: the version whose last change failed, with
+ * its `upgrade failed: ...` reason; `step`: the step of a change in progress; `problem`: why the
+ * desired version is not applied (a refused downgrade).
+ */
+export type OpenclawVersions = {
+  current: string | null;
+  desired: string | null;
+  lastFailed: { version: string; reason: string } | null;
+  step: string | null;
+  problem: string | null;
 };
 
 /** Free space of the filesystem holding the data directory, in bytes. */

@@ -47,6 +47,12 @@ export type InstallOptions = {
   pid?: number;
   onProgress?: OnProgress;
   signal?: AbortSignal;
+  /**
+   * Make the installed version current (write `current.json`); default true. False installs it
+   * beside the current version only (the upgrade sequence switches later, daemon/upgrade.ts);
+   * the result's `record` is then what `current.json` would name.
+   */
+  activate?: boolean;
 };
 
 /**
@@ -83,6 +89,7 @@ export async function installOpenclaw(opts: InstallOptions): Promise<InstallResu
   }
   const nodePkg = nodePackageName(opts.platform ?? process.platform, opts.arch ?? process.arch);
 
+  const activate = opts.activate ?? true;
   const done = await usableCurrent(layout.currentFile, version, nodeVersion);
   if (done) return { status: "already-installed", record: done, previous: done };
 
@@ -130,6 +137,7 @@ export async function installOpenclaw(opts: InstallOptions): Promise<InstallResu
       openclawVersion: version, nodeVersion, npmVersion, nodePath, entryPath,
       installedAt: new Date(opts.now()).toISOString(),
     };
+    if (!activate) return { status: "installed", record, previous };
     await writeFileAtomic(layout.currentFile, `${JSON.stringify(record, null, 2)}\n`);
     onProgress({ kind: "switch", openclawVersion: version, previousVersion: previous?.openclawVersion });
     return { status: "installed", record, previous };

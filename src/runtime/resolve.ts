@@ -14,8 +14,10 @@ export type RuntimeSettings = {
   /** OPENCLAW_NODE and OPENCLAW_ENTRY: both or neither. */
   openclawNode?: string | undefined;
   openclawEntry?: string | undefined;
-  /** OPENCLAW_VERSION: the managed runtime must be this version. */
+  /** OPENCLAW_VERSION: the managed runtime must be this version (or one of `acceptVersions`). */
   openclawVersion: string;
+  /** Versions a version change made current (runtime/upgrade-journal.ts, acceptedVersions). */
+  acceptVersions?: readonly string[] | undefined;
 };
 
 /** {@link RuntimeSettings} from the daemon's settings (AGENT_SUPERVISOR_DATA_DIR, OPENCLAW_*). */
@@ -55,7 +57,7 @@ export async function resolveGatewayRuntime(s: RuntimeSettings): Promise<Gateway
   if (!rec) {
     throw new RuntimeError(E.RUNTIME_MISSING, `no managed OpenClaw runtime in ${layout.root}; ${INSTALL_HINT}`);
   }
-  if (rec.openclawVersion !== s.openclawVersion) {
+  if (rec.openclawVersion !== s.openclawVersion && !(s.acceptVersions ?? []).includes(rec.openclawVersion)) {
     throw new RuntimeError(E.RUNTIME_MISSING, `OPENCLAW_VERSION is ${s.openclawVersion} but the installed runtime is ${rec.openclawVersion}; run 'agent-supervisor openclaw install' to install ${s.openclawVersion}`);
   }
   for (const path of [rec.nodePath, rec.entryPath]) {

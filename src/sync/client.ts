@@ -254,7 +254,8 @@ export function createControlPlaneClient(o: ControlPlaneClientOptions): ControlP
 
   return {
     async reportStatus(report, opts = {}) {
-      const ack = (await send("reportStatus", `${rt}/status`, { ...identity, ...only(report, "budget", "status.budget") }, opts, {}, (s) =>
+      const body = only(only(report, "budget", "status.budget"), "openclaw", "status.openclaw");
+      const ack = (await send("reportStatus", `${rt}/status`, { ...identity, ...body }, opts, {}, (s) =>
         accept(s, OPERATIONS.reportStatus.response, "status ack"),
       )) as { receivedAt: string; accepts?: string[] };
       heard(ack.accepts);

@@ -73,6 +73,20 @@ export const tokenBudgetSchema = z.strictObject({
   resetsAt: time.describe("When `used` starts again from 0 (the next UTC midnight)"),
 });
 
+/**
+ * The OpenClaw version change in a status report (issue 14): the desired version, the last
+ * version whose change failed with its `upgrade failed: ...` reason, the step of a change in
+ * progress. The current version is `openclawVersion`.
+ */
+export const openclawVersionsSchema = z.strictObject({
+  desired: z.string().max(64).nullable().describe("Desired OpenClaw version (the control plane's gateway.openclawVersion, else `openclaw upgrade V` on the host); null when none"),
+  lastFailed: z
+    .strictObject({ version: z.string().max(64), reason: z.string().max(4096).describe("`upgrade failed: <reason>`, with the gateway's own last lines") })
+    .nullable()
+    .describe("The version whose last change failed and was rolled back (not retried until the desired version changes); null when none"),
+  step: z.enum(["install", "drain", "stop", "snapshot", "switch", "gate", "rollback"]).nullable().describe("The step of a change in progress; null when none runs"),
+});
+
 /** `POST /v1/runtimes/{runtimeId}/status`: sent on an interval and on every state change. */
 export const statusReportSchema = z.strictObject({
   ...identity,
@@ -94,6 +108,7 @@ export const statusReportSchema = z.strictObject({
     outbox: z.number().int().min(0).describe("Results not yet acknowledged by the control plane"),
   }),
   budget: tokenBudgetSchema.optional().describe("The daily token budget; absent when the runtime has none"),
+  openclaw: openclawVersionsSchema.optional().describe("OpenClaw version changes (issue 14); absent from older daemons"),
   sentAt: time,
 });
 
@@ -103,14 +118,14 @@ export const statusReportSchema = z.strictObject({
  * seen listed there, so a control plane on the first version (whose strict request schemas answer
  * 400 to an unknown field) keeps working with a newer daemon (docs/control-plane-api.md, Compatibility).
  */
-export const OPTIONAL_REQUEST_FIELDS = ["complete.usage", "fail.usage", "status.budget"] as const;
+export const OPTIONAL_REQUEST_FIELDS = ["complete.usage", "fail.usage", "status.budget", "status.openclaw"] as const;
 
 /** `accepts` of an answer: names from {@link OPTIONAL_REQUEST_FIELDS}, unknown names ignored. */
 const accepts = z
   .array(z.string().max(64))
   .max(64)
   .optional()
-  .describe("Optional request fields this control plane takes (complete.usage, fail.usage, status.budget); absent: none of them");
+  .describe("Optional request fields this control plane takes (complete.usage, fail.usage, status.budget, status.openclaw); absent: none of them");
 
 /** Response to a status report. */
 export const statusAckSchema = z.object({ ...identity, receivedAt: time, accepts });
@@ -224,6 +239,16 @@ export const secretsSchema = z.object({
       .object({ baseUrl: z.url(), apiKey: z.string().max(4096).optional(), model: z.string().min(1).max(128), contextTokens: z.number().int().min(1).optional() })
       .optional(),
   }),
+  gateway: z
+    .object({
+      openclawVersion: z
+        .string()
+        .regex(/^\d{4}\.\d{1,2}\.\d{1,3}(-[0-9A-Za-z.-]+)?$/, "must look like 2026.9.6")
+        .optional()
+        .describe("Desired OpenClaw version: the daemon installs it beside the current one and switches behind a health gate, rolling back on failure (absent: keep the current version)"),
+    })
+    .optional()
+    .describe("Gateway settings of the runtime (optional; added for issue 14)"),
 });
 
 /** One file of a skill bundle; `sha256` is the lowercase hex digest of the UTF-8 `content`. */

@@ -77,6 +77,15 @@ describe("status", () => {
     expect((await p.v1("reportStatus", {}, statusReport())).status).toBe(200);
     expect(p.cp.latestStatus(RT)?.report).not.toHaveProperty("budget");
   });
+
+  it("takes the optional OpenClaw version change (issue 14) and keeps it; a malformed one is a 400", async () => {
+    const p = await startPlane();
+    const openclaw = { desired: "2026.9.7", lastFailed: { version: "2026.9.7", reason: "upgrade failed: the new gateway did not start" }, step: null };
+    expect((await p.v1("reportStatus", {}, statusReport({ openclaw }))).status).toBe(200);
+    expect(p.cp.latestStatus(RT)?.report.openclaw).toEqual(openclaw);
+    const bad = await p.v1("reportStatus", {}, { ...statusReport(), openclaw: { ...openclaw, step: "warp" } });
+    expect(bad.status).toBe(400);
+  });
 });
 
 describe("claims", () => {
@@ -238,6 +247,16 @@ describe("secrets", () => {
     expect(fresh.json.providers.openai.apiKey).toBe("sk-two");
     expect(fresh.headers.get("etag")).toBe('"2"');
     expect((await p.v1("secrets", { runtimeId: RT2 })).status).toBe(404);
+  });
+
+  it("carries the runtime's desired OpenClaw version (gateway.openclawVersion, issue 14) with the secrets, and drops it when set without", async () => {
+    const p = await startPlane();
+    const set = await p.admin("PUT", `/runtimes/${RT}/secrets`, { providers: { openai: { apiKey: "sk-one" } }, gateway: { openclawVersion: "2026.9.6" } });
+    expect(set.json).toEqual({ runtimeId: RT, version: "1" });
+    expect((await p.v1("secrets", {})).json).toEqual({ accountId: ACC, runtimeId: RT, version: "1", providers: { openai: { apiKey: "sk-one" } }, gateway: { openclawVersion: "2026.9.6" } });
+    expect((await p.admin("PUT", `/runtimes/${RT}/secrets`, { providers: {}, gateway: { openclawVersion: "latest" } })).json.error.code).toBe("BAD_REQUEST");
+    p.cp.setSecrets(RT, { openai: { apiKey: "sk-one" } });
+    expect((await p.v1("secrets", {})).json).not.toHaveProperty("gateway");
   });
 
   it("rejects secrets that break the contract and runtimes that are not registered", async () => {

@@ -133,6 +133,16 @@ describe("installOpenclaw", () => {
     expect(spawned).toEqual([]);
   });
 
+  it("with activate: false installs beside the current version and leaves current.json as it was (upgrade sequence)", async () => {
+    await installOpenclaw(opts(V1));
+    const beside = await installOpenclaw(opts(V2, { activate: false }));
+    expect(beside.status).toBe("installed");
+    expect(beside.record.openclawVersion).toBe(V2);
+    expect(await stat(beside.record.entryPath)).toBeTruthy();
+    expect((await readCurrent(join(runtime, "current.json")))?.openclawVersion).toBe(V1);
+    expect(events.some((e) => e.kind === "switch" && e.openclawVersion === V2)).toBe(false);
+  });
+
   it("leaves the current runtime in place and no partial directory when npm install fails", async () => {
     const first = await installOpenclaw(opts(V1));
     const failing = opts(V2, { env: { PATH: process.env.PATH, FAKE_NPM_FAIL: "1" } });

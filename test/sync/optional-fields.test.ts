@@ -14,7 +14,8 @@ import { STATUS } from "./worker-harness.ts";
 
 const USAGE = { provider: "compat", model: "echo-1", input: 300, output: 42, cacheRead: 1100, cacheWrite: 100 };
 const BUDGET = { limit: 1000, used: 442, state: "ok" as const, action: "warn" as const, resetsAt: "2026-12-01T00:00:00.000Z" };
-const status = (): StatusInput => ({ ...STATUS, budget: BUDGET, sentAt: new Date().toISOString() });
+const OPENCLAW = { desired: "2026.9.7", lastFailed: null, step: null };
+const status = (): StatusInput => ({ ...STATUS, budget: BUDGET, openclaw: OPENCLAW, sentAt: new Date().toISOString() });
 
 let cp: RunningControlPlane | undefined;
 afterEach(async () => {
@@ -42,6 +43,7 @@ describe("a control plane that takes the optional fields (lists them in accepts)
     expect(c.latestStatus(RUNTIME)?.report.budget).toBeUndefined();
     await client.reportStatus(status());
     expect(c.latestStatus(RUNTIME)?.report.budget).toEqual(BUDGET);
+    expect(c.latestStatus(RUNTIME)?.report.openclaw).toEqual(OPENCLAW);
 
     const done = await claimOne(c, client, "t-done");
     await client.complete("t-done", { leaseId: done, reply: "r", attempts: 1, finishedAt: new Date().toISOString(), usage: USAGE });
@@ -69,6 +71,7 @@ describe("a control plane on the first contract (accepts: [])", () => {
     const { cp: c, client } = await start([]);
     for (let i = 0; i < 2; i++) await client.reportStatus(status());
     expect(c.latestStatus(RUNTIME)?.report).not.toHaveProperty("budget");
+    expect(c.latestStatus(RUNTIME)?.report).not.toHaveProperty("openclaw");
 
     const done = await claimOne(c, client, "t-done");
     const ack = await client.complete("t-done", { leaseId: done, reply: "r", attempts: 1, finishedAt: new Date().toISOString(), usage: USAGE });

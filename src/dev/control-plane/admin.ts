@@ -40,6 +40,8 @@ export const setSecretsSchema = z.strictObject({
     openai: z.strictObject(providers.openai.unwrap().shape).optional(),
     compat: z.strictObject(providers.compat.unwrap().shape).optional(),
   }),
+  /** The runtime's gateway settings (issue 14): the desired OpenClaw version. */
+  gateway: z.strictObject(secretsSchema.shape.gateway.unwrap().shape).optional(),
 });
 
 /** Body of `PUT /admin/accounts/:accountId/skills`: files without digests (the server computes sha256). */
@@ -66,7 +68,7 @@ export type ControlPlaneAdmin = {
   /** End the current lease of a leased turn now, so it can be claimed again. @throws NOT_FOUND, TURN_FINISHED */
   expireLease(turnId: string): TurnView;
   /** Set (rotate) a runtime's secrets; the version goes up by one. @throws BAD_REQUEST, UNKNOWN_RUNTIME */
-  setSecrets(runtimeId: string, providers: Secrets["providers"]): { version: string };
+  setSecrets(runtimeId: string, providers: Secrets["providers"], gateway?: Secrets["gateway"]): { version: string };
   /** Remove a runtime's secrets (the daemon then gets 404 NO_SECRETS). @throws UNKNOWN_RUNTIME */
   clearSecrets(runtimeId: string): void;
   /** Replace an account's skills (sha256 computed here); the version goes up by one. @throws BAD_REQUEST, TOO_LARGE */
@@ -113,9 +115,10 @@ export function createAdmin(d: { turns: TurnQueue; registry: RuntimeRegistry; wa
       d.wakeups.notify(view.accountId);
       return view;
     },
-    setSecrets: (rid, providers) => {
+    setSecrets: (rid, providers, gateway) => {
       registry.mustGet(rid);
-      return registry.setSecrets(rid, check(setSecretsSchema, { providers }).providers, d.now());
+      const body = check(setSecretsSchema, gateway === undefined ? { providers } : { providers, gateway });
+      return registry.setSecrets(rid, body.providers, d.now(), body.gateway);
     },
     clearSecrets: (rid) => {
       registry.mustGet(rid);

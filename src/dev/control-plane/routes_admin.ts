@@ -47,8 +47,8 @@ export function adminRoutes(admin: ControlPlaneAdmin): Hono {
     return c.json({ runtimeId: c.req.param("runtimeId"), accountId });
   });
   app.put("/runtimes/:runtimeId/secrets", async (c) => {
-    const { providers } = await parseBody(c, setSecretsSchema);
-    return c.json({ runtimeId: c.req.param("runtimeId"), ...admin.setSecrets(c.req.param("runtimeId"), providers) });
+    const { providers, gateway } = await parseBody(c, setSecretsSchema);
+    return c.json({ runtimeId: c.req.param("runtimeId"), ...admin.setSecrets(c.req.param("runtimeId"), providers, gateway) });
   });
   app.delete("/runtimes/:runtimeId/secrets", (c) => {
     admin.clearSecrets(c.req.param("runtimeId"));

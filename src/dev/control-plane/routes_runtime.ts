@@ -52,6 +52,7 @@ export function runtimeRoutes(d: RuntimeRoutesDeps): Hono {
   app.post("/:runtimeId/status", async (c) => {
     const body = await parseBody(c, OPERATIONS.reportStatus.request);
     refuseUnaccepted(body, "status.budget", d.accepts);
+    refuseUnaccepted(body, "status.openclaw", d.accepts);
     const rt = identify(d.registry, c.req.param("runtimeId"), body);
     const now = d.now();
     d.registry.recordStatus(body, now);

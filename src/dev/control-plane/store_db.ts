@@ -98,6 +98,8 @@ const MIGRATIONS: readonly string[] = [
      received_at INTEGER NOT NULL
    );
    CREATE INDEX audit_events_runtime ON audit_events(runtime_id, seq);`,
+  // 4: the runtime's gateway settings beside its secrets (contract secretsSchema.gateway, JSON; issue 14).
+  `ALTER TABLE secrets ADD COLUMN gateway TEXT;`,
 ];
 
 /**

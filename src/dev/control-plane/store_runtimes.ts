@@ -73,22 +73,23 @@ export class RuntimeRegistry {
   }
 
   /** Replace the runtime's secrets (a rotation) and bump their version. @returns the new version */
-  setSecrets(runtimeId: string, providers: Secrets["providers"] | null, nowMs: number): { version: string } {
+  setSecrets(runtimeId: string, providers: Secrets["providers"] | null, nowMs: number, gateway?: Secrets["gateway"]): { version: string } {
     const row = this.#db
       .prepare(
-        `INSERT INTO secrets (runtime_id, version, providers, updated_at) VALUES (?, 1, ?, ?)
-         ON CONFLICT(runtime_id) DO UPDATE SET version = version + 1, providers = excluded.providers, updated_at = excluded.updated_at
+        `INSERT INTO secrets (runtime_id, version, providers, gateway, updated_at) VALUES (?, 1, ?, ?, ?)
+         ON CONFLICT(runtime_id) DO UPDATE SET version = version + 1, providers = excluded.providers, gateway = excluded.gateway, updated_at = excluded.updated_at
          RETURNING version`,
       )
-      .get(runtimeId, providers === null ? null : JSON.stringify(providers), nowMs) as { version: number };
+      .get(runtimeId, providers === null ? null : JSON.stringify(providers), gateway === undefined ? null : JSON.stringify(gateway), nowMs) as { version: number };
     return { version: String(row.version) };
   }
 
   /** The runtime's current secrets, or undefined when none are set (or they were cleared). */
-  secrets(runtimeId: string): { version: string; providers: Secrets["providers"] } | undefined {
-    const row = this.#db.prepare(`SELECT version, providers FROM secrets WHERE runtime_id = ?`).get(runtimeId) as { version: number; providers: string | null } | undefined;
+  secrets(runtimeId: string): { version: string; providers: Secrets["providers"]; gateway?: Secrets["gateway"] } | undefined {
+    const row = this.#db.prepare(`SELECT version, providers, gateway FROM secrets WHERE runtime_id = ?`).get(runtimeId) as { version: number; providers: string | null; gateway: string | null } | undefined;
     if (row === undefined || row.providers === null) return undefined;
-    return { version: String(row.version), providers: JSON.parse(row.providers) as Secrets["providers"] };
+    const gateway = row.gateway === null ? {} : { gateway: JSON.parse(row.gateway) as Secrets["gateway"] };
+    return { version: String(row.version), providers: JSON.parse(row.providers) as Secrets["providers"], ...gateway };
   }
 
   /**

@@ -1,0 +1,137 @@
+/**
+ * The version change in the running daemon (issue 14): its ports built from the assembled parts,
+ * the recovery on start, and the loop that applies one desired version at a time. The desired
+ * version is the control plane's (`gateway.openclawVersion` in the runtime's settings) when it
+ * names one, else the one `agent-supervisor openclaw upgrade V` wrote (upgrade/desired-local.json).
+ *
+ * Steps are logged, recorded in `gateway_events` as `upgrade:<step>` and in the audit trail as
+ * `openclaw.upgrade` entries (stepRecorder, upgrade-recover.ts).
+ */
+import { rm } from "node:fs/promises";
+import { installOpenclaw } from "../runtime/install.ts";
+import { readCurrent, runtimeLayout } from "../runtime/layout.ts";
+import { listSnapshots, pruneSnapshots, restoreSnapshot, takeSnapshot } from "../runtime/state-snapshot.ts";
+import { readDesiredLocal, readUpgradeState, upgradeLayout, writeUpgradeState } from "../runtime/upgrade-journal.ts";
+import { planVersionChange } from "../runtime/upgrade-plan.ts";
+import { pruneRuntimes, switchCurrent } from "../runtime/upgrade-switch.ts";
+import type { OpenclawVersions } from "../health/ports.ts";
+import type { Parts } from "./assemble.ts";
+import { healthGate, stopAndHold } from "./upgrade-gate.ts";
+import { stepRecorder } from "./upgrade-recover.ts";
+import { runVersionChange, type UpgradePorts } from "./upgrade.ts";
+
+/** How often the desired version is looked at without a nudge (ms): the local file has no signal. */
+export const UPGRADE_CHECK_MS = 5_000;
+
+/** The ports of the sequence over the assembled daemon. */
+export function upgradePorts(p: Parts): UpgradePorts {
+  const { s, host, files, supervisor, delivery, connection, upgradeHold: hold } = p;
+  const { clock } = host;
+  const dataDir = s.AGENT_SUPERVISOR_DATA_DIR;
+  const layout = upgradeLayout(dataDir);
+  return {
+    layout, stateDir: files.gateway.stateDir, now: clock.now,
+    current: () => readCurrent(runtimeLayout(dataDir).currentFile),
+    install: async (version) =>
+      (await installOpenclaw({ dataDir, openclawVersion: version, registry: s.NPM_REGISTRY, fetch: host.fetch, spawn: host.spawn, now: clock.now, env: host.env, activate: false })).record,
+    drain: () => delivery.pause(s.DRAIN_TIMEOUT_MS),
+    resume: () => delivery.resume(),
+    stopGateway: () => stopAndHold({ hold, clock, supervisor: () => supervisor.snapshot(), requestRestart: () => supervisor.requestRestart("upgrade") }),
+    startGateway: () => {
+      hold.open();
+      supervisor.wake();
+    },
+    healthGate: () =>
+      healthGate({
+        clock, supervisor: () => supervisor.snapshot(), connected: () => connection.ready,
+        request: (method, params, opts) => connection.request(method, params, opts),
+        tail: () => p.outputTail.lines(), deadlineMs: s.UPGRADE_HEALTH_DEADLINE_MS, livenessTimeoutMs: s.LIVENESS_TIMEOUT_MS,
+        probe: s.PROBE_TURN_INTERVAL_MS > 0 ? { message: s.PROBE_TURN_MESSAGE, timeoutMs: s.PROBE_TURN_TIMEOUT_MS } : undefined,
+      }),
+    takeSnapshot: (v) => takeSnapshot({ stateDir: files.gateway.stateDir, snapshotsDir: layout.snapshotsDir, openclawVersion: v, now: clock.now }),
+    restoreSnapshot: async (dir) => void (await restoreSnapshot(dir, files.gateway.stateDir)),
+    discardSnapshot: (dir) => rm(dir, { recursive: true, force: true }),
+    switchTo: (r) => switchCurrent(dataDir, r),
+    prune: async (keep, versions) => {
+      await pruneSnapshots(layout.snapshotsDir, keep);
+      await pruneRuntimes(dataDir, versions);
+    },
+    onStep: stepRecorder(p.events, clock, p.log.child({ subsystem: "upgrade" }), p.audit),
+  };
+}
+
+/** Applies the desired version, one change at a time (see the module comment). */
+export class UpgradeRunner {
+  readonly #p: Parts;
+  readonly #ports: UpgradePorts;
+  #cpDesired: string | undefined;
+  #wake: (() => void) | undefined;
+  #view: OpenclawVersions = { current: null, desired: null, lastFailed: null, step: null, problem: null };
+
+  constructor(p: Parts, ports: UpgradePorts = upgradePorts(p)) {
+    this.#p = p;
+    const onStep = ports.onStep;
+    this.#ports = { ...ports, onStep: (step, d) => ((this.#view = { ...this.#view, step: step === "done" || step === "failed" ? null : step }), onStep(step, d)) };
+  }
+
+  /** The control plane's desired version (undefined: it names none); looked at now. */
+  setControlPlaneDesired(version: string | undefined): void {
+    if (version === this.#cpDesired) return;
+    this.#cpDesired = version;
+    this.#wake?.();
+  }
+
+  /** The versions now (a copy). */
+  versions(): OpenclawVersions {
+    return { ...this.#view, lastFailed: this.#view.lastFailed && { ...this.#view.lastFailed } };
+  }
+
+  /** Look at the desired version every {@link UPGRADE_CHECK_MS} (or when nudged) until `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    // A stop in the middle of a change must not leave the supervisor parked at the hold.
+    const release = () => this.#p.upgradeHold.open();
+    signal.addEventListener("abort", release, { once: true });
+    try {
+      while (!signal.aborted) {
+        await this.tick(signal);
+        const woken = new AbortController();
+        this.#wake = () => woken.abort();
+        await this.#p.host.clock.sleep(UPGRADE_CHECK_MS, AbortSignal.any([signal, woken.signal]));
+        this.#wake = undefined;
+      }
+    } finally {
+      signal.removeEventListener("abort", release);
+    }
+  }
+
+  /** One look: plan, and run a change when one is due. Exposed for tests. @throws journal read errors */
+  async tick(signal?: AbortSignal): Promise<void> {
+    const { s, log, service } = this.#p;
+    let state = await readUpgradeState(this.#ports.layout);
+    const local = await readDesiredLocal(this.#ports.layout).catch((err: Error) => (log.warn({ err: err.message }, "desired-local.json unreadable; ignored"), undefined));
+    const desired = this.#cpDesired ?? local?.version;
+    if (state.lastFailed && desired !== undefined && desired !== state.lastFailed.version && state.active === null) {
+      // The desired version changed since the failure: the failed one may be tried again if asked for later.
+      state = { ...state, lastFailed: null };
+      await writeUpgradeState(this.#ports.layout, state);
+    }
+    const external = s.OPENCLAW_NODE !== undefined || s.OPENCLAW_ENTRY !== undefined;
+    const current = external ? undefined : (await this.#ports.current())?.openclawVersion;
+    const snapshot = (await listSnapshots(this.#ports.layout.snapshotsDir))[0];
+    const decision = planVersionChange({ current, desired, lastFailed: state.lastFailed?.version, snapshot });
+    const problem = decision.kind === "refuse" ? decision.reason : decision.kind === "none" && decision.why === "external" && desired !== undefined ? "a desired OpenClaw version is ignored with OPENCLAW_NODE/OPENCLAW_ENTRY (an external runtime)" : null;
+    if (problem !== null && problem !== this.#view.problem) log.error({ desired, current }, problem);
+    this.#view = {
+      current: current ?? null, desired: desired ?? null, step: state.active?.step ?? null, problem,
+      lastFailed: state.lastFailed && { version: state.lastFailed.version, reason: state.lastFailed.reason },
+    };
+    if (decision.kind !== "change" || signal?.aborted || service.draining || desired === undefined) return;
+    // Never stop a gateway in the middle of its start: one killed while it boots can leave OpenClaw's
+    // gateway-lifecycle lease held in its state, and the next version's migration then cannot run
+    // (`StateDatabaseCoordinatorContentionError`, exit 78). Looked at again at the next tick.
+    const gateway = this.#p.supervisor.snapshot().state;
+    if (gateway === "starting" || gateway === "stopping") return;
+    const out = await runVersionChange(this.#ports, desired, decision);
+    this.#view = { ...this.#view, current: out.result === "done" ? out.to : out.from, step: null, lastFailed: out.result === "failed" ? { version: out.to, reason: out.reason } : this.#view.lastFailed };
+  }
+}

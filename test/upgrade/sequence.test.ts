@@ -1,0 +1,204 @@
+/**
+ * The version change sequence (daemon/upgrade.ts) over real files: the journal, a real state
+ * directory, real snapshots and a real current.json. The gateway and delivery are recorded
+ * calls; a "kill" is a step that never returns, after which a new daemon runs recoverUpgrade.
+ */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { failureText, recoverUpgrade, runVersionChange, type GateResult, type UpgradePorts } from "../../src/daemon/upgrade.ts";
+import { readCurrent, runtimeLayout } from "../../src/runtime/layout.ts";
+import { listSnapshots, pruneSnapshots, restoreSnapshot, takeSnapshot } from "../../src/runtime/state-snapshot.ts";
+import { acceptedVersions, readUpgradeState, upgradeLayout } from "../../src/runtime/upgrade-journal.ts";
+import { MAX_INTERRUPTED_ATTEMPTS, planVersionChange, type UpgradeStep } from "../../src/runtime/upgrade-plan.ts";
+import { pruneRuntimes, switchCurrent } from "../../src/runtime/upgrade-switch.ts";
+import { installedRuntime } from "./fixtures.ts";
+
+let dir: string;
+let stateDir: string;
+let calls: string[];
+let steps: UpgradeStep[];
+let clock = 1_000;
+
+const installed = (v: string) => installedRuntime(dir, v);
+
+/** The gateway "writes" its version into the state, as a migration would. */
+const stateVersion = async () => (await readFile(join(stateDir, "openclaw.json"), "utf8")).trim();
+
+function ports(over: Partial<UpgradePorts> = {}, gate: () => Promise<GateResult> = async () => ({ ok: true })): UpgradePorts {
+  const layout = upgradeLayout(dir);
+  return {
+    layout, stateDir, now: () => (clock += 1),
+    current: () => readCurrent(runtimeLayout(dir).currentFile),
+    install: async (v) => (calls.push(`install ${v}`), installed(v)),
+    drain: async () => (calls.push("drain"), 0),
+    resume: () => void calls.push("resume"),
+    stopGateway: async () => void calls.push("stop"),
+    startGateway: () => void calls.push("start"),
+    healthGate: async () => {
+      // the gateway that started migrates the state to its version
+      const r = await readCurrent(runtimeLayout(dir).currentFile);
+      await writeFile(join(stateDir, "openclaw.json"), `${r?.openclawVersion}\n`);
+      return gate();
+    },
+    takeSnapshot: (v) => takeSnapshot({ stateDir, snapshotsDir: layout.snapshotsDir, openclawVersion: v, now: () => (clock += 1) }),
+    restoreSnapshot: async (d) => void (await restoreSnapshot(d, stateDir)),
+    discardSnapshot: (d) => rm(d, { recursive: true, force: true }),
+    switchTo: (r) => switchCurrent(dir, r),
+    prune: async (keep, versions) => {
+      await pruneSnapshots(layout.snapshotsDir, keep);
+      await pruneRuntimes(dir, versions);
+    },
+    onStep: (s) => void steps.push(s),
+    ...over,
+  };
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "upgrade-seq-"));
+  stateDir = join(dir, "gateway", "state");
+  await mkdir(stateDir, { recursive: true });
+  await writeFile(join(stateDir, "openclaw.json"), "2026.9.5\n");
+  await switchCurrent(dir, await installed("2026.9.5"));
+  calls = [];
+  steps = [];
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const plan = async (desired: string) => {
+  const s = await readUpgradeState(upgradeLayout(dir));
+  const snap = (await listSnapshots(upgradeLayout(dir).snapshotsDir))[0];
+  return planVersionChange({ current: (await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion, desired, lastFailed: s.lastFailed?.version, snapshot: snap });
+};
+
+describe("runVersionChange", () => {
+  it("upgrades: install beside, drain, stop, snapshot, switch, start, gate; keeps one snapshot and the previous runtime", async () => {
+    await installed("2026.9.3"); // an older runtime, pruned
+    const d = await plan("2026.9.6");
+    if (d.kind !== "change") throw new Error(`plan ${d.kind}`);
+    const out = await runVersionChange(ports(), "2026.9.6", d);
+    expect(out).toEqual({ result: "done", from: "2026.9.5", to: "2026.9.6" });
+    expect(calls).toEqual(["install 2026.9.6", "drain", "stop", "start", "resume"]);
+    expect(steps).toEqual(["install", "drain", "stop", "snapshot", "switch", "gate", "done"]);
+    expect((await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion).toBe("2026.9.6");
+    expect(await stateVersion()).toBe("2026.9.6");
+    const snaps = await listSnapshots(upgradeLayout(dir).snapshotsDir);
+    expect(snaps.map((s) => s.openclawVersion)).toEqual(["2026.9.5"]);
+    const st = await readUpgradeState(upgradeLayout(dir));
+    expect(st).toMatchObject({ active: null, lastFailed: null, lastDone: { from: "2026.9.5", to: "2026.9.6" }, switchedTo: "2026.9.6" });
+    expect(acceptedVersions(st)).toEqual(["2026.9.6"]);
+    await expect(readFile(join(runtimeLayout(dir).openclawDir("2026.9.3"), "node_modules", "openclaw", "openclaw.mjs"))).rejects.toThrow(/ENOENT/);
+  });
+
+  it("a failed gate stops the new gateway, restores the state, switches back, starts the old, and is not retried", async () => {
+    const d = await plan("2026.9.6");
+    if (d.kind !== "change") throw new Error("plan");
+    const out = await runVersionChange(ports({}, async () => ({ ok: false, reason: "not ready within 1000 ms: exited with code 1", lines: ["Error: boom"] })), "2026.9.6", d);
+    expect(out.result).toBe("failed");
+    const reason = (out as { reason: string }).reason;
+    expect(reason).toBe(failureText("not ready within 1000 ms: exited with code 1", ["Error: boom"]));
+    expect(reason).toMatch(/^upgrade failed: not ready .*\ngateway said:\n {2}Error: boom$/);
+    expect(calls).toEqual(["install 2026.9.6", "drain", "stop", "start", "stop", "start", "resume"]);
+    expect(steps).toEqual(["install", "drain", "stop", "snapshot", "switch", "gate", "rollback", "failed"]);
+    expect((await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion).toBe("2026.9.5");
+    expect(await stateVersion()).toBe("2026.9.5");
+    expect((await readUpgradeState(upgradeLayout(dir))).lastFailed).toMatchObject({ version: "2026.9.6", reason });
+    expect(await plan("2026.9.6")).toEqual({ kind: "none", why: "failed-before" });
+    expect((await plan("2026.9.7")).kind).toBe("change");
+    expect(await listSnapshots(upgradeLayout(dir).snapshotsDir)).toEqual([]); // the attempt's snapshot is not kept
+  });
+
+  it("an install that fails changes nothing: the gateway was never stopped", async () => {
+    const d = await plan("2026.9.6");
+    if (d.kind !== "change") throw new Error("plan");
+    const out = await runVersionChange(ports({ install: async () => Promise.reject(new Error("registry answered HTTP 404")) }), "2026.9.6", d);
+    expect(out).toMatchObject({ result: "failed", reason: "upgrade failed: install: registry answered HTTP 404" });
+    expect(calls).toEqual([]);
+    expect((await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion).toBe("2026.9.5");
+  });
+
+  it("downgrades by restoring the snapshot taken under the older version; without one it is refused", async () => {
+    expect((await plan("2026.9.4")).kind).toBe("refuse");
+    const up = await plan("2026.9.6");
+    if (up.kind !== "change") throw new Error("plan");
+    await runVersionChange(ports(), "2026.9.6", up);
+    expect(await stateVersion()).toBe("2026.9.6");
+    const down = await plan("2026.9.5");
+    expect(down).toMatchObject({ kind: "change", change: "downgrade" });
+    if (down.kind !== "change") throw new Error("plan");
+    calls = [];
+    const out = await runVersionChange(ports({ healthGate: async () => ({ ok: true }) }), "2026.9.5", down);
+    expect(out.result).toBe("done");
+    expect(await stateVersion()).toBe("2026.9.5"); // the older version's own state, restored
+    expect((await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion).toBe("2026.9.5");
+    // the one snapshot kept is now the one taken under 2026.9.6 (the way back up)
+    expect((await listSnapshots(upgradeLayout(dir).snapshotsDir)).map((s) => s.openclawVersion)).toEqual(["2026.9.6"]);
+  });
+});
+
+describe("a daemon killed at each step", () => {
+  /** A step that signals `reached` and never returns: the daemon is "killed" inside it. */
+  let reached: () => void = () => {};
+  const hang = () => new Promise<never>(() => reached());
+  const killed = (p: Promise<unknown>) => Promise.race([new Promise<void>((r) => (reached = r)), p.then(() => Promise.reject(new Error("the sequence ended instead of hanging")))]);
+  const killAt: Record<string, Partial<UpgradePorts>> = {
+    install: { install: hang },
+    drain: { drain: hang },
+    stop: { stopGateway: hang },
+    snapshot: { takeSnapshot: hang },
+    switch: { switchTo: hang },
+    gate: { healthGate: hang },
+  };
+
+  it.each(Object.keys(killAt))("killed at %s: the next start leaves 2026.9.5 current with its own state, and the change may run again", async (step) => {
+    const d = await plan("2026.9.6");
+    if (d.kind !== "change") throw new Error("plan");
+    await killed(runVersionChange(ports(killAt[step]), "2026.9.6", d));
+    expect((await readUpgradeState(upgradeLayout(dir))).active?.step).toBe(step);
+    // the new daemon: the gateway is not running yet
+    const p = ports();
+    const out = await recoverUpgrade({ layout: p.layout, now: p.now, restoreSnapshot: p.restoreSnapshot, switchTo: p.switchTo, onStep: p.onStep, discardSnapshot: p.discardSnapshot });
+    expect(out?.result).toBe("failed");
+    expect((await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion).toBe("2026.9.5");
+    expect(await stateVersion()).toBe("2026.9.5");
+    const st = await readUpgradeState(upgradeLayout(dir));
+    expect(st.active).toBeNull();
+    expect(st.lastFailed).toBeNull(); // interrupted, not failed: tried again
+    expect(st.interrupted).toEqual({ version: "2026.9.6", count: 1 });
+    expect(acceptedVersions(st)).toEqual(["2026.9.5"]);
+    // and it runs again to the end
+    const again = await plan("2026.9.6");
+    if (again.kind !== "change") throw new Error("plan");
+    expect((await runVersionChange(ports(), "2026.9.6", again)).result).toBe("done");
+  });
+
+  it(`gives a version up after ${MAX_INTERRUPTED_ATTEMPTS} interrupted attempts`, async () => {
+    for (let i = 0; i < MAX_INTERRUPTED_ATTEMPTS; i++) {
+      const d = await plan("2026.9.6");
+      if (d.kind !== "change") throw new Error(`plan ${d.kind} at attempt ${i}`);
+      await killed(runVersionChange(ports({ healthGate: hang }), "2026.9.6", d));
+      const p = ports();
+      await recoverUpgrade({ layout: p.layout, now: p.now, restoreSnapshot: p.restoreSnapshot, switchTo: p.switchTo, onStep: p.onStep, discardSnapshot: p.discardSnapshot });
+    }
+    const st = await readUpgradeState(upgradeLayout(dir));
+    expect(st.lastFailed?.reason).toContain("the daemon stopped during the gate step (attempt 2 of 2)");
+    expect(await plan("2026.9.6")).toEqual({ kind: "none", why: "failed-before" });
+  });
+
+  it("killed in the rollback of a failed gate: the next start finishes the rollback and keeps the failure", async () => {
+    const d = await plan("2026.9.6");
+    if (d.kind !== "change") throw new Error("plan");
+    let stops = 0;
+    const p = ports({ stopGateway: async () => (++stops === 2 ? hang() : undefined) }, async () => ({ ok: false, reason: "liveness: timeout", lines: [] }));
+    await killed(runVersionChange(p, "2026.9.6", d));
+    expect((await readUpgradeState(upgradeLayout(dir))).active?.step).toBe("rollback");
+    const q = ports();
+    await recoverUpgrade({ layout: q.layout, now: q.now, restoreSnapshot: q.restoreSnapshot, switchTo: q.switchTo, onStep: q.onStep, discardSnapshot: q.discardSnapshot });
+    expect((await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion).toBe("2026.9.5");
+    expect(await stateVersion()).toBe("2026.9.5");
+    expect((await readUpgradeState(upgradeLayout(dir))).lastFailed?.reason).toBe("upgrade failed: liveness: timeout");
+  });
+});
