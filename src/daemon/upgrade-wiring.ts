@@ -126,6 +126,13 @@ export class UpgradeRunner {
       lastFailed: state.lastFailed && { version: state.lastFailed.version, reason: state.lastFailed.reason },
     };
     if (decision.kind !== "change" || signal?.aborted || service.draining || desired === undefined) return;
+    // A change still in the journal (a rollback that failed) is finished by the next daemon start,
+    // never overwritten by a new one: that would prune the snapshot its rollback needs.
+    if (state.active !== null) {
+      if (this.#view.problem === null) log.error({ step: state.active.step, from: state.active.from, to: state.active.to }, "a version change is still unfinished (its rollback failed); no new change until a daemon restart finishes it");
+      this.#view = { ...this.#view, problem: `the change ${state.active.from} -> ${state.active.to} is unfinished at ${state.active.step}; restart the daemon to finish its rollback` };
+      return;
+    }
     // Never stop a gateway in the middle of its start: one killed while it boots can leave OpenClaw's
     // gateway-lifecycle lease held in its state, and the next version's migration then cannot run
     // (`StateDatabaseCoordinatorContentionError`, exit 78). Looked at again at the next tick.

@@ -127,7 +127,16 @@ export async function runVersionChange(p: UpgradePorts, to: string, decision: Ex
   const reason = failureText(gate.reason, gate.lines);
   j = { ...j, step: "rollback", reason };
   state = await enter(p, state, j, { reason });
-  await rollBack(p, j);
+  try {
+    await rollBack(p, j);
+  } catch (err) {
+    // The state may be half restored: no gateway may start on it. The journal stays at rollback,
+    // so the next daemon start runs the rollback again; delivery resumes (turns wait for a gateway).
+    const why = failureText(`${reason.replace(/^upgrade failed: /, "")}; then the rollback failed: ${(err as Error).message}`);
+    p.onStep("failed", { from, to, reason: why, rollbackFailed: true });
+    p.resume();
+    return { result: "failed", from, to, reason: why };
+  }
   p.resume();
   return finish(p, state, j, reason);
 }
@@ -149,8 +158,6 @@ type RollbackPorts = Pick<UpgradePorts, "layout" | "now" | "restoreSnapshot" | "
 
 /** Record a failed change: `lastFailed`, no active journal; reported as step `failed`. */
 async function finish(p: RollbackPorts, state: UpgradeState, j: UpgradeJournal, reason: string, retry = false): Promise<ChangeOutcome> {
-  // Taken for this change only: the snapshot kept from the last good change stays the one kept.
-  if (j.snapshotDir !== undefined) await p.discardSnapshot(j.snapshotDir).catch((err: Error) => p.onStep("failed", { from: j.from, to: j.to, discardError: err.message }));
   const next: UpgradeState = {
     ...state,
     active: null,
@@ -158,7 +165,11 @@ async function finish(p: RollbackPorts, state: UpgradeState, j: UpgradeJournal, 
     interrupted: retry ? { version: j.to, count: j.interrupted + 1 } : null,
     switchedTo: j.fromRecord?.openclawVersion ?? state.switchedTo,
   };
+  // The journal first: a kill while the snapshot below is being deleted must not leave a journal
+  // that points a later rollback at a half-deleted snapshot.
   await writeUpgradeState(p.layout, next);
+  // Taken for this change only: the snapshot kept from the last good change stays the one kept.
+  if (j.snapshotDir !== undefined) await p.discardSnapshot(j.snapshotDir).catch((err: Error) => p.onStep("failed", { from: j.from, to: j.to, discardError: err.message }));
   p.onStep("failed", { from: j.from, to: j.to, reason, retry });
   return { result: "failed", from: j.from, to: j.to, reason };
 }

@@ -188,6 +188,30 @@ describe("a daemon killed at each step", () => {
     expect(await plan("2026.9.6")).toEqual({ kind: "none", why: "failed-before" });
   });
 
+  it("a rollback whose restore fails leaves the journal at rollback, resumes delivery and starts no gateway; the next start finishes it (before: delivery stayed paused and the error escaped)", async () => {
+    const d = await plan("2026.9.6");
+    if (d.kind !== "change") throw new Error("plan");
+    let restores = 0;
+    const p = ports({ restoreSnapshot: async (dir) => { if (++restores === 1) throw new Error("ENOSPC: no space left on device"); await restoreSnapshot(dir, stateDir); } }, async () => ({ ok: false, reason: "liveness: timeout", lines: [] }));
+    const out = await runVersionChange(p, "2026.9.6", d);
+    expect(out).toMatchObject({ result: "failed", reason: expect.stringContaining("then the rollback failed: ENOSPC") });
+    expect(calls).toEqual(["install 2026.9.6", "drain", "stop", "start", "stop", "resume"]); // no start on a half-restored state
+    expect((await readUpgradeState(upgradeLayout(dir))).active?.step).toBe("rollback");
+    const q = ports();
+    await recoverUpgrade({ layout: q.layout, now: q.now, restoreSnapshot: q.restoreSnapshot, switchTo: q.switchTo, onStep: q.onStep, discardSnapshot: q.discardSnapshot });
+    expect((await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion).toBe("2026.9.5");
+    expect(await stateVersion()).toBe("2026.9.5");
+  });
+
+  it("a failed change writes its journal before deleting its snapshot: a kill during the delete leaves no rollback pointing at it", async () => {
+    const d = await plan("2026.9.6");
+    if (d.kind !== "change") throw new Error("plan");
+    let journalAtDiscard: unknown;
+    const p = ports({ discardSnapshot: async (dir) => { journalAtDiscard = (await readUpgradeState(upgradeLayout(dir.split("/upgrade/")[0]!))).active; await rm(dir, { recursive: true, force: true }); } }, async () => ({ ok: false, reason: "liveness: timeout", lines: [] }));
+    await runVersionChange(p, "2026.9.6", d);
+    expect(journalAtDiscard).toBeNull();
+  });
+
   it("killed in the rollback of a failed gate: the next start finishes the rollback and keeps the failure", async () => {
     const d = await plan("2026.9.6");
     if (d.kind !== "change") throw new Error("plan");
