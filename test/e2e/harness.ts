@@ -11,15 +11,34 @@ import { GatewayClient } from "@openclaw/gateway-client";
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 export const CLI = join(ROOT, "bin", "agent-supervisor");
 
-/** A free TCP port on 127.0.0.1 (closed again before returning). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
+/**
+ * A free TCP port on 127.0.0.1 (closed again before returning), chosen at random BELOW the
+ * kernel's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range, 32768-60999 by default).
+ * A site keeps its ports across daemon and gateway restarts for minutes; vitest runs two files
+ * at once, and a port from the ephemeral range can meanwhile be handed to another process's
+ * outgoing connection or `listen(0)` (seen in CI: a restarted daemon got EADDRINUSE).
+ */
+export async function freePort(): Promise<number> {
+  let low = 32768;
+  try {
+    low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux: the default range
+  }
+  const min = 10_000;
+  const span = Math.max(1000, low - min);
+  for (let i = 0; i < 50; i++) {
+    const port = min + Math.floor(Math.random() * span);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port found in ${min}-${min + span - 1} after 50 tries`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((res) => {
     const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
+    s.once("error", () => res(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => res(true)));
   });
 }
 
