@@ -3,7 +3,7 @@
  * the daemon's SQLite file, so they are kept while the daemon is down (store/audit-log.ts).
  */
 import { statSync } from "node:fs";
-import type { Settings } from "../config/schema.ts";
+import { settingsSecretValues, type Settings } from "../config/schema.ts";
 import type { AuditLog } from "../core/audit.ts";
 import { dataDirLayout } from "../core/data-dir.ts";
 import { chownDbFiles, openDirectAuditLog } from "../store/audit-log.ts";
@@ -40,6 +40,6 @@ export function cliAuditLog(
     // Only into a data directory that exists: the record is skipped (and said so) otherwise.
     nativeBinding: statSync(dir, { throwIfNoEntry: false }) ? loadNativeSqliteBinding(dir) : undefined,
     chownTo: dataDirOwner(ctx, dir),
-    secrets: [settings.MOONSHOT_API_KEY, settings.OPENAI_API_KEY, settings.OPENAI_COMPAT_API_KEY, settings.CONTROL_PLANE_TOKEN].filter((v): v is string => v !== undefined),
+    secrets: settingsSecretValues(settings),
   });
 }

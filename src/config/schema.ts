@@ -301,3 +301,8 @@ export function decayPolicyFrom(s: {
     timeZone: s.DECAY_TIME_ZONE,
   };
 }
+
+/** The secret values the settings hold (provider keys, the control-plane token), those set. */
+export function settingsSecretValues(s: Partial<Pick<Settings, "MOONSHOT_API_KEY" | "OPENAI_API_KEY" | "OPENAI_COMPAT_API_KEY" | "CONTROL_PLANE_TOKEN">>): string[] {
+  return [s.MOONSHOT_API_KEY, s.OPENAI_API_KEY, s.OPENAI_COMPAT_API_KEY, s.CONTROL_PLANE_TOKEN].filter((v): v is string => v !== undefined);
+}

@@ -7,7 +7,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { Settings } from "../config/schema.ts";
+import { settingsSecretValues, type Settings } from "../config/schema.ts";
 import { ensureSecretFile } from "../config/secret-file.ts";
 import { dataDirLayout } from "../core/data-dir.ts";
 import { GatewayConnection } from "../gateway/connection.ts";
@@ -127,7 +127,7 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
   const links: Links = { finished: [] };
   const auditStore = new AuditStore(db, writeFaults);
   // Set once the tokens and the launch's keys are known (below); entries recorded before then hold none.
-  let auditSecrets: () => readonly string[] = () => [s.MOONSHOT_API_KEY, s.OPENAI_API_KEY, s.OPENAI_COMPAT_API_KEY, s.CONTROL_PLANE_TOKEN].filter((v): v is string => v !== undefined);
+  let auditSecrets: () => readonly string[] = () => settingsSecretValues(s);
   const audit = new AuditJournal({
     secrets: () => auditSecrets(),
     store: auditStore,
@@ -182,9 +182,7 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
   await launch.loadStored();
   // Standalone, a provider is required now (78). With a control plane, keys may arrive from it.
   if (s.CONTROL_PLANE_URL === undefined || launch.secrets !== undefined) selectModels(launch.settings());
-  const secrets = [gatewayToken, apiToken, s.MOONSHOT_API_KEY, s.OPENAI_API_KEY, s.OPENAI_COMPAT_API_KEY, s.CONTROL_PLANE_TOKEN].filter(
-    (v): v is string => v !== undefined,
-  );
+  const secrets = [gatewayToken, apiToken, ...settingsSecretValues(s)];
   auditSecrets = () => [...secrets, ...launch.secretValues()];
 
   const upgradeHold = new GatewayHold();
