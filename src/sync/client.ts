@@ -242,8 +242,9 @@ export function createControlPlaneClient(o: ControlPlaneClientOptions): ControlP
   const heard = (list: readonly string[] | undefined) => {
     accepted = new Set(list ?? []);
   };
-  /** `body` without `field` unless the control plane takes `name` (strict in what we send). */
-  const only = <T extends object>(body: T, field: string, name: string): T => {
+  /** `body` without the field `name` names (`status.budget`: `budget`) unless the control plane takes it (strict in what we send). */
+  const only = <T extends object>(body: T, name: string): T => {
+    const field = name.slice(name.indexOf(".") + 1);
     if (accepted.has(name) || !(field in body)) return body;
     const { [field]: _dropped, ...rest } = body as Record<string, unknown>;
     return rest as T;
@@ -254,7 +255,7 @@ export function createControlPlaneClient(o: ControlPlaneClientOptions): ControlP
 
   return {
     async reportStatus(report, opts = {}) {
-      const body = only(only(report, "budget", "status.budget"), "openclaw", "status.openclaw");
+      const body = only(only(report, "status.budget"), "status.openclaw");
       const ack = (await send("reportStatus", `${rt}/status`, { ...identity, ...body }, opts, {}, (s) =>
         accept(s, OPERATIONS.reportStatus.response, "status ack"),
       )) as { receivedAt: string; accepts?: string[] };
@@ -304,7 +305,7 @@ export function createControlPlaneClient(o: ControlPlaneClientOptions): ControlP
   };
 
   async function result(op: "complete" | "fail", turnId: string, body: CompleteInput | FailInput, opts: CallOptions): Promise<ResultAck> {
-    const ack = (await send(op, turnPath(turnId, op), { ...identity, ...only(body, "usage", `${op}.usage`) }, opts, {}, (s) =>
+    const ack = (await send(op, turnPath(turnId, op), { ...identity, ...only(body, `${op}.usage`) }, opts, {}, (s) =>
       accept(s, OPERATIONS[op].response, "result ack"),
     )) as ResultAck;
     if (ack.turnId !== turnId) {
