@@ -6,8 +6,9 @@
 import { mkdirSync, readdirSync, renameSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { until } from "../../test/e2e/harness.ts";
-import { logRecords, ms, submit } from "./observe.ts";
+import { describeEvent, eventsSince, logRecords, ms, submit } from "./observe.ts";
 import { standInCase, standInSpawned } from "./runner.ts";
+import { standInRecords } from "./stand-in.ts";
 
 const DIRS = 50;
 const FILES_PER_DIR = 100;
@@ -98,7 +99,13 @@ export const tmpFlood = standInCase({
 
     // The sweep before the next start removes the rest (nothing is running then).
     const killAt = Date.now();
-    process.kill(spawned.pid!, "SIGKILL");
+    try {
+      process.kill(spawned.pid!, "SIGKILL");
+    } catch (err) {
+      const seen = eventsSince(s.site, spawned.at).map(describeEvent).join(", ");
+      const starts = standInRecords(s.dir, "starts.log").map((r) => r.text).join(", ");
+      throw new Error(`the stand-in spawned as pid ${spawned.pid} was gone before the kill (${(err as Error).message}); gateway events since: ${seen}; stand-in starts: ${starts}`);
+    }
     let topGoneAt: number | null = null;
     await until("the pre-start sweep", () => topLevel(tmp) === 0 && (topGoneAt = Date.now()), 30_000, 20).catch(() => undefined);
 

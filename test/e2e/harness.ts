@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "nod
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { GatewayClient } from "@openclaw/gateway-client";
+import { processStartTicks } from "../../src/supervisor/child.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 export const CLI = join(ROOT, "bin", "agent-supervisor");
@@ -193,10 +194,15 @@ export function chatHistory(site: Site, sessionKey: string): Promise<any> {
   return gatewayRequest(site, "chat.history", { sessionKey, limit: 100 });
 }
 
-/** Kill whatever gateway a site's pid file names (cleanup after a test). */
+/**
+ * Kill the gateway a site's pid file names (cleanup after a test), only if the process at that pid
+ * started when the file says (`startTicks`, as the daemon's own orphan reaping checks): the file
+ * outlives its gateway, and pids recycle within a test run (pid_max is 32768 here).
+ */
 export function killSiteGateway(site: Site): void {
   try {
-    const { pid } = JSON.parse(readFileSync(join(site.dataDir, "gateway.pid"), "utf8")) as { pid: number };
+    const { pid, startTicks } = JSON.parse(readFileSync(join(site.dataDir, "gateway.pid"), "utf8")) as { pid: number; startTicks: number | null };
+    if (startTicks === null || processStartTicks(pid) !== startTicks) return;
     process.kill(-pid, "SIGKILL");
   } catch {
     // no pid file or already gone
