@@ -22,7 +22,8 @@ import type { Host } from "./host.ts";
 import { installRefreshHandler, installSignalHandlers } from "./lifecycle.ts";
 import { HealthView } from "./snapshot.ts";
 import { StatusReporter } from "./systemd-status.ts";
-import { UpgradeRunner } from "./upgrade-wiring.ts";
+import { upgradePorts, UpgradeRunner } from "./upgrade-wiring.ts";
+import { upgradeFailpoint, withUpgradeFailpoint } from "./failpoint.ts";
 import { buildWatchdogs } from "./watchdogs.ts";
 
 /** Longest wait for the control plane's secrets before the first gateway start (ms). */
@@ -59,7 +60,7 @@ export async function runDaemon({ settings: s, file }: LoadedSettings, host: Hos
   const health = new HealthView(p, watchdogs.all, watchdogs.memory);
   const status = new StatusReporter({ notifier, clock, log: systemdLog, line: () => health.statusLine() });
   p.links.status = status;
-  const upgrader = new UpgradeRunner(p);
+  const upgrader = new UpgradeRunner(p, withUpgradeFailpoint(upgradePorts(p), upgradeFailpoint(host.env), log.child({ subsystem: "upgrade" })));
   health.versions = () => upgrader.versions();
   const link = s.CONTROL_PLANE_URL !== undefined ? buildControlPlaneLink(p, health, upgrader) : undefined;
 
