@@ -1,31 +1,36 @@
 /**
  * Restarting the gateway without losing a turn, written once: pause delivery and let in-flight
- * turns finish (up to the drain deadline), restart the gateway, resume delivery (it starts again
- * once the new gateway is ready). Used for new secrets or skills from the control plane
- * ("rotation") and by the memory watchdog ("memory").
+ * turns finish (up to the drain deadline), restart the gateway, release the pause (delivery starts
+ * again once the new gateway is ready and no other pause, e.g. a version change's, is held).
+ * Used for new secrets or skills from the control plane ("rotation") and by the memory watchdog
+ * ("memory").
  */
 import type { Logger } from "pino";
 import type { RestartCause, SupervisorSnapshot } from "../supervisor/state.ts";
 import type { SecretsChange } from "../sync/secrets-poller.ts";
+import type { DeliveryPause } from "../turns/delivery-pause.ts";
 
 /** What the sequence drives (TurnDelivery and GatewaySupervisor fit). */
 export type RotationParts = {
-  delivery: { pause(graceMs: number): Promise<number>; resume(): void };
+  delivery: { pause(graceMs: number): Promise<DeliveryPause> };
   supervisor: { requestRestart(cause: RestartCause): void };
 };
 
 /**
- * Pause, restart with `cause`, resume.
+ * Pause, restart with `cause`, release the pause (also when `beforeRestart` or the restart request throws).
  * @param graceMs how long in-flight turns may take to finish (ms; DRAIN_TIMEOUT_MS)
  * @param beforeRestart called with the number of turns still in flight at the deadline
  * @returns turns still in flight when the gateway was restarted (they are delivered again)
  */
 export async function drainAndRestart(p: RotationParts, cause: RestartCause, graceMs: number, beforeRestart?: (left: number) => void): Promise<number> {
-  const left = await p.delivery.pause(graceMs);
-  beforeRestart?.(left);
-  p.supervisor.requestRestart(cause);
-  p.delivery.resume();
-  return left;
+  const paused = await p.delivery.pause(graceMs);
+  try {
+    beforeRestart?.(paused.left);
+    p.supervisor.requestRestart(cause);
+  } finally {
+    paused.release();
+  }
+  return paused.left;
 }
 
 /** What {@link applyRotation} drives: the launch inputs (GatewayLaunch fits), delivery and the supervisor. */

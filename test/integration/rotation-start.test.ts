@@ -25,7 +25,7 @@ const secrets = (version: string, apiKey: string): Secrets => ({
   providers: { compat: { baseUrl: "http://127.0.0.1:1/v1", apiKey, model: "echo-1" } },
 });
 /** Delivery has nothing in flight here; the drain is not what this tests. */
-const idleDelivery = { pause: async () => 0, resume: () => {} };
+const idleDelivery = { pause: async () => ({ left: 0, release: () => {} }) };
 
 /** A real GatewayLaunch over a temp data dir that starts `keyed.mjs` from the harness dir. */
 function realLaunch(): GatewayLaunch {
