@@ -7,6 +7,8 @@
  */
 import type { Logger } from "pino";
 import type { RestartCause, SupervisorSnapshot } from "../supervisor/state.ts";
+import type { Secrets } from "../sync/contract.ts";
+import { launchInputsChanged } from "../sync/secrets-change.ts";
 import type { SecretsChange } from "../sync/secrets-poller.ts";
 import type { DeliveryPause } from "../turns/delivery-pause.ts";
 
@@ -35,24 +37,35 @@ export async function drainAndRestart(p: RotationParts, cause: RestartCause, gra
 
 /** What {@link applyRotation} drives: the launch inputs (GatewayLaunch fits), delivery and the supervisor. */
 export type ApplyParts = {
-  launch: { store(change: SecretsChange): Promise<void> };
+  launch: { store(change: SecretsChange): Promise<void>; readonly secrets: Secrets | undefined };
   delivery: RotationParts["delivery"];
   supervisor: RotationParts["supervisor"] & { snapshot(): Pick<SupervisorSnapshot, "state">; wake(): void };
   log: Logger;
   /** Called once the change is stored, before the gateway is restarted (the audit entries of the change). */
   onStored?: () => void;
+  /** The version runner (daemon/upgrade-wiring.ts UpgradeRunner), told the desired OpenClaw version of every stored secrets document. */
+  versions?: { setControlPlaneDesired(version: string | undefined): void };
 };
 
 /**
  * Apply new secrets and/or skills from the control plane (the secrets poller's `apply`): store
- * them (0600 files; openclaw.json is rendered at the next start), then restart a running or
- * starting gateway with {@link drainAndRestart}, or wake a stopped one so it starts at once.
+ * them (0600 files; openclaw.json is rendered at the next start), tell the version runner the
+ * desired OpenClaw version of new secrets, then restart a running or starting gateway with
+ * {@link drainAndRestart}, or wake a stopped one so it starts at once. A change of the desired
+ * OpenClaw version alone (sync/secrets-change.ts) is stored and told, and restarts nothing: the
+ * version change drains and restarts the gateway itself.
  * @param drainMs how long in-flight turns may take to finish (ms; DRAIN_TIMEOUT_MS)
- * @throws fs errors from storing (nothing changed; the poller retries)
+ * @throws fs errors from storing (nothing changed, the runner is not told; the poller retries)
  */
 export async function applyRotation(p: ApplyParts, change: SecretsChange, drainMs: number): Promise<void> {
+  const restart = launchInputsChanged(p.launch.secrets, change);
   await p.launch.store(change);
   p.onStored?.();
+  if (change.secrets) p.versions?.setControlPlaneDesired(change.secrets.gateway?.openclawVersion);
+  if (!restart) {
+    p.log.info({ secretsVersion: change.secrets?.version, openclawVersion: change.secrets?.gateway?.openclawVersion ?? null }, "new desired OpenClaw version stored; the gateway keeps running");
+    return;
+  }
   const state = p.supervisor.snapshot().state;
   if (state !== "ready" && state !== "starting") {
     p.supervisor.wake(); // not running: the next start uses the new files at once
