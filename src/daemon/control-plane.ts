@@ -1,7 +1,8 @@
 /**
  * The control-plane link, wired: the sync worker (claims into the turn service, leases, the
  * results outbox, status reports) and the secrets poller (provider secrets and skills, applied
- * with a drain and restart of the gateway). Built only when CONTROL_PLANE_URL is set.
+ * with a drain and restart of the gateway; a new desired OpenClaw version alone is stored and
+ * handed to the version runner, without a restart). Built only when CONTROL_PLANE_URL is set.
  */
 import { deriveRuntimeStatus } from "../health/runtime-status.ts";
 import { createControlPlaneClient } from "../sync/client.ts";
@@ -110,10 +111,8 @@ export function buildControlPlaneLink(p: Parts, view: HealthView, versions?: { s
       sync.notifyStateChange();
     },
     // New keys are checked at once (issue 12), not at the next interval.
-    apply: (change, stored) => {
-      if (change.secrets) versions?.setControlPlaneDesired(change.secrets.gateway?.openclawVersion);
-      return applyRotation({ launch, delivery, supervisor, log, onStored: stored }, change, s.DRAIN_TIMEOUT_MS).then(() => p.links.providers?.recheck());
-    },
+    apply: (change, stored) =>
+      applyRotation({ launch, delivery, supervisor, log, onStored: stored, versions }, change, s.DRAIN_TIMEOUT_MS).then(() => p.links.providers?.recheck()),
   });
   const audit = (p.links.auditOutbox = new AuditOutbox({
     client,

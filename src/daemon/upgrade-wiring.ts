@@ -15,6 +15,7 @@ import { readDesiredLocal, readUpgradeState, upgradeLayout, writeUpgradeState } 
 import { planVersionChange } from "../runtime/upgrade-plan.ts";
 import { pruneRuntimes, switchCurrent } from "../runtime/upgrade-switch.ts";
 import type { OpenclawVersions } from "../health/ports.ts";
+import { pausePorts } from "../turns/delivery-pause.ts";
 import type { Parts } from "./assemble.ts";
 import { healthGate, stopAndHold } from "./upgrade-gate.ts";
 import { stepRecorder } from "./upgrade-recover.ts";
@@ -34,8 +35,7 @@ export function upgradePorts(p: Parts): UpgradePorts {
     current: () => readCurrent(runtimeLayout(dataDir).currentFile),
     install: async (version) =>
       (await installOpenclaw({ dataDir, openclawVersion: version, registry: s.NPM_REGISTRY, fetch: host.fetch, spawn: host.spawn, now: clock.now, env: host.env, activate: false })).record,
-    drain: () => delivery.pause(s.DRAIN_TIMEOUT_MS),
-    resume: () => delivery.resume(),
+    ...pausePorts(delivery, s.DRAIN_TIMEOUT_MS), // drain, resume: one counted pause of delivery
     stopGateway: () => stopAndHold({ hold, clock, supervisor: () => supervisor.snapshot(), requestRestart: () => supervisor.requestRestart("upgrade") }),
     startGateway: () => {
       hold.open();

@@ -26,6 +26,7 @@ import { writeGatewayFiles, type GatewayFilesRequest, type GatewayFilesResult } 
 import { runSelfAsGateway, type SelfCommand } from "./as-gateway.ts";
 import type { SpawnFn } from "../core/os-process.ts";
 import { applyProviderSecrets, loadStoredSecrets, secretValues, storeSecrets } from "./provider-secrets.ts";
+import { launchInputsChanged } from "../sync/secrets-change.ts";
 import { verifySkillsManifest } from "../sync/skills-manifest.ts";
 import { loadStoredSkills } from "./skills.ts";
 import { configRewriteDetail } from "./config-diff.ts";
@@ -182,16 +183,19 @@ export class GatewayLaunch {
 
   /**
    * Keep new secrets and/or skills: their files are rewritten atomically first, then they apply
-   * from the next gateway start (openclaw.json is rendered at start).
+   * from the next gateway start (openclaw.json is rendered at start). {@link inputsVersion} moves
+   * only when the launch inputs change: not for a new desired OpenClaw version alone
+   * (sync/secrets-change.ts), which a gateway in its start need not be restarted for.
    * @throws fs errors (ENOSPC); then nothing changes in memory
    */
   async store(change: { secrets?: Secrets | undefined; skills?: SkillsManifest | undefined }): Promise<void> {
     const { files } = this.#o;
+    const changed = launchInputsChanged(this.#secrets, change);
     if (change.secrets) await storeSecrets(files.providerSecrets, change.secrets);
     if (change.skills) await writeFileAtomic(files.skillsManifest, `${JSON.stringify(change.skills)}\n`, 0o600);
     if (change.secrets) this.#secrets = change.secrets;
     if (change.skills) this.#skills = change.skills;
-    if (change.secrets || change.skills) this.#inputsVersion += 1;
+    if (changed) this.#inputsVersion += 1;
   }
 
   /**

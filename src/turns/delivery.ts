@@ -17,6 +17,7 @@ import { backoffDelay } from "../core/backoff.ts";
 import type { Turn } from "../store/turns.ts";
 import { WRITE_RETRY, writeErrorCode } from "../store/write-faults.ts";
 import type { DeliveryDeps } from "./delivery-ports.ts";
+import { PauseHolds, type DeliveryPause } from "./delivery-pause.ts";
 import { expireTurn } from "./expiry.ts";
 import { RunAborts, runToStop } from "./run-aborts.ts";
 import { RunProgress } from "./run-progress.ts";
@@ -26,6 +27,7 @@ import { agentUsage } from "./usage.ts";
 import { Verdicts } from "./verdicts.ts";
 
 export { EXPIRY_CHECK_MS, type DeliveryDeps, type DeliveryPolicy, type GatewayPort } from "./delivery-ports.ts";
+export type { DeliveryPause } from "./delivery-pause.ts";
 
 type Mode = "send" | "reconcile";
 type AgentFinal = { runId?: string; status?: string; summary?: string; error?: unknown; result?: unknown };
@@ -47,7 +49,8 @@ export class TurnDelivery {
   readonly #stuck = new Map<string, string>();
   #wake: (() => void) | undefined;
   #draining = false;
-  #paused = false;
+  /** Pauses outstanding (rotation, version change): no turn starts while one is held. */
+  readonly #pauses = new PauseHolds(() => this.notify());
   /** Turns left `delivering` by an earlier run are picked up once this read succeeds. */
   #recovered = false;
   /** Consecutive failed dispatch writes, and when (monotonic ms) the dispatcher may write again. */
@@ -110,21 +113,17 @@ export class TurnDelivery {
   /**
    * Stop starting new turns and wait up to `graceMs` (ms) for the in-flight ones (before a
    * planned gateway restart, e.g. a key rotation). Turns still running at the deadline keep
-   * running and are reconciled after the restart. Call {@link resume} afterwards.
-   * @returns how many were still in flight at the deadline
+   * running and are reconciled after the restart. Pauses are counted (delivery-pause.ts): turns
+   * start again only once every pause taken is released, so two sequences may pause at once.
+   * @returns the pause: `left`, how many were still in flight at the deadline, and `release()`
+   *   (idempotent), which the caller must call once it is done
    */
-  async pause(graceMs: number): Promise<number> {
-    this.#paused = true;
+  async pause(graceMs: number): Promise<DeliveryPause> {
+    const release = this.#pauses.take();
     const grace = new AbortController();
     await Promise.race([Promise.allSettled([...this.#inFlight.values()]), this.#d.clock.sleep(graceMs, grace.signal)]);
     grace.abort();
-    return this.#inFlight.size;
-  }
-
-  /** Undo {@link pause}. */
-  resume(): void {
-    this.#paused = false;
-    this.notify();
+    return { left: this.#inFlight.size, release };
   }
 
   /** New work or a connection change: look at the queue now. */
@@ -141,7 +140,7 @@ export class TurnDelivery {
       this.#aborts.flush();
       if (!this.#recovered) this.#recover();
       const retryInMs = this.#fillRetryAt - this.#d.clock.monotonic();
-      if (!this.#draining && !this.#paused && this.#d.gateway.ready && retryInMs <= 0) this.#fill();
+      if (!this.#draining && this.#pauses.count === 0 && this.#d.gateway.ready && retryInMs <= 0) this.#fill();
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
         void this.#d.clock.sleep(retryInMs > 0 ? retryInMs : 1000, signal).then(resolve);

@@ -157,7 +157,7 @@ describe("TurnDelivery", () => {
     expect(await whenFinished(other)).toMatchObject({ state: "done", reply: "kept" });
   });
 
-  it("pause waits for in-flight turns and starts none until resume", async () => {
+  it("pause waits for in-flight turns and starts none until released", async () => {
     setup();
     const gate = deferred();
     gw.handlers.agent = async (params: any) => {
@@ -170,12 +170,13 @@ describe("TurnDelivery", () => {
     const pausing = delivery.pause(10_000);
     const second = submit("b", "second");
     gate.resolve();
-    expect(await pausing).toBe(0);
+    const paused = await pausing;
+    expect(paused.left).toBe(0);
     expect(db.turns.get(first)?.state).toBe("done");
     delivery.notify();
     await new Promise((r) => setTimeout(r, 50));
     expect(db.turns.get(second)?.state).toBe("accepted");
-    delivery.resume();
+    paused.release();
     expect(await whenFinished(second)).toMatchObject({ state: "done", reply: "re: second" });
   });
 

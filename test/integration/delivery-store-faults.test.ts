@@ -137,10 +137,10 @@ describe("a SQLite write that fails", () => {
     const other = new Database(t.path);
     try {
       setup();
-      delivery.pause(0); // accept the turn first, then lock, then let delivery start it
+      const paused = delivery.pause(0); // accept the turn first, then lock, then let delivery start it
       const id = service.submit({ conversationId: "c", message: "hi" }).turnId;
       other.exec("BEGIN IMMEDIATE");
-      delivery.resume();
+      (await paused).release();
       await waitFor(() => faults.current().some((f) => f.code === "SQLITE_BUSY"), "SQLITE_BUSY to show");
       expect(turns.get(id)?.state).toBe("accepted");
 
