@@ -95,6 +95,9 @@ export function buildControlPlaneLink(p: Parts, view: HealthView, versions?: { s
     },
   });
   p.links.sync = sync;
+  // The stored document is not applied again at start (the poller starts from its version), so its
+  // desired version is told here: it must keep precedence over one asked for on the host after a restart.
+  versions?.setControlPlaneDesired(launch.secrets?.gateway?.openclawVersion);
   const poller = new SecretsPoller({
     source: client,
     clock: host.clock,

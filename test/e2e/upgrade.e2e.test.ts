@@ -90,9 +90,24 @@ describe("changing the OpenClaw version with the real gateway", () => {
     // The gateway was stopped for the change only, not also for the secrets change that carried
     // the version (a rotation would have restarted it first).
     expect(stopReasons(site, since)).toEqual([expect.stringContaining("upgrade")]);
+    // After a restart the control plane's version keeps precedence over one asked for on the host
+    // (before the fix the restarted daemon forgot it and began a downgrade to the local 2026.9.5).
+    expect((await upgrade("2026.9.5")).status).toBe(0);
+    daemon.proc.kill("SIGTERM");
+    await daemon.exited;
+    const events = upgradeEvents(site).length;
+    daemon = startDaemon(site);
+    await waitReady(site);
+    const after = await until("the first look at the desired version", async () => {
+      const c = await versions(site);
+      return c?.desired ? c : undefined;
+    }, 60_000, 250);
+    expect(after).toMatchObject({ desired: "2026.9.6", observedValue: "2026.9.6", step: null });
+    expect(upgradeEvents(site)).toHaveLength(events);
     // It stops naming a version: from now on the one asked for on the host (openclaw upgrade) applies.
+    expect((await upgrade("2026.9.6")).status).toBe(0);
     cp.setSecrets(RT, compat());
-    await until("no desired version", async () => ((await versions(site))?.desired ?? null) === null, 60_000, 250);
+    await until("the control plane's version gone", async () => (await versions(site))?.desired === "2026.9.6" && cp.latestStatus(RT)?.report.openclaw?.desired === "2026.9.6", 60_000, 250);
   }, CHANGE_MS + 2 * TURN_MS);
 
   it("a failing upgrade rolls back to 2026.9.6 with the gateway's own error line, and the old conversation answers", async () => {
