@@ -71,7 +71,7 @@ export class UpgradeRunner {
   constructor(p: Parts, ports: UpgradePorts = upgradePorts(p)) {
     this.#p = p;
     const onStep = ports.onStep;
-    this.#ports = { ...ports, onStep: (step, d) => ((this.#view = { ...this.#view, step: step === "done" || step === "failed" ? null : step }), onStep(step, d)) };
+    this.#ports = { ...ports, onStep: (step, d) => ((this.#view = { ...this.#view, step: step === "done" || step === "failed" || step === "install-retry" || step === "journal-damaged" ? null : step }), onStep(step, d)) };
   }
 
   /** The control plane's desired version (undefined: it names none); looked at now. */
@@ -119,13 +119,17 @@ export class UpgradeRunner {
     const current = external ? undefined : (await this.#ports.current())?.openclawVersion;
     const snapshot = (await listSnapshots(this.#ports.layout.snapshotsDir))[0];
     const decision = planVersionChange({ current, desired, lastFailed: state.lastFailed?.version, snapshot });
-    const problem = decision.kind === "refuse" ? decision.reason : decision.kind === "none" && decision.why === "external" && desired !== undefined ? "a desired OpenClaw version is ignored with OPENCLAW_NODE/OPENCLAW_ENTRY (an external runtime)" : null;
+    const planned = decision.kind === "refuse" ? decision.reason : decision.kind === "none" && decision.why === "external" && desired !== undefined ? "a desired OpenClaw version is ignored with OPENCLAW_NODE/OPENCLAW_ENTRY (an external runtime)" : null;
+    // What the recovery at start found (a damaged journal set aside) stays visible until the next start.
+    const problem = planned ?? this.#p.upgradeStart?.problem ?? null;
     if (problem !== null && problem !== this.#view.problem) log.error({ desired, current }, problem);
     this.#view = {
       current: current ?? null, desired: desired ?? null, step: state.active?.step ?? null, problem,
       lastFailed: state.lastFailed && { version: state.lastFailed.version, reason: state.lastFailed.reason },
     };
     if (decision.kind !== "change" || signal?.aborted || service.draining || desired === undefined) return;
+    // The gateway is held on a half-restored state directory: no change until an operator fixes it.
+    if (this.#p.upgradeStart?.holdGateway) return;
     // A change still in the journal (a rollback that failed) is finished by the next daemon start,
     // never overwritten by a new one: that would prune the snapshot its rollback needs.
     if (state.active !== null) {

@@ -12,6 +12,14 @@ import type { CurrentRecord } from "../runtime/layout.ts";
 import { readUpgradeState, type UpgradeLayout, type UpgradeState, writeUpgradeState } from "../runtime/upgrade-journal.ts";
 import { nextStep, onRestart, type PlanDecision, type UpgradeJournal, type UpgradeStep } from "../runtime/upgrade-plan.ts";
 
+/**
+ * What `onStep` reports: a step of the sequence, or an event beside it that the audit trail needs:
+ * `install-retry` (a transient install failure, retried later; detail `attempt`, `retryAt` epoch
+ * ms, `reason`) and `journal-damaged` (upgrade/state.json could not be read at start and was set
+ * aside; detail `file`, `reason`, `hold`).
+ */
+export type ReportedStep = UpgradeStep | "install-retry" | "journal-damaged";
+
 /** The health gate's verdict; a failure carries the reason and the gateway's own error lines. */
 export type GateResult = { ok: true } | { ok: false; reason: string; lines: string[] };
 
@@ -44,7 +52,7 @@ export type UpgradePorts = {
   /** After a change passed its gate: keep only `snapshotDir` and the runtimes `versions`. */
   prune: (snapshotDir: string | undefined, versions: string[]) => Promise<void>;
   /** Every step as it starts, and the outcome (step `done` / `failed`). */
-  onStep: (step: UpgradeStep, detail: Record<string, unknown>) => void;
+  onStep: (step: ReportedStep, detail: Record<string, unknown>) => void;
 };
 
 /** The outcome of one change. `reason` is `upgrade failed: ...` (with the gateway's lines) on failure. */

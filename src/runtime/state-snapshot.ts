@@ -102,11 +102,34 @@ export async function restoreSnapshot(snapshotDir: string, stateDir: string): Pr
 
 /** Remove `<stateDir>.restore-*` / `.old-*` left by a restore that was killed. */
 async function sweepRestoreLeftovers(stateDir: string): Promise<void> {
+  for (const dir of await restoreLeftovers(stateDir)) await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * The `<stateDir>.restore-*` / `<stateDir>.old-*` directories a killed {@link restoreSnapshot}
+ * left beside the state directory (absolute paths, sorted); [] when none or the parent is missing.
+ */
+export async function restoreLeftovers(stateDir: string): Promise<string[]> {
   const name = basename(stateDir);
   const parent = dirname(stateDir);
-  for (const e of await readdir(parent).catch(() => [] as string[])) {
-    if (e.startsWith(`${name}.restore-`) || e.startsWith(`${name}.old-`)) await rm(join(parent, e), { recursive: true, force: true });
-  }
+  const names = await readdir(parent).catch(() => [] as string[]);
+  return names.filter((e) => e.startsWith(`${name}.restore-`) || e.startsWith(`${name}.old-`)).sort().map((e) => join(parent, e));
+}
+
+/**
+ * Whether the state directory is provably half restored: it is gone while a restore's copy or the
+ * state it moved aside lies beside it (a {@link restoreSnapshot} killed between its two renames).
+ * Which of the two the gateway should run on only the journal knows.
+ * @returns the leftovers when half restored, else undefined
+ */
+export async function halfRestored(stateDir: string): Promise<string[] | undefined> {
+  const leftovers = await restoreLeftovers(stateDir);
+  if (leftovers.length === 0) return undefined;
+  const present = await lstat(stateDir).then(() => true, (err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return false;
+    throw err;
+  });
+  return present ? undefined : leftovers;
 }
 
 /**

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { failureText, recoverUpgrade, runVersionChange, type GateResult, type UpgradePorts } from "../../src/daemon/upgrade.ts";
+import { failureText, recoverUpgrade, runVersionChange, type GateResult, type ReportedStep, type UpgradePorts } from "../../src/daemon/upgrade.ts";
 import { readCurrent, runtimeLayout } from "../../src/runtime/layout.ts";
 import { listSnapshots, pruneSnapshots, restoreSnapshot, takeSnapshot } from "../../src/runtime/state-snapshot.ts";
 import { acceptedVersions, readUpgradeState, upgradeLayout } from "../../src/runtime/upgrade-journal.ts";
@@ -18,7 +18,7 @@ import { installedRuntime } from "./fixtures.ts";
 let dir: string;
 let stateDir: string;
 let calls: string[];
-let steps: UpgradeStep[];
+let steps: ReportedStep[];
 let clock = 1_000;
 
 const installed = (v: string) => installedRuntime(dir, v);
