@@ -2,7 +2,7 @@
  * The version change's parts that run before the daemon is assembled (issue 14): the step
  * recorder and the recovery of a change a killed daemon left in the journal.
  */
-import { rename, rm } from "node:fs/promises";
+import { rename } from "node:fs/promises";
 import type { Logger } from "pino";
 import type { Settings } from "../config/schema.ts";
 import type { AuditLog } from "../core/audit.ts";
@@ -10,7 +10,7 @@ import type { Clock } from "../core/clock.ts";
 import type { dataDirLayout } from "../core/data-dir.ts";
 import { StateFileError } from "../core/fs-atomic.ts";
 import { readCurrent, runtimeLayout } from "../runtime/layout.ts";
-import { halfRestored, restoreSnapshot } from "../runtime/state-snapshot.ts";
+import { halfRestored, removeSnapshot, restoreSnapshot, sweepIncompleteSnapshots } from "../runtime/state-snapshot.ts";
 import { EMPTY_UPGRADE_STATE, readUpgradeState, upgradeLayout, writeUpgradeState } from "../runtime/upgrade-journal.ts";
 import { switchCurrent } from "../runtime/upgrade-switch.ts";
 import type { EventStore } from "../store/events.ts";
@@ -63,12 +63,13 @@ export async function recoverAtStart(o: { s: Settings; files: ReturnType<typeof 
       layout: upgradeLayout(dataDir), now: o.clock.now,
       restoreSnapshot: async (dir) => void (await restoreSnapshot(dir, o.files.gateway.stateDir)),
       switchTo: (r) => switchCurrent(dataDir, r),
-      discardSnapshot: (dir) => rm(dir, { recursive: true, force: true }),
+      discardSnapshot: removeSnapshot,
       onStep,
     });
     if (out) log.warn({ ...out }, "a version change was interrupted by a daemon stop; recovered");
   } catch (err) {
     if (err instanceof StateFileError) {
+      await sweepSnapshots(upgradeLayout(dataDir).snapshotsDir, log);
       return setAsideDamagedJournal({ dataDir, stateDir: o.files.gateway.stateDir, now: o.clock.now, log, onStep }, err).catch((e: Error) => {
         log.error({ err: e.message, file: err.file }, "could not set the damaged upgrade journal aside; the gateway starts with current.json as it is");
         return { problem: `${err.message}; it could not be set aside (${e.message}): move it away by hand`, holdGateway: false };
@@ -76,7 +77,17 @@ export async function recoverAtStart(o: { s: Settings; files: ReturnType<typeof 
     }
     log.error({ err: (err as Error).message }, "could not recover the interrupted version change; the gateway starts with current.json as it is");
   }
+  await sweepSnapshots(upgradeLayout(dataDir).snapshotsDir, log);
   return { problem: null, holdGateway: false };
+}
+
+/**
+ * Remove the incomplete snapshots a killed daemon left (a copy never marked complete, a removal
+ * cut short), after the recovery, which restores only complete ones. A failure is only logged.
+ */
+async function sweepSnapshots(snapshotsDir: string, log: Logger): Promise<void> {
+  const removed = await sweepIncompleteSnapshots(snapshotsDir).catch((err: Error) => (log.warn({ err: err.message }, "could not remove incomplete snapshots"), []));
+  if (removed.length > 0) log.warn({ removed }, "removed incomplete snapshots a stopped daemon left");
 }
 
 /**

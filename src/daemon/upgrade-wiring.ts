@@ -7,10 +7,9 @@
  * Steps are logged, recorded in `gateway_events` as `upgrade:<step>` and in the audit trail as
  * `openclaw.upgrade` entries (stepRecorder, upgrade-recover.ts).
  */
-import { rm } from "node:fs/promises";
 import { installOpenclaw } from "../runtime/install.ts";
 import { readCurrent, runtimeLayout } from "../runtime/layout.ts";
-import { listSnapshots, pruneSnapshots, restoreSnapshot, takeSnapshot } from "../runtime/state-snapshot.ts";
+import { listSnapshots, pruneSnapshots, removeSnapshot, restoreSnapshot, takeSnapshot } from "../runtime/state-snapshot.ts";
 import { readDesiredLocal, readUpgradeState, upgradeLayout, writeUpgradeState } from "../runtime/upgrade-journal.ts";
 import { planVersionChange } from "../runtime/upgrade-plan.ts";
 import { pruneRuntimes, switchCurrent } from "../runtime/upgrade-switch.ts";
@@ -50,7 +49,7 @@ export function upgradePorts(p: Parts): UpgradePorts {
       }),
     takeSnapshot: (v) => takeSnapshot({ stateDir: files.gateway.stateDir, snapshotsDir: layout.snapshotsDir, openclawVersion: v, now: clock.now }),
     restoreSnapshot: async (dir) => void (await restoreSnapshot(dir, files.gateway.stateDir)),
-    discardSnapshot: (dir) => rm(dir, { recursive: true, force: true }),
+    discardSnapshot: removeSnapshot,
     switchTo: (r) => switchCurrent(dataDir, r),
     prune: async (keep, versions) => {
       await pruneSnapshots(layout.snapshotsDir, keep);
@@ -117,8 +116,8 @@ export class UpgradeRunner {
     }
     const external = s.OPENCLAW_NODE !== undefined || s.OPENCLAW_ENTRY !== undefined;
     const current = external ? undefined : (await this.#ports.current())?.openclawVersion;
-    const snapshot = (await listSnapshots(this.#ports.layout.snapshotsDir))[0];
-    const decision = planVersionChange({ current, desired, lastFailed: state.lastFailed?.version, snapshot });
+    const snapshots = await listSnapshots(this.#ports.layout.snapshotsDir);
+    const decision = planVersionChange({ current, desired, lastFailed: state.lastFailed?.version, snapshots });
     const planned = decision.kind === "refuse" ? decision.reason : decision.kind === "none" && decision.why === "external" && desired !== undefined ? "a desired OpenClaw version is ignored with OPENCLAW_NODE/OPENCLAW_ENTRY (an external runtime)" : null;
     // What the recovery at start found (a damaged journal set aside) stays visible until the next start.
     const problem = planned ?? this.#p.upgradeStart?.problem ?? null;

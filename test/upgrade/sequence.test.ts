@@ -70,8 +70,8 @@ afterEach(async () => {
 
 const plan = async (desired: string) => {
   const s = await readUpgradeState(upgradeLayout(dir));
-  const snap = (await listSnapshots(upgradeLayout(dir).snapshotsDir))[0];
-  return planVersionChange({ current: (await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion, desired, lastFailed: s.lastFailed?.version, snapshot: snap });
+  const snapshots = await listSnapshots(upgradeLayout(dir).snapshotsDir);
+  return planVersionChange({ current: (await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion, desired, lastFailed: s.lastFailed?.version, snapshots });
 };
 
 describe("runVersionChange", () => {
@@ -136,6 +136,25 @@ describe("runVersionChange", () => {
     expect((await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion).toBe("2026.9.5");
     // the one snapshot kept is now the one taken under 2026.9.6 (the way back up)
     expect((await listSnapshots(upgradeLayout(dir).snapshotsDir)).map((s) => s.openclawVersion)).toEqual(["2026.9.6"]);
+  });
+});
+
+describe("a stray snapshot", () => {
+  it("left by a failed change whose discard failed does not block the downgrade to the version of the snapshot kept before it (before: refused)", async () => {
+    const up = await plan("2026.9.6");
+    if (up.kind !== "change") throw new Error("plan");
+    expect((await runVersionChange(ports(), "2026.9.6", up)).result).toBe("done"); // keeps the 2026.9.5 snapshot
+    const next = await plan("2026.9.7");
+    if (next.kind !== "change") throw new Error("plan");
+    const failing = ports({ discardSnapshot: async () => Promise.reject(new Error("EIO: i/o error")) }, async () => ({ ok: false, reason: "liveness: timeout", lines: [] }));
+    expect((await runVersionChange(failing, "2026.9.7", next)).result).toBe("failed");
+    const snaps = await listSnapshots(upgradeLayout(dir).snapshotsDir);
+    expect(snaps.map((s) => s.openclawVersion)).toEqual(["2026.9.6", "2026.9.5"]); // the stray one is the newest
+    const down = await plan("2026.9.5");
+    expect(down).toEqual({ kind: "change", change: "downgrade", restoreDir: snaps[1]!.dir });
+    if (down.kind !== "change") throw new Error("plan");
+    expect((await runVersionChange(ports({ healthGate: async () => ({ ok: true }) }), "2026.9.5", down)).result).toBe("done");
+    expect(await stateVersion()).toBe("2026.9.5"); // the older version's own state, not the stray 2026.9.6 one
   });
 });
 
