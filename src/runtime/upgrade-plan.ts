@@ -101,15 +101,21 @@ export type PlanInput = {
    * a failed change whose discard failed leaves its own beside it: all are looked at.
    */
   snapshots: readonly SnapshotRef[];
+  /** A pending retry of a transient install failure (install-retry.ts), if any. */
+  installRetry?: { version: string; nextAt: number } | undefined;
+  /** Wall clock, epoch ms: compared with `installRetry.nextAt`. */
+  nowMs?: number;
 };
 
 /**
- * What a desired version asks for. `none`: nothing to do (`why` says so). `refuse`: a change
+ * What a desired version asks for. `none`: nothing to do (`why` says so; `install-retry`: the
+ * desired version's install failed transiently and is retried at `retryAt`, epoch ms). `refuse`: a change
  * that cannot be made safely (`reason` is for the operator). `change`: run the sequence; a
  * downgrade carries the snapshot to restore.
  */
 export type PlanDecision =
   | { kind: "none"; why: "no-desired" | "current" | "failed-before" | "external" }
+  | { kind: "none"; why: "install-retry"; retryAt: number }
   | { kind: "refuse"; reason: string }
   | { kind: "change"; change: "upgrade" }
   | { kind: "change"; change: "downgrade"; restoreDir: string };
@@ -125,6 +131,8 @@ export function planVersionChange(i: PlanInput): PlanDecision {
   if (i.current === undefined) return { kind: "none", why: "external" };
   if (i.desired === i.current) return { kind: "none", why: "current" };
   if (i.desired === i.lastFailed) return { kind: "none", why: "failed-before" };
+  const retry = i.installRetry;
+  if (retry?.version === i.desired && (i.nowMs ?? Number.POSITIVE_INFINITY) < retry.nextAt) return { kind: "none", why: "install-retry", retryAt: retry.nextAt };
   if (compareVersions(i.desired, i.current) > 0) return { kind: "change", change: "upgrade" };
   // The newest snapshot taken under the desired version; a newer one of another version (left by a
   // failed change whose discard failed) must neither block the downgrade nor be restored by it.

@@ -54,7 +54,7 @@ it("stops the gateway the killed daemon left, then restores the state and switch
   await writeFile(join(stateDir, "openclaw.json"), "2026.9.6\n"); // the new gateway migrated the state
   await writeUpgradeState(upgradeLayout(dir), {
     active: { from: "2026.9.5", to: "2026.9.6", kind: "upgrade", step: "gate", startedAt: 1, fromRecord: from, toRecord: to, snapshotDir: snap.dir, interrupted: 0 },
-    lastFailed: null, lastDone: null, interrupted: null, switchedTo: null,
+    lastFailed: null, lastDone: null, interrupted: null, switchedTo: null, installRetry: null,
   });
   // The new gateway the killed daemon left: a process in its own group, named by the pid file.
   const orphan = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { detached: true, stdio: "ignore" });
