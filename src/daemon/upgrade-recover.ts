@@ -78,7 +78,21 @@ export async function recoverAtStart(o: { s: Settings; files: ReturnType<typeof 
     log.error({ err: (err as Error).message }, "could not recover the interrupted version change; the gateway starts with current.json as it is");
   }
   await sweepSnapshots(upgradeLayout(dataDir).snapshotsDir, log);
+  // Still half restored with a readable journal: a restore failed between its renames, or an
+  // earlier start set a damaged journal aside and held the gateway, and nobody has fixed it yet.
+  const leftovers = await halfRestored(o.files.gateway.stateDir).catch(() => undefined);
+  if (leftovers) {
+    const problem = halfRestoredProblem(o.files.gateway.stateDir, leftovers);
+    log.error({ stateDir: o.files.gateway.stateDir, leftovers }, `the gateway is held: ${problem}`);
+    return { problem, holdGateway: true };
+  }
   return { problem: null, holdGateway: false };
+}
+
+/** The operator's message for a half-restored state directory. Pure. */
+function halfRestoredProblem(stateDir: string, leftovers: readonly string[]): string {
+  return `the OpenClaw state directory ${stateDir} is half restored (missing, with ${leftovers.join(", ")} beside it): ` +
+    `the gateway is held; move the right one to ${stateDir} and restart the daemon`;
 }
 
 /**
@@ -98,10 +112,13 @@ async function sweepSnapshots(snapshotsDir: string, log: Logger): Promise<void> 
  * - the state directory is present: every restore swaps a complete copy in by rename
  *   (state-snapshot.ts), so the directory is whole: either the state before a change, a restored
  *   snapshot, or state the version in current.json migrated. Starting the version current.json
- *   names on it is what a daemon without the journal would do anyway, and at worst a newer
- *   version reads older state (it migrates it; the unsafe direction, older on newer, needs a
- *   switch back that comes after the restore, so current.json and the state agree there).
- *   An interrupted change is then neither resumed nor rolled back: the operator sees it.
+ *   names on it is what a daemon without the journal would do anyway. A kill between a restore
+ *   and the switch after it leaves the version current.json names on the state of the other
+ *   end: usually a newer version on older state (an upgrade's rollback, a downgrade's switch),
+ *   which it migrates; only a downgrade's rollback cut there leaves an older version on newer
+ *   state, and OpenClaw refuses that start itself ("older than the config last written by
+ *   OpenClaw V"), which the supervisor reports as a config problem naming V (supervisor.ts): loud,
+ *   not silent. An interrupted change is neither resumed nor rolled back: the operator sees it.
  * - the state directory is gone with a restore's copy or its moved-aside state beside it
  *   (halfRestored): which of the two is right only the lost journal knew. Starting a gateway
  *   would make OpenClaw create an empty state (transcripts lost from view), so the gateway is held
@@ -124,8 +141,7 @@ export async function setAsideDamagedJournal(
   const why = err.message.replace(layout.stateFile, "").trim();
   const leftovers = await halfRestored(o.stateDir);
   const problem = leftovers
-    ? `the upgrade journal was damaged (${why}; set aside as ${aside}) and the OpenClaw state directory ${o.stateDir} is half restored ` +
-      `(missing, with ${leftovers.join(", ")} beside it): the gateway is held; move the right one to ${o.stateDir} and restart the daemon`
+    ? `the upgrade journal was damaged (${why}; set aside as ${aside}) and ${halfRestoredProblem(o.stateDir, leftovers)}`
     : `the upgrade journal was damaged (${why}) and set aside as ${aside}; the gateway starts with current.json ` +
       `(OpenClaw ${current?.openclawVersion ?? "none"}); a version change it recorded was neither resumed nor rolled back`;
   o.log.error({ file: aside, err: why, hold: leftovers !== undefined }, leftovers ? `upgrade/state.json damaged and the state half restored: the gateway is held` : "upgrade/state.json damaged: set aside");

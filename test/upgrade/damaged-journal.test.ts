@@ -5,7 +5,7 @@
  * whatever current.json names; unless the state directory is provably half restored, when the
  * gateway is held.
  */
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -99,5 +99,10 @@ describe("a damaged upgrade/state.json at daemon start", () => {
     expect(lines.some((l) => l.level === 50 && String(l.msg).includes("held"))).toBe(true);
     // Nothing is guessed: both directories stay for the operator.
     expect((await readdir(join(stateDir, ".."))).filter((n) => n.includes(".old-") || n.includes(".restore-")).sort()).toHaveLength(2);
+    // The next start (the journal is readable now) still holds it, until someone fixes the directory.
+    const again = await recover();
+    expect(again.out).toMatchObject({ holdGateway: true, problem: expect.stringContaining("half restored") });
+    await rename(`${stateDir}.old-0a0b0c`, stateDir);
+    expect((await recover()).out).toEqual({ problem: null, holdGateway: false });
   });
 });
