@@ -40,7 +40,7 @@ export function registerOpenclaw(program: Command, ctx: CliContext): void {
       const layout = upgradeLayout(dataDir);
       const current = (await readCurrent(runtimeLayout(dataDir).currentFile))?.openclawVersion;
       const state = await readUpgradeState(layout);
-      const decision = planVersionChange({ current, desired: version, lastFailed: undefined, snapshot: (await listSnapshots(layout.snapshotsDir))[0] });
+      const decision = planVersionChange({ current, desired: version, lastFailed: undefined, snapshots: await listSnapshots(layout.snapshotsDir) });
       if (decision.kind === "refuse") throw new ConfigError(decision.reason);
       if (decision.kind === "none" && decision.why === "external") throw new ConfigError("OPENCLAW_NODE/OPENCLAW_ENTRY name an external runtime: the daemon does not change its version");
       if (decision.kind === "none" && decision.why === "current") {

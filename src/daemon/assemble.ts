@@ -41,7 +41,7 @@ import type { ProviderCredentialsWatchdog } from "../watchdogs/provider-credenti
 import type { Host } from "./host.ts";
 import type { StatusReporter } from "./systemd-status.ts";
 import { GatewayHold, OutputTail } from "./upgrade-gate.ts";
-import { recoverAtStart } from "./upgrade-recover.ts";
+import { recoverAtStart, type StartRecovery } from "./upgrade-recover.ts";
 
 /** Subsystems built after the gateway side, reached late through this (undefined until built). */
 export type Links = {
@@ -98,6 +98,8 @@ export type Parts = {
   upgradeHold: GatewayHold;
   /** The latest gateway process's last output lines, for `upgrade failed: ...`. */
   outputTail: OutputTail;
+  /** What the version change's recovery at start left (a damaged journal set aside, a held gateway). */
+  upgradeStart: StartRecovery;
 };
 
 /**
@@ -140,7 +142,7 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     },
   });
   // Before anything looks the runtime up: finish a version change a killed daemon left (issue 14).
-  await recoverAtStart({ s, files, events, clock, log, audit });
+  const upgradeStart = await recoverAtStart({ s, files, events, clock, log, audit });
   const runtime = await lookUpRuntime(findRuntime, log);
   const gatewayToken = await ensureSecretFile(files.gatewayToken);
   const apiToken = await ensureSecretFile(files.apiToken);
@@ -186,6 +188,8 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
   auditSecrets = () => [...secrets, ...launch.secretValues()];
 
   const upgradeHold = new GatewayHold();
+  // The state directory is half restored and the journal that knew which half is lost: no gateway.
+  if (upgradeStart.holdGateway) upgradeHold.close();
   const outputTail = new OutputTail(20, () => [...secrets, ...launch.secretValues()]);
   let lastState = "stopped";
   const connection: GatewayConnection = new GatewayConnection({
@@ -265,5 +269,5 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     budget,
     onSubmitted: () => (delivery.notify(), links.status?.poke()),
   });
-  return { s, host, log, version, files, db, writeFaults, turns, budget, events, auditStore, audit, central, metrics, gatewayToken, apiToken, boundary, tmp, countSwept, launch, connection, supervisor, delivery, progress, service, links, upgradeHold, outputTail };
+  return { s, host, log, version, files, db, writeFaults, turns, budget, events, auditStore, audit, central, metrics, gatewayToken, apiToken, boundary, tmp, countSwept, launch, connection, supervisor, delivery, progress, service, links, upgradeHold, outputTail, upgradeStart };
 }

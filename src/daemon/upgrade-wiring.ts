@@ -7,10 +7,10 @@
  * Steps are logged, recorded in `gateway_events` as `upgrade:<step>` and in the audit trail as
  * `openclaw.upgrade` entries (stepRecorder, upgrade-recover.ts).
  */
-import { rm } from "node:fs/promises";
 import { installOpenclaw } from "../runtime/install.ts";
+import { installRetryProblem } from "../runtime/install-retry.ts";
 import { readCurrent, runtimeLayout } from "../runtime/layout.ts";
-import { listSnapshots, pruneSnapshots, restoreSnapshot, takeSnapshot } from "../runtime/state-snapshot.ts";
+import { listSnapshots, pruneSnapshots, removeSnapshot, restoreSnapshot, takeSnapshot } from "../runtime/state-snapshot.ts";
 import { readDesiredLocal, readUpgradeState, upgradeLayout, writeUpgradeState } from "../runtime/upgrade-journal.ts";
 import { planVersionChange } from "../runtime/upgrade-plan.ts";
 import { pruneRuntimes, switchCurrent } from "../runtime/upgrade-switch.ts";
@@ -31,7 +31,7 @@ export function upgradePorts(p: Parts): UpgradePorts {
   const dataDir = s.AGENT_SUPERVISOR_DATA_DIR;
   const layout = upgradeLayout(dataDir);
   return {
-    layout, stateDir: files.gateway.stateDir, now: clock.now,
+    layout, stateDir: files.gateway.stateDir, now: clock.now, random: host.random,
     current: () => readCurrent(runtimeLayout(dataDir).currentFile),
     install: async (version) =>
       (await installOpenclaw({ dataDir, openclawVersion: version, registry: s.NPM_REGISTRY, fetch: host.fetch, spawn: host.spawn, now: clock.now, env: host.env, activate: false })).record,
@@ -50,7 +50,7 @@ export function upgradePorts(p: Parts): UpgradePorts {
       }),
     takeSnapshot: (v) => takeSnapshot({ stateDir: files.gateway.stateDir, snapshotsDir: layout.snapshotsDir, openclawVersion: v, now: clock.now }),
     restoreSnapshot: async (dir) => void (await restoreSnapshot(dir, files.gateway.stateDir)),
-    discardSnapshot: (dir) => rm(dir, { recursive: true, force: true }),
+    discardSnapshot: removeSnapshot,
     switchTo: (r) => switchCurrent(dataDir, r),
     prune: async (keep, versions) => {
       await pruneSnapshots(layout.snapshotsDir, keep);
@@ -71,7 +71,7 @@ export class UpgradeRunner {
   constructor(p: Parts, ports: UpgradePorts = upgradePorts(p)) {
     this.#p = p;
     const onStep = ports.onStep;
-    this.#ports = { ...ports, onStep: (step, d) => ((this.#view = { ...this.#view, step: step === "done" || step === "failed" ? null : step }), onStep(step, d)) };
+    this.#ports = { ...ports, onStep: (step, d) => ((this.#view = { ...this.#view, step: step === "done" || step === "failed" || step === "install-retry" || step === "journal-damaged" ? null : step }), onStep(step, d)) };
   }
 
   /** The control plane's desired version (undefined: it names none); looked at now. */
@@ -110,22 +110,29 @@ export class UpgradeRunner {
     let state = await readUpgradeState(this.#ports.layout);
     const local = await readDesiredLocal(this.#ports.layout).catch((err: Error) => (log.warn({ err: err.message }, "desired-local.json unreadable; ignored"), undefined));
     const desired = this.#cpDesired ?? local?.version;
-    if (state.lastFailed && desired !== undefined && desired !== state.lastFailed.version && state.active === null) {
-      // The desired version changed since the failure: the failed one may be tried again if asked for later.
-      state = { ...state, lastFailed: null };
+    const stale = (v: { version: string } | null) => v !== null && desired !== undefined && desired !== v.version && state.active === null;
+    if (stale(state.lastFailed) || stale(state.installRetry)) {
+      // The desired version changed since the failure: the failed one may be tried again if asked
+      // for later, and a pending install retry of it is dropped (with its backoff).
+      state = { ...state, lastFailed: stale(state.lastFailed) ? null : state.lastFailed, installRetry: stale(state.installRetry) ? null : state.installRetry };
       await writeUpgradeState(this.#ports.layout, state);
     }
     const external = s.OPENCLAW_NODE !== undefined || s.OPENCLAW_ENTRY !== undefined;
     const current = external ? undefined : (await this.#ports.current())?.openclawVersion;
-    const snapshot = (await listSnapshots(this.#ports.layout.snapshotsDir))[0];
-    const decision = planVersionChange({ current, desired, lastFailed: state.lastFailed?.version, snapshot });
-    const problem = decision.kind === "refuse" ? decision.reason : decision.kind === "none" && decision.why === "external" && desired !== undefined ? "a desired OpenClaw version is ignored with OPENCLAW_NODE/OPENCLAW_ENTRY (an external runtime)" : null;
+    const snapshots = await listSnapshots(this.#ports.layout.snapshotsDir);
+    const retry = state.installRetry?.version === desired ? state.installRetry : null;
+    const decision = planVersionChange({ current, desired, lastFailed: state.lastFailed?.version, snapshots, installRetry: retry ?? undefined, nowMs: this.#p.host.clock.now() });
+    const planned = decision.kind === "refuse" ? decision.reason : decision.kind === "none" && decision.why === "external" && desired !== undefined ? "a desired OpenClaw version is ignored with OPENCLAW_NODE/OPENCLAW_ENTRY (an external runtime)" : null;
+    // What the recovery at start found (a damaged journal set aside) stays visible until the next start.
+    const problem = planned ?? (retry ? installRetryProblem(retry) : null) ?? this.#p.upgradeStart?.problem ?? null;
     if (problem !== null && problem !== this.#view.problem) log.error({ desired, current }, problem);
     this.#view = {
       current: current ?? null, desired: desired ?? null, step: state.active?.step ?? null, problem,
       lastFailed: state.lastFailed && { version: state.lastFailed.version, reason: state.lastFailed.reason },
     };
     if (decision.kind !== "change" || signal?.aborted || service.draining || desired === undefined) return;
+    // The gateway is held on a half-restored state directory: no change until an operator fixes it.
+    if (this.#p.upgradeStart?.holdGateway) return;
     // A change still in the journal (a rollback that failed) is finished by the next daemon start,
     // never overwritten by a new one: that would prune the snapshot its rollback needs.
     if (state.active !== null) {
@@ -139,6 +146,10 @@ export class UpgradeRunner {
     const gateway = this.#p.supervisor.snapshot().state;
     if (gateway === "starting" || gateway === "stopping") return;
     const out = await runVersionChange(this.#ports, desired, decision);
-    this.#view = { ...this.#view, current: out.result === "done" ? out.to : out.from, step: null, lastFailed: out.result === "failed" ? { version: out.to, reason: out.reason } : this.#view.lastFailed };
+    this.#view = {
+      ...this.#view, current: out.result === "done" ? out.to : out.from, step: null,
+      lastFailed: out.result === "failed" ? { version: out.to, reason: out.reason } : this.#view.lastFailed,
+      problem: out.result === "retry" ? installRetryProblem({ version: out.to, attempts: out.attempt, nextAt: out.retryAt, reason: out.reason }) : out.result === "done" ? null : this.#view.problem,
+    };
   }
 }

@@ -8,9 +8,18 @@
  * it in `gateway_events` (daemon/upgrade-wiring.ts); the audit trail (src/store/audit.ts, merged
  * in parallel) is to be connected there.
  */
+import { classifyInstallError, nextInstallRetryAt } from "../runtime/install-retry.ts";
 import type { CurrentRecord } from "../runtime/layout.ts";
 import { readUpgradeState, type UpgradeLayout, type UpgradeState, writeUpgradeState } from "../runtime/upgrade-journal.ts";
 import { nextStep, onRestart, type PlanDecision, type UpgradeJournal, type UpgradeStep } from "../runtime/upgrade-plan.ts";
+
+/**
+ * What `onStep` reports: a step of the sequence, or an event beside it that the audit trail needs:
+ * `install-retry` (a transient install failure, retried later; detail `attempt`, `retryAt` epoch
+ * ms, `reason`) and `journal-damaged` (upgrade/state.json could not be read at start and was set
+ * aside; detail `file`, `reason`, `hold`).
+ */
+export type ReportedStep = UpgradeStep | "install-retry" | "journal-damaged";
 
 /** The health gate's verdict; a failure carries the reason and the gateway's own error lines. */
 export type GateResult = { ok: true } | { ok: false; reason: string; lines: string[] };
@@ -22,6 +31,8 @@ export type UpgradePorts = {
   stateDir: string;
   /** Wall clock, ms since the epoch. */
   now: () => number;
+  /** [0, 1): the jitter of an install retry's backoff (runtime/install-retry.ts). */
+  random: () => number;
   /** current.json now, undefined without a managed runtime. */
   current: () => Promise<CurrentRecord | undefined>;
   /** Install `version` beside the current one (current.json untouched); its record. */
@@ -44,11 +55,18 @@ export type UpgradePorts = {
   /** After a change passed its gate: keep only `snapshotDir` and the runtimes `versions`. */
   prune: (snapshotDir: string | undefined, versions: string[]) => Promise<void>;
   /** Every step as it starts, and the outcome (step `done` / `failed`). */
-  onStep: (step: UpgradeStep, detail: Record<string, unknown>) => void;
+  onStep: (step: ReportedStep, detail: Record<string, unknown>) => void;
 };
 
-/** The outcome of one change. `reason` is `upgrade failed: ...` (with the gateway's lines) on failure. */
-export type ChangeOutcome = { result: "done"; from: string; to: string } | { result: "failed"; from: string; to: string; reason: string };
+/**
+ * The outcome of one change. `reason` is `upgrade failed: ...` (with the gateway's lines) on failure.
+ * `retry`: the install failed transiently (runtime/install-retry.ts); nothing changed, and the
+ * version is tried again at `retryAt` (epoch ms); `attempt` counts the failures so far.
+ */
+export type ChangeOutcome =
+  | { result: "done"; from: string; to: string }
+  | { result: "failed"; from: string; to: string; reason: string }
+  | { result: "retry"; from: string; to: string; reason: string; attempt: number; retryAt: number };
 
 /** Build the `upgrade failed: <reason>` text, with up to 10 of the gateway's own lines. Pure. */
 export function failureText(reason: string, lines: readonly string[] = []): string {
@@ -103,6 +121,7 @@ export async function runVersionChange(p: UpgradePorts, to: string, decision: Ex
     const reason = failureText(`${j.step}: ${(err as Error).message}`);
     if (stopped) p.startGateway();
     if (drained) p.resume();
+    if (j.step === "install" && classifyInstallError(err) === "transient") return scheduleInstallRetry(p, state, j, reason);
     return finish(p, state, j, reason);
   }
   let gate: GateResult;
@@ -120,7 +139,7 @@ export async function runVersionChange(p: UpgradePorts, to: string, decision: Ex
     state = await enter(p, state, j);
     p.resume();
     await p.prune(j.snapshotDir, [to, from]).catch((err: Error) => p.onStep("done", { from, to, pruneError: err.message }));
-    const done: UpgradeState = { ...state, active: null, lastDone: { from, to, at: p.now() }, interrupted: null, switchedTo: to };
+    const done: UpgradeState = { ...state, active: null, lastDone: { from, to, at: p.now() }, interrupted: null, switchedTo: to, installRetry: null };
     await writeUpgradeState(p.layout, done);
     return { result: "done", from, to };
   }
@@ -156,6 +175,19 @@ async function rollBack(p: RollbackPorts, j: UpgradeJournal): Promise<void> {
 /** What a rollback and the failure record need; without a gateway (daemon start) no stop/start. */
 type RollbackPorts = Pick<UpgradePorts, "layout" | "now" | "restoreSnapshot" | "switchTo" | "onStep" | "discardSnapshot"> & Partial<Pick<UpgradePorts, "stopGateway" | "startGateway">>;
 
+/**
+ * Record a transient install failure: no active journal, no `lastFailed`; `installRetry` counts
+ * the attempt and says when the next one is due (backoff with jitter); reported as
+ * `install-retry`. Nothing was changed: the gateway never stopped.
+ */
+async function scheduleInstallRetry(p: UpgradePorts, state: UpgradeState, j: UpgradeJournal, reason: string): Promise<ChangeOutcome> {
+  const attempt = (state.installRetry?.version === j.to ? state.installRetry.attempts : 0) + 1;
+  const retryAt = nextInstallRetryAt(attempt, p.now(), p.random);
+  await writeUpgradeState(p.layout, { ...state, active: null, installRetry: { version: j.to, attempts: attempt, nextAt: retryAt, reason } });
+  p.onStep("install-retry", { from: j.from, to: j.to, kind: j.kind, attempt, retryAt, reason });
+  return { result: "retry", from: j.from, to: j.to, reason, attempt, retryAt };
+}
+
 /** Record a failed change: `lastFailed`, no active journal; reported as step `failed`. */
 async function finish(p: RollbackPorts, state: UpgradeState, j: UpgradeJournal, reason: string, retry = false): Promise<ChangeOutcome> {
   const next: UpgradeState = {
@@ -164,6 +196,8 @@ async function finish(p: RollbackPorts, state: UpgradeState, j: UpgradeJournal, 
     lastFailed: retry ? state.lastFailed : { version: j.to, reason, at: p.now() },
     interrupted: retry ? { version: j.to, count: j.interrupted + 1 } : null,
     switchedTo: j.fromRecord?.openclawVersion ?? state.switchedTo,
+    // Failed for good: no retry pending for it any more. Interrupted: the backoff stays as it was.
+    installRetry: retry || state.installRetry?.version !== j.to ? state.installRetry : null,
   };
   // The journal first: a kill while the snapshot below is being deleted must not leave a journal
   // that points a later rollback at a half-deleted snapshot.
@@ -188,7 +222,7 @@ export async function recoverUpgrade(p: RollbackPorts): Promise<ChangeOutcome | 
   if (action.action === "finish") {
     const ok = j.step === "done";
     const next: UpgradeState = ok
-      ? { ...state, active: null, lastDone: { from: j.from, to: j.to, at: p.now() }, interrupted: null, switchedTo: j.to }
+      ? { ...state, active: null, lastDone: { from: j.from, to: j.to, at: p.now() }, interrupted: null, switchedTo: j.to, installRetry: null }
       : { ...state, active: null };
     await writeUpgradeState(p.layout, next);
     return ok ? { result: "done", from: j.from, to: j.to } : { result: "failed", from: j.from, to: j.to, reason: j.reason ?? "upgrade failed" };

@@ -16,7 +16,8 @@ const MAX_REASON = 1024;
  * - offline (not serving): draining for shutdown; gateway `failed`, `stopped` or `stopping`.
  * - degraded (serving with a problem, or recovering): gateway `starting` or `backoff`; gateway
  *   ready but the connection is down; the control plane refused our token (`syncAuthFailed`);
- *   the turn queue is at its limit; a watchdog names a `degradedReason` (watchdogs/watchdog.ts).
+ *   the turn queue is at its limit; a watchdog names a `degradedReason` (watchdogs/watchdog.ts);
+ *   the OpenClaw versions view names a `problem` (daemon/upgrade-wiring.ts).
  *   Several problems are joined with "; ".
  * - online otherwise, with a null reason.
  */
@@ -36,6 +37,9 @@ export function deriveRuntimeStatus(health: HealthSnapshot, syncAuthFailed: bool
   if (syncAuthFailed) problems.push("control plane refused the service token; not claiming new turns");
   if (health.queue.accepted + health.queue.delivering >= health.queue.limit) problems.push(`turn queue full (${health.queue.limit})`);
   for (const w of health.watchdogs ?? []) if (w.degradedReason) problems.push(w.degradedReason);
+  // The OpenClaw versions view's problem (issue 14): a refused downgrade, an install retry pending,
+  // a damaged upgrade journal set aside. The contract's `openclaw` object has no field for it.
+  if (health.openclaw?.problem) problems.push(health.openclaw.problem);
   if (problems.length === 0) return { status: "online", reason: null };
   return { status: "degraded", reason: problems.join("; ").slice(0, MAX_REASON) };
 }

@@ -65,6 +65,20 @@ export class RegistryError extends RuntimeError {
   }
 }
 
+/**
+ * `npm install` / `npm rebuild` failed (ERR_NPM_INSTALL). `npmCode` is npm's own error code from
+ * its `npm error code <CODE>` line (`E404`, `ETARGET`, `EINTEGRITY`, `ECONNREFUSED`, `ENOSPC`, ...;
+ * npm-registry-fetch and npm's error handler print it), undefined when npm printed none (it could
+ * not start, was killed, or failed in a lifecycle script).
+ */
+export class NpmError extends RuntimeError {
+  readonly npmCode: string | undefined;
+  constructor(message: string, npmCode: string | undefined, options?: { cause?: unknown }) {
+    super(RUNTIME_ERROR_CODES.NPM_INSTALL, message, options);
+    this.npmCode = npmCode;
+  }
+}
+
 /** A tarball's digest does not match `dist.integrity`. Digests are base64, as in SRI. */
 export class IntegrityError extends RuntimeError {
   readonly expected: string;

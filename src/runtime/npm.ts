@@ -12,7 +12,7 @@ import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { SpawnFn } from "../core/os-process.ts";
 import { runChild } from "./child.ts";
-import { RUNTIME_ERROR_CODES as E, RuntimeError } from "./errors.ts";
+import { NpmError, RUNTIME_ERROR_CODES as E, RuntimeError } from "./errors.ts";
 import { fsyncDir, openclawEntryPath, randomSuffix } from "./layout.ts";
 import { exists } from "./pieces.ts";
 import type { OnProgress } from "./progress.ts";
@@ -39,6 +39,20 @@ export type NpmInstall = {
   now: () => number;
 };
 
+/**
+ * npm's error code from its output lines: the last `npm error code <CODE>` (npm 10+) or
+ * `npm ERR! code <CODE>` (older) line. Pure.
+ * @returns e.g. `E404`, `ETARGET`, `ECONNREFUSED`; undefined when there is none
+ */
+export function npmErrorCode(lines: readonly string[]): string | undefined {
+  let code: string | undefined;
+  for (const line of lines) {
+    const m = /^npm (?:error|ERR!) code (\S+)\s*$/.exec(line.trim());
+    if (m) code = m[1];
+  }
+  return code;
+}
+
 /** The npm command lines, for a prefix and its cache directory. Pure. */
 export function npmArgs(
   step: "install" | "rebuild",
@@ -61,13 +75,13 @@ async function runNpm(p: NpmInstall, step: "install" | "rebuild", partial: strin
     onLine: (line) => p.onProgress({ kind: "npm-output", line }),
   }).catch((err: unknown) => {
     if (p.signal?.aborted) throw err;
-    throw new RuntimeError(E.NPM_INSTALL, `cannot run npm (${p.nodePath}): ${(err as Error).message}`, { cause: err });
+    throw new NpmError(`cannot run npm (${p.nodePath}): ${(err as Error).message}`, undefined, { cause: err });
   });
   p.onProgress({ kind: "npm-end", step, version: p.version, exitCode: result.exitCode, durationMs: p.now() - started });
   if (result.exitCode !== 0) {
     const how = result.exitCode === null ? `was killed by ${result.signal}` : `exited with ${result.exitCode}`;
     const what = step === "install" ? `npm install openclaw@${p.version}` : `npm rebuild openclaw (its install scripts)`;
-    throw new RuntimeError(E.NPM_INSTALL, `${what} ${how}:\n  ${result.tail.slice(-15).join("\n  ")}`);
+    throw new NpmError(`${what} ${how}:\n  ${result.tail.slice(-15).join("\n  ")}`, npmErrorCode(result.tail));
   }
 }
 

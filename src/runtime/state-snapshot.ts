@@ -9,8 +9,12 @@
  * <snapshotsDir>/<openclawVersion>-<takenAtMs>/
  *   meta.json      SnapshotMeta: the version that wrote the state, when, from where
  *   state/         the state directory, files, modes, times and (as root) owners as they were
- * <snapshotsDir>/.partial-<hex>/   a snapshot being written; renamed into place once complete
+ * <snapshotsDir>/.partial-<hex>/   a snapshot being written (renamed into place once complete),
+ *                                  or one being removed (renamed here first, then deleted)
  * ```
+ * Completeness is marked last: `meta.json` is written after the copy, inside the partial
+ * directory, and one rename publishes both. A snapshot without meta.json or `state/` is
+ * incomplete: never listed, removed at daemon start (sweepIncompleteSnapshots).
  * The state's own `tmp/` (scratch, swept before every start) is left out.
  */
 import { randomBytes } from "node:crypto";
@@ -102,34 +106,106 @@ export async function restoreSnapshot(snapshotDir: string, stateDir: string): Pr
 
 /** Remove `<stateDir>.restore-*` / `.old-*` left by a restore that was killed. */
 async function sweepRestoreLeftovers(stateDir: string): Promise<void> {
-  const name = basename(stateDir);
-  const parent = dirname(stateDir);
-  for (const e of await readdir(parent).catch(() => [] as string[])) {
-    if (e.startsWith(`${name}.restore-`) || e.startsWith(`${name}.old-`)) await rm(join(parent, e), { recursive: true, force: true });
-  }
+  for (const dir of await restoreLeftovers(stateDir)) await rm(dir, { recursive: true, force: true });
 }
 
 /**
- * The complete snapshots, newest first; partial ones and unreadable entries are skipped.
- * @throws fs errors other than a missing directory
+ * The `<stateDir>.restore-*` / `<stateDir>.old-*` directories a killed {@link restoreSnapshot}
+ * left beside the state directory (absolute paths, sorted); [] when none or the parent is missing.
  */
-export async function listSnapshots(snapshotsDir: string): Promise<Snapshot[]> {
-  const names = await readdir(snapshotsDir).catch((err: NodeJS.ErrnoException) => {
+export async function restoreLeftovers(stateDir: string): Promise<string[]> {
+  const name = basename(stateDir);
+  const parent = dirname(stateDir);
+  const names = await readdir(parent).catch(() => [] as string[]);
+  return names.filter((e) => e.startsWith(`${name}.restore-`) || e.startsWith(`${name}.old-`)).sort().map((e) => join(parent, e));
+}
+
+/**
+ * Whether the state directory is provably half restored: it is gone while a restore's copy or the
+ * state it moved aside lies beside it (a {@link restoreSnapshot} killed between its two renames).
+ * Which of the two the gateway should run on only the journal knows.
+ * @returns the leftovers when half restored, else undefined
+ */
+export async function halfRestored(stateDir: string): Promise<string[] | undefined> {
+  const leftovers = await restoreLeftovers(stateDir);
+  if (leftovers.length === 0) return undefined;
+  const present = await lstat(stateDir).then(() => true, (err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return false;
+    throw err;
+  });
+  return present ? undefined : leftovers;
+}
+
+/**
+ * The snapshot in `dir` if it is complete, else undefined. Complete: not a `.partial-*` name, a
+ * valid `meta.json` (written last, inside the partial directory, before the rename that publishes
+ * it) and a `state/` directory beside it. A snapshot whose removal was cut short before
+ * {@link removeSnapshot} renamed removals first can keep its meta.json with `state/` gone.
+ */
+async function completeSnapshot(dir: string): Promise<Snapshot | undefined> {
+  if (PARTIAL.test(basename(dir))) return undefined;
+  const meta = await readJsonState(join(dir, "meta.json"), snapshotMetaSchema).catch(() => undefined);
+  if (!meta) return undefined;
+  const state = await lstat(join(dir, "state")).catch(() => undefined);
+  return state?.isDirectory() ? { ...meta, dir } : undefined;
+}
+
+/** Entry names under `snapshotsDir`; [] when it does not exist. @throws other fs errors */
+async function snapshotEntries(snapshotsDir: string): Promise<string[]> {
+  return readdir(snapshotsDir).catch((err: NodeJS.ErrnoException) => {
     if (err.code === "ENOENT") return [] as string[];
     throw err;
   });
+}
+
+/**
+ * The complete snapshots, newest first; partial, incomplete and unreadable entries are skipped.
+ * @throws fs errors other than a missing directory
+ */
+export async function listSnapshots(snapshotsDir: string): Promise<Snapshot[]> {
   const out: Snapshot[] = [];
-  for (const n of names) {
-    if (PARTIAL.test(n)) continue;
-    const dir = join(snapshotsDir, n);
-    const meta = await readJsonState(join(dir, "meta.json"), snapshotMetaSchema).catch(() => undefined);
-    if (meta) out.push({ ...meta, dir });
+  for (const n of await snapshotEntries(snapshotsDir)) {
+    const snap = await completeSnapshot(join(snapshotsDir, n));
+    if (snap) out.push(snap);
   }
   return out.sort((a, b) => b.takenAt - a.takenAt);
 }
 
 /**
- * Keep only `keep` (a snapshot directory) and remove every other snapshot, partial or not.
+ * Remove one snapshot so that no kill can leave it looking complete: it is first renamed to a
+ * `.partial-<hex>` name (atomic; from then on it is not listed), then deleted. Gone already: no-op.
+ * @throws fs errors other than ENOENT
+ */
+export async function removeSnapshot(dir: string): Promise<void> {
+  const doomed = join(dirname(dir), `.partial-${randomBytes(6).toString("hex")}`);
+  const renamed = await rename(dir, doomed).then(() => true, (err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return false;
+    throw err;
+  });
+  if (renamed) await rm(doomed, { recursive: true, force: true });
+}
+
+/**
+ * Remove every entry under `snapshotsDir` that is not a complete snapshot (partial copies of a
+ * killed takeSnapshot, removals cut short, directories without meta.json). Run at daemon start,
+ * when no snapshot is being taken.
+ * @returns the paths removed
+ * @throws fs errors other than a missing directory
+ */
+export async function sweepIncompleteSnapshots(snapshotsDir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const n of await snapshotEntries(snapshotsDir)) {
+    const dir = join(snapshotsDir, n);
+    if (await completeSnapshot(dir)) continue;
+    await rm(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
+}
+
+/**
+ * Keep only `keep` (a snapshot directory) and remove every other snapshot, partial or not
+ * ({@link removeSnapshot}: unlisted before anything is deleted).
  * @returns the directories removed
  */
 export async function pruneSnapshots(snapshotsDir: string, keep: string | undefined): Promise<string[]> {
@@ -137,7 +213,7 @@ export async function pruneSnapshots(snapshotsDir: string, keep: string | undefi
   for (const n of await readdir(snapshotsDir).catch(() => [] as string[])) {
     const dir = join(snapshotsDir, n);
     if (dir === keep) continue;
-    await rm(dir, { recursive: true, force: true });
+    await (PARTIAL.test(n) ? rm(dir, { recursive: true, force: true }) : removeSnapshot(dir));
     removed.push(dir);
   }
   return removed;

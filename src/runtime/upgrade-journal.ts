@@ -3,7 +3,8 @@
  *
  * ```
  * <dataDir>/upgrade/             0700, the daemon's only (snapshots hold transcripts and keys)
- *   state.json                   UpgradeState: the change in progress, the last outcome, failures
+ *   state.json                   UpgradeState: the change in progress, the last outcome, failures,
+ *                                a pending install retry
  *   desired-local.json           the version `agent-supervisor openclaw upgrade V` asked for
  *   snapshots/<version>-<ms>/    state-snapshot.ts: the gateway's state directory, copied whole
  * ```
@@ -48,13 +49,20 @@ export const upgradeStateSchema = z.object({
    * OPENCLAW_VERSION names another (resolve.ts, `acceptVersions`).
    */
   switchedTo: z.string().nullable().default(null),
+  /**
+   * A version whose install failed transiently (install-retry.ts): `attempts` so far, `nextAt`
+   * (epoch ms) before which it is not tried again, the last `reason`. Kept here so a daemon
+   * restart does not reset the backoff; cleared when the version installs, fails for good, or is
+   * no longer the desired one.
+   */
+  installRetry: z.object({ version: z.string(), attempts: z.number().int().positive(), nextAt: z.number(), reason: z.string() }).nullable().default(null),
 });
 
 /** The content of `state.json` (see {@link upgradeStateSchema}). */
 export type UpgradeState = z.infer<typeof upgradeStateSchema>;
 
 /** A state with nothing recorded. */
-export const EMPTY_UPGRADE_STATE: UpgradeState = { active: null, lastFailed: null, lastDone: null, interrupted: null, switchedTo: null };
+export const EMPTY_UPGRADE_STATE: UpgradeState = { active: null, lastFailed: null, lastDone: null, interrupted: null, switchedTo: null, installRetry: null };
 
 /**
  * Read `state.json`.

@@ -96,24 +96,33 @@ export type PlanInput = {
   desired: string | undefined;
   /** The version whose last attempt failed, if any: not retried while it stays the desired one. */
   lastFailed: string | undefined;
-  /** The kept snapshot, if any. */
-  snapshot: SnapshotRef | undefined;
+  /**
+   * Every complete snapshot kept (state-snapshot.ts listSnapshots), newest first. Usually one, but
+   * a failed change whose discard failed leaves its own beside it: all are looked at.
+   */
+  snapshots: readonly SnapshotRef[];
+  /** A pending retry of a transient install failure (install-retry.ts), if any. */
+  installRetry?: { version: string; nextAt: number } | undefined;
+  /** Wall clock, epoch ms: compared with `installRetry.nextAt`. */
+  nowMs?: number;
 };
 
 /**
- * What a desired version asks for. `none`: nothing to do (`why` says so). `refuse`: a change
+ * What a desired version asks for. `none`: nothing to do (`why` says so; `install-retry`: the
+ * desired version's install failed transiently and is retried at `retryAt`, epoch ms). `refuse`: a change
  * that cannot be made safely (`reason` is for the operator). `change`: run the sequence; a
  * downgrade carries the snapshot to restore.
  */
 export type PlanDecision =
   | { kind: "none"; why: "no-desired" | "current" | "failed-before" | "external" }
+  | { kind: "none"; why: "install-retry"; retryAt: number }
   | { kind: "refuse"; reason: string }
   | { kind: "change"; change: "upgrade" }
   | { kind: "change"; change: "downgrade"; restoreDir: string };
 
 /**
  * Decide what to do about the desired version. Pure.
- * A downgrade restores a snapshot taken under the older version (state written by a newer
+ * A downgrade restores the newest kept snapshot taken under the older version (state written by a newer
  * OpenClaw may not load in an older one: `state-migrated-no-rollback`, upstream #153191); with
  * no such snapshot it is refused.
  */
@@ -122,9 +131,14 @@ export function planVersionChange(i: PlanInput): PlanDecision {
   if (i.current === undefined) return { kind: "none", why: "external" };
   if (i.desired === i.current) return { kind: "none", why: "current" };
   if (i.desired === i.lastFailed) return { kind: "none", why: "failed-before" };
+  const retry = i.installRetry;
+  if (retry?.version === i.desired && (i.nowMs ?? Number.POSITIVE_INFINITY) < retry.nextAt) return { kind: "none", why: "install-retry", retryAt: retry.nextAt };
   if (compareVersions(i.desired, i.current) > 0) return { kind: "change", change: "upgrade" };
-  if (i.snapshot?.openclawVersion === i.desired) return { kind: "change", change: "downgrade", restoreDir: i.snapshot.dir };
-  const have = i.snapshot ? `the only snapshot was taken under ${i.snapshot.openclawVersion}` : "no snapshot is kept";
+  // The newest snapshot taken under the desired version; a newer one of another version (left by a
+  // failed change whose discard failed) must neither block the downgrade nor be restored by it.
+  const own = i.snapshots.find((snap) => snap.openclawVersion === i.desired);
+  if (own) return { kind: "change", change: "downgrade", restoreDir: own.dir };
+  const have = i.snapshots.length > 0 ? `the snapshots kept were taken under ${i.snapshots.map((snap) => snap.openclawVersion).join(", ")}` : "no snapshot is kept";
   return {
     kind: "refuse",
     reason:

@@ -5,6 +5,8 @@
  * - a fake `npm` whose `bin/npm-cli.js` handles `install --prefix P ... openclaw@V` (creates
  *   P/node_modules/openclaw/openclaw.mjs and the lifecycle marker) and `rebuild openclaw`
  *   (removes the marker). `FAKE_NPM_FAIL=1` makes install fail after leaving files behind;
+ *   `FAKE_NPM_REGISTRY=1` makes install first `GET <--registry>/openclaw/<V>` and fail as npm does
+ *   (`npm error code E<status>`, or the network error's code such as ECONNREFUSED);
  *   `FAKE_NPM_LOG=<file>` appends one JSON line per run: `{args, firstPath}`.
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -74,11 +76,28 @@ if (args[0] === "install") {
     console.error("npm error 404 Not Found - GET " + opt("--registry") + "/openclaw");
     process.exit(1);
   }
-  fs.mkdirSync(pkgDir, { recursive: true });
-  fs.writeFileSync(path.join(pkgDir, "openclaw.mjs"), "console.log('fake openclaw " + version + "');\n");
-  fs.writeFileSync(path.join(pkgDir, "package.json"), JSON.stringify({ name: "openclaw", version }));
-  fs.writeFileSync(marker, "pending\n");
-  console.log("added 1 package in 0s");
+  const place = () => {
+    fs.mkdirSync(pkgDir, { recursive: true });
+    fs.writeFileSync(path.join(pkgDir, "openclaw.mjs"), "console.log('fake openclaw " + version + "');\n");
+    fs.writeFileSync(path.join(pkgDir, "package.json"), JSON.stringify({ name: "openclaw", version }));
+    fs.writeFileSync(marker, "pending\n");
+    console.log("added 1 package in 0s");
+  };
+  if (!process.env.FAKE_NPM_REGISTRY) place();
+  else {
+    // Ask the registry, and fail as npm does: "npm error code E<status>" / the network error's code.
+    const url = opt("--registry").replace(/\/$/, "") + "/openclaw/" + version;
+    fetch(url).then((res) => {
+      if (res.ok) return place();
+      console.error("npm error code E" + res.status);
+      console.error("npm error " + res.status + " " + res.statusText + " - GET " + url);
+      process.exit(1);
+    }, (err) => {
+      console.error("npm error code " + ((err.cause && err.cause.code) || "ECONNRESET"));
+      console.error("npm error network request to " + url + " failed");
+      process.exit(1);
+    });
+  }
 } else if (args[0] === "rebuild" && args[1] === "openclaw") {
   fs.rmSync(marker);
   console.log("rebuilt dependencies successfully");

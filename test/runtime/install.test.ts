@@ -147,7 +147,7 @@ describe("installOpenclaw", () => {
     const first = await installOpenclaw(opts(V1));
     const failing = opts(V2, { env: { PATH: process.env.PATH, FAKE_NPM_FAIL: "1" } });
     const err = await installOpenclaw(failing).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: "ERR_NPM_INSTALL", name: "RuntimeError" });
+    expect(err).toMatchObject({ code: "ERR_NPM_INSTALL", name: "NpmError", npmCode: "E404" });
     expect((err as Error).message).toContain("exited with 1");
     expect((err as Error).message).toContain("npm error 404 Not Found");
     expect(await readCurrent(join(runtime, "current.json"))).toEqual(first.record);

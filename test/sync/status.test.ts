@@ -40,7 +40,17 @@ const cases: Case[] = [
   ],
 ];
 
+const versions = (problem: string | null): NonNullable<HealthSnapshot["openclaw"]> => ({ current: "2026.9.5", desired: "2026.9.6", lastFailed: null, step: null, problem });
+
 describe("deriveRuntimeStatus", () => {
+  it.each([
+    ["an install retry pending", "installing OpenClaw 2026.9.6 failed (attempt 2, transient): ECONNREFUSED; retrying at 2026-11-30T10:03:00.000Z"],
+    ["a damaged upgrade journal set aside", "the upgrade journal was damaged (is not JSON) and set aside as /d/upgrade/state.json.damaged-1"],
+  ])("reports the versions view's problem (%s) as degraded (before: online, the control plane never saw it)", (_name, problem) => {
+    expect(deriveRuntimeStatus({ ...base, openclaw: versions(problem) }, false)).toEqual({ status: "degraded", reason: problem });
+    expect(deriveRuntimeStatus({ ...base, openclaw: versions(null) }, false)).toEqual({ status: "online", reason: null });
+  });
+
   it.each(cases)("%s", (_name, o, authFailed, status, reason) => {
     const h: HealthSnapshot = {
       ...base,

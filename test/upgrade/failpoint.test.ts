@@ -21,7 +21,7 @@ let calls: string[];
 
 function ports(gateOk: boolean): UpgradePorts {
   return {
-    layout: upgradeLayout(dir), stateDir: join(dir, "state"), now: () => Date.now(),
+    layout: upgradeLayout(dir), stateDir: join(dir, "state"), now: () => Date.now(), random: () => 0.5,
     current: () => readCurrent(runtimeLayout(dir).currentFile),
     install: async (v) => (calls.push("install"), installedRuntime(dir, v)),
     drain: async () => (calls.push("drain"), 0),

@@ -1,7 +1,11 @@
-/** Shared by the upgrade tests: a fake installed runtime piece on real files. */
-import { mkdir, writeFile } from "node:fs/promises";
+/** Shared by the upgrade tests: a fake installed runtime piece on real files, the sequence's ports over real files. */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type CurrentRecord, runtimeLayout } from "../../src/runtime/layout.ts";
+import type { GateResult, ReportedStep, UpgradePorts } from "../../src/daemon/upgrade.ts";
+import { type CurrentRecord, readCurrent, runtimeLayout } from "../../src/runtime/layout.ts";
+import { pruneSnapshots, removeSnapshot, restoreSnapshot, takeSnapshot } from "../../src/runtime/state-snapshot.ts";
+import { upgradeLayout } from "../../src/runtime/upgrade-journal.ts";
+import { pruneRuntimes, switchCurrent } from "../../src/runtime/upgrade-switch.ts";
 
 /**
  * Create `runtime/openclaw-<v>/.../openclaw.mjs` and `runtime/node-24.21.0/bin/node` (empty files)
@@ -17,3 +21,44 @@ export async function installedRuntime(dataDir: string, v: string): Promise<Curr
   await writeFile(nodePath, "", { mode: 0o755 });
   return { openclawVersion: v, nodeVersion: "24.21.0", npmVersion: "11.21.2", nodePath, entryPath, installedAt: new Date(0).toISOString() };
 }
+
+/**
+ * The sequence's ports over real files under `o.dir`: the journal, the state directory
+ * `o.stateDir`, real snapshots and current.json. The gateway and delivery are recorded in
+ * `o.calls`, reported steps in `o.steps`; the started gateway "migrates" the state by writing its
+ * version into openclaw.json. Install fakes a runtime unless `over.install` says otherwise.
+ */
+export function sequencePorts(
+  o: { dir: string; stateDir: string; calls: string[]; steps: ReportedStep[]; now: () => number },
+  over: Partial<UpgradePorts> = {},
+  gate: () => Promise<GateResult> = async () => ({ ok: true }),
+): UpgradePorts {
+  const layout = upgradeLayout(o.dir);
+  return {
+    layout, stateDir: o.stateDir, now: o.now, random: () => 1,
+    current: () => readCurrent(runtimeLayout(o.dir).currentFile),
+    install: async (v) => (o.calls.push(`install ${v}`), installedRuntime(o.dir, v)),
+    drain: async () => (o.calls.push("drain"), 0),
+    resume: () => void o.calls.push("resume"),
+    stopGateway: async () => void o.calls.push("stop"),
+    startGateway: () => void o.calls.push("start"),
+    healthGate: async () => {
+      const r = await readCurrent(runtimeLayout(o.dir).currentFile);
+      await writeFile(join(o.stateDir, "openclaw.json"), `${r?.openclawVersion}\n`);
+      return gate();
+    },
+    takeSnapshot: (v) => takeSnapshot({ stateDir: o.stateDir, snapshotsDir: layout.snapshotsDir, openclawVersion: v, now: o.now }),
+    restoreSnapshot: async (d) => void (await restoreSnapshot(d, o.stateDir)),
+    discardSnapshot: removeSnapshot,
+    switchTo: (r) => switchCurrent(o.dir, r),
+    prune: async (keep, versions) => {
+      await pruneSnapshots(layout.snapshotsDir, keep);
+      await pruneRuntimes(o.dir, versions);
+    },
+    onStep: (s) => void o.steps.push(s),
+    ...over,
+  };
+}
+
+/** The version the gateway last "wrote" into `stateDir`'s openclaw.json. */
+export const stateVersionIn = async (stateDir: string): Promise<string> => (await readFile(join(stateDir, "openclaw.json"), "utf8")).trim();

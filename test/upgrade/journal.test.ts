@@ -28,6 +28,7 @@ describe("upgrade state file", () => {
       lastDone: null,
       interrupted: { version: "2026.9.6", count: 1 },
       switchedTo: "2026.9.5",
+      installRetry: { version: "2026.9.8", attempts: 2, nextAt: 120_000, reason: "upgrade failed: install: registry answered HTTP 503" },
     };
     await writeUpgradeState(l, s);
     expect(await readUpgradeState(l)).toEqual(s);

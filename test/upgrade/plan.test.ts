@@ -22,7 +22,7 @@ describe("compareVersions", () => {
 });
 
 describe("planVersionChange", () => {
-  const base: PlanInput = { current: "2026.9.6", desired: undefined, lastFailed: undefined, snapshot: undefined };
+  const base: PlanInput = { current: "2026.9.6", desired: undefined, lastFailed: undefined, snapshots: [] };
   const snap = (v: string) => ({ dir: `/d/upgrade/snapshots/${v}-1`, openclawVersion: v });
   it.each<[string, Partial<PlanInput>, ReturnType<typeof planVersionChange>["kind"], string]>([
     ["no desired version", {}, "none", "no-desired"],
@@ -31,9 +31,13 @@ describe("planVersionChange", () => {
     ["newer version", { desired: "2026.9.7" }, "change", "upgrade"],
     ["newer version that failed before", { desired: "2026.9.7", lastFailed: "2026.9.7" }, "none", "failed-before"],
     ["another failed version does not block", { desired: "2026.9.8", lastFailed: "2026.9.7" }, "change", "upgrade"],
-    ["older version with its snapshot", { desired: "2026.9.5", snapshot: snap("2026.9.5") }, "change", "downgrade"],
+    ["newer version whose install retry is not due", { desired: "2026.9.7", installRetry: { version: "2026.9.7", nextAt: 2_000 }, nowMs: 1_999 }, "none", "install-retry"],
+    ["newer version whose install retry is due", { desired: "2026.9.7", installRetry: { version: "2026.9.7", nextAt: 2_000 }, nowMs: 2_000 }, "change", "upgrade"],
+    ["a retry of another version does not block", { desired: "2026.9.8", installRetry: { version: "2026.9.7", nextAt: 2_000 }, nowMs: 0 }, "change", "upgrade"],
+    ["older version with its snapshot", { desired: "2026.9.5", snapshots: [snap("2026.9.5")] }, "change", "downgrade"],
     ["older version without a snapshot", { desired: "2026.9.5" }, "refuse", "no snapshot is kept"],
-    ["older version, snapshot of another version", { desired: "2026.9.5", snapshot: snap("2026.9.4") }, "refuse", "taken under 2026.9.4"],
+    ["older version, snapshot of another version", { desired: "2026.9.5", snapshots: [snap("2026.9.4")] }, "refuse", "taken under 2026.9.4"],
+    ["older version, two snapshots of other versions", { desired: "2026.9.5", snapshots: [snap("2026.9.6"), snap("2026.9.4")] }, "refuse", "taken under 2026.9.6, 2026.9.4"],
   ])("%s", (_name, over, kind, detail) => {
     const d = planVersionChange({ ...base, ...over });
     expect(d.kind).toBe(kind);
@@ -46,8 +50,16 @@ describe("planVersionChange", () => {
   });
 
   it("a downgrade restores the snapshot taken under the older version", () => {
-    const d = planVersionChange({ ...base, desired: "2026.9.5", snapshot: snap("2026.9.5") });
+    const d = planVersionChange({ ...base, desired: "2026.9.5", snapshots: [snap("2026.9.5")] });
     expect(d).toEqual({ kind: "change", change: "downgrade", restoreDir: "/d/upgrade/snapshots/2026.9.5-1" });
+  });
+
+  it("a newer stray snapshot of another version does not hide the older version's own (before: only the newest was looked at, and the downgrade was refused)", () => {
+    const stray = { dir: "/d/upgrade/snapshots/2026.9.6-9", openclawVersion: "2026.9.6" };
+    const older = { dir: "/d/upgrade/snapshots/2026.9.5-5", openclawVersion: "2026.9.5" };
+    const oldest = { dir: "/d/upgrade/snapshots/2026.9.5-2", openclawVersion: "2026.9.5" };
+    const d = planVersionChange({ ...base, current: "2026.9.7", desired: "2026.9.5", snapshots: [stray, older, oldest] });
+    expect(d).toEqual({ kind: "change", change: "downgrade", restoreDir: older.dir }); // the newest of that version
   });
 });
 

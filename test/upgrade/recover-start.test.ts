@@ -4,7 +4,7 @@
  * stops that gateway before it restores the state under it, switches back, and records the steps.
  */
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -54,7 +54,7 @@ it("stops the gateway the killed daemon left, then restores the state and switch
   await writeFile(join(stateDir, "openclaw.json"), "2026.9.6\n"); // the new gateway migrated the state
   await writeUpgradeState(upgradeLayout(dir), {
     active: { from: "2026.9.5", to: "2026.9.6", kind: "upgrade", step: "gate", startedAt: 1, fromRecord: from, toRecord: to, snapshotDir: snap.dir, interrupted: 0 },
-    lastFailed: null, lastDone: null, interrupted: null, switchedTo: null,
+    lastFailed: null, lastDone: null, interrupted: null, switchedTo: null, installRetry: null,
   });
   // The new gateway the killed daemon left: a process in its own group, named by the pid file.
   const orphan = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { detached: true, stdio: "ignore" });
@@ -82,4 +82,25 @@ it("stops the gateway the killed daemon left, then restores the state and switch
   } finally {
     db.close();
   }
+});
+
+it("removes incomplete snapshots at start (a partial copy, one whose removal was killed) and keeps complete ones (before: they stayed)", async () => {
+  const files = dataDirLayout(dir);
+  const stateDir = files.gateway.stateDir;
+  await mkdir(stateDir, { recursive: true });
+  await writeFile(join(stateDir, "openclaw.json"), "2026.9.5\n");
+  const { snapshotsDir } = upgradeLayout(dir);
+  const kept = await takeSnapshot({ stateDir, snapshotsDir, openclawVersion: "2026.9.5", now: () => 1 });
+  const killedRemoval = await takeSnapshot({ stateDir, snapshotsDir, openclawVersion: "2026.9.6", now: () => 2 });
+  await rm(join(killedRemoval.dir, "state"), { recursive: true });
+  await mkdir(join(snapshotsDir, ".partial-00ff00ff00ff", "state"), { recursive: true });
+  const db = openDb(files.db);
+  try {
+    const log = pino({ level: "silent" });
+    await recoverAtStart({ s: { AGENT_SUPERVISOR_DATA_DIR: dir, GATEWAY_STOP_GRACE_MS: 5_000 } as Settings, files, events: new EventStore(db), clock: systemClock, log });
+  } finally {
+    db.close();
+  }
+  expect(await readdir(snapshotsDir)).toEqual(["2026.9.5-1"]);
+  expect(kept.dir.endsWith("2026.9.5-1")).toBe(true);
 });

@@ -7,52 +7,28 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { failureText, recoverUpgrade, runVersionChange, type GateResult, type UpgradePorts } from "../../src/daemon/upgrade.ts";
+import { failureText, recoverUpgrade, runVersionChange, type GateResult, type ReportedStep, type UpgradePorts } from "../../src/daemon/upgrade.ts";
 import { readCurrent, runtimeLayout } from "../../src/runtime/layout.ts";
-import { listSnapshots, pruneSnapshots, restoreSnapshot, takeSnapshot } from "../../src/runtime/state-snapshot.ts";
+import { listSnapshots, restoreSnapshot } from "../../src/runtime/state-snapshot.ts";
 import { acceptedVersions, readUpgradeState, upgradeLayout } from "../../src/runtime/upgrade-journal.ts";
-import { MAX_INTERRUPTED_ATTEMPTS, planVersionChange, type UpgradeStep } from "../../src/runtime/upgrade-plan.ts";
-import { pruneRuntimes, switchCurrent } from "../../src/runtime/upgrade-switch.ts";
-import { installedRuntime } from "./fixtures.ts";
+import { MAX_INTERRUPTED_ATTEMPTS, planVersionChange } from "../../src/runtime/upgrade-plan.ts";
+import { switchCurrent } from "../../src/runtime/upgrade-switch.ts";
+import { installedRuntime, sequencePorts, stateVersionIn } from "./fixtures.ts";
+import { RegistryError, RUNTIME_ERROR_CODES } from "../../src/runtime/errors.ts";
 
 let dir: string;
 let stateDir: string;
 let calls: string[];
-let steps: UpgradeStep[];
+let steps: ReportedStep[];
 let clock = 1_000;
 
 const installed = (v: string) => installedRuntime(dir, v);
 
 /** The gateway "writes" its version into the state, as a migration would. */
-const stateVersion = async () => (await readFile(join(stateDir, "openclaw.json"), "utf8")).trim();
+const stateVersion = () => stateVersionIn(stateDir);
 
-function ports(over: Partial<UpgradePorts> = {}, gate: () => Promise<GateResult> = async () => ({ ok: true })): UpgradePorts {
-  const layout = upgradeLayout(dir);
-  return {
-    layout, stateDir, now: () => (clock += 1),
-    current: () => readCurrent(runtimeLayout(dir).currentFile),
-    install: async (v) => (calls.push(`install ${v}`), installed(v)),
-    drain: async () => (calls.push("drain"), 0),
-    resume: () => void calls.push("resume"),
-    stopGateway: async () => void calls.push("stop"),
-    startGateway: () => void calls.push("start"),
-    healthGate: async () => {
-      // the gateway that started migrates the state to its version
-      const r = await readCurrent(runtimeLayout(dir).currentFile);
-      await writeFile(join(stateDir, "openclaw.json"), `${r?.openclawVersion}\n`);
-      return gate();
-    },
-    takeSnapshot: (v) => takeSnapshot({ stateDir, snapshotsDir: layout.snapshotsDir, openclawVersion: v, now: () => (clock += 1) }),
-    restoreSnapshot: async (d) => void (await restoreSnapshot(d, stateDir)),
-    discardSnapshot: (d) => rm(d, { recursive: true, force: true }),
-    switchTo: (r) => switchCurrent(dir, r),
-    prune: async (keep, versions) => {
-      await pruneSnapshots(layout.snapshotsDir, keep);
-      await pruneRuntimes(dir, versions);
-    },
-    onStep: (s) => void steps.push(s),
-    ...over,
-  };
+function ports(over: Partial<UpgradePorts> = {}, gate?: () => Promise<GateResult>): UpgradePorts {
+  return sequencePorts({ dir, stateDir, calls, steps, now: () => (clock += 1) }, over, gate);
 }
 
 beforeEach(async () => {
@@ -70,8 +46,8 @@ afterEach(async () => {
 
 const plan = async (desired: string) => {
   const s = await readUpgradeState(upgradeLayout(dir));
-  const snap = (await listSnapshots(upgradeLayout(dir).snapshotsDir))[0];
-  return planVersionChange({ current: (await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion, desired, lastFailed: s.lastFailed?.version, snapshot: snap });
+  const snapshots = await listSnapshots(upgradeLayout(dir).snapshotsDir);
+  return planVersionChange({ current: (await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion, desired, lastFailed: s.lastFailed?.version, snapshots });
 };
 
 describe("runVersionChange", () => {
@@ -114,7 +90,9 @@ describe("runVersionChange", () => {
   it("an install that fails changes nothing: the gateway was never stopped", async () => {
     const d = await plan("2026.9.6");
     if (d.kind !== "change") throw new Error("plan");
-    const out = await runVersionChange(ports({ install: async () => Promise.reject(new Error("registry answered HTTP 404")) }), "2026.9.6", d);
+    // A permanent install failure (the version is not in the registry); transient ones: install-retry.test.ts.
+    const notFound = new RegistryError(RUNTIME_ERROR_CODES.REGISTRY_HTTP, "registry answered HTTP 404", { url: "http://127.0.0.1/openclaw", status: 404 });
+    const out = await runVersionChange(ports({ install: async () => Promise.reject(notFound) }), "2026.9.6", d);
     expect(out).toMatchObject({ result: "failed", reason: "upgrade failed: install: registry answered HTTP 404" });
     expect(calls).toEqual([]);
     expect((await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion).toBe("2026.9.5");
@@ -136,6 +114,25 @@ describe("runVersionChange", () => {
     expect((await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion).toBe("2026.9.5");
     // the one snapshot kept is now the one taken under 2026.9.6 (the way back up)
     expect((await listSnapshots(upgradeLayout(dir).snapshotsDir)).map((s) => s.openclawVersion)).toEqual(["2026.9.6"]);
+  });
+});
+
+describe("a stray snapshot", () => {
+  it("left by a failed change whose discard failed does not block the downgrade to the version of the snapshot kept before it (before: refused)", async () => {
+    const up = await plan("2026.9.6");
+    if (up.kind !== "change") throw new Error("plan");
+    expect((await runVersionChange(ports(), "2026.9.6", up)).result).toBe("done"); // keeps the 2026.9.5 snapshot
+    const next = await plan("2026.9.7");
+    if (next.kind !== "change") throw new Error("plan");
+    const failing = ports({ discardSnapshot: async () => Promise.reject(new Error("EIO: i/o error")) }, async () => ({ ok: false, reason: "liveness: timeout", lines: [] }));
+    expect((await runVersionChange(failing, "2026.9.7", next)).result).toBe("failed");
+    const snaps = await listSnapshots(upgradeLayout(dir).snapshotsDir);
+    expect(snaps.map((s) => s.openclawVersion)).toEqual(["2026.9.6", "2026.9.5"]); // the stray one is the newest
+    const down = await plan("2026.9.5");
+    expect(down).toEqual({ kind: "change", change: "downgrade", restoreDir: snaps[1]!.dir });
+    if (down.kind !== "change") throw new Error("plan");
+    expect((await runVersionChange(ports({ healthGate: async () => ({ ok: true }) }), "2026.9.5", down)).result).toBe("done");
+    expect(await stateVersion()).toBe("2026.9.5"); // the older version's own state, not the stray 2026.9.6 one
   });
 });
 

@@ -7,10 +7,10 @@ import Database from "better-sqlite3";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runtimeLayout, readCurrent } from "../../src/runtime/layout.ts";
-import { listSnapshots, pruneSnapshots, restoreSnapshot, takeSnapshot } from "../../src/runtime/state-snapshot.ts";
+import { listSnapshots, pruneSnapshots, removeSnapshot, restoreSnapshot, sweepIncompleteSnapshots, takeSnapshot } from "../../src/runtime/state-snapshot.ts";
 import { pruneRuntimes, switchCurrent } from "../../src/runtime/upgrade-switch.ts";
 import { installedRuntime } from "./fixtures.ts";
 
@@ -121,6 +121,27 @@ describe("takeSnapshot / restoreSnapshot", () => {
     expect(await pruneSnapshots(snapshotsDir, b.dir)).toHaveLength(2);
     expect(await readdir(snapshotsDir)).toEqual(["2026.9.5-2000"]);
     expect(await listSnapshots(join(dir, "absent"))).toEqual([]);
+  });
+});
+
+describe("incomplete snapshots", () => {
+  it("a snapshot whose removal was killed (meta.json left, state half gone) or with no meta.json is not listed, and the sweep removes it with partials", async () => {
+    const good = await takeSnapshot({ stateDir, snapshotsDir, openclawVersion: "2026.9.4", now });
+    clock = 5_000;
+    const halfGone = await takeSnapshot({ stateDir, snapshotsDir, openclawVersion: "2026.9.5", now });
+    await rm(join(halfGone.dir, "state"), { recursive: true }); // rm -r killed after state/, before meta.json
+    await mkdir(join(snapshotsDir, "2026.9.6-9000", "state"), { recursive: true }); // copied, never marked complete
+    await mkdir(join(snapshotsDir, ".partial-0123456789ab", "state"), { recursive: true });
+    expect((await listSnapshots(snapshotsDir)).map((s) => s.dir)).toEqual([good.dir]);
+    expect((await sweepIncompleteSnapshots(snapshotsDir)).sort()).toEqual([halfGone.dir, join(snapshotsDir, "2026.9.6-9000"), join(snapshotsDir, ".partial-0123456789ab")].sort());
+    expect(await readdir(snapshotsDir)).toEqual([basename(good.dir)]);
+  });
+
+  it("removeSnapshot makes the snapshot unlisted before it deletes anything (a kill mid-delete leaves a partial, not a snapshot)", async () => {
+    const snap = await takeSnapshot({ stateDir, snapshotsDir, openclawVersion: "2026.9.4", now });
+    await removeSnapshot(snap.dir);
+    expect(await readdir(snapshotsDir)).toEqual([]);
+    await removeSnapshot(snap.dir); // already gone: no error
   });
 });
 
