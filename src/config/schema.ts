@@ -120,7 +120,14 @@ export const settingsSchema = z
     RESTART_BACKOFF_MAX_MS: ms(60_000, "Largest restart delay"),
     RESTART_BACKOFF_RESET_MS: ms(120_000, "Uptime after which the gateway counts as stable and the backoff resets"),
     DRAIN_TIMEOUT_MS: ms(30_000, "On SIGTERM/SIGINT, how long in-flight turns may finish before the gateway is stopped"),
-    UPGRADE_HEALTH_DEADLINE_MS: ms(180_000, "After an OpenClaw version switch, how long the new gateway has to pass the health gate (hello-ok, the health RPC, the probe turn when PROBE_TURN_INTERVAL_MS > 0) before the change is rolled back"),
+    UPGRADE_HEALTH_DEADLINE_MS: ms(180_000, "After an OpenClaw version switch, how long the new gateway has to pass the whole health gate (hello-ok, the health RPC, the probe turn when PROBE_TURN_INTERVAL_MS > 0, then UPGRADE_STABLE_MS and a second health RPC) before the change is rolled back"),
+    // 10 s: a gateway that dies of its own startup work after hello-ok (a deferred migration, a
+    // plugin or channel that loads late, the lazily loaded agent runtime of upstream openclaw#74281)
+    // does so within seconds; 10 s catches that at the cost of 10 s more of paused delivery per change.
+    UPGRADE_STABLE_MS: ms(
+      10_000,
+      "Stability period of the health gate after an OpenClaw version switch: once the new gateway has answered hello-ok, the health RPC and the probe turn, its process must stay up and ready with its connection for this long, then answer a second health RPC; a restart, exit or disconnect in between fails the gate and rolls back. Must be below UPGRADE_HEALTH_DEADLINE_MS (checked at load), which bounds the whole gate; 0: no period and no second health RPC",
+    ),
 
     TURN_CONCURRENCY: positiveInt(4, 256, "Turns delivered to the gateway at once (one at a time per conversation)"),
     TURN_TIMEOUT_MS: ms(600_000, "Deadline of one turn, from its first delivery, after which it fails"),
@@ -265,6 +272,9 @@ export const settingsSchema = z
     }
     if (s.EVENT_LOOP_WARN_MS > s.EVENT_LOOP_STALL_MS) {
       ctx.addIssue({ code: "custom", path: ["EVENT_LOOP_WARN_MS"], message: "must not exceed EVENT_LOOP_STALL_MS" });
+    }
+    if (s.UPGRADE_STABLE_MS > 0 && s.UPGRADE_STABLE_MS >= s.UPGRADE_HEALTH_DEADLINE_MS) {
+      ctx.addIssue({ code: "custom", path: ["UPGRADE_STABLE_MS"], message: "must be below UPGRADE_HEALTH_DEADLINE_MS (the gate's deadline includes the stability period)" });
     }
     if (s.RESTART_BACKOFF_INITIAL_MS > s.RESTART_BACKOFF_MAX_MS) {
       ctx.addIssue({

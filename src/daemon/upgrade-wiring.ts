@@ -33,20 +33,21 @@ export function upgradePorts(p: Parts): UpgradePorts {
   return {
     layout, stateDir: files.gateway.stateDir, now: clock.now, random: host.random,
     current: () => readCurrent(runtimeLayout(dataDir).currentFile),
-    install: async (version) =>
-      (await installOpenclaw({ dataDir, openclawVersion: version, registry: s.NPM_REGISTRY, fetch: host.fetch, spawn: host.spawn, now: clock.now, env: host.env, activate: false })).record,
+    install: async (version, signal) =>
+      (await installOpenclaw({ dataDir, openclawVersion: version, registry: s.NPM_REGISTRY, fetch: host.fetch, spawn: host.spawn, now: clock.now, env: host.env, activate: false, signal })).record,
     ...pausePorts(delivery, s.DRAIN_TIMEOUT_MS), // drain, resume: one counted pause of delivery
-    stopGateway: () => stopAndHold({ hold, clock, supervisor: () => supervisor.snapshot(), requestRestart: () => supervisor.requestRestart("upgrade") }),
+    stopGateway: (signal) => stopAndHold({ hold, clock, supervisor: () => supervisor.snapshot(), requestRestart: () => supervisor.requestRestart("upgrade"), signal }),
     startGateway: () => {
       hold.open();
       supervisor.wake();
     },
-    healthGate: () =>
+    healthGate: (signal) =>
       healthGate({
         clock, supervisor: () => supervisor.snapshot(), connected: () => connection.ready,
         request: (method, params, opts) => connection.request(method, params, opts),
-        tail: () => p.outputTail.lines(), deadlineMs: s.UPGRADE_HEALTH_DEADLINE_MS, livenessTimeoutMs: s.LIVENESS_TIMEOUT_MS,
+        tail: () => p.outputTail.lines(), deadlineMs: s.UPGRADE_HEALTH_DEADLINE_MS, livenessTimeoutMs: s.LIVENESS_TIMEOUT_MS, stableMs: s.UPGRADE_STABLE_MS,
         probe: s.PROBE_TURN_INTERVAL_MS > 0 ? { message: s.PROBE_TURN_MESSAGE, timeoutMs: s.PROBE_TURN_TIMEOUT_MS } : undefined,
+        signal,
       }),
     takeSnapshot: (v) => takeSnapshot({ stateDir: files.gateway.stateDir, snapshotsDir: layout.snapshotsDir, openclawVersion: v, now: clock.now }),
     restoreSnapshot: async (dir) => void (await restoreSnapshot(dir, files.gateway.stateDir)),
@@ -86,7 +87,12 @@ export class UpgradeRunner {
     return { ...this.#view, lastFailed: this.#view.lastFailed && { ...this.#view.lastFailed } };
   }
 
-  /** Look at the desired version every {@link UPGRADE_CHECK_MS} (or when nudged) until `signal` aborts. */
+  /**
+   * Look at the desired version every {@link UPGRADE_CHECK_MS} (or when nudged) until `signal`
+   * aborts. A change under way then ends at once (runVersionChange: every wait returns on the
+   * signal), its journal left at the step it reached for the next start, so the daemon's stop
+   * (daemon/run.ts awaits this with the supervisor's own stop) is not held up by it.
+   */
   async run(signal: AbortSignal): Promise<void> {
     // A stop in the middle of a change must not leave the supervisor parked at the hold.
     const release = () => this.#p.upgradeHold.open();
@@ -143,9 +149,15 @@ export class UpgradeRunner {
     // Never stop a gateway in the middle of its start: one killed while it boots can leave OpenClaw's
     // gateway-lifecycle lease held in its state, and the next version's migration then cannot run
     // (`StateDatabaseCoordinatorContentionError`, exit 78). Looked at again at the next tick.
+    // (A start that begins during the install is waited out the same way, in stopAndHold.)
     const gateway = this.#p.supervisor.snapshot().state;
     if (gateway === "starting" || gateway === "stopping") return;
-    const out = await runVersionChange(this.#ports, desired, decision);
+    const out = await runVersionChange(this.#ports, desired, decision, signal);
+    if (out.result === "interrupted") {
+      log.warn({ step: out.step, from: out.from, to: out.to }, "the daemon is stopping: version change left at its step; the next start resumes or rolls it back");
+      this.#view = { ...this.#view, step: out.step };
+      return;
+    }
     this.#view = {
       ...this.#view, current: out.result === "done" ? out.to : out.from, step: null,
       lastFailed: out.result === "failed" ? { version: out.to, reason: out.reason } : this.#view.lastFailed,

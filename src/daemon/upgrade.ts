@@ -35,18 +35,22 @@ export type UpgradePorts = {
   random: () => number;
   /** current.json now, undefined without a managed runtime. */
   current: () => Promise<CurrentRecord | undefined>;
-  /** Install `version` beside the current one (current.json untouched); its record. */
-  install: (version: string) => Promise<CurrentRecord>;
-  /** Pause delivery and let in-flight turns finish; resolves with how many are still in flight (ms budget inside). */
+  /** Install `version` beside the current one (current.json untouched); its record. `signal` cancels it (it then throws). */
+  install: (version: string, signal?: AbortSignal) => Promise<CurrentRecord>;
+  /**
+   * Pause delivery and let in-flight turns finish; resolves with how many are still in flight (ms
+   * budget inside). Needs no signal: the daemon's stop drains delivery before it aborts, and that
+   * drain ends the turns this waits for.
+   */
   drain: () => Promise<number>;
   /** Undo {@link drain}. */
   resume: () => void;
-  /** Stop the gateway and keep it stopped until {@link startGateway}. */
-  stopGateway: () => Promise<void>;
+  /** Stop the gateway and keep it stopped until {@link startGateway}; returns at once when `signal` aborts. */
+  stopGateway: (signal?: AbortSignal) => Promise<void>;
   /** Let the gateway start again (with whatever current.json names then). */
   startGateway: () => void;
-  /** Start has been asked: wait for the health gate within the deadline. */
-  healthGate: () => Promise<GateResult>;
+  /** Start has been asked: wait for the health gate within the deadline; returns at once when `signal` aborts. */
+  healthGate: (signal?: AbortSignal) => Promise<GateResult>;
   takeSnapshot: (openclawVersion: string) => Promise<{ dir: string }>;
   /** Remove a snapshot a failed change took (the one kept before it stays the one kept). */
   discardSnapshot: (dir: string) => Promise<void>;
@@ -59,14 +63,17 @@ export type UpgradePorts = {
 };
 
 /**
- * The outcome of one change. `reason` is `upgrade failed: ...` (with the gateway's lines) on failure.
- * `retry`: the install failed transiently (runtime/install-retry.ts); nothing changed, and the
- * version is tried again at `retryAt` (epoch ms); `attempt` counts the failures so far.
+ * The outcome of one change. `reason` is `upgrade failed: ...` (with the gateway's lines) on
+ * failure. `retry`: the install failed transiently (runtime/install-retry.ts); nothing changed,
+ * and the version is tried again at `retryAt` (epoch ms); `attempt` counts the failures so far.
+ * `interrupted`: the daemon is stopping; the journal was left at `step`, for the next daemon
+ * start to resume or roll back ({@link recoverUpgrade}), as after a kill.
  */
 export type ChangeOutcome =
   | { result: "done"; from: string; to: string }
   | { result: "failed"; from: string; to: string; reason: string }
-  | { result: "retry"; from: string; to: string; reason: string; attempt: number; retryAt: number };
+  | { result: "retry"; from: string; to: string; reason: string; attempt: number; retryAt: number }
+  | { result: "interrupted"; from: string; to: string; step: UpgradeStep };
 
 /** Build the `upgrade failed: <reason>` text, with up to 10 of the gateway's own lines. Pure. */
 export function failureText(reason: string, lines: readonly string[] = []): string {
@@ -84,11 +91,15 @@ async function enter(p: UpgradePorts, state: UpgradeState, j: UpgradeJournal, de
 
 /**
  * Run one version change as `decision` (a `change` from planVersionChange) says, to `to`.
- * Never leaves the gateway held: on any outcome the gateway is started again and delivery resumed.
+ * Never leaves the gateway held: on any outcome the gateway is started again and delivery resumed,
+ * but one: `signal` (the daemon's stop) aborting. Every wait then returns at once and the change
+ * ends `interrupted` where it was: nothing more is written (no failure, no `lastFailed`), nothing
+ * is rolled back or started (the daemon's stop stops the gateway and releases the hold), and the
+ * next daemon start finishes it from the journal as after a kill.
  * @returns the outcome; the journal's `lastDone` / `lastFailed` say the same
  * @throws only when the journal cannot be written at all (the gateway is started again first)
  */
-export async function runVersionChange(p: UpgradePorts, to: string, decision: Extract<PlanDecision, { kind: "change" }>): Promise<ChangeOutcome> {
+export async function runVersionChange(p: UpgradePorts, to: string, decision: Extract<PlanDecision, { kind: "change" }>, signal?: AbortSignal): Promise<ChangeOutcome> {
   let state = await readUpgradeState(p.layout);
   const fromRecord = await p.current();
   if (!fromRecord) throw new Error("no managed OpenClaw runtime: nothing to change from");
@@ -104,19 +115,27 @@ export async function runVersionChange(p: UpgradePorts, to: string, decision: Ex
     j = { ...j, step: nextStep(j.step, { ok: true }) };
     state = await enter(p, state, j, detail);
   };
+  // Checked after every wait: a stop ends the change at the step the journal names.
+  const halt = () => signal?.throwIfAborted();
+  const stoppedAt = (): ChangeOutcome => ({ result: "interrupted", from, to, step: j.step });
   try {
     state = await enter(p, state, j);
-    j = { ...j, toRecord: await p.install(to) };
+    j = { ...j, toRecord: await p.install(to, signal) };
+    halt();
     await advance();
     drained = true;
     const left = await p.drain();
+    halt();
     await advance({ inFlightLeft: left });
     stopped = true;
-    await p.stopGateway();
+    await p.stopGateway(signal);
+    halt();
     await advance();
     j = { ...j, snapshotDir: (await p.takeSnapshot(from)).dir };
     await advance({ snapshotDir: j.snapshotDir });
+    halt();
   } catch (err) {
+    if (signal?.aborted) return stoppedAt();
     // Nothing the old gateway needs has changed yet: it starts as it was.
     const reason = failureText(`${j.step}: ${(err as Error).message}`);
     if (stopped) p.startGateway();
@@ -129,11 +148,14 @@ export async function runVersionChange(p: UpgradePorts, to: string, decision: Ex
     if (j.restoreDir !== undefined) await p.restoreSnapshot(j.restoreDir);
     await p.switchTo(j.toRecord as CurrentRecord);
     await advance();
+    halt();
     p.startGateway();
-    gate = await p.healthGate();
+    gate = await p.healthGate(signal);
   } catch (err) {
     gate = { ok: false, reason: `${j.step}: ${(err as Error).message}`, lines: [] };
   }
+  // A gate cut short by the stop is no verdict on the version: the next start rolls back, may retry.
+  if (!gate.ok && signal?.aborted) return stoppedAt();
   if (gate.ok) {
     j = { ...j, step: "done" };
     state = await enter(p, state, j);
@@ -147,8 +169,9 @@ export async function runVersionChange(p: UpgradePorts, to: string, decision: Ex
   j = { ...j, step: "rollback", reason };
   state = await enter(p, state, j, { reason });
   try {
-    await rollBack(p, j);
+    await rollBack(p, j, signal);
   } catch (err) {
+    if (signal?.aborted) return stoppedAt();
     // The state may be half restored: no gateway may start on it. The journal stays at rollback,
     // so the next daemon start runs the rollback again; delivery resumes (turns wait for a gateway).
     const why = failureText(`${reason.replace(/^upgrade failed: /, "")}; then the rollback failed: ${(err as Error).message}`);
@@ -163,10 +186,12 @@ export async function runVersionChange(p: UpgradePorts, to: string, decision: Ex
 /**
  * Stop the new gateway, restore the snapshot, switch back to `from`, start the old one. Each
  * part is idempotent, so a rollback a restart interrupted is simply run again.
- * @throws when a part fails (the journal stays at `rollback`; the next daemon start retries)
+ * @throws when a part fails (the journal stays at `rollback`; the next daemon start retries), or
+ *   `signal`'s reason once it aborted during the stop
  */
-async function rollBack(p: RollbackPorts, j: UpgradeJournal): Promise<void> {
-  await p.stopGateway?.();
+async function rollBack(p: RollbackPorts, j: UpgradeJournal, signal?: AbortSignal): Promise<void> {
+  await p.stopGateway?.(signal);
+  signal?.throwIfAborted();
   if (j.snapshotDir !== undefined) await p.restoreSnapshot(j.snapshotDir);
   if (j.fromRecord) await p.switchTo(j.fromRecord);
   p.startGateway?.();

@@ -149,6 +149,13 @@ describe("validateSettings rejects invalid values, naming the setting", () => {
     expect(err.message).toContain("EVENT_LOOP_WARN_MS: must not exceed EVENT_LOOP_STALL_MS");
   });
 
+  it("UPGRADE_STABLE_MS must fit inside UPGRADE_HEALTH_DEADLINE_MS (0 turns the period off)", () => {
+    const err = configError({ UPGRADE_STABLE_MS: "180000", UPGRADE_HEALTH_DEADLINE_MS: "180000" });
+    expect(err.message).toContain("UPGRADE_STABLE_MS: must be below UPGRADE_HEALTH_DEADLINE_MS");
+    expect(validateSettings({}, {}).UPGRADE_STABLE_MS).toBe(10_000);
+    expect(validateSettings({ UPGRADE_STABLE_MS: "0", UPGRADE_HEALTH_DEADLINE_MS: "0" }, {}).UPGRADE_STABLE_MS).toBe(0);
+  });
+
   it("RESTART_BACKOFF_INITIAL_MS equal to the max is fine", () => {
     expect(validateSettings({ RESTART_BACKOFF_INITIAL_MS: "1000", RESTART_BACKOFF_MAX_MS: "1000" }, {}).RESTART_BACKOFF_MAX_MS).toBe(1000);
   });

@@ -76,10 +76,10 @@ describe("stopAndHold", () => {
 describe("healthGate", () => {
   const base = (clock: Clock, s: () => SupervisorSnapshot, over: Partial<GatePorts> = {}): GatePorts => ({
     clock, supervisor: s, connected: () => true, tail: () => ["line 1", "Error: boom"],
-    request: async <T,>() => ({ status: "ok" }) as T, deadlineMs: 10_000, livenessTimeoutMs: 2_000, ...over,
+    request: async <T,>() => ({ status: "ok" }) as T, deadlineMs: 10_000, livenessTimeoutMs: 2_000, stableMs: 5_000, ...over,
   });
 
-  it("passes on hello-ok, the health RPC and the probe turn, in that order", async () => {
+  it("passes on hello-ok, the health RPC, the probe turn and, after the stability period, a second health RPC, in that order", async () => {
     let ready = false;
     const c2 = steppedClock(() => (ready = true));
     const calls: string[] = [];
@@ -88,7 +88,7 @@ describe("healthGate", () => {
       probe: { message: "ping", timeoutMs: 5_000 },
     }));
     expect(r).toEqual({ ok: true });
-    expect(calls).toEqual(["health", "agent"]);
+    expect(calls).toEqual(["health", "agent", "health"]);
   });
 
   it.each<[string, Partial<GatePorts>, () => SupervisorSnapshot, RegExp]>([
@@ -109,6 +109,106 @@ describe("healthGate", () => {
     const clock = steppedClock(() => (polls += 1));
     const r = await healthGate(base(clock, () => (polls < 2 ? snap({ state: "backoff", since: 1 }) : snap({ state: "ready", since: clock.t }))));
     expect(r).toEqual({ ok: true });
+  });
+});
+
+describe("healthGate: the stability period (UPGRADE_STABLE_MS)", () => {
+  /** A gateway ready from the start (pid 7, generation 1) whose snapshot `after(t)` may change once time passes `t`. */
+  const gate = (over: Partial<GatePorts>, change?: { afterMs: number; to: Partial<SupervisorSnapshot> | "disconnected" }) => {
+    const calls: string[] = [];
+    let firstHealthAt: number | undefined;
+    const clock = steppedClock();
+    const changed = () => change !== undefined && firstHealthAt !== undefined && clock.t >= firstHealthAt + change.afterMs;
+    const ports: GatePorts = {
+      clock, tail: () => ["Error: late crash"], deadlineMs: 60_000, livenessTimeoutMs: 2_000, stableMs: 10_000,
+      supervisor: () => (changed() && change?.to !== "disconnected" ? snap({ state: "ready", pid: 7, generation: 1, since: 0, ...(change?.to as Partial<SupervisorSnapshot>) }) : snap({ state: "ready", pid: 7, generation: 1, since: 0 })),
+      connected: () => !(changed() && change?.to === "disconnected"),
+      request: async <T,>(method: string) => {
+        calls.push(method);
+        firstHealthAt ??= clock.t;
+        return { status: "ok" } as T;
+      },
+      ...over,
+    };
+    return { ports, calls };
+  };
+
+  it("passes only after the same process stayed up for the period, then answered a second health RPC (before: one health RPC)", async () => {
+    const { ports, calls } = gate({ probe: { message: "ping", timeoutMs: 5_000 } });
+    expect(await healthGate(ports)).toEqual({ ok: true });
+    expect(calls).toEqual(["health", "agent", "health"]);
+  });
+
+  it.each<[string, Partial<SupervisorSnapshot> | "disconnected", RegExp]>([
+    ["exits 3 s after its first health answer", { state: "backoff", pid: null, generation: 1, reason: "crash; restarting in 1000 ms" }, /^the new gateway did not stay up for 10000 ms: it left ready \(backoff: crash; restarting in 1000 ms\)$/],
+    ["is restarted (a new process) within the period", { state: "ready", pid: 8, generation: 2 }, /^the new gateway did not stay up for 10000 ms: it was restarted \(pid 7 -> 8, generation 1 -> 2\)$/],
+    ["drops its connection within the period", "disconnected", /^the new gateway did not stay up for 10000 ms: the connection to it dropped$/],
+  ])("fails a gateway that %s, with its lines (before: it passed)", async (_name, to, reason) => {
+    const { ports, calls } = gate({}, { afterMs: 3_000, to });
+    const r = await healthGate(ports);
+    expect(r).toEqual({ ok: false, reason: expect.stringMatching(reason), lines: ["Error: late crash"] });
+    expect(calls).toEqual(["health"]);
+  });
+
+  it("fails when the period no longer fits in what is left of the deadline, saying so", async () => {
+    let ready = false;
+    const clock = steppedClock((t) => (ready = t >= 1_000_000 + 55_000));
+    const r = await healthGate({ ...gate({}).ports, clock, supervisor: () => snap({ state: ready ? "ready" : "starting", pid: 7, generation: 1 }) });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.reason).toMatch(/^the stability period \(10000 ms\) does not fit in the \d+ ms left of the 60000 ms deadline$/);
+  });
+});
+
+describe("a daemon stop during the gate or the stop (signal aborted)", () => {
+  it("healthGate returns at once, saying the daemon is stopping, instead of waiting out the deadline (before: it waited for hello-ok until the deadline)", async () => {
+    let polls = 0;
+    const stop = new AbortController();
+    const clock = steppedClock(() => {
+      polls += 1;
+      stop.abort();
+    });
+    const r = await healthGate({
+      clock, supervisor: () => snap({ state: "starting", pid: 7 }), connected: () => false, tail: () => [],
+      request: async <T,>() => ({}) as T, deadlineMs: 600_000, livenessTimeoutMs: 2_000, stableMs: 10_000, signal: stop.signal,
+    });
+    expect(r).toEqual({ ok: false, reason: "the daemon is stopping", lines: [] });
+    expect(polls).toBe(1);
+  });
+
+  it("stopAndHold returns once the daemon stops, with the supervisor stopped for good (before: it looped forever)", async () => {
+    const hold = new GatewayHold();
+    const stop = new AbortController();
+    let polls = 0;
+    const clock = steppedClock(() => {
+      polls += 1;
+      if (polls === 3) stop.abort();
+      if (polls > 100) throw new Error("stopAndHold is still looping");
+    });
+    await stopAndHold({ hold, clock, supervisor: () => snap({ state: "stopped", pid: null, reason: "daemon stopping" }), requestRestart: () => {}, signal: stop.signal });
+    expect(polls).toBe(3);
+  });
+});
+
+describe("stopAndHold never stops a gateway in the middle of its boot", () => {
+  it("waits while the gateway is starting with a process, and asks for the stop once it is ready (before: it asked at once)", async () => {
+    const hold = new GatewayHold();
+    const seen: string[] = [];
+    let s = snap({ state: "starting", pid: 42 });
+    let polls = 0;
+    const clock = steppedClock(() => {
+      polls += 1;
+      if (polls === 3) s = snap({ state: "ready", pid: 42 });
+    });
+    await stopAndHold({
+      hold, clock, supervisor: () => s,
+      requestRestart: () => {
+        seen.push(s.state);
+        s = snap({ state: "starting", pid: null });
+        void hold.wait(); // the supervisor stops it and parks at the hold
+      },
+    });
+    expect(seen).toEqual(["ready"]);
+    hold.open();
   });
 });
 

@@ -6,13 +6,19 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { systemClock } from "../../src/core/clock.ts";
+import type { Parts } from "../../src/daemon/assemble.ts";
+import { GatewayHold, healthGate, stopAndHold } from "../../src/daemon/upgrade-gate.ts";
+import { UpgradeRunner } from "../../src/daemon/upgrade-wiring.ts";
 import { failureText, recoverUpgrade, runVersionChange, type GateResult, type ReportedStep, type UpgradePorts } from "../../src/daemon/upgrade.ts";
 import { readCurrent, runtimeLayout } from "../../src/runtime/layout.ts";
 import { listSnapshots, restoreSnapshot } from "../../src/runtime/state-snapshot.ts";
 import { acceptedVersions, readUpgradeState, upgradeLayout } from "../../src/runtime/upgrade-journal.ts";
-import { MAX_INTERRUPTED_ATTEMPTS, planVersionChange } from "../../src/runtime/upgrade-plan.ts";
+import { MAX_INTERRUPTED_ATTEMPTS, planVersionChange, type UpgradeStep } from "../../src/runtime/upgrade-plan.ts";
 import { switchCurrent } from "../../src/runtime/upgrade-switch.ts";
+import type { SupervisorSnapshot } from "../../src/supervisor/state.ts";
 import { installedRuntime, sequencePorts, stateVersionIn } from "./fixtures.ts";
 import { RegistryError, RUNTIME_ERROR_CODES } from "../../src/runtime/errors.ts";
 
@@ -221,5 +227,88 @@ describe("a daemon killed at each step", () => {
     expect((await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion).toBe("2026.9.5");
     expect(await stateVersion()).toBe("2026.9.5");
     expect((await readUpgradeState(upgradeLayout(dir))).lastFailed?.reason).toBe("upgrade failed: liveness: timeout");
+  });
+});
+
+describe("a daemon stopped (its signal aborted) during a change", () => {
+  /** The supervisor as the daemon's stop leaves it: its loop ended, no process, nothing parked. */
+  const stoppedForGood = (): SupervisorSnapshot => ({ state: "stopped", pid: null, since: 0, reason: "daemon stopping", generation: 3, restarts: 0, lastExit: null });
+  const recover = async () => {
+    const p = ports();
+    return recoverUpgrade({ layout: p.layout, now: p.now, restoreSnapshot: p.restoreSnapshot, switchTo: p.switchTo, onStep: p.onStep, discardSnapshot: p.discardSnapshot });
+  };
+
+  it("at the stop step: the change ends without a failure, the journal stays at stop, and the next start abandons it unchanged (before: stopAndHold looped forever)", async () => {
+    const d = await plan("2026.9.6");
+    if (d.kind !== "change") throw new Error("plan");
+    const daemon = new AbortController();
+    const hold = new GatewayHold();
+    let gateway: SupervisorSnapshot = { ...stoppedForGood(), state: "ready", pid: 4242, reason: "hello-ok" };
+    // The stop signal arrives just as the gateway is asked to stop: the daemon's supervisor stops it and ends its loop.
+    const requestRestart = () => {
+      daemon.abort();
+      gateway = stoppedForGood();
+    };
+    const stopGateway = (signal?: AbortSignal) => stopAndHold({ hold, clock: systemClock, supervisor: () => gateway, requestRestart, signal });
+    const out = await runVersionChange(ports({ stopGateway }), "2026.9.6", d, daemon.signal);
+    expect(out).toEqual({ result: "interrupted", from: "2026.9.5", to: "2026.9.6", step: "stop" });
+    expect(steps).toEqual(["install", "drain", "stop"]); // no failed step reported
+    const st = await readUpgradeState(upgradeLayout(dir));
+    expect(st.active?.step).toBe("stop");
+    expect(st.lastFailed).toBeNull();
+    expect(await recover()).toMatchObject({ result: "failed", reason: expect.stringContaining("the daemon stopped during the stop step") });
+    expect(await readUpgradeState(upgradeLayout(dir))).toMatchObject({ active: null, lastFailed: null, interrupted: { version: "2026.9.6", count: 1 } });
+    expect((await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion).toBe("2026.9.5");
+    expect((await plan("2026.9.6")).kind).toBe("change"); // and it runs again
+  });
+
+  it("at the gate step: the gate ends without waiting out its deadline, the journal stays at gate, and the next start rolls back (before: the gate waited UPGRADE_HEALTH_DEADLINE_MS)", async () => {
+    const d = await plan("2026.9.6");
+    if (d.kind !== "change") throw new Error("plan");
+    const daemon = new AbortController();
+    const gate = async (signal?: AbortSignal) => {
+      await writeFile(join(stateDir, "openclaw.json"), "2026.9.6\n"); // the new gateway migrated the state
+      return healthGate({
+        clock: systemClock, connected: () => false, tail: () => [], request: async <T,>() => ({}) as T,
+        // The new gateway boots; the daemon is stopped while the gate waits for its hello-ok.
+        supervisor: () => (daemon.abort(), { ...stoppedForGood(), state: "starting", pid: 4243, reason: "waiting for hello-ok" }),
+        deadlineMs: 600_000, livenessTimeoutMs: 2_000, stableMs: 10_000, signal,
+      });
+    };
+    const out = await runVersionChange(ports({ healthGate: gate }), "2026.9.6", d, daemon.signal);
+    expect(out).toEqual({ result: "interrupted", from: "2026.9.5", to: "2026.9.6", step: "gate" });
+    expect(calls).toEqual(["install 2026.9.6", "drain", "stop", "start"]); // no rollback in the stopping daemon
+    expect(steps).toEqual(["install", "drain", "stop", "snapshot", "switch", "gate"]);
+    const st = await readUpgradeState(upgradeLayout(dir));
+    expect(st.active?.step).toBe("gate");
+    expect(st.lastFailed).toBeNull();
+    expect(await recover()).toMatchObject({ result: "failed", reason: expect.stringContaining("the daemon stopped during the gate step") });
+    expect((await readCurrent(runtimeLayout(dir).currentFile))?.openclawVersion).toBe("2026.9.5");
+    expect(await stateVersion()).toBe("2026.9.5"); // the snapshot restored
+    expect(await readUpgradeState(upgradeLayout(dir))).toMatchObject({ active: null, lastFailed: null, interrupted: { version: "2026.9.6", count: 1 } });
+  });
+});
+
+describe("UpgradeRunner.run: the daemon's stop reaches the change", () => {
+  it("a stop during the stop step ends run() with the journal at stop (before: the signal never reached the change, and run() never returned)", async () => {
+    const daemon = new AbortController();
+    const hold = new GatewayHold();
+    let gateway: SupervisorSnapshot = { state: "ready", pid: 4242, since: 0, reason: "hello-ok", generation: 1, restarts: 0, lastExit: null };
+    const requestRestart = () => {
+      daemon.abort();
+      gateway = { ...gateway, state: "stopped", pid: null, reason: "daemon stopping" };
+    };
+    const p = ports({ stopGateway: (signal) => stopAndHold({ hold, clock: systemClock, supervisor: () => gateway, requestRestart, signal }) });
+    // The parts the runner reads besides its ports (daemon/assemble.ts builds them all).
+    const parts = {
+      s: {}, log: pino({ level: "silent" }), service: { draining: false }, upgradeHold: hold,
+      supervisor: { snapshot: () => gateway }, host: { clock: systemClock },
+    } as unknown as Parts;
+    const runner = new UpgradeRunner(parts, p);
+    runner.setControlPlaneDesired("2026.9.6");
+    await runner.run(daemon.signal);
+    expect(hold.parked).toBe(false);
+    expect(runner.versions()).toMatchObject({ current: "2026.9.5", desired: "2026.9.6", step: "stop", lastFailed: null });
+    expect((await readUpgradeState(upgradeLayout(dir))).active?.step).toBe("stop");
   });
 });
