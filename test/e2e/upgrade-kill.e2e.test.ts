@@ -49,6 +49,8 @@ describe("a daemon killed at each step of the version change", () => {
   };
   /** Ask for `v`; if it was given up (lastFailed), ask for the current one first so it clears. */
   const desire = async (v: string, current: string) => {
+    // The local API answers once the daemon is assembled, after its recovery of the last change.
+    await until("the daemon's versions", () => versions(site), 60_000, 250);
     if (journal(site).lastFailed === v) {
       await upgrade(current);
       await until(`the failure of ${v} to clear`, () => journal(site).lastFailed === undefined, 60_000, 250);
