@@ -4,6 +4,7 @@
  * Nothing runs yet; daemon/run.ts starts them. Subsystems built later (the sync worker, the
  * systemd status reporter) are reached through {@link Links}, filled in by their builders.
  */
+import { Mutex } from "async-mutex";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -100,6 +101,12 @@ export type Parts = {
   outputTail: OutputTail;
   /** What the version change's recovery at start left (a damaged journal set aside, a held gateway). */
   upgradeStart: StartRecovery;
+  /**
+   * One planned gateway restart sequence at a time: a version change (daemon/upgrade-wiring.ts)
+   * and a drain-and-restart for new secrets or memory (daemon/rotation.ts) never overlap, so a
+   * key rotation cannot restart the new version during its health gate.
+   */
+  gatewayChanges: Mutex;
 };
 
 /**
@@ -188,6 +195,7 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
   auditSecrets = () => [...secrets, ...launch.secretValues()];
 
   const upgradeHold = new GatewayHold();
+  const gatewayChanges = new Mutex();
   // The state directory is half restored and the journal that knew which half is lost: no gateway.
   if (upgradeStart.holdGateway) upgradeHold.close();
   const outputTail = new OutputTail(20, () => [...secrets, ...launch.secretValues()]);
@@ -269,5 +277,5 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     budget,
     onSubmitted: () => (delivery.notify(), links.status?.poke()),
   });
-  return { s, host, log, version, files, db, writeFaults, turns, budget, events, auditStore, audit, central, metrics, gatewayToken, apiToken, boundary, tmp, countSwept, launch, connection, supervisor, delivery, progress, service, links, upgradeHold, outputTail, upgradeStart };
+  return { s, host, log, version, files, db, writeFaults, turns, budget, events, auditStore, audit, central, metrics, gatewayToken, apiToken, boundary, tmp, countSwept, launch, connection, supervisor, delivery, progress, service, links, upgradeHold, outputTail, upgradeStart, gatewayChanges };
 }

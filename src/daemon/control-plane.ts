@@ -115,7 +115,7 @@ export function buildControlPlaneLink(p: Parts, view: HealthView, versions?: { s
     },
     // New keys are checked at once (issue 12), not at the next interval.
     apply: (change, stored) =>
-      applyRotation({ launch, delivery, supervisor, log, onStored: stored, versions }, change, s.DRAIN_TIMEOUT_MS).then(() => p.links.providers?.recheck()),
+      applyRotation({ launch, delivery, supervisor, log, onStored: stored, versions, gatewayChanges: p.gatewayChanges }, change, s.DRAIN_TIMEOUT_MS).then(() => p.links.providers?.recheck()),
   });
   const audit = (p.links.auditOutbox = new AuditOutbox({
     client,

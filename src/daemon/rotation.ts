@@ -16,28 +16,38 @@ import type { DeliveryPause } from "../turns/delivery-pause.ts";
 export type RotationParts = {
   delivery: { pause(graceMs: number): Promise<DeliveryPause> };
   supervisor: { requestRestart(cause: RestartCause): void };
+  /**
+   * The daemon's one-at-a-time lock over planned gateway restarts (Parts.gatewayChanges; an
+   * async-mutex Mutex fits): the sequence waits while a version change runs. Absent: no lock.
+   */
+  gatewayChanges?: { runExclusive<T>(fn: () => Promise<T> | T): Promise<T> };
 };
 
 /**
- * Pause, restart with `cause`, release the pause (also when `beforeRestart` or the restart request throws).
+ * Pause, restart with `cause`, release the pause (also when `beforeRestart` or the restart
+ * request throws); first waits for `gatewayChanges` while a version change holds it.
  * @param graceMs how long in-flight turns may take to finish (ms; DRAIN_TIMEOUT_MS)
  * @param beforeRestart called with the number of turns still in flight at the deadline
  * @returns turns still in flight when the gateway was restarted (they are delivered again)
  */
 export async function drainAndRestart(p: RotationParts, cause: RestartCause, graceMs: number, beforeRestart?: (left: number) => void): Promise<number> {
-  const paused = await p.delivery.pause(graceMs);
-  try {
-    beforeRestart?.(paused.left);
-    p.supervisor.requestRestart(cause);
-  } finally {
-    paused.release();
-  }
-  return paused.left;
+  const sequence = async () => {
+    const paused = await p.delivery.pause(graceMs);
+    try {
+      beforeRestart?.(paused.left);
+      p.supervisor.requestRestart(cause);
+    } finally {
+      paused.release();
+    }
+    return paused.left;
+  };
+  return p.gatewayChanges ? p.gatewayChanges.runExclusive(sequence) : sequence();
 }
 
 /** What {@link applyRotation} drives: the launch inputs (GatewayLaunch fits), delivery and the supervisor. */
 export type ApplyParts = {
   launch: { store(change: SecretsChange): Promise<void>; readonly secrets: Secrets | undefined };
+  gatewayChanges?: RotationParts["gatewayChanges"];
   delivery: RotationParts["delivery"];
   supervisor: RotationParts["supervisor"] & { snapshot(): Pick<SupervisorSnapshot, "state">; wake(): void };
   log: Logger;

@@ -152,7 +152,9 @@ export class UpgradeRunner {
     // (A start that begins during the install is waited out the same way, in stopAndHold.)
     const gateway = this.#p.supervisor.snapshot().state;
     if (gateway === "starting" || gateway === "stopping") return;
-    const out = await runVersionChange(this.#ports, desired, decision, signal);
+    // One planned restart sequence at a time (Parts.gatewayChanges): a key rotation or a memory
+    // restart waits until this change is done or rolled back, and this one waits for theirs.
+    const out = await this.#p.gatewayChanges.runExclusive(() => runVersionChange(this.#ports, desired, decision, signal));
     if (out.result === "interrupted") {
       log.warn({ step: out.step, from: out.from, to: out.to }, "the daemon is stopping: version change left at its step; the next start resumes or rolls it back");
       this.#view = { ...this.#view, step: out.step };

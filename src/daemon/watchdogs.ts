@@ -98,7 +98,7 @@ export function buildWatchdogs(p: Parts, notifier: SystemdNotifier, loopTickAt: 
       const g = grace();
       if (g.inGrace) return log.warn({ reason, grace: g.why }, "gateway memory over the limit inside its startup window; not restarting it yet");
       log.error({ reason }, "gateway memory over the limit; draining and restarting it");
-      void drainAndRestart({ delivery, supervisor }, "memory", s.DRAIN_TIMEOUT_MS);
+      void drainAndRestart({ delivery, supervisor, gatewayChanges: p.gatewayChanges }, "memory", s.DRAIN_TIMEOUT_MS);
     },
   });
   const errorRate = new ErrorRateWatchdog({ policy: { windowMs: s.ERROR_RATE_WINDOW_MS, threshold: s.ERROR_RATE_PERCENT / 100, minTurns: s.ERROR_RATE_MIN_TURNS }, clock });

@@ -7,6 +7,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Mutex } from "async-mutex";
 import pino from "pino";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import type { Parts } from "../../src/daemon/assemble.ts";
@@ -38,7 +39,7 @@ afterEach(async () => {
 function runner(upgradeStart: StartRecovery = { problem: null, holdGateway: false }): UpgradeRunner {
   const parts = {
     s: {}, log: pino({ level: "silent" }), service: { draining: false }, upgradeStart,
-    host: { clock: { now: () => clock } }, supervisor: { snapshot: () => ({ state: "ready" }) },
+    host: { clock: { now: () => clock } }, supervisor: { snapshot: () => ({ state: "ready" }) }, gatewayChanges: new Mutex(),
   } as unknown as Parts;
   const unreachable = new RegistryError(E.REGISTRY_NETWORK, "cannot reach the registry for openclaw@2026.9.6: ECONNREFUSED", { url: "http://127.0.0.1:9/" });
   const steps: ReportedStep[] = [];

@@ -6,6 +6,7 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Mutex } from "async-mutex";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../src/core/clock.ts";
@@ -302,7 +303,7 @@ describe("UpgradeRunner.run: the daemon's stop reaches the change", () => {
     // The parts the runner reads besides its ports (daemon/assemble.ts builds them all).
     const parts = {
       s: {}, log: pino({ level: "silent" }), service: { draining: false }, upgradeHold: hold,
-      supervisor: { snapshot: () => gateway }, host: { clock: systemClock },
+      supervisor: { snapshot: () => gateway }, host: { clock: systemClock }, gatewayChanges: new Mutex(),
     } as unknown as Parts;
     const runner = new UpgradeRunner(parts, p);
     runner.setControlPlaneDesired("2026.9.6");
