@@ -203,9 +203,13 @@ function migrate(db: Db): void {
     );
   }
   for (let v = current; v < MIGRATIONS.length; v++) {
+    // IMMEDIATE takes the write lock first and user_version is read again under it: another
+    // process opening the same file at once (the daemon and a CLI command) may have applied
+    // this step meanwhile, and running it twice fails ("table ... already exists").
     db.transaction(() => {
+      if ((db.pragma("user_version", { simple: true }) as number) > v) return;
       db.exec(MIGRATIONS[v]!);
       db.pragma(`user_version = ${v + 1}`);
-    })();
+    }).immediate();
   }
 }
