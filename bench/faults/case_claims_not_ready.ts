@@ -58,7 +58,7 @@ export const claimsNotReady = faultCase({
         const states = [...new Set(reports.map((r) => r.report.gatewayState))];
         const view = cp.getTurn(turnId);
         const other = createControlPlaneClient({ baseUrl: cp.url, token: TOKEN, runtimeId: OTHER, accountId: ACC, fetch: globalThis.fetch });
-        const taken = await other.claim({ max: 1, waitMs: 0 });
+        const { turns: taken } = await other.claim({ max: 1, waitMs: 0 });
         const takenByOther = taken.some((t) => t.turnId === turnId);
         const problems: string[] = [];
         if (view?.state !== "queued" || (view?.leases.length ?? 0) > 0) problems.push(`the turn was ${view?.state} with ${view?.leases.length} lease(s)`);

@@ -181,12 +181,25 @@ export const settingsSchema = z
     RUNTIME_ID: optionalString("This runtime's id at the control plane (required with CONTROL_PLANE_URL)"),
     ACCOUNT_ID: optionalString("The account this runtime belongs to (required with CONTROL_PLANE_URL)"),
     CLAIM_MAX: positiveInt(4, 100, "Most turns asked for in one claim (never more than free delivery slots)"),
-    CLAIM_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(25_000).describe("Long-poll budget of one claim request (milliseconds, at most 60000 as the contract allows)"),
+    // 240000: the contract's MAX_WAIT_MS (src/sync/contract.ts; config/ does not import sync/).
+    CLAIM_WAIT_MS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(240_000)
+      .default(240_000)
+      .describe(
+        "Long-poll budget of one claim request (milliseconds, at most 240000). Sent capped by what the control plane takes: 60000 (contract 1's limit) unless its claim answers name a larger maxWaitMs",
+      ),
     CLAIM_IDLE_JITTER_MS: ms(2_000, "Random pause added between claims that returned no work"),
     HEARTBEAT_INTERVAL_MS: ms(10_000, "How often leases of in-flight central turns are extended"),
     CLAIM_START_TIMEOUT_MS: ms(60_000, "A claimed turn not started within this time has its lease no longer extended, so the control plane can give it to another runtime"),
-    STATUS_INTERVAL_MS: ms(30_000, "How often the runtime status is reported (also sent on every state change)"),
-    SECRETS_POLL_MS: ms(60_000, "How often secrets and the skills manifest are polled"),
+    STATUS_INTERVAL_MS: ms(30_000, "How often the runtime status is built and compared with the last report, locally; it is sent only when it changed (at once on a gateway state change)"),
+    STATUS_KEEPALIVE_MS: ms(600_000, "Longest time between two status reports when nothing changed (the control plane's sign of life from an idle runtime, besides its claims)"),
+    SECRETS_POLL_MS: ms(
+      60_000,
+      "How often secrets and the skills manifest are polled. Not while the control plane announces their versions on claim answers (a change is then fetched at once); again once no claim was answered for this long",
+    ),
     SYNC_BACKOFF_MAX_MS: ms(60_000, "Largest pause between retries of control-plane calls (results, claims)"),
     CRASH_LOOP_WINDOW_MS: ms(600_000, "Window of the crash-loop breaker"),
     CRASH_LOOP_MAX_RESTARTS: positiveInt(5, 1000, "Failed starts within CRASH_LOOP_WINDOW_MS that open the breaker (status failed; retries continue every RESTART_BACKOFF_MAX_MS)"),

@@ -68,8 +68,11 @@ export function buildControlPlaneLink(p: Parts, view: HealthView, versions?: { s
       heartbeatIntervalMs: s.HEARTBEAT_INTERVAL_MS,
       startTimeoutMs: s.CLAIM_START_TIMEOUT_MS,
       statusIntervalMs: s.STATUS_INTERVAL_MS,
+      statusKeepaliveMs: s.STATUS_KEEPALIVE_MS,
       backoffMaxMs: s.SYNC_BACKOFF_MAX_MS,
     },
+    // Claim answers announce the secrets and skills versions (issue 15): the poller follows them.
+    announcements: { claimStarted: () => poller.claimStarted(), claimEnded: (a) => poller.claimEnded(a) },
     capacity: () =>
       freeSlots({ draining: service.draining, gatewayState: supervisor.snapshot().state, concurrency: s.TURN_CONCURRENCY, inFlight: delivery.inFlight, accepted: p.turns.counts().accepted }),
     onClaimed: () => (delivery.notify(), p.links.status?.poke()),

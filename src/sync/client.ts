@@ -11,7 +11,9 @@ import type { z } from "zod";
 import { isLoopbackUrl } from "../config/schema.ts";
 import { ConfigError } from "../core/errors.ts";
 import {
+  BASE_MAX_WAIT_MS,
   MAX_RESPONSE_BYTES,
+  MAX_WAIT_MS,
   OPERATIONS,
   errorResponseSchema,
   type AuditEvent,
@@ -26,6 +28,7 @@ import {
 } from "./contract.ts";
 import { ControlPlaneError, parseRetryAfter, redactUrl } from "./errors.ts";
 import { leaseTtl, parseHttpDate } from "./lease-clock.ts";
+import { describeIssues, networkReason, NOT_JSON, readBounded, tryJson } from "./client_body.ts";
 import { unknownFields } from "./unknown-fields.ts";
 
 /** Added to a claim's `waitMs` for its request timeout (ms): the server answers at the end of the budget. */
@@ -34,8 +37,6 @@ export const CLAIM_TIMEOUT_MARGIN_MS = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** Error bodies larger than this (bytes) are not read for their code. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
-/** Most zod issues named in one contract error message. */
-const MAX_ISSUES_IN_MESSAGE = 8;
 
 /** Options of {@link createControlPlaneClient}. */
 export type ControlPlaneClientOptions = {
@@ -84,15 +85,47 @@ export type SecretsResult =
   /** 404 NO_SECRETS: the account has none configured. */
   | { kind: "none" };
 
+/**
+ * The configuration versions a claim answer announced (issue 15): `secretsVersion` (null: the
+ * runtime has no secrets) and `skillsVersion`, each absent when the control plane did not send it
+ * (a control plane that does not announce them: the daemon keeps polling).
+ */
+export type AnnouncedVersions = { secretsVersion?: string | null; skillsVersion?: string };
+
+/** Outcome of {@link ControlPlaneClient.reportStatus}. */
+export type StatusAck = {
+  /** The ack's `receivedAt` (RFC 3339). */
+  receivedAt: string;
+  /**
+   * True when this report left out an optional field (contract.ts OPTIONAL_REQUEST_FIELDS) that
+   * the ack now says the control plane takes: the same report sent again would carry more. A
+   * status sent only on change needs this once, after the first report (issue 15).
+   */
+  resend?: boolean;
+};
+
+/** Outcome of {@link ControlPlaneClient.claim}. */
+export type ClaimAnswer = {
+  /** The claimed turns (maybe none), each with `leaseTtlMs` set. */
+  turns: ClaimResponse["turns"];
+  /** What the answer announced; `{}` when nothing. */
+  announced: AnnouncedVersions;
+  /** The long-poll budget actually sent (ms): the asked one capped by what the control plane takes. */
+  waitMs: number;
+};
+
 /** The control-plane API. Every method rejects only with {@link ControlPlaneError}. */
 export type ControlPlaneClient = {
   /** POST /v1/runtimes/{runtimeId}/status. @returns the ack's `receivedAt` (RFC 3339) */
-  reportStatus(report: StatusInput, opts?: CallOptions): Promise<{ receivedAt: string }>;
+  reportStatus(report: StatusInput, opts?: CallOptions): Promise<StatusAck>;
   /**
-   * POST /v1/runtimes/{runtimeId}/claims, long-polling up to `waitMs`.
-   * @returns the claimed turns (maybe none), each with `leaseTtlMs` set (filled in from the Date header when the control plane left it out)
+   * POST /v1/runtimes/{runtimeId}/claims, long-polling up to `waitMs` (ms), capped by the longest
+   * wait the control plane takes: the `maxWaitMs` of its latest claim answer, else
+   * BASE_MAX_WAIT_MS (60000), and never more than MAX_WAIT_MS (240000).
+   * @returns the claimed turns (maybe none), each with `leaseTtlMs` set (filled in from the Date
+   *   header when the control plane left it out), and the versions the answer announced
    */
-  claim(req: { max: number; waitMs: number }, opts?: CallOptions): Promise<ClaimResponse["turns"]>;
+  claim(req: { max: number; waitMs: number }, opts?: CallOptions): Promise<ClaimAnswer>;
   /** POST /v1/runtimes/{runtimeId}/leases/heartbeat. @returns each lease's fate; extended ones with `leaseTtlMs` set, as for claims */
   heartbeat(leases: readonly LeaseRef[], opts?: CallOptions): Promise<HeartbeatResponse["leases"]>;
   /** POST /v1/turns/{turnId}/complete. @throws ControlPlaneError ERR_CP_LEASE_LOST (409 LEASE_LOST) */
@@ -242,6 +275,8 @@ export function createControlPlaneClient(o: ControlPlaneClientOptions): ControlP
   const heard = (list: readonly string[] | undefined) => {
     accepted = new Set(list ?? []);
   };
+  /** The longest claim wait (ms) the latest claim answer allowed; the first contract's until one says more. */
+  let maxWaitMs = BASE_MAX_WAIT_MS;
   /** `body` without the field `name` names (`status.budget`: `budget`) unless the control plane takes it (strict in what we send). */
   const only = <T extends object>(body: T, name: string): T => {
     const field = name.slice(name.indexOf(".") + 1);
@@ -260,15 +295,23 @@ export function createControlPlaneClient(o: ControlPlaneClientOptions): ControlP
         accept(s, OPERATIONS.reportStatus.response, "status ack"),
       )) as { receivedAt: string; accepts?: string[] };
       heard(ack.accepts);
-      return { receivedAt: ack.receivedAt };
+      const resend = (["budget", "openclaw"] as const).some((f) => f in report && !(f in body) && accepted.has(`status.${f}`));
+      return { receivedAt: ack.receivedAt, resend };
     },
     async claim(req, opts = {}) {
-      const timeoutMs = opts.timeoutMs ?? req.waitMs + CLAIM_TIMEOUT_MARGIN_MS;
-      const r = (await send("claim", `${rt}/claims`, { ...identity, max: req.max, waitMs: req.waitMs }, { ...opts, timeoutMs }, {}, (s) =>
+      // Strict in what we send: a longer wait only to a control plane that said it takes it.
+      const waitMs = Math.min(req.waitMs, maxWaitMs);
+      const timeoutMs = opts.timeoutMs ?? waitMs + CLAIM_TIMEOUT_MARGIN_MS;
+      const r = (await send("claim", `${rt}/claims`, { ...identity, max: req.max, waitMs }, { ...opts, timeoutMs }, {}, (s) =>
         accept(s, OPERATIONS.claim.response, "claim response").then((r) => ({ ...r, turns: r.turns.map((t) => withTtl(t, s)) })),
       )) as ClaimResponse;
       heard(r.accepts);
-      return r.turns;
+      maxWaitMs = Math.min(MAX_WAIT_MS, r.maxWaitMs ?? BASE_MAX_WAIT_MS);
+      const announced: AnnouncedVersions = {
+        ...(r.secretsVersion === undefined ? {} : { secretsVersion: r.secretsVersion }),
+        ...(r.skillsVersion === undefined ? {} : { skillsVersion: r.skillsVersion }),
+      };
+      return { turns: r.turns, announced, waitMs };
     },
     async heartbeat(leases, opts = {}) {
       const body = { ...identity, leases: leases.map((l) => ({ turnId: l.turnId, leaseId: l.leaseId })) };
@@ -330,69 +373,4 @@ function checkBaseUrl(raw: string): URL {
   }
   if (u.search !== "" || u.hash !== "") throw new ConfigError(`CONTROL_PLANE_URL ${redactUrl(u)} must not have a query or fragment`);
   return u;
-}
-
-/**
- * Read a body as a stream, at most `limit` bytes. Past the limit the stream is cancelled and the
- * request aborted, so a huge body is never buffered whole.
- */
-async function readBounded(res: Response, limit: number, ac: AbortController): Promise<Uint8Array | "too-large"> {
-  const declared = Number(res.headers.get("content-length") ?? Number.NaN);
-  if (declared > limit) {
-    await res.body?.cancel().catch(() => {});
-    ac.abort();
-    return "too-large";
-  }
-  if (res.body === null) return new Uint8Array(0);
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel().catch(() => {});
-      ac.abort();
-      return "too-large";
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
-
-const NOT_JSON: unique symbol = Symbol("not-json");
-
-/** Parse UTF-8 JSON; NOT_JSON on any failure (the parser's message quotes the body, so it is dropped). */
-function tryJson(raw: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
-  } catch {
-    return NOT_JSON;
-  }
-}
-
-/** Issue paths and kinds, never the offending values (a body may hold secrets). */
-export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
-  const parts = issues.slice(0, MAX_ISSUES_IN_MESSAGE).map((i) => {
-    const path = i.path.length === 0 ? "(root)" : i.path.map(String).join(".");
-    const keys = i.code === "unrecognized_keys" ? ` ${i.keys.map((k) => JSON.stringify(k.slice(0, 64))).join(", ")}` : "";
-    return `${path}: ${i.code}${keys}`;
-  });
-  const more = issues.length > MAX_ISSUES_IN_MESSAGE ? ` (and ${issues.length - MAX_ISSUES_IN_MESSAGE} more)` : "";
-  return parts.join("; ") + more;
-}
-
-/** The useful part of a fetch failure: undici wraps the socket error (ECONNREFUSED, ...) as `cause`. */
-function networkReason(err: unknown): string {
-  const cause = (err as { cause?: { code?: unknown; message?: unknown } })?.cause;
-  if (cause && typeof cause.code === "string") return typeof cause.message === "string" ? `${cause.code} (${cause.message})` : cause.code;
-  if (cause && typeof cause.message === "string") return cause.message;
-  return err instanceof Error ? err.message : String(err);
 }

@@ -140,11 +140,30 @@ export const statusAckSchema = z.object({ ...identity, receivedAt: time, accepts
  */
 const leaseTtl = z.number().int().min(0).optional().describe("Lease time left when this answer was sent (ms); leaseExpiresAt minus the control plane's own now");
 
+/**
+ * Longest claim `waitMs` every control plane takes (ms): contract 1's first limit. A longer one is
+ * sent only to a control plane whose claim answers say it takes it ({@link claimResponseSchema}
+ * `maxWaitMs`); a control plane on the first contract answers 400 to more.
+ */
+export const BASE_MAX_WAIT_MS = 60_000;
+
+/**
+ * Longest claim `waitMs` of the contract at all (ms): 4 minutes. Node's fetch (undici) gives up
+ * waiting for response headers after 300 s (`headersTimeout`), and the client waits `waitMs` plus
+ * a 10 s margin; cloud NAT gateways drop idle TCP flows after 350 s (AWS) or more.
+ */
+export const MAX_WAIT_MS = 240_000;
+
 /** `POST /v1/runtimes/{runtimeId}/claims` request. */
 export const claimRequestSchema = z.strictObject({
   ...identity,
   max: z.number().int().min(1).max(100).describe("Most turns to hand out"),
-  waitMs: z.number().int().min(0).max(60_000).describe("Long-poll budget: the server may hold the request this long for work"),
+  waitMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_WAIT_MS)
+    .describe("Long-poll budget: the server may hold the request this long for work. At most 60000 unless the control plane's claim answers name a larger maxWaitMs"),
 });
 
 /** One claimed turn, owned by this runtime until `leaseExpiresAt` unless heartbeats extend it. */
@@ -160,8 +179,32 @@ export const claimedTurnSchema = z.object({
   attempt: z.number().int().min(1).describe("1 for the first claim of this turn, more after lease expiries"),
 });
 
-/** Claim response (also the body of 200 when there is no work: `turns: []`). */
-export const claimResponseSchema = z.object({ ...identity, turns: z.array(claimedTurnSchema).max(100), accepts });
+/**
+ * Claim response (also the body of 200 when there is no work: `turns: []`). The optional
+ * `secretsVersion`, `skillsVersion` and `maxWaitMs` were added for issue 15 (a fleet that idles
+ * cheaply): with the versions the daemon fetches secrets or skills only when they changed, instead
+ * of polling them; a control plane that sends them also answers a parked claim at once (with the
+ * turns it has, maybe none) when either changes.
+ */
+export const claimResponseSchema = z.object({
+  ...identity,
+  turns: z.array(claimedTurnSchema).max(100),
+  accepts,
+  secretsVersion: z
+    .string()
+    .min(1)
+    .max(128)
+    .nullable()
+    .optional()
+    .describe("The runtime's current secrets version (as GET /secrets would give it; null: none set). Absent: the control plane does not announce it, the daemon polls"),
+  skillsVersion: z.string().min(1).max(128).optional().describe("The account's current skills manifest version (as GET /skills would give it). Absent: the control plane does not announce it"),
+  maxWaitMs: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe("The longest claim waitMs this control plane takes (ms; the daemon uses at most 240000). Absent: 60000"),
+});
 
 /** `POST /v1/runtimes/{runtimeId}/leases/heartbeat` request. */
 export const heartbeatRequestSchema = z.strictObject({

@@ -3,10 +3,11 @@
  *
  * Four loops run side by side until the signal aborts (buildkite's agent worker has the same
  * split: ping, heartbeat, job runner):
- * - claims (worker_claims.ts): long-poll for turns while delivery has free slots;
+ * - claims (worker_claims.ts): long-poll for turns while delivery has free slots, telling the
+ *   secrets poller (deps.announcements) of every claim and the versions its answer announced;
  * - heartbeat (worker_heartbeat.ts): extend leases of turns in flight, stop turns whose lease is lost;
  * - results (worker_results.ts): drain the outbox of finished central turns;
- * - status (worker_status.ts): report the runtime status on an interval and on state changes.
+ * - status (worker_status.ts): report the runtime status when it changes, plus a slow keepalive.
  * None of them throws; failures are logged, retried with backoff and shown in {@link SyncWorker.snapshot}.
  */
 import { isStoreError } from "../store/write-faults.ts";
@@ -76,8 +77,8 @@ export class SyncWorker {
   }
 
   /**
-   * The daemon's state changed: send a status report now (coalesced with one in flight), and look
-   * at capacity() again (the gateway may just have become able to run turns).
+   * The daemon's state changed: look at the status now and send it if it changed (coalesced with
+   * one in flight), and look at capacity() again (the gateway may just have become able to run turns).
    */
   notifyStateChange(): void {
     this.#ctx.wakes.status.wake();

@@ -27,10 +27,14 @@ export async function claimLoop(ctx: LoopContext, signal: AbortSignal): Promise<
       continue;
     }
     let turns: ClaimedTurn[];
+    ctx.call("claimStarted", () => deps.announcements?.claimStarted());
     try {
       // A probe while the token is refused does not hold the connection for the long-poll.
-      turns = await deps.client.claim({ max, waitMs: state.authFailed ? 0 : policy.claimWaitMs }, { signal });
+      const answer = await deps.client.claim({ max, waitMs: state.authFailed ? 0 : policy.claimWaitMs }, { signal });
+      turns = answer.turns;
+      ctx.call("claimEnded", () => deps.announcements?.claimEnded(answer.announced));
     } catch (err) {
+      ctx.call("claimEnded", () => deps.announcements?.claimEnded(undefined));
       if (signal.aborted) break;
       const cls = classify(err);
       if (cls === "auth" && err instanceof ControlPlaneError) {

@@ -5,7 +5,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../core/clock.ts";
 import type { CentralTurnStore } from "../store/central.ts";
-import type { ControlPlaneClient, StatusInput } from "./client.ts";
+import type { AnnouncedVersions, ControlPlaneClient, StatusInput } from "./client.ts";
 import { ControlPlaneError } from "./errors.ts";
 import { LeaseClock } from "./lease-clock.ts";
 import type { RetryPolicy } from "./worker_decide.ts";
@@ -27,8 +27,13 @@ export type SyncPolicy = {
    * 60000 (the setting's default).
    */
   startTimeoutMs?: number;
-  /** STATUS_INTERVAL_MS: how often the status is reported (and on every state change). */
+  /**
+   * STATUS_INTERVAL_MS: how often the status is built and looked at (locally); it is sent only
+   * when it changed (and at once on a state change).
+   */
   statusIntervalMs: number;
+  /** STATUS_KEEPALIVE_MS: longest time between two status reports, changed or not. Default 600000. */
+  statusKeepaliveMs?: number;
   /** SYNC_BACKOFF_MAX_MS: largest pause between retries. */
   backoffMaxMs: number;
   /** First retry pause (ms). Default 1000 (capped by backoffMaxMs). */
@@ -45,6 +50,17 @@ export type SyncPolicy = {
 
 /** The status report as the daemon builds it: the worker adds identity (client) and `sentAt`. */
 export type StatusSnapshotInput = Omit<StatusInput, "sentAt">;
+
+/**
+ * Who follows the configuration versions that claim answers announce (issue 15; the secrets
+ * poller). Both calls must not block; a throw is logged, never fatal.
+ */
+export type AnnouncementSink = {
+  /** A claim is about to be sent: while it is parked, the control plane answers it at once on a change. */
+  claimStarted(): void;
+  /** The claim ended: its answer's announced versions (`{}` when it announced none), or undefined when it failed. */
+  claimEnded(announced: AnnouncedVersions | undefined): void;
+};
 
 /** How claimed turns are taken into the queue (see CentralTurnStore for the outcomes). */
 export type ClaimIntake = Pick<CentralTurnStore, "acceptClaim" | "rejectExpiredClaim">;
@@ -75,6 +91,8 @@ export type SyncWorkerDeps = {
   onLeaseLost: (turnId: string) => void;
   /** The daemon's status, for the status report. */
   statusSnapshot: () => Promise<StatusSnapshotInput>;
+  /** Told of every claim and the versions its answer announced: the secrets poller (issue 15). Default: nobody. */
+  announcements?: AnnouncementSink;
   /** The control plane refused the service token (401/403); called once per episode. */
   onAuthFailure?: (err: ControlPlaneError) => void;
   /** A claim succeeded again after {@link onAuthFailure}. */
@@ -109,6 +127,7 @@ export function resolvePolicy(p: SyncPolicy): ResolvedPolicy {
     startTimeoutMs: 60_000,
     outboxPollMs: 5000,
     outboxBatch: 32,
+    statusKeepaliveMs: 600_000,
     ...p,
   };
 }

@@ -1,10 +1,11 @@
 /**
- * Pure decisions of the sync loops: retry delays, claim sizes, lease expiry and the body of a
- * result report. No timers, no I/O: callers pass `nowMs` and a random source.
+ * Pure decisions of the sync loops: retry delays, claim sizes, lease expiry, whether a status
+ * report is due and the body of a result report. No timers, no I/O: callers pass `nowMs` and a random source.
  */
 import { backoffDelay } from "../core/backoff.ts";
 import type { OutboxItem } from "../store/central.ts";
-import type { CompleteInput, FailInput } from "./client.ts";
+import type { CompleteInput, FailInput, StatusInput } from "./client.ts";
+import { isDeepStrictEqual } from "node:util";
 import { classify, ControlPlaneError } from "./errors.ts";
 
 /** Contract limits of a result body (src/sync/contract.ts). */
@@ -43,6 +44,39 @@ export function idlePauseMs(idleJitterMs: number, random: () => number): number 
 /** A lease is `expired` once its expiry time has come (the control plane may have handed the turn to someone else). */
 export function leaseState(lease: { expiresAt: number }, nowMs: number): "live" | "expired" {
   return lease.expiresAt <= nowMs ? "expired" : "live";
+}
+
+/**
+ * A move of free memory or free disk by at least this share of the total counts as a status change
+ * (5 %: on a 100 GB disk, 5 GB). Smaller moves, and CPU load (which moves all the time), wait for
+ * the keepalive.
+ */
+export const HOST_CHANGE_SHARE = 0.05;
+
+/** A status report as the daemon builds it, before `sentAt` (worker_context.ts StatusSnapshotInput). */
+type StatusSnapshot = Omit<StatusInput, "sentAt">;
+
+/** The status last sent successfully: what it said, and when (monotonic ms). */
+export type SentStatus = { snapshot: StatusSnapshot; atMs: number };
+
+/**
+ * Whether to send a status report now (issue 15): always when none was sent yet; when
+ * `keepaliveMs` have passed since the last one; and when the status changed: any field but
+ * `host`, or free memory or disk moved by {@link HOST_CHANGE_SHARE} of their total. Pure.
+ * @param nowMs monotonic ms, on the same clock as `last.atMs`
+ */
+export function statusDue(last: SentStatus | undefined, next: StatusSnapshot, nowMs: number, keepaliveMs: number): boolean {
+  if (last === undefined || nowMs - last.atMs >= keepaliveMs) return true;
+  const { host: was, ...rest } = last.snapshot;
+  const { host: is, ...now } = next;
+  if (!isDeepStrictEqual(rest, now)) return true;
+  const moved = (a: number, b: number, total: number) => a !== b && Math.abs(a - b) >= HOST_CHANGE_SHARE * total;
+  return (
+    was.memTotalBytes !== is.memTotalBytes ||
+    was.diskTotalBytes !== is.diskTotalBytes ||
+    moved(was.memAvailableBytes, is.memAvailableBytes, is.memTotalBytes) ||
+    moved(was.diskFreeBytes, is.diskFreeBytes, is.diskTotalBytes)
+  );
 }
 
 /** The report of one outbox item: which call to make and its body (within the contract's limits). */

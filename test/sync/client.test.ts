@@ -51,7 +51,7 @@ afterEach(async () => {
 describe("requests", () => {
   it("claims with bearer auth, identity filled in, and returns the turns", async () => {
     fake.cp.enqueue({ turnId: "t1" }, { turnId: "t2" });
-    const turns = await client.claim({ max: 4, waitMs: 0 });
+    const { turns } = await client.claim({ max: 4, waitMs: 0 });
     expect(turns.map((t) => t.turnId)).toEqual(["t1", "t2"]);
     const req = fake.cp.requests[0]!;
     expect(req.headers.get("authorization")).toBe(`Bearer ${TOKEN}`);
@@ -60,7 +60,7 @@ describe("requests", () => {
 
   it("heartbeats, completes (duplicate on repeat), fails and reports status", async () => {
     fake.cp.enqueue({ turnId: "t1" }, { turnId: "t2" });
-    const [t1, t2] = await client.claim({ max: 2, waitMs: 0 });
+    const [t1, t2] = (await client.claim({ max: 2, waitMs: 0 })).turns;
     const hb = await client.heartbeat([{ turnId: t1!.turnId, leaseId: t1!.leaseId }, { turnId: "zz", leaseId: "nope" }]);
     expect(hb.map((l) => l.status)).toEqual(["extended", "lost"]);
     const body = { leaseId: t1!.leaseId, reply: "ok", attempts: 1, finishedAt: new Date().toISOString() };
@@ -85,7 +85,7 @@ describe("requests", () => {
   it("long-polls a claim until work arrives", async () => {
     const pending = client.claim({ max: 1, waitMs: 5_000 });
     setTimeout(() => fake.cp.enqueue({ turnId: "late" }), 100);
-    expect((await pending).map((t) => t.turnId)).toEqual(["late"]);
+    expect((await pending).turns.map((t) => t.turnId)).toEqual(["late"]);
   });
 
   it("secrets: changed with an ETag, 304 unchanged, 404 NO_SECRETS none", async () => {
@@ -130,7 +130,7 @@ describe("malformed answers are ERR_CP_CONTRACT and never quote the body", () =>
     const sink = memoryLogger("debug");
     const turn = claimed();
     fake.cp.overrides.set("claim", () => raw(JSON.stringify({ accountId: ACCOUNT, runtimeId: RUNTIME, turns: [{ ...turn, hint: SECRET }], debug: SECRET })));
-    const turns = await makeClient({ log: sink.log }).claim({ max: 1, waitMs: 0 });
+    const { turns } = await makeClient({ log: sink.log }).claim({ max: 1, waitMs: 0 });
     expect(turns).toEqual([{ ...turn, leaseTtlMs: expect.any(Number) }]);
     expect(sink.lines()).toMatchObject([{ level: "debug", unknownFields: ["turns.0.hint", "debug"] }]);
     expect(sink.text()).not.toContain(SECRET);
@@ -284,7 +284,7 @@ describe("transport", () => {
     const err = await rejection(makeClient({ requestTimeoutMs: 100 }).getSkills());
     expect(err.code).toBe("ERR_CP_TIMEOUT");
     // The long-poll outlives requestTimeoutMs: the server holds it 300 ms, the timeout is 100 ms.
-    const turns = await makeClient({ requestTimeoutMs: 100 }).claim({ max: 1, waitMs: 300 });
+    const { turns } = await makeClient({ requestTimeoutMs: 100 }).claim({ max: 1, waitMs: 300 });
     expect(turns).toEqual([]);
   });
 

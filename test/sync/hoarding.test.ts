@@ -21,9 +21,9 @@ it("a turn claimed but not started within the bound lets its lease run out; anot
   const other = createControlPlaneClient({ baseUrl: s.cp.url, token: TOKEN, runtimeId: OTHER, accountId: ACCOUNT, fetch: globalThis.fetch });
   // Leases of 1 s beaten every 100 ms: without the bound the turn would stay ours for good.
   const deadline = Date.now() + 5_000;
-  let taken: Awaited<ReturnType<typeof other.claim>> = [];
+  let taken: Awaited<ReturnType<typeof other.claim>>["turns"] = [];
   while (taken.length === 0 && Date.now() < deadline) {
-    taken = await other.claim({ max: 1, waitMs: 0 });
+    taken = (await other.claim({ max: 1, waitMs: 0 })).turns;
     if (taken.length === 0) await sleep(100);
   }
   expect(taken.map((t) => t.turnId)).toEqual(["waiting"]);

@@ -31,7 +31,7 @@ async function start(accepts?: readonly string[]): Promise<{ cp: RunningControlP
 /** Claim one enqueued turn; its lease id. */
 async function claimOne(c: RunningControlPlane, client: ControlPlaneClient, turnId: string): Promise<string> {
   c.enqueueTurn({ accountId: ACCOUNT, conversationId: `conv-${turnId}`, message: "m", turnId });
-  const [t] = await client.claim({ max: 1, waitMs: 0 });
+  const [t] = (await client.claim({ max: 1, waitMs: 0 })).turns;
   expect(t?.turnId).toBe(turnId);
   return t!.leaseId;
 }

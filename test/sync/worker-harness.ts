@@ -12,7 +12,7 @@ import { openDb, type Db } from "../../src/store/db.ts";
 import { TurnStore } from "../../src/store/turns.ts";
 import { createControlPlaneClient, type ControlPlaneClient } from "../../src/sync/client.ts";
 import type { ControlPlaneError } from "../../src/sync/errors.ts";
-import { SyncWorker, type StatusSnapshotInput, type SyncPolicy } from "../../src/sync/worker.ts";
+import { SyncWorker, type StatusSnapshotInput, type SyncPolicy, type SyncWorkerDeps } from "../../src/sync/worker.ts";
 import { startReferenceControlPlane, type RunningControlPlane, type StartReferenceControlPlaneOptions } from "../../src/dev/control-plane/server.ts";
 import { memoryLogger, removeTempDirs, tempDir, type LogSink } from "../integration/helpers.ts";
 import { ACCOUNT, RUNTIME, startFake, TOKEN, type RunningFake } from "./fake-control-plane.ts";
@@ -53,6 +53,10 @@ export type HarnessOptions = {
   token?: string;
   /** The worker's clock; default the system clock. */
   clock?: Clock;
+  /** The status it reports; default {@link STATUS}. */
+  status?: () => StatusSnapshotInput;
+  /** Told of claims and their announced versions (issue 15), e.g. a SecretsPoller. */
+  announcements?: SyncWorkerDeps["announcements"];
 };
 
 /** A running worker and what it called back. */
@@ -121,7 +125,8 @@ export function startWorker(o: HarnessOptions): Harness {
       if (o.autoDeliver !== false) queueMicrotask(() => h.deliverAll());
     },
     onLeaseLost: (id) => h.leaseLost.push(id),
-    statusSnapshot: async () => STATUS,
+    statusSnapshot: async () => (o.status ? o.status() : STATUS),
+    ...(o.announcements ? { announcements: o.announcements } : {}),
     onAuthFailure: (err) => h.authFailures.push(err),
     onAuthRecovered: () => h.recovered++,
   });

@@ -36,7 +36,7 @@ function stubClient(calls: Record<string, number>): ControlPlaneClient {
     claim: async (req, opts) => {
       hit("claim");
       await parked(req.waitMs, opts?.signal);
-      return [];
+      return { turns: [], announced: {}, waitMs: req.waitMs };
     },
     heartbeat: async () => (hit("heartbeat"), []),
     complete: async (turnId) => (hit("complete"), { ...id, turnId, duplicate: false }),
@@ -59,7 +59,7 @@ it("stopping leaves no timer behind, with a long-poll parked and every loop asle
     clock: systemClock,
     random: () => 0.5,
     log: memoryLogger("warn").log,
-    policy: { ...FAST, claimWaitMs: 25_000, statusIntervalMs: 30_000, heartbeatIntervalMs: 10_000 },
+    policy: { ...FAST, claimWaitMs: 25_000, statusIntervalMs: 30_000, statusKeepaliveMs: 45_000, heartbeatIntervalMs: 10_000 },
     capacity: () => 4,
     onClaimed: () => {},
     onLeaseLost: () => {},
@@ -68,9 +68,10 @@ it("stopping leaves no timer behind, with a long-poll parked and every loop asle
   const ac = new AbortController();
   const running = worker.run(ac.signal);
   await vi.advanceTimersByTimeAsync(61_000);
-  // Claims: long-polls of 25 s each plus idle jitter; status at 0, 30 s and 60 s.
+  // Claims: long-polls of 25 s each plus idle jitter. Status: looked at every 30 s, unchanged, so
+  // sent at 0 and on the keepalive at 45 s only.
   expect(calls.claim).toBe(3);
-  expect(calls.status).toBe(3);
+  expect(calls.status).toBe(2);
   expect(vi.getTimerCount()).toBeGreaterThan(0);
   ac.abort();
   await running;

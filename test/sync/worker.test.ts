@@ -5,7 +5,8 @@
 import { describe, expect, it } from "vitest";
 import { waitFor } from "../integration/helpers.ts";
 import { raw, TOKEN } from "./fake-control-plane.ts";
-import { sleep, trackOwnTimers, useWorkerOnFake } from "./worker-harness.ts";
+import type { StatusSnapshotInput } from "../../src/sync/worker.ts";
+import { sleep, STATUS, trackOwnTimers, useWorkerOnFake } from "./worker-harness.ts";
 
 const site = useWorkerOnFake();
 const start = site.start;
@@ -191,16 +192,18 @@ describe("result outbox", () => {
 });
 
 describe("status", () => {
-  it("reports at start, on the interval and on notifyStateChange, coalesced", async () => {
-    const w = start({ policy: { statusIntervalMs: 300 } });
+  it("reports at start, on the keepalive and on notifyStateChange with a changed status, coalesced", async () => {
+    const w = start({ policy: { statusIntervalMs: 100, statusKeepaliveMs: 300 } });
     await waitFor(() => site.fake.cp.statuses.length >= 1, "first status");
     expect(site.fake.cp.statuses[0]).toMatchObject({ accountId: "acct-1", runtimeId: "rt-1", status: "online", gatewayState: "ready" });
-    await waitFor(() => site.fake.cp.statuses.length >= 3, "interval statuses", 3_000);
+    await waitFor(() => site.fake.cp.statuses.length >= 3, "keepalive statuses", 3_000);
     await site.stopWorker();
 
-    const v = start({ policy: { statusIntervalMs: 60_000 } });
+    let state: StatusSnapshotInput = STATUS;
+    const v = start({ policy: { statusIntervalMs: 60_000 }, status: () => state });
     await waitFor(() => site.fake.cp.statuses.length >= 4, "first status of second worker");
     const before = site.fake.cp.statuses.length;
+    state = { ...STATUS, gatewayState: "backoff", status: "degraded", reason: "restarting" };
     for (let i = 0; i < 10; i++) v.worker.notifyStateChange();
     await waitFor(() => site.fake.cp.statuses.length > before, "status on change");
     await sleep(300);

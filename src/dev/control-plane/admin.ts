@@ -118,13 +118,21 @@ export function createAdmin(d: { turns: TurnQueue; registry: RuntimeRegistry; wa
     setSecrets: (rid, providers, gateway) => {
       registry.mustGet(rid);
       const body = check(setSecretsSchema, gateway === undefined ? { providers } : { providers, gateway });
-      return registry.setSecrets(rid, body.providers, d.now(), body.gateway);
+      const v = registry.setSecrets(rid, body.providers, d.now(), body.gateway);
+      // Parked claims answer at once with the new version (issue 15).
+      d.wakeups.notify(registry.mustGet(rid).accountId);
+      return v;
     },
     clearSecrets: (rid) => {
-      registry.mustGet(rid);
+      const rt = registry.mustGet(rid);
       registry.setSecrets(rid, null, d.now());
+      d.wakeups.notify(rt.accountId);
     },
-    setSkills: (aid, skills) => registry.setSkills(check(accountId, aid), check(setSkillsSchema, { skills }).skills, d.now()),
+    setSkills: (aid, skills) => {
+      const v = registry.setSkills(check(accountId, aid), check(setSkillsSchema, { skills }).skills, d.now());
+      d.wakeups.notify(aid);
+      return v;
+    },
     latestStatus: (rid) => registry.statusHistory(rid, 1)[0],
     statusHistory: (rid, limit) => registry.statusHistory(rid, limit),
     faults: d.faults,

@@ -13,7 +13,7 @@ import { createAdmin, type ControlPlaneAdmin } from "./admin.ts";
 import { requireBearer } from "./auth.ts";
 import { FaultTable, faultInjection } from "./faults.ts";
 import { ControlPlaneError, errorJson } from "./http.ts";
-import { OPTIONAL_REQUEST_FIELDS } from "../../sync/contract.ts";
+import { MAX_WAIT_MS, OPTIONAL_REQUEST_FIELDS } from "../../sync/contract.ts";
 import { adminRoutes } from "./routes_admin.ts";
 import { resultRoutes } from "./routes_results.ts";
 import { auditAdminRoutes, auditRoutes } from "./routes_audit.ts";
@@ -56,6 +56,17 @@ export type ReferenceControlPlaneOptions = {
    * to any of them and lists none.
    */
   accepts?: readonly string[] | undefined;
+  /**
+   * Announce the secrets and skills versions on claim answers and answer parked claims at once
+   * when they change (issue 15); default true. False plays an older control plane without it.
+   */
+  announceVersions?: boolean | undefined;
+  /**
+   * The longest claim waitMs it takes (ms), sent as `maxWaitMs` on claim answers; default
+   * MAX_WAIT_MS (240000). BASE_MAX_WAIT_MS (60000) plays a control plane on the first contract's
+   * limit: it does not send the field and answers 400 to more.
+   */
+  maxWaitMs?: number | undefined;
   /** Where unexpected errors (HTTP 500) go; a pino logger fits. Default: none. */
   log?: { error(obj: object, msg: string): void } | undefined;
 };
@@ -107,7 +118,7 @@ export function createReferenceControlPlane(o: ReferenceControlPlaneOptions): Re
   app.use("/v1/*", requireBearer(o.serviceToken, "control-plane"));
   app.use("/admin/*", requireBearer(adminToken, "control-plane-admin"));
   const accepts = o.accepts ?? OPTIONAL_REQUEST_FIELDS;
-  app.route("/v1/runtimes", runtimeRoutes({ turns, registry, wakeups, now, leaseMs: o.leaseMs ?? 60_000, closing: closing.signal, accepts }));
+  app.route("/v1/runtimes", runtimeRoutes({ turns, registry, wakeups, now, leaseMs: o.leaseMs ?? 60_000, closing: closing.signal, accepts, announceVersions: o.announceVersions ?? true, maxWaitMs: o.maxWaitMs ?? MAX_WAIT_MS }));
   app.route("/v1/turns", resultRoutes({ turns, registry, now, accepts }));
   if (o.auditEvents ?? true) app.route("/v1/runtimes", auditRoutes({ audit: auditEvents, registry, now }));
   app.route("/admin/runtimes", auditAdminRoutes({ audit: auditEvents }));

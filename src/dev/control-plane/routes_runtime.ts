@@ -5,7 +5,7 @@
  */
 import type { Context } from "hono";
 import { Hono } from "hono";
-import { OPERATIONS } from "../../sync/contract.ts";
+import { BASE_MAX_WAIT_MS, OPERATIONS } from "../../sync/contract.ts";
 import { identify } from "./auth.ts";
 import { ControlPlaneError, iso, parseBody, refuseUnaccepted, sendChecked } from "./http.ts";
 import type { RuntimeRegistry } from "./store_runtimes.ts";
@@ -24,6 +24,14 @@ export type RuntimeRoutesDeps = {
   closing: AbortSignal;
   /** The optional request fields it takes (contract.ts OPTIONAL_REQUEST_FIELDS), listed in its status and claim answers. */
   accepts: readonly string[];
+  /**
+   * Announce the secrets and skills versions on claim answers, and answer a claim at once when
+   * they differ from those its runtime last heard, or as soon as either changes while it is
+   * parked (issue 15). False plays a control plane without it.
+   */
+  announceVersions: boolean;
+  /** The longest claim waitMs taken (ms); more is refused with 400. Sent as `maxWaitMs` when above BASE_MAX_WAIT_MS. */
+  maxWaitMs: number;
 };
 
 /** True when an `If-None-Match` header value names `etag` (or is `*`); weak tags compare equal (RFC 9110 13.1.2). */
@@ -42,12 +50,19 @@ function versioned(c: Context, version: string, send: (headers: Record<string, s
   return send({ ETag: etag, "Cache-Control": "no-store" });
 }
 
+type Versions = ReturnType<RuntimeRegistry["versions"]>;
+
+/** True when both announced versions are equal. */
+const sameVersions = (a: Versions, b: Versions) => a.secretsVersion === b.secretsVersion && a.skillsVersion === b.skillsVersion;
+
 /** `accepts` of an answer; none at all when empty, as a control plane on the first contract answers. */
 const listed = (accepts: readonly string[]): { accepts?: string[] } => (accepts.length > 0 ? { accepts: [...accepts] } : {});
 
 /** The `/v1/runtimes/:runtimeId/*` routes, to be mounted at `/v1/runtimes`. */
 export function runtimeRoutes(d: RuntimeRoutesDeps): Hono {
   const app = new Hono();
+  /** The versions each runtime's latest claim answer announced (in memory: after a restart, the next answer announces them again). */
+  const lastAnnounced = new Map<string, Versions>();
 
   app.post("/:runtimeId/status", async (c) => {
     const body = await parseBody(c, OPERATIONS.reportStatus.request);
@@ -61,8 +76,13 @@ export function runtimeRoutes(d: RuntimeRoutesDeps): Hono {
 
   app.post("/:runtimeId/claims", async (c) => {
     const body = await parseBody(c, OPERATIONS.claim.request);
+    // As a control plane's strict schema with its own limit would.
+    if (body.waitMs > d.maxWaitMs) throw new ControlPlaneError("BAD_REQUEST", `waitMs: too big (this control plane takes at most ${d.maxWaitMs})`);
     const rt = identify(d.registry, c.req.param("runtimeId"), body);
     const signal = AbortSignal.any([c.req.raw.signal, d.closing]);
+    const versionsNow = () => d.registry.versions(rt);
+    // Against the versions this runtime last heard: a change made between two claims is not missed.
+    const before = d.announceVersions ? (lastAnnounced.get(rt.runtimeId) ?? versionsNow()) : undefined;
     const turns = await longPoll({
       attempt: () => d.turns.claim({ ...rt, max: body.max, nowMs: d.now(), leaseMs: d.leaseMs }),
       waitMs: body.waitMs,
@@ -74,8 +94,12 @@ export function runtimeRoutes(d: RuntimeRoutesDeps): Hono {
         // Capped by the budget: a far expiry (long leases) must not overflow setTimeout.
         return at === null ? undefined : Math.min(Math.max(1, at - d.now()), body.waitMs);
       },
+      changed: () => before !== undefined && !sameVersions(before, versionsNow()),
     });
-    return sendChecked(c, OPERATIONS.claim.response, { ...rt, turns, ...listed(d.accepts) });
+    const announced = d.announceVersions ? versionsNow() : undefined;
+    if (announced !== undefined) lastAnnounced.set(rt.runtimeId, announced);
+    const maxWait = d.maxWaitMs > BASE_MAX_WAIT_MS ? { maxWaitMs: d.maxWaitMs } : {};
+    return sendChecked(c, OPERATIONS.claim.response, { ...rt, turns, ...listed(d.accepts), ...announced, ...maxWait });
   });
 
   app.post("/:runtimeId/leases/heartbeat", async (c) => {

@@ -93,6 +93,16 @@ export class RuntimeRegistry {
   }
 
   /**
+   * The versions a claim answer announces (issue 15): the runtime's secrets version (null when
+   * none are set, as GET /secrets answers 404) and its account's skills version ("0" before any).
+   */
+  versions(r: RuntimeRecord): { secretsVersion: string | null; skillsVersion: string } {
+    const s = this.#db.prepare(`SELECT version FROM secrets WHERE runtime_id = ? AND providers IS NOT NULL`).get(r.runtimeId) as { version: number } | undefined;
+    const k = this.#db.prepare(`SELECT version FROM skills WHERE account_id = ?`).get(r.accountId) as { version: number } | undefined;
+    return { secretsVersion: s === undefined ? null : String(s.version), skillsVersion: k === undefined ? "0" : String(k.version) };
+  }
+
+  /**
    * Replace the account's skills, computing each file's sha256, and bump the version.
    * @throws ControlPlaneError BAD_REQUEST for a repeated skill name or file path; TOO_LARGE if the
    *   manifest would exceed MAX_RESPONSE_BYTES

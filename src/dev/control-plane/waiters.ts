@@ -46,8 +46,9 @@ export class Wakeups {
 
 /**
  * Run `attempt` now and again on every wake-up until it returns something or `waitMs` has passed
- * (or `signal` aborts). `wakeInMs` tells how long to sleep at most before trying again without a
- * notification (e.g. until the next lease expiry); undefined means "until notified".
+ * (or `signal` aborts, or `changed` says so after a wake-up). `wakeInMs` tells how long to sleep at
+ * most before trying again without a notification (e.g. until the next lease expiry); undefined
+ * means "until notified".
  * @returns the first non-empty result, or the last (empty) one
  */
 export async function longPoll<T>(o: {
@@ -57,9 +58,11 @@ export async function longPoll<T>(o: {
   key: string;
   signal: AbortSignal;
   wakeInMs: () => number | undefined;
+  /** Checked before parking and after every wake-up: true ends the poll with what `attempt` gave (e.g. the runtime's secrets changed). */
+  changed?: () => boolean;
 }): Promise<T[]> {
   let got = o.attempt();
-  if (got.length > 0 || o.waitMs <= 0 || o.signal.aborted) return got;
+  if (got.length > 0 || o.waitMs <= 0 || o.signal.aborted || o.changed?.()) return got;
   const budget = new AbortController();
   const timer = setTimeout(() => budget.abort(), o.waitMs);
   const stop = () => budget.abort();
@@ -70,7 +73,7 @@ export async function longPoll<T>(o: {
       // A client that went away must not be handed leases it will never use.
       if (o.signal.aborted) break;
       got = o.attempt();
-      if (got.length > 0) break;
+      if (got.length > 0 || o.changed?.()) break;
     }
   } finally {
     clearTimeout(timer);
