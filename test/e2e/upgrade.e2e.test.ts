@@ -134,7 +134,7 @@ describe("changing the OpenClaw version with the real gateway", () => {
     const res = await upgrade("2026.9.4");
     expect(res.status).toBe(78);
     expect(res.stderr).toContain("downgrade from 2026.9.6 to 2026.9.4 refused");
-    expect(res.stderr).toContain("the only snapshot was taken under 2026.9.5");
+    expect(res.stderr).toContain("the snapshots kept were taken under 2026.9.5");
     expect((await versions(site))?.observedValue).toBe("2026.9.6");
   });
 
