@@ -8,31 +8,63 @@ export type Row =
   | { kind: "result"; result: FaultResult }
   | { kind: "error"; fault: string; realGateway: boolean; error: string }
   | { kind: "skipped"; fault: string; realGateway: boolean; why: string }
-  /** A row of an earlier docs/reliability.md, as it was rendered there (`run.ts --merge`). */
-  | { kind: "kept"; fault: string; line: string };
+  /** A row of an earlier docs/reliability.md, as it was rendered there (`run.ts --merge`), and the commit that measured it. */
+  | { kind: "kept"; fault: string; line: string; commit: string };
 
-/** The Notes prefix of a row kept from an earlier run. */
-export const KEPT_MARK = "[earlier run]";
+/** The Notes prefix of a row kept from an earlier run: `[earlier run, <commit>]`. */
+export const KEPT_MARK = "[earlier run";
 
-/** What an earlier docs/reliability.md measured: its result lines by fault cell, and its "Measured ..." line. */
-export type EarlierRun = { rows: Map<string, string>; measured: string };
+/** `[earlier run, <commit>]`. Pure. */
+export function keptMark(commit: string): string {
+  return `${KEPT_MARK}, ${commit}]`;
+}
+
+/** A result line of an earlier docs/reliability.md and the commit that measured it. */
+export type EarlierRow = { line: string; commit: string };
 
 /**
- * Read the results of an earlier docs/reliability.md. Pure.
- * @throws Error when it has no results table or "Measured" line, or already holds rows kept from a
- *   run before it (merging twice would misstate where they were measured)
+ * What an earlier docs/reliability.md holds: its result lines by fault cell (each with the commit
+ * that measured it, its own or, for a row it kept, that row's), and the "measured ..." text of
+ * every commit named (the doc's own Measured line, and its kept rows' runs).
+ */
+export type EarlierRun = { rows: Map<string, EarlierRow>; measured: Map<string, string> };
+
+/** The commit at the end of a "... commit abc1234." text, or undefined. */
+function commitOf(text: string): string | undefined {
+  return /commit ([0-9a-f]{4,40})\.?\s*$/.exec(text)?.[1];
+}
+
+/**
+ * Read the results of an earlier docs/reliability.md, so `--merge` can keep them. Rows it kept
+ * itself keep the commit that measured them: from their mark `[earlier run, <commit>]`, or for the
+ * first format (`[earlier run]`, one earlier run) from its "Rows marked ..." line. Pure.
+ * @throws Error when it has no results table or "Measured" line
  */
 export function earlierRun(doc: string): EarlierRun {
   const lines = doc.split("\n");
   const start = lines.indexOf("## Results");
-  const measured = lines.find((l) => l.startsWith("Measured "));
-  if (start < 0 || !measured) throw new Error("docs/reliability.md has no results table to merge with; run the whole suite");
-  const rows = new Map<string, string>();
+  const own = lines.find((l) => l.startsWith("Measured "));
+  const ownCommit = own && commitOf(own);
+  if (start < 0 || !own || !ownCommit) throw new Error("docs/reliability.md has no results table to merge with; run the whole suite");
+  const measured = new Map<string, string>([[ownCommit, own.replace(/^Measured /, "measured ")]]);
+  // The runs of rows it kept: one line each ("Kept rows [earlier run, c]: measured ..."), or the first format's single line.
+  let legacy: string | undefined;
+  for (const l of lines) {
+    const kept = /^Kept rows \[earlier run, ([0-9a-f]+)\]: (.*)$/.exec(l);
+    if (kept) measured.set(kept[1]!, kept[2]!);
+    if (l.startsWith("Rows marked [earlier run] ")) {
+      legacy = commitOf(l);
+      if (legacy) measured.set(legacy, l.slice(l.indexOf("): ") + 3));
+    }
+  }
+  const rows = new Map<string, EarlierRow>();
   for (const l of lines.slice(start + 1)) {
     if (l.startsWith("Measured ")) break;
     if (!l.startsWith("| ") || l.startsWith("| Fault |") || l.startsWith("| --- |")) continue;
-    if (l.includes(`| ${KEPT_MARK} `)) throw new Error("docs/reliability.md already holds rows of an earlier run; run the whole suite instead of --merge");
-    rows.set(l.slice(2, l.indexOf(" | ")), l);
+    const mark = /\| \[earlier run(?:, ([0-9a-f]+))?\] /.exec(l);
+    const commit = mark ? (mark[1] ?? legacy) : ownCommit;
+    if (!commit) throw new Error(`docs/reliability.md keeps a row without saying where it was measured: ${l.slice(0, 80)}`);
+    rows.set(l.slice(2, l.indexOf(" | ")), { line: mark ? l.replace(mark[0], "| ") : l, commit });
   }
   return { rows, measured };
 }
@@ -70,7 +102,7 @@ export function renderTable(rows: readonly Row[]): string {
       lines.push(`| ${cell(r.fault)} | ${r.realGateway ? "real" : "stand-in"} | ? | ? | ? | ? | case failed: ${cell(r.error)} |`);
     } else if (r.kind === "kept") {
       const notesAt = r.line.lastIndexOf(" | ", r.line.length - 3) + 3;
-      lines.push(`${r.line.slice(0, notesAt)}${KEPT_MARK} ${r.line.slice(notesAt)}`);
+      lines.push(`${r.line.slice(0, notesAt)}${keptMark(r.commit)} ${r.line.slice(notesAt)}`);
     } else {
       lines.push(`| ${cell(r.fault)} | ${r.realGateway ? "real" : "stand-in"} | — | — | — | — | ${cell(r.why)} |`);
     }
@@ -80,7 +112,9 @@ export function renderTable(rows: readonly Row[]): string {
 
 /** The whole docs/reliability.md. */
 export function renderDoc(cases: readonly FaultCase[], rows: readonly Row[], m: Machine, settingsNote: string, earlier?: EarlierRun): string {
-  const kept = earlier && rows.some((r) => r.kind === "kept") ? `\nRows marked ${KEPT_MARK} were kept from an earlier run (\`--merge\`): ${earlier.measured.replace(/^Measured /, "measured ")}` : "";
+  const keptCommits = [...new Set(rows.flatMap((r) => (r.kind === "kept" ? [r.commit] : [])))];
+  const kept = keptCommits.map((c) => `\nKept rows ${keptMark(c)}: ${earlier?.measured.get(c) ?? `commit ${c}.`}`).join("");
+  const keptHow = keptCommits.length > 0 ? `\nRows marked ${KEPT_MARK}, <commit>] were kept from an earlier run (\`--merge\`); each such run:` : "";
   const how = cases.map((c) => `| ${cell(c.fault)} | ${c.realGateway ? "real" : "stand-in"} | ${c.fast ? "yes" : "no"} | ${cell(c.how)} |`);
   return `# Reliability: fault injection
 
@@ -117,7 +151,7 @@ ${how.join("\n")}
 
 ${renderTable(rows)}
 
-Measured ${m.date} on ${m.cpus}, ${m.memory}, ${m.os}; Node ${m.node}, openclaw ${m.openclaw}, commit ${m.commit}.${kept}
+Measured ${m.date} on ${m.cpus}, ${m.memory}, ${m.os}; Node ${m.node}, openclaw ${m.openclaw}, commit ${m.commit}.${keptHow}${kept}
 Single runs: times vary by a few hundred milliseconds between runs and depend on the settings
 above (probe intervals, grace periods, backoff); the loss and duplication counts must not.
 

@@ -7,7 +7,8 @@
  *   --no-write  print the table, leave docs/reliability.md alone
  *   --keep      keep the work directory (data dirs, databases) and print where it is
  *   --merge     with --only: the rows of the cases not run are kept from docs/reliability.md as it
- *               is (marked as from an earlier run), so one new case does not cost the whole suite
+ *               is (marked `[earlier run, <commit>]` with the commit that measured each), so one
+ *               new case does not cost the whole suite; a doc that already keeps rows can be merged again
  * Needs the e2e runtime for the real cases (`npm test` installs it). Exit code 1 when a turn was
  * lost or duplicated or a case could not measure.
  */
@@ -77,7 +78,7 @@ try {
     const skip = selected(c);
     const before = skip && earlier?.rows.get(cell(c.fault));
     if (skip && before) {
-      rows.push({ kind: "kept", fault: c.fault, line: before });
+      rows.push({ kind: "kept", fault: c.fault, line: before.line, commit: before.commit });
       continue;
     }
     if (skip) {

@@ -42,27 +42,41 @@ describe("renderTable", () => {
 });
 
 describe("earlierRun (--merge)", () => {
-  const doc = (rows: string[]) =>
-    ["# Reliability", "", "## Results", "", renderTable([]), ...rows, "", "Measured 2026-11-30 10:39 UTC on 2 × CPU; commit abc1234.", "", "## Reproduce"].join("\n");
+  const doc = (rows: string[], extra: string[] = []) =>
+    ["# Reliability", "", "## Results", "", renderTable([]), ...rows, "", "Measured 2026-11-30 10:39 UTC on 2 × CPU; commit abc1234.", ...extra, "", "## Reproduce"].join("\n");
   const sigkill = "| Gateway SIGKILL | real | 12 ms | 15.3 s | 0 | 0 | exited \\| SIGKILL |";
 
-  it("reads each result line by its fault cell, and the Measured line", () => {
+  it("reads each result line by its fault cell, measured by the doc's own commit", () => {
     const e = earlierRun(doc([sigkill, "| /tmp flood | stand-in | 5 ms | — | 0 | 0 | swept |"]));
     expect([...e.rows.keys()]).toEqual(["Gateway SIGKILL", "/tmp flood"]);
-    expect(e.measured).toBe("Measured 2026-11-30 10:39 UTC on 2 × CPU; commit abc1234.");
+    expect(e.rows.get("Gateway SIGKILL")).toEqual({ line: sigkill, commit: "abc1234" });
+    expect(e.measured.get("abc1234")).toBe("measured 2026-11-30 10:39 UTC on 2 × CPU; commit abc1234.");
   });
 
-  it("a kept row is rendered as it was, its notes marked", () => {
-    const line = earlierRun(doc([sigkill])).rows.get(cell("Gateway SIGKILL"))!;
-    expect(renderTable([{ kind: "kept", fault: "Gateway SIGKILL", line }]).split("\n")[2]).toBe(
-      "| Gateway SIGKILL | real | 12 ms | 15.3 s | 0 | 0 | [earlier run] exited \\| SIGKILL |",
+  it("a kept row is rendered as it was, its notes marked with the commit that measured it", () => {
+    const r = earlierRun(doc([sigkill])).rows.get(cell("Gateway SIGKILL"))!;
+    expect(renderTable([{ kind: "kept", fault: "Gateway SIGKILL", ...r }]).split("\n")[2]).toBe(
+      "| Gateway SIGKILL | real | 12 ms | 15.3 s | 0 | 0 | [earlier run, abc1234] exited \\| SIGKILL |",
     );
   });
 
-  it("refuses a doc without results, and one that already keeps rows of an earlier run", () => {
+  it("merges again: rows the doc kept keep their own commit and its measured line (before: refused)", () => {
+    const keptLine = renderTable([{ kind: "kept", fault: "Gateway SIGKILL", line: sigkill, commit: "0dd0dd0" }]).split("\n")[2]!;
+    const e = earlierRun(doc([keptLine, "| /tmp flood | stand-in | 5 ms | — | 0 | 0 | swept |"], ["Kept rows [earlier run, 0dd0dd0]: measured 2026-11-29 on 2 × CPU; commit 0dd0dd0."]));
+    expect(e.rows.get("Gateway SIGKILL")).toEqual({ line: sigkill, commit: "0dd0dd0" });
+    expect(e.rows.get("/tmp flood")?.commit).toBe("abc1234");
+    expect(e.measured.get("0dd0dd0")).toBe("measured 2026-11-29 on 2 × CPU; commit 0dd0dd0.");
+  });
+
+  it("reads the first format: [earlier run] rows measured by the commit its 'Rows marked' line names", () => {
+    const legacy = sigkill.replace("| exited", "| [earlier run] exited");
+    const e = earlierRun(doc([legacy], ["Rows marked [earlier run] were kept from an earlier run (`--merge`): measured 2026-11-30 11:52 UTC on 2 × CPU; commit 3ff0da2."]));
+    expect(e.rows.get("Gateway SIGKILL")).toEqual({ line: sigkill, commit: "3ff0da2" });
+    expect(e.measured.get("3ff0da2")).toBe("measured 2026-11-30 11:52 UTC on 2 × CPU; commit 3ff0da2.");
+  });
+
+  it("refuses a doc without results", () => {
     expect(() => earlierRun("# Reliability\n")).toThrow(/no results table/);
-    const kept = renderTable([{ kind: "kept", fault: "Gateway SIGKILL", line: sigkill }]).split("\n")[2]!;
-    expect(() => earlierRun(doc([kept]))).toThrow(/already holds rows of an earlier run/);
   });
 });
 
