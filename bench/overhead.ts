@@ -122,6 +122,9 @@ try {
         // Per pair (the two turns run back to back): robust against a busy machine's slow phases.
         pairedDifferenceMs: summary(raw.map((r, i) => viaDaemon[i]! - r)),
         modelRequests: model.requests.length,
+        // Turns over 1.5 s on either path (index, raw ms, daemon ms) and the daemon's warn/error log lines.
+        slowPairs: raw.flatMap((r, i) => (r > 1500 || viaDaemon[i]! > 1500 ? [[i, Math.round(r), Math.round(viaDaemon[i]!)]] : [])),
+        daemonLog: daemon.logs.slice(-20),
       },
       null,
       2,
