@@ -15,12 +15,12 @@
  * Prints a JSON summary: p50/p90/p99 per path in ms, ratio daemon/raw and difference in ms.
  */
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GatewayClient } from "@openclaw/gateway-client";
 import { startMockModel } from "../src/dev/mock-model.ts";
-import { gatewayRequest, killSiteGateway, makeSite, postTurn, ROOT, startDaemon, waitReady, waitTurn, type Site } from "../test/e2e/harness.ts";
+import { connectGateway, gatewayRequest, killSiteGateway, makeSite, postTurn, ROOT, startDaemon, waitReady, waitTurn, type Site } from "../test/e2e/harness.ts";
 
 const pairs = Number(process.argv[2] ?? 50);
 const profDir = process.env.BENCH_CPU_PROF;
@@ -28,24 +28,6 @@ const profDir = process.env.BENCH_CPU_PROF;
 /** The p-th percentile (nearest rank, 0-100) of an ascending array, in its unit. */
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-/** A persistent raw client to the site's gateway, connected (hello-ok) before it is returned. */
-async function rawClient(site: Site): Promise<GatewayClient> {
-  const token = readFileSync(join(site.dataDir, "gateway.token"), "utf8").trim();
-  const ready = Promise.withResolvers<void>();
-  const client = new GatewayClient({
-    url: `ws://127.0.0.1:${site.gatewayPort}`,
-    token,
-    minProtocol: 4,
-    maxProtocol: 4,
-    deviceIdentity: null,
-    onHelloOk: () => ready.resolve(),
-    onConnectError: (e) => ready.reject(e),
-  });
-  client.start();
-  await ready.promise;
-  return client;
 }
 
 /** One raw turn: `agent` on a fresh session, waiting for the final `res`; its wall time in ms. */
@@ -93,7 +75,7 @@ try {
   }
   // Goal 5: the first turn after the boot (the gateway loads its agent runtime lazily).
   const firstTurnMs = await daemonTurn(site, -1);
-  client = await rawClient(site);
+  client = await connectGateway(site);
   await rawTurn(client, -1); // the raw client's own warm-up (its first request on the connection)
   const raw: number[] = [];
   const viaDaemon: number[] = [];
