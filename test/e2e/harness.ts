@@ -167,8 +167,11 @@ export async function gatewayPid(site: Site): Promise<number> {
   return pid;
 }
 
-/** One request straight to the site's gateway (independent of the daemon), on a fresh connection. */
-export async function gatewayRequest(site: Site, method: string, params: unknown): Promise<any> {
+/**
+ * A client of the site's gateway (independent of the daemon), returned once hello-ok arrived;
+ * the caller stops it. Rejects with the connect error (e.g. the gateway is not up).
+ */
+export async function connectGateway(site: Site): Promise<GatewayClient> {
   const token = readFileSync(join(site.dataDir, "gateway.token"), "utf8").trim();
   const ready = Promise.withResolvers<void>();
   const client = new GatewayClient({
@@ -183,6 +186,17 @@ export async function gatewayRequest(site: Site, method: string, params: unknown
   client.start();
   try {
     await ready.promise;
+  } catch (err) {
+    client.stop();
+    throw err;
+  }
+  return client;
+}
+
+/** One request straight to the site's gateway (independent of the daemon), on a fresh connection. */
+export async function gatewayRequest(site: Site, method: string, params: unknown): Promise<any> {
+  const client = await connectGateway(site);
+  try {
     return await client.request(method, params);
   } finally {
     client.stop();
