@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
+import { eventsSince } from "../../bench/faults/observe.ts";
 import { CLI, getJson, ROOT, runCommand, type Site } from "./harness.ts";
 
 /** The line the stand-in 2026.9.7 prints before it exits 1. */
@@ -60,20 +60,10 @@ export async function versions(site: Site): Promise<VersionCheck | undefined> {
 
 /** The `upgrade:<step>` gateway events, oldest first. */
 export function upgradeEvents(site: Site): string[] {
-  const d = new Database(join(site.dataDir, "agent-supervisor.db"), { readonly: true });
-  try {
-    return (d.prepare("SELECT state FROM gateway_events WHERE state LIKE 'upgrade:%' ORDER BY id").all() as { state: string }[]).map((r) => r.state);
-  } finally {
-    d.close();
-  }
+  return eventsSince(site, 0).map((e) => e.state).filter((state) => state.startsWith("upgrade:"));
 }
 
 /** The reasons of the gateway's `stopping` events at or after `sinceMs` (epoch ms), oldest first. */
 export function stopReasons(site: Site, sinceMs: number): string[] {
-  const d = new Database(join(site.dataDir, "agent-supervisor.db"), { readonly: true });
-  try {
-    return (d.prepare("SELECT reason FROM gateway_events WHERE state = 'stopping' AND at >= ? ORDER BY id").all(sinceMs) as { reason: string | null }[]).map((r) => r.reason ?? "");
-  } finally {
-    d.close();
-  }
+  return eventsSince(site, sinceMs).filter((e) => e.state === "stopping").map((e) => e.reason ?? "");
 }
