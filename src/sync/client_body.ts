@@ -3,6 +3,7 @@
  * parsing that never quotes the body, and error descriptions that name paths, never values.
  */
 import type { z } from "zod";
+import { readCapped } from "../core/read-capped.ts";
 
 /** Most zod issues named in one contract error message. */
 const MAX_ISSUES_IN_MESSAGE = 8;
@@ -18,28 +19,12 @@ export async function readBounded(res: Response, limit: number, ac: AbortControl
     ac.abort();
     return "too-large";
   }
-  if (res.body === null) return new Uint8Array(0);
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel().catch(() => {});
-      ac.abort();
-      return "too-large";
-    }
-    chunks.push(value);
+  const { bytes, over } = await readCapped(res.body, limit);
+  if (over) {
+    ac.abort();
+    return "too-large";
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  return bytes;
 }
 
 export const NOT_JSON: unique symbol = Symbol("not-json");

@@ -8,6 +8,7 @@
  * is a reading of its own), and it never appears in a reading (the provider's error text is
  * scrubbed of it) or a log line.
  */
+import { readCapped } from "../core/read-capped.ts";
 import type { ProviderEndpoint } from "../supervisor/gateway-config.ts";
 
 /** How long one check may take (ms): the issue asks for a bounded call. */
@@ -68,22 +69,9 @@ export function retryAfterSeconds(header: string | null): number | null {
   return Number(header.trim());
 }
 
+/** The body as text, reading no further once MAX_BODY_BYTES have arrived. */
 async function readBody(res: Response): Promise<string> {
-  if (!res.body) return "";
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.byteLength;
-    if (size >= MAX_BODY_BYTES) {
-      await reader.cancel().catch(() => {});
-      break;
-    }
-  }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.from((await readCapped(res.body, MAX_BODY_BYTES - 1)).bytes).toString("utf8");
 }
 
 /**
