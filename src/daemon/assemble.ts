@@ -276,6 +276,7 @@ export async function assemble(s: Settings, host: Host, log: Logger, metrics: Me
     queueLimit: s.TURN_QUEUE_LIMIT,
     budget,
     onSubmitted: () => (delivery.notify(), links.status?.poke()),
+    startNow: (sessionKey) => delivery.reserve(sessionKey),
   });
   return { s, host, log, version, files, db, writeFaults, turns, budget, events, auditStore, audit, central, metrics, gatewayToken, apiToken, boundary, tmp, countSwept, launch, connection, supervisor, delivery, progress, service, links, upgradeHold, outputTail, upgradeStart, gatewayChanges };
 }

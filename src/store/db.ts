@@ -159,6 +159,28 @@ export const MIGRATIONS: readonly string[] = [
    BEGIN SELECT RAISE(ABORT, 'audit_events is append-only: only shipped_at may be set, once'); END;`,
 ];
 
+/**
+ * Run `write`, one autocommit statement outside any transaction, with `synchronous = NORMAL` for
+ * that commit only, then set `FULL` again (also when `write` throws). The commit does not wait
+ * for the disk (no fsync, about 0.5 ms less on this project's machine kind, several ms at its p99).
+ * In WAL mode such a commit survives a crash of the process (`kill -9`) at once, because the WAL
+ * frames are in the OS page cache; only a power cut or kernel crash before the next `FULL` commit
+ * may undo it (that commit's fsync of the WAL makes the earlier frames durable too). The database
+ * stays consistent either way. Source: SQLite, "PRAGMA synchronous" ("WAL mode is always
+ * consistent with synchronous=NORMAL, but WAL mode does lose durability") and "Write-Ahead
+ * Logging". Only for writes whose loss in a power cut the caller tolerates (a hint).
+ * @returns what `write` returns. @throws what `write` throws
+ */
+export function commitWithoutFsync<T>(db: Db, write: () => T): T {
+  if (db.inTransaction) return write(); // the enclosing transaction decides when and how it commits
+  db.pragma("synchronous = NORMAL");
+  try {
+    return write();
+  } finally {
+    db.pragma("synchronous = FULL");
+  }
+}
+
 /** Schema version this build writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

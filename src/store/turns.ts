@@ -9,7 +9,7 @@
  * the other's reply. Usually a session is one conversation; central turns may name a session
  * (`sessionKey`) that several conversations share.
  */
-import type { Db } from "./db.ts";
+import { commitWithoutFsync, type Db } from "./db.ts";
 import { usageOf, type TurnUsage, type UsageColumns } from "./usage.ts";
 import { observeWrite, type WriteObserver } from "./write-faults.ts";
 
@@ -55,6 +55,13 @@ export type NewTurn = {
   message: string;
   now: number;
 };
+
+/**
+ * Ask {@link TurnStore.insert} to commit the new turn straight into `delivering`, its first
+ * delivery attempt counted, in the same transaction as the insert (one fsync instead of two on
+ * the local API's path). `timeoutMs` fixes its deadline (`now + timeoutMs`), as startDelivery does.
+ */
+export type StartAtInsert = { timeoutMs: number };
 
 /** Count of turns per state. */
 export type TurnCounts = Record<TurnState, number>;
@@ -143,6 +150,14 @@ export class TurnStore {
          VALUES (@id, @source, @clientKey, @conversationId, @sessionKey, @message, 'accepted', @now, @now)
          ON CONFLICT DO NOTHING`,
       ),
+      insertDelivering: db.prepare(
+        `INSERT INTO turns (id, source, client_key, conversation_id, session_key, message, state, attempts, idempotency_key,
+                            created_at, updated_at, first_delivered_at, deadline_at)
+         VALUES (@id, @source, @clientKey, @conversationId, @sessionKey, @message, 'delivering', 1, @id,
+                 @now, @now, @now, @now + @timeoutMs)
+         ON CONFLICT DO NOTHING`,
+      ),
+      sessionBusy: db.prepare(`SELECT 1 FROM turns WHERE session_key = ? AND state IN ('accepted', 'delivering') LIMIT 1`),
       get: db.prepare(`SELECT * FROM turns WHERE id = ?`),
       getByClientKey: db.prepare(`SELECT * FROM turns WHERE client_key = ?`),
       deliverable: db.prepare(
@@ -189,18 +204,25 @@ export class TurnStore {
 
   /**
    * Insert a new turn in state `accepted`. Idempotent on `id` and on `clientKey`: a repeat
-   * returns the existing row with `created: false`.
+   * returns the existing row with `created: false`. With `start`, a turn whose gateway session has
+   * no turn accepted or delivering is committed straight into `delivering` (attempt 1, idempotency
+   * key = id, deadline `now + start.timeoutMs`) and `started` is true: the caller must then run its
+   * delivery (after a crash it is reconciled like any turn left `delivering`). Otherwise it waits
+   * its session's turn in `accepted`, as without `start`.
+   * @returns `{ turn, created, started }`
    * @throws SqliteError (code `SQLITE_FULL` when the disk is full); nothing is half-written
    */
-  insert(t: NewTurn): { turn: Turn; created: boolean } {
+  insert(t: NewTurn, start?: StartAtInsert): { turn: Turn; created: boolean; started: boolean } {
     return observeWrite(this.#w, "turns.insert", this.#db.transaction(() => {
       if (t.clientKey !== undefined) {
         const prior = this.#stmts.getByClientKey.get(t.clientKey) as Row | undefined;
-        if (prior) return { turn: toTurn(prior), created: false };
+        if (prior) return { turn: toTurn(prior), created: false, started: false };
       }
-      const info = this.#stmts.insert.run({ ...t, clientKey: t.clientKey ?? null });
-      const row = this.#stmts.get.get(t.id) as Row;
-      return { turn: toTurn(row), created: info.changes === 1 };
+      const row = { ...t, clientKey: t.clientKey ?? null };
+      const startNow = start !== undefined && this.#stmts.sessionBusy.get(t.sessionKey) === undefined;
+      const info = startNow ? this.#stmts.insertDelivering.run({ ...row, timeoutMs: start.timeoutMs }) : this.#stmts.insert.run(row);
+      const created = info.changes === 1;
+      return { turn: toTurn(this.#stmts.get.get(t.id) as Row), created, started: created && startNow };
     }));
   }
 
@@ -244,9 +266,15 @@ export class TurnStore {
     return row ? toTurn(row) : undefined;
   }
 
-  /** Remember the gateway run id (and the gateway generation that accepted it) of a delivering turn. */
+  /**
+   * Remember the gateway run id (and the gateway generation that accepted it) of a delivering
+   * turn. Committed without an fsync (db.ts commitWithoutFsync): it is a hint for reconciling
+   * within the same gateway process (`agent.wait`), and the gateway is running the turn meanwhile,
+   * so the event loop should not wait for the disk. A power cut may lose it; the transcript then
+   * decides, as it does after any gateway or daemon restart.
+   */
   setRun(id: string, runId: string, generation: number, now: number): void {
-    observeWrite(this.#w, "turns.setRun", () => this.#stmts.setRun.run({ id, runId, generation, now }));
+    observeWrite(this.#w, "turns.setRun", () => commitWithoutFsync(this.#db, () => this.#stmts.setRun.run({ id, runId, generation, now })));
   }
 
   /**

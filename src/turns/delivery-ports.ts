@@ -39,6 +39,19 @@ export type GatewayPort = {
   ): Promise<T>;
 };
 
+/**
+ * A delivery slot reserved for one local turn that the caller commits straight into `delivering`
+ * (TurnDelivery.reserve; TurnStore.insert with `start`). The caller ends it exactly once, before
+ * it yields to the event loop: `launch` with the committed turn (its job starts sending it), or
+ * `release` when the turn was not started (its session was busy, or the insert threw).
+ */
+export type DeliverySlot = {
+  /** The deadline to commit: `now + timeoutMs` (ms), the policy's turn timeout. */
+  readonly timeoutMs: number;
+  launch(turn: Turn): void;
+  release(): void;
+};
+
 /** Collaborators. */
 export type DeliveryDeps = {
   turns: TurnStore;

@@ -16,9 +16,10 @@ import { isGatewayProtocolResponseError } from "@openclaw/gateway-client";
 import { backoffDelay } from "../core/backoff.ts";
 import type { Turn } from "../store/turns.ts";
 import { WRITE_RETRY, writeErrorCode } from "../store/write-faults.ts";
-import type { DeliveryDeps } from "./delivery-ports.ts";
+import type { DeliveryDeps, DeliverySlot } from "./delivery-ports.ts";
 import { PauseHolds, type DeliveryPause } from "./delivery-pause.ts";
 import { expireTurn } from "./expiry.ts";
+import { reconcileTurn, type ReconcileDeps } from "./reconcile.ts";
 import { RunAborts, runToStop } from "./run-aborts.ts";
 import { RunProgress } from "./run-progress.ts";
 import { agentFailureMessage, agentReplyText, type TranscriptOutcome } from "./transcript.ts";
@@ -26,12 +27,11 @@ import { lookUpTurn } from "./transcript-read.ts";
 import { agentUsage } from "./usage.ts";
 import { Verdicts } from "./verdicts.ts";
 
-export { EXPIRY_CHECK_MS, type DeliveryDeps, type DeliveryPolicy, type GatewayPort } from "./delivery-ports.ts";
+export { EXPIRY_CHECK_MS, type DeliveryDeps, type DeliveryPolicy, type DeliverySlot, type GatewayPort } from "./delivery-ports.ts";
 export type { DeliveryPause } from "./delivery-pause.ts";
 
 type Mode = "send" | "reconcile";
 type AgentFinal = { runId?: string; status?: string; summary?: string; error?: unknown; result?: unknown };
-type AgentWait = { status?: string; error?: string; terminalReply?: { text?: string } };
 
 /** The dispatcher and its per-turn jobs. */
 export class TurnDelivery {
@@ -41,6 +41,7 @@ export class TurnDelivery {
   readonly #jobs = new AbortController();
   readonly #aborts: RunAborts;
   readonly #verdicts: Verdicts;
+  readonly #reconcileDeps: ReconcileDeps;
   /** Turns claimed again after a lost lease, whose earlier run this daemon stopped. */
   readonly #resumed = new Set<string>();
   /** What each job knows of its turn's run (session, run id or key) and its progress (run-progress.ts). */
@@ -48,7 +49,10 @@ export class TurnDelivery {
   /** Turns whose run was aborted for making no progress, with why: reconciled, never run twice. */
   readonly #stuck = new Map<string, string>();
   #wake: (() => void) | undefined;
+  #running = false;
   #draining = false;
+  /** Slots handed out by {@link reserve} and not yet launched or released. */
+  #reserved = 0;
   /** Pauses outstanding (rotation, version change): no turn starts while one is held. */
   readonly #pauses = new PauseHolds(() => this.notify());
   /** Turns left `delivering` by an earlier run are picked up once this read succeeds. */
@@ -62,6 +66,14 @@ export class TurnDelivery {
     this.#aborts = new RunAborts(deps.gateway, deps.log);
     this.#runs = deps.progress ?? new RunProgress(deps.clock);
     this.#verdicts = new Verdicts({ turns: deps.turns, clock: deps.clock, random: () => this.#random(), log: deps.log, onFinished: deps.onFinished });
+    this.#reconcileDeps = {
+      ...deps,
+      verdicts: this.#verdicts,
+      stuck: this.#stuck,
+      resumed: this.#resumed,
+      lookUp: (t, signal) => this.#lookUp(t, signal),
+      stopRun: (t) => this.#stopRun(t),
+    };
   }
 
   /** Number of turns being delivered right now. */
@@ -126,6 +138,24 @@ export class TurnDelivery {
     return { left: this.#inFlight.size, release };
   }
 
+  /**
+   * Reserve a slot for a local turn the caller is about to commit straight into `delivering`
+   * (turn-service.ts), saving a commit and a wake-up on the local API's path. Only when the
+   * dispatcher would start a turn of that session now anyway: running, turns left delivering
+   * recovered, not draining or paused, gateway ready, no write backoff, a free slot, the session
+   * not held. The caller ends the slot synchronously (DeliverySlot), so nothing takes it meanwhile.
+   * @returns the slot, or undefined when the turn must wait in the queue
+   */
+  reserve(sessionKey: string): DeliverySlot | undefined {
+    const { policy, gateway, clock } = this.#d;
+    if (!this.#running || !this.#recovered || this.#draining || this.#pauses.count > 0 || !gateway.ready) return undefined;
+    if (this.#fillRetryAt > clock.monotonic() || this.#inFlight.size + this.#reserved >= policy.concurrency || this.#d.sessionHeld?.(sessionKey)) return undefined;
+    this.#reserved++;
+    let open = true;
+    const close = () => void (open && ((open = false), this.#reserved--));
+    return { timeoutMs: policy.turnTimeoutMs, launch: (turn) => (close(), this.#launch(turn, "send")), release: () => (close(), this.notify()) };
+  }
+
   /** New work or a connection change: look at the queue now. */
   notify(): void {
     this.#wake?.();
@@ -136,6 +166,8 @@ export class TurnDelivery {
    * first. Resolves when the loop stops (in-flight jobs are handled by {@link drain}).
    */
   async run(signal: AbortSignal): Promise<void> {
+    this.#running = !signal.aborted;
+    signal.addEventListener("abort", () => (this.#running = false), { once: true });
     while (!signal.aborted) {
       this.#aborts.flush();
       if (!this.#recovered) this.#recover();
@@ -191,7 +223,7 @@ export class TurnDelivery {
   /** Start what may start now. @throws SqliteError (nothing half-done: each start is one statement) */
   #fillOnce(): void {
     const { turns, clock, policy } = this.#d;
-    let free = policy.concurrency - this.#inFlight.size;
+    let free = policy.concurrency - this.#inFlight.size - this.#reserved;
     if (free <= 0) return;
     for (const t of turns.deliverable(free + this.#inFlight.size)) {
       if (free <= 0) break;
@@ -260,7 +292,7 @@ export class TurnDelivery {
       }
       try {
         if (mode === "reconcile") {
-          const done = await this.#reconcile(t, remaining, signal);
+          const done = await reconcileTurn(this.#reconcileDeps, t, remaining, signal);
           if (done) return;
           if (done === false) {
             await clock.sleep(policy.reconcilePollMs, signal);
@@ -323,62 +355,6 @@ export class TurnDelivery {
         log.warn({ turnId: t.id, err: (err as Error).message }, "turn delivery interrupted; will reconcile");
         mode = "reconcile";
         await clock.sleep(Math.min(250, policy.reconcilePollMs), signal);
-      }
-    }
-  }
-
-  /**
-   * Look the turn up in its session transcript.
-   * @returns true when finished (recorded), false while still running, undefined if absent
-   */
-  async #reconcile(t: Turn, remaining: number, signal: AbortSignal): Promise<boolean | undefined> {
-    const { gateway } = this.#d;
-    if (t.runId && t.gatewayGeneration === gateway.generation && !this.#stuck.has(t.id)) {
-      // Same gateway process: the run still exists, so agent.wait is exact and cheap.
-      const waitMs = Math.min(remaining, 30_000);
-      const w = await gateway.request<AgentWait>("agent.wait", { runId: t.runId, timeoutMs: waitMs }, { timeoutMs: waitMs + 5_000, signal });
-      if (w?.status === "ok") {
-        await this.#verdicts.complete(t, w.terminalReply?.text ?? "", signal);
-        return true;
-      }
-      if (w?.status === "error") {
-        await this.#verdicts.fail(t, "GATEWAY_RUN_FAILED", w.error ?? "run failed", signal);
-        return true;
-      }
-    }
-    const outcome = await this.#lookUp(t, signal);
-    const stuck = this.#stuck.get(t.id);
-    this.#stuck.delete(t.id); // one verdict per abort: a turn sent again (absent, abandoned) is a new run
-    if (stuck !== undefined && (outcome.kind === "pending" || outcome.kind === "errored")) {
-      // Aborted for making no progress, no reply: it ends here, never as a second run (nor a restart recovery).
-      if (outcome.activeRun !== false) this.#stopRun(t);
-      await this.#verdicts.fail(t, "RUN_STUCK", `${stuck}; aborted, no reply${outcome.kind === "errored" ? ` (${outcome.reason})` : ""}`, signal);
-      return true;
-    }
-    switch (outcome.kind) {
-      case "replied":
-        await this.#verdicts.complete(t, outcome.reply, signal, outcome.usage);
-        return true;
-      case "errored":
-        await this.#verdicts.fail(t, "GATEWAY_RUN_FAILED", outcome.reason, signal);
-        return true;
-      case "pending":
-        // A turn claimed again after a lost lease whose run we stopped: its message is in the
-        // session, no answer came and nothing runs there now. Running it again would be a second
-        // run of the same turn, so it ends here.
-        if (this.#resumed.has(t.id) && outcome.activeRun === false) {
-          await this.#verdicts.fail(t, "RUN_STOPPED", "its run was stopped when its lease was lost, before it answered; it is not run a second time", signal);
-          return true;
-        }
-        return false;
-      case "absent":
-        return undefined;
-      case "abandoned": {
-        // The gateway dropped custody of the request without running it and refuses its key.
-        const key = `${t.id}~${t.attempts + 1}`;
-        this.#d.log.info({ turnId: t.id, state: outcome.state, key }, "gateway abandoned the input; sending again under a new key");
-        const rekeyed = await this.#verdicts.write("turns.rekey", t.id, () => this.#d.turns.rekey(t.id, key, this.#d.clock.now()), signal);
-        return rekeyed ? undefined : false;
       }
     }
   }

@@ -11,6 +11,7 @@ import { secondsUntilReset, type TokenBudget } from "./budget.ts";
 import { toTurnView, type TurnsPort, type TurnView } from "./turn-view.ts";
 import type { AcceptOutcome, CentralTurnStore, ClaimedTurnInput } from "../store/central.ts";
 import type { TurnSource, TurnStore } from "../store/turns.ts";
+import type { DeliverySlot } from "./delivery-ports.ts";
 import { isStoreError, writeErrorCode } from "../store/write-faults.ts";
 
 function isDiskFull(err: unknown): boolean {
@@ -26,6 +27,13 @@ export type TurnServiceOptions = {
   queueLimit: number;
   /** Called after a local turn is committed (wakes delivery). */
   onSubmitted: () => void;
+  /**
+   * A delivery slot for a new local turn of gateway session `sessionKey`, when delivery would
+   * start it at once (delivery.ts `reserve`): the turn is then committed straight into
+   * `delivering` and launched, one commit instead of two. Without it, or when it returns
+   * undefined, the turn is committed `accepted` and waits for the dispatcher.
+   */
+  startNow?: ((sessionKey: string) => DeliverySlot | undefined) | undefined;
   /** Leases of central turns; only needed with a control plane. */
   central?: CentralTurnStore | undefined;
   /** The daily token budget (budget.ts); with action `refuse` and the limit reached, new local turns are refused. */
@@ -64,23 +72,22 @@ export class TurnService implements TurnsPort {
     if (source === "local") this.#checkBudget();
     const c = turns.counts();
     if (c.accepted + c.delivering >= queueLimit) throw new QueueFullError(queueLimit);
+    const sessionKey = sessionKeyFor(input.conversationId);
+    // Ended below before any await: launched with the committed turn, or released.
+    const slot = source === "local" ? this.#o.startNow?.(sessionKey) : undefined;
     let result;
     try {
-      result = turns.insert({
-        id: randomUUID(),
-        source,
-        clientKey,
-        conversationId: input.conversationId,
-        sessionKey: sessionKeyFor(input.conversationId),
-        message: input.message,
-        now: now(),
-      });
+      const turn = { id: randomUUID(), source, clientKey, conversationId: input.conversationId, sessionKey, message: input.message, now: now() };
+      result = turns.insert(turn, slot && { timeoutMs: slot.timeoutMs });
     } catch (err) {
+      slot?.release();
       if (isDiskFull(err)) throw new StorageFullError(err);
       // Any other SQLite result code (SQLITE_BUSY, SQLITE_IOERR_*, ...): the store, not the request.
       if (isStoreError(err)) throw new StorageUnavailableError(writeErrorCode(err), err);
       throw err;
     }
+    if (result.started) slot!.launch(result.turn);
+    else slot?.release();
     if (result.created) this.#o.onSubmitted();
     return { turnId: result.turn.id, created: result.created };
   }

@@ -45,7 +45,9 @@ export function setup(policy: Partial<DeliveryPolicy> = {}, deps: Pick<DeliveryD
       service.finished(t.id);
     },
   });
-  service = new TurnService({ turns: db.turns, now: () => Date.now(), queueLimit: 100, onSubmitted: () => delivery.notify() });
+  // As the daemon wires it (daemon/assemble.ts): a turn submitted while delivery has a free slot is
+  // committed straight into `delivering` and launched; one submitted before start() waits `accepted`.
+  service = new TurnService({ turns: db.turns, now: () => Date.now(), queueLimit: 100, onSubmitted: () => delivery.notify(), startNow: (key) => delivery.reserve(key) });
 }
 
 /** Starts the delivery loop; afterEach stops it. */

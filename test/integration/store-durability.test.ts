@@ -32,6 +32,9 @@ const db = openDb(process.argv[2]);
 const turns = new TurnStore(db);
 turns.insert({ id: "durable-1", source: "local", clientKey: "local:k", conversationId: "c", sessionKey: "agent:main:c", message: "do not lose me", now: 1234 });
 turns.startDelivery("durable-1", 2000, 60000);
+// Committed straight into delivering (the local API's path), then its run id without an fsync.
+turns.insert({ id: "durable-2", source: "local", conversationId: "d", sessionKey: "agent:main:d", message: "me neither", now: 3000 }, { timeoutMs: 60000 });
+turns.setRun("durable-2", "run-2", 7, 3100);
 process.stdout.write("committed\\n");
 setInterval(() => {}, 1 << 30);
 `,
@@ -67,6 +70,9 @@ setInterval(() => {}, 1 << 30);
       attempts: 1,
       deadlineAt: 62_000,
     });
+    // A commit without fsync (setRun) is in the WAL, in the OS page cache: a killed process loses nothing.
+    expect(new TurnStore(db).get("durable-2")).toMatchObject({ state: "delivering", attempts: 1, idempotencyKey: "durable-2", deadlineAt: 63_000, runId: "run-2", gatewayGeneration: 7 });
+    expect(db.pragma("synchronous", { simple: true })).toBe(2); // FULL, as openDb sets it
   } finally {
     db.close();
   }

@@ -121,6 +121,46 @@ describe("TurnStore.insert", () => {
   });
 });
 
+describe("TurnStore.insert with start (straight into delivering)", () => {
+  it("commits a turn of an idle session delivering, attempt 1, keyed by its id, with its deadline", () => {
+    const r = t.turns.insert(turn({ id: "s1", now: 5_000 }), { timeoutMs: 60_000 });
+    expect(r).toMatchObject({ created: true, started: true });
+    expect(r.turn).toMatchObject({ state: "delivering", attempts: 1, idempotencyKey: "s1", firstDeliveredAt: 5_000, deadlineAt: 65_000, updatedAt: 5_000 });
+    expect(t.turns.counts()).toMatchObject({ accepted: 0, delivering: 1 });
+    expect(t.turns.delivering().map((x) => x.id)).toEqual(["s1"]);
+  });
+
+  it("commits it accepted when its session has a turn accepted or delivering", () => {
+    t.turns.insert(turn({ id: "first", conversationId: "busy" }));
+    const queued = t.turns.insert(turn({ id: "second", conversationId: "busy" }), { timeoutMs: 60_000 });
+    expect(queued).toMatchObject({ created: true, started: false });
+    expect(queued.turn).toMatchObject({ state: "accepted", attempts: 0, idempotencyKey: null, firstDeliveredAt: null });
+    t.turns.startDelivery("first", 6_000, 60_000);
+    expect(t.turns.insert(turn({ id: "third", conversationId: "busy" }), { timeoutMs: 60_000 }).started).toBe(false);
+    expect(t.turns.insert(turn({ id: "other", conversationId: "idle" }), { timeoutMs: 60_000 }).started).toBe(true);
+  });
+
+  it("starts nothing for a repeat (same id or client key): the existing row is returned as is", () => {
+    t.turns.insert(turn({ id: "k1", clientKey: "local:k" }));
+    expect(t.turns.insert(turn({ id: "k2", clientKey: "local:k", conversationId: "c9" }), { timeoutMs: 1 })).toMatchObject({ created: false, started: false, turn: { id: "k1", state: "accepted" } });
+    t.turns.insert(turn({ id: "same", conversationId: "c8" }), { timeoutMs: 60_000 });
+    expect(t.turns.insert(turn({ id: "same", conversationId: "c8" }), { timeoutMs: 60_000 })).toMatchObject({ created: false, started: false });
+    expect(t.turns.get("same")?.attempts).toBe(1);
+  });
+});
+
+describe("TurnStore.setRun (committed without an fsync)", () => {
+  it("records the run id and leaves the connection at synchronous = FULL, also when the write fails", () => {
+    t.turns.insert(turn({ id: "r1" }), { timeoutMs: 60_000 });
+    t.turns.setRun("r1", "run-1", 3, 9_000);
+    expect(t.turns.get("r1")).toMatchObject({ runId: "run-1", gatewayGeneration: 3 });
+    expect(t.db.pragma("synchronous", { simple: true })).toBe(2);
+    t.db.exec(`CREATE TRIGGER no_run BEFORE UPDATE OF run_id ON turns BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+    expect(() => t.turns.setRun("r1", "run-2", 3, 9_500)).toThrow(/refused/);
+    expect(t.db.pragma("synchronous", { simple: true })).toBe(2);
+  });
+});
+
 describe("TurnStore.deliverable", () => {
   it("returns only the oldest accepted turn of each conversation, oldest first", () => {
     t.turns.insert(turn({ id: "c1-a", conversationId: "c1", now: 10 }));
