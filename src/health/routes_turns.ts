@@ -1,8 +1,8 @@
 /**
- * The local turn API: `POST /v1/turns` and `GET /v1/turns/:id[?wait=ms]`. Bearer auth is applied
- * by the caller (`createHealthApp` (app.ts)); store errors are thrown to its onError.
+ * The local turn API: `POST /v1/turns[?wait=ms]` and `GET /v1/turns/:id[?wait=ms]`. Bearer auth
+ * is applied by the caller (`createHealthApp` (app.ts)); store errors are thrown to its onError.
  */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
 import type { TurnsPort, TurnView } from "./ports.ts";
@@ -28,6 +28,15 @@ export function describeZodError(err: z.ZodError): string {
 
 const finished = (v: TurnView) => v.state === "done" || v.state === "failed";
 
+/** The request's `?wait=` in ms, clamped to `maxWaitMs` (0 when absent), or the 400 to answer. */
+function waitParam(c: Context, maxWaitMs: number): number | Response {
+  const raw = c.req.query("wait");
+  if (raw !== undefined && !/^\d{1,10}$/.test(raw)) {
+    return errorResponse(c, 400, HTTP_ERR.BAD_REQUEST, `wait: must be a whole number of milliseconds (0-${maxWaitMs})`);
+  }
+  return Math.min(Number(raw ?? 0), maxWaitMs);
+}
+
 /** The `/v1/turns` routes, to be mounted at `/v1/turns`. */
 export function turnRoutes(deps: TurnRoutesDeps): Hono {
   const app = new Hono();
@@ -40,6 +49,9 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono {
       onError: (c) => errorResponse(c, 413, HTTP_ERR.TOO_LARGE, `request body exceeds ${maxBody} bytes`),
     }),
     async (c) => {
+      // Checked first: a bad `wait` stores nothing.
+      const waitMs = waitParam(c, deps.maxWaitMs);
+      if (waitMs instanceof Response) return waitMs;
       let json: unknown;
       try {
         json = await c.req.json();
@@ -53,18 +65,21 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono {
         return errorResponse(c, 413, HTTP_ERR.TOO_LARGE, `message is ${bytes} bytes; the limit is ${deps.maxMessageBytes} bytes (UTF-8)`);
       }
       const { turnId, created } = deps.turns.submit(parsed.data);
+      const location = { Location: `/v1/turns/${encodeURIComponent(turnId)}` };
       // 202: accepted for asynchronous delivery; 200: an idempotent repeat of an earlier submit.
-      return c.json({ turnId }, created ? 202 : 200, { Location: `/v1/turns/${encodeURIComponent(turnId)}` });
+      if (waitMs === 0) return c.json({ turnId }, created ? 202 : 200, location);
+      // Submit and long-poll in one request: the turn as GET shows it, 200 once finished, else
+      // 202 (still running when the wait ended; GET its Location to wait on).
+      const view = await deps.turns.waitFinished(turnId, waitMs);
+      if (view === undefined) return c.json({ turnId }, 202, location); // gone meanwhile (pruned): the id still names it
+      return c.json(view, finished(view) ? 200 : 202, location);
     },
   );
 
   app.get("/:id", async (c) => {
     const id = c.req.param("id");
-    const rawWait = c.req.query("wait");
-    if (rawWait !== undefined && !/^\d{1,10}$/.test(rawWait)) {
-      return errorResponse(c, 400, HTTP_ERR.BAD_REQUEST, `wait: must be a whole number of milliseconds (0-${deps.maxWaitMs})`);
-    }
-    const waitMs = Math.min(Number(rawWait ?? 0), deps.maxWaitMs);
+    const waitMs = waitParam(c, deps.maxWaitMs);
+    if (waitMs instanceof Response) return waitMs;
     const now = deps.turns.get(id);
     if (now === undefined) return errorResponse(c, 404, HTTP_ERR.NOT_FOUND, `no turn with id ${JSON.stringify(id)}`);
     if (waitMs === 0 || finished(now)) return c.json(now);

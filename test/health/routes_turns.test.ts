@@ -14,6 +14,33 @@ describe("POST /v1/turns", () => {
     expect(h.turns.submitted).toEqual([body]);
   });
 
+  it("with ?wait= submits and long-polls in one request: 200 and the finished turn", async () => {
+    const h = harness();
+    const parked = h.turns.nextWait();
+    const pending = h.app.request("/v1/turns?wait=30000", { method: "POST", headers: { "Content-Type": "application/json", ...h.auth }, body: JSON.stringify(body) });
+    expect((await parked).timeoutMs).toBe(30_000);
+    expect(h.turns.submitted).toEqual([body]);
+    h.turns.finish("turn-1", "hi there");
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(res.headers.get("location")).toBe("/v1/turns/turn-1");
+    expect(await res.json()).toMatchObject({ turnId: "turn-1", state: "done", reply: "hi there" });
+  });
+
+  it("with ?wait= answers 202 and the running turn when the wait ends first (capped), and refuses a bad wait before storing", async () => {
+    const h = harness();
+    const parked = h.turns.nextWait();
+    const pending = h.app.request("/v1/turns?wait=999999", { method: "POST", headers: { "Content-Type": "application/json", ...h.auth }, body: JSON.stringify(body) });
+    expect((await parked).timeoutMs).toBe(60_000);
+    h.turns.expireWaits();
+    const res = await pending;
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ turnId: "turn-1", state: "accepted", reply: null });
+    const bad = await h.app.request("/v1/turns?wait=soon", { method: "POST", headers: { "Content-Type": "application/json", ...h.auth }, body: JSON.stringify(body) });
+    expect(bad.status).toBe(400);
+    expect(h.turns.submitted).toHaveLength(1);
+  });
+
   it("returns 200 and the same id for a repeated idempotencyKey", async () => {
     const h = harness();
     const first = await h.post({ ...body, idempotencyKey: "k1" });
