@@ -21,12 +21,13 @@
  */
 import Database from "better-sqlite3";
 import { randomUUID } from "node:crypto";
+import http from "node:http";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GatewayClient } from "@openclaw/gateway-client";
 import { startMockModel } from "../src/dev/mock-model.ts";
-import { apiToken, connectGateway, gatewayRequest, killSiteGateway, makeSite, postTurn, ROOT, startDaemon, waitReady, waitTurn, type Site } from "../test/e2e/harness.ts";
+import { apiToken, connectGateway, gatewayRequest, killSiteGateway, makeSite, ROOT, startDaemon, waitReady, type Site } from "../test/e2e/harness.ts";
 
 const rounds = Number(process.argv[2] ?? 50);
 const profDir = process.env.BENCH_CPU_PROF;
@@ -54,26 +55,50 @@ const epochMs = () => performance.timeOrigin + performance.now();
 /** Client-side times of one daemon turn (epoch ms), to split against its row's stamps. */
 type DaemonSample = { turnId: string; startMs: number; endMs: number };
 
-/** One daemon turn on a fresh conversation: POST then long-poll until done. */
-async function daemonTurn(site: Site, i: number): Promise<DaemonSample> {
+/**
+ * The daemon's clients use node:http on one kept-alive connection, the leanest client Node has,
+ * so the figures are the daemon's and not a client library's (fetch/undici costs more per request
+ * on this machine); the raw path likewise keeps one WebSocket open.
+ */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+/** One HTTP request to the daemon's local API with the bench's token; status and parsed JSON body. */
+function call(site: Site, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request(
+      { host: "127.0.0.1", port: site.httpPort, method, path, agent, headers: { authorization: `Bearer ${token}`, ...(payload ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {}) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString("utf8")) }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(payload);
+  });
+}
+
+/** One daemon turn on a fresh conversation: POST, then long-poll GET until done. */
+async function daemonTurn(site: Site, token: string, i: number): Promise<DaemonSample> {
   const startMs = epochMs();
-  const turnId = await postTurn(site, `ovh-${randomUUID()}`, `daemon turn ${i}`);
-  const turn = await waitTurn(site, turnId, 120_000);
+  const posted = await call(site, token, "POST", "/v1/turns", { conversationId: `ovh-${randomUUID()}`, message: `daemon turn ${i}` });
+  if (posted.status !== 202) throw new Error(`daemon turn ${i}: POST ${posted.status} ${JSON.stringify(posted.json)}`);
+  const turnId = posted.json.turnId as string;
+  let turn: any;
+  do turn = (await call(site, token, "GET", `/v1/turns/${turnId}?wait=60000`)).json;
+  while (turn.state !== "done" && turn.state !== "failed");
   if (turn.state !== "done") throw new Error(`daemon turn ${i} failed: ${JSON.stringify(turn.error)}`);
   return { turnId, startMs, endMs: epochMs() };
 }
 
 /** One daemon turn on a fresh conversation in ONE request: `POST /v1/turns?wait=`. */
-async function daemonTurnOneRequest(site: Site, i: number): Promise<DaemonSample> {
+async function daemonTurnOneRequest(site: Site, token: string, i: number): Promise<DaemonSample> {
   const startMs = epochMs();
-  const res = await fetch(`http://127.0.0.1:${site.httpPort}/v1/turns?wait=60000`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${apiToken(site)}`, "content-type": "application/json" },
-    body: JSON.stringify({ conversationId: `ovh1-${randomUUID()}`, message: `daemon turn ${i}` }),
-  });
-  const turn = (await res.json()) as { turnId: string; state: string; error?: unknown };
-  if (res.status !== 200 || turn.state !== "done") throw new Error(`daemon turn ${i}: ${res.status} ${JSON.stringify(turn)}`);
-  return { turnId: turn.turnId, startMs, endMs: epochMs() };
+  const res = await call(site, token, "POST", "/v1/turns?wait=60000", { conversationId: `ovh1-${randomUUID()}`, message: `daemon turn ${i}` });
+  if (res.status !== 200 || res.json.state !== "done") throw new Error(`daemon turn ${i}: ${res.status} ${JSON.stringify(res.json)}`);
+  return { turnId: res.json.turnId, startMs, endMs: epochMs() };
 }
 
 /**
@@ -118,7 +143,8 @@ try {
     warmMs = performance.now() - w;
   }
   // Goal 5: the first turn after the boot (the gateway loads its agent runtime lazily).
-  const first = await daemonTurn(site, -1);
+  const token = apiToken(site);
+  const first = await daemonTurn(site, token, -1);
   const firstTurnMs = first.endMs - first.startMs;
   client = await connectGateway(site);
   await rawTurn(client, -1); // the raw client's own warm-up (its first request on the connection)
@@ -127,8 +153,8 @@ try {
   const oneRequest: DaemonSample[] = [];
   const paths = [
     async (i: number) => void raw.push(await rawTurn(client!, i)),
-    async (i: number) => void twoRequests.push(await daemonTurn(site, i)),
-    async (i: number) => void oneRequest.push(await daemonTurnOneRequest(site, i)),
+    async (i: number) => void twoRequests.push(await daemonTurn(site, token, i)),
+    async (i: number) => void oneRequest.push(await daemonTurnOneRequest(site, token, i)),
   ];
   for (let i = 0; i < rounds; i++) {
     for (let k = 0; k < paths.length; k++) await paths[(i + k) % paths.length]!(i);
@@ -172,6 +198,7 @@ try {
   );
 } finally {
   client?.stop();
+  agent.destroy();
   daemon.proc.kill("SIGTERM");
   await daemon.exited;
   killSiteGateway(site);

@@ -224,7 +224,9 @@ export class TurnDelivery {
   #fillOnce(): void {
     const { turns, clock, policy } = this.#d;
     let free = policy.concurrency - this.#inFlight.size - this.#reserved;
-    if (free <= 0) return;
+    // counts() reads four trigger-kept rows; the deliverable query scans sessions (~0.2 ms here) and
+    // runs after every submit and every finished turn, mostly to find nothing.
+    if (free <= 0 || turns.counts().accepted === 0) return;
     for (const t of turns.deliverable(free + this.#inFlight.size)) {
       if (free <= 0) break;
       if (this.#inFlight.has(t.id) || this.#d.sessionHeld?.(t.sessionKey)) continue;
