@@ -12,7 +12,8 @@
  * it (commit of the reply, HTTP out); the middle part is compared with the raw turns.
  *
  * Usage: .cache/node/bin/node bench/overhead.ts [rounds=50]
- * Env: BENCH_CPU_PROF=<dir> starts the daemon with `--cpu-prof --cpu-prof-dir=<dir>` (via
+ * Env: BENCH_ONE_REQUEST=0 leaves out path (c) (for a daemon without `POST ?wait=`, e.g. to
+ * measure an older commit with this bench). BENCH_CPU_PROF=<dir> starts the daemon with `--cpu-prof --cpu-prof-dir=<dir>` (via
  * NODE_OPTIONS; the profile is written when the daemon exits on SIGTERM). BENCH_WARM=1 sends
  * `tools.catalog {agentId:"main"}` and `tools.effective` (read-only RPCs that build the tool
  * inventory without calling the model) right after readiness, before the first turn: a warm-up
@@ -154,7 +155,8 @@ try {
   const paths = [
     async (i: number) => void raw.push(await rawTurn(client!, i)),
     async (i: number) => void twoRequests.push(await daemonTurn(site, token, i)),
-    async (i: number) => void oneRequest.push(await daemonTurnOneRequest(site, token, i)),
+    // BENCH_ONE_REQUEST=0 leaves path (c) out: to measure a daemon built before POST ?wait= existed.
+    ...(process.env.BENCH_ONE_REQUEST === "0" ? [] : [async (i: number) => void oneRequest.push(await daemonTurnOneRequest(site, token, i))]),
   ];
   for (let i = 0; i < rounds; i++) {
     for (let k = 0; k < paths.length; k++) await paths[(i + k) % paths.length]!(i);
@@ -163,7 +165,17 @@ try {
   const viaDaemon = twoRequests.map(wall);
   const a = summary(raw);
   const b = summary(viaDaemon);
-  const c = summary(oneRequest.map(wall));
+  /** Path (c)'s figures beside the raw path's. */
+  const oneRequestFigures = () => {
+    const c = summary(oneRequest.map(wall));
+    return {
+      // (c) POST /v1/turns?wait=: one HTTP request per turn.
+      daemonOneRequestMs: c,
+      oneRequestRatio: { p50: Number((c.p50 / a.p50).toFixed(3)), p99: Number((c.p99 / a.p99).toFixed(3)) },
+      oneRequestDifferenceMs: { p50: Number((c.p50 - a.p50).toFixed(1)), p90: Number((c.p90 - a.p90).toFixed(1)), p99: Number((c.p99 - a.p99).toFixed(1)) },
+      oneRequestPairedDifferenceMs: summary(raw.map((r, i) => wall(oneRequest[i]!) - r)),
+    };
+  };
   const dbPath = join(site.dataDir, "agent-supervisor.db");
   console.log(
     JSON.stringify(
@@ -178,18 +190,14 @@ try {
         differenceMs: { p50: Number((b.p50 - a.p50).toFixed(1)), p90: Number((b.p90 - a.p90).toFixed(1)), p99: Number((b.p99 - a.p99).toFixed(1)) },
         // Per pair (the two turns run back to back): robust against a busy machine's slow phases.
         pairedDifferenceMs: summary(raw.map((r, i) => viaDaemon[i]! - r)),
-        // (c) POST /v1/turns?wait=: one HTTP request per turn.
-        daemonOneRequestMs: c,
-        oneRequestRatio: { p50: Number((c.p50 / a.p50).toFixed(3)), p99: Number((c.p99 / a.p99).toFixed(3)) },
-        oneRequestDifferenceMs: { p50: Number((c.p50 - a.p50).toFixed(1)), p90: Number((c.p90 - a.p90).toFixed(1)), p99: Number((c.p99 - a.p99).toFixed(1)) },
-        oneRequestPairedDifferenceMs: summary(raw.map((r, i) => wall(oneRequest[i]!) - r)),
         // Where the daemon turns' time went (their SQLite stamps), beside the raw turns' whole time.
         splitTwoRequests: split(dbPath, twoRequests),
-        splitOneRequest: split(dbPath, oneRequest),
+        ...(oneRequest.length === 0 ? {} : { splitOneRequest: split(dbPath, oneRequest) }),
         // One model call per turn: 3 per round, plus the first daemon turn and the raw warm-up.
-        modelRequests: { seen: model.requests.length, expected: 3 * rounds + 2 },
+        modelRequests: { seen: model.requests.length, expected: paths.length * rounds + 2 },
         // Rounds with a turn over 1.5 s (index, raw ms, daemon ms, daemon one-request ms) and the daemon's warn/error log lines.
-        slowRounds: raw.flatMap((r, i) => (Math.max(r, viaDaemon[i]!, wall(oneRequest[i]!)) > 1500 ? [[i, Math.round(r), Math.round(viaDaemon[i]!), Math.round(wall(oneRequest[i]!))]] : [])),
+        ...(oneRequest.length === 0 ? {} : oneRequestFigures()),
+        slowRounds: raw.flatMap((r, i) => (Math.max(r, viaDaemon[i]!, oneRequest[i] ? wall(oneRequest[i]) : 0) > 1500 ? [[i, Math.round(r), Math.round(viaDaemon[i]!), ...(oneRequest[i] ? [Math.round(wall(oneRequest[i]))] : [])]] : [])),
         daemonLog: daemon.logs.slice(-20),
       },
       null,
