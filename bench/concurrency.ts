@@ -14,7 +14,9 @@
  * that TURN_CONCURRENCY (extra settings: `--env KEY=VALUE`, repeatable), and (a) to (c) run on it.
  *
  * Usage: .cache/node/bin/node bench/concurrency.ts [--conversations 64] [--turns 3]
- *   [--delay-ms 1000] [--slow-ms 30000] [--concurrency 4,8,16,64] [--env KEY=VALUE]
+ *   [--delay-ms 1000] [--slow-ms 30000] [--concurrency 4,8,16,64] [--rounds 2] [--env KEY=VALUE]
+ * `--rounds`: (a) and (b) run this many times each, in ABBA order (raw, daemon, daemon, raw, ...);
+ * their throughput is pooled (all turns / all wall time).
  * Env: BENCH_CPU_PROF=<dir> runs the daemon with `--cpu-prof --cpu-prof-dir=<dir>`.
  * Prints one JSON document per concurrency value, then a one-line table of all of them.
  */
@@ -26,7 +28,7 @@ import { parseArgs } from "node:util";
 import type { GatewayClient } from "@openclaw/gateway-client";
 import { startMockModel, type MockModel } from "../src/dev/mock-model.ts";
 import { connectGateway, gatewayPid, killSiteGateway, makeSite, postTurn, ROOT, startDaemon, waitReady, waitTurn, type Site } from "../test/e2e/harness.ts";
-import { cpuMs, summary } from "./lib.ts";
+import { cpuMs, peakRssMiB, summary } from "./lib.ts";
 
 const { values: opt } = parseArgs({
   options: {
@@ -35,6 +37,7 @@ const { values: opt } = parseArgs({
     "delay-ms": { type: "string", default: "1000" },
     "slow-ms": { type: "string", default: "30000" },
     concurrency: { type: "string", default: "4,8,16,64" },
+    rounds: { type: "string", default: "2" },
     env: { type: "string", multiple: true, default: [] },
   },
 });
@@ -42,6 +45,7 @@ const conversations = Number(opt.conversations);
 const turnsEach = Number(opt.turns);
 const delayMs = Number(opt["delay-ms"]);
 const slowMs = Number(opt["slow-ms"]);
+const rounds = Number(opt.rounds);
 const levels = opt.concurrency.split(",").map(Number);
 const extraEnv = Object.fromEntries(opt.env.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
 const profDir = process.env.BENCH_CPU_PROF;
@@ -67,7 +71,19 @@ function daemonSend(site: Site): Send {
   };
 }
 
-type Phase = { turns: number; wallMs: number; turnsPerS: number; latencyMs: ReturnType<typeof summary>; slowMs?: number; modelCalls: Calls; cpuMs: { gateway?: number; daemon?: number } };
+type Phase = {
+  /** Every turn's latency (ms), for pooling; left out of the printed report. */
+  lat: number[];
+  turns: number;
+  wallMs: number;
+  turnsPerS: number;
+  latencyMs: ReturnType<typeof summary>;
+  slowMs?: number;
+  modelCalls: Calls;
+  /** CPU time used during the phase (ms), and the gateway's peak RSS since its start at the phase's end (MiB). */
+  cpuMs: { gateway?: number; daemon?: number };
+  gatewayPeakRssMiB?: number;
+};
 type Calls = { total: number; exactlyOnce: number; missing: number; duplicated: number };
 
 /** Model calls per tag: how many turns got exactly one, none, more than one; and all calls in the phase. */
@@ -116,6 +132,7 @@ async function phase(name: string, send: Send, model: MockModel, pids: { gateway
   const cpu1 = { gateway: cpuMs(pids.gateway), daemon: cpuMs(pids.daemon) };
   const d = (a?: number, b?: number) => (a === undefined || b === undefined ? undefined : b - a);
   return {
+    lat,
     turns: lat.length,
     wallMs: Math.round(lastMs),
     turnsPerS: Number(((lat.length * 1000) / lastMs).toFixed(2)),
@@ -123,6 +140,29 @@ async function phase(name: string, send: Send, model: MockModel, pids: { gateway
     ...(slowLatency === undefined ? {} : { slowMs: Math.round(slowLatency) }),
     modelCalls: countCalls(model, from, tags),
     cpuMs: { gateway: d(cpu0.gateway, cpu1.gateway), daemon: d(cpu0.daemon, cpu1.daemon) },
+    gatewayPeakRssMiB: peakRssMiB(pids.gateway),
+  };
+}
+
+/** A phase as printed (without its latencies). */
+function brief(p: Phase): Omit<Phase, "lat"> {
+  const { lat: _lat, ...rest } = p;
+  return rest;
+}
+
+/** Several runs of one path taken together: turns / summed wall time, pooled latencies, summed calls and CPU. */
+function pool(ps: Phase[]) {
+  const turns = ps.reduce((n, p) => n + p.turns, 0);
+  const wallMs = ps.reduce((n, p) => n + p.wallMs, 0);
+  const sum = (f: (p: Phase) => number | undefined) => ps.reduce((n, p) => n + (f(p) ?? 0), 0);
+  return {
+    turns,
+    wallMs,
+    turnsPerS: Number(((turns * 1000) / wallMs).toFixed(2)),
+    latencyMs: summary(ps.flatMap((p) => p.lat)),
+    modelCalls: { total: sum((p) => p.modelCalls.total), exactlyOnce: sum((p) => p.modelCalls.exactlyOnce), missing: sum((p) => p.modelCalls.missing), duplicated: sum((p) => p.modelCalls.duplicated) },
+    gatewayCpuMsPerTurn: Math.round(sum((p) => p.cpuMs.gateway) / turns),
+    daemonCpuMsPerTurn: Math.round(sum((p) => p.cpuMs.daemon) / turns),
   };
 }
 
@@ -141,16 +181,24 @@ async function measure(c: number, model: MockModel) {
     // Warm-up: the first turn after a boot loads the agent runtime lazily; one per path.
     await viaDaemon(`warm-${randomUUID()}`, "warm-up");
     await raw(`warm-${randomUUID()}`, "warm-up");
-    const a = await phase("raw", raw, model, pids, conversations, false);
-    const b = await phase("daemon", viaDaemon, model, pids, conversations, false);
+    // ABBA: raw, daemon, then daemon, raw, ... so that a slow phase of the shared machine (or of
+    // the gateway as its session store grows) falls on both paths alike.
+    const runs: { raw: Phase[]; daemon: Phase[] } = { raw: [], daemon: [] };
+    for (let r = 0; r < rounds; r++) {
+      for (const path of r % 2 === 0 ? (["raw", "daemon"] as const) : (["daemon", "raw"] as const)) {
+        runs[path].push(await phase(path, path === "raw" ? raw : viaDaemon, model, pids, conversations, false));
+      }
+    }
+    const a = pool(runs.raw);
+    const b = pool(runs.daemon);
     const ca = await phase("raw-hol", raw, model, pids, conversations - 1, true);
     const cb = await phase("daemon-hol", viaDaemon, model, pids, conversations - 1, true);
     return {
       turnConcurrency: c,
-      raw: a,
-      daemon: b,
+      raw: { ...a, runs: runs.raw.map(brief) },
+      daemon: { ...b, runs: runs.daemon.map(brief) },
       ratio: Number((b.turnsPerS / a.turnsPerS).toFixed(3)),
-      headOfLine: { raw: ca, daemon: cb, ratio: Number((cb.turnsPerS / ca.turnsPerS).toFixed(3)) },
+      headOfLine: { raw: brief(ca), daemon: brief(cb), ratio: Number((cb.turnsPerS / ca.turnsPerS).toFixed(3)) },
       // The daemon's own warn/error lines (the gateway's stderr, relayed with source "gateway", left out).
       daemonLog: daemon.logs.filter((l) => !l.includes('"source":"gateway"')).slice(-10),
     };
@@ -168,16 +216,19 @@ const rows: string[] = [];
 try {
   for (const c of levels) {
     const r = await measure(c, model);
-    console.log(JSON.stringify({ conversations, turnsEach, delayMs, slowMs, env: extraEnv, ...r }, null, 2));
+    console.log(JSON.stringify({ conversations, turnsEach, delayMs, slowMs, rounds, env: extraEnv, ...r }, null, 2));
     const h = r.headOfLine;
     rows.push(
       `| ${c} | ${r.raw.turnsPerS} | ${r.daemon.turnsPerS} | ${r.ratio} | ${r.raw.latencyMs.p50} / ${r.raw.latencyMs.p99} | ${r.daemon.latencyMs.p50} / ${r.daemon.latencyMs.p99} | ` +
-        `${h.raw.turnsPerS} | ${h.daemon.turnsPerS} | ${h.daemon.latencyMs.p50} / ${h.daemon.latencyMs.p99} | ${h.daemon.slowMs} |`,
+        `${h.raw.turnsPerS} | ${h.daemon.turnsPerS} | ${h.ratio} | ${h.daemon.latencyMs.p50} / ${h.daemon.latencyMs.p99} | ${h.daemon.slowMs} | ` +
+        `${r.raw.gatewayCpuMsPerTurn} / ${r.daemon.gatewayCpuMsPerTurn} | ${h.daemon.gatewayPeakRssMiB} |`,
     );
   }
 } finally {
   await model.close();
 }
-console.log("| TURN_CONCURRENCY | raw turns/s | daemon turns/s | ratio | raw p50 / p99 ms | daemon p50 / p99 ms | HOL raw turns/s | HOL daemon turns/s | HOL daemon others p50 / p99 ms | slow turn ms |");
-console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+console.log(
+  "| TURN_CONCURRENCY | raw turns/s | daemon turns/s | ratio | raw p50 / p99 ms | daemon p50 / p99 ms | HOL raw turns/s | HOL daemon turns/s | HOL ratio | HOL daemon others p50 / p99 ms | slow turn ms | gateway CPU ms/turn raw / daemon | gateway peak RSS MiB |",
+);
+console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const r of rows) console.log(r);

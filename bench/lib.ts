@@ -30,3 +30,17 @@ export function cpuMs(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * Peak resident set size (MiB) of a live process since it started, from VmHWM in
+ * /proc/<pid>/status (Linux; the kernel gives it in kB).
+ * @returns undefined when the process is gone or /proc is not there
+ */
+export function peakRssMiB(pid: number): number | undefined {
+  try {
+    const kb = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return kb === undefined ? undefined : Math.round(Number(kb) / 1024);
+  } catch {
+    return undefined;
+  }
+}
