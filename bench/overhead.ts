@@ -28,15 +28,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GatewayClient } from "@openclaw/gateway-client";
 import { startMockModel } from "../src/dev/mock-model.ts";
+import { summary } from "./lib.ts";
 import { apiToken, connectGateway, gatewayRequest, killSiteGateway, makeSite, ROOT, startDaemon, waitReady, type Site } from "../test/e2e/harness.ts";
 
 const rounds = Number(process.argv[2] ?? 50);
 const profDir = process.env.BENCH_CPU_PROF;
-
-/** The p-th percentile (nearest rank, 0-100) of an ascending array, in its unit. */
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 /** One raw turn: `agent` on a fresh session, waiting for the final `res`; its wall time in ms. */
 async function rawTurn(client: GatewayClient, i: number): Promise<number> {
@@ -118,12 +114,6 @@ function split(dbPath: string, samples: DaemonSample[]) {
   } finally {
     db.close();
   }
-}
-
-function summary(xs: number[]): { p50: number; p90: number; p99: number } {
-  const s = [...xs].sort((a, b) => a - b);
-  const r = (v: number) => Number(v.toFixed(1));
-  return { p50: r(pct(s, 50)), p90: r(pct(s, 90)), p99: r(pct(s, 99)) };
 }
 
 const model = await startMockModel();

@@ -129,7 +129,12 @@ export const settingsSchema = z
       "Stability period of the health gate after an OpenClaw version switch: once the new gateway has answered hello-ok, the health RPC and the probe turn, its process must stay up and ready with its connection for this long, then answer a second health RPC; a restart, exit or disconnect in between fails the gate and rolls back. Must be below UPGRADE_HEALTH_DEADLINE_MS (checked at load), which bounds the whole gate; 0: no period and no second health RPC",
     ),
 
-    TURN_CONCURRENCY: positiveInt(4, 256, "Turns delivered to the gateway at once (one at a time per conversation)"),
+    // 8: measured on a 2-core host (BENCHMARKS.md, "Concurrency (issue 15, goal 3)").
+    TURN_CONCURRENCY: positiveInt(
+      8,
+      256,
+      "Turns delivered to the gateway at once (one at a time per conversation); the gateway is set to run this many plus one (the probe turn) at once (agents.defaults.maxConcurrent). 8 keeps a 2-core host's gateway busy with 1 s answers while a slow answer holds only one slot in eight (BENCHMARKS.md, Concurrency)",
+    ),
     TURN_TIMEOUT_MS: ms(600_000, "Deadline of one turn, from its first delivery, after which it fails"),
     TURN_MAX_ATTEMPTS: positiveInt(5, 100, "Deliveries of one turn (first try plus retries after gateway restarts) before it fails"),
     TURN_MAX_MESSAGE_BYTES: positiveInt(256 * 1024, 16 * 1024 * 1024, "Largest accepted turn message (bytes, UTF-8); larger gets 413"),

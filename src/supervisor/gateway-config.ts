@@ -91,6 +91,24 @@ export function selectModels(s: Settings): ModelSelection {
 }
 
 /**
+ * The gateway's cap on parallel agent runs across sessions (`agents.defaults.maxConcurrent`, its
+ * `main` lane; docs/gateway/config-agents/models.md, default `max(8, CPUs * 4)`) for a daemon that
+ * delivers `turnConcurrency` turns at once: those, plus one for the probe turn
+ * (watchdogs/probe-turn.ts), which goes straight to the gateway and takes no delivery slot. Pure.
+ *
+ * Why not the gateway's default (issue 15, goal 3, BENCHMARKS.md "Concurrency"): with fewer lanes
+ * than turns in flight, the gateway queues the rest in its lane, where they show no progress (the
+ * stuck-run watchdog's clock runs: 240 s, then `sessions.abort`), their deadline runs, and a
+ * probe turn waits behind long answers until it counts as missed (three misses restart the
+ * gateway); with more, nothing but the daemon's turns and the probe ever uses them. So every turn
+ * the daemon sends starts at once and waits in the daemon's queue (SQLite) instead, oldest first.
+ * @returns a count of runs, >= 2
+ */
+export function gatewayMaxConcurrent(turnConcurrency: number): number {
+  return turnConcurrency + 1;
+}
+
+/**
  * The full openclaw.json object: the template in `openclaw/` plus settings. Pure.
  * @throws ConfigError when no provider is configured
  */
@@ -110,6 +128,7 @@ export function renderGatewayConfig(s: Settings, layout: GatewayLayout): Record<
       workspace: layout.workspaceDir,
       bootstrapMaxChars: s.MEMORY_BOOTSTRAP_MAX_CHARS,
       model: { primary: models.primary, fallbacks: models.fallbacks },
+      maxConcurrent: gatewayMaxConcurrent(s.TURN_CONCURRENCY),
     },
   };
   base.logging = { file: layout.logFile, maxFileBytes: s.GATEWAY_LOG_MAX_BYTES };

@@ -227,17 +227,23 @@ export class TurnDelivery {
     // counts() reads four trigger-kept rows; the deliverable query scans sessions (~0.2 ms here) and
     // runs after every submit and every finished turn, mostly to find nothing.
     if (free <= 0 || turns.counts().accepted === 0) return;
-    for (const t of turns.deliverable(free + this.#inFlight.size)) {
-      if (free <= 0) break;
-      if (this.#inFlight.has(t.id) || this.#d.sessionHeld?.(t.sessionKey)) continue;
-      // A turn sent before (a central turn claimed again after its lease was lost) goes to the
-      // gateway again only if the transcript proves the gateway never got it.
-      const sentBefore = t.firstDeliveredAt !== null;
-      const started = sentBefore ? turns.resumeDelivery(t.id, clock.now(), policy.turnTimeoutMs) : turns.startDelivery(t.id, clock.now(), policy.turnTimeoutMs);
-      if (!started) continue;
-      free--;
-      if (sentBefore) this.#resumed.add(started.id);
-      this.#launch(started, sentBefore ? "reconcile" : "send");
+    // Turns passed over (held session) do not use up the page: no head-of-line blocking (issue 15, goal 3).
+    for (let limit = free + this.#inFlight.size; free > 0; ) {
+      const page = turns.deliverable(limit);
+      const freeBefore = free;
+      for (const t of page) {
+        if (free <= 0) break;
+        if (this.#inFlight.has(t.id) || this.#d.sessionHeld?.(t.sessionKey)) continue;
+        // Sent before (claimed again after a lost lease): sent again only if the transcript proves the gateway never got it.
+        const sentBefore = t.firstDeliveredAt !== null;
+        const started = sentBefore ? turns.resumeDelivery(t.id, clock.now(), policy.turnTimeoutMs) : turns.startDelivery(t.id, clock.now(), policy.turnTimeoutMs);
+        if (!started) continue;
+        free--;
+        if (sentBefore) this.#resumed.add(started.id);
+        this.#launch(started, sentBefore ? "reconcile" : "send");
+      }
+      if (page.length < limit) return; // the queue is read through
+      limit += page.length - (freeBefore - free); // those passed over come again in the next page
     }
   }
 

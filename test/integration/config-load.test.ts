@@ -87,7 +87,7 @@ describe("loadSettings", () => {
     const path = envFile("");
     const { settings, file } = loadSettings(path, {});
     expect(file).toBe(path);
-    expect(settings.TURN_CONCURRENCY).toBe(4);
+    expect(settings.TURN_CONCURRENCY).toBe(8);
   });
 });
 

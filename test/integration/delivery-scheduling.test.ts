@@ -85,6 +85,43 @@ describe("TurnDelivery", () => {
     expect(gw.callsOf("agent")).toHaveLength(3);
   });
 
+  it("with one conversation stuck on a long answer, the other conversations' turns are all sent, each once (issue 15, goal 3)", async () => {
+    setup({ concurrency: 4 });
+    const slow = deferred();
+    gw.handlers.agent = async (p) => {
+      if (String(p.message) === "slow") await slow.promise;
+      return okReply(`re: ${p.message}`);
+    };
+    const stuck = submit("slow", "slow");
+    const behindIt = submit("slow", "after the slow one");
+    const others = Array.from({ length: 10 }, (_, i) => [1, 2, 3].map((k) => submit(`c${i}`, `c${i} turn ${k}`))).flat();
+    start();
+    await Promise.all(others.map(whenFinished));
+    // All 30 other turns went through the 3 free slots while the slow one held the fourth.
+    expect(db.turns.get(stuck)?.state).toBe("delivering");
+    expect(db.turns.get(behindIt)?.state).toBe("accepted");
+    const sent = gw.callsOf("agent").map((c) => String(c.params.message));
+    expect(sent.filter((m) => m.startsWith("c")).sort()).toEqual(others.map((id) => db.turns.get(id)!.message).sort());
+    slow.resolve();
+    expect(await whenFinished(behindIt)).toMatchObject({ state: "done", reply: "re: after the slow one" });
+    expect(gw.callsOf("agent")).toHaveLength(32);
+  });
+
+  it("as many held sessions as the concurrency, queued first, keep no other conversation's turn from starting", async () => {
+    const held = new Set(["agent:main:h1", "agent:main:h2"]);
+    setup({ concurrency: 2 }, { sessionHeld: (key) => held.has(key) });
+    gw.handlers.agent = async (p) => okReply(`re: ${p.message}`);
+    const waiting = [submit("h1", "held 1"), submit("h2", "held 2")];
+    const free = submit("c3", "free");
+    start();
+    expect(await whenFinished(free)).toMatchObject({ state: "done", reply: "re: free" });
+    expect(waiting.map((id) => db.turns.get(id)?.state)).toEqual(["accepted", "accepted"]);
+    held.clear();
+    delivery.notify();
+    await Promise.all(waiting.map(whenFinished));
+    expect(gw.callsOf("agent").map((c) => c.params.message)).toEqual(["free", "held 1", "held 2"]);
+  });
+
   it("sends nothing while the gateway is not ready, then delivers when it is", async () => {
     setup();
     gw.setReady(false);

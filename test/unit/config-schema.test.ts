@@ -35,7 +35,7 @@ describe("validateSettings defaults", () => {
     ["RESTART_BACKOFF_MAX_MS", 60_000],
     ["RESTART_BACKOFF_RESET_MS", 120_000],
     ["DRAIN_TIMEOUT_MS", 30_000],
-    ["TURN_CONCURRENCY", 4],
+    ["TURN_CONCURRENCY", 8],
     ["TURN_TIMEOUT_MS", 600_000],
     ["TURN_MAX_ATTEMPTS", 5],
     ["TURN_MAX_MESSAGE_BYTES", 262_144],
@@ -95,7 +95,7 @@ describe("validateSettings coercion", () => {
     ["GATEWAY_STOP_GRACE_MS", "", 15_000],
     ["TURN_TIMEOUT_MS", "  ", 600_000],
     ["AGENT_SUPERVISOR_HTTP_PORT", "", 18790],
-    ["TURN_CONCURRENCY", "", 4],
+    ["TURN_CONCURRENCY", "", 8],
     ["TMP_CLEAN", "", true],
   ] as const)("blank %s=%j means unset → default %j", (key, raw, expected) => {
     expect(validateSettings({ [key]: raw }, {})[key]).toBe(expected);
@@ -193,7 +193,7 @@ describe("validateSettings precedence", () => {
 
   it("ignores unrelated environment variables (only setting names are read from the env)", () => {
     const s = validateSettings({}, { PATH: "/usr/bin", HOME: "/root", TURN_CONCURENCY: "x" });
-    expect(s.TURN_CONCURRENCY).toBe(4);
+    expect(s.TURN_CONCURRENCY).toBe(8);
   });
 });
 
@@ -215,7 +215,7 @@ describe("redactSettings", () => {
     for (const k of SECRET_SETTINGS) expect(red[k]).toBe("[redacted]");
     const text = JSON.stringify(red);
     for (const v of Object.values(raw)) expect(text).not.toContain(v);
-    expect(red.TURN_CONCURRENCY).toBe(4);
+    expect(red.TURN_CONCURRENCY).toBe(8);
     // The input is not mutated.
     expect(s.MOONSHOT_API_KEY).toBe("secret-value-0-xxxxxxxx");
   });

@@ -65,6 +65,12 @@ describe("renderGatewayConfig", () => {
     expect(cfg.update).toEqual({ checkOnStart: false });
   });
 
+  it("lets the gateway run every turn the daemon sends at once plus the probe turn (maxConcurrent = TURN_CONCURRENCY + 1)", () => {
+    expect(cfg.agents.defaults.maxConcurrent).toBe(all.TURN_CONCURRENCY + 1);
+    const wide = renderGatewayConfig(settings({ MOONSHOT_API_KEY: MOONSHOT, TURN_CONCURRENCY: "64" }), layout) as Json;
+    expect(wide.agents.defaults.maxConcurrent).toBe(65);
+  });
+
   it("strips the template's $comment", () => {
     expect(cfg).not.toHaveProperty("$comment");
     expect(text).not.toContain("$comment");
