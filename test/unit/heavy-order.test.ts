@@ -21,13 +21,14 @@ describe("heavyLockMode", () => {
     expect(heavyLockMode(`import x from "y";\n${source}\n`)).toBe(mode);
   });
 
-  it("classifies the suite's files: the timing-sensitive ones alone, the rest shared, the config check not at all", () => {
+  it("classifies the files that boot a real gateway: the timing-sensitive ones alone, the rest shared; the config check boots none", () => {
     const modes = Object.fromEntries(
-      [...readdirSync(join(ROOT, "test", "e2e")).map((f) => join("test", "e2e", f)), join("test", "faults", "fast.test.ts")]
+      [...readdirSync(join(ROOT, "test", "e2e")).map((f) => join("test", "e2e", f)), join("test", "faults", "fast.test.ts"), join("test", "build", "binary.test.ts")]
         .filter((f) => f.endsWith(".test.ts"))
         .map((f) => [f.replace(/^test\//, ""), heavyLockMode(readFileSync(join(ROOT, f), "utf8"))]),
     );
     expect(modes).toEqual({
+      "build/binary.test.ts": "shared",
       "e2e/agent-boundary.e2e.test.ts": "shared",
       "e2e/announced-restart.e2e.test.ts": "exclusive",
       "e2e/control-plane.e2e.test.ts": "shared",
