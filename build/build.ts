@@ -9,6 +9,7 @@
  *     `better_sqlite3.node` (src/store/native.ts extracts and loads it at run time).
  *  3. The blob is made by the SAME Node 24 binary that is embedded (.cache/node/bin/node).
  *  4. That binary is copied, stripped, and the blob injected with postject.
+ * Steps 2-4 are build/sea.ts (shared with bench/footprint.ts).
  *
  * Run through `sh scripts/build.sh` (which runs scripts/setup.sh first). Needs esbuild and postject:
  * from the project's node_modules (devDependencies), or from the directory named by
@@ -16,15 +17,15 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, relative, resolve } from "node:path";
+import { makeSea, type Postject } from "./sea.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const DIST = join(ROOT, "dist");
 const WORK = join(DIST, ".build");
 const NODE = join(ROOT, ".cache", "node", "bin", "node");
-const SENTINEL_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 const ARCH = process.arch === "x64" ? "x64" : process.arch === "arm64" ? "arm64" : undefined;
 
 function fail(msg: string): never {
@@ -51,12 +52,6 @@ function tool<T>(name: string): T {
   );
 }
 
-function run(cmd: string, args: string[]): void {
-  const r = spawnSync(cmd, args, { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
-  if (r.error) fail(`${cmd}: ${r.error.message}`);
-  if (r.status !== 0) fail(`${cmd} ${args.join(" ")} exited ${r.status ?? r.signal}`);
-}
-
 function step(what: string, t0: number): void {
   process.stderr.write(`build: ${what} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
 }
@@ -65,7 +60,6 @@ type EsbuildPlugin = { name: string; setup(b: { onResolve(o: { filter: RegExp },
 type Esbuild = {
   build(o: Record<string, unknown>): Promise<{ warnings: unknown[]; metafile?: unknown }>;
 };
-type Postject = { inject(file: string, resource: string, data: Buffer, o: { sentinelFuse: string; overwrite?: boolean }): Promise<void> };
 
 async function main(): Promise<void> {
   const t0 = performance.now();
@@ -123,34 +117,9 @@ async function main(): Promise<void> {
   }
   step(`bundled ${relative(ROOT, bundle)} (${(statSync(bundle).size / 1e6).toFixed(1)} MB)`, t0);
 
-  // 2-3. The SEA blob, made by the Node binary that is embedded.
-  const blob = join(WORK, "sea-prep.blob");
-  const seaConfig = join(WORK, "sea-config.json");
-  writeFileSync(
-    seaConfig,
-    JSON.stringify(
-      {
-        main: bundle,
-        output: blob,
-        disableExperimentalSEAWarning: true,
-        useSnapshot: false,
-        useCodeCache: true,
-        execArgvExtension: "none",
-        assets: { "better_sqlite3.node": addon },
-      },
-      null,
-      2,
-    ),
-  );
-  run(NODE, ["--experimental-sea-config", seaConfig]);
-  step("made the SEA blob", t0);
-
-  // 4. Copy, strip, inject.
+  // 2-4. The SEA blob, made by the Node binary that is embedded; that binary copied, stripped, injected.
   const tmp = join(WORK, name);
-  copyFileSync(NODE, tmp);
-  chmodSync(tmp, 0o755);
-  run("strip", [tmp]);
-  await postject.inject(tmp, "NODE_SEA_BLOB", readFileSync(blob), { sentinelFuse: SENTINEL_FUSE });
+  await makeSea({ node: NODE, bundle, workDir: WORK, out: tmp, assets: { "better_sqlite3.node": addon }, postject }).catch((e: Error) => fail(e.message));
   step("injected the blob", t0);
 
   // Smoke test before publishing it under dist/.
