@@ -96,7 +96,11 @@ async function main(): Promise<void> {
     platform: "node",
     target: "node24",
     format: "cjs",
-    minify: false,
+    // Whitespace and comments only (names stay, so stack traces keep function names): the source
+    // is kept in V8's heap for the process's life, and one non-Latin-1 character in a comment (an
+    // em dash in zod) made all of it two-byte: 6.6 MB of heap, 2.3 MB after this (BENCHMARKS.md,
+    // "Footprint").
+    minifyWhitespace: true,
     sourcemap: false,
     legalComments: "none",
     logLevel: "warning",
@@ -115,6 +119,9 @@ async function main(): Promise<void> {
   if (!Object.keys(meta.inputs).some((p) => p.endsWith("build/sea/better-sqlite3-binding.ts"))) {
     fail("better-sqlite3's lib/binding.js was not replaced: check the plugin in build/build.ts");
   }
+  // V8 keeps the main script's source in the heap; one character above U+00FF makes it two-byte (twice the size).
+  const wide = /[^\u0000-\u00ff]/.exec(readFileSync(bundle, "utf8"));
+  if (wide) fail(`the bundle holds a character above U+00FF (${JSON.stringify(wide[0])} at ${wide.index}): its source would take twice the heap`);
   step(`bundled ${relative(ROOT, bundle)} (${(statSync(bundle).size / 1e6).toFixed(1)} MB)`, t0);
 
   // 2-4. The SEA blob, made by the Node binary that is embedded; that binary copied, stripped, injected.
