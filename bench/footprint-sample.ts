@@ -12,6 +12,10 @@ export type ProcReading = {
   rssBytes: number;
   /** VmHWM: the highest resident set since the process started (bytes). */
   hwmBytes: number;
+  /** RssAnon: the anonymous part of VmRSS (heaps, stacks, malloc) (bytes). */
+  anonBytes: number;
+  /** RssFile: the file-backed part of VmRSS (the executable's pages read so far) (bytes). */
+  fileBytes: number;
   /** utime + stime of the whole process, all threads (ticks). */
   cpuTicks: number;
   /** Context switches of the main thread (the event loop): voluntary + involuntary. */
@@ -56,6 +60,8 @@ export function readProc(pid: number): ProcReading {
     atMs,
     rssBytes: statusField(status, "VmRSS") * 1024,
     hwmBytes: statusField(status, "VmHWM") * 1024,
+    anonBytes: statusField(status, "RssAnon") * 1024,
+    fileBytes: statusField(status, "RssFile") * 1024,
     cpuTicks: statCpuTicks(readFileSync(`/proc/${pid}/stat`, "utf8")),
     mainSwitches: switches(status),
     allSwitches,
@@ -69,6 +75,9 @@ export type WindowFigures = {
   cpuPercent: number;
   rssMB: { first: number; mean: number; max: number; last: number };
   hwmMB: number;
+  /** RssAnon and RssFile of the last reading (MB). */
+  lastAnonMB: number;
+  lastFileMB: number;
   mainWakeupsPerS: number;
   allWakeupsPerS: number;
   threads: number;
@@ -91,6 +100,8 @@ export function windowFigures(readings: readonly ProcReading[], ticksPerS: numbe
     cpuPercent: Number((((b.cpuTicks - a.cpuTicks) / ticksPerS / s) * 100).toFixed(3)),
     rssMB: { first: mb(a.rssBytes), mean: mb(rss.reduce((x, y) => x + y, 0) / rss.length), max: mb(Math.max(...rss)), last: mb(b.rssBytes) },
     hwmMB: mb(b.hwmBytes),
+    lastAnonMB: mb(b.anonBytes),
+    lastFileMB: mb(b.fileBytes),
     mainWakeupsPerS: Number(((b.mainSwitches - a.mainSwitches) / s).toFixed(2)),
     allWakeupsPerS: Number(((b.allSwitches - a.allSwitches) / s).toFixed(2)),
     threads: b.threads,
