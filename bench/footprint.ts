@@ -22,7 +22,8 @@
  * gateway, so run it under `flock /tmp/heavy.lock`. BENCH_DAEMON=dev runs bin/agent-supervisor
  * (Node with type stripping) instead of the single executable, so that NODE_OPTIONS (e.g.
  * `--heapsnapshot-signal=SIGUSR2`) reaches it: the single executable ignores NODE_OPTIONS.
- * BENCH_KEEP=1 keeps the data directory (its path is printed).
+ * BENCH_HEAPSNAPSHOT=1 sends the daemon SIGUSR2 at the end of the window (a heap snapshot with
+ * that NODE_OPTIONS flag). BENCH_KEEP=1 keeps the data directory (its path is printed).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -136,6 +137,11 @@ try {
   const ticks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
   const fig = Object.fromEntries(Object.entries(readings).map(([k, r]) => [k, windowFigures(r, ticks)])) as Record<keyof typeof pids, WindowFigures>;
   const metrics = await (await fetch(`http://127.0.0.1:${site.httpPort}/metrics`)).text();
+  if (process.env.BENCH_HEAPSNAPSHOT === "1") {
+    // With BENCH_DAEMON=dev and NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2: the daemon writes it.
+    daemon.proc.kill("SIGUSR2");
+    await sleep(15_000);
+  }
   const d = fig.daemon;
   console.log(
     JSON.stringify(
