@@ -22,6 +22,7 @@
  * gateway, so run it under `flock /tmp/heavy.lock`. BENCH_DAEMON=dev runs bin/agent-supervisor
  * (Node with type stripping) instead of the single executable, so that NODE_OPTIONS (e.g.
  * `--heapsnapshot-signal=SIGUSR2`) reaches it: the single executable ignores NODE_OPTIONS.
+ * MALLOC_ARENA_MAX and MALLOC_TRIM_THRESHOLD_ (glibc), when set, are passed to the daemon only.
  * BENCH_HEAPSNAPSHOT=1 sends the daemon SIGUSR2 at the end of the window (a heap snapshot with
  * that NODE_OPTIONS flag). BENCH_KEEP=1 keeps the data directory (its path is printed).
  */
@@ -100,7 +101,9 @@ if (dev) binary = CLI;
 const rawProgram = await makeRawExecutable(work);
 const model = await startMockModel();
 const site = await makeSite(work, join(ROOT, ".cache", "e2e-runtime", "runtime"), model.url, { AGENT_SUPERVISOR_LOG_LEVEL: "info" });
-const daemon = startDaemon(site, dev && process.env.NODE_OPTIONS ? { NODE_OPTIONS: process.env.NODE_OPTIONS } : {}, [], binary);
+// glibc's malloc tunables reach the daemon when set here (an experiment: the unit file could set them).
+const passed = Object.fromEntries(["MALLOC_ARENA_MAX", "MALLOC_TRIM_THRESHOLD_", ...(dev ? ["NODE_OPTIONS"] : [])].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
+const daemon = startDaemon(site, passed, [], binary);
 const peers: ChildProcess[] = [];
 try {
   await waitReady(site, 240_000);
