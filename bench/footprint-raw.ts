@@ -5,8 +5,7 @@
  *
  * Env: RAW_GATEWAY_URL (`ws://127.0.0.1:<port>`) and RAW_GATEWAY_TOKEN: connect, print `ready` on
  * stdout after hello-ok, and hold the connection until SIGTERM. Without RAW_GATEWAY_URL it holds
- * nothing (the "empty executable": Node's own baseline) and prints `ready` at once.
- * Exits 1 with the error on stderr when the connection is refused.
+ * nothing and prints `ready` at once. Exits 1 with the error on stderr when the connection is refused.
  */
 import { GatewayClient } from "@openclaw/gateway-client";
 

@@ -6,7 +6,7 @@
  *    `npm run build` unless it is newer than its sources) and makes two more executables with the
  *    same recipe and the same Node binary (build/sea.ts): the raw path (bench/footprint-raw.ts: one
  *    `@openclaw/gateway-client` connection to the same gateway, nothing else) and an empty one
- *    (the same program holding nothing: Node 24's own baseline for a single executable).
+ *    (a main script that only waits: Node 24's own floor for a single executable).
  * 2. Boots the daemon (`run`, local mode: no control plane) with the real gateway and the mock
  *    model, waits for /readyz, sends BENCH_TURNS turns (default 3) so it has served, starts the
  *    raw and the empty process, and lets everything settle for BENCH_SETTLE_MS (default 30000).
@@ -27,7 +27,7 @@
  * that NODE_OPTIONS flag). BENCH_KEEP=1 keeps the data directory (its path is printed).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -50,24 +50,30 @@ const GOAL = { rssMB: 90, cpuPercent: 0.3 };
 const NODE = join(ROOT, ".cache", "node", "bin", "node");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The raw-path program bundled (esbuild, as build/build.ts does) and made a single executable. */
-async function makeRawExecutable(work: string): Promise<string> {
+/**
+ * A single executable named `name` in `work` whose main script is `entry` bundled as build/build.ts
+ * bundles the product (one CommonJS file, whitespace-minified), made by build/sea.ts.
+ */
+async function makeExecutable(work: string, name: string, entry: string): Promise<string> {
   const req = createRequire(join(ROOT, "package.json"));
   const esbuild = req("esbuild") as { build(o: Record<string, unknown>): Promise<unknown> };
-  const bundle = join(work, "raw.cjs");
+  const dir = join(work, `${name}.build`);
+  mkdirSync(dir);
+  const bundle = join(dir, `${name}.cjs`);
   await esbuild.build({
-    entryPoints: [join(ROOT, "bench", "footprint-raw.ts")],
+    entryPoints: [entry],
     outfile: bundle,
     bundle: true,
     platform: "node",
     target: "node24",
     format: "cjs",
+    minifyWhitespace: true,
     logLevel: "warning",
     inject: [join(ROOT, "build", "sea", "import-meta-url.js")],
     define: { "import.meta.url": "importMetaUrl", "process.env.WS_NO_BUFFER_UTIL": '"1"', "process.env.WS_NO_UTF_8_VALIDATE": '"1"' },
   });
-  const out = join(work, "footprint-raw");
-  await makeSea({ node: NODE, bundle, workDir: work, out, postject: req("postject") as Postject });
+  const out = join(work, name);
+  await makeSea({ node: NODE, bundle, workDir: dir, out, postject: req("postject") as Postject });
   return out;
 }
 
@@ -98,7 +104,10 @@ const dev = process.env.BENCH_DAEMON === "dev";
 let binary = process.env.BENCH_BINARY ?? BINARY;
 if (!dev && !process.env.BENCH_BINARY) ensureBuilt();
 if (dev) binary = CLI;
-const rawProgram = await makeRawExecutable(work);
+const rawProgram = await makeExecutable(work, "footprint-raw", join(ROOT, "bench", "footprint-raw.ts"));
+// The empty executable: a main script that only waits (Node's own floor for a single executable).
+writeFileSync(join(work, "empty.js"), 'setInterval(() => {}, 2 ** 31 - 1); process.stdout.write("ready\\n"); process.once("SIGTERM", () => process.exit(0));\n');
+const emptyProgram = await makeExecutable(work, "footprint-empty", join(work, "empty.js"));
 const model = await startMockModel();
 const site = await makeSite(work, join(ROOT, ".cache", "e2e-runtime", "runtime"), model.url, { AGENT_SUPERVISOR_LOG_LEVEL: "info" });
 // glibc's malloc tunables reach the daemon when set here (an experiment: the unit file could set them).
@@ -114,7 +123,7 @@ try {
   const token = readFileSync(join(site.dataDir, "gateway.token"), "utf8").trim();
   const raw = await startReady(rawProgram, { RAW_GATEWAY_URL: `ws://127.0.0.1:${site.gatewayPort}`, RAW_GATEWAY_TOKEN: token });
   peers.push(raw);
-  const empty = await startReady(rawProgram, {});
+  const empty = await startReady(emptyProgram, {});
   peers.push(empty);
   const pids = { daemon: daemon.proc.pid!, raw: raw.pid!, empty: empty.pid!, gateway: await gatewayPid(site) };
   await sleep(SETTLE_MS);
