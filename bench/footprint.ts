@@ -22,6 +22,8 @@
  * gateway, so run it under `flock /tmp/heavy.lock`. BENCH_DAEMON=dev runs bin/agent-supervisor
  * (Node with type stripping) instead of the single executable, so that NODE_OPTIONS (e.g.
  * `--heapsnapshot-signal=SIGUSR2`) reaches it: the single executable ignores NODE_OPTIONS.
+ * By default the daemon runs as under systemd (NOTIFY_SOCKET, WATCHDOG_USEC=30 s, a stand-in
+ * `systemd-notify`); BENCH_SYSTEMD=0 runs it without.
  * MALLOC_ARENA_MAX and MALLOC_TRIM_THRESHOLD_ (glibc), when set, are passed to the daemon only.
  * BENCH_HEAPSNAPSHOT=1 sends the daemon SIGUSR2 at the end of the window (a heap snapshot with
  * that NODE_OPTIONS flag). BENCH_KEEP=1 keeps the data directory (its path is printed).
@@ -112,6 +114,15 @@ const model = await startMockModel();
 const site = await makeSite(work, join(ROOT, ".cache", "e2e-runtime", "runtime"), model.url, { AGENT_SUPERVISOR_LOG_LEVEL: "info" });
 // glibc's malloc tunables reach the daemon when set here (an experiment: the unit file could set them).
 const passed = Object.fromEntries(["MALLOC_ARENA_MAX", "MALLOC_TRIM_THRESHOLD_", ...(dev ? ["NODE_OPTIONS"] : [])].flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
+// As systemd runs it (systemd/agent-supervisor.service: Type=notify, WatchdogSec=30s): NOTIFY_SOCKET
+// and WATCHDOG_USEC set, so the STATUS= refresh and the WATCHDOG=1 pings run; `systemd-notify` is a
+// stand-in that exits 0 (the daemon still spawns it for every message).
+if (process.env.BENCH_SYSTEMD !== "0") {
+  const bin = join(work, "bin");
+  mkdirSync(bin);
+  writeFileSync(join(bin, "systemd-notify"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  Object.assign(passed, { NOTIFY_SOCKET: join(work, "notify.sock"), WATCHDOG_USEC: "30000000", PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}` });
+}
 const daemon = startDaemon(site, passed, [], binary);
 const peers: ChildProcess[] = [];
 try {
@@ -160,6 +171,7 @@ try {
       {
         daemonProgram: binary,
         mode: "local (no control plane)",
+        systemd: process.env.BENCH_SYSTEMD !== "0",
         turnsServed: TURNS,
         settleMs: SETTLE_MS,
         livez: { everyMs: LIVEZ_MS, polls: livezPolls, failures: livezFailures },
