@@ -18,8 +18,11 @@ export type Postject = { inject(file: string, resource: string, data: Buffer, o:
 /** The fuse Node's SEA loader looks for (Node's documentation, "Single executable applications"). */
 export const SENTINEL_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 
-/** What makeSea needs: absolute paths; `assets` maps an asset name to the file embedded under it. */
-export type SeaInput = { node: string; bundle: string; workDir: string; out: string; assets?: Record<string, string>; postject: Postject };
+/**
+ * What makeSea needs: absolute paths; `assets` maps an asset name to the file embedded under it;
+ * `execArgv`: Node/V8 flags the executable always starts with (sea-config `execArgv`).
+ */
+export type SeaInput = { node: string; bundle: string; workDir: string; out: string; assets?: Record<string, string>; execArgv?: string[]; postject: Postject };
 
 /**
  * Run a command in `cwd` with inherited stderr/stdout.
@@ -45,6 +48,7 @@ export async function makeSea(i: SeaInput): Promise<void> {
     useSnapshot: false,
     useCodeCache: true,
     execArgvExtension: "none",
+    ...(i.execArgv ? { execArgv: i.execArgv } : {}),
     assets: i.assets ?? {},
   };
   writeFileSync(seaConfig, JSON.stringify(config, null, 2));
