@@ -33,7 +33,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeSea, type Postject } from "../build/sea.ts";
+import { makeSea, seaBundleOptions, type Postject } from "../build/sea.ts";
 import { startMockModel } from "../src/dev/mock-model.ts";
 import { BINARY, ensureBuilt } from "../test/build/ensure-built.ts";
 import { CLI, gatewayPid, getJson, killSiteGateway, makeSite, postTurn, ROOT, startDaemon, waitReady, waitTurn } from "../test/e2e/harness.ts";
@@ -53,8 +53,8 @@ const NODE = join(ROOT, ".cache", "node", "bin", "node");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * A single executable named `name` in `work` whose main script is `entry` bundled as build/build.ts
- * bundles the product (one CommonJS file, whitespace-minified), made by build/sea.ts.
+ * A single executable named `name` in `work` whose main script is `entry`, bundled and made as the
+ * product is (build/sea.ts).
  */
 async function makeExecutable(work: string, name: string, entry: string): Promise<string> {
   const req = createRequire(join(ROOT, "package.json"));
@@ -62,18 +62,7 @@ async function makeExecutable(work: string, name: string, entry: string): Promis
   const dir = join(work, `${name}.build`);
   mkdirSync(dir);
   const bundle = join(dir, `${name}.cjs`);
-  await esbuild.build({
-    entryPoints: [entry],
-    outfile: bundle,
-    bundle: true,
-    platform: "node",
-    target: "node24",
-    format: "cjs",
-    minifyWhitespace: true,
-    logLevel: "warning",
-    inject: [join(ROOT, "build", "sea", "import-meta-url.js")],
-    define: { "import.meta.url": "importMetaUrl", "process.env.WS_NO_BUFFER_UTIL": '"1"', "process.env.WS_NO_UTF_8_VALIDATE": '"1"' },
-  });
+  await esbuild.build(seaBundleOptions(ROOT, entry, bundle));
   const out = join(work, name);
   await makeSea({ node: NODE, bundle, workDir: dir, out, postject: req("postject") as Postject });
   return out;

@@ -20,7 +20,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, relative, resolve } from "node:path";
-import { makeSea, type Postject } from "./sea.ts";
+import { makeSea, seaBundleOptions, type Postject } from "./sea.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const DIST = join(ROOT, "dist");
@@ -89,32 +89,7 @@ async function main(): Promise<void> {
       );
     },
   };
-  const res = await esbuild.build({
-    entryPoints: [join(ROOT, "src", "main.ts")],
-    outfile: bundle,
-    bundle: true,
-    platform: "node",
-    target: "node24",
-    format: "cjs",
-    // Whitespace and comments only (names stay, so stack traces keep function names): the source
-    // is kept in V8's heap for the process's life, and one non-Latin-1 character in a comment (an
-    // em dash in zod) made all of it two-byte: 6.6 MB of heap, 2.3 MB after this (BENCHMARKS.md,
-    // "Footprint").
-    minifyWhitespace: true,
-    sourcemap: false,
-    legalComments: "none",
-    logLevel: "warning",
-    inject: [join(ROOT, "build", "sea", "import-meta-url.js")],
-    define: {
-      "import.meta.url": "importMetaUrl",
-      "import.meta.filename": "importMetaFilename",
-      "import.meta.dirname": "importMetaDirname",
-      "process.env.WS_NO_BUFFER_UTIL": '"1"',
-      "process.env.WS_NO_UTF_8_VALIDATE": '"1"',
-    },
-    plugins: [sqliteBinding],
-    metafile: true,
-  });
+  const res = await esbuild.build({ ...seaBundleOptions(ROOT, join(ROOT, "src", "main.ts"), bundle), plugins: [sqliteBinding], metafile: true });
   const meta = res.metafile as { inputs: Record<string, unknown> };
   if (!Object.keys(meta.inputs).some((p) => p.endsWith("build/sea/better-sqlite3-binding.ts"))) {
     fail("better-sqlite3's lib/binding.js was not replaced: check the plugin in build/build.ts");

@@ -12,6 +12,39 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
+/**
+ * esbuild options that bundle `entry` into ONE CommonJS file `outfile` for a single executable
+ * (docs/PACKAGING_FACTS, "Recipe" step 2): node24, `import.meta` replaced by the shim
+ * build/sea/import-meta-url.js, ws's optional native modules defined away. Whitespace and comments
+ * are minified, names kept (stack traces keep function names): V8 holds the main script's source
+ * in the heap for the process's life, and one non-Latin-1 character in a comment (an em dash in
+ * zod) made the 3.3 MB bundle two-byte, 6.6 MB of heap; minified it is 2.3 MB, one-byte
+ * (BENCHMARKS.md, "Footprint").
+ * @param root the repository root (absolute)
+ */
+export function seaBundleOptions(root: string, entry: string, outfile: string): Record<string, unknown> {
+  return {
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: "node",
+    target: "node24",
+    format: "cjs",
+    minifyWhitespace: true,
+    sourcemap: false,
+    legalComments: "none",
+    logLevel: "warning",
+    inject: [join(root, "build", "sea", "import-meta-url.js")],
+    define: {
+      "import.meta.url": "importMetaUrl",
+      "import.meta.filename": "importMetaFilename",
+      "import.meta.dirname": "importMetaDirname",
+      "process.env.WS_NO_BUFFER_UTIL": '"1"',
+      "process.env.WS_NO_UTF_8_VALIDATE": '"1"',
+    },
+  };
+}
+
 /** postject's `inject` (the npm package postject), as far as it is used here. */
 export type Postject = { inject(file: string, resource: string, data: Buffer, o: { sentinelFuse: string; overwrite?: boolean }): Promise<void> };
 
