@@ -69,6 +69,29 @@ export function readProc(pid: number): ProcReading {
   };
 }
 
+/**
+ * Resident memory by mapping of /proc/<pid>/smaps, summed per file (anonymous mappings under
+ * `[anon]`, the rest by their name, e.g. `[heap]`, `[stack]`, a file path): the `top` largest, in
+ * MB (10^6 bytes), largest first. Pure.
+ */
+export function rssByMapping(smaps: string, top = 8): { mapping: string; rssMB: number }[] {
+  const sums = new Map<string, number>();
+  let current = "[anon]";
+  for (const line of smaps.split("\n")) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      current = head[1]!.trim() || "[anon]";
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) sums.set(current, (sums.get(current) ?? 0) + Number(rss[1]) * 1024);
+  }
+  return [...sums]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([mapping, bytes]) => ({ mapping, rssMB: Number((bytes / 1e6).toFixed(1)) }));
+}
+
 /** The figures over a window: MB are 10^6 bytes, CPU % of one core. */
 export type WindowFigures = {
   seconds: number;

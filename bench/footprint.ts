@@ -15,7 +15,8 @@
  *    10 s as an operator's monitoring would. Prints JSON: per process CPU % (CPU time / wall time,
  *    one core = 100), RSS first/mean/max/last and VmHWM in MB (10^6 bytes), wake-ups per second
  *    (context switches of the main thread and of all threads), the daemon/raw ratios, the
- *    daemon's own `nodejs_*` heap figures from /metrics at the end, and whether the goal
+ *    daemon's own `nodejs_*` heap figures from /metrics and its resident memory by mapping
+ *    (/proc/<pid>/smaps, beside the empty executable's) at the end, and whether the goal
  *    (≤ 90 MB RSS, ≤ 0.3 % CPU) is met.
  *
  * Usage: `npm run bench:footprint` or `.cache/node/bin/node bench/footprint.ts`; boots a real
@@ -37,7 +38,7 @@ import { makeSea, seaBundleOptions, type Postject } from "../build/sea.ts";
 import { startMockModel } from "../src/dev/mock-model.ts";
 import { BINARY, ensureBuilt } from "../test/build/ensure-built.ts";
 import { CLI, gatewayPid, getJson, killSiteGateway, makeSite, postTurn, ROOT, startDaemon, waitReady, waitTurn } from "../test/e2e/harness.ts";
-import { readProc, windowFigures, type ProcReading, type WindowFigures } from "./footprint-sample.ts";
+import { readProc, rssByMapping, windowFigures, type ProcReading, type WindowFigures } from "./footprint-sample.ts";
 
 const num = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
 const DURATION_MS = num("BENCH_DURATION_MS", 600_000);
@@ -149,6 +150,7 @@ try {
   const ticks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
   const fig = Object.fromEntries(Object.entries(readings).map(([k, r]) => [k, windowFigures(r, ticks)])) as Record<keyof typeof pids, WindowFigures>;
   const metrics = await (await fetch(`http://127.0.0.1:${site.httpPort}/metrics`)).text();
+  const mappings = { daemon: rssByMapping(readFileSync(`/proc/${pids.daemon}/smaps`, "utf8")), empty: rssByMapping(readFileSync(`/proc/${pids.empty}/smaps`, "utf8")) };
   if (process.env.BENCH_HEAPSNAPSHOT === "1") {
     // With BENCH_DAEMON=dev and NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2: the daemon writes it.
     daemon.proc.kill("SIGUSR2");
@@ -172,6 +174,7 @@ try {
           "nodejs_external_memory_bytes",
           "process_resident_memory_bytes",
         ]),
+        rssByMapping: mappings,
         goal: { ...GOAL, rssMet: d.rssMB.max <= GOAL.rssMB, cpuMet: d.cpuPercent <= GOAL.cpuPercent },
         daemonWarnings: daemon.logs.filter((l) => /"level":(40|50|60)/.test(l)).slice(-10),
       },
