@@ -9,6 +9,7 @@
  *     `better_sqlite3.node` (src/store/native.ts extracts and loads it at run time).
  *  3. The blob is made by the SAME Node 24 binary that is embedded (.cache/node/bin/node).
  *  4. That binary is copied, stripped, and the blob injected with postject.
+ * Steps 2-4 are build/sea.ts (shared with bench/footprint.ts).
  *
  * Run through `sh scripts/build.sh` (which runs scripts/setup.sh first). Needs esbuild and postject:
  * from the project's node_modules (devDependencies), or from the directory named by
@@ -16,15 +17,15 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, relative, resolve } from "node:path";
+import { makeSea, seaBundleOptions, type Postject } from "./sea.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const DIST = join(ROOT, "dist");
 const WORK = join(DIST, ".build");
 const NODE = join(ROOT, ".cache", "node", "bin", "node");
-const SENTINEL_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 const ARCH = process.arch === "x64" ? "x64" : process.arch === "arm64" ? "arm64" : undefined;
 
 function fail(msg: string): never {
@@ -51,12 +52,6 @@ function tool<T>(name: string): T {
   );
 }
 
-function run(cmd: string, args: string[]): void {
-  const r = spawnSync(cmd, args, { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
-  if (r.error) fail(`${cmd}: ${r.error.message}`);
-  if (r.status !== 0) fail(`${cmd} ${args.join(" ")} exited ${r.status ?? r.signal}`);
-}
-
 function step(what: string, t0: number): void {
   process.stderr.write(`build: ${what} (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
 }
@@ -65,7 +60,6 @@ type EsbuildPlugin = { name: string; setup(b: { onResolve(o: { filter: RegExp },
 type Esbuild = {
   build(o: Record<string, unknown>): Promise<{ warnings: unknown[]; metafile?: unknown }>;
 };
-type Postject = { inject(file: string, resource: string, data: Buffer, o: { sentinelFuse: string; overwrite?: boolean }): Promise<void> };
 
 async function main(): Promise<void> {
   const t0 = performance.now();
@@ -95,62 +89,19 @@ async function main(): Promise<void> {
       );
     },
   };
-  const res = await esbuild.build({
-    entryPoints: [join(ROOT, "src", "main.ts")],
-    outfile: bundle,
-    bundle: true,
-    platform: "node",
-    target: "node24",
-    format: "cjs",
-    minify: false,
-    sourcemap: false,
-    legalComments: "none",
-    logLevel: "warning",
-    inject: [join(ROOT, "build", "sea", "import-meta-url.js")],
-    define: {
-      "import.meta.url": "importMetaUrl",
-      "import.meta.filename": "importMetaFilename",
-      "import.meta.dirname": "importMetaDirname",
-      "process.env.WS_NO_BUFFER_UTIL": '"1"',
-      "process.env.WS_NO_UTF_8_VALIDATE": '"1"',
-    },
-    plugins: [sqliteBinding],
-    metafile: true,
-  });
+  const res = await esbuild.build({ ...seaBundleOptions(ROOT, join(ROOT, "src", "main.ts"), bundle), plugins: [sqliteBinding], metafile: true });
   const meta = res.metafile as { inputs: Record<string, unknown> };
   if (!Object.keys(meta.inputs).some((p) => p.endsWith("build/sea/better-sqlite3-binding.ts"))) {
     fail("better-sqlite3's lib/binding.js was not replaced: check the plugin in build/build.ts");
   }
+  // V8 keeps the main script's source in the heap; one character above U+00FF makes it two-byte (twice the size).
+  const wide = /[^\u0000-\u00ff]/.exec(readFileSync(bundle, "utf8"));
+  if (wide) fail(`the bundle holds a character above U+00FF (${JSON.stringify(wide[0])} at ${wide.index}): its source would take twice the heap`);
   step(`bundled ${relative(ROOT, bundle)} (${(statSync(bundle).size / 1e6).toFixed(1)} MB)`, t0);
 
-  // 2-3. The SEA blob, made by the Node binary that is embedded.
-  const blob = join(WORK, "sea-prep.blob");
-  const seaConfig = join(WORK, "sea-config.json");
-  writeFileSync(
-    seaConfig,
-    JSON.stringify(
-      {
-        main: bundle,
-        output: blob,
-        disableExperimentalSEAWarning: true,
-        useSnapshot: false,
-        useCodeCache: true,
-        execArgvExtension: "none",
-        assets: { "better_sqlite3.node": addon },
-      },
-      null,
-      2,
-    ),
-  );
-  run(NODE, ["--experimental-sea-config", seaConfig]);
-  step("made the SEA blob", t0);
-
-  // 4. Copy, strip, inject.
+  // 2-4. The SEA blob, made by the Node binary that is embedded; that binary copied, stripped, injected.
   const tmp = join(WORK, name);
-  copyFileSync(NODE, tmp);
-  chmodSync(tmp, 0o755);
-  run("strip", [tmp]);
-  await postject.inject(tmp, "NODE_SEA_BLOB", readFileSync(blob), { sentinelFuse: SENTINEL_FUSE });
+  await makeSea({ node: NODE, bundle, workDir: WORK, out: tmp, assets: { "better_sqlite3.node": addon }, postject }).catch((e: Error) => fail(e.message));
   step("injected the blob", t0);
 
   // Smoke test before publishing it under dist/.

@@ -1,7 +1,6 @@
 /** `agent-supervisor dev control-plane|mock-model`: test peers and development tools (src/dev/). */
 import type { Command } from "commander";
-import { runControlPlaneCommand } from "../dev/control-plane/command.ts";
-import { startMockModel, type MockRefusal } from "../dev/mock-model.ts";
+import type { MockRefusal } from "../dev/mock-model.ts";
 import { loadNativeSqliteBinding } from "../store/native.ts";
 import type { CliContext } from "./context.ts";
 
@@ -15,7 +14,11 @@ export function parseRefusal(spec: string): [string, MockRefusal] {
   return [m[1]!, { status: Number(m[2]), ...(m[3] !== undefined ? { retryAfterS: Number(m[3]) } : {}) }];
 }
 
-/** Register `dev control-plane` and `dev mock-model`. */
+/**
+ * Register `dev control-plane` and `dev mock-model`. Their modules (the reference control plane's
+ * routes and schemas, the mock model) are imported when the command runs, so `run` never loads
+ * them (BENCHMARKS.md, "Footprint").
+ */
 export function registerDev(program: Command, ctx: CliContext): void {
   const dev = program.command("dev").description("development tools and test peers");
   dev
@@ -28,6 +31,7 @@ export function registerDev(program: Command, ctx: CliContext): void {
     .option("--lease-ms <ms>", "lease length (ms)", "60000")
     .action(async (o: { port: string; db?: string; runtime?: string[]; stateDir: string; leaseMs: string }) => {
       loadNativeSqliteBinding(o.stateDir); // the single executable's SQLite addon, under the state dir (no-op otherwise)
+      const { runControlPlaneCommand } = await import("../dev/control-plane/command.ts");
       await runControlPlaneCommand(
         { port: o.port, db: o.db, runtime: o.runtime, stateDir: o.stateDir, leaseMs: Number(o.leaseMs) },
         { writeErr: ctx.err },
@@ -41,6 +45,7 @@ export function registerDev(program: Command, ctx: CliContext): void {
     .option("--reject-orphaned-tool-calls", "answer 400, as OpenAI does, to assistant tool calls no tool message answers")
     .option("--refuse-key <key=status...>", "answer this API key with this HTTP status (401, 403, 429[:retry-after seconds]) on /v1/models and completions")
     .action(async (o: { port: string; contextLimitBytes?: string; rejectOrphanedToolCalls?: boolean; refuseKey?: string[] }) => {
+      const { startMockModel } = await import("../dev/mock-model.ts");
       const m = await startMockModel(Number(o.port), "127.0.0.1", {
         contextLimitBytes: o.contextLimitBytes === undefined ? null : Number(o.contextLimitBytes),
         rejectOrphanedToolCalls: o.rejectOrphanedToolCalls === true,

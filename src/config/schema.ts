@@ -66,6 +66,15 @@ export const settingsSchema = z
       .enum(["fatal", "error", "warn", "info", "debug", "trace"])
       .default("info")
       .describe("Log level of the daemon's JSON log on stdout"),
+    METRICS_EVENT_LOOP_RESOLUTION_MS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(60_000)
+      .default(1000)
+      .describe(
+        "Period of the daemon's own event-loop-lag sampling behind /metrics nodejs_eventloop_lag_{p50,p90,p99,max,...}_seconds (a block of its loop shows when it overlaps a sample; one this long or longer always does). prom-client's default, 10, wakes the idle daemon 100 times a second (~0.65 % of a core on a 2-vCPU machine; BENCHMARKS.md, Footprint) (milliseconds)",
+      ),
     AGENT_SUPERVISOR_HTTP_HOST: z
       .string()
       .trim()

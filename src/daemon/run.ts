@@ -37,7 +37,7 @@ export const FIRST_SECRETS_WAIT_MS = 15_000;
 export async function runDaemon({ settings: s, file }: LoadedSettings, host: Host, version: string): Promise<number> {
   const log = createLogger(s.AGENT_SUPERVISOR_LOG_LEVEL);
   const { clock } = host;
-  const metrics = createMetrics();
+  const metrics = createMetrics({ eventLoopResolutionMs: s.METRICS_EVENT_LOOP_RESOLUTION_MS });
   const p = await assemble(s, host, log, metrics, version);
   // A last resort: every loop below is kept running and never rejects; if a promise still
   // rejects unhandled (a bug), it is logged and counted, and the daemon and its gateway stay up.

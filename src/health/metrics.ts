@@ -111,13 +111,26 @@ export type Metrics = {
 };
 
 /**
+ * Default resolution (ms) of the `nodejs_eventloop_lag_*` histogram: METRICS_EVENT_LOOP_RESOLUTION_MS's
+ * default (config/schema.ts). prom-client's own, 10 ms, wakes the idle loop 100 times a second
+ * (~0.65 % of a core, BENCHMARKS.md "Footprint").
+ */
+export const EVENT_LOOP_RESOLUTION_MS = 1000;
+
+/**
  * Create the registry and every metric. Names are prefixed `agent_supervisor_`.
  * @param options.processMetrics also collect prom-client's default process metrics (CPU, memory,
  *   event-loop lag, ...) under their usual unprefixed names (`process_cpu_seconds_total`, `nodejs_*`); default true
+ * @param options.eventLoopResolutionMs the timer period (ms) of the event-loop-lag histogram behind
+ *   `nodejs_eventloop_lag_{min,max,mean,stddev,p50,p90,p99}_seconds` (a block of the daemon's loop
+ *   shows when it overlaps one of these ticks; one of this length or longer always does); default
+ *   {@link EVENT_LOOP_RESOLUTION_MS}
  */
-export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
+export function createMetrics(options: { processMetrics?: boolean; eventLoopResolutionMs?: number } = {}): Metrics {
   const registry = new Registry();
-  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (options.processMetrics ?? true) {
+    collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: options.eventLoopResolutionMs ?? EVENT_LOOP_RESOLUTION_MS });
+  }
   const registers = [registry];
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new Counter<L>({ name: `agent_supervisor_${name}`, help, labelNames, registers });

@@ -6,7 +6,6 @@
  */
 import { access, constants, mkdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import * as tar from "tar";
 import { RUNTIME_ERROR_CODES as E, RuntimeError } from "./errors.ts";
 import { fsyncDir, randomSuffix } from "./layout.ts";
 import type { OnProgress, RuntimePiece } from "./progress.ts";
@@ -87,6 +86,9 @@ export async function installPieceFromTarball(p: TarballPiece): Promise<void> {
 async function extract(file: string, cwd: string, what: string): Promise<void> {
   const unsafe: string[] = [];
   try {
+    // Loaded on first use: a daemon whose runtime is installed never unpacks anything, and tar's
+    // modules cost it ~1.5 MB of heap (BENCHMARKS.md, "Footprint").
+    const tar = await import("tar");
     // tar's defaults refuse `..` and strip leading `/`; preserveOwner:false because as root tar
     // would otherwise chown files to the archive's uids.
     await tar.x({

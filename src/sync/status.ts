@@ -4,7 +4,6 @@
  */
 import { statfs } from "node:fs/promises";
 import type { Logger } from "pino";
-import * as si from "systeminformation";
 import type { StatusReport } from "./contract.ts";
 
 /** The status report's `host` object. */
@@ -17,11 +16,17 @@ export type HostProbe = {
   disk(path: string): Promise<{ totalBytes: number; freeBytes: number }>;
 };
 
+/**
+ * systeminformation, loaded on first use: only a daemon linked to a control plane reports host
+ * metrics, and the package costs ~2 MB of heap at load (BENCHMARKS.md, "Footprint").
+ */
+const si = () => import("systeminformation");
+
 /** The real probe: systeminformation's currentLoad and mem, statfs of the data directory. */
 export const systemHostProbe: HostProbe = {
-  cpuLoadPercent: async () => (await si.currentLoad()).currentLoad,
+  cpuLoadPercent: async () => (await (await si()).currentLoad()).currentLoad,
   memory: async () => {
-    const m = await si.mem();
+    const m = await (await si()).mem();
     return { totalBytes: m.total, availableBytes: m.available };
   },
   disk: async (path) => {

@@ -96,10 +96,12 @@ export type Daemon = {
 /**
  * Start `agent-supervisor run` for a site (plus process-level `env`, e.g. NOTIFY_SOCKET); its
  * stdout/stderr lines are collected. `runAs`: a command line the daemon runs under (e.g. setpriv
- * switching to another user), before the CLI.
+ * switching to another user), before the CLI. `cli`: the program to run, by default the development
+ * launcher bin/agent-supervisor; the single executable (dist/agent-supervisor-linux-<arch>) takes
+ * the same arguments.
  */
-export function startDaemon(site: Site, env: Record<string, string> = {}, runAs: string[] = []): Daemon {
-  const [command, ...args] = [...runAs, CLI, "--config", site.envFile, "run"];
+export function startDaemon(site: Site, env: Record<string, string> = {}, runAs: string[] = [], cli: string = CLI): Daemon {
+  const [command, ...args] = [...runAs, cli, "--config", site.envFile, "run"];
   const proc = spawn(command!, args, {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: site.dir, ...env },
     stdio: ["ignore", "pipe", "pipe"],
