@@ -153,6 +153,7 @@ export async function runDaemon({ settings: s, file }: LoadedSettings, host: Hos
   await syncing;
   p.connection.disconnect();
   health.stopTicking();
+  p.service.endWaits(); // pending long-polls answer now (POST ?wait= gets its turn id), before the API closes
   await http.close();
   auditRun.abort();
   p.audit.stop();

@@ -70,8 +70,15 @@ export function turnRoutes(deps: TurnRoutesDeps): Hono {
       if (waitMs === 0) return c.json({ turnId }, created ? 202 : 200, location);
       // Submit and long-poll in one request: the turn as GET shows it, 200 once finished, else
       // 202 (still running when the wait ended; GET its Location to wait on).
-      const view = await deps.turns.waitFinished(turnId, waitMs);
-      if (view === undefined) return c.json({ turnId }, 202, location); // gone meanwhile (pruned): the id still names it
+      let view: TurnView | undefined;
+      try {
+        view = await deps.turns.waitFinished(turnId, waitMs, true); // answered at shutdown: the client learns the id
+      } catch {
+        // The turn is stored (and may be running): never a 503 here, which says nothing was
+        // stored and would make the client submit it again. Its id lets the client GET it later.
+        return c.json({ turnId }, 202, location);
+      }
+      if (view === undefined) return c.json({ turnId }, 202, location); // gone meanwhile (pruned)
       return c.json(view, finished(view) ? 200 : 202, location);
     },
   );

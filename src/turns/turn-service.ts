@@ -44,6 +44,8 @@ export type TurnServiceOptions = {
 export class TurnService implements TurnsPort {
   readonly #o: TurnServiceOptions;
   readonly #waiters = new Map<string, Set<() => void>>();
+  /** The waits asked to end when the daemon stops (waitFinished's `endOnStop`): see {@link endWaits}. */
+  readonly #endOnStop = new Set<() => void>();
   #draining = false;
 
   constructor(opts: TurnServiceOptions) {
@@ -129,7 +131,7 @@ export class TurnService implements TurnsPort {
   }
 
   /** @inheritdoc */
-  waitFinished(turnId: string, timeoutMs: number): Promise<TurnView | undefined> {
+  waitFinished(turnId: string, timeoutMs: number, endOnStop = false): Promise<TurnView | undefined> {
     const view = this.get(turnId);
     if (!view || view.state === "done" || view.state === "failed" || timeoutMs <= 0) return Promise.resolve(view);
     return new Promise((resolve) => {
@@ -138,6 +140,7 @@ export class TurnService implements TurnsPort {
       const finish = () => {
         clearTimeout(timer);
         set.delete(finish);
+        this.#endOnStop.delete(finish);
         if (set.size === 0) this.#waiters.delete(turnId);
         // Runs from a timer or from finished(): a read error must neither throw there nor leave
         // the request hanging; the client sees the last view it had and asks again.
@@ -151,7 +154,18 @@ export class TurnService implements TurnsPort {
       };
       const timer = setTimeout(finish, timeoutMs);
       set.add(finish);
+      if (endOnStop) this.#endOnStop.add(finish);
     });
+  }
+
+  /**
+   * Answer the pending waits asked to end on stop (`POST /v1/turns?wait=`) now, each with its
+   * turn's current view (shutdown, before the local API closes): such a client learns its stored
+   * turn's id rather than seeing a cut socket. `GET` long-polls are left to be cut: their client
+   * has the id and asks again once the daemon is back (the `turn` CLI does).
+   */
+  endWaits(): void {
+    for (const w of [...this.#endOnStop]) w();
   }
 
   /** Delivery finished a turn: release its long-pollers. */

@@ -38,9 +38,11 @@ export interface TurnsPort {
   get(turnId: string): TurnView | undefined;
   /**
    * Resolve with the turn once it is `done` or `failed`, or with its current view after
-   * `timeoutMs` (ms); undefined if unknown. Never rejects.
+   * `timeoutMs` (ms), or, with `endOnStop`, earlier when the daemon stops; undefined if unknown.
+   * Once waiting it never rejects (a failed read resolves with the last view).
+   * @throws SqliteError from the first read of the turn, before any wait
    */
-  waitFinished(turnId: string, timeoutMs: number): Promise<TurnView | undefined>;
+  waitFinished(turnId: string, timeoutMs: number, endOnStop?: boolean): Promise<TurnView | undefined>;
 }
 
 /** API view of a stored turn. */

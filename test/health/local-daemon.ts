@@ -76,9 +76,9 @@ export async function startLocalDaemon(o: { hang?: "accepted" | "delivering"; qu
     const port_: TurnsPort = {
       submit: (input) => service.submit(input),
       get: (id) => service.get(id),
-      waitFinished: (id, ms) => {
+      waitFinished: (id, ms, endOnStop) => {
         polls += 1;
-        return service.waitFinished(id, ms);
+        return service.waitFinished(id, ms, endOnStop);
       },
     };
     // The daemon's default TURN_MAX_MESSAGE_BYTES (256 KiB), not the harness's 1000 bytes.
@@ -99,6 +99,7 @@ export async function startLocalDaemon(o: { hang?: "accepted" | "delivering"; qu
     run = undefined;
     if (!r) return;
     r.service.startDraining();
+    r.service.endWaits(); // as run.ts does before the local API closes
     await r.server.close();
     // Release the long-polls the server cut, while their SQLite handle is still open: their
     // timers would otherwise read a closed handle later.
