@@ -12,10 +12,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
 import { getJson, killSiteGateway, makeSite, ROOT, until, type Site } from "../e2e/harness.ts";
 import { BINARY, ensureBuilt } from "./ensure-built.ts";
-import { holdHeavyLock } from "../e2e/heavy-lock.ts";
-
-// Its last part boots the real gateway: never beside a timing-sensitive file (heavy-lock.ts).
-await holdHeavyLock("shared");
 
 const ARCH = process.arch === "arm64" ? "arm64" : "x64";
 const ENV = { PATH: "/usr/bin:/bin" };

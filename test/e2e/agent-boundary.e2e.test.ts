@@ -29,7 +29,7 @@ import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
 import { chatHistory, CLI, gatewayPid, getJson, killDaemon, makeSite, postTurn, runCommand, until, waitReady, waitTurn, type Daemon, type Site, startDaemon } from "./harness.ts";
 import { holdHeavyLock } from "./heavy-lock.ts";
 
-await holdHeavyLock("shared"); // at most two real gateways at once, minutes-long waits only (heavy-lock.ts)
+await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
 
 const isRoot = process.getuid?.() === 0;
 const DAEMON_USER = "as-e2e-daemon";

@@ -13,7 +13,7 @@ import Database from "better-sqlite3";
 import { apiToken, chatHistory, controlPlaneEnv, gatewayPid, getJson, makeSite, postTurn, startDaemon, tearDown, until, waitReady, waitTurn, type Daemon, type Site } from "./harness.ts";
 import { holdHeavyLock } from "./heavy-lock.ts";
 
-await holdHeavyLock("shared"); // at most two real gateways at once, minutes-long waits only (heavy-lock.ts)
+await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
 
 const BOOT_MS = 180_000;
 const RT = "rt-e2e";

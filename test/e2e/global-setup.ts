@@ -2,16 +2,11 @@
  * Installs the real OpenClaw runtime once, through the project's own install path
  * (`agent-supervisor openclaw install`), into `.cache/e2e-runtime` inside the project. A second
  * run finds it installed and does nothing. End-to-end tests read its location via inject().
- *
- * Before it, the install of 2026.9.5 for the version change tests starts in the background
- * (upgrade-site.ts installRuntime95InBackground; they wait for it in runtime95), and is stopped at
- * the end of the run if it still runs.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { TestProject } from "vitest/node";
-import { installRuntime95InBackground } from "./upgrade-site.ts";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 
@@ -21,9 +16,7 @@ declare module "vitest" {
   }
 }
 
-/** @returns the teardown: stops the background install of 2026.9.5 if it still runs */
-export default function setup(project: TestProject): () => void {
-  const runtime95 = installRuntime95InBackground();
+export default function setup(project: TestProject): void {
   const dataDir = join(ROOT, ".cache", "e2e-runtime");
   const res = spawnSync(join(ROOT, "bin", "agent-supervisor"), ["--config", "/dev/null", "openclaw", "install"], {
     // The caller's environment as is: it may carry what reaching the registry needs (a CA bundle
@@ -33,9 +26,7 @@ export default function setup(project: TestProject): () => void {
     timeout: 15 * 60_000,
   });
   if (res.status !== 0 || !existsSync(join(dataDir, "runtime", "current.json"))) {
-    runtime95.stop();
     throw new Error(`openclaw install for the end-to-end tests failed (exit ${res.status}, ${res.error?.message ?? ""})`);
   }
   project.provide("e2eRuntimeDir", join(dataDir, "runtime"));
-  return () => runtime95.stop();
 }

@@ -24,7 +24,7 @@ import { startMockModel, type MockModel } from "../../src/dev/mock-model.ts";
 import { CLI, gatewayPid, getJson, makeSite, postTurn, runCommand, startDaemon, until, waitReady, waitTurn, type Daemon, type Site, tearDown, controlPlaneEnv } from "./harness.ts";
 import { holdHeavyLock } from "./heavy-lock.ts";
 
-await holdHeavyLock("shared"); // at most two real gateways at once, minutes-long waits only (heavy-lock.ts)
+await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
 
 const BOOT_MS = 180_000;
 const RT = "rt-provider-auth";

@@ -25,7 +25,7 @@ import { POISON_MARK, startMockModel, type MockModel } from "../../src/dev/mock-
 import { chatHistory, gatewayPid, getJson, makeSite, postTurn, startDaemon, until, waitReady, waitTurn, type Daemon, type Site, tearDown } from "./harness.ts";
 import { holdHeavyLock } from "./heavy-lock.ts";
 
-await holdHeavyLock("shared"); // at most two real gateways at once, minutes-long waits only (heavy-lock.ts)
+await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
 
 const BOOT_MS = 180_000;
 const BIG_OUTPUT = `toolcalls=[{"name":"exec","arguments":{"command":"head -c 120000 /dev/zero | tr '\\\\0' x"}}]`;

@@ -22,7 +22,7 @@ import { CLI, makeSite, postTurn, runCommand, startDaemon, tearDown, until, wait
 import { holdHeavyLock } from "./heavy-lock.ts";
 import { runtime95, runtimeDir, standIn, upgradeEvents, versions } from "./upgrade-site.ts";
 
-await holdHeavyLock("shared"); // at most two real gateways at once, minutes-long waits only (heavy-lock.ts)
+await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
 
 const CHANGE_MS = 300_000;
 

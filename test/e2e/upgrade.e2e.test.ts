@@ -20,7 +20,7 @@ import { CLI, chatHistory, controlPlaneEnv, getJson, makeSite, postTurn, runComm
 import { runtime95, runtimeDir, STAND_IN_LINE, standIn, stopReasons, upgradeEvents, versions } from "./upgrade-site.ts";
 import { holdHeavyLock } from "./heavy-lock.ts";
 
-await holdHeavyLock("shared"); // at most two real gateways at once, minutes-long waits only (heavy-lock.ts)
+await holdHeavyLock(); // one real gateway at a time across workers (heavy-lock.ts)
 
 const CHANGE_MS = 300_000;
 const RT = "rt-upgrade-e2e";
