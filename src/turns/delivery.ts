@@ -153,7 +153,7 @@ export class TurnDelivery {
     this.#reserved++;
     let open = true;
     const close = () => void (open && ((open = false), this.#reserved--));
-    return { timeoutMs: policy.turnTimeoutMs, launch: (turn) => (close(), this.#launch(turn, "send")), release: () => (close(), this.notify()) };
+    return { timeoutMs: policy.turnTimeoutMs, launch: (turn) => (close(), this.#launch(turn, "send")), release: close };
   }
 
   /** New work or a connection change: look at the queue now. */
