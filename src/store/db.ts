@@ -207,14 +207,46 @@ export type OpenDbOptions = {
  */
 export function openDb(path: string, options: OpenDbOptions = {}): Db {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
   const db = new Database(path, options.nativeBinding ? { nativeBinding: options.nativeBinding as string } : {});
-  db.pragma("journal_mode = WAL");
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  try {
+    switchToWal(db, busyTimeoutMs);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   db.pragma("synchronous = FULL");
-  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
   db.pragma("foreign_keys = ON");
   migrate(db);
   return db;
 }
+
+/**
+ * `PRAGMA journal_mode = WAL`, retried on SQLITE_BUSY for up to `timeoutMs` (ms) with 5-20 ms
+ * sleeps. The switch of a new file needs its exclusive lock, and SQLite does not call the busy
+ * handler for a lock upgrade that could deadlock (two connections each holding SHARED and
+ * wanting more: https://www.sqlite.org/c3ref/busy_handler.html), so several processes opening
+ * one new file at once get "database is locked" at once, whatever busy_timeout says. A file
+ * already in WAL mode is read without a write lock, so the loop only ever runs on first creation.
+ * @throws SqliteError (SQLITE_BUSY) if the lock stays held past `timeoutMs`, or any other error.
+ */
+function switchToWal(db: Db, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (db.pragma("journal_mode", { simple: true }) === "wal") return;
+      db.pragma("journal_mode = WAL");
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== "SQLITE_BUSY" || Date.now() >= deadline) throw err;
+      Atomics.wait(SLEEPER, 0, 0, 5 + Math.floor(Math.random() * 15));
+    }
+  }
+}
+
+/** A never-signalled cell for Atomics.wait: a synchronous sleep while the database opens. */
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
 
 function migrate(db: Db): void {
   const current = db.pragma("user_version", { simple: true }) as number;
