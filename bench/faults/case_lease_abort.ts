@@ -15,7 +15,7 @@ export const leaseAbort = sharedRealCase({
   fault: "Lease lost mid-run, turn claimed again",
   how:
     "A turn enqueued at the reference control plane is running in the real gateway (`delay=8000`) when its lease is expired at the control plane, " +
-    "with claims answered 503 meanwhile. Detected when the daemon stops the run (`chat.abort`); then the gateway is SIGKILLed and claims resume. " +
+    "with claims answered 503 meanwhile. Detected when the daemon stops the run (`sessions.abort`); then the gateway is SIGKILLed and claims resume. " +
     "Verdict: one model call for the turn, no report under the lost lease, exactly one report in all.",
   async measure(s) {
     const cp = s.cp!;

@@ -2,7 +2,7 @@
  * Stuck runs (issue 12, failure mode 4), in the real gateway: the mock model accepts a turn's
  * completion request and never answers (`stall=headers`: 200 and SSE headers, then nothing; the
  * provider's own timeout is 120 s, so the gateway does not give up first). The run shows no
- * progress; after RUN_STUCK_MS the daemon aborts it through the gateway (`chat.abort`) and the
+ * progress; after RUN_STUCK_MS the daemon aborts it through the gateway (`sessions.abort` of its run) and the
  * turn fails RUN_STUCK after exactly one model call, a turn of another conversation submitted
  * during the stall is answered, and the next turn of the same conversation is answered. Then a
  * lane held by another client's silent run (`chat.send` from an outside connection, which then

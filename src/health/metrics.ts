@@ -75,7 +75,7 @@ export type Metrics = {
   probeTurnMisses: Gauge;
   /**
    * `agent_supervisor_stuck_runs_total{action}`: what the stuck-run watchdog did (watchdogs/stuck-runs.ts):
-   * `abort-run` (chat.abort of a run without progress), `abort-session` (sessions.abort of a session
+   * `abort-run` (sessions.abort {key, runId} of a run without progress), `abort-session` (sessions.abort of a session
    * whose lane never started the turn), `restart` (the gateway, when an abort did not free it).
    */
   stuckRunsTotal: Counter<"action">;

@@ -103,7 +103,7 @@ export class TurnDelivery {
   }
 
   /**
-   * Abort turn `turnId`'s run in the gateway (`chat.abort`; not with `abortRun` false, when the
+   * Abort turn `turnId`'s run in the gateway (`sessions.abort {key, runId}`, run-aborts.ts; not with `abortRun` false, when the
    * caller aborts the session's work itself) because it made no progress (`reason`, in words; the
    * stuck-run watchdog, issue 12). A non-ok end of its request is then reconciled from the
    * transcript: a reply there completes it; a message without one fails it RUN_STUCK (never a second

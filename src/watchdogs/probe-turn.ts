@@ -8,7 +8,7 @@
  * stored as a turn, never listed by the local API, never reported to the control plane, and takes
  * no delivery slot. A probe in flight when the daemon starts draining (or stops, or the gateway is
  * replaced) is abandoned at once, not waited for, and its run is aborted in a gateway still up.
- * Each probe has a fresh idempotency key; a missed one is aborted in the gateway (`chat.abort`).
+ * Each probe has a fresh idempotency key; a missed one is aborted in the gateway (`sessions.abort {key, runId}`, durable when answered: run-aborts.ts).
  *
  * After PROBE_TURN_MISSES consecutive misses the gateway is restarted (cause `probe`), once per
  * gateway process; failures the gateway reports in words (a refused key...) are shown, not
@@ -196,7 +196,7 @@ export class ProbeTurnWatchdog implements Watchdog {
   /** Best effort: stop the missed run so it does not hold the session's lane (runId = idempotency key, OPENCLAW_FACTS). */
   #abort(runId: string): void {
     this.#o.connection
-      .request("chat.abort", { sessionKey: PROBE_SESSION_KEY, runId }, { timeoutMs: HOUSEKEEPING_TIMEOUT_MS })
+      .request("sessions.abort", { key: PROBE_SESSION_KEY, runId }, { timeoutMs: HOUSEKEEPING_TIMEOUT_MS })
       .catch((err: Error) => this.#o.log.debug({ err: err.message }, "could not abort the missed probe run"));
   }
 

@@ -22,7 +22,7 @@
  *   admin), its request ends `aborted` and the transcript shows the input cancelled, so it is sent
  *   again under a new key.
  * - any other run (started, or a turn being reconciled) → `abort-run`: delivery aborts it
- *   (`chat.abort`, `stopStuck`) and reconciles the turn: a reply in the transcript completes it,
+ *   (`sessions.abort {key, runId}`, `stopStuck`) and reconciles the turn: a reply in the transcript completes it,
  *   else it fails RUN_STUCK; it is sent again only if the transcript proves the gateway never had
  *   it. The gateway answers the aborted `agent` request `{status:"timeout", summary:"aborted"}`.
  * - aborted, and still no progress `abortGraceMs` later → `restart` (once per generation); the
@@ -175,7 +175,7 @@ export class StuckRunWatchdog implements Watchdog {
     } else if (a.kind === "abort-run") {
       if (!this.#o.stopRun(a.turnId, reason, true)) return;
       this.#aborted.set(a.turnId, { kind: a.kind, at: now });
-      log.warn({ turnId: a.turnId, sessionKey: a.sessionKey, runId: a.runId, quietMs: a.quietMs }, `${reason}; aborting it (chat.abort)`);
+      log.warn({ turnId: a.turnId, sessionKey: a.sessionKey, runId: a.runId, quietMs: a.quietMs }, `${reason}; aborting it (sessions.abort of its run)`);
     } else {
       if (!this.#o.stopRun(a.turnId, reason, false)) return;
       this.#aborted.set(a.turnId, { kind: a.kind, at: now });

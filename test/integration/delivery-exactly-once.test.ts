@@ -100,11 +100,11 @@ describe("the transcript before the deadline", () => {
     setup({ turnTimeoutMs: 300, expiryCheckMs: 5_000 });
     gw.handlers.agent = never;
     gw.handlers["chat.history"] = async (p) => ({ messages: [userMsg(String(id))], _p: p });
-    gw.handlers["chat.abort"] = async () => ({ ok: true });
+    gw.handlers["sessions.abort"] = async () => ({ ok: true });
     start();
     const id = submit("c");
     expect(await whenFinished(id)).toMatchObject({ state: "failed", errorCode: "TURN_TIMEOUT" });
-    await expect.poll(() => gw.callsOf("chat.abort").map((c) => c.params)).toEqual([{ sessionKey: "agent:main:c", runId: id }]);
+    await expect.poll(() => gw.callsOf("sessions.abort").map((c) => c.params)).toEqual([{ key: "agent:main:c", runId: id }]);
   });
 });
 
@@ -138,17 +138,17 @@ describe("a lost lease stops the run", () => {
     const central = new CentralTurnStore(db.db);
     central.acceptClaim(claim("t-lost"), Date.now());
     gw.handlers.agent = never;
-    gw.handlers["chat.abort"] = async () => ({ ok: true });
+    gw.handlers["sessions.abort"] = async () => ({ ok: true });
     start();
     await expect.poll(() => gw.callsOf("agent").length).toBe(1);
     gw.setReady(false);
     expect(central.loseLease("t-lost", "L1", Date.now(), "lease expired")).toBe(true);
     expect(delivery.abortTurn("t-lost")).toBe(true);
     await new Promise((r) => setTimeout(r, 100));
-    expect(gw.callsOf("chat.abort")).toHaveLength(0); // not reachable: kept for later
+    expect(gw.callsOf("sessions.abort")).toHaveLength(0); // not reachable: kept for later
     gw.setReady(true);
     delivery.notify();
-    await expect.poll(() => gw.callsOf("chat.abort").map((c) => c.params)).toEqual([{ sessionKey: "agent:main:conv-t-lost", runId: "t-lost" }]);
+    await expect.poll(() => gw.callsOf("sessions.abort").map((c) => c.params)).toEqual([{ key: "agent:main:conv-t-lost", runId: "t-lost" }]);
     expect(db.turns.get("t-lost")).toMatchObject({ state: "failed", errorCode: "LEASE_LOST" });
   });
 

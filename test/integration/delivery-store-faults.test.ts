@@ -118,7 +118,7 @@ describe("a SQLite write that fails", () => {
     refuse("no_fail", "NEW.state = 'failed'");
     gw.handlers.agent = never;
     gw.handlers["chat.history"] = async () => ({ messages: [] });
-    gw.handlers["chat.abort"] = async () => ({ ok: true });
+    gw.handlers["sessions.abort"] = async () => ({ ok: true });
     setup({ turnTimeoutMs: 300, expiryCheckMs: 200 });
     const id = service.submit({ conversationId: "c", message: "hi" }).turnId;
     await waitFor(() => sites().includes("turns.fail"), "the failing TURN_TIMEOUT to show", 5_000);
@@ -161,15 +161,15 @@ describe("a SQLite read that fails", () => {
       opts?.onAccepted?.({ runId: "run-9", status: "accepted" });
       return never();
     };
-    gw.handlers["chat.abort"] = async () => ({ ok: true, aborted: true });
+    gw.handlers["sessions.abort"] = async () => ({ ok: true, status: "aborted" });
     setup();
     const id = service.submit({ conversationId: "c", message: "hi" }).turnId;
     await waitFor(() => turns.get(id)?.runId === "run-9", "the run id");
     t.db.exec("ALTER TABLE turns RENAME TO turns_away"); // every read of turns now fails
     try {
       expect(delivery.abortTurn(id)).toBe(true);
-      await waitFor(() => gw.callsOf("chat.abort").length > 0, "chat.abort", 5_000);
-      expect(gw.callsOf("chat.abort")[0]!.params).toEqual({ sessionKey: "agent:main:c", runId: "run-9" });
+      await waitFor(() => gw.callsOf("sessions.abort").length > 0, "sessions.abort", 5_000);
+      expect(gw.callsOf("sessions.abort")[0]!.params).toEqual({ key: "agent:main:c", runId: "run-9" });
     } finally {
       t.db.exec("ALTER TABLE turns_away RENAME TO turns");
     }

@@ -12,7 +12,7 @@ useDeliveryHarness();
 
 const ABORTED = { status: "timeout", summary: "aborted", stopReason: "rpc" };
 
-/** An `agent` handler that acknowledges, then hangs until chat.abort names its run (then answers `final`). */
+/** An `agent` handler that acknowledges, then hangs until sessions.abort names its run (then answers `final`). */
 function stallUntilAborted(final: unknown = ABORTED) {
   const aborted = deferred();
   const accepted = deferred();
@@ -22,9 +22,9 @@ function stallUntilAborted(final: unknown = ABORTED) {
     await aborted.promise;
     return final;
   };
-  gw.handlers["chat.abort"] = async () => {
+  gw.handlers["sessions.abort"] = async () => {
     aborted.resolve();
-    return { ok: true, aborted: true };
+    return { ok: true, abortedRunId: null, status: "aborted" };
   };
   return { accepted: accepted.promise };
 }
@@ -42,7 +42,7 @@ describe("a run aborted as stuck", () => {
     expect(t).toMatchObject({ state: "failed", errorCode: "RUN_STUCK", attempts: 1 });
     expect(t.errorMessage).toContain("run X made no progress for 240 s");
     expect(gw.callsOf("agent")).toHaveLength(1);
-    expect(gw.callsOf("chat.abort").map((c) => c.params)).toEqual([{ sessionKey: "agent:main:c1", runId: id }]);
+    expect(gw.callsOf("sessions.abort").map((c) => c.params)).toEqual([{ key: "agent:main:c1", runId: id }]);
     // The gateway's answer to the aborted request is not the verdict: agent.wait is not asked either.
     expect(gw.callsOf("agent.wait")).toHaveLength(0);
   });
@@ -92,18 +92,18 @@ describe("a run aborted as stuck", () => {
       await new Promise((r) => setTimeout(r, 30));
       throw new Error("gateway closed (1012): service restart");
     };
-    gw.handlers["chat.abort"] = async () => ({ ok: true, aborted: true });
+    gw.handlers["sessions.abort"] = async () => ({ ok: true, status: "aborted" });
     start();
     const id = submit("c5");
     await accepted.promise;
     gw.handlers["chat.history"] = async () => ({ messages: [userMsg(id)], sessionInfo: { hasActiveRun: true } });
     delivery.stopStuck(id, "no progress");
     expect(await whenFinished(id)).toMatchObject({ state: "failed", errorCode: "RUN_STUCK", attempts: 1 });
-    expect(gw.callsOf("chat.abort").length).toBeGreaterThanOrEqual(2);
+    expect(gw.callsOf("sessions.abort").length).toBeGreaterThanOrEqual(2);
     expect(gw.callsOf("agent")).toHaveLength(1);
   });
 
-  it("a queued turn cancelled by the session abort (abortRun false): sent again under a new key, no chat.abort", async () => {
+  it("a queued turn cancelled by the session abort (abortRun false): sent again under a new key, no run abort", async () => {
     setup();
     const cancelled = deferred();
     const accepted = deferred();
@@ -122,14 +122,14 @@ describe("a run aborted as stuck", () => {
     expect(delivery.stopStuck(id, "queued, never started", false)).toBe(true);
     cancelled.resolve();
     expect(await whenFinished(id)).toMatchObject({ state: "done", reply: `ran once as ${id}~2`, attempts: 2 });
-    expect(gw.callsOf("chat.abort")).toHaveLength(0);
+    expect(gw.callsOf("sessions.abort")).toHaveLength(0);
   });
 
   it("stopStuck of a turn that is not in flight does nothing", async () => {
     setup();
     start();
     expect(delivery.stopStuck("nope", "no progress")).toBe(false);
-    expect(gw.callsOf("chat.abort")).toHaveLength(0);
+    expect(gw.callsOf("sessions.abort")).toHaveLength(0);
     expect(db.turns.get("nope")).toBeUndefined();
   });
 });

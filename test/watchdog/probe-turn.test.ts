@@ -59,8 +59,8 @@ function fakeConnection(clock: { advance(ms: number): void }) {
           session = null;
           return { ok: true, key: params.key, deleted: true, archived: [`/state/agents/main/sessions/${id}.jsonl.deleted.x.zst`] } as T;
         }
-        case "chat.abort":
-          return { ok: true, aborted: true } as T;
+        case "sessions.abort":
+          return { ok: true, abortedRunId: params.runId, status: "aborted" } as T;
         default:
           throw new Error(`unexpected ${method}`);
       }
@@ -157,8 +157,8 @@ describe("ProbeTurnWatchdog", () => {
     const agents = h.fake.calls.filter((c) => c.method === "agent");
     // No fourth or fifth probe of a generation already restarted.
     expect(agents).toHaveLength(3);
-    expect(h.fake.calls.filter((c) => c.method === "chat.abort").map((c) => c.params)).toEqual(
-      agents.map((a) => ({ sessionKey: PROBE_SESSION_KEY, runId: a.params.idempotencyKey })),
+    expect(h.fake.calls.filter((c) => c.method === "sessions.abort").map((c) => c.params)).toEqual(
+      agents.map((a) => ({ key: PROBE_SESSION_KEY, runId: a.params.idempotencyKey })),
     );
     expect(h.outcomes.map((o) => [o.result, o.durationMs, o.consecutiveMisses])).toEqual([["miss", TIMEOUT, 1], ["miss", TIMEOUT, 2], ["miss", TIMEOUT, 3]]);
     expect(h.restarts).toEqual([`3 consecutive probe turns got no reply (last: gateway request timeout for agent after ${TIMEOUT}ms)`]);
@@ -176,7 +176,7 @@ describe("ProbeTurnWatchdog", () => {
     h.clock.advance(INTERVAL);
     h.fake.answers.push("hang");
     await h.tick();
-    expect(h.fake.methods().slice(before)).toEqual(["sessions.describe", "sessions.patch", "sessions.delete", "agent", "chat.abort"]);
+    expect(h.fake.methods().slice(before)).toEqual(["sessions.describe", "sessions.patch", "sessions.delete", "agent", "sessions.abort"]);
     // A miss of the new process counts from zero.
     expect(h.outcomes.at(-1)!.consecutiveMisses).toBe(1);
     expect(h.w.check()).toMatchObject({ status: "warn", output: expect.stringContaining("(1 of 3 before a restart)") });
@@ -192,7 +192,7 @@ describe("ProbeTurnWatchdog", () => {
     for (let i = 0; i < 5; i++) await h.tick();
     expect(h.outcomes.map((o) => o.result)).toEqual(["fail", "fail", "fail", "fail", "fail"]);
     expect(h.restarts).toEqual([]);
-    expect(h.fake.methods()).not.toContain("chat.abort");
+    expect(h.fake.methods()).not.toContain("sessions.abort");
     expect(h.w.check()).toMatchObject({
       status: "warn",
       output: 'probe turn failed 5 time(s) in a row: run ended with status error: "Authentication failed (provider returned HTTP 401)"',
@@ -248,7 +248,7 @@ describe("ProbeTurnWatchdog", () => {
     await ticking;
     expect(agentSignal!.aborted).toBe(true);
     const agent = h.fake.calls.find((c) => c.method === "agent")!;
-    expect(h.fake.calls.filter((c) => c.method === "chat.abort").map((c) => c.params)).toEqual([{ sessionKey: PROBE_SESSION_KEY, runId: agent.params.idempotencyKey }]);
+    expect(h.fake.calls.filter((c) => c.method === "sessions.abort").map((c) => c.params)).toEqual([{ key: PROBE_SESSION_KEY, runId: agent.params.idempotencyKey }]);
     expect(h.outcomes).toEqual([]);
     expect(h.restarts).toEqual([]);
     // And no probe while draining.
