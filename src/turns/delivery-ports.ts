@@ -22,10 +22,25 @@ export type DeliveryPolicy = {
    * transcript before failing it with TURN_TIMEOUT (ms; default {@link EXPIRY_CHECK_MS}).
    */
   expiryCheckMs?: number;
+  /**
+   * How long the dispatcher sleeps when nothing wakes it (ms; default {@link IDLE_LOOK_MS}). Every
+   * change that can let a turn start wakes it (`notify`: a submit, a claim, hello-ok, a released
+   * pause or session, a finished job), so this look is only a safety net.
+   */
+  idleLookMs?: number;
 };
 
 /** Default {@link DeliveryPolicy.expiryCheckMs}: the gateway's default startup timeout (ms). */
 export const EXPIRY_CHECK_MS = 240_000;
+
+/**
+ * Default {@link DeliveryPolicy.idleLookMs} (ms). It was 1 s, a wake-up a second on an idle daemon
+ * (issue 15, goal 2: no timer that polls what could be an event).
+ */
+export const IDLE_LOOK_MS = 30_000;
+
+/** While an abort waits to be sent again, or the turns left delivering to be read, the dispatcher looks this often (ms). */
+export const RETRY_LOOK_MS = 1_000;
 
 /** What delivery needs from the gateway connection. */
 export type GatewayPort = {

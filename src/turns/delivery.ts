@@ -16,7 +16,7 @@ import { isGatewayProtocolResponseError } from "@openclaw/gateway-client";
 import { backoffDelay } from "../core/backoff.ts";
 import type { Turn } from "../store/turns.ts";
 import { WRITE_RETRY, writeErrorCode } from "../store/write-faults.ts";
-import type { DeliveryDeps, DeliverySlot } from "./delivery-ports.ts";
+import { IDLE_LOOK_MS, RETRY_LOOK_MS, type DeliveryDeps, type DeliverySlot } from "./delivery-ports.ts";
 import { PauseHolds, type DeliveryPause } from "./delivery-pause.ts";
 import { expireTurn } from "./expiry.ts";
 import { reconcileTurn, type ReconcileDeps } from "./reconcile.ts";
@@ -60,10 +60,15 @@ export class TurnDelivery {
   /** Consecutive failed dispatch writes, and when (monotonic ms) the dispatcher may write again. */
   #fillFailures = 0;
   #fillRetryAt = 0;
+  /** When (monotonic ms) an abort that failed to go out may be sent again. */
+  #abortRetryAt = 0;
 
   constructor(deps: DeliveryDeps) {
     this.#d = deps;
-    this.#aborts = new RunAborts(deps.gateway, deps.log);
+    this.#aborts = new RunAborts(deps.gateway, deps.log, () => {
+      this.#abortRetryAt = deps.clock.monotonic() + RETRY_LOOK_MS;
+      this.notify();
+    });
     this.#runs = deps.progress ?? new RunProgress(deps.clock);
     this.#verdicts = new Verdicts({ turns: deps.turns, clock: deps.clock, random: () => this.#random(), log: deps.log, onFinished: deps.onFinished });
     this.#reconcileDeps = {
@@ -167,16 +172,22 @@ export class TurnDelivery {
    */
   async run(signal: AbortSignal): Promise<void> {
     this.#running = !signal.aborted;
-    signal.addEventListener("abort", () => (this.#running = false), { once: true });
+    signal.addEventListener("abort", () => ((this.#running = false), this.#wake?.()), { once: true });
+    const { clock, policy } = this.#d;
     while (!signal.aborted) {
-      this.#aborts.flush();
+      if (clock.monotonic() >= this.#abortRetryAt) this.#aborts.flush();
       if (!this.#recovered) this.#recover();
-      const retryInMs = this.#fillRetryAt - this.#d.clock.monotonic();
-      if (!this.#draining && this.#pauses.count === 0 && this.#d.gateway.ready && retryInMs <= 0) this.#fill();
+      if (!this.#draining && this.#pauses.count === 0 && this.#d.gateway.ready && this.#fillRetryAt <= clock.monotonic()) this.#fill();
+      // Events wake it (notify); a timer only for a write backoff (#fill sets it), a retry, and the idle safety net.
+      const retryInMs = this.#fillRetryAt - clock.monotonic();
+      const retrying = this.#aborts.size > 0 || !this.#recovered;
+      const sleepMs = Math.min(retryInMs > 0 ? retryInMs : Infinity, retrying ? RETRY_LOOK_MS : Infinity, policy.idleLookMs ?? IDLE_LOOK_MS);
+      const woken = new AbortController();
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
-        void this.#d.clock.sleep(retryInMs > 0 ? retryInMs : 1000, signal).then(resolve);
+        void clock.sleep(sleepMs, woken.signal).then(resolve);
       });
+      woken.abort(); // clears the timer of a sleep cut short
       this.#wake = undefined;
     }
   }

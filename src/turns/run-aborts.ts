@@ -35,9 +35,13 @@ export class RunAborts {
   readonly #gateway: AbortPort;
   readonly #log: Logger;
 
-  constructor(gateway: AbortPort, log: Logger) {
+  readonly #onRetry: () => void;
+
+  /** `onRetry`: an abort failed to go out and is kept; the caller flushes again later (not at once). */
+  constructor(gateway: AbortPort, log: Logger, onRetry: () => void = () => {}) {
     this.#gateway = gateway;
     this.#log = log;
+    this.#onRetry = onRetry;
   }
 
   /** Stop run `runId` of `sessionKey` for turn `turnId`, now or once the gateway is ready. */
@@ -57,6 +61,7 @@ export class RunAborts {
           const answered = !!err && typeof err === "object" && "gatewayCode" in err;
           if (!answered && !this.#pending.has(turnId)) this.#pending.set(turnId, a);
           this.#log.warn({ turnId, runId: a.runId, err: (err as Error)?.message, retry: !answered }, "could not stop the turn's run in the gateway");
+          if (!answered) this.#onRetry();
         },
       );
     }

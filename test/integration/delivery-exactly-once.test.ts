@@ -152,6 +152,27 @@ describe("a lost lease stops the run", () => {
     expect(db.turns.get("t-lost")).toMatchObject({ state: "failed", errorCode: "LEASE_LOST" });
   });
 
+  it("an abort that did not go out (transport error) is sent again about a second later, with nothing else to wake delivery", async () => {
+    setup();
+    const central = new CentralTurnStore(db.db);
+    central.acceptClaim(claim("t-retry"), Date.now());
+    gw.handlers.agent = never;
+    let failures = 1;
+    gw.handlers["sessions.abort"] = async () => {
+      // Fails once the job has ended and delivery sleeps (no gatewayCode: not answered).
+      if (failures-- > 0) await new Promise((r) => setTimeout(r, 300)).then(() => Promise.reject(new Error("gateway connection lost")));
+      return { ok: true, status: "aborted" };
+    };
+    start();
+    await expect.poll(() => gw.callsOf("agent").length).toBe(1);
+    expect(central.loseLease("t-retry", "L1", Date.now(), "lease expired")).toBe(true);
+    delivery.abortTurn("t-retry");
+    await expect.poll(() => gw.callsOf("sessions.abort").length).toBe(1);
+    await expect.poll(() => gw.callsOf("sessions.abort").length, { timeout: 3_000 }).toBe(2);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(gw.callsOf("sessions.abort")).toHaveLength(2); // answered: not sent a third time
+  });
+
   it("claimed again, its stopped run unanswered and nothing running in the session: fails RUN_STOPPED, never sent again", async () => {
     setup();
     claimedAgainAfterLostLease("t-stopped");

@@ -27,7 +27,11 @@ export let finished: Map<string, Turn>;
 let finishWaiters: Map<string, (t: Turn) => void>;
 let finishedTwice: string[];
 
-const basePolicy: DeliveryPolicy = { concurrency: 4, turnTimeoutMs: 30_000, maxAttempts: 5, reconcilePollMs: 20 };
+/**
+ * idleLookMs: an hour, so no test passes on the dispatcher's idle safety net: every path that lets
+ * a turn start must wake it (issue 15, goal 2). A test of the default passes `idleLookMs: undefined`.
+ */
+const basePolicy: DeliveryPolicy = { concurrency: 4, turnTimeoutMs: 30_000, maxAttempts: 5, reconcilePollMs: 20, idleLookMs: 3_600_000 };
 
 /** Makes the test's TurnDelivery (policy over the defaults, and optional deps) and TurnService; call first in a test. */
 export function setup(policy: Partial<DeliveryPolicy> = {}, deps: Pick<DeliveryDeps, "sessionHeld"> = {}): void {

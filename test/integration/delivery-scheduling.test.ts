@@ -4,7 +4,7 @@
  * limit, waiting for a ready gateway, reconciling turns left delivering, drain, abortTurn and
  * pause. The set-up is in delivery-harness.ts.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { assistantMsg, deferred, never, okReply, userMsg } from "./fake-gateway.ts";
 import { waitFor } from "./helpers.ts";
 import { db, delivery, finished, gw, setup, start, submit, useDeliveryHarness, whenFinished } from "./delivery-harness.ts";
@@ -12,6 +12,18 @@ import { db, delivery, finished, gw, setup, start, submit, useDeliveryHarness, w
 useDeliveryHarness();
 
 describe("TurnDelivery", () => {
+  it("idle, looks at the queue when woken, not every second (issue 15, goal 2)", async () => {
+    setup({ idleLookMs: undefined }); // the default safety net, 30 s
+    gw.handlers.agent = async (p) => okReply(`re: ${p.message}`);
+    const looks = vi.spyOn(db.turns, "counts");
+    start();
+    await new Promise((r) => setTimeout(r, 2_500));
+    // Before: the dispatcher read the queue every second (3 looks here); now once, at start.
+    expect(looks).toHaveBeenCalledTimes(1);
+    const id = submit("c1"); // an event: the turn starts at once
+    expect((await whenFinished(id)).state).toBe("done");
+  });
+
   it("delivers the turns of one conversation one at a time, in order, and others alongside", async () => {
     setup();
     const gates = new Map<string, ReturnType<typeof deferred<void>>>();
