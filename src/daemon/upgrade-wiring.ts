@@ -7,6 +7,8 @@
  * Steps are logged, recorded in `gateway_events` as `upgrade:<step>` and in the audit trail as
  * `openclaw.upgrade` entries (stepRecorder, upgrade-recover.ts).
  */
+import { mkdirSync, watch, type FSWatcher } from "node:fs";
+import { basename } from "node:path";
 import { installOpenclaw } from "../runtime/install.ts";
 import { installRetryProblem } from "../runtime/install-retry.ts";
 import { readCurrent, runtimeLayout } from "../runtime/layout.ts";
@@ -21,8 +23,20 @@ import { healthGate, stopAndHold } from "./upgrade-gate.ts";
 import { stepRecorder } from "./upgrade-recover.ts";
 import { runVersionChange, type UpgradePorts } from "./upgrade.ts";
 
-/** How often the desired version is looked at without a nudge (ms): the local file has no signal. */
+/**
+ * How soon a change that is due but has to wait (the gateway is starting or stopping) is looked at
+ * again (ms), and how often the desired version is looked at when the upgrade directory cannot be
+ * watched.
+ */
 export const UPGRADE_CHECK_MS = 5_000;
+
+/**
+ * How often the desired version is looked at with nothing to wake the runner (ms): a safety net.
+ * A new control-plane version ({@link UpgradeRunner.setControlPlaneDesired}) and a write of
+ * `desired-local.json` (fs.watch of the upgrade directory) wake it; an install retry sets its own
+ * time. It was a look every 5 s (issue 15, goal 2: no timer that polls what could be an event).
+ */
+export const UPGRADE_IDLE_LOOK_MS = 300_000;
 
 /** The ports of the sequence over the assembled daemon. */
 export function upgradePorts(p: Parts): UpgradePorts {
@@ -67,6 +81,8 @@ export class UpgradeRunner {
   readonly #ports: UpgradePorts;
   #cpDesired: string | undefined;
   #wake: (() => void) | undefined;
+  /** A nudge came since the last look began: look again at once. */
+  #nudged = false;
   #view: OpenclawVersions = { current: null, desired: null, lastFailed: null, step: null, problem: null };
 
   constructor(p: Parts, ports: UpgradePorts = upgradePorts(p)) {
@@ -79,6 +95,11 @@ export class UpgradeRunner {
   setControlPlaneDesired(version: string | undefined): void {
     if (version === this.#cpDesired) return;
     this.#cpDesired = version;
+    this.#nudge();
+  }
+
+  #nudge(): void {
+    this.#nudged = true;
     this.#wake?.();
   }
 
@@ -88,30 +109,63 @@ export class UpgradeRunner {
   }
 
   /**
-   * Look at the desired version every {@link UPGRADE_CHECK_MS} (or when nudged) until `signal`
-   * aborts. A change under way then ends at once (runVersionChange: every wait returns on the
-   * signal), its journal left at the step it reached for the next start, so the daemon's stop
-   * (daemon/run.ts awaits this with the supervisor's own stop) is not held up by it.
+   * Look at the desired version when nudged (a control-plane version, a write in the upgrade
+   * directory), when a look it asked for is due (an install retry, a change waiting for the
+   * gateway's start), and every {@link UPGRADE_IDLE_LOOK_MS} otherwise, until `signal` aborts. A
+   * change under way then ends at once (runVersionChange: every wait returns on the signal), its
+   * journal left at the step it reached for the next start, so the daemon's stop (daemon/run.ts
+   * awaits this with the supervisor's own stop) is not held up by it.
    */
   async run(signal: AbortSignal): Promise<void> {
     // A stop in the middle of a change must not leave the supervisor parked at the hold.
     const release = () => this.#p.upgradeHold.open();
     signal.addEventListener("abort", release, { once: true });
+    const watcher = this.#watchLocal();
     try {
       while (!signal.aborted) {
-        await this.tick(signal);
+        this.#nudged = false;
+        const dueInMs = await this.tick(signal);
+        if (this.#nudged) continue;
         const woken = new AbortController();
         this.#wake = () => woken.abort();
-        await this.#p.host.clock.sleep(UPGRADE_CHECK_MS, AbortSignal.any([signal, woken.signal]));
+        const idleMs = watcher ? UPGRADE_IDLE_LOOK_MS : UPGRADE_CHECK_MS;
+        await this.#p.host.clock.sleep(Math.max(0, Math.min(dueInMs, idleMs)), AbortSignal.any([signal, woken.signal]));
+        woken.abort();
         this.#wake = undefined;
       }
     } finally {
+      watcher?.close();
       signal.removeEventListener("abort", release);
     }
   }
 
-  /** One look: plan, and run a change when one is due. Exposed for tests. @throws journal read errors */
-  async tick(signal?: AbortSignal): Promise<void> {
+  /**
+   * Watch the upgrade directory (created if missing, mode 0700) for `openclaw upgrade V` writing
+   * `desired-local.json` (atomically: a rename into the directory). Undefined when it cannot be
+   * watched (logged): the runner then looks every {@link UPGRADE_CHECK_MS}.
+   */
+  #watchLocal(): FSWatcher | undefined {
+    const { root } = this.#ports.layout;
+    try {
+      mkdirSync(root, { recursive: true, mode: 0o700 });
+      const w = watch(root, { persistent: false }, (_event, name) => {
+        if (name === null || name.startsWith(basename(this.#ports.layout.desiredLocalFile))) this.#nudge();
+      });
+      w.on("error", (err) => this.#p.log.warn({ err: err.message, dir: root }, "cannot watch the upgrade directory; looking at it every 5 s"));
+      return w;
+    } catch (err) {
+      this.#p.log.warn({ err: (err as Error).message, dir: root }, "cannot watch the upgrade directory; looking at it every 5 s");
+      return undefined;
+    }
+  }
+
+  /**
+   * One look: plan, and run a change when one is due. Exposed for tests.
+   * @returns how soon (ms) to look again even if nothing nudges: an install retry's time, or
+   *   {@link UPGRADE_CHECK_MS} for a change waiting for the gateway; Infinity when only a nudge matters
+   * @throws journal read errors
+   */
+  async tick(signal?: AbortSignal): Promise<number> {
     const { s, log, service } = this.#p;
     let state = await readUpgradeState(this.#ports.layout);
     const local = await readDesiredLocal(this.#ports.layout).catch((err: Error) => (log.warn({ err: err.message }, "desired-local.json unreadable; ignored"), undefined));
@@ -136,34 +190,37 @@ export class UpgradeRunner {
       current: current ?? null, desired: desired ?? null, step: state.active?.step ?? null, problem,
       lastFailed: state.lastFailed && { version: state.lastFailed.version, reason: state.lastFailed.reason },
     };
-    if (decision.kind !== "change" || signal?.aborted || service.draining || desired === undefined) return;
+    const now = this.#p.host.clock.now();
+    if (decision.kind === "none" && decision.why === "install-retry") return decision.retryAt - now;
+    if (decision.kind !== "change" || signal?.aborted || service.draining || desired === undefined) return Infinity;
     // The gateway is held on a half-restored state directory: no change until an operator fixes it.
-    if (this.#p.upgradeStart?.holdGateway) return;
+    if (this.#p.upgradeStart?.holdGateway) return Infinity;
     // A change still in the journal (a rollback that failed) is finished by the next daemon start,
     // never overwritten by a new one: that would prune the snapshot its rollback needs.
     if (state.active !== null) {
       if (this.#view.problem === null) log.error({ step: state.active.step, from: state.active.from, to: state.active.to }, "a version change is still unfinished (its rollback failed); no new change until a daemon restart finishes it");
       this.#view = { ...this.#view, problem: `the change ${state.active.from} -> ${state.active.to} is unfinished at ${state.active.step}; restart the daemon to finish its rollback` };
-      return;
+      return Infinity;
     }
     // Never stop a gateway in the middle of its start: one killed while it boots can leave OpenClaw's
     // gateway-lifecycle lease held in its state, and the next version's migration then cannot run
     // (`StateDatabaseCoordinatorContentionError`, exit 78). Looked at again at the next tick.
     // (A start that begins during the install is waited out the same way, in stopAndHold.)
     const gateway = this.#p.supervisor.snapshot().state;
-    if (gateway === "starting" || gateway === "stopping") return;
+    if (gateway === "starting" || gateway === "stopping") return UPGRADE_CHECK_MS;
     // One planned restart sequence at a time (Parts.gatewayChanges): a key rotation or a memory
     // restart waits until this change is done or rolled back, and this one waits for theirs.
     const out = await this.#p.gatewayChanges.runExclusive(() => runVersionChange(this.#ports, desired, decision, signal));
     if (out.result === "interrupted") {
       log.warn({ step: out.step, from: out.from, to: out.to }, "the daemon is stopping: version change left at its step; the next start resumes or rolls it back");
       this.#view = { ...this.#view, step: out.step };
-      return;
+      return Infinity;
     }
     this.#view = {
       ...this.#view, current: out.result === "done" ? out.to : out.from, step: null,
       lastFailed: out.result === "failed" ? { version: out.to, reason: out.reason } : this.#view.lastFailed,
       problem: out.result === "retry" ? installRetryProblem({ version: out.to, attempts: out.attempt, nextAt: out.retryAt, reason: out.reason }) : out.result === "done" ? null : this.#view.problem,
     };
+    return out.result === "retry" ? out.retryAt - this.#p.host.clock.now() : Infinity;
   }
 }
