@@ -68,6 +68,7 @@ export async function runDaemon({ settings: s, file }: LoadedSettings, host: Hos
   const app = createHealthApp({
     turns: p.service,
     snapshot: () => health.snapshot(),
+    loopTickAt: () => health.loopTickAt,
     disk: () => statfsDiskUsage(s.AGENT_SUPERVISOR_DATA_DIR),
     metrics,
     now: clock.now,

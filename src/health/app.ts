@@ -20,6 +20,11 @@ import { eventRoutes, type EventRoutesDeps } from "./routes_events.ts";
 export type HealthAppOptions = {
   turns: TurnsPort;
   snapshot: () => HealthSnapshot;
+  /**
+   * The liveness tick's time (epoch ms), read by `/livez` alone: a probe every few seconds then
+   * costs no health snapshot (its SQLite counts and watchdog reads). Default: `snapshot().loopTickAt`.
+   */
+  loopTickAt?: () => number;
   /** Disk of the data directory; in production `() => statfsDiskUsage(dataDir)`. */
   disk: () => Promise<DiskUsage>;
   metrics: Metrics;
@@ -74,6 +79,7 @@ export function createHealthApp(o: HealthAppOptions): Hono {
     "/",
     probeRoutes({
       snapshot: o.snapshot,
+      loopTickAt: o.loopTickAt,
       disk: o.disk,
       now: o.now,
       livenessStaleMs: o.livenessStaleMs ?? 10_000,

@@ -24,6 +24,8 @@ export type ServiceInfo = {
 /** What the probe routes need. */
 export type ProbeRoutesDeps = {
   snapshot: () => HealthSnapshot;
+  /** The liveness tick's time (epoch ms) for `/livez`, without a whole snapshot; default `snapshot().loopTickAt`. */
+  loopTickAt?: (() => number) | undefined;
   /** Reads the data directory's disk; a rejection makes `disk:free` warn, it never fails the request. */
   disk: () => Promise<DiskUsage>;
   /** Epoch ms. */
@@ -48,7 +50,7 @@ export function probeRoutes(deps: ProbeRoutesDeps): Hono {
     deps.disk().catch((err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }));
 
   app.get("/livez", (c) => {
-    const live = assessLiveness(deps.snapshot(), deps.now(), deps.livenessStaleMs);
+    const live = assessLiveness({ loopTickAt: deps.loopTickAt ? deps.loopTickAt() : deps.snapshot().loopTickAt }, deps.now(), deps.livenessStaleMs);
     return c.json(live, live.alive ? 200 : 503, NO_STORE);
   });
 

@@ -14,6 +14,16 @@ describe("GET /livez", () => {
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({ alive: false, loopTickAgeMs: 10_001 });
   });
+
+  it("with the tick's reader, builds no health snapshot (a probe every few seconds stays cheap)", async () => {
+    let tick = NOW - 500;
+    let snapshots = 0;
+    const h = harness({ livenessStaleMs: 10_000, loopTickAt: () => tick, snapshot: () => (snapshots++, snapshot(NOW)) });
+    expect(await (await h.get("/livez", {})).json()).toEqual({ alive: true, loopTickAgeMs: 500 });
+    tick = NOW - 10_001;
+    expect((await h.get("/livez", {})).status).toBe(503);
+    expect(snapshots).toBe(0);
+  });
 });
 
 describe("GET /readyz", () => {
