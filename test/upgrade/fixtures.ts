@@ -1,5 +1,6 @@
 /** Shared by the upgrade tests: a fake installed runtime piece on real files, the sequence's ports over real files. */
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { GateResult, ReportedStep, UpgradePorts } from "../../src/daemon/upgrade.ts";
 import { type CurrentRecord, readCurrent, runtimeLayout } from "../../src/runtime/layout.ts";
@@ -20,6 +21,20 @@ export async function installedRuntime(dataDir: string, v: string): Promise<Curr
   await mkdir(join(nodePath, ".."), { recursive: true });
   await writeFile(nodePath, "", { mode: 0o755 });
   return { openclawVersion: v, nodeVersion: "24.21.0", npmVersion: "11.21.2", nodePath, entryPath, installedAt: new Date(0).toISOString() };
+}
+
+/**
+ * A new data directory (under the system temp dir, named `<prefix>…`) running OpenClaw 2026.9.5:
+ * that runtime installed and current, and a gateway state directory whose openclaw.json says so.
+ * The caller removes `dir`.
+ */
+export async function dataDirOn95(prefix: string): Promise<{ dir: string; stateDir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const stateDir = join(dir, "gateway", "state");
+  await mkdir(stateDir, { recursive: true });
+  await writeFile(join(stateDir, "openclaw.json"), "2026.9.5\n");
+  await switchCurrent(dir, await installedRuntime(dir, "2026.9.5"));
+  return { dir, stateDir };
 }
 
 /**

@@ -4,9 +4,7 @@
  * `openclaw:version` check and the status report's reason read it), a retry is not run before its
  * time, not even by a restarted daemon, and a held gateway starts no change.
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { Mutex } from "async-mutex";
 import pino from "pino";
 import { afterEach, beforeEach, expect, it } from "vitest";
@@ -15,19 +13,14 @@ import type { StartRecovery } from "../../src/daemon/upgrade-recover.ts";
 import { UpgradeRunner } from "../../src/daemon/upgrade-wiring.ts";
 import type { ReportedStep } from "../../src/daemon/upgrade.ts";
 import { RegistryError, RUNTIME_ERROR_CODES as E } from "../../src/runtime/errors.ts";
-import { switchCurrent } from "../../src/runtime/upgrade-switch.ts";
-import { installedRuntime, sequencePorts } from "./fixtures.ts";
+import { dataDirOn95, sequencePorts } from "./fixtures.ts";
 
 let dir: string;
 let stateDir: string;
 let clock: number;
 let installs: string[];
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), "upgrade-view-"));
-  stateDir = join(dir, "gateway", "state");
-  await mkdir(stateDir, { recursive: true });
-  await writeFile(join(stateDir, "openclaw.json"), "2026.9.5\n");
-  await switchCurrent(dir, await installedRuntime(dir, "2026.9.5"));
+  ({ dir, stateDir } = await dataDirOn95("upgrade-view-"));
   clock = Date.parse("2026-11-30T10:00:00Z");
   installs = [];
 });

@@ -5,9 +5,7 @@
  * every 5 s before: issue 15, goal 2); and tick() says when a look is due without a nudge (an
  * install retry's time, a change waiting for the gateway's start).
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rm } from "node:fs/promises";
 import { Mutex } from "async-mutex";
 import pino from "pino";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
@@ -16,8 +14,7 @@ import type { Parts } from "../../src/daemon/assemble.ts";
 import { UPGRADE_CHECK_MS, UpgradeRunner } from "../../src/daemon/upgrade-wiring.ts";
 import { RegistryError, RUNTIME_ERROR_CODES as E } from "../../src/runtime/errors.ts";
 import { upgradeLayout, writeDesiredLocal } from "../../src/runtime/upgrade-journal.ts";
-import { switchCurrent } from "../../src/runtime/upgrade-switch.ts";
-import { installedRuntime, sequencePorts } from "./fixtures.ts";
+import { dataDirOn95, sequencePorts } from "./fixtures.ts";
 
 let dir: string;
 let stateDir: string;
@@ -25,11 +22,7 @@ let installs: string[];
 let gatewayState: string;
 const stop = new AbortController();
 beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), "upgrade-wake-"));
-  stateDir = join(dir, "gateway", "state");
-  await mkdir(stateDir, { recursive: true });
-  await writeFile(join(stateDir, "openclaw.json"), "2026.9.5\n");
-  await switchCurrent(dir, await installedRuntime(dir, "2026.9.5"));
+  ({ dir, stateDir } = await dataDirOn95("upgrade-wake-"));
   installs = [];
   gatewayState = "ready";
 });
