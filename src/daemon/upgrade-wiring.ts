@@ -83,6 +83,8 @@ export class UpgradeRunner {
   #wake: (() => void) | undefined;
   /** A nudge came since the last look began: look again at once. */
   #nudged = false;
+  /** The upgrade directory is watched (#watchLocal): no look every UPGRADE_CHECK_MS is needed. */
+  #watching = false;
   #view: OpenclawVersions = { current: null, desired: null, lastFailed: null, step: null, problem: null };
 
   constructor(p: Parts, ports: UpgradePorts = upgradePorts(p)) {
@@ -128,7 +130,7 @@ export class UpgradeRunner {
         if (this.#nudged) continue;
         const woken = new AbortController();
         this.#wake = () => woken.abort();
-        const idleMs = watcher ? UPGRADE_IDLE_LOOK_MS : UPGRADE_CHECK_MS;
+        const idleMs = this.#watching ? UPGRADE_IDLE_LOOK_MS : UPGRADE_CHECK_MS;
         await this.#p.host.clock.sleep(Math.max(0, Math.min(dueInMs, idleMs)), AbortSignal.any([signal, woken.signal]));
         woken.abort();
         this.#wake = undefined;
@@ -141,20 +143,27 @@ export class UpgradeRunner {
 
   /**
    * Watch the upgrade directory (created if missing, mode 0700) for `openclaw upgrade V` writing
-   * `desired-local.json` (atomically: a rename into the directory). Undefined when it cannot be
-   * watched (logged): the runner then looks every {@link UPGRADE_CHECK_MS}.
+   * `desired-local.json` (atomically: a rename into the directory). While it cannot be watched (it
+   * failed to start, or the watcher reported an error; logged) the runner looks every
+   * {@link UPGRADE_CHECK_MS}. @returns the watcher to close, if one started
    */
   #watchLocal(): FSWatcher | undefined {
     const { root } = this.#ports.layout;
+    const unwatched = (err: Error) => {
+      this.#watching = false;
+      this.#p.log.warn({ err: err.message, dir: root }, `cannot watch the upgrade directory; looking at it every ${UPGRADE_CHECK_MS / 1000} s`);
+      this.#wake?.(); // the sleep under way was for the idle look
+    };
     try {
       mkdirSync(root, { recursive: true, mode: 0o700 });
       const w = watch(root, { persistent: false }, (_event, name) => {
         if (name === null || name.startsWith(basename(this.#ports.layout.desiredLocalFile))) this.#nudge();
       });
-      w.on("error", (err) => this.#p.log.warn({ err: err.message, dir: root }, "cannot watch the upgrade directory; looking at it every 5 s"));
+      w.on("error", unwatched);
+      this.#watching = true;
       return w;
     } catch (err) {
-      this.#p.log.warn({ err: (err as Error).message, dir: root }, "cannot watch the upgrade directory; looking at it every 5 s");
+      unwatched(err as Error);
       return undefined;
     }
   }
